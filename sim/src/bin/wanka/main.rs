@@ -1,0 +1,130 @@
+//! `wanka`: the command-line front end. A thin shell over `wanka_sim`: parse flags, call the library,
+//! print, map errors to exit codes (1 = failed check, 2 = bad input).
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use wanka_sim::Catalog;
+
+mod report;
+
+#[derive(Parser)]
+#[command(
+    name = "wanka",
+    version,
+    about = "wanka (万卡): plan GPU/accelerator clusters for large-model training"
+)]
+struct Cli {
+    /// Read the catalog from this directory (chips.ron, fabrics.ron) instead of the built-in one.
+    #[arg(long, global = true)]
+    catalog_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate one training step of a scenario: step time, MFU, breakdown, memory.
+    Step {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Print one JSON object instead of the report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the chips, fabrics and topologies of the catalog.
+    Catalog {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare predictions with published runs in a case file (step or reliability layout).
+    Validate {
+        /// Case file (CSV) in the layout of scenarios/validation/README.md.
+        cases: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_catalog(dir: &Option<PathBuf>) -> Result<Catalog> {
+    Ok(match dir {
+        Some(d) => Catalog::load_dir(d)?,
+        None => Catalog::builtin().clone(),
+    })
+}
+
+/// The bundled default scenario, relative to the repository (or the current directory).
+fn default_scenario() -> PathBuf {
+    let here = PathBuf::from("scenarios/default.ron");
+    if here.exists() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/default.ron")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let catalog = load_catalog(&cli.catalog_dir)?;
+    let command = cli.command.unwrap_or(Command::Step {
+        scenario: default_scenario(),
+        json: false,
+    });
+    match command {
+        Command::Step { scenario, json } => {
+            let s = wanka_sim::Scenario::load(&scenario)?;
+            let r = s.simulate_step(&catalog, &scenario.display().to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report::step_json(&s, &r))?
+                );
+            } else {
+                print!("{}", report::step_text(&s, &r, &catalog));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog { json } => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report::catalog_json(&catalog))?
+                );
+            } else {
+                print!("{}", report::catalog_text(&catalog));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { cases, json } => {
+            let kind = wanka_sim::validate::case_kind(&cases)?;
+            match kind {
+                wanka_sim::validate::CaseKind::Step => {
+                    let r = wanka_sim::validate::validate_steps(&cases, &catalog)?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        print!("{}", report::validation_text(&r));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                wanka_sim::validate::CaseKind::Reliability => {
+                    anyhow::bail!(
+                        "{}: reliability cases need the training-run simulator (not built yet)",
+                        cases.display()
+                    )
+                }
+            }
+        }
+    }
+}

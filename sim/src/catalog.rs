@@ -1,0 +1,446 @@
+//! Hardware catalog: accelerators (chips), interconnect fabrics, cluster topologies and the
+//! per-chip calibration profiles.
+//!
+//! The catalog is data, not code: it lives in RON files under `scenarios/catalog/`, each figure with a
+//! source comment. The files are compiled into the binary (`include_str!`) so that `wanka` works from any
+//! directory; [`Catalog::load_dir`] reads an edited copy instead.
+//!
+//! What is modelled: dense peak throughput at 16 and 8 bits, HBM capacity and bandwidth, the scale-up
+//! link (NVLink, HCCS, …) bandwidth and domain size, TDP and price; fabric bandwidth, latency and the
+//! fraction of link peak that large collectives reach; calibration of achievable GEMM and HBM
+//! efficiency. Not modelled: clocks under power capping, sparsity, per-kernel tuning.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{WankaError, closest_ids};
+use crate::ron_util::parse_ron;
+
+/// One accelerator SKU.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Chip {
+    /// Catalog id used by scenarios, e.g. `h100-sxm`.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    pub vendor: String,
+    /// Dense FP16/BF16 tensor throughput, TFLOP/s (no sparsity).
+    pub bf16_dense_tflops: f64,
+    /// Dense 8-bit throughput (FP8, or INT8 where the chip has no FP8), TFLOP/s; `None` if not published.
+    pub fp8_dense_tflops: Option<f64>,
+    /// HBM (or device memory) capacity as marketed, "GB". HBM stacks are binary-sized, so the bytes are
+    /// `hbm_gb · 2^30` (an "80 GB" H100 holds 85.9e9 bytes); see [`Chip::hbm_capacity_gb`].
+    pub hbm_gb: f64,
+    /// Device memory bandwidth, GB/s.
+    pub hbm_gb_per_s: f64,
+    /// Fabric id of the scale-up link (NVLink generation, HCCS, PCIe …).
+    pub scale_up_fabric: String,
+    /// Total scale-up bandwidth per device, GB/s, both directions summed (as vendors quote it).
+    pub scale_up_gb_per_s_bidir: f64,
+    /// Devices in one scale-up domain (one node for HGX-class servers; 72 for NVL72).
+    pub scale_up_domain: u32,
+    /// Thermal design power, W.
+    pub tdp_w: f64,
+    /// Id of the calibration profile (achievable efficiencies) this chip uses.
+    pub calibration: String,
+    /// Street price per accelerator, USD (chip or module only).
+    pub price_usd: Option<f64>,
+    /// Long-term rental price, USD per device-hour.
+    pub rental_usd_per_hour: Option<f64>,
+    /// Host overhead per 8-device node (CPUs, NICs, fans, switches), average W.
+    pub host_w_per_node: Option<f64>,
+    /// How sure the figures are: `V`, `S`, `M`, `D` tags of the source notes, plus any caveat.
+    pub confidence: String,
+}
+
+impl Chip {
+    /// Device memory in 10^9 bytes (the unit memory breakdowns use).
+    pub fn hbm_capacity_gb(&self) -> f64 {
+        self.hbm_gb * 1_073_741_824.0 / 1e9
+    }
+}
+
+/// Achievable-efficiency calibration shared by a family of chips.
+///
+/// GEMM efficiency for an `m×k · k×n` product is
+/// `gemm_max_fraction · g(m)·g(n)·g(k)` with `g(d) = d / (d + gemm_half_dim)`: large GEMMs approach the
+/// ceiling, thin shards (large TP, small micro-batch, small head dimension) fall further below peak.
+/// Memory-bound work runs at `hbm_fraction` of HBM bandwidth.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub id: String,
+    /// Ceiling on achieved/peak for very large dense GEMMs.
+    pub gemm_max_fraction: f64,
+    /// Matrix dimension at which a GEMM dimension halves the efficiency factor.
+    pub gemm_half_dim: f64,
+    /// Achieved/peak HBM bandwidth for streaming elementwise kernels.
+    pub hbm_fraction: f64,
+    /// Fixed cost per kernel launch gap, microseconds (launch latency, synchronisation).
+    pub kernel_overhead_us: f64,
+    /// `true` when the figures were fitted to published runs (named in `basis`), `false` when carried
+    /// over from a related chip; reports flag uncalibrated chips.
+    pub calibrated: bool,
+    /// What the figures rest on.
+    pub basis: String,
+}
+
+/// Kind of link a fabric provides.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FabricKind {
+    /// Inside a scale-up domain: NVLink/NVSwitch, HCCS, Infinity Fabric, ICI.
+    ScaleUp,
+    /// Between domains: InfiniBand, RoCE Ethernet.
+    ScaleOut,
+    /// Host bus used as the only device-to-device path (PCIe cards).
+    HostBus,
+}
+
+/// One interconnect technology.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fabric {
+    pub id: String,
+    pub name: String,
+    pub kind: FabricKind,
+    /// Per-port (scale-out) or per-device (scale-up reference) bandwidth, Gbit/s per direction.
+    pub gbit_per_s_per_direction: f64,
+    /// One-way latency of a small message across one hop incl. software, microseconds.
+    pub latency_us: f64,
+    /// Fraction of link peak that large collectives reach (NCCL bus bandwidth ÷ link rate).
+    pub collective_efficiency: f64,
+    /// Switch can reduce in the network (SHARP, NVLS).
+    pub in_network_reduction: bool,
+}
+
+/// A scale-out topology template: leaf/spine(/core) with oversubscription.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyTemplate {
+    pub id: String,
+    pub name: String,
+    /// Rail-optimised: NIC *r* of every node attaches to leaf switch *r* of its group.
+    pub rails: bool,
+    /// Nodes under one leaf (or one set of rail leaves).
+    pub nodes_per_leaf: u32,
+    /// Nodes in one full-bisection pod (spine tier).
+    pub nodes_per_pod: u32,
+    /// Downlink:uplink ratio at the leaf→spine tier (1.0 = non-blocking).
+    pub leaf_oversubscription: f64,
+    /// Downlink:uplink ratio at the spine→core tier, i.e. between pods.
+    pub core_oversubscription: f64,
+    /// Extra latency per switch hop, microseconds.
+    pub switch_hop_latency_us: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChipFile {
+    calibrations: Vec<Calibration>,
+    chips: Vec<Chip>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FabricFile {
+    fabrics: Vec<Fabric>,
+    topologies: Vec<TopologyTemplate>,
+}
+
+/// The whole catalog, indexed by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub chips: BTreeMap<String, Chip>,
+    pub calibrations: BTreeMap<String, Calibration>,
+    pub fabrics: BTreeMap<String, Fabric>,
+    pub topologies: BTreeMap<String, TopologyTemplate>,
+}
+
+const CHIPS_RON: &str = include_str!("../../scenarios/catalog/chips.ron");
+const FABRICS_RON: &str = include_str!("../../scenarios/catalog/fabrics.ron");
+
+impl Catalog {
+    /// The catalog compiled into the binary (the repository's `scenarios/catalog/`).
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| {
+            Catalog::from_sources(
+                CHIPS_RON,
+                "scenarios/catalog/chips.ron",
+                FABRICS_RON,
+                "scenarios/catalog/fabrics.ron",
+            )
+            .expect("the built-in catalog is validated by the test suite")
+        })
+    }
+
+    /// Read `chips.ron` and `fabrics.ron` from a directory.
+    pub fn load_dir(dir: &Path) -> Result<Catalog, WankaError> {
+        let chips_path = dir.join("chips.ron");
+        let fabrics_path = dir.join("fabrics.ron");
+        let chips = crate::ron_util::read_file(&chips_path)?;
+        let fabrics = crate::ron_util::read_file(&fabrics_path)?;
+        Catalog::from_sources(
+            &chips,
+            &chips_path.display().to_string(),
+            &fabrics,
+            &fabrics_path.display().to_string(),
+        )
+    }
+
+    /// Parse and cross-check catalog sources.
+    pub fn from_sources(
+        chips_src: &str,
+        chips_name: &str,
+        fabrics_src: &str,
+        fabrics_name: &str,
+    ) -> Result<Catalog, WankaError> {
+        let chip_file: ChipFile = parse_ron(chips_src, chips_name)?;
+        let fabric_file: FabricFile = parse_ron(fabrics_src, fabrics_name)?;
+        let mut cat = Catalog::default();
+        for c in chip_file.calibrations {
+            insert_unique(
+                &mut cat.calibrations,
+                c.id.clone(),
+                c,
+                chips_name,
+                "calibrations",
+            )?;
+        }
+        for c in chip_file.chips {
+            insert_unique(&mut cat.chips, c.id.clone(), c, chips_name, "chips")?;
+        }
+        for f in fabric_file.fabrics {
+            insert_unique(&mut cat.fabrics, f.id.clone(), f, fabrics_name, "fabrics")?;
+        }
+        for t in fabric_file.topologies {
+            insert_unique(
+                &mut cat.topologies,
+                t.id.clone(),
+                t,
+                fabrics_name,
+                "topologies",
+            )?;
+        }
+        cat.check(chips_name, fabrics_name)?;
+        Ok(cat)
+    }
+
+    fn check(&self, chips_name: &str, fabrics_name: &str) -> Result<(), WankaError> {
+        let bad = |file: &str, field: String, msg: String| WankaError::Invalid {
+            file: file.to_string(),
+            field,
+            msg,
+        };
+        for cal in self.calibrations.values() {
+            let f = format!("calibrations[{}]", cal.id);
+            for (name, v) in [
+                ("gemm_max_fraction", cal.gemm_max_fraction),
+                ("hbm_fraction", cal.hbm_fraction),
+            ] {
+                if !(v > 0.0 && v <= 1.0) {
+                    return Err(bad(
+                        chips_name,
+                        format!("{f}.{name}"),
+                        format!("must be in (0, 1], got {v}"),
+                    ));
+                }
+            }
+            if !(cal.gemm_half_dim >= 0.0 && cal.gemm_half_dim.is_finite())
+                || !(cal.kernel_overhead_us >= 0.0)
+            {
+                return Err(bad(
+                    chips_name,
+                    f,
+                    "gemm_half_dim and kernel_overhead_us must be >= 0".into(),
+                ));
+            }
+        }
+        for chip in self.chips.values() {
+            let f = format!("chips[{}]", chip.id);
+            for (name, v) in [
+                ("bf16_dense_tflops", chip.bf16_dense_tflops),
+                ("hbm_gb", chip.hbm_gb),
+                ("hbm_gb_per_s", chip.hbm_gb_per_s),
+                ("scale_up_gb_per_s_bidir", chip.scale_up_gb_per_s_bidir),
+                ("tdp_w", chip.tdp_w),
+            ] {
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(bad(
+                        chips_name,
+                        format!("{f}.{name}"),
+                        format!("must be a positive number, got {v}"),
+                    ));
+                }
+            }
+            if chip.scale_up_domain == 0 {
+                return Err(bad(
+                    chips_name,
+                    format!("{f}.scale_up_domain"),
+                    "must be at least 1".into(),
+                ));
+            }
+            if !self.calibrations.contains_key(&chip.calibration) {
+                return Err(bad(
+                    chips_name,
+                    format!("{f}.calibration"),
+                    unknown_msg("calibration", &chip.calibration, self.calibrations.keys()),
+                ));
+            }
+            if !self.fabrics.contains_key(&chip.scale_up_fabric) {
+                return Err(bad(
+                    chips_name,
+                    format!("{f}.scale_up_fabric"),
+                    unknown_msg("fabric", &chip.scale_up_fabric, self.fabrics.keys()),
+                ));
+            }
+        }
+        for fab in self.fabrics.values() {
+            let f = format!("fabrics[{}]", fab.id);
+            if !(fab.gbit_per_s_per_direction > 0.0)
+                || !(fab.latency_us >= 0.0)
+                || !(fab.collective_efficiency > 0.0 && fab.collective_efficiency <= 1.0)
+            {
+                return Err(bad(fabrics_name, f, "needs gbit_per_s_per_direction > 0, latency_us >= 0, collective_efficiency in (0, 1]".into()));
+            }
+        }
+        for t in self.topologies.values() {
+            let f = format!("topologies[{}]", t.id);
+            if t.nodes_per_leaf == 0
+                || t.nodes_per_pod < t.nodes_per_leaf
+                || t.leaf_oversubscription < 1.0
+                || t.core_oversubscription < 1.0
+            {
+                return Err(bad(fabrics_name, f, "needs nodes_per_leaf >= 1, nodes_per_pod >= nodes_per_leaf, oversubscription ratios >= 1".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Look a chip up, or fail listing the closest ids.
+    pub fn chip(&self, id: &str) -> Result<&Chip, WankaError> {
+        self.chips.get(id).ok_or_else(|| WankaError::Unknown {
+            kind: "chip",
+            id: id.to_string(),
+            closest: closest_ids(id, self.chips.keys()),
+        })
+    }
+    /// The calibration profile of a chip.
+    pub fn calibration(&self, chip: &Chip) -> &Calibration {
+        &self.calibrations[&chip.calibration]
+    }
+    pub fn fabric(&self, id: &str) -> Result<&Fabric, WankaError> {
+        self.fabrics.get(id).ok_or_else(|| WankaError::Unknown {
+            kind: "fabric",
+            id: id.to_string(),
+            closest: closest_ids(id, self.fabrics.keys()),
+        })
+    }
+    pub fn topology(&self, id: &str) -> Result<&TopologyTemplate, WankaError> {
+        self.topologies.get(id).ok_or_else(|| WankaError::Unknown {
+            kind: "topology",
+            id: id.to_string(),
+            closest: closest_ids(id, self.topologies.keys()),
+        })
+    }
+}
+
+fn unknown_msg<'a>(kind: &str, id: &str, ids: impl Iterator<Item = &'a String>) -> String {
+    format!(
+        "unknown {kind} `{id}`; closest: {}",
+        closest_ids(id, ids).join(", ")
+    )
+}
+
+fn insert_unique<T>(
+    map: &mut BTreeMap<String, T>,
+    id: String,
+    v: T,
+    file: &str,
+    list: &str,
+) -> Result<(), WankaError> {
+    if map.contains_key(&id) {
+        return Err(WankaError::Invalid {
+            file: file.to_string(),
+            field: format!("{list}[{id}]"),
+            msg: "duplicate id".into(),
+        });
+    }
+    map.insert(id, v);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_has_required_chips_and_fabrics() {
+        let cat = Catalog::builtin();
+        for id in [
+            "v100-sxm2-32gb",
+            "a100-sxm-40gb",
+            "a100-sxm-80gb",
+            "a800-sxm-80gb",
+            "h100-sxm",
+            "h100-pcie",
+            "h800-sxm",
+            "h20",
+            "h200-sxm",
+            "b200",
+            "mi300x",
+            "gaudi2",
+            "gaudi3",
+            "tpu-v4",
+            "tpu-v5p",
+            "ascend-910b",
+            "mlu370-x8",
+            "br100",
+            "tiangai-100",
+            "mtt-s4000",
+            "hygon-k100",
+        ] {
+            assert!(cat.chips.contains_key(id), "missing chip {id}");
+        }
+        for id in [
+            "nvlink2",
+            "nvlink3",
+            "nvlink4",
+            "nvlink5",
+            "hccs",
+            "pcie4",
+            "pcie5",
+            "ib-hdr",
+            "ib-ndr",
+            "ib-xdr",
+            "roce-200g",
+            "roce-400g",
+            "roce-800g",
+        ] {
+            assert!(cat.fabrics.contains_key(id), "missing fabric {id}");
+        }
+    }
+
+    #[test]
+    fn export_skus_have_capped_nvlink() {
+        let cat = Catalog::builtin();
+        let a100 = cat.chip("a100-sxm-80gb").unwrap();
+        let a800 = cat.chip("a800-sxm-80gb").unwrap();
+        let h100 = cat.chip("h100-sxm").unwrap();
+        let h800 = cat.chip("h800-sxm").unwrap();
+        assert!(a800.scale_up_gb_per_s_bidir < a100.scale_up_gb_per_s_bidir);
+        assert!(h800.scale_up_gb_per_s_bidir < h100.scale_up_gb_per_s_bidir);
+        assert_eq!(a800.bf16_dense_tflops, a100.bf16_dense_tflops);
+    }
+
+    #[test]
+    fn unknown_chip_lists_closest() {
+        let err = Catalog::builtin()
+            .chip("h100-sxm5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("h100-sxm"), "{err}");
+    }
+}

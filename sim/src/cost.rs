@@ -1,0 +1,572 @@
+//! Durations of the operations the step simulator schedules: the forward and backward of one model
+//! chunk for one micro-batch, gradient reduction, optimizer, pipeline sends.
+//!
+//! Compute: each GEMM costs `FLOPs / (peak · efficiency(m, n, k))` with the chip's calibration
+//! ([`crate::catalog::Calibration`]); attention's batched GEMMs use the same rule with the head
+//! dimension as one side, so they run further below peak. FlashAttention (default) skips the masked
+//! half of causal attention and recomputes scores in backward (2.5× forward); without it the scores are
+//! materialised and softmax/dropout traffic is paid at HBM bandwidth. Elementwise work (norms, residual
+//! adds, activations, dropout, cross-entropy) costs bytes moved ÷ achievable HBM bandwidth; norms and
+//! residuals are replicated across TP ranks unless sequence parallelism shards them. Each kernel pays a
+//! fixed launch gap.
+//!
+//! Communication: TP (2 all-reduces, or reduce-scatter + all-gather with SP, per layer per pass) and
+//! MoE all-to-alls block the compute stream, as in Megatron-LM without TP overlap; CP's ring exchange of
+//! K/V overlaps attention and only its excess is exposed. Gradient reduction and ZeRO traffic are
+//! charged per chunk for the step simulator to overlap. FLOPs are counted with full attention (the
+//! published MFU convention) whatever the kernels execute.
+
+use serde::{Deserialize, Serialize};
+
+use crate::collective::{Algorithm, Collective, time_s};
+use crate::model::ModelSpec;
+use crate::parallelism::{Plan, Recompute};
+use crate::topology::{Cluster, GroupPath};
+
+/// Numeric format of the GEMMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Precision {
+    #[default]
+    Bf16,
+    /// FP8 GEMMs (Transformer Engine); attention, norms and optimizer stay in BF16/FP32.
+    Fp8,
+}
+
+/// Software-stack choices. Every field has a documented default, the same for every scenario and for
+/// every validation case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FrameworkSpec {
+    /// Collective algorithm (default `Auto`: ring/tree as NCCL picks for large messages).
+    pub collective_algorithm: Algorithm,
+    /// Overlap DP gradient reduction with backward, bucket by bucket (default false: Megatron-LM as in
+    /// the published runs reduces after backward; MegaScale reports overlap as an optimisation).
+    pub overlap_grad_reduce: bool,
+    /// Use SHARP/NVLS in-network reduction where the fabric has it (default false).
+    pub in_network_reduction: bool,
+    /// Fused attention that never materialises the score matrix (default true).
+    pub flash_attention: bool,
+    /// GEMM precision (default BF16).
+    pub precision: Precision,
+    /// Fixed cost per iteration: data loading, logging, synchronisation (default 0.05 s, an assumption
+    /// of the order Megatron-LM's timers show for these phases).
+    pub iteration_overhead_s: f64,
+}
+
+impl Default for FrameworkSpec {
+    fn default() -> Self {
+        FrameworkSpec {
+            collective_algorithm: Algorithm::Auto,
+            overlap_grad_reduce: false,
+            in_network_reduction: false,
+            flash_attention: true,
+            precision: Precision::Bf16,
+            iteration_overhead_s: 0.05,
+        }
+    }
+}
+
+/// Time of one pass of one chunk for one micro-batch, split for the breakdown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PassCost {
+    /// Compute (GEMMs, attention, elementwise, launch gaps).
+    pub compute_s: f64,
+    /// Blocking TP/CP/EP communication.
+    pub mp_comm_s: f64,
+    /// ZeRO-3 parameter gathers / gradient reduce-scatters not hidden by prefetching.
+    pub zero_exposed_s: f64,
+}
+
+impl PassCost {
+    pub fn total_s(&self) -> f64 {
+        self.compute_s + self.mp_comm_s + self.zero_exposed_s
+    }
+}
+
+/// Costs of one model chunk (a run of consecutive layers on one stage).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ChunkCost {
+    pub layers: u32,
+    pub forward: PassCost,
+    /// Backward including any recomputation.
+    pub backward: PassCost,
+    /// DP gradient reduction of this chunk's parameters once per step (0 under ZeRO-3, which reduces
+    /// per micro-batch inside `backward`).
+    pub grad_reduce_s: f64,
+    /// FLOPs executed per micro-batch on one device, forward + backward + recompute (convention above).
+    pub hardware_flops: f64,
+}
+
+/// Step-level costs that are not per chunk.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostModel {
+    /// Activation/gradient send between adjacent stages.
+    pub p2p_s: f64,
+    pub overlap_grad_reduce: bool,
+    /// Optimizer step per stage.
+    pub optimizer_s: Vec<f64>,
+    /// ZeRO-1/2 all-gather of updated parameters per stage, after the optimizer.
+    pub param_gather_s: Vec<f64>,
+    pub iteration_overhead_s: f64,
+}
+
+/// Gradients are accumulated and reduced in FP32 (Megatron-LM's `main_grad`; Llama 3 §3.3.2
+/// reduce-scatters FP32 gradients in FSDP).
+pub const GRAD_REDUCE_BYTES: f64 = 4.0;
+
+/// Bytes moved per parameter by a fused Adam step: read FP32 master, m, v and gradient, write master,
+/// m, v and the BF16 copy, plus the gradient-norm read.
+const ADAM_BYTES_PER_PARAM: f64 = 4.0 * 4.0 + 3.0 * 4.0 + 2.0 + 4.0;
+
+/// Per-layer figures for one micro-batch on one device.
+#[derive(Debug, Clone, Copy, Default)]
+struct LayerCost {
+    fwd: PassCost,
+    bwd: PassCost,
+    recompute: PassCost,
+    flops_fwd: f64,
+    flops_recompute: f64,
+    /// Parameters of this layer on one device (dense part, expert part), before ZeRO sharding.
+    params_dense: f64,
+    params_expert: f64,
+}
+
+struct Ctx<'a> {
+    model: &'a ModelSpec,
+    plan: &'a Plan,
+    cluster: &'a Cluster,
+    fw: &'a FrameworkSpec,
+    seq: u32,
+    peak_flops: f64,
+    hbm_bytes_per_s: f64,
+    tp_path: GroupPath,
+    cp_path: GroupPath,
+    ep_path: GroupPath,
+    dp_path: GroupPath,
+    edp_path: GroupPath,
+}
+
+impl Ctx<'_> {
+    fn eff(&self, m: f64, n: f64, k: f64) -> f64 {
+        let c = &self.cluster.calibration;
+        let g = |d: f64| d / (d + c.gemm_half_dim);
+        c.gemm_max_fraction * g(m) * g(n) * g(k)
+    }
+    /// One GEMM `m×k · k×n`, `batch` times.
+    fn gemm(&self, m: f64, n: f64, k: f64, batch: f64) -> (f64, f64) {
+        let flops = 2.0 * m * n * k * batch;
+        (flops / (self.peak_flops * self.eff(m, n, k)), flops)
+    }
+    fn mem_s(&self, bytes: f64) -> f64 {
+        bytes / self.hbm_bytes_per_s
+    }
+    fn launch_s(&self, kernels: f64) -> f64 {
+        kernels * self.cluster.calibration.kernel_overhead_us * 1e-6
+    }
+    fn coll(&self, op: Collective, bytes: f64, n: u64, path: &GroupPath) -> f64 {
+        time_s(
+            op,
+            self.fw.collective_algorithm,
+            bytes,
+            n,
+            path,
+            self.fw.in_network_reduction,
+        )
+    }
+
+    fn layer(&self, moe_layer: bool) -> LayerCost {
+        let m = self.model;
+        let pl = self.plan;
+        let (t, cp) = (f64::from(pl.tp), f64::from(pl.cp));
+        let h = f64::from(m.hidden);
+        let kv = m.kv_dim();
+        let s_local = f64::from(self.seq) / cp;
+        let b = f64::from(pl.micro_batch);
+        let tokens = b * s_local;
+        let sp = if pl.sequence_parallel { t } else { 1.0 };
+        let bf16_peak = self.cluster.chip.bf16_dense_tflops * 1e12;
+
+        // Projections and FFN.
+        let mut gemm_s = 0.0;
+        let mut flops = 0.0;
+        let mut add = |(s, f): (f64, f64)| {
+            gemm_s += s;
+            flops += f;
+        };
+        add(self.gemm(tokens, (h + 2.0 * kv) / t, h, 1.0));
+        add(self.gemm(tokens, h, h / t, 1.0));
+        let (mut a2a_fwd, mut params_expert) = (0.0, 0.0);
+        let mats = if m.gated_ffn { 3.0 } else { 2.0 };
+        let ffn_params;
+        match (&m.moe, moe_layer) {
+            (Some(moe), true) => {
+                let fe = f64::from(moe.expert_ffn_hidden);
+                let experts_local = f64::from(moe.experts) / f64::from(pl.ep);
+                // Tokens each local expert sees with balanced routing.
+                let rows =
+                    tokens * f64::from(moe.top_k) * f64::from(pl.ep) / f64::from(moe.experts);
+                add(self.gemm(tokens, f64::from(moe.experts), h, 1.0)); // router
+                add(self.gemm(rows, (mats - 1.0) * fe / t, h, experts_local));
+                add(self.gemm(rows, h, fe / t, experts_local));
+                if moe.shared_experts > 0 {
+                    let fs = fe * f64::from(moe.shared_experts);
+                    add(self.gemm(tokens, (mats - 1.0) * fs / t, h, 1.0));
+                    add(self.gemm(tokens, h, fs / t, 1.0));
+                }
+                // Dispatch and combine: every routed token copy crosses the EP group.
+                let bytes = tokens * f64::from(moe.top_k) * h * 2.0 / sp;
+                a2a_fwd =
+                    2.0 * self.coll(Collective::AllToAll, bytes, u64::from(pl.ep), &self.ep_path);
+                params_expert = f64::from(moe.experts) / f64::from(pl.ep) * mats * h * fe / t;
+                ffn_params = (f64::from(moe.shared_experts) * mats * h * fe
+                    + h * f64::from(moe.experts))
+                    / t;
+            }
+            _ => {
+                let f = f64::from(m.ffn_hidden);
+                add(self.gemm(tokens, (mats - 1.0) * f / t, h, 1.0));
+                add(self.gemm(tokens, h, f / t, 1.0));
+                ffn_params = mats * h * f / t;
+            }
+        }
+        let proj_flops = flops;
+        let proj_s = gemm_s;
+
+        // Attention core: QK^T and AV per (micro-batch, local head). FLOPs by convention over the full
+        // square; FlashAttention executes the causal half.
+        let d = m.head_dim();
+        let heads_local = f64::from(m.heads) / t;
+        let s_full = f64::from(self.seq);
+        let (qk_s, qk_f) = self.gemm(s_local, s_full, d, b * heads_local);
+        let (av_s, av_f) = self.gemm(s_local, d, s_full, b * heads_local);
+        let attn_flops = qk_f + av_f;
+        let causal = if self.fw.flash_attention { 0.5 } else { 1.0 };
+        // Attention stays in BF16 even when GEMMs run in FP8: rescale from the peak `gemm` used.
+        let attn_fwd_s = causal * (qk_s + av_s) * self.peak_flops / bf16_peak;
+        let attn_bwd_factor = if self.fw.flash_attention { 2.5 } else { 2.0 };
+        // Unfused softmax: scale+mask, softmax, dropout over the score matrix (≈10 bytes per element).
+        let scores = b * heads_local * s_local * s_full;
+        let softmax_s = if self.fw.flash_attention {
+            0.0
+        } else {
+            self.mem_s(10.0 * scores)
+        };
+
+        // Elementwise traffic. Replicated (÷ TP only with SP): two norms (4 bytes/elem each), two
+        // residual adds (6 each), dropouts (5 each). Sharded: activation function, rotary/bias.
+        let dropout = if m.dropout { 10.0 } else { 0.0 };
+        let replicated = tokens * h * (8.0 + 12.0 + dropout) / sp;
+        let f_local = match (&m.moe, moe_layer) {
+            (Some(moe), true) => {
+                f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts) / t
+            }
+            _ => f64::from(m.ffn_hidden) / t,
+        };
+        let act_bytes = tokens * f_local * if m.gated_ffn { 6.0 } else { 4.0 };
+        let qkv_post = tokens * (h + 2.0 * kv) / t * 4.0; // rotary or bias add on Q/K/V
+        let elem_fwd_s = self.mem_s(replicated + act_bytes + qkv_post) + softmax_s;
+        let kernels_fwd = 14.0 + if moe_layer { 8.0 } else { 0.0 };
+
+        // TP: two all-reduces (or RS+AG with SP, same cost) per pass of b·s·h BF16 activations.
+        let tp_bytes = tokens * h * 2.0;
+        let tp_fwd = 2.0
+            * self.coll(
+                Collective::AllReduce,
+                tp_bytes,
+                u64::from(pl.tp),
+                &self.tp_path,
+            );
+        // CP: ring attention passes K and V around the CP group, overlapped with the attention core.
+        let cp_bytes = (f64::from(pl.cp) - 1.0) * 2.0 * tokens * kv / t * 2.0;
+        let cp_comm = if pl.cp > 1 {
+            self.coll(Collective::SendRecv, cp_bytes, 2, &self.cp_path)
+        } else {
+            0.0
+        };
+        let cp_exposed_fwd = (cp_comm - attn_fwd_s).max(0.0);
+        let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
+
+        let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd);
+        let fwd = PassCost {
+            compute_s: fwd_compute,
+            mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_fwd,
+            zero_exposed_s: 0.0,
+        };
+        let bwd = PassCost {
+            compute_s: 2.0 * proj_s
+                + attn_bwd_factor * attn_fwd_s
+                + 2.0 * elem_fwd_s
+                + self.launch_s(2.0 * kernels_fwd),
+            mp_comm_s: tp_fwd + cp_exposed_bwd + a2a_fwd,
+            zero_exposed_s: 0.0,
+        };
+        let (recompute, flops_recompute) = match pl.recompute {
+            Recompute::None => (PassCost::default(), 0.0),
+            Recompute::Full => (fwd, proj_flops + attn_flops),
+            Recompute::Selective => {
+                // FlashAttention already recomputes scores in its backward: nothing extra to do.
+                let extra = if self.fw.flash_attention {
+                    0.0
+                } else {
+                    attn_fwd_s + softmax_s
+                };
+                (
+                    PassCost {
+                        compute_s: extra,
+                        ..Default::default()
+                    },
+                    if self.fw.flash_attention {
+                        0.0
+                    } else {
+                        attn_flops
+                    },
+                )
+            }
+        };
+        LayerCost {
+            fwd,
+            bwd,
+            recompute,
+            flops_fwd: proj_flops + attn_flops,
+            flops_recompute,
+            params_dense: (m.params(self.seq).attention_per_layer) / t + ffn_params,
+            params_expert,
+        }
+    }
+}
+
+/// Overlapped execution of `layers` layers whose per-layer communication (`comm`) is prefetched one
+/// layer ahead of compute: lead-in comm, then the slower of the two per layer, then the tail.
+fn prefetched(layers: f64, compute: f64, comm: f64, lead: f64, tail: f64) -> f64 {
+    if layers <= 0.0 {
+        return 0.0;
+    }
+    lead + (layers - 1.0) * compute.max(comm) + compute + tail
+}
+
+/// Build the cost model of one step.
+pub fn build(
+    model: &ModelSpec,
+    plan: &Plan,
+    cluster: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+) -> (CostModel, Vec<ChunkCost>) {
+    let chip = &cluster.chip;
+    let peak = match fw.precision {
+        Precision::Bf16 => chip.bf16_dense_tflops,
+        Precision::Fp8 => chip.fp8_dense_tflops.unwrap_or(chip.bf16_dense_tflops),
+    } * 1e12;
+    let (tp, cp, pp, dp) = (
+        u64::from(plan.tp),
+        u64::from(plan.cp),
+        u64::from(plan.pp),
+        u64::from(plan.dp),
+    );
+    let ep = u64::from(plan.ep);
+    let ctx = Ctx {
+        model,
+        plan,
+        cluster,
+        fw,
+        seq: seq_len,
+        peak_flops: peak,
+        hbm_bytes_per_s: chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction,
+        tp_path: cluster.group_path(0, 1, tp),
+        cp_path: cluster.group_path(0, tp, cp),
+        ep_path: cluster.group_path(0, tp * cp * pp, ep),
+        dp_path: cluster.group_path(0, tp * cp * pp, dp),
+        edp_path: cluster.group_path(0, tp * cp * pp * ep, (dp * cp / ep).max(1)),
+    };
+    let dense_layer = ctx.layer(false);
+    let moe_layer = if model.moe.is_some() {
+        ctx.layer(true)
+    } else {
+        dense_layer
+    };
+    let moe_from = model.moe.as_ref().map_or(u32::MAX, |m| m.dense_layers);
+
+    let t = f64::from(plan.tp);
+    let h = f64::from(model.hidden);
+    let v = f64::from(model.vocab);
+    let tokens = f64::from(plan.micro_batch) * f64::from(seq_len) / f64::from(plan.cp);
+    let dp_ranks = dp * cp;
+    let edp_ranks = (dp_ranks / ep).max(1);
+    let zero = plan.zero_stage;
+    let coll = |op, bytes: f64, n: u64, path: &GroupPath| {
+        time_s(
+            op,
+            fw.collective_algorithm,
+            bytes,
+            n,
+            path,
+            fw.in_network_reduction,
+        )
+    };
+
+    let mut chunks = Vec::with_capacity(plan.layers_per_chunk.len());
+    let mut first_layer = 0u32;
+    let n_chunks = plan.layers_per_chunk.len();
+    for (c, &n_layers) in plan.layers_per_chunk.iter().enumerate() {
+        let mut fwd = PassCost::default();
+        let mut bwd = PassCost::default();
+        let mut flops = 0.0;
+        let (mut pd, mut pe) = (0.0, 0.0);
+        let mut compute_f = Vec::with_capacity(n_layers as usize);
+        let mut compute_b = Vec::with_capacity(n_layers as usize);
+        for l in first_layer..first_layer + n_layers {
+            let lc = if l >= moe_from {
+                &moe_layer
+            } else {
+                &dense_layer
+            };
+            fwd.compute_s += lc.fwd.compute_s;
+            fwd.mp_comm_s += lc.fwd.mp_comm_s;
+            bwd.compute_s += lc.bwd.compute_s + lc.recompute.compute_s;
+            bwd.mp_comm_s += lc.bwd.mp_comm_s + lc.recompute.mp_comm_s;
+            flops += 3.0 * lc.flops_fwd + lc.flops_recompute;
+            pd += lc.params_dense;
+            pe += lc.params_expert;
+            compute_f.push(lc.fwd.total_s());
+            compute_b.push(lc.bwd.total_s() + lc.recompute.total_s());
+        }
+        first_layer += n_layers;
+        if c == 0 {
+            // Embedding lookup (gather) forward and scatter-add backward.
+            fwd.compute_s += ctx.mem_s(tokens * h * 4.0);
+            bwd.compute_s += ctx.mem_s(tokens * h * 8.0);
+            pd += model.params(seq_len).embedding / t;
+        }
+        if c + 1 == n_chunks {
+            // Output layer and vocab-parallel cross-entropy (FP32 softmax over V/t logits).
+            let (s_logits, f_logits) = ctx.gemm(tokens, v / t, h, 1.0);
+            let ce = ctx.mem_s(tokens * v / t * 12.0);
+            fwd.compute_s += s_logits + ce;
+            bwd.compute_s += 2.0 * s_logits + ce;
+            let small = 3.0 * coll(Collective::AllReduce, tokens * 4.0, tp, &ctx.tp_path);
+            fwd.mp_comm_s += small;
+            flops += 3.0 * f_logits;
+            pd += if !model.tied_embeddings {
+                model.params(seq_len).output
+            } else if plan.pp > 1 {
+                v * h
+            } else {
+                0.0
+            } / t;
+        }
+        let mut grad_reduce_s = 0.0;
+        if zero >= 3 {
+            // Gather BF16 weights before forward and again before backward (twice with full
+            // recompute: the recomputed forward releases them again); reduce-scatter gradients in the
+            // training dtype (DeepSpeed ZeRO-3, FSDP full-shard) after each layer's backward; all per
+            // micro-batch, prefetched one layer ahead.
+            let nl = f64::from(n_layers.max(1));
+            let gather = coll(Collective::AllGather, 2.0 * pd / nl, dp_ranks, &ctx.dp_path)
+                + coll(
+                    Collective::AllGather,
+                    2.0 * pe / nl,
+                    edp_ranks,
+                    &ctx.edp_path,
+                );
+            let rs = coll(
+                Collective::ReduceScatter,
+                2.0 * pd / nl,
+                dp_ranks,
+                &ctx.dp_path,
+            ) + coll(
+                Collective::ReduceScatter,
+                2.0 * pe / nl,
+                edp_ranks,
+                &ctx.edp_path,
+            );
+            let bwd_gathers = if plan.recompute == Recompute::Full {
+                2.0
+            } else {
+                1.0
+            };
+            let cf = compute_f.iter().sum::<f64>() / nl;
+            let cb = compute_b.iter().sum::<f64>() / nl;
+            let f_total = prefetched(nl, cf, gather, gather, 0.0);
+            let b_total = prefetched(nl, cb, bwd_gathers * gather + rs, gather, rs);
+            fwd.zero_exposed_s = (f_total - nl * cf).max(0.0);
+            bwd.zero_exposed_s = (b_total - nl * cb).max(0.0);
+        } else {
+            let op = if zero == 0 {
+                Collective::AllReduce
+            } else {
+                Collective::ReduceScatter
+            };
+            grad_reduce_s = coll(op, GRAD_REDUCE_BYTES * pd, dp_ranks, &ctx.dp_path)
+                + coll(op, GRAD_REDUCE_BYTES * pe, edp_ranks, &ctx.edp_path);
+        }
+        chunks.push(ChunkCost {
+            layers: n_layers,
+            forward: fwd,
+            backward: bwd,
+            grad_reduce_s,
+            hardware_flops: flops,
+        });
+    }
+
+    // Per-stage optimizer and ZeRO-1/2 parameter all-gather.
+    let mut optimizer_s = vec![0.0; plan.pp as usize];
+    let mut param_gather_s = vec![0.0; plan.pp as usize];
+    let mut first = 0u32;
+    let mut stage_params = vec![(0.0, 0.0); plan.pp as usize];
+    for (c, &n) in plan.layers_per_chunk.iter().enumerate() {
+        let s = plan.stage_of_chunk(c as u32) as usize;
+        for l in first..first + n {
+            let lc = if l >= moe_from {
+                &moe_layer
+            } else {
+                &dense_layer
+            };
+            stage_params[s].0 += lc.params_dense;
+            stage_params[s].1 += lc.params_expert;
+        }
+        first += n;
+    }
+    let pparams = model.params(seq_len);
+    stage_params[0].0 += pparams.embedding / t;
+    let last = plan.pp as usize - 1;
+    stage_params[last].0 += if !model.tied_embeddings {
+        pparams.output
+    } else if last > 0 {
+        v * h
+    } else {
+        0.0
+    } / t;
+    for (s, (pd, pe)) in stage_params.iter().enumerate() {
+        let shard = |n: u64| if zero >= 1 { n as f64 } else { 1.0 };
+        let updated = pd / shard(dp_ranks) + pe / shard(edp_ranks);
+        optimizer_s[s] = ctx.mem_s(updated * ADAM_BYTES_PER_PARAM) + ctx.launch_s(20.0);
+        if zero == 1 || zero == 2 {
+            param_gather_s[s] = coll(Collective::AllGather, 2.0 * pd, dp_ranks, &ctx.dp_path)
+                + coll(Collective::AllGather, 2.0 * pe, edp_ranks, &ctx.edp_path);
+        }
+    }
+
+    let p2p_s = if plan.pp > 1 {
+        // Megatron's scatter/gather optimisation: each TP rank sends 1/t of the activation.
+        let bytes = tokens * h * 2.0 / t;
+        let path = cluster.group_path(0, tp * cp, 2);
+        time_s(
+            Collective::SendRecv,
+            Algorithm::Auto,
+            bytes,
+            2,
+            &path,
+            false,
+        )
+    } else {
+        0.0
+    };
+    let cost = CostModel {
+        p2p_s,
+        overlap_grad_reduce: fw.overlap_grad_reduce,
+        optimizer_s,
+        param_gather_s,
+        iteration_overhead_s: fw.iteration_overhead_s,
+    };
+    (cost, chunks)
+}

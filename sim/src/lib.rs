@@ -1,0 +1,32 @@
+//! # wanka_sim — the wanka simulator library
+//!
+//! wanka (万卡, "ten thousand cards") predicts how long training a large model takes on a given
+//! accelerator cluster, at what utilisation, with how many restarts, at what cost and energy.
+//!
+//! Data flows one way: a [`scenario::Scenario`] (RON) names a [`model`], a cluster from the
+//! [`catalog`] laid out as a [`topology`], and a [`parallelism`] plan; [`cost`] turns them into
+//! operation durations ([`collective`] for communication, [`memory`] for feasibility); [`step`] runs
+//! one iteration on the [`engine`]; [`validate`] compares predictions with published runs.
+//!
+//! Invariants: the library never reads the wall clock or the terminal; all randomness flows from the
+//! scenario seed through [`engine::rng_stream`]; user input never panics, it returns
+//! [`error::WankaError`] naming the file and field.
+
+pub mod catalog;
+pub mod collective;
+pub mod cost;
+pub mod engine;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod parallelism;
+pub mod ron_util;
+pub mod run;
+pub mod scenario;
+pub mod step;
+pub mod topology;
+pub mod validate;
+
+pub use catalog::Catalog;
+pub use error::WankaError;
+pub use scenario::Scenario;

@@ -1,0 +1,332 @@
+//! Device memory: weights, gradients, optimizer states (by ZeRO stage), activations (by recompute
+//! mode, following Korthikanti et al. 2022) and buffers, per pipeline stage.
+//!
+//! Mixed-precision Adam: BF16 weights (2 bytes/param), FP32 gradient accumulation (4), FP32 master
+//! weights and two moments (12): 18 bytes per parameter before sharding. ZeRO-1 shards the 12, ZeRO-2 also the
+//! gradients, ZeRO-3 also the weights, over the DP·CP ranks that hold the same parameters (expert
+//! parameters over the expert-data-parallel ranks).
+//!
+//! Activations per layer and micro-batch (bytes, `s` sequence, `b` micro-batch, `h` hidden, `a` heads,
+//! `t` TP): Korthikanti eq. 1–2 generalised to GQA, gated FFNs and FFN sizes other than `4h`; with
+//! `h_kv = h`, `f = 4h`, dropout and no flash attention they reduce exactly to the paper's
+//! `sbh(34 + 5as/h)` (no parallelism), `sbh(10 + 24/t + 5as/(ht))` (TP), `sbh(34 + 5as/h)/t` (TP+SP),
+//! `34sbh/t` (selective + SP) and `2sbh` per layer input with full recompute.
+//! Not modelled: allocator fragmentation beyond the fixed reserve, pipeline send buffers, FP8 copies.
+
+use serde::Serialize;
+
+use crate::model::ModelSpec;
+use crate::parallelism::{Plan, Recompute};
+
+/// Fixed reserve per device: CUDA/CANN context, NCCL buffers, GEMM workspaces, allocator slack (GB).
+/// An assumption (typical 1–3 GB observed with PyTorch on H100/A100), the same for every chip.
+pub const RESERVED_GB: f64 = 2.0;
+
+/// Memory of one device, GB (10^9 bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct MemoryBreakdown {
+    pub weights_gb: f64,
+    pub gradients_gb: f64,
+    pub optimizer_gb: f64,
+    pub activations_gb: f64,
+    pub buffers_gb: f64,
+    pub total_gb: f64,
+}
+
+/// Activation bytes of one transformer layer for one micro-batch, on one device.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivationInputs {
+    pub seq_len: u32,
+    pub micro_batch: u32,
+    pub tp: u32,
+    pub cp: u32,
+    pub sequence_parallel: bool,
+    pub recompute: Recompute,
+    pub flash_attention: bool,
+}
+
+pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bool) -> f64 {
+    let s = f64::from(a.seq_len) / f64::from(a.cp);
+    let b = f64::from(a.micro_batch);
+    let h = f64::from(m.hidden);
+    let t = f64::from(a.tp);
+    let sbh = s * b * h;
+    let sp = if a.sequence_parallel { t } else { 1.0 };
+    if a.recompute == Recompute::Full {
+        return 2.0 * sbh / sp;
+    }
+    let kv_ratio = f64::from(m.kv_heads) / f64::from(m.heads);
+    let mask = if m.dropout { 1.0 } else { 0.0 };
+    // Replicated across TP ranks unless SP: LN inputs (2+2), QKV input (2), FC1 input (2), dropout masks.
+    let replicated = sbh * (4.0 + 2.0 + 2.0 + 2.0 * mask);
+    // TP-sharded: Q (2), K and V (2 each, scaled for GQA), attention output / projection input (2).
+    let mut sharded = sbh * (2.0 + 4.0 * kv_ratio + 2.0);
+    // FFN activations: plain GeLU keeps its input and output (2+2 bytes per element of f), gated keeps
+    // gate, up and their product (6).
+    let f = match (&m.moe, moe_layer) {
+        (Some(moe), true) => {
+            f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts)
+        }
+        _ => f64::from(m.ffn_hidden),
+    };
+    sharded += s * b * f * if m.gated_ffn { 6.0 } else { 4.0 };
+    // Attention scores: softmax output (2), dropout mask (1), dropout output (2) per score element.
+    let keeps_scores = !a.flash_attention && a.recompute == Recompute::None;
+    if keeps_scores {
+        let score_bytes = if m.dropout { 5.0 } else { 2.0 };
+        sharded += score_bytes * f64::from(m.heads) * s * f64::from(a.seq_len) * b;
+    }
+    replicated / sp + sharded / t
+}
+
+/// Memory of every stage and the worst one. `inflight_layer_mbs[s]` is the largest number of
+/// (layer, micro-batch) activations stage `s` holds at once under the schedule.
+pub fn stage_memory(
+    m: &ModelSpec,
+    plan: &Plan,
+    seq_len: u32,
+    flash_attention: bool,
+    inflight_layer_mbs: &[f64],
+) -> Vec<MemoryBreakdown> {
+    let params = m.params(seq_len);
+    let t = f64::from(plan.tp);
+    let dense_shard = f64::from(plan.dp) * f64::from(plan.cp);
+    let expert_shard = (dense_shard / f64::from(plan.ep)).max(1.0);
+    let acts = ActivationInputs {
+        seq_len,
+        micro_batch: plan.micro_batch,
+        tp: plan.tp,
+        cp: plan.cp,
+        sequence_parallel: plan.sequence_parallel,
+        recompute: plan.recompute,
+        flash_attention,
+    };
+    let moe_from = m.moe.as_ref().map_or(u32::MAX, |x| x.dense_layers);
+    let mut first_layer = 0u32;
+    let mut layer_stage = vec![0u32; m.layers as usize];
+    for (c, n) in plan.layers_per_chunk.iter().enumerate() {
+        for l in first_layer..first_layer + n {
+            layer_stage[l as usize] = plan.stage_of_chunk(c as u32);
+        }
+        first_layer += n;
+    }
+    (0..plan.pp)
+        .map(|s| {
+            // Parameters on this device: (dense part, expert part).
+            let (mut dense, mut expert) = (0.0, 0.0);
+            let mut act_per_layer_sum = 0.0;
+            let mut layers = 0.0;
+            for (l, st) in layer_stage.iter().enumerate() {
+                if *st != s {
+                    continue;
+                }
+                let moe = l as u32 >= moe_from;
+                dense += params.attention_per_layer / t;
+                if moe {
+                    dense += params.moe_shared_per_layer / t;
+                    expert += params.experts_per_moe_layer / (f64::from(plan.ep) * t);
+                } else {
+                    dense += params.dense_ffn_per_layer / t;
+                }
+                act_per_layer_sum += layer_activation_bytes(m, &acts, moe);
+                layers += 1.0;
+            }
+            let last = s + 1 == plan.pp;
+            if s == 0 {
+                dense += params.embedding / t;
+            }
+            if last {
+                // Untied output layer, or the tied copy Megatron keeps on the last stage when it is
+                // not also the first.
+                dense += if !m.tied_embeddings {
+                    params.output
+                } else if s > 0 {
+                    f64::from(m.vocab) * f64::from(m.hidden)
+                } else {
+                    0.0
+                } / t;
+            }
+            let zero = plan.zero_stage;
+            let weights = 2.0
+                * (dense / if zero >= 3 { dense_shard } else { 1.0 }
+                    + expert / if zero >= 3 { expert_shard } else { 1.0 });
+            let grads = crate::cost::GRAD_REDUCE_BYTES
+                * (dense / if zero >= 2 { dense_shard } else { 1.0 }
+                    + expert / if zero >= 2 { expert_shard } else { 1.0 });
+            let optim = 12.0
+                * (dense / if zero >= 1 { dense_shard } else { 1.0 }
+                    + expert / if zero >= 1 { expert_shard } else { 1.0 });
+            let mean_act = if layers > 0.0 {
+                act_per_layer_sum / layers
+            } else {
+                0.0
+            };
+            let mut activations =
+                mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
+            if last {
+                // FP32 logits/softmax and BF16 logits of the micro-batch in the loss.
+                let tokens = f64::from(seq_len) / f64::from(plan.cp) * f64::from(plan.micro_batch);
+                activations += 6.0 * tokens * f64::from(m.vocab) / t;
+            }
+            let mut buffers = RESERVED_GB * 1e9;
+            if zero >= 3 {
+                // Gathered BF16 weights of the module in use and the prefetched one, plus the gradient
+                // of one module before its reduce-scatter: ZeRO-3 gathers per module (linear layer).
+                let h = f64::from(m.hidden);
+                let f = f64::from(m.ffn_hidden).max(
+                    m.moe
+                        .as_ref()
+                        .map_or(0.0, |x| f64::from(x.expert_ffn_hidden)),
+                );
+                let largest_module = (h * (h + 2.0 * m.kv_dim()))
+                    .max(h * f * if m.gated_ffn { 2.0 } else { 1.0 })
+                    / t;
+                buffers += 3.0 * 2.0 * largest_module;
+            }
+            let gb = |x: f64| x / 1e9;
+            let total = gb(weights + grads + optim + activations + buffers);
+            MemoryBreakdown {
+                weights_gb: gb(weights),
+                gradients_gb: gb(grads),
+                optimizer_gb: gb(optim),
+                activations_gb: gb(activations),
+                buffers_gb: gb(buffers),
+                total_gb: total,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::preset;
+
+    fn gpt(l: u32, h: u32, a: u32) -> ModelSpec {
+        ModelSpec {
+            name: "t".into(),
+            layers: l,
+            hidden: h,
+            heads: a,
+            kv_heads: a,
+            ffn_hidden: 4 * h,
+            gated_ffn: false,
+            vocab: 51200,
+            bias: true,
+            learned_positions: true,
+            tied_embeddings: true,
+            dropout: true,
+            moe: None,
+        }
+    }
+
+    fn inputs(tp: u32, sp: bool, rc: Recompute) -> ActivationInputs {
+        ActivationInputs {
+            seq_len: 2048,
+            micro_batch: 1,
+            tp,
+            cp: 1,
+            sequence_parallel: sp,
+            recompute: rc,
+            flash_attention: false,
+        }
+    }
+
+    /// Korthikanti et al. 2022, eq. 1–5 and Table 2, for GPT-3 175B (s 2048, b 1, h 12288, a 96, t 8).
+    #[test]
+    fn korthikanti_formulas() {
+        let m = gpt(96, 12288, 96);
+        let (s, b, h, a, t) = (2048.0, 1.0, 12288.0, 96.0, 8.0);
+        let sbh = s * b * h;
+        let close = |x: f64, y: f64| (x - y).abs() / y < 1e-12;
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(1, false, Recompute::None), false),
+            sbh * (34.0 + 5.0 * a * s / h)
+        ));
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(8, false, Recompute::None), false),
+            sbh * (10.0 + 24.0 / t + 5.0 * a * s / (h * t))
+        ));
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(8, true, Recompute::None), false),
+            sbh * (34.0 + 5.0 * a * s / h) / t
+        ));
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(8, true, Recompute::Selective), false),
+            34.0 * sbh / t
+        ));
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(8, false, Recompute::Selective), false),
+            sbh * (10.0 + 24.0 / t)
+        ));
+        assert!(close(
+            layer_activation_bytes(&m, &inputs(8, false, Recompute::Full), false),
+            2.0 * sbh
+        ));
+        // Table 2's headline: selective + SP stores ~ 5x less than TP alone without recompute for GPT-3.
+        let tp_only = layer_activation_bytes(&m, &inputs(8, false, Recompute::None), false);
+        let sel_sp = layer_activation_bytes(&m, &inputs(8, true, Recompute::Selective), false);
+        assert!(
+            tp_only / sel_sp > 4.5 && tp_only / sel_sp < 6.5,
+            "{}",
+            tp_only / sel_sp
+        );
+    }
+
+    #[test]
+    fn gpt3_on_one_device_does_not_fit() {
+        use crate::parallelism::*;
+        let m = preset("gpt3-175b").unwrap();
+        let spec = ParallelismSpec {
+            tp: 1,
+            pp: 1,
+            dp: 8,
+            cp: 1,
+            ep: 1,
+            schedule: None,
+            vpp: None,
+            micro_batch: Some(1),
+            global_batch: 8,
+            recompute: Recompute::Full,
+            sequence_parallel: false,
+            zero_stage: 0,
+        };
+        let plan = resolve(&spec, &m, 2048, 8, 0.0).unwrap();
+        let mem = stage_memory(&m, &plan, 2048, true, &[96.0]);
+        // 18 bytes/param x 175B = 3.1 TB.
+        assert!(mem[0].total_gb > 3000.0, "{:?}", mem[0]);
+        assert!(
+            (mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb
+                - 18.0 * m.params(2048).total / 1e9)
+                .abs()
+                < 1.0
+        );
+    }
+
+    #[test]
+    fn zero_stages_shard_progressively() {
+        use crate::parallelism::*;
+        let m = preset("llama3-8b").unwrap();
+        let mut spec = ParallelismSpec {
+            tp: 1,
+            pp: 1,
+            dp: 64,
+            cp: 1,
+            ep: 1,
+            schedule: None,
+            vpp: None,
+            micro_batch: Some(1),
+            global_batch: 512,
+            recompute: Recompute::Full,
+            sequence_parallel: false,
+            zero_stage: 0,
+        };
+        let mut totals = Vec::new();
+        for z in 0..=3 {
+            spec.zero_stage = z;
+            let plan = resolve(&spec, &m, 8192, 64, 0.0).unwrap();
+            totals.push(stage_memory(&m, &plan, 8192, true, &[32.0])[0].total_gb);
+        }
+        assert!(totals.windows(2).all(|w| w[1] < w[0]), "{totals:?}");
+    }
+}

@@ -1,0 +1,379 @@
+//! Parallelism plans: tensor (TP), pipeline (PP, 1F1B or interleaved), data (DP with ZeRO 0–3),
+//! sequence (SP), context (CP) and expert (EP) parallelism, micro-batching and recomputation.
+//!
+//! A plan as written by the user ([`ParallelismSpec`]) may leave the micro-batch size, schedule and
+//! virtual-stage count open; [`resolve`] fills them with the documented defaults below and checks every
+//! constraint. An infeasible plan is reported with each violated constraint, never adjusted.
+//!
+//! Rank order is `[TP, CP, PP, DP]` from innermost to outermost (Megatron-LM and Llama 3), so TP groups
+//! are contiguous ranks and land inside one scale-up domain when `tp` divides the domain size.
+//! Expert parallelism reuses the DP×CP ranks (Megatron's "expert data parallel" layout).
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelSpec;
+
+/// Pipeline schedule.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Schedule {
+    /// Non-interleaved one-forward-one-backward (PipeDream-Flush / Megatron default).
+    OneFOneB,
+    /// Interleaved 1F1B with `vpp` virtual chunks per stage (Megatron-LM SC21).
+    Interleaved,
+}
+
+/// Activation recomputation.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Recompute {
+    None,
+    /// Recompute only the attention core (Korthikanti et al. 2022).
+    Selective,
+    /// Recompute every layer's forward in backward; store only layer inputs.
+    Full,
+}
+
+/// A parallelism plan as written in a scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParallelismSpec {
+    pub tp: u32,
+    pub pp: u32,
+    pub dp: u32,
+    #[serde(default = "one")]
+    pub cp: u32,
+    #[serde(default = "one")]
+    pub ep: u32,
+    /// `None`: interleaved when `pp > 1` (the Megatron-LM recommendation), else 1F1B.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// Virtual chunks per stage for interleaved; `None`: see [`default_vpp`].
+    #[serde(default)]
+    pub vpp: Option<u32>,
+    /// Sequences per micro-batch; `None`: 1.
+    #[serde(default)]
+    pub micro_batch: Option<u32>,
+    /// Sequences per optimizer step across all DP replicas.
+    pub global_batch: u32,
+    pub recompute: Recompute,
+    pub sequence_parallel: bool,
+    /// 0 none, 1 optimizer states, 2 + gradients, 3 + parameters sharded over DP.
+    pub zero_stage: u8,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A plan with every default filled in and every constraint checked.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Plan {
+    pub tp: u32,
+    pub pp: u32,
+    pub dp: u32,
+    pub cp: u32,
+    pub ep: u32,
+    pub schedule: Schedule,
+    /// Virtual chunks per stage (1 for 1F1B).
+    pub vpp: u32,
+    pub micro_batch: u32,
+    /// Micro-batches per pipeline per step.
+    pub micro_batches: u32,
+    pub global_batch: u32,
+    pub recompute: Recompute,
+    pub sequence_parallel: bool,
+    pub zero_stage: u8,
+    /// Layers in each model chunk, in pipeline order: chunk `c` runs on stage `c % pp` as its virtual
+    /// chunk `c / pp`. First chunk also holds the embedding, last chunk the output layer.
+    pub layers_per_chunk: Vec<u32>,
+}
+
+impl Plan {
+    pub fn gpus(&self) -> u64 {
+        u64::from(self.tp) * u64::from(self.pp) * u64::from(self.dp) * u64::from(self.cp)
+    }
+    pub fn chunks(&self) -> u32 {
+        self.pp * self.vpp
+    }
+    /// Stage that runs chunk `c`.
+    pub fn stage_of_chunk(&self, c: u32) -> u32 {
+        c % self.pp
+    }
+    /// Layers held by stage `s` (all its virtual chunks).
+    pub fn layers_on_stage(&self, s: u32) -> u32 {
+        (0..self.vpp)
+            .map(|v| self.layers_per_chunk[(v * self.pp + s) as usize])
+            .sum()
+    }
+}
+
+/// Default virtual chunks for interleaved schedules: the largest `v ≤ 4` with `layers / (pp·v)` a whole
+/// number; when `pp` does not divide the layers, `min(4, layers / pp)` with uneven chunks. The same
+/// rule for every scenario and validation case.
+pub fn default_vpp(layers: u32, pp: u32) -> u32 {
+    if pp <= 1 {
+        return 1;
+    }
+    let per_stage = layers / pp;
+    if layers % pp == 0 {
+        (1..=4).rev().find(|v| per_stage % v == 0).unwrap_or(1)
+    } else {
+        per_stage.clamp(1, 4)
+    }
+}
+
+/// Fill defaults and check constraints. `gpus` is the cluster size; `logits_layer_equiv` is the output
+/// layer's cost in units of one transformer layer (used to balance uneven stages).
+pub fn resolve(
+    spec: &ParallelismSpec,
+    model: &ModelSpec,
+    seq_len: u32,
+    gpus: u64,
+    logits_layer_equiv: f64,
+) -> Result<Plan, Vec<String>> {
+    let mut why = Vec::new();
+    for (name, v) in [
+        ("tp", spec.tp),
+        ("pp", spec.pp),
+        ("dp", spec.dp),
+        ("cp", spec.cp),
+        ("ep", spec.ep),
+        ("global_batch", spec.global_batch),
+    ] {
+        if v == 0 {
+            why.push(format!("{name} must be at least 1"));
+        }
+    }
+    if !why.is_empty() {
+        return Err(why);
+    }
+    let product = u64::from(spec.tp) * u64::from(spec.pp) * u64::from(spec.dp) * u64::from(spec.cp);
+    if product != gpus {
+        why.push(format!(
+            "tp·pp·dp·cp = {}·{}·{}·{} = {product} must equal the cluster's {gpus} devices",
+            spec.tp, spec.pp, spec.dp, spec.cp
+        ));
+    }
+    if model.heads % spec.tp != 0 {
+        why.push(format!(
+            "heads ({}) not divisible by tp ({})",
+            model.heads, spec.tp
+        ));
+    }
+    if model.kv_heads % spec.tp != 0 && spec.tp % model.kv_heads != 0 {
+        why.push(format!(
+            "kv_heads ({}) and tp ({}) must divide one another",
+            model.kv_heads, spec.tp
+        ));
+    }
+    if model.ffn_hidden % spec.tp != 0 {
+        why.push(format!(
+            "ffn_hidden ({}) not divisible by tp ({})",
+            model.ffn_hidden, spec.tp
+        ));
+    }
+    if seq_len % spec.cp != 0 {
+        why.push(format!(
+            "seq_len ({seq_len}) not divisible by cp ({})",
+            spec.cp
+        ));
+    }
+    if spec.zero_stage > 3 {
+        why.push(format!(
+            "zero_stage must be 0, 1, 2 or 3, got {}",
+            spec.zero_stage
+        ));
+    }
+    match &model.moe {
+        Some(moe) => {
+            if moe.experts % spec.ep != 0 {
+                why.push(format!(
+                    "experts ({}) not divisible by ep ({})",
+                    moe.experts, spec.ep
+                ));
+            }
+            if (spec.dp * spec.cp) % spec.ep != 0 {
+                why.push(format!(
+                    "ep ({}) must divide dp·cp ({})",
+                    spec.ep,
+                    spec.dp * spec.cp
+                ));
+            }
+        }
+        None if spec.ep != 1 => {
+            why.push(format!("ep = {} needs a mixture-of-experts model", spec.ep))
+        }
+        None => {}
+    }
+    let micro_batch = spec.micro_batch.unwrap_or(1);
+    if micro_batch == 0 {
+        why.push("micro_batch must be at least 1".into());
+    }
+    let per_replica = spec.dp * micro_batch.max(1);
+    if spec.global_batch % per_replica != 0 {
+        why.push(format!(
+            "global_batch ({}) not divisible by dp·micro_batch ({}·{} = {per_replica})",
+            spec.global_batch, spec.dp, micro_batch
+        ));
+    }
+    let micro_batches = spec.global_batch / per_replica.max(1);
+    let schedule = spec.schedule.unwrap_or(if spec.pp > 1 {
+        Schedule::Interleaved
+    } else {
+        Schedule::OneFOneB
+    });
+    let vpp = match schedule {
+        Schedule::OneFOneB => {
+            if spec.vpp.is_some_and(|v| v != 1) {
+                why.push("vpp > 1 needs the interleaved schedule".into());
+            }
+            1
+        }
+        Schedule::Interleaved => spec
+            .vpp
+            .unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
+    };
+    if vpp == 0 {
+        why.push("vpp must be at least 1".into());
+    }
+    if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && micro_batches % spec.pp != 0 {
+        why.push(format!("interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({})", spec.pp));
+    }
+    let chunks = spec.pp * vpp.max(1);
+    if model.layers < chunks {
+        why.push(format!(
+            "{} layers cannot fill pp·vpp = {chunks} pipeline chunks",
+            model.layers
+        ));
+    }
+    if !why.is_empty() {
+        return Err(why);
+    }
+    Ok(Plan {
+        tp: spec.tp,
+        pp: spec.pp,
+        dp: spec.dp,
+        cp: spec.cp,
+        ep: spec.ep,
+        schedule,
+        vpp,
+        micro_batch,
+        micro_batches,
+        global_batch: spec.global_batch,
+        recompute: spec.recompute,
+        sequence_parallel: spec.sequence_parallel,
+        zero_stage: spec.zero_stage,
+        layers_per_chunk: balance_layers(model.layers, chunks, logits_layer_equiv),
+    })
+}
+
+/// Split `layers` over `chunks` contiguous chunks, minimising the largest chunk cost when the last chunk
+/// also carries the output layer (`logits_cost` layer-equivalents). Every chunk keeps at least one layer.
+/// With Llama 3 405B (126 layers, 16×4 chunks) this removes a layer from the first and last chunks, as
+/// Meta did.
+pub fn balance_layers(layers: u32, chunks: u32, logits_cost: f64) -> Vec<u32> {
+    let n = chunks as usize;
+    let extra = |c: usize| if c + 1 == n { logits_cost } else { 0.0 };
+    // Smallest cap T such that Σ max(1, ⌊T − extra_c⌋) ≥ layers.
+    let count = |t: f64| -> u64 {
+        (0..n)
+            .map(|c| ((t - extra(c) + 1e-9).floor().max(1.0)) as u64)
+            .sum()
+    };
+    let (mut lo, mut hi) = (0.0_f64, f64::from(layers) + logits_cost + 1.0);
+    for _ in 0..64 {
+        let mid = 0.5 * (lo + hi);
+        if count(mid) >= u64::from(layers) {
+            hi = mid
+        } else {
+            lo = mid
+        }
+    }
+    let mut out: Vec<u32> = (0..n)
+        .map(|c| ((hi - extra(c) + 1e-9).floor().max(1.0)) as u32)
+        .collect();
+    // Remove any surplus from the costliest chunks, first occurrence from the front: deterministic.
+    let mut total: u32 = out.iter().sum();
+    while total > layers {
+        let (idx, _) = out
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l > 1)
+            .map(|(c, l)| (c, f64::from(*l) + extra(c)))
+            .fold((usize::MAX, f64::MIN), |best, cur| {
+                if cur.1 > best.1 { cur } else { best }
+            });
+        if idx == usize::MAX {
+            break;
+        }
+        out[idx] -= 1;
+        total -= 1;
+    }
+    // Ties go to the front, so chunk 0 (embedding, data loading) gives up a layer before a middle chunk.
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::preset;
+
+    fn spec(tp: u32, pp: u32, dp: u32) -> ParallelismSpec {
+        ParallelismSpec {
+            tp,
+            pp,
+            dp,
+            cp: 1,
+            ep: 1,
+            schedule: None,
+            vpp: None,
+            micro_batch: None,
+            global_batch: 2048,
+            recompute: Recompute::None,
+            sequence_parallel: true,
+            zero_stage: 1,
+        }
+    }
+
+    #[test]
+    fn even_split_when_divisible() {
+        assert_eq!(balance_layers(96, 8, 0.0), vec![12; 8]);
+        let l = balance_layers(128, 128, 0.6);
+        assert!(l.iter().all(|x| *x == 1));
+    }
+
+    #[test]
+    fn llama_405b_drops_layers_at_the_ends() {
+        let l = balance_layers(126, 64, 0.64);
+        assert_eq!(l.iter().sum::<u32>(), 126);
+        assert_eq!(*l.last().unwrap(), 1, "{l:?}");
+        assert_eq!(l.iter().filter(|x| **x == 1).count(), 2, "{l:?}");
+    }
+
+    #[test]
+    fn constraint_violations_are_named() {
+        let m = preset("llama3-405b").unwrap();
+        let err = resolve(&spec(3, 16, 64), &m, 8192, 8192, 0.6).unwrap_err();
+        assert!(
+            err.iter()
+                .any(|e| e.contains("heads (128) not divisible by tp (3)")),
+            "{err:?}"
+        );
+        assert!(
+            err.iter().any(|e| e.contains("must equal the cluster")),
+            "{err:?}"
+        );
+        let ok = resolve(&spec(8, 16, 64), &m, 8192, 8192, 0.6).unwrap();
+        assert_eq!(ok.schedule, Schedule::Interleaved);
+        assert_eq!(ok.micro_batches, 32);
+        assert_eq!(ok.vpp, 4);
+    }
+
+    #[test]
+    fn default_vpp_rule() {
+        assert_eq!(default_vpp(105, 35), 3);
+        assert_eq!(default_vpp(128, 64), 2);
+        assert_eq!(default_vpp(96, 16), 3);
+        assert_eq!(default_vpp(80, 8), 2);
+        assert_eq!(default_vpp(126, 16), 4);
+    }
+}

@@ -1,0 +1,279 @@
+//! Scenario files (RON): a model, a cluster, a parallelism plan, the training goal and the software
+//! stack; later sections (failures, checkpointing) drive the training-run simulator.
+//!
+//! Loading checks everything before anything runs: RON syntax (file, line, column), unknown fields,
+//! catalog ids (with the closest ids), sizes and parallelism constraints (each violated one named).
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::catalog::Catalog;
+use crate::cost::{self, FrameworkSpec};
+use crate::error::WankaError;
+use crate::memory;
+use crate::model::{ModelRef, ModelSpec};
+use crate::parallelism::{self, ParallelismSpec, Plan};
+use crate::ron_util::{parse_ron, read_file};
+use crate::run::RunSpec;
+use crate::step::{self, StepResult};
+use crate::topology::{Cluster, ClusterSpec};
+
+/// What to train.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSpec {
+    /// Sequence length in tokens.
+    pub seq_len: u32,
+    /// Tokens to train on (the run simulator's target).
+    pub tokens: f64,
+}
+
+/// A complete scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub model: ModelRef,
+    pub cluster: ClusterSpec,
+    pub parallelism: ParallelismSpec,
+    pub training: TrainingSpec,
+    /// Software stack; omitted = [`FrameworkSpec::default`].
+    #[serde(default)]
+    pub framework: FrameworkSpec,
+    /// Training-run section (failures, recovery, checkpoints); omitted = the documented defaults.
+    #[serde(default)]
+    pub run: RunSpec,
+    /// Seed of every random stream of the run (default 1).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// A scenario with its catalog entries and plan resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub model: ModelSpec,
+    pub cluster: Cluster,
+    pub plan: Plan,
+}
+
+impl Scenario {
+    /// Read and check a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, WankaError> {
+        let text = read_file(path)?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    /// Parse and check scenario text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Scenario, WankaError> {
+        let s: Scenario = parse_ron(text, file)?;
+        s.check(file)?;
+        Ok(s)
+    }
+
+    /// Field-level checks that need no catalog.
+    pub fn check(&self, file: &str) -> Result<(), WankaError> {
+        let bad = |field: &str, msg: String| {
+            Err(WankaError::Invalid {
+                file: file.to_string(),
+                field: field.to_string(),
+                msg,
+            })
+        };
+        if self.training.seq_len == 0 {
+            return bad("training.seq_len", "must be at least 1 token".into());
+        }
+        if !(self.training.tokens > 0.0 && self.training.tokens.is_finite()) {
+            return bad(
+                "training.tokens",
+                format!(
+                    "must be a positive number of tokens, got {}",
+                    self.training.tokens
+                ),
+            );
+        }
+        let o = self.framework.iteration_overhead_s;
+        if !(o >= 0.0 && o.is_finite()) {
+            return bad(
+                "framework.iteration_overhead_s",
+                format!("must be >= 0 seconds, got {o}"),
+            );
+        }
+        if let ModelRef::Custom(m) = &self.model {
+            m.check(file)?;
+        }
+        self.run.check(file)?;
+        Ok(())
+    }
+
+    /// Resolve model, cluster and plan against a catalog.
+    pub fn resolve(&self, catalog: &Catalog, file: &str) -> Result<Resolved, WankaError> {
+        let model = self
+            .model
+            .resolve()
+            .map_err(|e| e.in_field(file, "model"))?;
+        let cluster = Cluster::resolve(&self.cluster, catalog, file)?;
+        let plan = resolve_plan_fitting(
+            &model,
+            &self.parallelism,
+            self.training.seq_len,
+            &cluster,
+            self.framework.flash_attention,
+        )
+        .map_err(|reasons| WankaError::Invalid {
+            file: file.to_string(),
+            field: "parallelism".into(),
+            msg: reasons.join("; "),
+        })?;
+        Ok(Resolved {
+            model,
+            cluster,
+            plan,
+        })
+    }
+
+    /// Simulate one training step.
+    pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
+        let r = self.resolve(catalog, file)?;
+        simulate_step(
+            &r.model,
+            &r.plan,
+            &r.cluster,
+            self.training.seq_len,
+            &self.framework,
+        )
+    }
+}
+
+/// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
+pub fn resolve_plan(
+    model: &ModelSpec,
+    spec: &ParallelismSpec,
+    seq_len: u32,
+    gpus: u64,
+) -> Result<Plan, Vec<String>> {
+    let layer = model.layer_forward_flops_per_token(
+        seq_len,
+        model.moe_layers() == model.layers && model.layers > 0,
+    );
+    let logits_equiv = model.logits_flops_per_token() / layer.max(1.0);
+    parallelism::resolve(spec, model, seq_len, gpus, logits_equiv)
+}
+
+/// Like [`resolve_plan`], but when the interleaved schedule's `vpp` is left open, take the largest
+/// default `v` (see [`parallelism::default_vpp`]) whose activations fit in device memory, down to 1:
+/// interleaving holds `1 + (p−1)/(p·v)` times more micro-batches in flight on the first stages.
+pub fn resolve_plan_fitting(
+    model: &ModelSpec,
+    spec: &ParallelismSpec,
+    seq_len: u32,
+    cluster: &Cluster,
+    flash_attention: bool,
+) -> Result<Plan, Vec<String>> {
+    let plan = resolve_plan(model, spec, seq_len, cluster.gpus)?;
+    if spec.vpp.is_some() || plan.vpp <= 1 {
+        return Ok(plan);
+    }
+    for v in (1..=plan.vpp).rev() {
+        let mut s = spec.clone();
+        s.vpp = Some(v);
+        let candidate = resolve_plan(model, &s, seq_len, cluster.gpus)?;
+        let mem = memory::stage_memory(
+            model,
+            &candidate,
+            seq_len,
+            flash_attention,
+            &step::inflight_layer_microbatches(&candidate),
+        );
+        if mem
+            .iter()
+            .all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb())
+        {
+            return Ok(candidate);
+        }
+    }
+    Ok(plan)
+}
+
+/// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
+pub fn simulate_step(
+    model: &ModelSpec,
+    plan: &Plan,
+    cluster: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+) -> Result<StepResult, WankaError> {
+    let inflight = step::inflight_layer_microbatches(plan);
+    let mem = memory::stage_memory(model, plan, seq_len, fw.flash_attention, &inflight);
+    let capacity = cluster.chip.hbm_capacity_gb();
+    let (worst_stage, worst) = mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| {
+        if m.total_gb > best.1.total_gb {
+            (i, *m)
+        } else {
+            best
+        }
+    });
+    if worst.total_gb > capacity {
+        return Err(WankaError::Infeasible {
+            reasons: vec![format!(
+                "memory: stage {worst_stage} needs {:.1} GB per device (weights {:.1}, gradients {:.1}, optimizer {:.1}, activations {:.1}, buffers {:.1}) but {} has {:.0} GB",
+                worst.total_gb,
+                worst.weights_gb,
+                worst.gradients_gb,
+                worst.optimizer_gb,
+                worst.activations_gb,
+                worst.buffers_gb,
+                cluster.chip.id,
+                capacity
+            )],
+        });
+    }
+    let (cost_model, chunks) = cost::build(model, plan, cluster, seq_len, fw);
+    let (timelines, breakdown, crit, step_s) = step::simulate(plan, &cost_model, &chunks);
+    let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
+    let model_flops = tokens * model.model_flops_per_token(seq_len);
+    let per_replica_devices = f64::from(plan.tp) * f64::from(plan.cp);
+    let hw_flops: f64 = chunks.iter().map(|c| c.hardware_flops).sum::<f64>()
+        * f64::from(plan.micro_batches)
+        * per_replica_devices
+        * f64::from(plan.dp);
+    let peak = match fw.precision {
+        cost::Precision::Bf16 => cluster.chip.bf16_dense_tflops,
+        cost::Precision::Fp8 => cluster
+            .chip
+            .fp8_dense_tflops
+            .unwrap_or(cluster.chip.bf16_dense_tflops),
+    } * 1e12;
+    let denom = step_s * cluster.gpus as f64 * peak;
+    let mut notes = Vec::new();
+    if !cluster.calibration.calibrated {
+        notes.push(format!(
+            "{}: efficiency profile `{}` is not fitted to published runs of this chip ({}); treat figures as an estimate",
+            cluster.chip.id, cluster.calibration.id, cluster.calibration.basis
+        ));
+    }
+    if model.moe.is_some() {
+        notes
+            .push("MoE: balanced routing assumed (no capacity-factor drops or hot experts)".into());
+    }
+    Ok(StepResult {
+        step_s,
+        tokens_per_s: tokens / step_s,
+        mfu: model_flops / denom,
+        hfu: hw_flops / denom,
+        model_flops_per_step: model_flops,
+        hardware_flops_per_step: hw_flops,
+        breakdown,
+        critical_stage: crit,
+        memory: worst,
+        memory_per_stage: mem,
+        memory_capacity_gb: capacity,
+        timelines,
+        notes,
+    })
+}

@@ -1,0 +1,436 @@
+//! One training iteration of one pipeline replica, simulated as discrete events.
+//!
+//! Every pipeline stage has a compute stream that runs its forward and backward operations in the
+//! order the schedule prescribes (1F1B or interleaved 1F1B, exactly as Megatron-LM orders them), and a
+//! communication stream for data-parallel gradient reduction. An operation starts when its stage is free
+//! and its input has arrived from the neighbouring stage (activation or gradient send, α–β costed).
+//! After the last backward of each model chunk its gradients are reduced over DP (overlapping the
+//! remaining backward when `overlap_grad_reduce`), then the optimizer runs; the step ends when the
+//! slowest stage is done, plus a fixed per-iteration overhead.
+//!
+//! Operation durations come from [`crate::cost`]: GEMMs at a shape-dependent achievable efficiency,
+//! memory-bound work at HBM bandwidth, and blocking TP/CP/EP collectives. ZeRO-3 parameter gathers are
+//! prefetched layer by layer and only their excess over compute is exposed.
+//!
+//! The breakdown is taken on the critical (last-finishing) stage and sums exactly to the step time:
+//! compute + exposed TP/CP/EP comm + pipeline bubble (idle) + exposed DP comm + optimizer/other.
+
+use serde::Serialize;
+
+use crate::cost::{ChunkCost, CostModel};
+use crate::engine::{EventQueue, Ticks, secs, ticks};
+use crate::memory::MemoryBreakdown;
+use crate::parallelism::{Plan, Schedule};
+
+/// Forward or backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Pass {
+    Forward,
+    Backward,
+}
+
+/// One operation of a stage's compute stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Op {
+    pub pass: Pass,
+    pub micro_batch: u32,
+    /// Virtual chunk index on this stage (0 for 1F1B).
+    pub chunk: u32,
+}
+
+/// An executed operation (for Gantt charts).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OpSpan {
+    pub op: Op,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// One stage's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageTimeline {
+    pub stage: u32,
+    pub ops: Vec<OpSpan>,
+    /// Gradient reduction on the communication stream: (start, end) seconds.
+    pub dp_comm: Vec<(f64, f64)>,
+    /// Optimizer step (start, end) seconds, including the ZeRO parameter all-gather after it.
+    pub optimizer: (f64, f64),
+    pub end_s: f64,
+}
+
+/// Where the step time goes, on the critical stage. Parts sum to `step_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Breakdown {
+    pub compute_s: f64,
+    /// Exposed tensor-parallel communication (plus context- and expert-parallel exchanges).
+    pub tp_comm_s: f64,
+    /// Idle time waiting on other stages (warm-up, cool-down, imbalance).
+    pub pp_bubble_s: f64,
+    /// Data-parallel gradient reduction and ZeRO gathers not hidden behind compute.
+    pub dp_comm_s: f64,
+    /// Optimizer step and fixed per-iteration overhead.
+    pub optimizer_other_s: f64,
+}
+
+/// Result of simulating one step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepResult {
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    /// Model FLOPs utilisation: model FLOPs (3× forward, no recompute) ÷ (time × devices × peak).
+    pub mfu: f64,
+    /// Hardware FLOPs utilisation: FLOPs executed including recomputation.
+    pub hfu: f64,
+    pub model_flops_per_step: f64,
+    pub hardware_flops_per_step: f64,
+    pub breakdown: Breakdown,
+    pub critical_stage: u32,
+    /// Memory of the most loaded stage's device.
+    pub memory: MemoryBreakdown,
+    pub memory_per_stage: Vec<MemoryBreakdown>,
+    pub memory_capacity_gb: f64,
+    pub timelines: Vec<StageTimeline>,
+    /// Caveats that apply to this result (uncalibrated chip, approximations).
+    pub notes: Vec<String>,
+}
+
+/// The order in which stage `stage` runs its operations (Megatron-LM's schedules).
+pub fn stage_order(plan: &Plan, stage: u32) -> Vec<Op> {
+    let (p, m) = (plan.pp, plan.micro_batches);
+    if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
+        let warm = (p - stage - 1).min(m);
+        let mut ops = Vec::with_capacity(2 * m as usize);
+        let f = |mb| Op {
+            pass: Pass::Forward,
+            micro_batch: mb,
+            chunk: 0,
+        };
+        let b = |mb| Op {
+            pass: Pass::Backward,
+            micro_batch: mb,
+            chunk: 0,
+        };
+        ops.extend((0..warm).map(f));
+        for i in 0..m - warm {
+            ops.push(f(warm + i));
+            ops.push(b(i));
+        }
+        ops.extend((m - warm..m).map(b));
+        return ops;
+    }
+    let v = plan.vpp;
+    let total = m * v;
+    let group = p * v;
+    let mb_of = |k: u32| (k / group) * p + k % p;
+    let f = |k: u32| Op {
+        pass: Pass::Forward,
+        micro_batch: mb_of(k),
+        chunk: (k % group) / p,
+    };
+    let b = |k: u32| Op {
+        pass: Pass::Backward,
+        micro_batch: mb_of(k),
+        chunk: v - 1 - (k % group) / p,
+    };
+    let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
+    let mut ops = Vec::with_capacity(2 * total as usize);
+    ops.extend((0..warm).map(f));
+    for i in 0..total - warm {
+        ops.push(f(warm + i));
+        ops.push(b(i));
+    }
+    ops.extend((total - warm..total).map(b));
+    ops
+}
+
+/// Largest number of (layer × micro-batch) activations each stage holds at once.
+pub fn inflight_layer_microbatches(plan: &Plan) -> Vec<f64> {
+    (0..plan.pp)
+        .map(|s| {
+            let mut cur = 0i64;
+            let mut peak = 0i64;
+            for op in stage_order(plan, s) {
+                let layers = i64::from(plan.layers_per_chunk[(op.chunk * plan.pp + s) as usize]);
+                match op.pass {
+                    Pass::Forward => cur += layers,
+                    Pass::Backward => cur -= layers,
+                }
+                peak = peak.max(cur);
+            }
+            peak as f64
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    OpEnd { stage: u32 },
+}
+
+/// Simulate one step. `costs` gives the per-chunk operation durations.
+pub fn simulate(
+    plan: &Plan,
+    cost: &CostModel,
+    chunk_costs: &[ChunkCost],
+) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
+    let p = plan.pp;
+    let m = plan.micro_batches as usize;
+    let g_count = plan.chunks() as usize;
+    let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s)).collect();
+    let fwd_t: Vec<Ticks> = chunk_costs
+        .iter()
+        .map(|c| ticks(c.forward.total_s()))
+        .collect();
+    let bwd_t: Vec<Ticks> = chunk_costs
+        .iter()
+        .map(|c| ticks(c.backward.total_s()))
+        .collect();
+    let p2p: Ticks = ticks(cost.p2p_s);
+    // Completion time of forward / backward per (global chunk, micro-batch).
+    let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
+    let mut bwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
+    let mut next = vec![0usize; p as usize];
+    let mut busy = vec![false; p as usize];
+    let mut free_at: Vec<Ticks> = vec![0; p as usize];
+    let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> =
+        orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
+    let mut q: EventQueue<Event> = EventQueue::new();
+
+    // Ready time of an op's input, if known.
+    let ready = |op: &Op,
+                 stage: u32,
+                 fwd_done: &[Option<Ticks>],
+                 bwd_done: &[Option<Ticks>]|
+     -> Option<Ticks> {
+        let g = (op.chunk * p + stage) as usize;
+        let mb = op.micro_batch as usize;
+        match op.pass {
+            Pass::Forward if g == 0 => Some(0),
+            Pass::Forward => fwd_done[(g - 1) * m + mb].map(|t| t + if p > 1 { p2p } else { 0 }),
+            Pass::Backward if g + 1 == g_count => fwd_done[g * m + mb],
+            Pass::Backward => bwd_done[(g + 1) * m + mb].map(|t| t + if p > 1 { p2p } else { 0 }),
+        }
+    };
+
+    let try_start = |s: u32,
+                     now: Ticks,
+                     q: &mut EventQueue<Event>,
+                     next: &mut [usize],
+                     busy: &mut [bool],
+                     free_at: &mut [Ticks],
+                     spans: &mut [Vec<(Op, Ticks, Ticks)>],
+                     fwd_done: &[Option<Ticks>],
+                     bwd_done: &[Option<Ticks>]| {
+        let si = s as usize;
+        if busy[si] || next[si] >= orders[si].len() {
+            return;
+        }
+        let op = orders[si][next[si]];
+        if let Some(r) = ready(&op, s, fwd_done, bwd_done) {
+            let start = r.max(free_at[si]).max(now);
+            let g = (op.chunk * p + s) as usize;
+            let dur = match op.pass {
+                Pass::Forward => fwd_t[g],
+                Pass::Backward => bwd_t[g],
+            };
+            busy[si] = true;
+            free_at[si] = start + dur;
+            spans[si].push((op, start, start + dur));
+            q.schedule_at(start + dur, Event::OpEnd { stage: s });
+        }
+    };
+
+    for s in 0..p {
+        try_start(
+            s,
+            0,
+            &mut q,
+            &mut next,
+            &mut busy,
+            &mut free_at,
+            &mut spans,
+            &fwd_done,
+            &bwd_done,
+        );
+    }
+    while let Some((now, Event::OpEnd { stage })) = q.pop() {
+        let si = stage as usize;
+        let op = orders[si][next[si]];
+        let g = (op.chunk * p + stage) as usize;
+        let idx = g * m + op.micro_batch as usize;
+        match op.pass {
+            Pass::Forward => fwd_done[idx] = Some(now),
+            Pass::Backward => bwd_done[idx] = Some(now),
+        }
+        next[si] += 1;
+        busy[si] = false;
+        for s in [stage, (stage + 1) % p, (stage + p - 1) % p] {
+            try_start(
+                s,
+                now,
+                &mut q,
+                &mut next,
+                &mut busy,
+                &mut free_at,
+                &mut spans,
+                &fwd_done,
+                &bwd_done,
+            );
+        }
+    }
+    debug_assert!(
+        next.iter().zip(&orders).all(|(n, o)| *n == o.len()),
+        "schedule deadlocked"
+    );
+
+    // Gradient reduction, optimizer and ZeRO all-gather per stage.
+    let mut timelines = Vec::with_capacity(p as usize);
+    let mut stage_ends = Vec::with_capacity(p as usize);
+    for s in 0..p {
+        let si = s as usize;
+        let last_op_end = spans[si].last().map_or(0, |x| x.2);
+        // Last backward of each virtual chunk on this stage: (start, end).
+        let mut comm_free: Ticks = 0;
+        let mut dp_spans = Vec::new();
+        let mut chunk_order: Vec<(Ticks, Ticks, usize)> = (0..plan.vpp)
+            .filter_map(|v| {
+                let g = (v * p + s) as usize;
+                spans[si]
+                    .iter()
+                    .rev()
+                    .find(|(op, _, _)| op.pass == Pass::Backward && op.chunk == v)
+                    .map(|(_, st, en)| (*st, *en, g))
+            })
+            .collect();
+        chunk_order.sort();
+        for (st, en, g) in chunk_order {
+            let red = ticks(chunk_costs[g].grad_reduce_s);
+            if red == 0 {
+                continue;
+            }
+            let (start, end) = if cost.overlap_grad_reduce {
+                // Buckets of this chunk's layers become ready during its final backward; the last
+                // bucket can only go after the backward ends.
+                let buckets = u64::from(chunk_costs[g].layers.max(1));
+                let start = st.max(comm_free);
+                (start, (start + red).max(en + red / buckets))
+            } else {
+                let start = last_op_end.max(comm_free);
+                (start, start + red)
+            };
+            comm_free = end;
+            dp_spans.push((secs(start), secs(end)));
+        }
+        let opt_start = last_op_end.max(comm_free);
+        let opt_end = opt_start + ticks(cost.optimizer_s[si]) + ticks(cost.param_gather_s[si]);
+        stage_ends.push(opt_end);
+        timelines.push(StageTimeline {
+            stage: s,
+            ops: spans[si]
+                .iter()
+                .map(|(op, a, b)| OpSpan {
+                    op: *op,
+                    start_s: secs(*a),
+                    end_s: secs(*b),
+                })
+                .collect(),
+            dp_comm: dp_spans,
+            optimizer: (secs(opt_start), secs(opt_end)),
+            end_s: secs(opt_end),
+        });
+    }
+    let overhead = ticks(cost.iteration_overhead_s);
+    let end = stage_ends.iter().copied().max().unwrap_or(0);
+    let step = end + overhead;
+    let crit = stage_ends.iter().position(|e| *e == end).unwrap_or(0);
+
+    // Breakdown on the critical stage, in integer ticks so the parts sum exactly.
+    let mut compute: Ticks = 0;
+    let mut comm: Ticks = 0;
+    let mut zero3: Ticks = 0;
+    let mut busy_total: Ticks = 0;
+    for (op, a, b) in &spans[crit] {
+        let g = (op.chunk * p + crit as u32) as usize;
+        let part = match op.pass {
+            Pass::Forward => &chunk_costs[g].forward,
+            Pass::Backward => &chunk_costs[g].backward,
+        };
+        let dur = b - a;
+        let c = ticks(part.mp_comm_s).min(dur);
+        let z = ticks(part.zero_exposed_s).min(dur - c);
+        comm += c;
+        zero3 += z;
+        compute += dur - c - z;
+        busy_total += dur;
+    }
+    let last_op_end = spans[crit].last().map_or(0, |x| x.2);
+    let bubble = last_op_end - busy_total;
+    let opt_ticks = ticks(cost.optimizer_s[crit]);
+    let dp_exposed = stage_ends[crit] - last_op_end - opt_ticks + zero3;
+    let other = opt_ticks + overhead + (end - stage_ends[crit]);
+    let breakdown = Breakdown {
+        compute_s: secs(compute),
+        tp_comm_s: secs(comm),
+        pp_bubble_s: secs(bubble),
+        dp_comm_s: secs(dp_exposed),
+        optimizer_other_s: secs(other),
+    };
+    debug_assert_eq!(compute + comm + bubble + dp_exposed + other, step);
+    (timelines, breakdown, crit as u32, secs(step))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallelism::Recompute;
+
+    fn plan(pp: u32, vpp: u32, m: u32) -> Plan {
+        Plan {
+            tp: 1,
+            pp,
+            dp: 1,
+            cp: 1,
+            ep: 1,
+            schedule: if vpp > 1 {
+                Schedule::Interleaved
+            } else {
+                Schedule::OneFOneB
+            },
+            vpp,
+            micro_batch: 1,
+            micro_batches: m,
+            global_batch: m,
+            recompute: Recompute::None,
+            sequence_parallel: false,
+            zero_stage: 0,
+            layers_per_chunk: vec![1; (pp * vpp) as usize],
+        }
+    }
+
+    #[test]
+    fn every_op_runs_once() {
+        for (pp, v, m) in [(4, 1, 8), (4, 2, 8), (8, 3, 16), (2, 1, 1), (3, 1, 2)] {
+            let pl = plan(pp, v, m);
+            for s in 0..pp {
+                let ops = stage_order(&pl, s);
+                assert_eq!(ops.len() as u32, 2 * m * v);
+                for pass in [Pass::Forward, Pass::Backward] {
+                    let mut seen: Vec<(u32, u32)> = ops
+                        .iter()
+                        .filter(|o| o.pass == pass)
+                        .map(|o| (o.chunk, o.micro_batch))
+                        .collect();
+                    seen.sort();
+                    seen.dedup();
+                    assert_eq!(seen.len() as u32, m * v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_f_one_b_holds_at_most_p_microbatches() {
+        let pl = plan(4, 1, 16);
+        assert_eq!(inflight_layer_microbatches(&pl), vec![4.0, 3.0, 2.0, 1.0]);
+    }
+}

@@ -1,0 +1,489 @@
+//! The cluster as a network: scale-up domains (NVLink/NVSwitch, HCCS …) joined by a scale-out fabric
+//! (InfiniBand, RoCE) in a leaf/spine/core tree with oversubscription, optionally rail-optimised.
+//!
+//! [`Cluster`] answers the question collectives need: for a group of ranks laid out with a given stride,
+//! which tier of the network do they cross, and what bandwidth and latency does each rank get there.
+//! [`ClusterGraph`] is the same cluster as a `petgraph` graph (devices, scale-up switches, leaf/rail
+//! switches, spines, core), used for drawing and to cross-check the tier arithmetic by shortest paths.
+//!
+//! Modelled: per-device NIC bandwidth, per-tier oversubscription (all ranks of a tier sending at once,
+//! the worst and common case for DP/FSDP traffic), hop latency. Not modelled: congestion control,
+//! adaptive routing, ECMP collisions, link failures (the run simulator handles failures).
+
+use petgraph::graph::{NodeIndex, UnGraph};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Calibration, Catalog, Chip, Fabric, TopologyTemplate};
+use crate::error::WankaError;
+
+/// Scale-out network of a cluster, as written in a scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Scale-out fabric id (`ib-ndr`, `roce-400g`, …).
+    pub fabric: String,
+    /// Scale-out bandwidth per device, Gbit/s per direction (e.g. 8×400G NICs per 8 GPUs = 400).
+    pub nic_gbit_per_s_per_gpu: f64,
+    /// Topology template id (`selene-fat-tree`, `meta-roce-clos`, …).
+    pub topology: String,
+}
+
+/// Hardware of a cluster, as written in a scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Chip id from the catalog.
+    pub chip: String,
+    /// Devices used by the job.
+    pub gpus: u32,
+    /// Devices per node (scale-up domain of the job; at most the chip's domain size).
+    pub gpus_per_node: u32,
+    pub network: NetworkSpec,
+}
+
+/// Network tier a group of ranks crosses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Tier {
+    /// Inside one scale-up domain.
+    ScaleUp,
+    /// Through one leaf (or rail) switch.
+    Leaf,
+    /// Through the spine inside a pod.
+    Spine,
+    /// Through the core, between pods.
+    Core,
+}
+
+/// Where a group of ranks sits on the network and what each rank gets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupPath {
+    pub tier: Tier,
+    /// Group members per node.
+    pub ranks_per_node: u64,
+    /// Nodes the group spans.
+    pub nodes: u64,
+    /// Effective per-rank bandwidth on the bottleneck link for a flat ring, bytes/s per direction,
+    /// collective efficiency included.
+    pub ring_bytes_per_s: f64,
+    /// Effective per-rank scale-up bandwidth, bytes/s per direction (for hierarchical algorithms).
+    pub scale_up_bytes_per_s: f64,
+    /// Effective per-rank scale-out bandwidth at this tier, bytes/s per direction.
+    pub scale_out_bytes_per_s: f64,
+    /// Latency of one step across the bottleneck, seconds.
+    pub step_latency_s: f64,
+    /// Latency of one step inside the node, seconds.
+    pub scale_up_latency_s: f64,
+    /// Scale-out fabric supports in-network reduction (SHARP).
+    pub in_network_reduction: bool,
+}
+
+/// A resolved cluster: catalog entries plus sizes.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    pub chip: Chip,
+    pub calibration: Calibration,
+    pub scale_up: Fabric,
+    pub scale_out: Fabric,
+    pub template: TopologyTemplate,
+    pub gpus: u64,
+    pub gpus_per_node: u32,
+    pub nic_gbit_per_s_per_gpu: f64,
+}
+
+impl Cluster {
+    /// Look up the catalog entries of a cluster spec and check sizes. `file` names the source in errors.
+    pub fn resolve(
+        spec: &ClusterSpec,
+        catalog: &Catalog,
+        file: &str,
+    ) -> Result<Cluster, WankaError> {
+        let chip = catalog
+            .chip(&spec.chip)
+            .map_err(|e| e.in_field(file, "cluster.chip"))?
+            .clone();
+        let scale_out = catalog
+            .fabric(&spec.network.fabric)
+            .map_err(|e| e.in_field(file, "cluster.network.fabric"))?
+            .clone();
+        let template = catalog
+            .topology(&spec.network.topology)
+            .map_err(|e| e.in_field(file, "cluster.network.topology"))?
+            .clone();
+        let bad = |field: &str, msg: String| {
+            Err(WankaError::Invalid {
+                file: file.to_string(),
+                field: format!("cluster.{field}"),
+                msg,
+            })
+        };
+        if spec.gpus == 0 {
+            return bad("gpus", "must be at least 1".into());
+        }
+        if spec.gpus_per_node == 0 || spec.gpus_per_node > chip.scale_up_domain {
+            return bad(
+                "gpus_per_node",
+                format!(
+                    "must be between 1 and the {}'s scale-up domain of {}, got {}",
+                    chip.id, chip.scale_up_domain, spec.gpus_per_node
+                ),
+            );
+        }
+        if spec.gpus % spec.gpus_per_node != 0 {
+            return bad(
+                "gpus",
+                format!(
+                    "{} devices do not fill whole nodes of {}",
+                    spec.gpus, spec.gpus_per_node
+                ),
+            );
+        }
+        if !(spec.network.nic_gbit_per_s_per_gpu > 0.0
+            && spec.network.nic_gbit_per_s_per_gpu.is_finite())
+        {
+            return bad(
+                "network.nic_gbit_per_s_per_gpu",
+                format!(
+                    "must be a positive bandwidth, got {}",
+                    spec.network.nic_gbit_per_s_per_gpu
+                ),
+            );
+        }
+        if scale_out.kind == crate::catalog::FabricKind::ScaleUp {
+            return bad(
+                "network.fabric",
+                format!(
+                    "`{}` is a scale-up fabric; the network needs a scale-out fabric (InfiniBand, RoCE)",
+                    scale_out.id
+                ),
+            );
+        }
+        let calibration = catalog.calibration(&chip).clone();
+        let scale_up = catalog.fabric(&chip.scale_up_fabric)?.clone();
+        Ok(Cluster {
+            chip,
+            calibration,
+            scale_up,
+            scale_out,
+            template,
+            gpus: u64::from(spec.gpus),
+            gpus_per_node: spec.gpus_per_node,
+            nic_gbit_per_s_per_gpu: spec.network.nic_gbit_per_s_per_gpu,
+        })
+    }
+
+    pub fn nodes(&self) -> u64 {
+        self.gpus / u64::from(self.gpus_per_node)
+    }
+
+    /// Tier between two devices (by global rank).
+    pub fn tier_between(&self, a: u64, b: u64) -> Tier {
+        let gpn = u64::from(self.gpus_per_node);
+        let (na, nb) = (a / gpn, b / gpn);
+        if na == nb {
+            Tier::ScaleUp
+        } else if na / u64::from(self.template.nodes_per_leaf)
+            == nb / u64::from(self.template.nodes_per_leaf)
+        {
+            Tier::Leaf
+        } else if na / u64::from(self.template.nodes_per_pod)
+            == nb / u64::from(self.template.nodes_per_pod)
+        {
+            Tier::Spine
+        } else {
+            Tier::Core
+        }
+    }
+
+    /// Per-device scale-up bandwidth, bytes/s per direction, before efficiency.
+    pub fn scale_up_peak_bytes_per_s(&self) -> f64 {
+        self.chip.scale_up_gb_per_s_bidir * 1e9 / 2.0
+    }
+    /// Per-device scale-out bandwidth, bytes/s per direction, before efficiency.
+    pub fn nic_peak_bytes_per_s(&self) -> f64 {
+        self.nic_gbit_per_s_per_gpu * 1e9 / 8.0
+    }
+
+    /// Where the group `first, first+stride, …` of `size` ranks sits, and its per-rank bandwidth.
+    pub fn group_path(&self, first: u64, stride: u64, size: u64) -> GroupPath {
+        let gpn = u64::from(self.gpus_per_node);
+        let last = first + stride * size.saturating_sub(1);
+        let tier = if size <= 1 {
+            Tier::ScaleUp
+        } else {
+            self.tier_between(first, last)
+        };
+        let ranks_per_node = if stride >= gpn {
+            1
+        } else {
+            (gpn / stride.max(1)).min(size).max(1)
+        };
+        let nodes = size.div_ceil(ranks_per_node);
+        let up = self.scale_up_peak_bytes_per_s() * self.scale_up.collective_efficiency;
+        let oversub = match tier {
+            Tier::ScaleUp | Tier::Leaf => 1.0,
+            Tier::Spine => self.template.leaf_oversubscription,
+            Tier::Core => self
+                .template
+                .leaf_oversubscription
+                .max(self.template.core_oversubscription),
+        };
+        let out = self.nic_peak_bytes_per_s() * self.scale_out.collective_efficiency / oversub;
+        let hops = match tier {
+            Tier::ScaleUp => 0.0,
+            Tier::Leaf => 1.0,
+            Tier::Spine => 3.0,
+            Tier::Core => 5.0,
+        };
+        let up_lat = self.scale_up.latency_us * 1e-6;
+        let out_lat =
+            (self.scale_out.latency_us + hops * self.template.switch_hop_latency_us) * 1e-6;
+        let (ring_bw, step_lat) = if tier == Tier::ScaleUp {
+            (up, up_lat)
+        } else {
+            (out.min(up), out_lat)
+        };
+        GroupPath {
+            tier,
+            ranks_per_node,
+            nodes,
+            ring_bytes_per_s: ring_bw,
+            scale_up_bytes_per_s: up,
+            scale_out_bytes_per_s: out,
+            step_latency_s: step_lat,
+            scale_up_latency_s: up_lat,
+            in_network_reduction: self.scale_out.in_network_reduction,
+        }
+    }
+
+    /// The cluster as a graph (see [`ClusterGraph`]).
+    pub fn graph(&self) -> ClusterGraph {
+        ClusterGraph::build(self)
+    }
+}
+
+/// A vertex of the cluster graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Vertex {
+    Device {
+        rank: u64,
+    },
+    /// NVSwitch / HCCS mesh of one node.
+    ScaleUpSwitch {
+        node: u64,
+    },
+    /// Leaf switch of a leaf group (one per rail when rail-optimised).
+    Leaf {
+        group: u64,
+        rail: u32,
+    },
+    Spine {
+        pod: u64,
+    },
+    Core,
+}
+
+/// An edge: which tier it belongs to and its bandwidth per direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Edge {
+    pub tier: Tier,
+    pub bytes_per_s: f64,
+}
+
+/// The cluster as an undirected `petgraph` graph.
+pub struct ClusterGraph {
+    pub graph: UnGraph<Vertex, Edge>,
+    pub devices: Vec<NodeIndex>,
+}
+
+impl ClusterGraph {
+    pub fn build(c: &Cluster) -> ClusterGraph {
+        let gpn = u64::from(c.gpus_per_node);
+        let nodes = c.nodes();
+        let npl = u64::from(c.template.nodes_per_leaf);
+        let npp = u64::from(c.template.nodes_per_pod);
+        let rails = if c.template.rails { c.gpus_per_node } else { 1 };
+        let mut g = UnGraph::with_capacity(
+            (c.gpus + nodes + nodes / npl * u64::from(rails) + 8) as usize,
+            (3 * c.gpus) as usize,
+        );
+        let core = g.add_node(Vertex::Core);
+        let pods = nodes.div_ceil(npp);
+        let nic = c.nic_peak_bytes_per_s();
+        let spines: Vec<NodeIndex> = (0..pods)
+            .map(|pod| g.add_node(Vertex::Spine { pod }))
+            .collect();
+        for (pod, s) in spines.iter().enumerate() {
+            // Uplink capacity of a pod: its devices' NIC bandwidth over the oversubscription ratio.
+            let pod_devices = (npp.min(nodes - pod as u64 * npp) * gpn) as f64;
+            g.add_edge(
+                *s,
+                core,
+                Edge {
+                    tier: Tier::Core,
+                    bytes_per_s: pod_devices * nic / c.template.core_oversubscription,
+                },
+            );
+        }
+        let leaf_groups = nodes.div_ceil(npl);
+        let mut leaves = Vec::with_capacity((leaf_groups * u64::from(rails)) as usize);
+        for group in 0..leaf_groups {
+            let pod = (group * npl) / npp;
+            for rail in 0..rails {
+                let leaf = g.add_node(Vertex::Leaf { group, rail });
+                let devs = (npl.min(nodes - group * npl) * gpn / u64::from(rails)) as f64;
+                g.add_edge(
+                    leaf,
+                    spines[pod as usize],
+                    Edge {
+                        tier: Tier::Spine,
+                        bytes_per_s: devs * nic / c.template.leaf_oversubscription,
+                    },
+                );
+                leaves.push(leaf);
+            }
+        }
+        let up = c.scale_up_peak_bytes_per_s();
+        let mut devices = Vec::with_capacity(c.gpus as usize);
+        for node in 0..nodes {
+            let sw = g.add_node(Vertex::ScaleUpSwitch { node });
+            for local in 0..gpn {
+                let rank = node * gpn + local;
+                let d = g.add_node(Vertex::Device { rank });
+                g.add_edge(
+                    d,
+                    sw,
+                    Edge {
+                        tier: Tier::ScaleUp,
+                        bytes_per_s: up,
+                    },
+                );
+                let rail = if c.template.rails { local as u32 } else { 0 };
+                let leaf = leaves[((node / npl) * u64::from(rails) + u64::from(rail)) as usize];
+                g.add_edge(
+                    d,
+                    leaf,
+                    Edge {
+                        tier: Tier::Leaf,
+                        bytes_per_s: nic,
+                    },
+                );
+                devices.push(d);
+            }
+        }
+        ClusterGraph { graph: g, devices }
+    }
+
+    /// Highest tier on the cheapest path between two devices (scale-up preferred, then fewer tiers).
+    pub fn path_tier(&self, a: u64, b: u64) -> Tier {
+        if a == b {
+            return Tier::ScaleUp;
+        }
+        let cost = |e: petgraph::graph::EdgeReference<Edge>| -> u64 {
+            match e.weight().tier {
+                Tier::ScaleUp => 1,
+                Tier::Leaf => 10,
+                Tier::Spine => 1_000,
+                Tier::Core => 100_000,
+            }
+        };
+        let (from, to) = (self.devices[a as usize], self.devices[b as usize]);
+        let path = petgraph::algo::astar(&self.graph, from, |n| n == to, |e| cost(e), |_| 0);
+        let Some((_, nodes)) = path else {
+            return Tier::Core;
+        };
+        let mut tier = Tier::ScaleUp;
+        for w in nodes.windows(2) {
+            if let Some(e) = self.graph.find_edge(w[0], w[1]) {
+                let t = self.graph[e].tier;
+                if t > tier {
+                    tier = t;
+                }
+            }
+        }
+        tier
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn cluster(chip: &str, gpus: u32, topology: &str) -> Cluster {
+        let spec = ClusterSpec {
+            chip: chip.into(),
+            gpus,
+            gpus_per_node: 8,
+            network: NetworkSpec {
+                fabric: "ib-hdr".into(),
+                nic_gbit_per_s_per_gpu: 200.0,
+                topology: topology.into(),
+            },
+        };
+        Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+    }
+
+    #[test]
+    fn graph_paths_agree_with_tier_arithmetic() {
+        let c = cluster("h100-sxm", 8192, "meta-roce-clos");
+        let g = c.graph();
+        let mut x: u64 = 12345;
+        for _ in 0..300 {
+            // Deterministic pseudo-random pairs (LCG) covering all tiers.
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = (x >> 33) % c.gpus;
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let b = if x % 4 == 0 {
+                (a / 8) * 8 + (x >> 40) % 8
+            } else {
+                (x >> 33) % c.gpus
+            };
+            let want = c.tier_between(a, b);
+            let got = g.path_tier(a, b);
+            assert_eq!(got, want, "ranks {a} and {b}");
+        }
+    }
+
+    #[test]
+    fn oversubscribed_core_cuts_bandwidth() {
+        let c = cluster("h100-sxm", 16384, "meta-roce-clos");
+        // DP group of TP8·PP16 = stride 128, 128 ranks: spans all pods.
+        let dp = c.group_path(0, 128, 128);
+        assert_eq!(dp.tier, Tier::Core);
+        let tp = c.group_path(0, 1, 8);
+        assert_eq!(tp.tier, Tier::ScaleUp);
+        let pod_local = c.group_path(0, 8, 16);
+        assert!(dp.ring_bytes_per_s < pod_local.ring_bytes_per_s / 6.0);
+        assert!(tp.ring_bytes_per_s > pod_local.ring_bytes_per_s);
+    }
+
+    #[test]
+    fn bad_cluster_names_field() {
+        let mut spec = ClusterSpec {
+            chip: "a100-sxm-80gb".into(),
+            gpus: 12,
+            gpus_per_node: 8,
+            network: NetworkSpec {
+                fabric: "ib-hdr".into(),
+                nic_gbit_per_s_per_gpu: 200.0,
+                topology: "selene-fat-tree".into(),
+            },
+        };
+        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cluster.gpus") && e.contains("whole nodes"),
+            "{e}"
+        );
+        spec.gpus = 16;
+        spec.network.fabric = "nvlink3".into();
+        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("scale-up fabric"), "{e}");
+    }
+}
