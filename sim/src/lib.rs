@@ -13,10 +13,12 @@
 //! [`error::WankaError`] naming the file and field.
 
 pub mod catalog;
+pub mod checkpoint;
 pub mod collective;
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod failure;
 pub mod memory;
 pub mod model;
 pub mod parallelism;

@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::catalog::Catalog;
+use crate::checkpoint::CheckpointCost;
 use crate::cost::{self, FrameworkSpec};
 use crate::error::WankaError;
 use crate::memory;
 use crate::model::{ModelRef, ModelSpec};
 use crate::parallelism::{self, ParallelismSpec, Plan};
 use crate::ron_util::{parse_ron, read_file};
-use crate::run::RunSpec;
+use crate::run::{self as runsim, LogEvent, MonteCarlo, RunInputs, RunSpec};
 use crate::step::{self, StepResult};
 use crate::topology::{Cluster, ClusterSpec};
 
@@ -148,6 +149,177 @@ impl Scenario {
             &self.framework,
         )
     }
+
+    /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
+    /// elastic mode), checkpoint costs and interval, failure processes.
+    pub fn run_inputs(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+    ) -> Result<(RunInputs, RunContext), WankaError> {
+        let r = self.resolve(catalog, file)?;
+        let step = simulate_step(
+            &r.model,
+            &r.plan,
+            &r.cluster,
+            self.training.seq_len,
+            &self.framework,
+        )?;
+        let profile = crate::failure::profile(&self.run.failures.profile)
+            .map_err(|e| e.in_field(file, "run.failures.profile"))?;
+        let devices = r.cluster.gpus;
+        let gpn = r.cluster.gpus_per_node;
+        let nodes = devices.div_ceil(u64::from(gpn));
+        let processes = self.run.processes(profile, devices, gpn);
+        let work_s = self.training.tokens / step.tokens_per_s;
+        let horizon_h = (work_s / 3600.0).min(self.run.max_days * 24.0).max(1.0);
+        let rate_h: f64 = processes
+            .iter()
+            .map(|p| p.mean_rate_per_hour(horizon_h))
+            .sum();
+        let mtti_s = if rate_h > 0.0 {
+            3600.0 / rate_h
+        } else {
+            f64::INFINITY
+        };
+        let nic_gb_per_s = r.cluster.nic_peak_bytes_per_s() / 1e9;
+        let ckpt = self.run.checkpoint.cost(
+            r.model.params(self.training.seq_len).total,
+            devices,
+            nic_gb_per_s,
+        );
+        let interval_s = self
+            .run
+            .checkpoint
+            .interval_s(ckpt.stall_s, mtti_s)
+            .min(work_s.max(1.0));
+        let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
+        let replicas_per_node = if replica >= u64::from(gpn) {
+            1
+        } else {
+            (u64::from(gpn) / replica) as u32
+        };
+        // Elastic mode: throughput with k DP replicas lost, re-simulated at the smaller size (same
+        // micro-batches per replica, so the global batch shrinks with DP).
+        let mut degraded_speed = vec![1.0];
+        if self.run.recovery.elastic {
+            let max_lost = (r.plan.dp.saturating_sub(1)).min(16);
+            for k in 1..=max_lost {
+                let dp = r.plan.dp - k;
+                let mut spec = self.parallelism.clone();
+                spec.dp = dp;
+                spec.global_batch = r.plan.global_batch / r.plan.dp * dp;
+                spec.vpp = Some(r.plan.vpp);
+                let mut cluster = r.cluster.clone();
+                cluster.gpus = replica * u64::from(dp);
+                let speed = resolve_plan(&r.model, &spec, self.training.seq_len, cluster.gpus)
+                    .ok()
+                    .and_then(|plan| {
+                        simulate_step(
+                            &r.model,
+                            &plan,
+                            &cluster,
+                            self.training.seq_len,
+                            &self.framework,
+                        )
+                        .ok()
+                    })
+                    .map_or(0.0, |s| s.tokens_per_s / step.tokens_per_s);
+                degraded_speed.push(speed);
+            }
+        }
+        let hot_spare_nodes = self
+            .run
+            .recovery
+            .hot_spare_nodes
+            .unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32);
+        let inputs = RunInputs {
+            devices,
+            gpus_per_node: gpn,
+            work_s,
+            degraded_speed,
+            replicas_per_node,
+            checkpoint: ckpt,
+            interval_s,
+            processes,
+            recovery: self.run.recovery.clone(),
+            hot_spare_nodes,
+            stragglers: self.run.stragglers.clone(),
+            maintenance: self.run.maintenance.clone(),
+            max_s: self.run.max_days * 86400.0,
+        };
+        let ctx = RunContext {
+            scenario: self.name.clone(),
+            tokens: self.training.tokens,
+            step_s: step.step_s,
+            tokens_per_s: step.tokens_per_s,
+            mfu: step.mfu,
+            ideal_days: work_s / 86400.0,
+            failure_profile: profile.id.clone(),
+            mtti_hours: mtti_s / 3600.0,
+            checkpoint: ckpt,
+            checkpoint_interval_s: interval_s,
+            restart_s: inputs.restart_core_s() + self.run.recovery.detection_s,
+            hot_spare_nodes,
+            devices,
+        };
+        Ok((inputs, ctx))
+    }
+
+    /// Monte Carlo over `seeds` runs of the whole training run.
+    pub fn simulate_run(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+        seeds: u64,
+    ) -> Result<RunReport, WankaError> {
+        let (inputs, context) = self.run_inputs(catalog, file)?;
+        let monte_carlo = runsim::monte_carlo(&inputs, self.seed, seeds);
+        Ok(RunReport {
+            context,
+            monte_carlo,
+        })
+    }
+
+    /// The event log of the first seed's run.
+    pub fn run_event_log(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+    ) -> Result<Vec<LogEvent>, WankaError> {
+        let (inputs, _) = self.run_inputs(catalog, file)?;
+        Ok(runsim::simulate_run(&inputs, self.seed, true)
+            .1
+            .unwrap_or_default())
+    }
+}
+
+/// The fixed figures of a training run (same for every seed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunContext {
+    pub scenario: String,
+    pub tokens: f64,
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    /// Training time without any interruption or checkpoint, days.
+    pub ideal_days: f64,
+    pub failure_profile: String,
+    /// Mean time to interruption of the job, hours.
+    pub mtti_hours: f64,
+    pub checkpoint: CheckpointCost,
+    pub checkpoint_interval_s: f64,
+    /// Restart after a failure without a spare swap: detection + reschedule + init + load + warm-up.
+    pub restart_s: f64,
+    pub hot_spare_nodes: u32,
+    pub devices: u64,
+}
+
+/// Result of `wanka run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub context: RunContext,
+    pub monte_carlo: MonteCarlo,
 }
 
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).

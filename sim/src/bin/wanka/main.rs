@@ -34,6 +34,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Simulate the whole training run with failures, checkpoints and restarts (Monte Carlo).
+    Run {
+        /// Scenario file (RON); default: the bundled scenarios/default.ron.
+        scenario: Option<PathBuf>,
+        /// Monte Carlo seeds (independent runs).
+        #[arg(long, default_value_t = 200)]
+        seeds: u64,
+        /// Print one JSON object instead of the report.
+        #[arg(long)]
+        json: bool,
+        /// Write the event log of the first seed's run as JSON lines.
+        #[arg(long)]
+        events: Option<PathBuf>,
+    },
     /// List the chips, fabrics and topologies of the catalog.
     Catalog {
         #[arg(long)]
@@ -95,6 +109,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Run {
+            scenario,
+            seeds,
+            json,
+            events,
+        } => {
+            let path = scenario.unwrap_or_else(default_scenario);
+            let name = path.display().to_string();
+            let s = wanka_sim::Scenario::load(&path)?;
+            let r = s.simulate_run(&catalog, &name, seeds)?;
+            if let Some(ev) = events {
+                let log = s.run_event_log(&catalog, &name)?;
+                let mut text = String::new();
+                for e in &log {
+                    text.push_str(&serde_json::to_string(e)?);
+                    text.push('\n');
+                }
+                write_atomic(&ev, text.as_bytes())?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report::run_json(&r))?);
+            } else {
+                print!("{}", report::run_text(&r));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Catalog { json } => {
             if json {
                 println!(
@@ -119,12 +159,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 wanka_sim::validate::CaseKind::Reliability => {
-                    anyhow::bail!(
-                        "{}: reliability cases need the training-run simulator (not built yet)",
-                        cases.display()
-                    )
+                    let r = wanka_sim::validate::validate_reliability(
+                        &cases,
+                        wanka_sim::validate::RELIABILITY_SEEDS,
+                    )?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&r)?);
+                    } else {
+                        print!("{}", report::reliability_text(&r));
+                    }
+                    Ok(if r.failed == 0 {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
                 }
             }
         }
     }
+}
+
+/// Write a file so that it is either complete or absent: write a temporary sibling, fsync, rename.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    let mut f =
+        std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(())
 }

@@ -4,9 +4,10 @@ use serde_json::{Value, json};
 use std::fmt::Write;
 
 use wanka_sim::Catalog;
+use wanka_sim::scenario::RunReport;
 use wanka_sim::scenario::Scenario;
 use wanka_sim::step::StepResult;
-use wanka_sim::validate::StepReport;
+use wanka_sim::validate::{ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
     json!({ "scenario": s.name, "result": r })
@@ -184,5 +185,124 @@ pub fn validation_text(r: &StepReport) -> String {
         100.0 * r.max_abs_error,
         r.cases.len()
     );
+    o
+}
+
+pub fn run_json(r: &RunReport) -> Value {
+    // The per-seed runs are summarised; keep them out of the default JSON to stay readable.
+    let mut mc = serde_json::to_value(&r.monte_carlo).unwrap_or(Value::Null);
+    if let Some(o) = mc.as_object_mut() {
+        o.remove("runs");
+    }
+    json!({ "context": r.context, "monte_carlo": mc })
+}
+
+pub fn run_text(r: &RunReport) -> String {
+    let mut o = String::new();
+    let c = &r.context;
+    let mc = &r.monte_carlo;
+    let _ = writeln!(o, "scenario  {}", c.scenario);
+    let _ = writeln!(
+        o,
+        "step      {:.3} s, {:.0} tokens/s, MFU {}",
+        c.step_s,
+        c.tokens_per_s,
+        pct(c.mfu)
+    );
+    let _ = writeln!(
+        o,
+        "target    {:.3e} tokens = {:.1} days of uninterrupted training on {} devices",
+        c.tokens, c.ideal_days, c.devices
+    );
+    let _ = writeln!(
+        o,
+        "failures  profile {}, job MTTI {:.2} h",
+        c.failure_profile, c.mtti_hours
+    );
+    let _ = writeln!(
+        o,
+        "recovery  checkpoint {:.2} TB, stall {:.1} s, every {:.1} min; restart {:.1} min; {} hot-spare nodes",
+        c.checkpoint.bytes / 1e12,
+        c.checkpoint.stall_s,
+        c.checkpoint_interval_s / 60.0,
+        c.restart_s / 60.0,
+        c.hot_spare_nodes
+    );
+    let _ = writeln!(
+        o,
+        "\nMonte Carlo over {} seeds (base seed {}):",
+        mc.seeds, mc.base_seed
+    );
+    let _ = writeln!(
+        o,
+        "  {:<22}{:>10}{:>10}{:>10}{:>10}",
+        "", "mean", "p10", "p50", "p90"
+    );
+    for (name, s, f) in [
+        ("wall clock, days", &mc.wall_days, 2usize),
+        ("ETTR", &mc.ettr, 3),
+        ("interruptions", &mc.interruptions, 1),
+        ("spares used", &mc.spares_used, 1),
+    ] {
+        let _ = writeln!(
+            o,
+            "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}",
+            name, f, s.mean, f, s.p10, f, s.p50, f, s.p90
+        );
+    }
+    if mc.completed_fraction < 1.0 {
+        let _ = writeln!(
+            o,
+            "  WARNING: only {} of runs reached the token target within max_days",
+            pct(mc.completed_fraction)
+        );
+    }
+    let l = &mc.lost_days_mean;
+    let _ = writeln!(o, "\nwhere the time goes (mean days):");
+    let useful = mc.wall_days.mean - l.total_s();
+    for (name, v) in [
+        ("useful training", useful),
+        ("rework since checkpoint", l.rework_s),
+        ("restarts", l.restart_s),
+        ("checkpoint stalls", l.checkpoint_s),
+        ("waiting for spares", l.spare_wait_s),
+        ("straggler slowdown", l.straggler_s),
+        ("planned maintenance", l.maintenance_s),
+    ] {
+        let _ = writeln!(o, "  {name:<26}{v:>9.2}  {:>6}", pct(v / mc.wall_days.mean));
+    }
+    let _ = writeln!(o, "\ninterruptions by cause (mean per run):");
+    let mut causes: Vec<(&String, &f64)> = mc.interruptions_by_cause_mean.iter().collect();
+    causes.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+    for (k, v) in causes {
+        let _ = writeln!(o, "  {k:<30}{v:>8.1}");
+    }
+    o
+}
+
+pub fn reliability_text(r: &ReliabilityReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "reliability validation: {} ({} seeds per case)",
+        r.file, r.seeds
+    );
+    for c in &r.cases {
+        let _ = writeln!(
+            o,
+            "  {:<18} {:<9} ETTR {:.4} (p10 {:.4}, p90 {:.4}) expected {}  {}",
+            c.id,
+            c.kind,
+            c.predicted_ettr,
+            c.predicted_ettr_p10,
+            c.predicted_ettr_p90,
+            c.expected_ettr,
+            if c.pass { "PASS" } else { "FAIL" }
+        );
+        for ch in &c.checks {
+            let _ = writeln!(o, "      {ch}");
+        }
+    }
+    let _ = writeln!(o, "\n  {} passed, {} failed", r.passed, r.failed);
     o
 }

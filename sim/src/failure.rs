@@ -1,0 +1,353 @@
+//! Failure profiles: per-component interruption processes of a cluster.
+//!
+//! Each component (GPU, HBM, NIC, switch/cable, host, software, silent data corruption …) fails per
+//! device-hour or per node-hour, exponentially or with a Weibull hazard (shape < 1: infant mortality,
+//! > 1: wear-out). In synchronous training every component failure on any of the job's devices
+//! interrupts the whole job. Profiles live in `scenarios/catalog/failures.ron`, derived from published
+//! fleet data (Llama 3 Table 5 counts; Meta RSC rates), with a low/high band.
+//!
+//! The superposition of many units is sampled directly: an exponential component over `n` units is a
+//! Poisson process of rate `n·λ`; a Weibull component is a non-homogeneous Poisson process with the
+//! unit hazard at cluster age `t` (all units the same age, repairs do not reset it), sampled by
+//! inverting the cumulative hazard `n·(t/η)^k`. Valid while failures are a small fraction of units.
+//! Not modelled: correlated failures (a switch taking out many nodes at once), lemon nodes that fail
+//! repeatedly, temperature and diurnal effects.
+
+use rand_distr::{Distribution, Exp1};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::{WankaError, closest_ids};
+use crate::ron_util::parse_ron;
+
+/// What a component's rate is counted per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    Device,
+    Node,
+}
+
+/// Time-to-failure law of one unit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum FailureLaw {
+    /// Constant hazard `rate_per_unit_hour`.
+    Exponential,
+    /// Hazard `(k/η)(t/η)^(k−1)` at cluster age `t` hours; `rate_per_unit_hour` is ignored.
+    Weibull { shape: f64, scale_hours: f64 },
+}
+
+/// One failing component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub name: String,
+    pub unit: Unit,
+    /// Failures per unit-hour (exponential components).
+    pub rate_per_unit_hour: f64,
+    pub distribution: FailureLaw,
+    /// The failure takes a node out of service: a hot spare or a repair is needed before restart.
+    pub needs_repair: bool,
+}
+
+/// A named set of components with its published spread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureProfile {
+    pub id: String,
+    pub name: String,
+    pub basis: String,
+    pub low_multiplier: f64,
+    pub high_multiplier: f64,
+    pub components: Vec<Component>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    profiles: Vec<FailureProfile>,
+}
+
+const FAILURES_RON: &str = include_str!("../../scenarios/catalog/failures.ron");
+
+/// The failure profiles compiled into the binary.
+pub fn builtin_profiles() -> &'static BTreeMap<String, FailureProfile> {
+    static P: std::sync::OnceLock<BTreeMap<String, FailureProfile>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        parse_profiles(FAILURES_RON, "scenarios/catalog/failures.ron")
+            .expect("built-in failure profiles are validated by tests")
+    })
+}
+
+/// Parse and check a failure-profile file.
+pub fn parse_profiles(
+    src: &str,
+    file: &str,
+) -> Result<BTreeMap<String, FailureProfile>, WankaError> {
+    let f: ProfileFile = parse_ron(src, file)?;
+    let mut out = BTreeMap::new();
+    for p in f.profiles {
+        p.check(file, &format!("profiles[{}]", p.id))?;
+        if out.insert(p.id.clone(), p.clone()).is_some() {
+            return Err(WankaError::Invalid {
+                file: file.into(),
+                field: format!("profiles[{}]", p.id),
+                msg: "duplicate id".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Look up a built-in profile by id.
+pub fn profile(id: &str) -> Result<&'static FailureProfile, WankaError> {
+    let all = builtin_profiles();
+    all.get(id).ok_or_else(|| WankaError::Unknown {
+        kind: "failure profile",
+        id: id.into(),
+        closest: closest_ids(id, all.keys()),
+    })
+}
+
+impl Component {
+    pub fn check(&self, file: &str, field: &str) -> Result<(), WankaError> {
+        let bad = |msg: String| {
+            Err(WankaError::Invalid {
+                file: file.into(),
+                field: field.into(),
+                msg,
+            })
+        };
+        if !(self.rate_per_unit_hour >= 0.0 && self.rate_per_unit_hour.is_finite()) {
+            return bad(format!(
+                "rate_per_unit_hour must be a non-negative number, got {}",
+                self.rate_per_unit_hour
+            ));
+        }
+        if let FailureLaw::Weibull { shape, scale_hours } = self.distribution {
+            if !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite()) {
+                return bad(format!(
+                    "Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl FailureProfile {
+    pub fn check(&self, file: &str, field: &str) -> Result<(), WankaError> {
+        if !(self.low_multiplier > 0.0
+            && self.low_multiplier <= 1.0
+            && self.high_multiplier >= 1.0
+            && self.high_multiplier.is_finite())
+        {
+            return Err(WankaError::Invalid {
+                file: file.into(),
+                field: field.into(),
+                msg: "need 0 < low_multiplier <= 1 <= high_multiplier".into(),
+            });
+        }
+        for (i, c) in self.components.iter().enumerate() {
+            c.check(file, &format!("{field}.components[{i}]"))?;
+        }
+        Ok(())
+    }
+
+    /// Job-interrupting failures per hour for a job of `devices` in nodes of `per_node`, at multiplier 1
+    /// (Weibull components contribute their mean rate over the first `horizon_h` hours).
+    pub fn rate_per_hour(&self, devices: u64, per_node: u32, horizon_h: f64) -> f64 {
+        self.components
+            .iter()
+            .map(|c| c.mean_rate_per_hour(devices, per_node, horizon_h))
+            .sum()
+    }
+}
+
+impl Component {
+    fn units(&self, devices: u64, per_node: u32) -> f64 {
+        match self.unit {
+            Unit::Device => devices as f64,
+            Unit::Node => (devices as f64 / f64::from(per_node.max(1))).ceil(),
+        }
+    }
+    /// Mean failures per hour over `[0, horizon_h]` for the job.
+    pub fn mean_rate_per_hour(&self, devices: u64, per_node: u32, horizon_h: f64) -> f64 {
+        let n = self.units(devices, per_node);
+        match self.distribution {
+            FailureLaw::Exponential => n * self.rate_per_unit_hour,
+            FailureLaw::Weibull { shape, scale_hours } => {
+                n * (horizon_h / scale_hours).powf(shape) / horizon_h.max(1e-9)
+            }
+        }
+    }
+}
+
+/// A component's failure process for one job, ready to sample.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub name: String,
+    pub needs_repair: bool,
+    /// Units (devices or nodes) in the job.
+    units: f64,
+    law: FailureLaw,
+    /// Exponential: job rate per hour (multiplier included).
+    rate_per_hour: f64,
+    multiplier: f64,
+}
+
+impl Process {
+    pub fn new(c: &Component, devices: u64, per_node: u32, multiplier: f64) -> Process {
+        let units = c.units(devices, per_node);
+        Process {
+            name: c.name.clone(),
+            needs_repair: c.needs_repair,
+            units,
+            law: c.distribution,
+            rate_per_hour: units * c.rate_per_unit_hour * multiplier,
+            multiplier,
+        }
+    }
+
+    /// Mean failures per hour of this process over `[0, horizon_h]`.
+    pub fn mean_rate_per_hour(&self, horizon_h: f64) -> f64 {
+        match self.law {
+            FailureLaw::Exponential => self.rate_per_hour,
+            FailureLaw::Weibull { shape, scale_hours } => {
+                self.multiplier * self.units * (horizon_h / scale_hours).powf(shape)
+                    / horizon_h.max(1e-9)
+            }
+        }
+    }
+
+    /// Time (hours) of the next failure after cluster age `age_h`, or `None` if it never fails.
+    pub fn next_after<R: rand::Rng>(&self, age_h: f64, rng: &mut R) -> Option<f64> {
+        let e: f64 = Exp1.sample(rng);
+        match self.law {
+            FailureLaw::Exponential => {
+                (self.rate_per_hour > 0.0).then(|| age_h + e / self.rate_per_hour)
+            }
+            FailureLaw::Weibull { shape, scale_hours } => {
+                // Cumulative hazard H(t) = m·n·(t/η)^k; solve H(t') − H(t) = e.
+                let scale = self.multiplier * self.units;
+                if scale <= 0.0 {
+                    return None;
+                }
+                let h_now = (age_h / scale_hours).powf(shape);
+                Some(scale_hours * (h_now + e / scale).powf(1.0 / shape))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::rng_stream;
+
+    #[test]
+    fn llama3_profile_reproduces_the_published_rate() {
+        let p = profile("h100-llama3").unwrap();
+        // 419 unexpected interruptions in 54 days on 16,384 GPUs (2,048 nodes).
+        let per_hour = p.rate_per_hour(16384, 8, 54.0 * 24.0);
+        let expected = per_hour * 54.0 * 24.0;
+        assert!((expected - 419.0).abs() < 1.0, "{expected}");
+        // 3.79 per 1,000 node-days.
+        let per_1000_node_days = per_hour * 24.0 / 2048.0 * 1000.0;
+        assert!(
+            (per_1000_node_days - 3.79).abs() < 0.01,
+            "{per_1000_node_days}"
+        );
+    }
+
+    #[test]
+    fn infant_profile_matches_mean_over_54_days() {
+        let base = profile("h100-llama3")
+            .unwrap()
+            .rate_per_hour(16384, 8, 1296.0);
+        let infant = profile("h100-llama3-infant")
+            .unwrap()
+            .rate_per_hour(16384, 8, 1296.0);
+        assert!((infant / base - 1.0).abs() < 0.01, "{infant} vs {base}");
+    }
+
+    #[test]
+    fn meta_rsc_profile_is_in_the_published_band() {
+        let p = profile("a100-meta-rsc").unwrap();
+        let per_1000_node_days = p.rate_per_hour(8000, 8, 1000.0) * 24.0 / 1000.0 * 1000.0;
+        assert!(
+            (per_1000_node_days - 3.90).abs() < 0.01,
+            "{per_1000_node_days}"
+        );
+        assert!((per_1000_node_days * p.low_multiplier - 2.34).abs() < 0.02);
+        assert!((per_1000_node_days * p.high_multiplier - 6.50).abs() < 0.02);
+    }
+
+    #[test]
+    fn sampled_counts_match_rates() {
+        let c = Component {
+            name: "x".into(),
+            unit: Unit::Device,
+            rate_per_unit_hour: 1e-5,
+            distribution: FailureLaw::Exponential,
+            needs_repair: true,
+        };
+        let p = Process::new(&c, 10_000, 8, 2.0); // 0.2 per hour
+        let mut rng = rng_stream(3, 0);
+        let (mut t, mut n) = (0.0, 0);
+        while let Some(next) = p.next_after(t, &mut rng) {
+            if next > 10_000.0 {
+                break;
+            }
+            t = next;
+            n += 1;
+        }
+        assert!((n as f64 - 2000.0).abs() < 4.0 * 2000f64.sqrt(), "{n}");
+        let w = Component {
+            distribution: FailureLaw::Weibull {
+                shape: 0.7,
+                scale_hours: 1e6,
+            },
+            ..c
+        };
+        let p = Process::new(&w, 10_000, 8, 1.0);
+        let (mut t, mut n) = (0.0, 0);
+        while let Some(next) = p.next_after(t, &mut rng) {
+            if next > 1000.0 {
+                break;
+            }
+            t = next;
+            n += 1;
+        }
+        let expected = 10_000.0 * (1000.0f64 / 1e6).powf(0.7);
+        assert!(
+            (n as f64 - expected).abs() < 4.0 * expected.sqrt(),
+            "{n} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn bad_components_are_rejected() {
+        let c = Component {
+            name: "x".into(),
+            unit: Unit::Node,
+            rate_per_unit_hour: -1.0,
+            distribution: FailureLaw::Exponential,
+            needs_repair: true,
+        };
+        assert!(
+            c.check("f", "c")
+                .unwrap_err()
+                .to_string()
+                .contains("non-negative")
+        );
+        let c = Component {
+            rate_per_unit_hour: 0.0,
+            distribution: FailureLaw::Weibull {
+                shape: 0.0,
+                scale_hours: 1.0,
+            },
+            ..c
+        };
+        assert!(c.check("f", "c").is_err());
+    }
+}
