@@ -1,1 +1,72 @@
-fn main() {}
+//! Benchmarks of one simulated training step (`cargo bench -p wanka_sim --bench step`).
+//!
+//! - `llama3-405b/16384xh100`: Llama 3 405B on 16,384 H100s (8 per node, 400 Gbit/s InfiniBand NDR per
+//!   GPU, Meta's RoCE Clos topology), TP8 PP16 DP128, interleaved with 4 virtual chunks per stage
+//!   (fits in memory: about 77 of 86 GB on the worst stage), micro-batch 1, global batch 2048 of 8192
+//!   tokens, no recomputation, sequence parallelism, ZeRO-2 — the largest published dense run.
+//!   Measured twice: parsing + resolving + simulating from the RON text, and simulating a parsed
+//!   scenario.
+//! - `default`: the bundled `scenarios/default.ron`, from text.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use wanka_sim::{Catalog, Scenario};
+
+const LLAMA3_405B_16K: &str = r#"(
+    name: "llama3-405b on 16,384 H100",
+    model: Preset("llama3-405b"),
+    cluster: (
+        chip: "h100-sxm",
+        gpus: 16384,
+        gpus_per_node: 8,
+        network: (
+            fabric: "ib-ndr",
+            nic_gbit_per_s_per_gpu: 400.0,
+            topology: "meta-roce-clos",
+        ),
+    ),
+    parallelism: (
+        tp: 8,
+        pp: 16,
+        dp: 128,
+        schedule: Some(Interleaved),
+        vpp: Some(4),
+        micro_batch: Some(1),
+        global_batch: 2048,
+        recompute: None,
+        sequence_parallel: true,
+        zero_stage: 2,
+    ),
+    training: (
+        seq_len: 8192,
+        tokens: 15.6e12,
+    ),
+)"#;
+
+/// Parse, resolve against the built-in catalog and simulate one step; returns the step time.
+fn step_from_text(text: &str, name: &str) -> f64 {
+    let scenario = Scenario::parse(text, name).expect("scenario parses");
+    scenario.simulate_step(Catalog::builtin(), name).expect("step simulates").step_s
+}
+
+fn bench_step(c: &mut Criterion) {
+    let catalog = Catalog::builtin();
+    let mut g = c.benchmark_group("step");
+
+    g.bench_function("llama3-405b/16384xh100/from-text", |b| b.iter(|| step_from_text(black_box(LLAMA3_405B_16K), "llama3-405b-16k")));
+
+    let parsed = Scenario::parse(LLAMA3_405B_16K, "llama3-405b-16k").expect("scenario parses");
+    g.bench_function("llama3-405b/16384xh100/simulate", |b| {
+        b.iter(|| black_box(&parsed).simulate_step(catalog, "llama3-405b-16k").expect("step simulates").step_s)
+    });
+
+    let default_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.ron");
+    let default = std::fs::read_to_string(default_path).expect("read scenarios/default.ron");
+    g.bench_function("default/from-text", |b| b.iter(|| step_from_text(black_box(&default), "scenarios/default.ron")));
+
+    g.finish();
+}
+
+criterion_group!(benches, bench_step);
+criterion_main!(benches);

@@ -1,0 +1,162 @@
+//! The command line: catalog listing, the infeasibility report, exit codes of bad invocations.
+
+use super::support::{temp_dir, wanka, write_file};
+
+/// GPT-3 175B with no model parallelism and no ZeRO on one node of A100 80GB: the weights, gradients
+/// and Adam states alone need about 3 TB per device.
+const GPT3_NO_SHARDING: &str = r#"// GPT-3 175B, TP1 PP1 DP8, ZeRO-0: cannot fit in 80 GB.
+(
+    name: "gpt3-175b unsharded",
+    model: Preset("gpt3-175b"),
+    cluster: (
+        chip: "a100-sxm-80gb",
+        gpus: 8,
+        gpus_per_node: 8,
+        network: (
+            fabric: "ib-hdr",
+            nic_gbit_per_s_per_gpu: 200.0,
+            topology: "generic-fat-tree",
+        ),
+    ),
+    parallelism: (
+        tp: 1,
+        pp: 1,
+        dp: 8,
+        micro_batch: Some(1),
+        global_batch: 64,
+        recompute: Full,
+        sequence_parallel: false,
+        zero_stage: 0,
+    ),
+    training: (
+        seq_len: 2048,
+        tokens: 300e9,
+    ),
+)
+"#;
+
+#[test]
+fn catalog_lists_chips() {
+    let run = wanka(["catalog"]).success();
+    for id in ["a100-sxm-80gb", "h100-sxm"] {
+        assert!(run.stdout.lines().any(|l| l.split_whitespace().next() == Some(id)), "`wanka catalog` does not list {id}:\n{}", run.stdout);
+    }
+}
+
+#[test]
+fn catalog_json_has_chips_and_fabrics() {
+    let v = wanka(["catalog", "--json"]).success().json();
+    let ids = |list: &str| -> Vec<String> {
+        v[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("`{list}` is not an array"))
+            .iter()
+            .map(|e| e["id"].as_str().unwrap_or_else(|| panic!("{list} entry without id: {e}")).to_string())
+            .collect()
+    };
+    let chips = ids("chips");
+    let fabrics = ids("fabrics");
+    for id in ["a100-sxm-80gb", "h100-sxm"] {
+        assert!(chips.iter().any(|c| c == id), "chips lack {id}: {chips:?}");
+    }
+    for id in ["ib-ndr", "roce-400g", "nvlink4"] {
+        assert!(fabrics.iter().any(|f| f == id), "fabrics lack {id}: {fabrics:?}");
+    }
+    let mut sorted = chips.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), chips.len(), "duplicate chip ids");
+}
+
+#[test]
+fn infeasible_plan_reports_memory() {
+    let dir = temp_dir("infeasible");
+    let p = write_file(&dir, "gpt3_unsharded.ron", GPT3_NO_SHARDING);
+    let run = wanka(["step".as_ref(), p.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    for want in ["memory", "GB", "a100-sxm-80gb", "weights", "optimizer"] {
+        assert!(run.stderr.contains(want), "stderr lacks {want:?}: {run}");
+    }
+}
+
+/// The infeasibility report should state the chip's capacity as marketed ("80 GB"). It prints the
+/// capacity in 10^9 bytes instead ("a100-sxm-80gb has 86 GB"): see the report of the test work.
+#[test]
+#[ignore = "known issue: infeasibility report prints the capacity as `86 GB` for an 80 GB chip"]
+fn infeasible_plan_names_marketed_capacity() {
+    let dir = temp_dir("infeasible_capacity");
+    let p = write_file(&dir, "gpt3_unsharded.ron", GPT3_NO_SHARDING);
+    let run = wanka(["step".as_ref(), p.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("80 GB"), "{run}");
+}
+
+/// An infeasible plan is an error about a file: the message should name it, as every other
+/// scenario error does.
+#[test]
+#[ignore = "known issue: the infeasibility error does not name the scenario file"]
+fn infeasible_plan_names_the_file() {
+    let dir = temp_dir("infeasible_file");
+    let p = write_file(&dir, "gpt3_unsharded.ron", GPT3_NO_SHARDING);
+    let run = wanka(["step".as_ref(), p.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("gpt3_unsharded.ron"), "{run}");
+}
+
+/// `wanka` alone runs the bundled default job (whatever it is) and succeeds.
+#[test]
+fn no_command_runs_the_default_job() {
+    let run = wanka(std::iter::empty::<&str>()).success();
+    assert!(!run.stdout.trim().is_empty(), "{run}");
+}
+
+#[test]
+fn version_and_help() {
+    let run = wanka(["--version"]).success();
+    assert!(run.stdout.starts_with("wanka "), "{run}");
+    let run = wanka(["--help"]).success();
+    for cmd in ["step", "catalog", "validate"] {
+        assert!(run.stdout.contains(cmd), "help lacks {cmd}: {run}");
+    }
+}
+
+#[test]
+fn missing_scenario_file_is_bad_input() {
+    let run = wanka(["step", "scenarios/no-such-file.ron"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(run.stderr.contains("scenarios/no-such-file.ron"), "{run}");
+    assert!(run.stderr.contains("cannot read"), "{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+}
+
+/// The I/O error's cause should be printed once.
+#[test]
+#[ignore = "known issue: `cannot read` errors print the OS error twice"]
+fn missing_scenario_file_error_is_not_repeated() {
+    let run = wanka(["step", "scenarios/no-such-file.ron"]);
+    assert_eq!(run.stderr.matches("No such file").count(), 1, "{run}");
+}
+
+#[test]
+fn unknown_subcommand_and_flag_are_usage_errors() {
+    for args in [&["frobnicate"][..], &["step", "--bogus-flag", "x.ron"][..]] {
+        let run = wanka(args);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stdout.is_empty(), "{run}");
+        assert!(run.stderr.contains("Usage"), "{run}");
+    }
+}
+
+#[test]
+fn catalog_dir_flag_reads_the_repository_catalog() {
+    // The repository's catalog directory is the built-in catalog: the same listing either way.
+    let builtin = wanka(["catalog", "--json"]).success();
+    let from_dir = wanka(["--catalog-dir", "scenarios/catalog", "catalog", "--json"]).success();
+    assert_eq!(builtin.stdout, from_dir.stdout);
+    let run = wanka(["--catalog-dir", "no/such/dir", "catalog"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("chips.ron"), "{run}");
+}

@@ -1,0 +1,206 @@
+//! `wanka validate`: predictions against published runs, the JSON interface, and case files in the
+//! documented layout other than the bundled one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::support::{repo_root, temp_dir, wanka, write_file};
+
+const STEP_CASES: &str = "scenarios/validation/step_cases.csv";
+const RELIABILITY_CASES: &str = "scenarios/validation/reliability_cases.csv";
+
+/// Header of the step-case layout (the columns `wanka_sim::validate` reads, in the documented order).
+const STEP_HEADER: &str = "id,source,chip,gpus,gpus_per_node,nic_gbps_per_gpu,layers,hidden,heads,\
+kv_heads,ffn_hidden,vocab,seq_len,tp,pp,dp,cp,schedule,vpp,micro_batch,global_batch,recompute,\
+seq_parallel,zero_stage,measured_step_s,measured_tflops_per_gpu,measured_mfu,notes";
+
+/// Header of the reliability-case layout.
+const RELIABILITY_HEADER: &str = "id,source,kind,gpus,gpus_per_node,days,\
+failures_per_1000_node_days,mtti_min,checkpoint_interval_min,checkpoint_save_min,restart_min,\
+expected_interruptions,expected_ettr,expected_tau_opt_min,tolerance,notes";
+
+/// Accuracy the simulator must keep on the published step cases (fractions).
+const MAX_MAPE: f64 = 0.10;
+const MAX_WORST: f64 = 0.20;
+
+/// One case of `wanka validate --json`, with the interface's required fields.
+#[derive(Debug, Clone)]
+struct Case {
+    id: String,
+    predicted_step_s: f64,
+    measured_step_s: f64,
+    error: f64,
+}
+
+struct Report {
+    cases: Vec<Case>,
+    mape: f64,
+    max_abs_error: f64,
+}
+
+fn num(v: &serde_json::Value, field: &str, ctx: &str) -> f64 {
+    v[field].as_f64().unwrap_or_else(|| panic!("{ctx}: field `{field}` missing or not a number: {v}"))
+}
+
+/// Run `wanka validate FILE --json` and check the JSON interface.
+fn validate_json(file: &Path) -> Report {
+    let run = wanka(["validate".as_ref(), file.as_os_str(), "--json".as_ref()]).success();
+    let v = run.json();
+    let cases: Vec<Case> = v["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("`cases` is not an array: {v}"))
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let ctx = format!("cases[{i}]");
+            Case {
+                id: c["id"].as_str().unwrap_or_else(|| panic!("{ctx}: `id` missing or not a string: {c}")).to_string(),
+                predicted_step_s: num(c, "predicted_step_s", &ctx),
+                measured_step_s: num(c, "measured_step_s", &ctx),
+                error: num(c, "error", &ctx),
+            }
+        })
+        .collect();
+    let report = Report { mape: num(&v, "mape", "report"), max_abs_error: num(&v, "max_abs_error", "report"), cases };
+    check_interface(&report);
+    report
+}
+
+/// The documented meaning of the JSON fields.
+fn check_interface(r: &Report) {
+    assert!(!r.cases.is_empty(), "no cases");
+    for c in &r.cases {
+        assert!(c.predicted_step_s.is_finite() && c.predicted_step_s > 0.0, "{}: predicted step {} s", c.id, c.predicted_step_s);
+        assert!(c.measured_step_s > 0.0, "{}: measured step", c.id);
+        let want = (c.predicted_step_s - c.measured_step_s) / c.measured_step_s;
+        assert!((c.error - want).abs() <= 1e-9, "{}: error {} != (pred − meas)/meas = {want}", c.id, c.error);
+    }
+    let n = r.cases.len() as f64;
+    let mape = r.cases.iter().map(|c| c.error.abs()).sum::<f64>() / n;
+    assert!((r.mape - mape).abs() <= 1e-9, "mape {} != mean |error| {mape}", r.mape);
+    let worst = r.cases.iter().map(|c| c.error.abs()).fold(0.0, f64::max);
+    assert!((r.max_abs_error - worst).abs() <= 1e-9, "max_abs_error {} != max |error| {worst}", r.max_abs_error);
+}
+
+/// The rows of a CSV file (header first), as the csv crate reads them.
+fn read_csv(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = rdr.headers().expect("header").clone();
+    let rows = rdr.records().map(|r| r.unwrap_or_else(|e| panic!("{}: {e}", path.display()))).collect();
+    (header, rows)
+}
+
+fn write_csv(path: &Path, header: &csv::StringRecord, rows: &[csv::StringRecord]) {
+    let mut w = csv::Writer::from_path(path).expect("create csv");
+    w.write_record(header).expect("write header");
+    for r in rows {
+        w.write_record(r).expect("write row");
+    }
+    w.flush().expect("flush csv");
+}
+
+fn step_cases() -> PathBuf {
+    repo_root().join(STEP_CASES)
+}
+
+#[test]
+fn step_cases_match_published_runs() {
+    let r = validate_json(Path::new(STEP_CASES));
+    println!("{:<34} {:>11} {:>11} {:>8}", "case", "predicted", "published", "error");
+    for c in &r.cases {
+        println!("{:<34} {:>10.2}s {:>10.2}s {:>+7.1}%", c.id, c.predicted_step_s, c.measured_step_s, 100.0 * c.error);
+    }
+    let worst = r.cases.iter().max_by(|a, b| a.error.abs().total_cmp(&b.error.abs())).expect("cases");
+    println!("MAPE {:.2}%   worst |error| {:.2}% ({})   {} cases", 100.0 * r.mape, 100.0 * r.max_abs_error, worst.id, r.cases.len());
+
+    // Every row of the file is a case, in file order, with the published figure unchanged.
+    let (header, rows) = read_csv(&step_cases());
+    let col = |name: &str| header.iter().position(|h| h.trim() == name).unwrap_or_else(|| panic!("no column {name}"));
+    let (id_col, meas_col) = (col("id"), col("measured_step_s"));
+    let ids: Vec<&str> = rows.iter().map(|r| r[id_col].trim()).collect();
+    let got: Vec<&str> = r.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(got, ids, "validate must report every case in file order");
+    for (c, row) in r.cases.iter().zip(&rows) {
+        let meas: f64 = row[meas_col].trim().parse().expect("measured_step_s");
+        assert_eq!(c.measured_step_s, meas, "{}: measured_step_s", c.id);
+    }
+
+    assert!(r.mape <= MAX_MAPE, "MAPE {:.1}% exceeds {:.0}%", 100.0 * r.mape, 100.0 * MAX_MAPE);
+    assert!(r.max_abs_error <= MAX_WORST, "worst |error| {:.1}% ({}) exceeds {:.0}%", 100.0 * r.max_abs_error, worst.id, 100.0 * MAX_WORST);
+}
+
+/// The case files are part of the repository (not links into a shared checkout) and keep the layout.
+#[test]
+fn case_files_exist_with_documented_headers() {
+    for (rel, header) in [(STEP_CASES, STEP_HEADER), (RELIABILITY_CASES, RELIABILITY_HEADER)] {
+        let path = repo_root().join(rel);
+        let meta = std::fs::symlink_metadata(&path).unwrap_or_else(|e| panic!("{rel} must exist in the repository: {e}"));
+        assert!(meta.file_type().is_file(), "{rel} must be a regular file in the repository, not a link");
+        let text = std::fs::read_to_string(&path).expect("read case file");
+        let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
+        assert_eq!(first, header, "{rel}: header");
+        assert!(text.lines().count() > 1, "{rel}: no cases after the header");
+    }
+}
+
+/// Any file in the step layout validates, whatever its rows, their order, the order of its columns or
+/// its line endings; each case's prediction depends only on its own row.
+#[test]
+fn validate_accepts_any_file_in_the_layout() {
+    let full = validate_json(Path::new(STEP_CASES));
+    let full_by_id: HashMap<&str, &Case> = full.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let (header, rows) = read_csv(&step_cases());
+    assert!(rows.len() >= 3, "need at least 3 step cases");
+    let dir = temp_dir("validate_subset");
+
+    // 3 rows, reordered: last, first, middle.
+    let subset = vec![rows[rows.len() - 1].clone(), rows[0].clone(), rows[rows.len() / 2].clone()];
+    let subset_path = dir.join("subset.csv");
+    write_csv(&subset_path, &header, &subset);
+
+    // The same rows with the columns in reverse order.
+    let rev = |r: &csv::StringRecord| r.iter().rev().collect::<csv::StringRecord>();
+    let permuted_path = dir.join("columns_reversed.csv");
+    write_csv(&permuted_path, &rev(&header), &subset.iter().map(rev).collect::<Vec<_>>());
+
+    // The subset with Windows line endings.
+    let crlf = std::fs::read_to_string(&subset_path).expect("read subset").replace('\n', "\r\n");
+    let crlf_path = write_file(&dir, "crlf.csv", &crlf);
+
+    let id_col = header.iter().position(|h| h == "id").expect("id column");
+    let want_ids: Vec<&str> = subset.iter().map(|r| &r[id_col]).collect();
+    for path in [&subset_path, &permuted_path, &crlf_path] {
+        let r = validate_json(path);
+        let ids: Vec<&str> = r.cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, want_ids, "{}: cases in file order", path.display());
+        for c in &r.cases {
+            let f = full_by_id[c.id.as_str()];
+            assert_eq!(c.predicted_step_s, f.predicted_step_s, "{}: {} predicted differently than in the full file", path.display(), c.id);
+            assert_eq!(c.measured_step_s, f.measured_step_s);
+            assert_eq!(c.error, f.error);
+        }
+    }
+}
+
+/// A file whose header fits neither layout is bad input (exit 2), named in the message.
+#[test]
+fn validate_rejects_unknown_layout() {
+    let dir = temp_dir("validate_bad_layout");
+    let p = write_file(&dir, "nope.csv", "a,b,c\n1,2,3\n");
+    let run = wanka(["validate".as_ref(), p.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stdout.is_empty(), "{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    assert!(run.stderr.contains("nope.csv"), "{run}");
+    assert!(run.stderr.contains("measured_step_s"), "{run}");
+
+    // Step layout with a column missing: the column is named.
+    let (header, rows) = read_csv(&step_cases());
+    let drop = header.iter().position(|h| h == "global_batch").unwrap();
+    let strip = |r: &csv::StringRecord| r.iter().enumerate().filter(|(i, _)| *i != drop).map(|(_, f)| f).collect::<csv::StringRecord>();
+    let p = dir.join("missing_column.csv");
+    write_csv(&p, &strip(&header), &[strip(&rows[0])]);
+    let run = wanka(["validate".as_ref(), p.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("missing columns: global_batch"), "{run}");
+}
