@@ -166,13 +166,8 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
         CATALOG.get_or_init(|| {
-            Catalog::from_sources(
-                CHIPS_RON,
-                "scenarios/catalog/chips.ron",
-                FABRICS_RON,
-                "scenarios/catalog/fabrics.ron",
-            )
-            .expect("the built-in catalog is validated by the test suite")
+            Catalog::from_sources(CHIPS_RON, "scenarios/catalog/chips.ron", FABRICS_RON, "scenarios/catalog/fabrics.ron")
+                .expect("the built-in catalog is validated by the test suite")
         })
     }
 
@@ -182,32 +177,16 @@ impl Catalog {
         let fabrics_path = dir.join("fabrics.ron");
         let chips = crate::ron_util::read_file(&chips_path)?;
         let fabrics = crate::ron_util::read_file(&fabrics_path)?;
-        Catalog::from_sources(
-            &chips,
-            &chips_path.display().to_string(),
-            &fabrics,
-            &fabrics_path.display().to_string(),
-        )
+        Catalog::from_sources(&chips, &chips_path.display().to_string(), &fabrics, &fabrics_path.display().to_string())
     }
 
     /// Parse and cross-check catalog sources.
-    pub fn from_sources(
-        chips_src: &str,
-        chips_name: &str,
-        fabrics_src: &str,
-        fabrics_name: &str,
-    ) -> Result<Catalog, WankaError> {
+    pub fn from_sources(chips_src: &str, chips_name: &str, fabrics_src: &str, fabrics_name: &str) -> Result<Catalog, WankaError> {
         let chip_file: ChipFile = parse_ron(chips_src, chips_name)?;
         let fabric_file: FabricFile = parse_ron(fabrics_src, fabrics_name)?;
         let mut cat = Catalog::default();
         for c in chip_file.calibrations {
-            insert_unique(
-                &mut cat.calibrations,
-                c.id.clone(),
-                c,
-                chips_name,
-                "calibrations",
-            )?;
+            insert_unique(&mut cat.calibrations, c.id.clone(), c, chips_name, "calibrations")?;
         }
         for c in chip_file.chips {
             insert_unique(&mut cat.chips, c.id.clone(), c, chips_name, "chips")?;
@@ -216,46 +195,23 @@ impl Catalog {
             insert_unique(&mut cat.fabrics, f.id.clone(), f, fabrics_name, "fabrics")?;
         }
         for t in fabric_file.topologies {
-            insert_unique(
-                &mut cat.topologies,
-                t.id.clone(),
-                t,
-                fabrics_name,
-                "topologies",
-            )?;
+            insert_unique(&mut cat.topologies, t.id.clone(), t, fabrics_name, "topologies")?;
         }
         cat.check(chips_name, fabrics_name)?;
         Ok(cat)
     }
 
     fn check(&self, chips_name: &str, fabrics_name: &str) -> Result<(), WankaError> {
-        let bad = |file: &str, field: String, msg: String| WankaError::Invalid {
-            file: file.to_string(),
-            field,
-            msg,
-        };
+        let bad = |file: &str, field: String, msg: String| WankaError::Invalid { file: file.to_string(), field, msg };
         for cal in self.calibrations.values() {
             let f = format!("calibrations[{}]", cal.id);
-            for (name, v) in [
-                ("gemm_max_fraction", cal.gemm_max_fraction),
-                ("hbm_fraction", cal.hbm_fraction),
-            ] {
+            for (name, v) in [("gemm_max_fraction", cal.gemm_max_fraction), ("hbm_fraction", cal.hbm_fraction)] {
                 if !(v > 0.0 && v <= 1.0) {
-                    return Err(bad(
-                        chips_name,
-                        format!("{f}.{name}"),
-                        format!("must be in (0, 1], got {v}"),
-                    ));
+                    return Err(bad(chips_name, format!("{f}.{name}"), format!("must be in (0, 1], got {v}")));
                 }
             }
-            if !(cal.gemm_half_dim >= 0.0 && cal.gemm_half_dim.is_finite())
-                || !(cal.kernel_overhead_us >= 0.0)
-            {
-                return Err(bad(
-                    chips_name,
-                    f,
-                    "gemm_half_dim and kernel_overhead_us must be >= 0".into(),
-                ));
+            if !(cal.gemm_half_dim >= 0.0 && cal.gemm_half_dim.is_finite()) || !(cal.kernel_overhead_us >= 0.0) {
+                return Err(bad(chips_name, f, "gemm_half_dim and kernel_overhead_us must be >= 0".into()));
             }
         }
         for chip in self.chips.values() {
@@ -268,19 +224,11 @@ impl Catalog {
                 ("tdp_w", chip.tdp_w),
             ] {
                 if !(v > 0.0 && v.is_finite()) {
-                    return Err(bad(
-                        chips_name,
-                        format!("{f}.{name}"),
-                        format!("must be a positive number, got {v}"),
-                    ));
+                    return Err(bad(chips_name, format!("{f}.{name}"), format!("must be a positive number, got {v}")));
                 }
             }
             if chip.scale_up_domain == 0 {
-                return Err(bad(
-                    chips_name,
-                    format!("{f}.scale_up_domain"),
-                    "must be at least 1".into(),
-                ));
+                return Err(bad(chips_name, format!("{f}.scale_up_domain"), "must be at least 1".into()));
             }
             if !self.calibrations.contains_key(&chip.calibration) {
                 return Err(bad(
@@ -303,17 +251,22 @@ impl Catalog {
                 || !(fab.latency_us >= 0.0)
                 || !(fab.collective_efficiency > 0.0 && fab.collective_efficiency <= 1.0)
             {
-                return Err(bad(fabrics_name, f, "needs gbit_per_s_per_direction > 0, latency_us >= 0, collective_efficiency in (0, 1]".into()));
+                return Err(bad(
+                    fabrics_name,
+                    f,
+                    "needs gbit_per_s_per_direction > 0, latency_us >= 0, collective_efficiency in (0, 1]".into(),
+                ));
             }
         }
         for t in self.topologies.values() {
             let f = format!("topologies[{}]", t.id);
-            if t.nodes_per_leaf == 0
-                || t.nodes_per_pod < t.nodes_per_leaf
-                || t.leaf_oversubscription < 1.0
-                || t.core_oversubscription < 1.0
+            if t.nodes_per_leaf == 0 || t.nodes_per_pod < t.nodes_per_leaf || t.leaf_oversubscription < 1.0 || t.core_oversubscription < 1.0
             {
-                return Err(bad(fabrics_name, f, "needs nodes_per_leaf >= 1, nodes_per_pod >= nodes_per_leaf, oversubscription ratios >= 1".into()));
+                return Err(bad(
+                    fabrics_name,
+                    f,
+                    "needs nodes_per_leaf >= 1, nodes_per_pod >= nodes_per_leaf, oversubscription ratios >= 1".into(),
+                ));
             }
         }
         Ok(())
@@ -348,25 +301,12 @@ impl Catalog {
 }
 
 fn unknown_msg<'a>(kind: &str, id: &str, ids: impl Iterator<Item = &'a String>) -> String {
-    format!(
-        "unknown {kind} `{id}`; closest: {}",
-        closest_ids(id, ids).join(", ")
-    )
+    format!("unknown {kind} `{id}`; closest: {}", closest_ids(id, ids).join(", "))
 }
 
-fn insert_unique<T>(
-    map: &mut BTreeMap<String, T>,
-    id: String,
-    v: T,
-    file: &str,
-    list: &str,
-) -> Result<(), WankaError> {
+fn insert_unique<T>(map: &mut BTreeMap<String, T>, id: String, v: T, file: &str, list: &str) -> Result<(), WankaError> {
     if map.contains_key(&id) {
-        return Err(WankaError::Invalid {
-            file: file.to_string(),
-            field: format!("{list}[{id}]"),
-            msg: "duplicate id".into(),
-        });
+        return Err(WankaError::Invalid { file: file.to_string(), field: format!("{list}[{id}]"), msg: "duplicate id".into() });
     }
     map.insert(id, v);
     Ok(())
@@ -437,10 +377,7 @@ mod tests {
 
     #[test]
     fn unknown_chip_lists_closest() {
-        let err = Catalog::builtin()
-            .chip("h100-sxm5")
-            .unwrap_err()
-            .to_string();
+        let err = Catalog::builtin().chip("h100-sxm5").unwrap_err().to_string();
         assert!(err.contains("h100-sxm"), "{err}");
     }
 }

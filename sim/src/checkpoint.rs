@@ -85,22 +85,10 @@ pub struct CheckpointCost {
 
 impl CheckpointSpec {
     pub fn check(&self, file: &str) -> Result<(), WankaError> {
-        let bad = |field: &str, msg: String| {
-            Err(WankaError::Invalid {
-                file: file.into(),
-                field: format!("run.checkpoint.{field}"),
-                msg,
-            })
-        };
+        let bad = |field: &str, msg: String| Err(WankaError::Invalid { file: file.into(), field: format!("run.checkpoint.{field}"), msg });
         for (name, v) in [
-            (
-                "storage_write_gb_per_s_per_device",
-                self.storage_write_gb_per_s_per_device,
-            ),
-            (
-                "storage_read_gb_per_s_per_device",
-                self.storage_read_gb_per_s_per_device,
-            ),
+            ("storage_write_gb_per_s_per_device", self.storage_write_gb_per_s_per_device),
+            ("storage_read_gb_per_s_per_device", self.storage_read_gb_per_s_per_device),
             ("host_copy_gb_per_s", self.host_copy_gb_per_s),
         ] {
             if !(v > 0.0 && v.is_finite()) {
@@ -108,17 +96,11 @@ impl CheckpointSpec {
             }
         }
         if !(self.fixed_latency_s >= 0.0 && self.fixed_latency_s.is_finite()) {
-            return bad(
-                "fixed_latency_s",
-                format!("must be >= 0 seconds, got {}", self.fixed_latency_s),
-            );
+            return bad("fixed_latency_s", format!("must be >= 0 seconds, got {}", self.fixed_latency_s));
         }
         if let Interval::Fixed { minutes } = self.interval {
             if !(minutes > 0.0 && minutes.is_finite()) {
-                return bad(
-                    "interval",
-                    format!("Fixed minutes must be positive, got {minutes}"),
-                );
+                return bad("interval", format!("Fixed minutes must be positive, got {minutes}"));
             }
         }
         Ok(())
@@ -134,26 +116,11 @@ impl CheckpointSpec {
         let host = per_device / (self.host_copy_gb_per_s * 1e9);
         let lat = self.fixed_latency_s;
         match self.policy {
-            Policy::Sync => CheckpointCost {
-                bytes,
-                stall_s: lat + write,
-                durable_after_s: lat + write,
-                load_s: lat + read,
-            },
-            Policy::Async => CheckpointCost {
-                bytes,
-                stall_s: 1.0 + host,
-                durable_after_s: 1.0 + host + lat + write,
-                load_s: lat + read,
-            },
+            Policy::Sync => CheckpointCost { bytes, stall_s: lat + write, durable_after_s: lat + write, load_s: lat + read },
+            Policy::Async => CheckpointCost { bytes, stall_s: 1.0 + host, durable_after_s: 1.0 + host + lat + write, load_s: lat + read },
             Policy::InMemory => {
                 let peer = per_device / (nic_gb_per_s * 1e9);
-                CheckpointCost {
-                    bytes,
-                    stall_s: 1.0 + host,
-                    durable_after_s: 1.0 + host + peer,
-                    load_s: 1.0 + peer + host,
-                }
+                CheckpointCost { bytes, stall_s: 1.0 + host, durable_after_s: 1.0 + host + peer, load_s: 1.0 + peer + host }
             }
         }
     }
@@ -201,11 +168,7 @@ mod tests {
     /// ETTR 91.3% / 81.9% / 20.0%.
     #[test]
     fn daly_cases() {
-        for (m_min, tau_min, ettr) in [
-            (1440.0, 116.7, 0.913),
-            (360.0, 56.7, 0.819),
-            (15.0, 9.1, 0.200),
-        ] {
+        for (m_min, tau_min, ettr) in [(1440.0, 116.7, 0.913), (360.0, 56.7, 0.819), (15.0, 9.1, 0.200)] {
             let tau = daly_s(300.0, m_min * 60.0) / 60.0;
             assert!((tau - tau_min).abs() / tau_min < 0.01, "{tau} vs {tau_min}");
             let e = daly_ettr(tau * 60.0, 300.0, 600.0, m_min * 60.0);
@@ -217,19 +180,11 @@ mod tests {
 
     #[test]
     fn async_stalls_less_but_is_durable_later() {
-        let sync = CheckpointSpec {
-            policy: Policy::Sync,
-            ..Default::default()
-        }
-        .cost(405e9, 16384, 50.0);
+        let sync = CheckpointSpec { policy: Policy::Sync, ..Default::default() }.cost(405e9, 16384, 50.0);
         let asy = CheckpointSpec::default().cost(405e9, 16384, 50.0);
         assert!(asy.stall_s < sync.stall_s);
         assert!(asy.durable_after_s > asy.stall_s);
         // 405B x 14 bytes = 5.67 TB at 2 TB/s.
-        assert!(
-            (sync.stall_s - 5.0 - 5.67e12 / 2.0e12).abs() < 0.1,
-            "{}",
-            sync.stall_s
-        );
+        assert!((sync.stall_s - 5.0 - 5.67e12 / 2.0e12).abs() < 0.1, "{}", sync.stall_s);
     }
 }

@@ -43,14 +43,7 @@ pub enum Algorithm {
 ///
 /// `bytes` is the per-rank buffer for all-reduce, the full (gathered) buffer for all-gather and
 /// reduce-scatter, what each rank sends in total for all-to-all, and the message for send/recv.
-pub fn time_s(
-    op: Collective,
-    algo: Algorithm,
-    bytes: f64,
-    n: u64,
-    path: &GroupPath,
-    in_network_reduction: bool,
-) -> f64 {
+pub fn time_s(op: Collective, algo: Algorithm, bytes: f64, n: u64, path: &GroupPath, in_network_reduction: bool) -> f64 {
     if n <= 1 || bytes <= 0.0 {
         return 0.0;
     }
@@ -63,9 +56,7 @@ pub fn time_s(
         Collective::SendRecv => a + bytes / bw,
         Collective::AllToAll => (nf - 1.0) * a + frac * bytes / bw,
         Collective::AllGather | Collective::ReduceScatter => match algo {
-            Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => {
-                hierarchical_phase(bytes, path)
-            }
+            Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => hierarchical_phase(bytes, path),
             _ => (nf - 1.0) * a + frac * bytes / bw,
         },
         Collective::AllReduce => {
@@ -77,9 +68,7 @@ pub fn time_s(
                 Algorithm::Ring => ring,
                 Algorithm::Tree => tree,
                 Algorithm::Auto => ring.min(tree),
-                Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => {
-                    2.0 * hierarchical_phase(bytes, path)
-                }
+                Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => 2.0 * hierarchical_phase(bytes, path),
                 Algorithm::Hierarchical => ring.min(tree),
             }
         }
@@ -92,8 +81,7 @@ fn hierarchical_phase(bytes: f64, p: &GroupPath) -> f64 {
     let k = p.ranks_per_node as f64;
     let nodes = p.nodes as f64;
     let intra = (k - 1.0) * p.scale_up_latency_s + (k - 1.0) / k * bytes / p.scale_up_bytes_per_s;
-    let inter = (nodes - 1.0) * p.step_latency_s
-        + (nodes - 1.0) / nodes * (bytes / k) / p.scale_out_bytes_per_s;
+    let inter = (nodes - 1.0) * p.step_latency_s + (nodes - 1.0) / nodes * (bytes / k) / p.scale_out_bytes_per_s;
     intra + inter
 }
 
@@ -131,31 +119,14 @@ mod tests {
         let ring = time_s(Collective::AllReduce, Algorithm::Ring, 1e3, 1024, &p, false);
         let tree = time_s(Collective::AllReduce, Algorithm::Tree, 1e3, 1024, &p, false);
         assert!(ring > 50.0 * tree);
-        assert_eq!(
-            time_s(Collective::AllReduce, Algorithm::Auto, 1e3, 1024, &p, false),
-            tree
-        );
+        assert_eq!(time_s(Collective::AllReduce, Algorithm::Auto, 1e3, 1024, &p, false), tree);
     }
 
     #[test]
     fn hierarchical_credits_all_nics_and_sharp_halves() {
         let p = path(Tier::Spine, 8, 48);
-        let flat = time_s(
-            Collective::AllGather,
-            Algorithm::Ring,
-            350e9,
-            384,
-            &p,
-            false,
-        );
-        let hier = time_s(
-            Collective::AllGather,
-            Algorithm::Hierarchical,
-            350e9,
-            384,
-            &p,
-            false,
-        );
+        let flat = time_s(Collective::AllGather, Algorithm::Ring, 350e9, 384, &p, false);
+        let hier = time_s(Collective::AllGather, Algorithm::Hierarchical, 350e9, 384, &p, false);
         assert!(hier < flat / 4.0, "{hier} vs {flat}");
         let ar = time_s(Collective::AllReduce, Algorithm::Ring, 1e9, 48, &p, false);
         let sharp = time_s(Collective::AllReduce, Algorithm::Ring, 1e9, 48, &p, true);
@@ -165,9 +136,6 @@ mod tests {
     #[test]
     fn single_rank_is_free() {
         let p = path(Tier::ScaleUp, 1, 1);
-        assert_eq!(
-            time_s(Collective::AllReduce, Algorithm::Auto, 1e9, 1, &p, false),
-            0.0
-        );
+        assert_eq!(time_s(Collective::AllReduce, Algorithm::Auto, 1e9, 1, &p, false), 0.0);
     }
 }

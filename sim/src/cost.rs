@@ -90,9 +90,12 @@ pub struct ChunkCost {
     pub forward: PassCost,
     /// Backward including any recomputation.
     pub backward: PassCost,
-    /// DP gradient reduction of this chunk's parameters once per step (0 under ZeRO-3, which reduces
-    /// per micro-batch inside `backward`).
+    /// DP gradient reduction of this chunk's parameters once per step (ZeRO-0/1; 0 under ZeRO-3, which
+    /// reduces per micro-batch inside `backward`).
     pub grad_reduce_s: f64,
+    /// ZeRO-2: reduce-scatter of this chunk's gradients after every backward, on the communication
+    /// stream (the gradient buffer is sharded, so it cannot accumulate micro-batches unreduced).
+    pub grad_reduce_per_microbatch_s: f64,
     /// FLOPs executed per micro-batch on one device, forward + backward + recompute (convention above).
     pub hardware_flops: f64,
 }
@@ -164,14 +167,7 @@ impl Ctx<'_> {
         kernels * self.cluster.calibration.kernel_overhead_us * 1e-6
     }
     fn coll(&self, op: Collective, bytes: f64, n: u64, path: &GroupPath) -> f64 {
-        time_s(
-            op,
-            self.fw.collective_algorithm,
-            bytes,
-            n,
-            path,
-            self.fw.in_network_reduction,
-        )
+        time_s(op, self.fw.collective_algorithm, bytes, n, path, self.fw.in_network_reduction)
     }
 
     fn layer(&self, moe_layer: bool) -> LayerCost {
@@ -203,8 +199,7 @@ impl Ctx<'_> {
                 let fe = f64::from(moe.expert_ffn_hidden);
                 let experts_local = f64::from(moe.experts) / f64::from(pl.ep);
                 // Tokens each local expert sees with balanced routing.
-                let rows =
-                    tokens * f64::from(moe.top_k) * f64::from(pl.ep) / f64::from(moe.experts);
+                let rows = tokens * f64::from(moe.top_k) * f64::from(pl.ep) / f64::from(moe.experts);
                 add(self.gemm(tokens, f64::from(moe.experts), h, 1.0)); // router
                 add(self.gemm(rows, (mats - 1.0) * fe / t, h, experts_local));
                 add(self.gemm(rows, h, fe / t, experts_local));
@@ -215,12 +210,9 @@ impl Ctx<'_> {
                 }
                 // Dispatch and combine: every routed token copy crosses the EP group.
                 let bytes = tokens * f64::from(moe.top_k) * h * 2.0 / sp;
-                a2a_fwd =
-                    2.0 * self.coll(Collective::AllToAll, bytes, u64::from(pl.ep), &self.ep_path);
+                a2a_fwd = 2.0 * self.coll(Collective::AllToAll, bytes, u64::from(pl.ep), &self.ep_path);
                 params_expert = f64::from(moe.experts) / f64::from(pl.ep) * mats * h * fe / t;
-                ffn_params = (f64::from(moe.shared_experts) * mats * h * fe
-                    + h * f64::from(moe.experts))
-                    / t;
+                ffn_params = (f64::from(moe.shared_experts) * mats * h * fe + h * f64::from(moe.experts)) / t;
             }
             _ => {
                 let f = f64::from(m.ffn_hidden);
@@ -246,20 +238,14 @@ impl Ctx<'_> {
         let attn_bwd_factor = if self.fw.flash_attention { 2.5 } else { 2.0 };
         // Unfused softmax: scale+mask, softmax, dropout over the score matrix (≈10 bytes per element).
         let scores = b * heads_local * s_local * s_full;
-        let softmax_s = if self.fw.flash_attention {
-            0.0
-        } else {
-            self.mem_s(10.0 * scores)
-        };
+        let softmax_s = if self.fw.flash_attention { 0.0 } else { self.mem_s(10.0 * scores) };
 
         // Elementwise traffic. Replicated (÷ TP only with SP): two norms (4 bytes/elem each), two
         // residual adds (6 each), dropouts (5 each). Sharded: activation function, rotary/bias.
         let dropout = if m.dropout { 10.0 } else { 0.0 };
         let replicated = tokens * h * (8.0 + 12.0 + dropout) / sp;
         let f_local = match (&m.moe, moe_layer) {
-            (Some(moe), true) => {
-                f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts) / t
-            }
+            (Some(moe), true) => f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts) / t,
             _ => f64::from(m.ffn_hidden) / t,
         };
         let act_bytes = tokens * f_local * if m.gated_ffn { 6.0 } else { 4.0 };
@@ -269,34 +255,17 @@ impl Ctx<'_> {
 
         // TP: two all-reduces (or RS+AG with SP, same cost) per pass of b·s·h BF16 activations.
         let tp_bytes = tokens * h * 2.0;
-        let tp_fwd = 2.0
-            * self.coll(
-                Collective::AllReduce,
-                tp_bytes,
-                u64::from(pl.tp),
-                &self.tp_path,
-            );
+        let tp_fwd = 2.0 * self.coll(Collective::AllReduce, tp_bytes, u64::from(pl.tp), &self.tp_path);
         // CP: ring attention passes K and V around the CP group, overlapped with the attention core.
         let cp_bytes = (f64::from(pl.cp) - 1.0) * 2.0 * tokens * kv / t * 2.0;
-        let cp_comm = if pl.cp > 1 {
-            self.coll(Collective::SendRecv, cp_bytes, 2, &self.cp_path)
-        } else {
-            0.0
-        };
+        let cp_comm = if pl.cp > 1 { self.coll(Collective::SendRecv, cp_bytes, 2, &self.cp_path) } else { 0.0 };
         let cp_exposed_fwd = (cp_comm - attn_fwd_s).max(0.0);
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
 
         let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd);
-        let fwd = PassCost {
-            compute_s: fwd_compute,
-            mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_fwd,
-            zero_exposed_s: 0.0,
-        };
+        let fwd = PassCost { compute_s: fwd_compute, mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_fwd, zero_exposed_s: 0.0 };
         let bwd = PassCost {
-            compute_s: 2.0 * proj_s
-                + attn_bwd_factor * attn_fwd_s
-                + 2.0 * elem_fwd_s
-                + self.launch_s(2.0 * kernels_fwd),
+            compute_s: 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd),
             mp_comm_s: tp_fwd + cp_exposed_bwd + a2a_fwd,
             zero_exposed_s: 0.0,
         };
@@ -305,22 +274,8 @@ impl Ctx<'_> {
             Recompute::Full => (fwd, proj_flops + attn_flops),
             Recompute::Selective => {
                 // FlashAttention already recomputes scores in its backward: nothing extra to do.
-                let extra = if self.fw.flash_attention {
-                    0.0
-                } else {
-                    attn_fwd_s + softmax_s
-                };
-                (
-                    PassCost {
-                        compute_s: extra,
-                        ..Default::default()
-                    },
-                    if self.fw.flash_attention {
-                        0.0
-                    } else {
-                        attn_flops
-                    },
-                )
+                let extra = if self.fw.flash_attention { 0.0 } else { attn_fwd_s + softmax_s };
+                (PassCost { compute_s: extra, ..Default::default() }, if self.fw.flash_attention { 0.0 } else { attn_flops })
             }
         };
         LayerCost {
@@ -345,24 +300,13 @@ fn prefetched(layers: f64, compute: f64, comm: f64, lead: f64, tail: f64) -> f64
 }
 
 /// Build the cost model of one step.
-pub fn build(
-    model: &ModelSpec,
-    plan: &Plan,
-    cluster: &Cluster,
-    seq_len: u32,
-    fw: &FrameworkSpec,
-) -> (CostModel, Vec<ChunkCost>) {
+pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> (CostModel, Vec<ChunkCost>) {
     let chip = &cluster.chip;
     let peak = match fw.precision {
         Precision::Bf16 => chip.bf16_dense_tflops,
         Precision::Fp8 => chip.fp8_dense_tflops.unwrap_or(chip.bf16_dense_tflops),
     } * 1e12;
-    let (tp, cp, pp, dp) = (
-        u64::from(plan.tp),
-        u64::from(plan.cp),
-        u64::from(plan.pp),
-        u64::from(plan.dp),
-    );
+    let (tp, cp, pp, dp) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.pp), u64::from(plan.dp));
     let ep = u64::from(plan.ep);
     let ctx = Ctx {
         model,
@@ -379,11 +323,7 @@ pub fn build(
         edp_path: cluster.group_path(0, tp * cp * pp * ep, (dp * cp / ep).max(1)),
     };
     let dense_layer = ctx.layer(false);
-    let moe_layer = if model.moe.is_some() {
-        ctx.layer(true)
-    } else {
-        dense_layer
-    };
+    let moe_layer = if model.moe.is_some() { ctx.layer(true) } else { dense_layer };
     let moe_from = model.moe.as_ref().map_or(u32::MAX, |m| m.dense_layers);
 
     let t = f64::from(plan.tp);
@@ -393,16 +333,7 @@ pub fn build(
     let dp_ranks = dp * cp;
     let edp_ranks = (dp_ranks / ep).max(1);
     let zero = plan.zero_stage;
-    let coll = |op, bytes: f64, n: u64, path: &GroupPath| {
-        time_s(
-            op,
-            fw.collective_algorithm,
-            bytes,
-            n,
-            path,
-            fw.in_network_reduction,
-        )
-    };
+    let coll = |op, bytes: f64, n: u64, path: &GroupPath| time_s(op, fw.collective_algorithm, bytes, n, path, fw.in_network_reduction);
 
     let mut chunks = Vec::with_capacity(plan.layers_per_chunk.len());
     let mut first_layer = 0u32;
@@ -415,11 +346,7 @@ pub fn build(
         let mut compute_f = Vec::with_capacity(n_layers as usize);
         let mut compute_b = Vec::with_capacity(n_layers as usize);
         for l in first_layer..first_layer + n_layers {
-            let lc = if l >= moe_from {
-                &moe_layer
-            } else {
-                &dense_layer
-            };
+            let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
             fwd.compute_s += lc.fwd.compute_s;
             fwd.mp_comm_s += lc.fwd.mp_comm_s;
             bwd.compute_s += lc.bwd.compute_s + lc.recompute.compute_s;
@@ -455,6 +382,7 @@ pub fn build(
             } / t;
         }
         let mut grad_reduce_s = 0.0;
+        let mut grad_reduce_per_microbatch_s = 0.0;
         if zero >= 3 {
             // Gather BF16 weights before forward and again before backward (twice with full
             // recompute: the recomputed forward releases them again); reduce-scatter gradients in the
@@ -462,28 +390,10 @@ pub fn build(
             // micro-batch, prefetched one layer ahead.
             let nl = f64::from(n_layers.max(1));
             let gather = coll(Collective::AllGather, 2.0 * pd / nl, dp_ranks, &ctx.dp_path)
-                + coll(
-                    Collective::AllGather,
-                    2.0 * pe / nl,
-                    edp_ranks,
-                    &ctx.edp_path,
-                );
-            let rs = coll(
-                Collective::ReduceScatter,
-                2.0 * pd / nl,
-                dp_ranks,
-                &ctx.dp_path,
-            ) + coll(
-                Collective::ReduceScatter,
-                2.0 * pe / nl,
-                edp_ranks,
-                &ctx.edp_path,
-            );
-            let bwd_gathers = if plan.recompute == Recompute::Full {
-                2.0
-            } else {
-                1.0
-            };
+                + coll(Collective::AllGather, 2.0 * pe / nl, edp_ranks, &ctx.edp_path);
+            let rs = coll(Collective::ReduceScatter, 2.0 * pd / nl, dp_ranks, &ctx.dp_path)
+                + coll(Collective::ReduceScatter, 2.0 * pe / nl, edp_ranks, &ctx.edp_path);
+            let bwd_gathers = if plan.recompute == Recompute::Full { 2.0 } else { 1.0 };
             let cf = compute_f.iter().sum::<f64>() / nl;
             let cb = compute_b.iter().sum::<f64>() / nl;
             let f_total = prefetched(nl, cf, gather, gather, 0.0);
@@ -491,19 +401,20 @@ pub fn build(
             fwd.zero_exposed_s = (f_total - nl * cf).max(0.0);
             bwd.zero_exposed_s = (b_total - nl * cb).max(0.0);
         } else {
-            let op = if zero == 0 {
-                Collective::AllReduce
+            let op = if zero == 0 { Collective::AllReduce } else { Collective::ReduceScatter };
+            let t = coll(op, GRAD_REDUCE_BYTES * pd, dp_ranks, &ctx.dp_path) + coll(op, GRAD_REDUCE_BYTES * pe, edp_ranks, &ctx.edp_path);
+            if zero == 2 {
+                grad_reduce_per_microbatch_s = t;
             } else {
-                Collective::ReduceScatter
-            };
-            grad_reduce_s = coll(op, GRAD_REDUCE_BYTES * pd, dp_ranks, &ctx.dp_path)
-                + coll(op, GRAD_REDUCE_BYTES * pe, edp_ranks, &ctx.edp_path);
+                grad_reduce_s = t;
+            }
         }
         chunks.push(ChunkCost {
             layers: n_layers,
             forward: fwd,
             backward: bwd,
             grad_reduce_s,
+            grad_reduce_per_microbatch_s,
             hardware_flops: flops,
         });
     }
@@ -516,11 +427,7 @@ pub fn build(
     for (c, &n) in plan.layers_per_chunk.iter().enumerate() {
         let s = plan.stage_of_chunk(c as u32) as usize;
         for l in first..first + n {
-            let lc = if l >= moe_from {
-                &moe_layer
-            } else {
-                &dense_layer
-            };
+            let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
             stage_params[s].0 += lc.params_dense;
             stage_params[s].1 += lc.params_expert;
         }
@@ -550,14 +457,7 @@ pub fn build(
         // Megatron's scatter/gather optimisation: each TP rank sends 1/t of the activation.
         let bytes = tokens * h * 2.0 / t;
         let path = cluster.group_path(0, tp * cp, 2);
-        time_s(
-            Collective::SendRecv,
-            Algorithm::Auto,
-            bytes,
-            2,
-            &path,
-            false,
-        )
+        time_s(Collective::SendRecv, Algorithm::Auto, bytes, 2, &path, false)
     } else {
         0.0
     };

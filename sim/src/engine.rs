@@ -18,11 +18,7 @@ pub const TICKS_PER_SEC: f64 = 1e9;
 
 /// Seconds to ticks, rounding to the nearest nanosecond (negative and NaN map to 0, huge values saturate).
 pub fn ticks(secs: f64) -> Ticks {
-    if secs.is_nan() || secs <= 0.0 {
-        0
-    } else {
-        (secs * TICKS_PER_SEC).round().min(u64::MAX as f64) as u64
-    }
+    if secs.is_nan() || secs <= 0.0 { 0 } else { (secs * TICKS_PER_SEC).round().min(u64::MAX as f64) as u64 }
 }
 
 pub fn secs(t: Ticks) -> f64 {
@@ -41,13 +37,7 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            payloads: Vec::new(),
-            free: Vec::new(),
-            seq: 0,
-            now: 0,
-        }
+        EventQueue { heap: BinaryHeap::new(), payloads: Vec::new(), free: Vec::new(), seq: 0, now: 0 }
     }
 }
 
@@ -83,9 +73,7 @@ impl<E> EventQueue<E> {
         let Reverse((t, _, slot)) = self.heap.pop()?;
         self.now = t;
         self.free.push(slot);
-        let e = self.payloads[slot]
-            .take()
-            .expect("each slot is popped once");
+        let e = self.payloads[slot].take().expect("each slot is popped once");
         Some((t, e))
     }
     /// Time of the next event without removing it.
@@ -137,18 +125,9 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(rng_stream(7, 1), |r, _: u64| Some(r.random::<u64>()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(rng_stream(7, 1), |r, _: u64| Some(r.random::<u64>()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(rng_stream(7, 2), |r, _: u64| Some(r.random::<u64>()))
-            .collect();
+        let a: Vec<u64> = (0..4).map(|_| 0).scan(rng_stream(7, 1), |r, _: u64| Some(r.random::<u64>())).collect();
+        let b: Vec<u64> = (0..4).map(|_| 0).scan(rng_stream(7, 1), |r, _: u64| Some(r.random::<u64>())).collect();
+        let c: Vec<u64> = (0..4).map(|_| 0).scan(rng_stream(7, 2), |r, _: u64| Some(r.random::<u64>())).collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

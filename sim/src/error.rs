@@ -6,29 +6,13 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum WankaError {
     #[error("{path}: cannot read: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{file}:{line}:{col}: {msg}")]
-    Parse {
-        file: String,
-        line: usize,
-        col: usize,
-        msg: String,
-    },
+    Parse { file: String, line: usize, col: usize, msg: String },
     #[error("{file}: field `{field}`: {msg}")]
-    Invalid {
-        file: String,
-        field: String,
-        msg: String,
-    },
+    Invalid { file: String, field: String, msg: String },
     #[error("unknown {kind} `{id}`; closest catalog ids: {}", closest.join(", "))]
-    Unknown {
-        kind: &'static str,
-        id: String,
-        closest: Vec<String>,
-    },
+    Unknown { kind: &'static str, id: String, closest: Vec<String> },
     #[error("infeasible plan: {}", reasons.join("; "))]
     Infeasible { reasons: Vec<String> },
 }
@@ -37,11 +21,9 @@ impl WankaError {
     /// Prefix an `Unknown` or `Infeasible` error with the file and field it came from.
     pub fn in_field(self, file: &str, field: &str) -> WankaError {
         match self {
-            WankaError::Unknown { .. } | WankaError::Infeasible { .. } => WankaError::Invalid {
-                file: file.to_string(),
-                field: field.to_string(),
-                msg: self.to_string(),
-            },
+            WankaError::Unknown { .. } | WankaError::Infeasible { .. } => {
+                WankaError::Invalid { file: file.to_string(), field: field.to_string(), msg: self.to_string() }
+            }
             other => other,
         }
     }
@@ -69,11 +51,7 @@ pub fn closest_ids<'a>(id: &str, ids: impl Iterator<Item = &'a String>) -> Vec<S
         .map(|c| {
             let d = edit_distance(&lower, &c.to_lowercase());
             // An id that contains the query (or vice versa) is a strong hint.
-            let bonus = if c.contains(&lower) || lower.contains(c.as_str()) {
-                0
-            } else {
-                2
-            };
+            let bonus = if c.contains(&lower) || lower.contains(c.as_str()) { 0 } else { 2 };
             (d + bonus, c)
         })
         .collect();
@@ -88,11 +66,7 @@ mod tests {
     fn distance() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
-        let ids = [
-            "h100-sxm".to_string(),
-            "h800-sxm".to_string(),
-            "a100-sxm-80gb".to_string(),
-        ];
+        let ids = ["h100-sxm".to_string(), "h800-sxm".to_string(), "a100-sxm-80gb".to_string()];
         assert_eq!(closest_ids("h100", ids.iter())[0], "h100-sxm");
     }
 }

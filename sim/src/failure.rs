@@ -73,26 +73,18 @@ const FAILURES_RON: &str = include_str!("../../scenarios/catalog/failures.ron");
 pub fn builtin_profiles() -> &'static BTreeMap<String, FailureProfile> {
     static P: std::sync::OnceLock<BTreeMap<String, FailureProfile>> = std::sync::OnceLock::new();
     P.get_or_init(|| {
-        parse_profiles(FAILURES_RON, "scenarios/catalog/failures.ron")
-            .expect("built-in failure profiles are validated by tests")
+        parse_profiles(FAILURES_RON, "scenarios/catalog/failures.ron").expect("built-in failure profiles are validated by tests")
     })
 }
 
 /// Parse and check a failure-profile file.
-pub fn parse_profiles(
-    src: &str,
-    file: &str,
-) -> Result<BTreeMap<String, FailureProfile>, WankaError> {
+pub fn parse_profiles(src: &str, file: &str) -> Result<BTreeMap<String, FailureProfile>, WankaError> {
     let f: ProfileFile = parse_ron(src, file)?;
     let mut out = BTreeMap::new();
     for p in f.profiles {
         p.check(file, &format!("profiles[{}]", p.id))?;
         if out.insert(p.id.clone(), p.clone()).is_some() {
-            return Err(WankaError::Invalid {
-                file: file.into(),
-                field: format!("profiles[{}]", p.id),
-                msg: "duplicate id".into(),
-            });
+            return Err(WankaError::Invalid { file: file.into(), field: format!("profiles[{}]", p.id), msg: "duplicate id".into() });
         }
     }
     Ok(out)
@@ -101,33 +93,18 @@ pub fn parse_profiles(
 /// Look up a built-in profile by id.
 pub fn profile(id: &str) -> Result<&'static FailureProfile, WankaError> {
     let all = builtin_profiles();
-    all.get(id).ok_or_else(|| WankaError::Unknown {
-        kind: "failure profile",
-        id: id.into(),
-        closest: closest_ids(id, all.keys()),
-    })
+    all.get(id).ok_or_else(|| WankaError::Unknown { kind: "failure profile", id: id.into(), closest: closest_ids(id, all.keys()) })
 }
 
 impl Component {
     pub fn check(&self, file: &str, field: &str) -> Result<(), WankaError> {
-        let bad = |msg: String| {
-            Err(WankaError::Invalid {
-                file: file.into(),
-                field: field.into(),
-                msg,
-            })
-        };
+        let bad = |msg: String| Err(WankaError::Invalid { file: file.into(), field: field.into(), msg });
         if !(self.rate_per_unit_hour >= 0.0 && self.rate_per_unit_hour.is_finite()) {
-            return bad(format!(
-                "rate_per_unit_hour must be a non-negative number, got {}",
-                self.rate_per_unit_hour
-            ));
+            return bad(format!("rate_per_unit_hour must be a non-negative number, got {}", self.rate_per_unit_hour));
         }
         if let FailureLaw::Weibull { shape, scale_hours } = self.distribution {
             if !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite()) {
-                return bad(format!(
-                    "Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"
-                ));
+                return bad(format!("Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"));
             }
         }
         Ok(())
@@ -136,11 +113,7 @@ impl Component {
 
 impl FailureProfile {
     pub fn check(&self, file: &str, field: &str) -> Result<(), WankaError> {
-        if !(self.low_multiplier > 0.0
-            && self.low_multiplier <= 1.0
-            && self.high_multiplier >= 1.0
-            && self.high_multiplier.is_finite())
-        {
+        if !(self.low_multiplier > 0.0 && self.low_multiplier <= 1.0 && self.high_multiplier >= 1.0 && self.high_multiplier.is_finite()) {
             return Err(WankaError::Invalid {
                 file: file.into(),
                 field: field.into(),
@@ -156,10 +129,7 @@ impl FailureProfile {
     /// Job-interrupting failures per hour for a job of `devices` in nodes of `per_node`, at multiplier 1
     /// (Weibull components contribute their mean rate over the first `horizon_h` hours).
     pub fn rate_per_hour(&self, devices: u64, per_node: u32, horizon_h: f64) -> f64 {
-        self.components
-            .iter()
-            .map(|c| c.mean_rate_per_hour(devices, per_node, horizon_h))
-            .sum()
+        self.components.iter().map(|c| c.mean_rate_per_hour(devices, per_node, horizon_h)).sum()
     }
 }
 
@@ -175,9 +145,7 @@ impl Component {
         let n = self.units(devices, per_node);
         match self.distribution {
             FailureLaw::Exponential => n * self.rate_per_unit_hour,
-            FailureLaw::Weibull { shape, scale_hours } => {
-                n * (horizon_h / scale_hours).powf(shape) / horizon_h.max(1e-9)
-            }
+            FailureLaw::Weibull { shape, scale_hours } => n * (horizon_h / scale_hours).powf(shape) / horizon_h.max(1e-9),
         }
     }
 }
@@ -213,8 +181,7 @@ impl Process {
         match self.law {
             FailureLaw::Exponential => self.rate_per_hour,
             FailureLaw::Weibull { shape, scale_hours } => {
-                self.multiplier * self.units * (horizon_h / scale_hours).powf(shape)
-                    / horizon_h.max(1e-9)
+                self.multiplier * self.units * (horizon_h / scale_hours).powf(shape) / horizon_h.max(1e-9)
             }
         }
     }
@@ -223,9 +190,7 @@ impl Process {
     pub fn next_after<R: rand::Rng>(&self, age_h: f64, rng: &mut R) -> Option<f64> {
         let e: f64 = Exp1.sample(rng);
         match self.law {
-            FailureLaw::Exponential => {
-                (self.rate_per_hour > 0.0).then(|| age_h + e / self.rate_per_hour)
-            }
+            FailureLaw::Exponential => (self.rate_per_hour > 0.0).then(|| age_h + e / self.rate_per_hour),
             FailureLaw::Weibull { shape, scale_hours } => {
                 // Cumulative hazard H(t) = m·n·(t/η)^k; solve H(t') − H(t) = e.
                 let scale = self.multiplier * self.units;
@@ -253,20 +218,13 @@ mod tests {
         assert!((expected - 419.0).abs() < 1.0, "{expected}");
         // 3.79 per 1,000 node-days.
         let per_1000_node_days = per_hour * 24.0 / 2048.0 * 1000.0;
-        assert!(
-            (per_1000_node_days - 3.79).abs() < 0.01,
-            "{per_1000_node_days}"
-        );
+        assert!((per_1000_node_days - 3.79).abs() < 0.01, "{per_1000_node_days}");
     }
 
     #[test]
     fn infant_profile_matches_mean_over_54_days() {
-        let base = profile("h100-llama3")
-            .unwrap()
-            .rate_per_hour(16384, 8, 1296.0);
-        let infant = profile("h100-llama3-infant")
-            .unwrap()
-            .rate_per_hour(16384, 8, 1296.0);
+        let base = profile("h100-llama3").unwrap().rate_per_hour(16384, 8, 1296.0);
+        let infant = profile("h100-llama3-infant").unwrap().rate_per_hour(16384, 8, 1296.0);
         assert!((infant / base - 1.0).abs() < 0.01, "{infant} vs {base}");
     }
 
@@ -274,10 +232,7 @@ mod tests {
     fn meta_rsc_profile_is_in_the_published_band() {
         let p = profile("a100-meta-rsc").unwrap();
         let per_1000_node_days = p.rate_per_hour(8000, 8, 1000.0) * 24.0 / 1000.0 * 1000.0;
-        assert!(
-            (per_1000_node_days - 3.90).abs() < 0.01,
-            "{per_1000_node_days}"
-        );
+        assert!((per_1000_node_days - 3.90).abs() < 0.01, "{per_1000_node_days}");
         assert!((per_1000_node_days * p.low_multiplier - 2.34).abs() < 0.02);
         assert!((per_1000_node_days * p.high_multiplier - 6.50).abs() < 0.02);
     }
@@ -302,13 +257,7 @@ mod tests {
             n += 1;
         }
         assert!((n as f64 - 2000.0).abs() < 4.0 * 2000f64.sqrt(), "{n}");
-        let w = Component {
-            distribution: FailureLaw::Weibull {
-                shape: 0.7,
-                scale_hours: 1e6,
-            },
-            ..c
-        };
+        let w = Component { distribution: FailureLaw::Weibull { shape: 0.7, scale_hours: 1e6 }, ..c };
         let p = Process::new(&w, 10_000, 8, 1.0);
         let (mut t, mut n) = (0.0, 0);
         while let Some(next) = p.next_after(t, &mut rng) {
@@ -319,10 +268,7 @@ mod tests {
             n += 1;
         }
         let expected = 10_000.0 * (1000.0f64 / 1e6).powf(0.7);
-        assert!(
-            (n as f64 - expected).abs() < 4.0 * expected.sqrt(),
-            "{n} vs {expected}"
-        );
+        assert!((n as f64 - expected).abs() < 4.0 * expected.sqrt(), "{n} vs {expected}");
     }
 
     #[test]
@@ -334,20 +280,8 @@ mod tests {
             distribution: FailureLaw::Exponential,
             needs_repair: true,
         };
-        assert!(
-            c.check("f", "c")
-                .unwrap_err()
-                .to_string()
-                .contains("non-negative")
-        );
-        let c = Component {
-            rate_per_unit_hour: 0.0,
-            distribution: FailureLaw::Weibull {
-                shape: 0.0,
-                scale_hours: 1.0,
-            },
-            ..c
-        };
+        assert!(c.check("f", "c").unwrap_err().to_string().contains("non-negative"));
+        let c = Component { rate_per_unit_hour: 0.0, distribution: FailureLaw::Weibull { shape: 0.0, scale_hours: 1.0 }, ..c };
         assert!(c.check("f", "c").is_err());
     }
 }

@@ -64,9 +64,7 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
     // FFN activations: plain GeLU keeps its input and output (2+2 bytes per element of f), gated keeps
     // gate, up and their product (6).
     let f = match (&m.moe, moe_layer) {
-        (Some(moe), true) => {
-            f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts)
-        }
+        (Some(moe), true) => f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts),
         _ => f64::from(m.ffn_hidden),
     };
     sharded += s * b * f * if m.gated_ffn { 6.0 } else { 4.0 };
@@ -81,13 +79,7 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
 
 /// Memory of every stage and the worst one. `inflight_layer_mbs[s]` is the largest number of
 /// (layer, micro-batch) activations stage `s` holds at once under the schedule.
-pub fn stage_memory(
-    m: &ModelSpec,
-    plan: &Plan,
-    seq_len: u32,
-    flash_attention: bool,
-    inflight_layer_mbs: &[f64],
-) -> Vec<MemoryBreakdown> {
+pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: bool, inflight_layer_mbs: &[f64]) -> Vec<MemoryBreakdown> {
     let params = m.params(seq_len);
     let t = f64::from(plan.tp);
     let dense_shard = f64::from(plan.dp) * f64::from(plan.cp);
@@ -102,13 +94,10 @@ pub fn stage_memory(
         flash_attention,
     };
     let moe_from = m.moe.as_ref().map_or(u32::MAX, |x| x.dense_layers);
-    let mut first_layer = 0u32;
-    let mut layer_stage = vec![0u32; m.layers as usize];
+    // Stage of every layer, in model order (plans built for probing may hold more layers than the model).
+    let mut layer_stage = Vec::with_capacity(m.layers as usize);
     for (c, n) in plan.layers_per_chunk.iter().enumerate() {
-        for l in first_layer..first_layer + n {
-            layer_stage[l as usize] = plan.stage_of_chunk(c as u32);
-        }
-        first_layer += n;
+        layer_stage.extend(std::iter::repeat_n(plan.stage_of_chunk(c as u32), *n as usize));
     }
     (0..plan.pp)
         .map(|s| {
@@ -147,22 +136,12 @@ pub fn stage_memory(
                 } / t;
             }
             let zero = plan.zero_stage;
-            let weights = 2.0
-                * (dense / if zero >= 3 { dense_shard } else { 1.0 }
-                    + expert / if zero >= 3 { expert_shard } else { 1.0 });
+            let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });
             let grads = crate::cost::GRAD_REDUCE_BYTES
-                * (dense / if zero >= 2 { dense_shard } else { 1.0 }
-                    + expert / if zero >= 2 { expert_shard } else { 1.0 });
-            let optim = 12.0
-                * (dense / if zero >= 1 { dense_shard } else { 1.0 }
-                    + expert / if zero >= 1 { expert_shard } else { 1.0 });
-            let mean_act = if layers > 0.0 {
-                act_per_layer_sum / layers
-            } else {
-                0.0
-            };
-            let mut activations =
-                mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
+                * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
+            let optim = 12.0 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
+            let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
+            let mut activations = mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
             if last {
                 // FP32 logits/softmax and BF16 logits of the micro-batch in the loss.
                 let tokens = f64::from(seq_len) / f64::from(plan.cp) * f64::from(plan.micro_batch);
@@ -173,14 +152,8 @@ pub fn stage_memory(
                 // Gathered BF16 weights of the module in use and the prefetched one, plus the gradient
                 // of one module before its reduce-scatter: ZeRO-3 gathers per module (linear layer).
                 let h = f64::from(m.hidden);
-                let f = f64::from(m.ffn_hidden).max(
-                    m.moe
-                        .as_ref()
-                        .map_or(0.0, |x| f64::from(x.expert_ffn_hidden)),
-                );
-                let largest_module = (h * (h + 2.0 * m.kv_dim()))
-                    .max(h * f * if m.gated_ffn { 2.0 } else { 1.0 })
-                    / t;
+                let f = f64::from(m.ffn_hidden).max(m.moe.as_ref().map_or(0.0, |x| f64::from(x.expert_ffn_hidden)));
+                let largest_module = (h * (h + 2.0 * m.kv_dim())).max(h * f * if m.gated_ffn { 2.0 } else { 1.0 }) / t;
                 buffers += 3.0 * 2.0 * largest_module;
             }
             let gb = |x: f64| x / 1e9;
@@ -221,15 +194,7 @@ mod tests {
     }
 
     fn inputs(tp: u32, sp: bool, rc: Recompute) -> ActivationInputs {
-        ActivationInputs {
-            seq_len: 2048,
-            micro_batch: 1,
-            tp,
-            cp: 1,
-            sequence_parallel: sp,
-            recompute: rc,
-            flash_attention: false,
-        }
+        ActivationInputs { seq_len: 2048, micro_batch: 1, tp, cp: 1, sequence_parallel: sp, recompute: rc, flash_attention: false }
     }
 
     /// Korthikanti et al. 2022, eq. 1–5 and Table 2, for GPT-3 175B (s 2048, b 1, h 12288, a 96, t 8).
@@ -239,38 +204,19 @@ mod tests {
         let (s, b, h, a, t) = (2048.0, 1.0, 12288.0, 96.0, 8.0);
         let sbh = s * b * h;
         let close = |x: f64, y: f64| (x - y).abs() / y < 1e-12;
-        assert!(close(
-            layer_activation_bytes(&m, &inputs(1, false, Recompute::None), false),
-            sbh * (34.0 + 5.0 * a * s / h)
-        ));
+        assert!(close(layer_activation_bytes(&m, &inputs(1, false, Recompute::None), false), sbh * (34.0 + 5.0 * a * s / h)));
         assert!(close(
             layer_activation_bytes(&m, &inputs(8, false, Recompute::None), false),
             sbh * (10.0 + 24.0 / t + 5.0 * a * s / (h * t))
         ));
-        assert!(close(
-            layer_activation_bytes(&m, &inputs(8, true, Recompute::None), false),
-            sbh * (34.0 + 5.0 * a * s / h) / t
-        ));
-        assert!(close(
-            layer_activation_bytes(&m, &inputs(8, true, Recompute::Selective), false),
-            34.0 * sbh / t
-        ));
-        assert!(close(
-            layer_activation_bytes(&m, &inputs(8, false, Recompute::Selective), false),
-            sbh * (10.0 + 24.0 / t)
-        ));
-        assert!(close(
-            layer_activation_bytes(&m, &inputs(8, false, Recompute::Full), false),
-            2.0 * sbh
-        ));
+        assert!(close(layer_activation_bytes(&m, &inputs(8, true, Recompute::None), false), sbh * (34.0 + 5.0 * a * s / h) / t));
+        assert!(close(layer_activation_bytes(&m, &inputs(8, true, Recompute::Selective), false), 34.0 * sbh / t));
+        assert!(close(layer_activation_bytes(&m, &inputs(8, false, Recompute::Selective), false), sbh * (10.0 + 24.0 / t)));
+        assert!(close(layer_activation_bytes(&m, &inputs(8, false, Recompute::Full), false), 2.0 * sbh));
         // Table 2's headline: selective + SP stores ~ 5x less than TP alone without recompute for GPT-3.
         let tp_only = layer_activation_bytes(&m, &inputs(8, false, Recompute::None), false);
         let sel_sp = layer_activation_bytes(&m, &inputs(8, true, Recompute::Selective), false);
-        assert!(
-            tp_only / sel_sp > 4.5 && tp_only / sel_sp < 6.5,
-            "{}",
-            tp_only / sel_sp
-        );
+        assert!(tp_only / sel_sp > 4.5 && tp_only / sel_sp < 6.5, "{}", tp_only / sel_sp);
     }
 
     #[test]
@@ -295,12 +241,7 @@ mod tests {
         let mem = stage_memory(&m, &plan, 2048, true, &[96.0]);
         // 18 bytes/param x 175B = 3.1 TB.
         assert!(mem[0].total_gb > 3000.0, "{:?}", mem[0]);
-        assert!(
-            (mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb
-                - 18.0 * m.params(2048).total / 1e9)
-                .abs()
-                < 1.0
-        );
+        assert!((mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb - 18.0 * m.params(2048).total / 1e9).abs() < 1.0);
     }
 
     #[test]

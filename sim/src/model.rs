@@ -85,9 +85,7 @@ impl ModelSpec {
     }
     /// Number of layers whose FFN is a MoE block.
     pub fn moe_layers(&self) -> u32 {
-        self.moe
-            .as_ref()
-            .map_or(0, |m| self.layers.saturating_sub(m.dense_layers))
+        self.moe.as_ref().map_or(0, |m| self.layers.saturating_sub(m.dense_layers))
     }
     fn ffn_mats(&self) -> f64 {
         if self.gated_ffn { 3.0 } else { 2.0 }
@@ -95,13 +93,7 @@ impl ModelSpec {
 
     /// Check the shape is self-consistent.
     pub fn check(&self, file: &str) -> Result<(), WankaError> {
-        let bad = |field: &str, msg: String| {
-            Err(WankaError::Invalid {
-                file: file.to_string(),
-                field: format!("model.{field}"),
-                msg,
-            })
-        };
+        let bad = |field: &str, msg: String| Err(WankaError::Invalid { file: file.to_string(), field: format!("model.{field}"), msg });
         for (name, v) in [
             ("layers", self.layers),
             ("hidden", self.hidden),
@@ -115,41 +107,20 @@ impl ModelSpec {
             }
         }
         if self.hidden % self.heads != 0 {
-            return bad(
-                "heads",
-                format!(
-                    "hidden ({}) must be divisible by heads ({})",
-                    self.hidden, self.heads
-                ),
-            );
+            return bad("heads", format!("hidden ({}) must be divisible by heads ({})", self.hidden, self.heads));
         }
         if self.heads % self.kv_heads != 0 {
-            return bad(
-                "kv_heads",
-                format!(
-                    "heads ({}) must be divisible by kv_heads ({})",
-                    self.heads, self.kv_heads
-                ),
-            );
+            return bad("kv_heads", format!("heads ({}) must be divisible by kv_heads ({})", self.heads, self.kv_heads));
         }
         if let Some(m) = &self.moe {
             if m.experts == 0 || m.top_k == 0 || m.top_k > m.experts {
-                return bad(
-                    "moe.top_k",
-                    format!(
-                        "need 1 <= top_k <= experts, got top_k {} of {} experts",
-                        m.top_k, m.experts
-                    ),
-                );
+                return bad("moe.top_k", format!("need 1 <= top_k <= experts, got top_k {} of {} experts", m.top_k, m.experts));
             }
             if m.expert_ffn_hidden == 0 {
                 return bad("moe.expert_ffn_hidden", "must be at least 1".into());
             }
             if m.dense_layers > self.layers {
-                return bad(
-                    "moe.dense_layers",
-                    format!("{} exceeds layers ({})", m.dense_layers, self.layers),
-                );
+                return bad("moe.dense_layers", format!("{} exceeds layers ({})", m.dense_layers, self.layers));
             }
         }
         Ok(())
@@ -169,38 +140,19 @@ impl ModelSpec {
             Some(m) => {
                 let e = ffn(f64::from(m.expert_ffn_hidden));
                 let shared = f64::from(m.shared_experts) * e + h * f64::from(m.experts); // + router
-                (
-                    f64::from(m.experts) * e,
-                    shared,
-                    f64::from(m.top_k) * e + shared,
-                )
+                (f64::from(m.experts) * e, shared, f64::from(m.top_k) * e + shared)
             }
             None => (0.0, 0.0, 0.0),
         };
         let v = f64::from(self.vocab);
-        let embedding = v * h
-            + if self.learned_positions {
-                f64::from(seq_len) * h
-            } else {
-                0.0
-            };
+        let embedding = v * h + if self.learned_positions { f64::from(seq_len) * h } else { 0.0 };
         let output = if self.tied_embeddings { 0.0 } else { v * h };
         let final_norm = if self.bias { 2.0 * h } else { h };
         let moe_layers = f64::from(self.moe_layers());
         let dense_layers = f64::from(self.layers) - moe_layers;
         let l = f64::from(self.layers);
-        let total = l * attention
-            + dense_layers * dense_ffn
-            + moe_layers * (experts + shared)
-            + embedding
-            + output
-            + final_norm;
-        let active = l * attention
-            + dense_layers * dense_ffn
-            + moe_layers * active_ffn_moe
-            + embedding
-            + output
-            + final_norm;
+        let total = l * attention + dense_layers * dense_ffn + moe_layers * (experts + shared) + embedding + output + final_norm;
+        let active = l * attention + dense_layers * dense_ffn + moe_layers * active_ffn_moe + embedding + output + final_norm;
         ParamCounts {
             attention_per_layer: attention,
             dense_ffn_per_layer: dense_ffn,
@@ -270,16 +222,7 @@ impl ModelRef {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn dense(
-    name: &str,
-    layers: u32,
-    hidden: u32,
-    heads: u32,
-    kv_heads: u32,
-    ffn: u32,
-    vocab: u32,
-    llama_style: bool,
-) -> ModelSpec {
+fn dense(name: &str, layers: u32, hidden: u32, heads: u32, kv_heads: u32, ffn: u32, vocab: u32, llama_style: bool) -> ModelSpec {
     ModelSpec {
         name: name.to_string(),
         layers,
@@ -298,16 +241,8 @@ fn dense(
 }
 
 /// Ids of the bundled model presets.
-pub const PRESET_IDS: &[&str] = &[
-    "gpt3-175b",
-    "llama3-8b",
-    "llama3-70b",
-    "llama3-405b",
-    "dense-200b",
-    "mixtral-8x7b",
-    "deepseek-v3-like",
-    "mt-nlg-530b",
-];
+pub const PRESET_IDS: &[&str] =
+    &["gpt3-175b", "llama3-8b", "llama3-70b", "llama3-405b", "dense-200b", "mixtral-8x7b", "deepseek-v3-like", "mt-nlg-530b"];
 
 /// A bundled model by id. Sources:
 /// GPT-3 175B: Brown et al. 2020 Table 2.1 (96 layers, d 12288, 96 heads, vocab 50257 padded to 51200 as in
@@ -325,52 +260,18 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
         "llama3-8b" => dense("Llama 3 8B", 32, 4096, 32, 8, 14336, 128_000, true),
         "llama3-70b" => dense("Llama 3 70B", 80, 8192, 64, 8, 28672, 128_000, true),
         "llama3-405b" => dense("Llama 3 405B", 126, 16384, 128, 8, 53248, 128_000, true),
-        "dense-200b" => dense(
-            "Dense 200B (Llama-style)",
-            96,
-            12288,
-            96,
-            8,
-            49152,
-            128_000,
-            true,
-        ),
+        "dense-200b" => dense("Dense 200B (Llama-style)", 96, 12288, 96, 8, 49152, 128_000, true),
         "mixtral-8x7b" => ModelSpec {
-            moe: Some(MoeSpec {
-                experts: 8,
-                top_k: 2,
-                shared_experts: 0,
-                expert_ffn_hidden: 14336,
-                dense_layers: 0,
-            }),
+            moe: Some(MoeSpec { experts: 8, top_k: 2, shared_experts: 0, expert_ffn_hidden: 14336, dense_layers: 0 }),
             ..dense("Mixtral 8x7B", 32, 4096, 32, 8, 14336, 32000, true)
         },
         "deepseek-v3-like" => ModelSpec {
-            moe: Some(MoeSpec {
-                experts: 256,
-                top_k: 8,
-                shared_experts: 1,
-                expert_ffn_hidden: 2048,
-                dense_layers: 3,
-            }),
-            ..dense(
-                "DeepSeek-V3-shaped MoE",
-                61,
-                7168,
-                128,
-                128,
-                18432,
-                129_280,
-                true,
-            )
+            moe: Some(MoeSpec { experts: 256, top_k: 8, shared_experts: 1, expert_ffn_hidden: 2048, dense_layers: 3 }),
+            ..dense("DeepSeek-V3-shaped MoE", 61, 7168, 128, 128, 18432, 129_280, true)
         },
         _ => {
             let ids: Vec<String> = PRESET_IDS.iter().map(|s| s.to_string()).collect();
-            return Err(WankaError::Unknown {
-                kind: "model preset",
-                id: id.to_string(),
-                closest: closest_ids(id, ids.iter()),
-            });
+            return Err(WankaError::Unknown { kind: "model preset", id: id.to_string(), closest: closest_ids(id, ids.iter()) });
         }
     };
     Ok(m)
@@ -387,11 +288,7 @@ mod tests {
 
     #[test]
     fn gpt_params_match_megatron_eq2() {
-        for (l, h, heads, billions) in [
-            (24u32, 2304u32, 24u32, 1.7),
-            (96, 12288, 96, 174.6),
-            (128, 25600, 160, 1008.0),
-        ] {
+        for (l, h, heads, billions) in [(24u32, 2304u32, 24u32, 1.7), (96, 12288, 96, 174.6), (128, 25600, 160, 1008.0)] {
             let m = dense("t", l, h, heads, heads, 4 * h, 51200, false);
             let p = m.params(2048).total;
             let want = megatron_params(l.into(), h.into(), 51200.0, 2048.0);

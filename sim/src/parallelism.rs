@@ -100,9 +100,7 @@ impl Plan {
     }
     /// Layers held by stage `s` (all its virtual chunks).
     pub fn layers_on_stage(&self, s: u32) -> u32 {
-        (0..self.vpp)
-            .map(|v| self.layers_per_chunk[(v * self.pp + s) as usize])
-            .sum()
+        (0..self.vpp).map(|v| self.layers_per_chunk[(v * self.pp + s) as usize]).sum()
     }
 }
 
@@ -114,31 +112,16 @@ pub fn default_vpp(layers: u32, pp: u32) -> u32 {
         return 1;
     }
     let per_stage = layers / pp;
-    if layers % pp == 0 {
-        (1..=4).rev().find(|v| per_stage % v == 0).unwrap_or(1)
-    } else {
-        per_stage.clamp(1, 4)
-    }
+    if layers % pp == 0 { (1..=4).rev().find(|v| per_stage % v == 0).unwrap_or(1) } else { per_stage.clamp(1, 4) }
 }
 
 /// Fill defaults and check constraints. `gpus` is the cluster size; `logits_layer_equiv` is the output
 /// layer's cost in units of one transformer layer (used to balance uneven stages).
-pub fn resolve(
-    spec: &ParallelismSpec,
-    model: &ModelSpec,
-    seq_len: u32,
-    gpus: u64,
-    logits_layer_equiv: f64,
-) -> Result<Plan, Vec<String>> {
+pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u64, logits_layer_equiv: f64) -> Result<Plan, Vec<String>> {
     let mut why = Vec::new();
-    for (name, v) in [
-        ("tp", spec.tp),
-        ("pp", spec.pp),
-        ("dp", spec.dp),
-        ("cp", spec.cp),
-        ("ep", spec.ep),
-        ("global_batch", spec.global_batch),
-    ] {
+    for (name, v) in
+        [("tp", spec.tp), ("pp", spec.pp), ("dp", spec.dp), ("cp", spec.cp), ("ep", spec.ep), ("global_batch", spec.global_batch)]
+    {
         if v == 0 {
             why.push(format!("{name} must be at least 1"));
         }
@@ -154,54 +137,30 @@ pub fn resolve(
         ));
     }
     if model.heads % spec.tp != 0 {
-        why.push(format!(
-            "heads ({}) not divisible by tp ({})",
-            model.heads, spec.tp
-        ));
+        why.push(format!("heads ({}) not divisible by tp ({})", model.heads, spec.tp));
     }
     if model.kv_heads % spec.tp != 0 && spec.tp % model.kv_heads != 0 {
-        why.push(format!(
-            "kv_heads ({}) and tp ({}) must divide one another",
-            model.kv_heads, spec.tp
-        ));
+        why.push(format!("kv_heads ({}) and tp ({}) must divide one another", model.kv_heads, spec.tp));
     }
     if model.ffn_hidden % spec.tp != 0 {
-        why.push(format!(
-            "ffn_hidden ({}) not divisible by tp ({})",
-            model.ffn_hidden, spec.tp
-        ));
+        why.push(format!("ffn_hidden ({}) not divisible by tp ({})", model.ffn_hidden, spec.tp));
     }
     if seq_len % spec.cp != 0 {
-        why.push(format!(
-            "seq_len ({seq_len}) not divisible by cp ({})",
-            spec.cp
-        ));
+        why.push(format!("seq_len ({seq_len}) not divisible by cp ({})", spec.cp));
     }
     if spec.zero_stage > 3 {
-        why.push(format!(
-            "zero_stage must be 0, 1, 2 or 3, got {}",
-            spec.zero_stage
-        ));
+        why.push(format!("zero_stage must be 0, 1, 2 or 3, got {}", spec.zero_stage));
     }
     match &model.moe {
         Some(moe) => {
             if moe.experts % spec.ep != 0 {
-                why.push(format!(
-                    "experts ({}) not divisible by ep ({})",
-                    moe.experts, spec.ep
-                ));
+                why.push(format!("experts ({}) not divisible by ep ({})", moe.experts, spec.ep));
             }
             if (spec.dp * spec.cp) % spec.ep != 0 {
-                why.push(format!(
-                    "ep ({}) must divide dp·cp ({})",
-                    spec.ep,
-                    spec.dp * spec.cp
-                ));
+                why.push(format!("ep ({}) must divide dp·cp ({})", spec.ep, spec.dp * spec.cp));
             }
         }
-        None if spec.ep != 1 => {
-            why.push(format!("ep = {} needs a mixture-of-experts model", spec.ep))
-        }
+        None if spec.ep != 1 => why.push(format!("ep = {} needs a mixture-of-experts model", spec.ep)),
         None => {}
     }
     let micro_batch = spec.micro_batch.unwrap_or(1);
@@ -216,11 +175,7 @@ pub fn resolve(
         ));
     }
     let micro_batches = spec.global_batch / per_replica.max(1);
-    let schedule = spec.schedule.unwrap_or(if spec.pp > 1 {
-        Schedule::Interleaved
-    } else {
-        Schedule::OneFOneB
-    });
+    let schedule = spec.schedule.unwrap_or(if spec.pp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB });
     let vpp = match schedule {
         Schedule::OneFOneB => {
             if spec.vpp.is_some_and(|v| v != 1) {
@@ -228,9 +183,7 @@ pub fn resolve(
             }
             1
         }
-        Schedule::Interleaved => spec
-            .vpp
-            .unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
+        Schedule::Interleaved => spec.vpp.unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
     };
     if vpp == 0 {
         why.push("vpp must be at least 1".into());
@@ -240,10 +193,7 @@ pub fn resolve(
     }
     let chunks = spec.pp * vpp.max(1);
     if model.layers < chunks {
-        why.push(format!(
-            "{} layers cannot fill pp·vpp = {chunks} pipeline chunks",
-            model.layers
-        ));
+        why.push(format!("{} layers cannot fill pp·vpp = {chunks} pipeline chunks", model.layers));
     }
     if !why.is_empty() {
         return Err(why);
@@ -274,34 +224,22 @@ pub fn balance_layers(layers: u32, chunks: u32, logits_cost: f64) -> Vec<u32> {
     let n = chunks as usize;
     let extra = |c: usize| if c + 1 == n { logits_cost } else { 0.0 };
     // Smallest cap T such that Σ max(1, ⌊T − extra_c⌋) ≥ layers.
-    let count = |t: f64| -> u64 {
-        (0..n)
-            .map(|c| ((t - extra(c) + 1e-9).floor().max(1.0)) as u64)
-            .sum()
-    };
+    let count = |t: f64| -> u64 { (0..n).map(|c| ((t - extra(c) + 1e-9).floor().max(1.0)) as u64).sum() };
     let (mut lo, mut hi) = (0.0_f64, f64::from(layers) + logits_cost + 1.0);
     for _ in 0..64 {
         let mid = 0.5 * (lo + hi);
-        if count(mid) >= u64::from(layers) {
-            hi = mid
-        } else {
-            lo = mid
-        }
+        if count(mid) >= u64::from(layers) { hi = mid } else { lo = mid }
     }
-    let mut out: Vec<u32> = (0..n)
-        .map(|c| ((hi - extra(c) + 1e-9).floor().max(1.0)) as u32)
-        .collect();
+    let mut out: Vec<u32> = (0..n).map(|c| ((hi - extra(c) + 1e-9).floor().max(1.0)) as u32).collect();
     // Remove any surplus from the costliest chunks, first occurrence from the front: deterministic.
     let mut total: u32 = out.iter().sum();
     while total > layers {
-        let (idx, _) = out
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| **l > 1)
-            .map(|(c, l)| (c, f64::from(*l) + extra(c)))
-            .fold((usize::MAX, f64::MIN), |best, cur| {
+        let (idx, _) = out.iter().enumerate().filter(|(_, l)| **l > 1).map(|(c, l)| (c, f64::from(*l) + extra(c))).fold(
+            (usize::MAX, f64::MIN),
+            |best, cur| {
                 if cur.1 > best.1 { cur } else { best }
-            });
+            },
+        );
         if idx == usize::MAX {
             break;
         }
@@ -353,15 +291,8 @@ mod tests {
     fn constraint_violations_are_named() {
         let m = preset("llama3-405b").unwrap();
         let err = resolve(&spec(3, 16, 64), &m, 8192, 8192, 0.6).unwrap_err();
-        assert!(
-            err.iter()
-                .any(|e| e.contains("heads (128) not divisible by tp (3)")),
-            "{err:?}"
-        );
-        assert!(
-            err.iter().any(|e| e.contains("must equal the cluster")),
-            "{err:?}"
-        );
+        assert!(err.iter().any(|e| e.contains("heads (128) not divisible by tp (3)")), "{err:?}");
+        assert!(err.iter().any(|e| e.contains("must equal the cluster")), "{err:?}");
         let ok = resolve(&spec(8, 16, 64), &m, 8192, 8192, 0.6).unwrap();
         assert_eq!(ok.schedule, Schedule::Interleaved);
         assert_eq!(ok.micro_batches, 32);

@@ -79,31 +79,16 @@ impl Scenario {
 
     /// Field-level checks that need no catalog.
     pub fn check(&self, file: &str) -> Result<(), WankaError> {
-        let bad = |field: &str, msg: String| {
-            Err(WankaError::Invalid {
-                file: file.to_string(),
-                field: field.to_string(),
-                msg,
-            })
-        };
+        let bad = |field: &str, msg: String| Err(WankaError::Invalid { file: file.to_string(), field: field.to_string(), msg });
         if self.training.seq_len == 0 {
             return bad("training.seq_len", "must be at least 1 token".into());
         }
         if !(self.training.tokens > 0.0 && self.training.tokens.is_finite()) {
-            return bad(
-                "training.tokens",
-                format!(
-                    "must be a positive number of tokens, got {}",
-                    self.training.tokens
-                ),
-            );
+            return bad("training.tokens", format!("must be a positive number of tokens, got {}", self.training.tokens));
         }
         let o = self.framework.iteration_overhead_s;
         if !(o >= 0.0 && o.is_finite()) {
-            return bad(
-                "framework.iteration_overhead_s",
-                format!("must be >= 0 seconds, got {o}"),
-            );
+            return bad("framework.iteration_overhead_s", format!("must be >= 0 seconds, got {o}"));
         }
         if let ModelRef::Custom(m) = &self.model {
             m.check(file)?;
@@ -114,91 +99,27 @@ impl Scenario {
 
     /// Resolve model, cluster and plan against a catalog.
     pub fn resolve(&self, catalog: &Catalog, file: &str) -> Result<Resolved, WankaError> {
-        let model = self
-            .model
-            .resolve()
-            .map_err(|e| e.in_field(file, "model"))?;
+        let model = self.model.resolve().map_err(|e| e.in_field(file, "model"))?;
         let cluster = Cluster::resolve(&self.cluster, catalog, file)?;
-        let plan = resolve_plan_fitting(
-            &model,
-            &self.parallelism,
-            self.training.seq_len,
-            &cluster,
-            self.framework.flash_attention,
-        )
-        .map_err(|reasons| WankaError::Invalid {
-            file: file.to_string(),
-            field: "parallelism".into(),
-            msg: reasons.join("; "),
-        })?;
-        Ok(Resolved {
-            model,
-            cluster,
-            plan,
-        })
+        let plan = resolve_plan_fitting(&model, &self.parallelism, self.training.seq_len, &cluster, self.framework.flash_attention)
+            .map_err(|reasons| WankaError::Invalid { file: file.to_string(), field: "parallelism".into(), msg: reasons.join("; ") })?;
+        Ok(Resolved { model, cluster, plan })
     }
 
     /// Simulate one training step.
     pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
         let r = self.resolve(catalog, file)?;
-        simulate_step(
-            &r.model,
-            &r.plan,
-            &r.cluster,
-            self.training.seq_len,
-            &self.framework,
-        )
+        simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)
     }
 
     /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
     /// elastic mode), checkpoint costs and interval, failure processes.
-    pub fn run_inputs(
-        &self,
-        catalog: &Catalog,
-        file: &str,
-    ) -> Result<(RunInputs, RunContext), WankaError> {
+    pub fn run_inputs(&self, catalog: &Catalog, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
         let r = self.resolve(catalog, file)?;
-        let step = simulate_step(
-            &r.model,
-            &r.plan,
-            &r.cluster,
-            self.training.seq_len,
-            &self.framework,
-        )?;
-        let profile = crate::failure::profile(&self.run.failures.profile)
-            .map_err(|e| e.in_field(file, "run.failures.profile"))?;
-        let devices = r.cluster.gpus;
-        let gpn = r.cluster.gpus_per_node;
-        let nodes = devices.div_ceil(u64::from(gpn));
-        let processes = self.run.processes(profile, devices, gpn);
-        let work_s = self.training.tokens / step.tokens_per_s;
-        let horizon_h = (work_s / 3600.0).min(self.run.max_days * 24.0).max(1.0);
-        let rate_h: f64 = processes
-            .iter()
-            .map(|p| p.mean_rate_per_hour(horizon_h))
-            .sum();
-        let mtti_s = if rate_h > 0.0 {
-            3600.0 / rate_h
-        } else {
-            f64::INFINITY
-        };
-        let nic_gb_per_s = r.cluster.nic_peak_bytes_per_s() / 1e9;
-        let ckpt = self.run.checkpoint.cost(
-            r.model.params(self.training.seq_len).total,
-            devices,
-            nic_gb_per_s,
-        );
-        let interval_s = self
-            .run
-            .checkpoint
-            .interval_s(ckpt.stall_s, mtti_s)
-            .min(work_s.max(1.0));
+        let step = simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)?;
         let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
-        let replicas_per_node = if replica >= u64::from(gpn) {
-            1
-        } else {
-            (u64::from(gpn) / replica) as u32
-        };
+        let gpn = r.cluster.gpus_per_node;
+        let replicas_per_node = if replica >= u64::from(gpn) { 1 } else { (u64::from(gpn) / replica) as u32 };
         // Elastic mode: throughput with k DP replicas lost, re-simulated at the smaller size (same
         // micro-batches per replica, so the global batch shrinks with DP).
         let mut degraded_speed = vec![1.0];
@@ -214,84 +135,99 @@ impl Scenario {
                 cluster.gpus = replica * u64::from(dp);
                 let speed = resolve_plan(&r.model, &spec, self.training.seq_len, cluster.gpus)
                     .ok()
-                    .and_then(|plan| {
-                        simulate_step(
-                            &r.model,
-                            &plan,
-                            &cluster,
-                            self.training.seq_len,
-                            &self.framework,
-                        )
-                        .ok()
-                    })
+                    .and_then(|plan| simulate_step(&r.model, &plan, &cluster, self.training.seq_len, &self.framework).ok())
                     .map_or(0.0, |s| s.tokens_per_s / step.tokens_per_s);
                 degraded_speed.push(speed);
             }
         }
-        let hot_spare_nodes = self
-            .run
-            .recovery
-            .hot_spare_nodes
-            .unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32);
-        let inputs = RunInputs {
-            devices,
-            gpus_per_node: gpn,
-            work_s,
+        let (inputs, mut ctx) = build_run_inputs(
+            &self.run,
+            self.training.tokens,
+            step.tokens_per_s,
+            r.cluster.gpus,
+            gpn,
+            r.model.params(self.training.seq_len).total,
+            r.cluster.nic_peak_bytes_per_s() / 1e9,
             degraded_speed,
             replicas_per_node,
-            checkpoint: ckpt,
-            interval_s,
-            processes,
-            recovery: self.run.recovery.clone(),
-            hot_spare_nodes,
-            stragglers: self.run.stragglers.clone(),
-            maintenance: self.run.maintenance.clone(),
-            max_s: self.run.max_days * 86400.0,
-        };
-        let ctx = RunContext {
-            scenario: self.name.clone(),
-            tokens: self.training.tokens,
-            step_s: step.step_s,
-            tokens_per_s: step.tokens_per_s,
-            mfu: step.mfu,
-            ideal_days: work_s / 86400.0,
-            failure_profile: profile.id.clone(),
-            mtti_hours: mtti_s / 3600.0,
-            checkpoint: ckpt,
-            checkpoint_interval_s: interval_s,
-            restart_s: inputs.restart_core_s() + self.run.recovery.detection_s,
-            hot_spare_nodes,
-            devices,
-        };
+            file,
+        )?;
+        ctx.scenario = self.name.clone();
+        ctx.step_s = step.step_s;
+        ctx.mfu = step.mfu;
         Ok((inputs, ctx))
     }
 
     /// Monte Carlo over `seeds` runs of the whole training run.
-    pub fn simulate_run(
-        &self,
-        catalog: &Catalog,
-        file: &str,
-        seeds: u64,
-    ) -> Result<RunReport, WankaError> {
+    pub fn simulate_run(&self, catalog: &Catalog, file: &str, seeds: u64) -> Result<RunReport, WankaError> {
         let (inputs, context) = self.run_inputs(catalog, file)?;
         let monte_carlo = runsim::monte_carlo(&inputs, self.seed, seeds);
-        Ok(RunReport {
-            context,
-            monte_carlo,
-        })
+        Ok(RunReport { context, monte_carlo })
     }
 
     /// The event log of the first seed's run.
-    pub fn run_event_log(
-        &self,
-        catalog: &Catalog,
-        file: &str,
-    ) -> Result<Vec<LogEvent>, WankaError> {
+    pub fn run_event_log(&self, catalog: &Catalog, file: &str) -> Result<Vec<LogEvent>, WankaError> {
         let (inputs, _) = self.run_inputs(catalog, file)?;
-        Ok(runsim::simulate_run(&inputs, self.seed, true)
-            .1
-            .unwrap_or_default())
+        Ok(runsim::simulate_run(&inputs, self.seed, true).1.unwrap_or_default())
     }
+}
+
+/// Run inputs for a job of `devices` training at `tokens_per_s` (the context's scenario name, step time
+/// and MFU are left for the caller).
+#[allow(clippy::too_many_arguments)]
+pub fn build_run_inputs(
+    run: &RunSpec,
+    tokens: f64,
+    tokens_per_s: f64,
+    devices: u64,
+    gpus_per_node: u32,
+    params: f64,
+    nic_gb_per_s: f64,
+    degraded_speed: Vec<f64>,
+    replicas_per_node: u32,
+    file: &str,
+) -> Result<(RunInputs, RunContext), WankaError> {
+    let profile = crate::failure::profile(&run.failures.profile).map_err(|e| e.in_field(file, "run.failures.profile"))?;
+    let nodes = devices.div_ceil(u64::from(gpus_per_node));
+    let processes = run.processes(profile, devices, gpus_per_node);
+    let work_s = tokens / tokens_per_s;
+    let horizon_h = (work_s / 3600.0).min(run.max_days * 24.0).max(1.0);
+    let rate_h: f64 = processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum();
+    let mtti_s = if rate_h > 0.0 { 3600.0 / rate_h } else { f64::INFINITY };
+    let ckpt = run.checkpoint.cost(params, devices, nic_gb_per_s);
+    let interval_s = run.checkpoint.interval_s(ckpt.stall_s, mtti_s).min(work_s.max(1.0));
+    let hot_spare_nodes = run.recovery.hot_spare_nodes.unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32);
+    let inputs = RunInputs {
+        devices,
+        gpus_per_node,
+        work_s,
+        degraded_speed,
+        replicas_per_node,
+        checkpoint: ckpt,
+        interval_s,
+        processes,
+        recovery: run.recovery.clone(),
+        hot_spare_nodes,
+        stragglers: run.stragglers.clone(),
+        maintenance: run.maintenance.clone(),
+        max_s: run.max_days * 86400.0,
+    };
+    let ctx = RunContext {
+        scenario: String::new(),
+        tokens,
+        step_s: 0.0,
+        tokens_per_s,
+        mfu: 0.0,
+        ideal_days: work_s / 86400.0,
+        failure_profile: profile.id.clone(),
+        mtti_hours: mtti_s / 3600.0,
+        checkpoint: ckpt,
+        checkpoint_interval_s: interval_s,
+        restart_s: inputs.restart_core_s() + run.recovery.detection_s,
+        hot_spare_nodes,
+        devices,
+    };
+    Ok((inputs, ctx))
 }
 
 /// The fixed figures of a training run (same for every seed).
@@ -323,16 +259,8 @@ pub struct RunReport {
 }
 
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
-pub fn resolve_plan(
-    model: &ModelSpec,
-    spec: &ParallelismSpec,
-    seq_len: u32,
-    gpus: u64,
-) -> Result<Plan, Vec<String>> {
-    let layer = model.layer_forward_flops_per_token(
-        seq_len,
-        model.moe_layers() == model.layers && model.layers > 0,
-    );
+pub fn resolve_plan(model: &ModelSpec, spec: &ParallelismSpec, seq_len: u32, gpus: u64) -> Result<Plan, Vec<String>> {
+    let layer = model.layer_forward_flops_per_token(seq_len, model.moe_layers() == model.layers && model.layers > 0);
     let logits_equiv = model.logits_flops_per_token() / layer.max(1.0);
     parallelism::resolve(spec, model, seq_len, gpus, logits_equiv)
 }
@@ -355,17 +283,8 @@ pub fn resolve_plan_fitting(
         let mut s = spec.clone();
         s.vpp = Some(v);
         let candidate = resolve_plan(model, &s, seq_len, cluster.gpus)?;
-        let mem = memory::stage_memory(
-            model,
-            &candidate,
-            seq_len,
-            flash_attention,
-            &step::inflight_layer_microbatches(&candidate),
-        );
-        if mem
-            .iter()
-            .all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb())
-        {
+        let mem = memory::stage_memory(model, &candidate, seq_len, flash_attention, &step::inflight_layer_microbatches(&candidate));
+        if mem.iter().all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb()) {
             return Ok(candidate);
         }
     }
@@ -383,13 +302,8 @@ pub fn simulate_step(
     let inflight = step::inflight_layer_microbatches(plan);
     let mem = memory::stage_memory(model, plan, seq_len, fw.flash_attention, &inflight);
     let capacity = cluster.chip.hbm_capacity_gb();
-    let (worst_stage, worst) = mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| {
-        if m.total_gb > best.1.total_gb {
-            (i, *m)
-        } else {
-            best
-        }
-    });
+    let (worst_stage, worst) =
+        mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| if m.total_gb > best.1.total_gb { (i, *m) } else { best });
     if worst.total_gb > capacity {
         return Err(WankaError::Infeasible {
             reasons: vec![format!(
@@ -410,16 +324,11 @@ pub fn simulate_step(
     let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
     let model_flops = tokens * model.model_flops_per_token(seq_len);
     let per_replica_devices = f64::from(plan.tp) * f64::from(plan.cp);
-    let hw_flops: f64 = chunks.iter().map(|c| c.hardware_flops).sum::<f64>()
-        * f64::from(plan.micro_batches)
-        * per_replica_devices
-        * f64::from(plan.dp);
+    let hw_flops: f64 =
+        chunks.iter().map(|c| c.hardware_flops).sum::<f64>() * f64::from(plan.micro_batches) * per_replica_devices * f64::from(plan.dp);
     let peak = match fw.precision {
         cost::Precision::Bf16 => cluster.chip.bf16_dense_tflops,
-        cost::Precision::Fp8 => cluster
-            .chip
-            .fp8_dense_tflops
-            .unwrap_or(cluster.chip.bf16_dense_tflops),
+        cost::Precision::Fp8 => cluster.chip.fp8_dense_tflops.unwrap_or(cluster.chip.bf16_dense_tflops),
     } * 1e12;
     let denom = step_s * cluster.gpus as f64 * peak;
     let mut notes = Vec::new();
@@ -430,8 +339,7 @@ pub fn simulate_step(
         ));
     }
     if model.moe.is_some() {
-        notes
-            .push("MoE: balanced routing assumed (no capacity-factor drops or hot experts)".into());
+        notes.push("MoE: balanced routing assumed (no capacity-factor drops or hot experts)".into());
     }
     Ok(StepResult {
         step_s,

@@ -100,16 +100,8 @@ pub fn stage_order(plan: &Plan, stage: u32) -> Vec<Op> {
     if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
         let warm = (p - stage - 1).min(m);
         let mut ops = Vec::with_capacity(2 * m as usize);
-        let f = |mb| Op {
-            pass: Pass::Forward,
-            micro_batch: mb,
-            chunk: 0,
-        };
-        let b = |mb| Op {
-            pass: Pass::Backward,
-            micro_batch: mb,
-            chunk: 0,
-        };
+        let f = |mb| Op { pass: Pass::Forward, micro_batch: mb, chunk: 0 };
+        let b = |mb| Op { pass: Pass::Backward, micro_batch: mb, chunk: 0 };
         ops.extend((0..warm).map(f));
         for i in 0..m - warm {
             ops.push(f(warm + i));
@@ -122,16 +114,8 @@ pub fn stage_order(plan: &Plan, stage: u32) -> Vec<Op> {
     let total = m * v;
     let group = p * v;
     let mb_of = |k: u32| (k / group) * p + k % p;
-    let f = |k: u32| Op {
-        pass: Pass::Forward,
-        micro_batch: mb_of(k),
-        chunk: (k % group) / p,
-    };
-    let b = |k: u32| Op {
-        pass: Pass::Backward,
-        micro_batch: mb_of(k),
-        chunk: v - 1 - (k % group) / p,
-    };
+    let f = |k: u32| Op { pass: Pass::Forward, micro_batch: mb_of(k), chunk: (k % group) / p };
+    let b = |k: u32| Op { pass: Pass::Backward, micro_batch: mb_of(k), chunk: v - 1 - (k % group) / p };
     let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
     let mut ops = Vec::with_capacity(2 * total as usize);
     ops.extend((0..warm).map(f));
@@ -168,23 +152,13 @@ enum Event {
 }
 
 /// Simulate one step. `costs` gives the per-chunk operation durations.
-pub fn simulate(
-    plan: &Plan,
-    cost: &CostModel,
-    chunk_costs: &[ChunkCost],
-) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
+pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
     let p = plan.pp;
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
     let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s)).collect();
-    let fwd_t: Vec<Ticks> = chunk_costs
-        .iter()
-        .map(|c| ticks(c.forward.total_s()))
-        .collect();
-    let bwd_t: Vec<Ticks> = chunk_costs
-        .iter()
-        .map(|c| ticks(c.backward.total_s()))
-        .collect();
+    let fwd_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.forward.total_s())).collect();
+    let bwd_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.backward.total_s())).collect();
     let p2p: Ticks = ticks(cost.p2p_s);
     // Completion time of forward / backward per (global chunk, micro-batch).
     let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
@@ -192,16 +166,11 @@ pub fn simulate(
     let mut next = vec![0usize; p as usize];
     let mut busy = vec![false; p as usize];
     let mut free_at: Vec<Ticks> = vec![0; p as usize];
-    let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> =
-        orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
+    let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> = orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
     let mut q: EventQueue<Event> = EventQueue::new();
 
     // Ready time of an op's input, if known.
-    let ready = |op: &Op,
-                 stage: u32,
-                 fwd_done: &[Option<Ticks>],
-                 bwd_done: &[Option<Ticks>]|
-     -> Option<Ticks> {
+    let ready = |op: &Op, stage: u32, fwd_done: &[Option<Ticks>], bwd_done: &[Option<Ticks>]| -> Option<Ticks> {
         let g = (op.chunk * p + stage) as usize;
         let mb = op.micro_batch as usize;
         match op.pass {
@@ -241,17 +210,7 @@ pub fn simulate(
     };
 
     for s in 0..p {
-        try_start(
-            s,
-            0,
-            &mut q,
-            &mut next,
-            &mut busy,
-            &mut free_at,
-            &mut spans,
-            &fwd_done,
-            &bwd_done,
-        );
+        try_start(s, 0, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
     }
     while let Some((now, Event::OpEnd { stage })) = q.pop() {
         let si = stage as usize;
@@ -265,23 +224,10 @@ pub fn simulate(
         next[si] += 1;
         busy[si] = false;
         for s in [stage, (stage + 1) % p, (stage + p - 1) % p] {
-            try_start(
-                s,
-                now,
-                &mut q,
-                &mut next,
-                &mut busy,
-                &mut free_at,
-                &mut spans,
-                &fwd_done,
-                &bwd_done,
-            );
+            try_start(s, now, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
         }
     }
-    debug_assert!(
-        next.iter().zip(&orders).all(|(n, o)| *n == o.len()),
-        "schedule deadlocked"
-    );
+    debug_assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "schedule deadlocked");
 
     // Gradient reduction, optimizer and ZeRO all-gather per stage.
     let mut timelines = Vec::with_capacity(p as usize);
@@ -295,14 +241,20 @@ pub fn simulate(
         let mut chunk_order: Vec<(Ticks, Ticks, usize)> = (0..plan.vpp)
             .filter_map(|v| {
                 let g = (v * p + s) as usize;
-                spans[si]
-                    .iter()
-                    .rev()
-                    .find(|(op, _, _)| op.pass == Pass::Backward && op.chunk == v)
-                    .map(|(_, st, en)| (*st, *en, g))
+                spans[si].iter().rev().find(|(op, _, _)| op.pass == Pass::Backward && op.chunk == v).map(|(_, st, en)| (*st, *en, g))
             })
             .collect();
         chunk_order.sort();
+        // ZeRO-2: every backward's gradients are reduce-scattered right after it, in order.
+        for (op, _, en) in spans[si].iter().filter(|(op, _, _)| op.pass == Pass::Backward) {
+            let g = (op.chunk * p + s) as usize;
+            let red = ticks(chunk_costs[g].grad_reduce_per_microbatch_s);
+            if red > 0 {
+                let start = (*en).max(comm_free);
+                comm_free = start + red;
+                dp_spans.push((secs(start), secs(comm_free)));
+            }
+        }
         for (st, en, g) in chunk_order {
             let red = ticks(chunk_costs[g].grad_reduce_s);
             if red == 0 {
@@ -326,14 +278,7 @@ pub fn simulate(
         stage_ends.push(opt_end);
         timelines.push(StageTimeline {
             stage: s,
-            ops: spans[si]
-                .iter()
-                .map(|(op, a, b)| OpSpan {
-                    op: *op,
-                    start_s: secs(*a),
-                    end_s: secs(*b),
-                })
-                .collect(),
+            ops: spans[si].iter().map(|(op, a, b)| OpSpan { op: *op, start_s: secs(*a), end_s: secs(*b) }).collect(),
             dp_comm: dp_spans,
             optimizer: (secs(opt_start), secs(opt_end)),
             end_s: secs(opt_end),
@@ -391,11 +336,7 @@ mod tests {
             dp: 1,
             cp: 1,
             ep: 1,
-            schedule: if vpp > 1 {
-                Schedule::Interleaved
-            } else {
-                Schedule::OneFOneB
-            },
+            schedule: if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB },
             vpp,
             micro_batch: 1,
             micro_batches: m,
@@ -415,11 +356,7 @@ mod tests {
                 let ops = stage_order(&pl, s);
                 assert_eq!(ops.len() as u32, 2 * m * v);
                 for pass in [Pass::Forward, Pass::Backward] {
-                    let mut seen: Vec<(u32, u32)> = ops
-                        .iter()
-                        .filter(|o| o.pass == pass)
-                        .map(|o| (o.chunk, o.micro_batch))
-                        .collect();
+                    let mut seen: Vec<(u32, u32)> = ops.iter().filter(|o| o.pass == pass).map(|o| (o.chunk, o.micro_batch)).collect();
                     seen.sort();
                     seen.dedup();
                     assert_eq!(seen.len() as u32, m * v);

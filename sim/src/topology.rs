@@ -92,69 +92,33 @@ pub struct Cluster {
 
 impl Cluster {
     /// Look up the catalog entries of a cluster spec and check sizes. `file` names the source in errors.
-    pub fn resolve(
-        spec: &ClusterSpec,
-        catalog: &Catalog,
-        file: &str,
-    ) -> Result<Cluster, WankaError> {
-        let chip = catalog
-            .chip(&spec.chip)
-            .map_err(|e| e.in_field(file, "cluster.chip"))?
-            .clone();
-        let scale_out = catalog
-            .fabric(&spec.network.fabric)
-            .map_err(|e| e.in_field(file, "cluster.network.fabric"))?
-            .clone();
-        let template = catalog
-            .topology(&spec.network.topology)
-            .map_err(|e| e.in_field(file, "cluster.network.topology"))?
-            .clone();
-        let bad = |field: &str, msg: String| {
-            Err(WankaError::Invalid {
-                file: file.to_string(),
-                field: format!("cluster.{field}"),
-                msg,
-            })
-        };
+    pub fn resolve(spec: &ClusterSpec, catalog: &Catalog, file: &str) -> Result<Cluster, WankaError> {
+        let chip = catalog.chip(&spec.chip).map_err(|e| e.in_field(file, "cluster.chip"))?.clone();
+        let scale_out = catalog.fabric(&spec.network.fabric).map_err(|e| e.in_field(file, "cluster.network.fabric"))?.clone();
+        let template = catalog.topology(&spec.network.topology).map_err(|e| e.in_field(file, "cluster.network.topology"))?.clone();
+        let bad = |field: &str, msg: String| Err(WankaError::Invalid { file: file.to_string(), field: format!("cluster.{field}"), msg });
         if spec.gpus == 0 {
             return bad("gpus", "must be at least 1".into());
         }
         if spec.gpus_per_node == 0 || spec.gpus_per_node > chip.scale_up_domain {
             return bad(
                 "gpus_per_node",
-                format!(
-                    "must be between 1 and the {}'s scale-up domain of {}, got {}",
-                    chip.id, chip.scale_up_domain, spec.gpus_per_node
-                ),
+                format!("must be between 1 and the {}'s scale-up domain of {}, got {}", chip.id, chip.scale_up_domain, spec.gpus_per_node),
             );
         }
         if spec.gpus % spec.gpus_per_node != 0 {
-            return bad(
-                "gpus",
-                format!(
-                    "{} devices do not fill whole nodes of {}",
-                    spec.gpus, spec.gpus_per_node
-                ),
-            );
+            return bad("gpus", format!("{} devices do not fill whole nodes of {}", spec.gpus, spec.gpus_per_node));
         }
-        if !(spec.network.nic_gbit_per_s_per_gpu > 0.0
-            && spec.network.nic_gbit_per_s_per_gpu.is_finite())
-        {
+        if !(spec.network.nic_gbit_per_s_per_gpu > 0.0 && spec.network.nic_gbit_per_s_per_gpu.is_finite()) {
             return bad(
                 "network.nic_gbit_per_s_per_gpu",
-                format!(
-                    "must be a positive bandwidth, got {}",
-                    spec.network.nic_gbit_per_s_per_gpu
-                ),
+                format!("must be a positive bandwidth, got {}", spec.network.nic_gbit_per_s_per_gpu),
             );
         }
         if scale_out.kind == crate::catalog::FabricKind::ScaleUp {
             return bad(
                 "network.fabric",
-                format!(
-                    "`{}` is a scale-up fabric; the network needs a scale-out fabric (InfiniBand, RoCE)",
-                    scale_out.id
-                ),
+                format!("`{}` is a scale-up fabric; the network needs a scale-out fabric (InfiniBand, RoCE)", scale_out.id),
             );
         }
         let calibration = catalog.calibration(&chip).clone();
@@ -181,13 +145,9 @@ impl Cluster {
         let (na, nb) = (a / gpn, b / gpn);
         if na == nb {
             Tier::ScaleUp
-        } else if na / u64::from(self.template.nodes_per_leaf)
-            == nb / u64::from(self.template.nodes_per_leaf)
-        {
+        } else if na / u64::from(self.template.nodes_per_leaf) == nb / u64::from(self.template.nodes_per_leaf) {
             Tier::Leaf
-        } else if na / u64::from(self.template.nodes_per_pod)
-            == nb / u64::from(self.template.nodes_per_pod)
-        {
+        } else if na / u64::from(self.template.nodes_per_pod) == nb / u64::from(self.template.nodes_per_pod) {
             Tier::Spine
         } else {
             Tier::Core
@@ -207,25 +167,14 @@ impl Cluster {
     pub fn group_path(&self, first: u64, stride: u64, size: u64) -> GroupPath {
         let gpn = u64::from(self.gpus_per_node);
         let last = first + stride * size.saturating_sub(1);
-        let tier = if size <= 1 {
-            Tier::ScaleUp
-        } else {
-            self.tier_between(first, last)
-        };
-        let ranks_per_node = if stride >= gpn {
-            1
-        } else {
-            (gpn / stride.max(1)).min(size).max(1)
-        };
+        let tier = if size <= 1 { Tier::ScaleUp } else { self.tier_between(first, last) };
+        let ranks_per_node = if stride >= gpn { 1 } else { (gpn / stride.max(1)).min(size).max(1) };
         let nodes = size.div_ceil(ranks_per_node);
         let up = self.scale_up_peak_bytes_per_s() * self.scale_up.collective_efficiency;
         let oversub = match tier {
             Tier::ScaleUp | Tier::Leaf => 1.0,
             Tier::Spine => self.template.leaf_oversubscription,
-            Tier::Core => self
-                .template
-                .leaf_oversubscription
-                .max(self.template.core_oversubscription),
+            Tier::Core => self.template.leaf_oversubscription.max(self.template.core_oversubscription),
         };
         let out = self.nic_peak_bytes_per_s() * self.scale_out.collective_efficiency / oversub;
         let hops = match tier {
@@ -235,13 +184,8 @@ impl Cluster {
             Tier::Core => 5.0,
         };
         let up_lat = self.scale_up.latency_us * 1e-6;
-        let out_lat =
-            (self.scale_out.latency_us + hops * self.template.switch_hop_latency_us) * 1e-6;
-        let (ring_bw, step_lat) = if tier == Tier::ScaleUp {
-            (up, up_lat)
-        } else {
-            (out.min(up), out_lat)
-        };
+        let out_lat = (self.scale_out.latency_us + hops * self.template.switch_hop_latency_us) * 1e-6;
+        let (ring_bw, step_lat) = if tier == Tier::ScaleUp { (up, up_lat) } else { (out.min(up), out_lat) };
         GroupPath {
             tier,
             ranks_per_node,
@@ -302,27 +246,15 @@ impl ClusterGraph {
         let npl = u64::from(c.template.nodes_per_leaf);
         let npp = u64::from(c.template.nodes_per_pod);
         let rails = if c.template.rails { c.gpus_per_node } else { 1 };
-        let mut g = UnGraph::with_capacity(
-            (c.gpus + nodes + nodes / npl * u64::from(rails) + 8) as usize,
-            (3 * c.gpus) as usize,
-        );
+        let mut g = UnGraph::with_capacity((c.gpus + nodes + nodes / npl * u64::from(rails) + 8) as usize, (3 * c.gpus) as usize);
         let core = g.add_node(Vertex::Core);
         let pods = nodes.div_ceil(npp);
         let nic = c.nic_peak_bytes_per_s();
-        let spines: Vec<NodeIndex> = (0..pods)
-            .map(|pod| g.add_node(Vertex::Spine { pod }))
-            .collect();
+        let spines: Vec<NodeIndex> = (0..pods).map(|pod| g.add_node(Vertex::Spine { pod })).collect();
         for (pod, s) in spines.iter().enumerate() {
             // Uplink capacity of a pod: its devices' NIC bandwidth over the oversubscription ratio.
             let pod_devices = (npp.min(nodes - pod as u64 * npp) * gpn) as f64;
-            g.add_edge(
-                *s,
-                core,
-                Edge {
-                    tier: Tier::Core,
-                    bytes_per_s: pod_devices * nic / c.template.core_oversubscription,
-                },
-            );
+            g.add_edge(*s, core, Edge { tier: Tier::Core, bytes_per_s: pod_devices * nic / c.template.core_oversubscription });
         }
         let leaf_groups = nodes.div_ceil(npl);
         let mut leaves = Vec::with_capacity((leaf_groups * u64::from(rails)) as usize);
@@ -334,10 +266,7 @@ impl ClusterGraph {
                 g.add_edge(
                     leaf,
                     spines[pod as usize],
-                    Edge {
-                        tier: Tier::Spine,
-                        bytes_per_s: devs * nic / c.template.leaf_oversubscription,
-                    },
+                    Edge { tier: Tier::Spine, bytes_per_s: devs * nic / c.template.leaf_oversubscription },
                 );
                 leaves.push(leaf);
             }
@@ -349,24 +278,10 @@ impl ClusterGraph {
             for local in 0..gpn {
                 let rank = node * gpn + local;
                 let d = g.add_node(Vertex::Device { rank });
-                g.add_edge(
-                    d,
-                    sw,
-                    Edge {
-                        tier: Tier::ScaleUp,
-                        bytes_per_s: up,
-                    },
-                );
+                g.add_edge(d, sw, Edge { tier: Tier::ScaleUp, bytes_per_s: up });
                 let rail = if c.template.rails { local as u32 } else { 0 };
                 let leaf = leaves[((node / npl) * u64::from(rails) + u64::from(rail)) as usize];
-                g.add_edge(
-                    d,
-                    leaf,
-                    Edge {
-                        tier: Tier::Leaf,
-                        bytes_per_s: nic,
-                    },
-                );
+                g.add_edge(d, leaf, Edge { tier: Tier::Leaf, bytes_per_s: nic });
                 devices.push(d);
             }
         }
@@ -413,11 +328,7 @@ mod tests {
             chip: chip.into(),
             gpus,
             gpus_per_node: 8,
-            network: NetworkSpec {
-                fabric: "ib-hdr".into(),
-                nic_gbit_per_s_per_gpu: 200.0,
-                topology: topology.into(),
-            },
+            network: NetworkSpec { fabric: "ib-hdr".into(), nic_gbit_per_s_per_gpu: 200.0, topology: topology.into() },
         };
         Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
     }
@@ -429,18 +340,10 @@ mod tests {
         let mut x: u64 = 12345;
         for _ in 0..300 {
             // Deterministic pseudo-random pairs (LCG) covering all tiers.
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let a = (x >> 33) % c.gpus;
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let b = if x % 4 == 0 {
-                (a / 8) * 8 + (x >> 40) % 8
-            } else {
-                (x >> 33) % c.gpus
-            };
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let b = if x % 4 == 0 { (a / 8) * 8 + (x >> 40) % 8 } else { (x >> 33) % c.gpus };
             let want = c.tier_between(a, b);
             let got = g.path_tier(a, b);
             assert_eq!(got, want, "ranks {a} and {b}");
@@ -466,24 +369,13 @@ mod tests {
             chip: "a100-sxm-80gb".into(),
             gpus: 12,
             gpus_per_node: 8,
-            network: NetworkSpec {
-                fabric: "ib-hdr".into(),
-                nic_gbit_per_s_per_gpu: 200.0,
-                topology: "selene-fat-tree".into(),
-            },
+            network: NetworkSpec { fabric: "ib-hdr".into(), nic_gbit_per_s_per_gpu: 200.0, topology: "selene-fat-tree".into() },
         };
-        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("cluster.gpus") && e.contains("whole nodes"),
-            "{e}"
-        );
+        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap_err().to_string();
+        assert!(e.contains("cluster.gpus") && e.contains("whole nodes"), "{e}");
         spec.gpus = 16;
         spec.network.fabric = "nvlink3".into();
-        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron")
-            .unwrap_err()
-            .to_string();
+        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap_err().to_string();
         assert!(e.contains("scale-up fabric"), "{e}");
     }
 }

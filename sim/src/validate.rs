@@ -132,10 +132,7 @@ pub(crate) struct Row<'a> {
 
 impl Row<'_> {
     pub fn raw(&self, col: &str) -> &str {
-        self.cols
-            .get(col)
-            .and_then(|i| self.rec.get(*i))
-            .map_or("", str::trim)
+        self.cols.get(col).and_then(|i| self.rec.get(*i)).map_or("", str::trim)
     }
     fn err(&self, col: &str, msg: String) -> WankaError {
         WankaError::Parse {
@@ -145,117 +142,54 @@ impl Row<'_> {
             msg: format!("column `{col}`: {msg}"),
         }
     }
-    pub fn opt<T: std::str::FromStr>(
-        &self,
-        col: &str,
-        what: &str,
-    ) -> Result<Option<T>, WankaError> {
+    pub fn opt<T: std::str::FromStr>(&self, col: &str, what: &str) -> Result<Option<T>, WankaError> {
         let v = self.raw(col);
         if v.is_empty() {
             return Ok(None);
         }
-        v.parse::<T>()
-            .map(Some)
-            .map_err(|_| self.err(col, format!("`{v}` is not {what}")))
+        v.parse::<T>().map(Some).map_err(|_| self.err(col, format!("`{v}` is not {what}")))
     }
     pub fn req<T: std::str::FromStr>(&self, col: &str, what: &str) -> Result<T, WankaError> {
-        self.opt(col, what)?
-            .ok_or_else(|| self.err(col, format!("is required ({what})")))
+        self.opt(col, what)?.ok_or_else(|| self.err(col, format!("is required ({what})")))
     }
     pub fn positive(&self, col: &str) -> Result<f64, WankaError> {
         let v: f64 = self.req(col, "a number")?;
-        if v > 0.0 && v.is_finite() {
-            Ok(v)
-        } else {
-            Err(self.err(col, format!("must be positive, got {v}")))
-        }
+        if v > 0.0 && v.is_finite() { Ok(v) } else { Err(self.err(col, format!("must be positive, got {v}"))) }
     }
-    pub fn choice<T: Copy>(
-        &self,
-        col: &str,
-        options: &[(&str, T)],
-        blank: Option<T>,
-    ) -> Result<Option<T>, WankaError> {
+    pub fn choice<T: Copy>(&self, col: &str, options: &[(&str, T)], blank: Option<T>) -> Result<Option<T>, WankaError> {
         let v = self.raw(col).to_lowercase();
         if v.is_empty() {
             return Ok(blank);
         }
-        options
-            .iter()
-            .find(|(k, _)| *k == v)
-            .map(|(_, t)| Some(*t))
-            .ok_or_else(|| {
-                let allowed: Vec<&str> = options.iter().map(|(k, _)| *k).collect();
-                self.err(col, format!("`{v}` is not one of {}", allowed.join(", ")))
-            })
+        options.iter().find(|(k, _)| *k == v).map(|(_, t)| Some(*t)).ok_or_else(|| {
+            let allowed: Vec<&str> = options.iter().map(|(k, _)| *k).collect();
+            self.err(col, format!("`{v}` is not one of {}", allowed.join(", ")))
+        })
     }
 }
 
 /// Read CSV records with a header check; calls `f` for each row.
-pub(crate) fn read_rows<T>(
-    path: &Path,
-    required: &[&str],
-    mut f: impl FnMut(&Row) -> Result<T, WankaError>,
-) -> Result<Vec<T>, WankaError> {
+pub(crate) fn read_rows<T>(path: &Path, required: &[&str], mut f: impl FnMut(&Row) -> Result<T, WankaError>) -> Result<Vec<T>, WankaError> {
     let file = path.display().to_string();
     let text = crate::ron_util::read_file(path)?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| WankaError::Parse {
-            file: file.clone(),
-            line: 1,
-            col: 1,
-            msg: e.to_string(),
-        })?
-        .clone();
-    let cols: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.trim().to_string(), i))
-        .collect();
-    let missing: Vec<&str> = required
-        .iter()
-        .copied()
-        .filter(|c| !cols.contains_key(*c))
-        .collect();
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let headers = rdr.headers().map_err(|e| WankaError::Parse { file: file.clone(), line: 1, col: 1, msg: e.to_string() })?.clone();
+    let cols: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
+    let missing: Vec<&str> = required.iter().copied().filter(|c| !cols.contains_key(*c)).collect();
     if !missing.is_empty() {
-        return Err(WankaError::Parse {
-            file,
-            line: 1,
-            col: 1,
-            msg: format!("missing columns: {}", missing.join(", ")),
-        });
+        return Err(WankaError::Parse { file, line: 1, col: 1, msg: format!("missing columns: {}", missing.join(", ")) });
     }
     let mut out = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line() as usize);
-            WankaError::Parse {
-                file: file.clone(),
-                line,
-                col: 1,
-                msg: e.to_string(),
-            }
+            WankaError::Parse { file: file.clone(), line, col: 1, msg: e.to_string() }
         })?;
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        out.push(f(&Row {
-            file: &file,
-            line,
-            cols: &cols,
-            rec: &rec,
-        })?);
+        out.push(f(&Row { file: &file, line, cols: &cols, rec: &rec })?);
     }
     if out.is_empty() {
-        return Err(WankaError::Parse {
-            file,
-            line: 1,
-            col: 1,
-            msg: "no cases after the header".into(),
-        });
+        return Err(WankaError::Parse { file, line: 1, col: 1, msg: "no cases after the header".into() });
     }
     Ok(out)
 }
@@ -295,21 +229,9 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
             dropout: !llama,
             moe: None,
         };
-        model.check(r.file).map_err(|e| WankaError::Parse {
-            file: r.file.to_string(),
-            line: r.line,
-            col: 0,
-            msg: e.to_string(),
-        })?;
+        model.check(r.file).map_err(|e| WankaError::Parse { file: r.file.to_string(), line: r.line, col: 0, msg: e.to_string() })?;
         let nic = r.positive("nic_gbps_per_gpu")?;
-        let bools = [
-            ("true", true),
-            ("false", false),
-            ("1", true),
-            ("0", false),
-            ("yes", true),
-            ("no", false),
-        ];
+        let bools = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
         let scenario = Scenario {
             name: id.clone(),
             description: r.raw("notes").to_string(),
@@ -330,39 +252,21 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
                 dp: r.req("dp", "a whole number")?,
                 cp: r.opt("cp", "a whole number")?.unwrap_or(1),
                 ep: 1,
-                schedule: r.choice(
-                    "schedule",
-                    &[
-                        ("1f1b", Schedule::OneFOneB),
-                        ("interleaved", Schedule::Interleaved),
-                    ],
-                    None,
-                )?,
+                schedule: r.choice("schedule", &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved)], None)?,
                 vpp: r.opt("vpp", "a whole number")?,
                 micro_batch: r.opt("micro_batch", "a whole number")?,
                 global_batch: r.req("global_batch", "a whole number")?,
                 recompute: r
                     .choice(
                         "recompute",
-                        &[
-                            ("none", Recompute::None),
-                            ("selective", Recompute::Selective),
-                            ("full", Recompute::Full),
-                        ],
+                        &[("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)],
                         None,
                     )?
-                    .ok_or_else(|| {
-                        r.err("recompute", "is required (none, selective, full)".into())
-                    })?,
-                sequence_parallel: r
-                    .choice("seq_parallel", &bools, Some(false))?
-                    .unwrap_or(false),
+                    .ok_or_else(|| r.err("recompute", "is required (none, selective, full)".into()))?,
+                sequence_parallel: r.choice("seq_parallel", &bools, Some(false))?.unwrap_or(false),
                 zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.unwrap_or(0),
             },
-            training: TrainingSpec {
-                seq_len: r.req("seq_len", "a whole number")?,
-                tokens: 1e12,
-            },
+            training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
             framework: FrameworkSpec::default(),
             run: Default::default(),
             seed: 1,
@@ -403,12 +307,7 @@ pub fn validate_steps(path: &Path, catalog: &Catalog) -> Result<StepReport, Wank
     let n = out.len() as f64;
     let mape = out.iter().map(|c| c.error.abs()).sum::<f64>() / n;
     let max_abs_error = out.iter().map(|c| c.error.abs()).fold(0.0, f64::max);
-    Ok(StepReport {
-        file,
-        cases: out,
-        mape,
-        max_abs_error,
-    })
+    Ok(StepReport { file, cases: out, mape, max_abs_error })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,21 +379,13 @@ struct Tolerance {
 
 fn number_after(text: &str, key: &str) -> Option<f64> {
     let i = text.find(key)? + key.len();
-    let rest: String = text[i..]
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
+    let rest: String = text[i..].trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     rest.parse().ok()
 }
 
 fn parse_tolerance(t: &str) -> Tolerance {
     let t = t.to_lowercase().replace('±', "+-");
-    let mut tol = Tolerance {
-        ettr_abs: number_after(&t, "ettr +-"),
-        ettr_min: number_after(&t, "ettr >="),
-        ..Default::default()
-    };
+    let mut tol = Tolerance { ettr_abs: number_after(&t, "ettr +-"), ettr_min: number_after(&t, "ettr >="), ..Default::default() };
     tol.tau_rel = number_after(&t, "tau +-").map(|p| p / 100.0);
     if let (Some(a), Some(b)) = (t.find('('), t.find(')')) {
         let inner = &t[a + 1..b];
@@ -519,19 +410,12 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
         let kind = r.raw("kind").to_lowercase();
         let tol = parse_tolerance(r.raw("tolerance"));
         let expected_ettr_raw = r.raw("expected_ettr").to_string();
-        let ettr_bound = expected_ettr_raw
-            .trim_start_matches(">=")
-            .trim()
-            .parse::<f64>()
-            .ok();
+        let ettr_bound = expected_ettr_raw.trim_start_matches(">=").trim().parse::<f64>().ok();
         let (inputs, tau_opt_min) = match kind.as_str() {
             "analytic" => {
                 let m_s = r.positive("mtti_min")? * 60.0;
                 let delta_s = r.positive("checkpoint_save_min")? * 60.0;
-                let restart_s = r
-                    .opt::<f64>("restart_min", "a number of minutes")?
-                    .unwrap_or(0.0)
-                    * 60.0;
+                let restart_s = r.opt::<f64>("restart_min", "a number of minutes")?.unwrap_or(0.0) * 60.0;
                 let tau_s = match r.opt::<f64>("checkpoint_interval_min", "a number of minutes")? {
                     Some(t) => t * 60.0,
                     None => daly_s(delta_s, m_s),
@@ -559,12 +443,7 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
                     work_s: 2000.0 * m_s,
                     degraded_speed: vec![1.0],
                     replicas_per_node: 1,
-                    checkpoint: CheckpointCost {
-                        bytes: 0.0,
-                        stall_s: delta_s,
-                        durable_after_s: delta_s,
-                        load_s: 0.0,
-                    },
+                    checkpoint: CheckpointCost { bytes: 0.0, stall_s: delta_s, durable_after_s: delta_s, load_s: 0.0 },
                     interval_s: tau_s,
                     processes: vec![Process::new(&comp, 1, 1, 1.0)],
                     recovery,
@@ -582,19 +461,12 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
                 let rate = r.positive("failures_per_1000_node_days")?;
                 // The H100 profile's component mix (which failures need a repair), scaled to the row's rate.
                 let profile = crate::failure::profile("h100-llama3")?;
-                let profile_rate = profile.rate_per_hour(gpus, gpn, days * 24.0) * 24.0
-                    / (gpus as f64 / f64::from(gpn))
-                    * 1000.0;
+                let profile_rate = profile.rate_per_hour(gpus, gpn, days * 24.0) * 24.0 / (gpus as f64 / f64::from(gpn)) * 1000.0;
                 let scale = rate / profile_rate;
-                let processes: Vec<Process> = profile
-                    .components
-                    .iter()
-                    .map(|c| Process::new(c, gpus, gpn, scale))
-                    .collect();
+                let processes: Vec<Process> = profile.components.iter().map(|c| Process::new(c, gpus, gpn, scale)).collect();
                 // Blank save time: the default checkpoint policy for FLEET_STATE_GB_PER_GPU of state.
                 let spec = CheckpointSpec::default();
-                let params_equiv =
-                    FLEET_STATE_GB_PER_GPU * 1e9 * gpus as f64 / crate::checkpoint::BYTES_PER_PARAM;
+                let params_equiv = FLEET_STATE_GB_PER_GPU * 1e9 * gpus as f64 / crate::checkpoint::BYTES_PER_PARAM;
                 let mut ckpt = spec.cost(params_equiv, gpus, 50.0);
                 if let Some(m) = r.opt::<f64>("checkpoint_save_min", "a number of minutes")? {
                     ckpt.stall_s = m * 60.0;
@@ -627,9 +499,7 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
                     checkpoint: ckpt,
                     interval_s: tau_s,
                     processes,
-                    hot_spare_nodes: recovery
-                        .hot_spare_nodes
-                        .unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32),
+                    hot_spare_nodes: recovery.hot_spare_nodes.unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32),
                     recovery,
                     stragglers: StragglerSpec::default(),
                     maintenance: None,
@@ -641,17 +511,7 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
         };
         let expected_interruptions: Option<f64> = r.opt("expected_interruptions", "a number")?;
         let expected_tau: Option<f64> = r.opt("expected_tau_opt_min", "a number of minutes")?;
-        Ok((
-            id,
-            kind,
-            inputs,
-            tau_opt_min,
-            tol,
-            expected_ettr_raw,
-            ettr_bound,
-            expected_interruptions,
-            expected_tau,
-        ))
+        Ok((id, kind, inputs, tau_opt_min, tol, expected_ettr_raw, ettr_bound, expected_interruptions, expected_tau))
     })?;
     let mut cases = Vec::new();
     for (id, kind, inputs, tau_opt, tol, ettr_raw, ettr_val, exp_int, exp_tau) in rows {
@@ -661,36 +521,23 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
         let ettr = mc.ettr.mean;
         if let (Some(a), Some(e)) = (tol.ettr_abs, ettr_val) {
             let ok = (ettr - e).abs() <= a;
-            checks.push(format!(
-                "|ettr {ettr:.4} - {e}| <= {a}: {}",
-                if ok { "ok" } else { "FAIL" }
-            ));
+            checks.push(format!("|ettr {ettr:.4} - {e}| <= {a}: {}", if ok { "ok" } else { "FAIL" }));
             pass &= ok;
         }
         if let Some(m) = tol.ettr_min {
             let ok = ettr >= m;
-            checks.push(format!(
-                "ettr {ettr:.4} >= {m}: {}",
-                if ok { "ok" } else { "FAIL" }
-            ));
+            checks.push(format!("ettr {ettr:.4} >= {m}: {}", if ok { "ok" } else { "FAIL" }));
             pass &= ok;
         }
         if let (Some(rel), Some(e), Some(t)) = (tol.tau_rel, exp_tau, tau_opt) {
             let ok = (t - e).abs() / e <= rel;
-            checks.push(format!(
-                "tau {t:.2} min within {:.0}% of {e}: {}",
-                100.0 * rel,
-                if ok { "ok" } else { "FAIL" }
-            ));
+            checks.push(format!("tau {t:.2} min within {:.0}% of {e}: {}", 100.0 * rel, if ok { "ok" } else { "FAIL" }));
             pass &= ok;
         }
         let predicted_interruptions = (kind == "fleet").then_some(mc.interruptions.mean);
         if let (Some((lo, hi)), Some(n)) = (tol.band, predicted_interruptions) {
             let ok = n >= lo && n <= hi;
-            checks.push(format!(
-                "interruptions {n:.1} in [{lo}, {hi}]: {}",
-                if ok { "ok" } else { "FAIL" }
-            ));
+            checks.push(format!("interruptions {n:.1} in [{lo}, {hi}]: {}", if ok { "ok" } else { "FAIL" }));
             pass &= ok;
         }
         if checks.is_empty() {
@@ -713,11 +560,5 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
         });
     }
     let passed = cases.iter().filter(|c| c.pass).count();
-    Ok(ReliabilityReport {
-        file,
-        seeds,
-        failed: cases.len() - passed,
-        passed,
-        cases,
-    })
+    Ok(ReliabilityReport { file, seeds, failed: cases.len() - passed, passed, cases })
 }

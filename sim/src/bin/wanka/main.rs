@@ -11,11 +11,7 @@ use wanka_sim::Catalog;
 mod report;
 
 #[derive(Parser)]
-#[command(
-    name = "wanka",
-    version,
-    about = "wanka (万卡): plan GPU/accelerator clusters for large-model training"
-)]
+#[command(name = "wanka", version, about = "wanka (万卡): plan GPU/accelerator clusters for large-model training")]
 struct Cli {
     /// Read the catalog from this directory (chips.ron, fabrics.ron) instead of the built-in one.
     #[arg(long, global = true)]
@@ -26,6 +22,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compare candidate clusters of a plan: parallelism search, training run, cost and energy.
+    Compare {
+        /// Plan file (RON); default: the bundled scenarios/default_plan.ron.
+        plan: Option<PathBuf>,
+        /// Print one JSON object (`candidates` holds one ranked entry per candidate).
+        #[arg(long)]
+        json: bool,
+        /// Also write the ranked table as CSV to this file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Monte Carlo seeds per candidate (overrides the plan's settings).
+        #[arg(long)]
+        seeds: Option<u64>,
+    },
     /// Simulate one training step of a scenario: step time, MFU, breakdown, memory.
     Step {
         /// Scenario file (RON).
@@ -80,41 +90,55 @@ fn load_catalog(dir: &Option<PathBuf>) -> Result<Catalog> {
     })
 }
 
-/// The bundled default scenario, relative to the repository (or the current directory).
-fn default_scenario() -> PathBuf {
-    let here = PathBuf::from("scenarios/default.ron");
+/// A bundled file under `scenarios/`, relative to the current directory or else to the repository.
+fn bundled(name: &str) -> PathBuf {
+    let here = PathBuf::from("scenarios").join(name);
     if here.exists() {
         return here;
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/default.ron")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+}
+
+fn default_scenario() -> PathBuf {
+    bundled("default.ron")
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let catalog = load_catalog(&cli.catalog_dir)?;
-    let command = cli.command.unwrap_or(Command::Step {
-        scenario: default_scenario(),
-        json: false,
-    });
+    let command = cli.command.unwrap_or(Command::Compare { plan: None, json: false, csv: None, seeds: None });
     match command {
+        Command::Compare { plan, json, csv, seeds } => {
+            let path = plan.unwrap_or_else(|| bundled("default_plan.ron"));
+            let name = path.display().to_string();
+            let mut p = wanka_sim::plan::PlanFile::load(&path)?;
+            if let Some(n) = seeds {
+                anyhow::ensure!(n > 0, "--seeds must be at least 1");
+                p.settings.seeds = n;
+            }
+            let t0 = std::time::Instant::now();
+            let c = p.compare(&catalog, &name)?;
+            let elapsed = t0.elapsed().as_secs_f64();
+            if let Some(f) = csv {
+                write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&c)?);
+            } else {
+                print!("{}", report::compare_text(&c, elapsed));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Step { scenario, json } => {
             let s = wanka_sim::Scenario::load(&scenario)?;
             let r = s.simulate_step(&catalog, &scenario.display().to_string())?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::step_json(&s, &r))?
-                );
+                println!("{}", serde_json::to_string_pretty(&report::step_json(&s, &r))?);
             } else {
                 print!("{}", report::step_text(&s, &r, &catalog));
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run {
-            scenario,
-            seeds,
-            json,
-            events,
-        } => {
+        Command::Run { scenario, seeds, json, events } => {
             let path = scenario.unwrap_or_else(default_scenario);
             let name = path.display().to_string();
             let s = wanka_sim::Scenario::load(&path)?;
@@ -137,10 +161,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Catalog { json } => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report::catalog_json(&catalog))?
-                );
+                println!("{}", serde_json::to_string_pretty(&report::catalog_json(&catalog))?);
             } else {
                 print!("{}", report::catalog_text(&catalog));
             }
@@ -159,20 +180,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 wanka_sim::validate::CaseKind::Reliability => {
-                    let r = wanka_sim::validate::validate_reliability(
-                        &cases,
-                        wanka_sim::validate::RELIABILITY_SEEDS,
-                    )?;
+                    let r = wanka_sim::validate::validate_reliability(&cases, wanka_sim::validate::RELIABILITY_SEEDS)?;
                     if json {
                         println!("{}", serde_json::to_string_pretty(&r)?);
                     } else {
                         print!("{}", report::reliability_text(&r));
                     }
-                    Ok(if r.failed == 0 {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    })
+                    Ok(if r.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
                 }
             }
         }
@@ -182,16 +196,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Write a file so that it is either complete or absent: write a temporary sibling, fsync, rename.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
-    let mut f =
-        std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

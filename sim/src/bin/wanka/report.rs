@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use std::fmt::Write;
 
 use wanka_sim::Catalog;
+use wanka_sim::plan::Comparison;
 use wanka_sim::scenario::RunReport;
 use wanka_sim::scenario::Scenario;
 use wanka_sim::step::StepResult;
@@ -19,10 +20,7 @@ fn pct(x: f64) -> String {
 
 pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     let mut o = String::new();
-    let chip = catalog
-        .chip(&s.cluster.chip)
-        .map(|c| c.name.clone())
-        .unwrap_or_default();
+    let chip = catalog.chip(&s.cluster.chip).map(|c| c.name.clone()).unwrap_or_default();
     let p = &s.parallelism;
     let _ = writeln!(o, "scenario  {}", s.name);
     let _ = writeln!(
@@ -66,11 +64,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     ] {
         let _ = writeln!(o, "  {name:<24}{v:>10.1}");
     }
-    let _ = writeln!(
-        o,
-        "  {:<24}{:>10.1}  of {:.0} GB",
-        "total", m.total_gb, r.memory_capacity_gb
-    );
+    let _ = writeln!(o, "  {:<24}{:>10.1}  of {:.0} GB", "total", m.total_gb, r.memory_capacity_gb);
     for n in &r.notes {
         let _ = writeln!(o, "\nnote: {n}");
     }
@@ -92,21 +86,10 @@ pub fn catalog_text(c: &Catalog) -> String {
     let _ = writeln!(
         o,
         "  {:<16} {:<34} {:>8} {:>8} {:>6} {:>8} {:>9} {:>5} {:>6}  {}",
-        "id",
-        "name",
-        "BF16 TF",
-        "8bit TF",
-        "HBM GB",
-        "HBM GB/s",
-        "scale-up",
-        "dom",
-        "TDP W",
-        "confidence"
+        "id", "name", "BF16 TF", "8bit TF", "HBM GB", "HBM GB/s", "scale-up", "dom", "TDP W", "confidence"
     );
     for ch in c.chips.values() {
-        let fp8 = ch
-            .fp8_dense_tflops
-            .map_or("-".to_string(), |v| format!("{v:.0}"));
+        let fp8 = ch.fp8_dense_tflops.map_or("-".to_string(), |v| format!("{v:.0}"));
         let _ = writeln!(
             o,
             "  {:<16} {:<34} {:>8.0} {:>8} {:>6.0} {:>8.0} {:>9.0} {:>5} {:>6.0}  {}",
@@ -123,11 +106,7 @@ pub fn catalog_text(c: &Catalog) -> String {
         );
     }
     let _ = writeln!(o, "\nfabrics ({}):", c.fabrics.len());
-    let _ = writeln!(
-        o,
-        "  {:<20} {:<10} {:>12} {:>10} {:>6}  {}",
-        "id", "kind", "Gbit/s/dir", "latency us", "eff", "name"
-    );
+    let _ = writeln!(o, "  {:<20} {:<10} {:>12} {:>10} {:>6}  {}", "id", "kind", "Gbit/s/dir", "latency us", "eff", "name");
     for f in c.fabrics.values() {
         let _ = writeln!(
             o,
@@ -160,11 +139,7 @@ pub fn catalog_text(c: &Catalog) -> String {
 pub fn validation_text(r: &StepReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "validation: {}", r.file);
-    let _ = writeln!(
-        o,
-        "  {:<32} {:>10} {:>10} {:>8} {:>7} {:>7}",
-        "case", "predicted", "published", "error", "MFU", "pub MFU"
-    );
+    let _ = writeln!(o, "  {:<32} {:>10} {:>10} {:>8} {:>7} {:>7}", "case", "predicted", "published", "error", "MFU", "pub MFU");
     for c in &r.cases {
         let pub_mfu = c.measured_mfu.map_or("-".to_string(), pct);
         let _ = writeln!(
@@ -178,13 +153,7 @@ pub fn validation_text(r: &StepReport) -> String {
             pub_mfu
         );
     }
-    let _ = writeln!(
-        o,
-        "\n  MAPE {:.1}%   worst |error| {:.1}%   ({} cases)",
-        100.0 * r.mape,
-        100.0 * r.max_abs_error,
-        r.cases.len()
-    );
+    let _ = writeln!(o, "\n  MAPE {:.1}%   worst |error| {:.1}%   ({} cases)", 100.0 * r.mape, 100.0 * r.max_abs_error, r.cases.len());
     o
 }
 
@@ -202,23 +171,9 @@ pub fn run_text(r: &RunReport) -> String {
     let c = &r.context;
     let mc = &r.monte_carlo;
     let _ = writeln!(o, "scenario  {}", c.scenario);
-    let _ = writeln!(
-        o,
-        "step      {:.3} s, {:.0} tokens/s, MFU {}",
-        c.step_s,
-        c.tokens_per_s,
-        pct(c.mfu)
-    );
-    let _ = writeln!(
-        o,
-        "target    {:.3e} tokens = {:.1} days of uninterrupted training on {} devices",
-        c.tokens, c.ideal_days, c.devices
-    );
-    let _ = writeln!(
-        o,
-        "failures  profile {}, job MTTI {:.2} h",
-        c.failure_profile, c.mtti_hours
-    );
+    let _ = writeln!(o, "step      {:.3} s, {:.0} tokens/s, MFU {}", c.step_s, c.tokens_per_s, pct(c.mfu));
+    let _ = writeln!(o, "target    {:.3e} tokens = {:.1} days of uninterrupted training on {} devices", c.tokens, c.ideal_days, c.devices);
+    let _ = writeln!(o, "failures  profile {}, job MTTI {:.2} h", c.failure_profile, c.mtti_hours);
     let _ = writeln!(
         o,
         "recovery  checkpoint {:.2} TB, stall {:.1} s, every {:.1} min; restart {:.1} min; {} hot-spare nodes",
@@ -228,34 +183,18 @@ pub fn run_text(r: &RunReport) -> String {
         c.restart_s / 60.0,
         c.hot_spare_nodes
     );
-    let _ = writeln!(
-        o,
-        "\nMonte Carlo over {} seeds (base seed {}):",
-        mc.seeds, mc.base_seed
-    );
-    let _ = writeln!(
-        o,
-        "  {:<22}{:>10}{:>10}{:>10}{:>10}",
-        "", "mean", "p10", "p50", "p90"
-    );
+    let _ = writeln!(o, "\nMonte Carlo over {} seeds (base seed {}):", mc.seeds, mc.base_seed);
+    let _ = writeln!(o, "  {:<22}{:>10}{:>10}{:>10}{:>10}", "", "mean", "p10", "p50", "p90");
     for (name, s, f) in [
         ("wall clock, days", &mc.wall_days, 2usize),
         ("ETTR", &mc.ettr, 3),
         ("interruptions", &mc.interruptions, 1),
         ("spares used", &mc.spares_used, 1),
     ] {
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}",
-            name, f, s.mean, f, s.p10, f, s.p50, f, s.p90
-        );
+        let _ = writeln!(o, "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}", name, f, s.mean, f, s.p10, f, s.p50, f, s.p90);
     }
     if mc.completed_fraction < 1.0 {
-        let _ = writeln!(
-            o,
-            "  WARNING: only {} of runs reached the token target within max_days",
-            pct(mc.completed_fraction)
-        );
+        let _ = writeln!(o, "  WARNING: only {} of runs reached the token target within max_days", pct(mc.completed_fraction));
     }
     let l = &mc.lost_days_mean;
     let _ = writeln!(o, "\nwhere the time goes (mean days):");
@@ -282,11 +221,7 @@ pub fn run_text(r: &RunReport) -> String {
 
 pub fn reliability_text(r: &ReliabilityReport) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "reliability validation: {} ({} seeds per case)",
-        r.file, r.seeds
-    );
+    let _ = writeln!(o, "reliability validation: {} ({} seeds per case)", r.file, r.seeds);
     for c in &r.cases {
         let _ = writeln!(
             o,
@@ -305,4 +240,126 @@ pub fn reliability_text(r: &ReliabilityReport) -> String {
     }
     let _ = writeln!(o, "\n  {} passed, {} failed", r.passed, r.failed);
     o
+}
+
+pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "plan      {}", c.plan);
+    let _ = writeln!(o, "goal      {} on {:.2e} tokens; {} Monte Carlo seeds per candidate\n", c.model, c.tokens, c.seeds);
+    let _ = writeln!(
+        o,
+        "{:>2}  {:<40} {:>7} {:>7} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7}",
+        "#", "candidate", "p50 d", "p90 d", "MFU", "ETTR", "cost M$", "$/1M tok", "MWh", "peak MW"
+    );
+    for r in &c.candidates {
+        if !r.feasible {
+            let _ = writeln!(o, " -  {:<40} infeasible: {}", r.name, r.infeasible_reason.clone().unwrap_or_default());
+            continue;
+        }
+        let e = &r.economics;
+        let _ = writeln!(
+            o,
+            "{:>2}  {:<40} {:>7.1} {:>7.1} {:>6} {:>6.3} {:>9.1} {:>9.2} {:>8.0} {:>7.1}{}",
+            r.rank,
+            r.name,
+            r.days.p50,
+            r.days.p90,
+            pct(r.mfu),
+            r.ettr.mean,
+            e.total_usd / 1e6,
+            e.usd_per_million_tokens,
+            e.energy_mwh,
+            e.peak_mw,
+            if r.pareto { "  *" } else { "" }
+        );
+    }
+    let _ = writeln!(o, "\n* = on the time-versus-cost Pareto front: {}", c.pareto_front.join(" -> "));
+    let _ = writeln!(o, "\nchosen parallelism and flags:");
+    for r in c.candidates.iter().filter(|r| r.feasible) {
+        let _ = writeln!(o, "  {}: {}", r.name, r.parallelism);
+        let _ = writeln!(
+            o,
+            "      step {:.2} s, {:.0} tokens/s, ideal {:.1} days, {:.0} interruptions (mean)",
+            r.step_s, r.tokens_per_s, r.ideal_days, r.interruptions.mean
+        );
+        if let Some(v) = &r.mixed_verdict {
+            let _ = writeln!(o, "      mixed hardware: {v}");
+        }
+        for f in &r.flags {
+            let _ = writeln!(o, "      ! {f}");
+        }
+    }
+    let _ = writeln!(o, "\nsearch:");
+    for r in &c.candidates {
+        let mut rej: Vec<(&String, &u64)> = r.search_rejected.iter().collect();
+        rej.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let top: Vec<String> = rej.iter().take(3).map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            o,
+            "  {:<40} {:>6} plans, {:>5} feasible, {:>7.0} ms; rejected: {}",
+            r.name,
+            r.search_enumerated,
+            r.search_feasible,
+            r.search_ms,
+            top.join(", ")
+        );
+    }
+    let _ = writeln!(o, "  {} plans evaluated in {:.1} s in total", c.search_candidates_total, elapsed_s);
+    o
+}
+
+pub fn compare_csv(c: &Comparison) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "rank",
+        "candidate",
+        "feasible",
+        "devices",
+        "chips",
+        "parallelism",
+        "step_s",
+        "tokens_per_s",
+        "mfu",
+        "ideal_days",
+        "p10_days",
+        "p50_days",
+        "p90_days",
+        "ettr_mean",
+        "interruptions_mean",
+        "total_cost_usd",
+        "usd_per_million_tokens",
+        "capex_usd",
+        "energy_mwh",
+        "peak_mw",
+        "pareto",
+        "flags",
+    ])?;
+    for r in &c.candidates {
+        let e = &r.economics;
+        w.write_record([
+            r.rank.to_string(),
+            r.name.clone(),
+            r.feasible.to_string(),
+            r.devices.to_string(),
+            r.chips.clone(),
+            r.parallelism.clone(),
+            r.step_s.to_string(),
+            r.tokens_per_s.to_string(),
+            r.mfu.to_string(),
+            r.ideal_days.to_string(),
+            r.days.p10.to_string(),
+            r.days.p50.to_string(),
+            r.days.p90.to_string(),
+            r.ettr.mean.to_string(),
+            r.interruptions.mean.to_string(),
+            e.total_usd.to_string(),
+            e.usd_per_million_tokens.to_string(),
+            e.capex_usd.to_string(),
+            e.energy_mwh.to_string(),
+            e.peak_mw.to_string(),
+            r.pareto.to_string(),
+            r.flags.join("; "),
+        ])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
 }

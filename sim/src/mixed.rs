@@ -1,0 +1,406 @@
+//! Mixed hardware: one training job on two or more chip types.
+//!
+//! Three ways to use pools of different chips (e.g. 4k H100 + 6k A800), all simulated, the best kept:
+//! - **Heterogeneous pipeline** (1F1B or interleaved): every DP replica spans both pools; its pipeline stages run on
+//!   different chips, with layers split in proportion to each chip's per-layer speed (and capped by
+//!   its memory), so stage times balance. Stage counts follow the pool sizes
+//!   (`dp·tp·stages_A = devices_A`).
+//! - **Heterogeneous data parallelism**: replicas of the same TP×PP shape on each pool; the global
+//!   batch is split in proportion to replica throughput so all replicas finish together.
+//! - **Best single pool**: the other pools idle (or run another job): wins when the slow pool adds
+//!   more communication or imbalance than throughput.
+//!
+//! Limits (documented, deliberate): pools must share the node size and the scale-out network (the
+//! slower link sets cross-pool sends); heterogeneous data parallelism uses 1F1B; the cross-pool DP
+//! all-reduce is costed within each pool (ring cost grows only with `(n−1)/n`); numerics of mixing
+//! chips (different kernels, FP formats) are ignored.
+
+use serde::Serialize;
+
+use crate::cost::{self, FrameworkSpec};
+use crate::engine::secs;
+use crate::memory;
+use crate::model::ModelSpec;
+use crate::parallelism::{Plan, Recompute, Schedule};
+use crate::search::BatchTarget;
+use crate::step::{self, inflight_layer_microbatches};
+use crate::topology::Cluster;
+
+/// A mixed-hardware option and how it did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MixedOption {
+    /// `hetero-pipeline`, `hetero-data` or `single-pool:<chip>`.
+    pub strategy: String,
+    /// The layout in words.
+    pub layout: String,
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    /// Seconds per million tokens.
+    pub s_per_mtok: f64,
+    /// Model FLOPs utilisation against the peak of every device in the candidate.
+    pub mfu: f64,
+    /// Devices doing work.
+    pub devices_used: u64,
+    /// Per-stage busy time (forward+backward of one step) for hetero pipelines, seconds.
+    pub stage_busy_s: Vec<f64>,
+    pub layers_per_stage: Vec<u32>,
+}
+
+/// Split `layers` over stages whose chips take `per_layer_s[s]` per layer, the last stage also carrying
+/// `logits_s` of output-layer work, each stage holding at most `max_layers[s]` (memory); minimise the
+/// slowest stage. Returns `None` when the layers do not fit.
+pub fn split_layers(layers: u32, per_layer_s: &[f64], logits_s: f64, max_layers: &[u32]) -> Option<Vec<u32>> {
+    let n = per_layer_s.len();
+    let extra = |s: usize| if s + 1 == n { logits_s } else { 0.0 };
+    let count = |t: f64, s: usize| -> u32 { (((t - extra(s)) / per_layer_s[s] + 1e-9).floor().max(1.0) as u32).min(max_layers[s]) };
+    if (0..n).map(|s| max_layers[s]).sum::<u32>() < layers || max_layers.contains(&0) {
+        return None;
+    }
+    let total = |t: f64| (0..n).map(|s| u64::from(count(t, s))).sum::<u64>();
+    let (mut lo, mut hi) = (0.0, per_layer_s.iter().cloned().fold(0.0, f64::max) * f64::from(layers) + logits_s + 1.0);
+    for _ in 0..80 {
+        let mid = 0.5 * (lo + hi);
+        if total(mid) >= u64::from(layers) { hi = mid } else { lo = mid }
+    }
+    let mut out: Vec<u32> = (0..n).map(|s| count(hi, s)).collect();
+    let mut sum: u32 = out.iter().sum();
+    while sum > layers {
+        // Take from the slowest stage that can give.
+        let (idx, _) = out
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l > 1)
+            .map(|(s, l)| (s, f64::from(*l) * per_layer_s[s] + extra(s)))
+            .fold((usize::MAX, f64::MIN), |b, c| if c.1 > b.1 { c } else { b });
+        if idx == usize::MAX {
+            return None;
+        }
+        out[idx] -= 1;
+        sum -= 1;
+    }
+    Some(out)
+}
+
+fn plan_1f1b(tp: u32, pp: u32, dp: u32, mb: u32, global_batch: u32, rc: Recompute, layers_per_stage: Vec<u32>) -> Plan {
+    plan_v(tp, pp, 1, dp, mb, global_batch, rc, layers_per_stage)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn plan_v(tp: u32, pp: u32, vpp: u32, dp: u32, mb: u32, global_batch: u32, rc: Recompute, layers_per_chunk: Vec<u32>) -> Plan {
+    Plan {
+        tp,
+        pp,
+        dp,
+        cp: 1,
+        ep: 1,
+        schedule: if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB },
+        vpp,
+        micro_batch: mb,
+        micro_batches: global_batch / (dp * mb),
+        global_batch,
+        recompute: rc,
+        sequence_parallel: tp > 1,
+        zero_stage: 1,
+        layers_per_chunk,
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn global_batch_for(batch: BatchTarget, seq_len: u32, dp: u32, mb: u32) -> Option<u32> {
+    global_batch_unit(batch, seq_len, dp * mb)
+}
+
+fn global_batch_unit(batch: BatchTarget, seq_len: u32, unit: u32) -> Option<u32> {
+    match batch {
+        BatchTarget::Sequences(n) => (n % unit == 0).then_some(n),
+        BatchTarget::Tokens(t) => {
+            let target = t / f64::from(seq_len);
+            let gb = (target / f64::from(unit)).round().max(1.0) * f64::from(unit);
+            ((gb - target).abs() / target <= crate::search::BATCH_TOLERANCE).then_some(gb as u32)
+        }
+    }
+}
+
+/// Best heterogeneous pipeline over a small grid (TP, DP, recompute) for two pools.
+pub fn hetero_pipeline(
+    model: &ModelSpec,
+    a: &Cluster,
+    b: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+    batch: BatchTarget,
+) -> Option<MixedOption> {
+    if a.gpus_per_node != b.gpus_per_node {
+        return None;
+    }
+    let mut best: Option<MixedOption> = None;
+    for tp in [8u32, 4, 2, 1] {
+        if a.gpus_per_node % tp != 0 || model.heads % tp != 0 || model.ffn_hidden % tp != 0 {
+            continue;
+        }
+        let g = gcd(a.gpus, b.gpus) / u64::from(tp);
+        for dp in (1..=g).filter(|d| g % d == 0) {
+            let sa = a.gpus / (u64::from(tp) * dp);
+            let sb = b.gpus / (u64::from(tp) * dp);
+            if sa + sb > u64::from(model.layers).min(64) || sa * u64::from(tp) * dp != a.gpus || sb * u64::from(tp) * dp != b.gpus {
+                continue;
+            }
+            let pp = (sa + sb) as u32;
+            for vpp in [1u32, 2, 4] {
+                if pp * vpp > model.layers {
+                    continue;
+                }
+                let unit = dp as u32 * if vpp > 1 { pp } else { 1 };
+                let Some(gb) = global_batch_unit(batch, seq_len, unit) else { continue };
+                for rc in [Recompute::Selective, Recompute::Full] {
+                    if let Some(o) = simulate_hetero_pipeline(model, a, b, tp, dp as u32, sa as u32, sb as u32, vpp, gb, rc, seq_len, fw) {
+                        if best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok) {
+                            best = Some(o);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+/// Simulate one heterogeneous-pipeline layout: `sa` stages on pool `a` then `sb` on pool `b`.
+#[allow(clippy::too_many_arguments)]
+pub fn simulate_hetero_pipeline(
+    model: &ModelSpec,
+    a: &Cluster,
+    b: &Cluster,
+    tp: u32,
+    dp: u32,
+    sa: u32,
+    sb: u32,
+    vpp: u32,
+    global_batch: u32,
+    rc: Recompute,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+) -> Option<MixedOption> {
+    let pp = sa + sb;
+    let chunks = pp * vpp;
+    let owner = |s: u32| if s < sa { a } else { b };
+    // Per-layer times on each chip: a probe plan with one layer per stage; chunk 1 has no embedding/logits.
+    let probe = plan_1f1b(tp, pp.max(3), dp, 1, global_batch, rc, vec![1; pp.max(3) as usize]);
+    let (_, ca) = cost::build(model, &probe, a, seq_len, fw);
+    let (_, cb) = cost::build(model, &probe, b, seq_len, fw);
+    let per_layer = |c: &[cost::ChunkCost]| c[1].forward.total_s() + c[1].backward.total_s();
+    let last = probe.layers_per_chunk.len() - 1;
+    let logits_b = cb[last].forward.total_s() + cb[last].backward.total_s() - per_layer(&cb);
+    // Memory cap per stage: largest layer count whose memory fits (first stage holds the most in flight).
+    let mut per_stage_s = Vec::with_capacity(pp as usize);
+    let mut caps = Vec::with_capacity(pp as usize);
+    for s in 0..pp {
+        let c = owner(s);
+        per_stage_s.push(per_layer(if s < sa { &ca } else { &cb }));
+        // Memory grows with the layer count: binary search the largest count that fits.
+        let fits = |n: u32| {
+            let mut lps = vec![1u32; pp as usize];
+            lps[s as usize] = n;
+            let pl = plan_1f1b(tp, pp, dp, 1, global_batch, rc, lps);
+            let mem = memory::stage_memory(model, &pl, seq_len, fw.flash_attention, &inflight_layer_microbatches(&pl));
+            mem[s as usize].total_gb <= c.chip.hbm_capacity_gb()
+        };
+        let (mut lo, mut hi) = (0u32, model.layers);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if fits(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        caps.push(lo);
+    }
+    // Chunk c runs on stage c % pp; each stage's memory cap is shared by its virtual chunks.
+    let chunk_s: Vec<f64> = (0..chunks).map(|c| per_stage_s[(c % pp) as usize]).collect();
+    let chunk_caps: Vec<u32> = (0..chunks).map(|c| (caps[(c % pp) as usize] / vpp).max(u32::from(caps[(c % pp) as usize] > 0))).collect();
+    let layers = split_layers(model.layers, &chunk_s, logits_b.max(0.0), &chunk_caps)?;
+    let plan = plan_v(tp, pp, vpp, dp, 1, global_batch, rc, layers.clone());
+    if plan.micro_batches == 0 || (vpp > 1 && plan.micro_batches % pp != 0) {
+        return None;
+    }
+    let mem = memory::stage_memory(model, &plan, seq_len, fw.flash_attention, &inflight_layer_microbatches(&plan));
+    if (0..pp).any(|s| mem[s as usize].total_gb > owner(s).chip.hbm_capacity_gb()) {
+        return None;
+    }
+    let (cm_a, ch_a) = cost::build(model, &plan, a, seq_len, fw);
+    let (cm_b, ch_b) = cost::build(model, &plan, b, seq_len, fw);
+    let chunks: Vec<cost::ChunkCost> = (0..chunks as usize).map(|c| if (c as u32 % pp) < sa { ch_a[c] } else { ch_b[c] }).collect();
+    let mut cm = cm_a.clone();
+    for s in sa as usize..pp as usize {
+        cm.optimizer_s[s] = cm_b.optimizer_s[s];
+        cm.param_gather_s[s] = cm_b.param_gather_s[s];
+    }
+    cm.p2p_s = cm_a.p2p_s.max(cm_b.p2p_s);
+    let (_, _, _, step_s) = step::simulate(&plan, &cm, &chunks);
+    let stage_busy: Vec<f64> = (0..pp as usize)
+        .map(|s| {
+            let per_mb: f64 = chunks.iter().skip(s).step_by(pp as usize).map(|c| c.forward.total_s() + c.backward.total_s()).sum();
+            secs(crate::engine::ticks(per_mb * f64::from(plan.micro_batches)))
+        })
+        .collect();
+    let layers_per_stage: Vec<u32> = (0..pp as usize).map(|s| layers.iter().skip(s).step_by(pp as usize).sum()).collect();
+    let tokens = f64::from(global_batch) * f64::from(seq_len);
+    let peak = (a.gpus as f64 * a.chip.bf16_dense_tflops + b.gpus as f64 * b.chip.bf16_dense_tflops) * 1e12;
+    Some(MixedOption {
+        strategy: "hetero-pipeline".into(),
+        layout: format!(
+            "TP{tp} x PP{pp} ({sa} stages on {}, {sb} on {}) x DP{dp}, {}, gb{global_batch}, {:?} recompute, layers per stage {:?}",
+            a.chip.id,
+            b.chip.id,
+            if vpp > 1 { format!("interleaved v{vpp}") } else { "1F1B".to_string() },
+            rc,
+            layers_per_stage
+        ),
+        step_s,
+        tokens_per_s: tokens / step_s,
+        s_per_mtok: step_s / tokens * 1e6,
+        mfu: tokens * model.model_flops_per_token(seq_len) / (step_s * peak),
+        devices_used: a.gpus + b.gpus,
+        stage_busy_s: stage_busy,
+        layers_per_stage,
+    })
+}
+
+/// Best heterogeneous data-parallel layout: the same TP×PP on both pools, micro-batches split by speed.
+pub fn hetero_data(
+    model: &ModelSpec,
+    a: &Cluster,
+    b: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+    batch: BatchTarget,
+) -> Option<MixedOption> {
+    let mut best: Option<MixedOption> = None;
+    for tp in [8u32, 4, 2, 1] {
+        if a.gpus_per_node % tp != 0 || b.gpus_per_node % tp != 0 || model.heads % tp != 0 || model.ffn_hidden % tp != 0 {
+            continue;
+        }
+        for pp in [1u32, 2, 4, 8, 16, 32] {
+            let rep = u64::from(tp) * u64::from(pp);
+            if pp > model.layers || a.gpus % rep != 0 || b.gpus % rep != 0 {
+                continue;
+            }
+            let (dpa, dpb) = ((a.gpus / rep) as u32, (b.gpus / rep) as u32);
+            let Some(gb) = global_batch_for(batch, seq_len, dpa + dpb, 1) else { continue };
+            let total_mb = gb; // micro-batch 1
+            for rc in [Recompute::Selective, Recompute::Full] {
+                // Time per micro-batch on each pool from a probe, then the split that equalises.
+                let probe = |c: &Cluster, dp: u32, m: u32| -> Option<f64> {
+                    let spec = crate::parallelism::ParallelismSpec {
+                        tp,
+                        pp,
+                        dp,
+                        cp: 1,
+                        ep: 1,
+                        schedule: Some(Schedule::OneFOneB),
+                        vpp: Some(1),
+                        micro_batch: Some(1),
+                        global_batch: dp * m,
+                        recompute: rc,
+                        sequence_parallel: tp > 1,
+                        zero_stage: 1,
+                    };
+                    let mut cl = c.clone();
+                    cl.gpus = rep * u64::from(dp);
+                    let plan = crate::scenario::resolve_plan(model, &spec, seq_len, cl.gpus).ok()?;
+                    crate::scenario::simulate_step(model, &plan, &cl, seq_len, fw).ok().map(|r| r.step_s)
+                };
+                let m_probe = (total_mb / (dpa + dpb)).max(1);
+                let (Some(ta), Some(tb)) = (probe(a, dpa, m_probe), probe(b, dpb, m_probe)) else { continue };
+                // m_a / m_b = tb / ta, dpa·m_a + dpb·m_b = total.
+                let m_b_real = f64::from(total_mb) / (f64::from(dpa) * tb / ta + f64::from(dpb));
+                let mut best_local: Option<(f64, u32, u32)> = None;
+                for mb_b in [m_b_real.floor() as u32, m_b_real.ceil() as u32] {
+                    if mb_b == 0 || dpb * mb_b >= total_mb {
+                        continue;
+                    }
+                    let rest = total_mb - dpb * mb_b;
+                    if rest % dpa != 0 {
+                        // Round the other pool's share instead.
+                        continue;
+                    }
+                    let mb_a = rest / dpa;
+                    let (Some(sa), Some(sb)) = (probe(a, dpa, mb_a), probe(b, dpb, mb_b)) else { continue };
+                    let step = sa.max(sb);
+                    if best_local.is_none_or(|x| step < x.0) {
+                        best_local = Some((step, mb_a, mb_b));
+                    }
+                }
+                let Some((step_s, mb_a, mb_b)) = best_local else { continue };
+                let tokens = f64::from(dpa * mb_a + dpb * mb_b) * f64::from(seq_len);
+                let peak = (a.gpus as f64 * a.chip.bf16_dense_tflops + b.gpus as f64 * b.chip.bf16_dense_tflops) * 1e12;
+                let o = MixedOption {
+                    strategy: "hetero-data".into(),
+                    layout: format!(
+                        "TP{tp} x PP{pp}; DP{dpa} on {} with {mb_a} micro-batches each, DP{dpb} on {} with {mb_b}; {:?} recompute",
+                        a.chip.id, b.chip.id, rc
+                    ),
+                    step_s,
+                    tokens_per_s: tokens / step_s,
+                    s_per_mtok: step_s / tokens * 1e6,
+                    mfu: tokens * model.model_flops_per_token(seq_len) / (step_s * peak),
+                    devices_used: a.gpus + b.gpus,
+                    stage_busy_s: Vec::new(),
+                    layers_per_stage: Vec::new(),
+                };
+                if best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok) {
+                    best = Some(o);
+                }
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::model::preset;
+    use crate::topology::{ClusterSpec, NetworkSpec};
+
+    fn cluster(chip: &str, gpus: u32) -> Cluster {
+        let spec = ClusterSpec {
+            chip: chip.into(),
+            gpus,
+            gpus_per_node: 8,
+            network: NetworkSpec { fabric: "ib-ndr".into(), nic_gbit_per_s_per_gpu: 400.0, topology: "generic-fat-tree".into() },
+        };
+        Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+    }
+
+    #[test]
+    fn weighted_split_balances() {
+        // Stage 0 twice as fast: twice the layers.
+        let l = split_layers(96, &[1.0, 2.0, 2.0], 0.0, &[96, 96, 96]).unwrap();
+        assert_eq!(l, vec![48, 24, 24]);
+        assert!(split_layers(96, &[1.0, 1.0], 0.0, &[40, 40]).is_none());
+    }
+
+    /// A pool twice as fast as the other gets a layer split that balances stage times within 10%.
+    #[test]
+    fn twice_as_fast_pool_balances_within_ten_percent() {
+        let slow = cluster("a100-sxm-80gb", 512);
+        let mut fast = cluster("a100-sxm-80gb", 512);
+        // The same chip with every rate doubled: compute, memory bandwidth and links.
+        fast.chip.id = "a100-2x".into();
+        fast.chip.bf16_dense_tflops *= 2.0;
+        fast.chip.hbm_gb_per_s *= 2.0;
+        fast.chip.scale_up_gb_per_s_bidir *= 2.0;
+        fast.nic_gbit_per_s_per_gpu *= 2.0;
+        let m = preset("gpt3-175b").unwrap();
+        let fw = FrameworkSpec::default();
+        let o = simulate_hetero_pipeline(&m, &fast, &slow, 8, 16, 4, 4, 1, 512, Recompute::Full, 2048, &fw).unwrap();
+        let fast_layers: u32 = o.layers_per_stage[..4].iter().sum();
+        let slow_layers: u32 = o.layers_per_stage[4..].iter().sum();
+        assert!(fast_layers as f64 / slow_layers as f64 > 1.6, "{:?}", o.layers_per_stage);
+        let max = o.stage_busy_s.iter().cloned().fold(0.0, f64::max);
+        let min = o.stage_busy_s.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(max / min < 1.10, "stage busy times {:?}", o.stage_busy_s);
+    }
+}

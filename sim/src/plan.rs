@@ -1,0 +1,479 @@
+//! Capacity planning: compare candidate clusters for a training goal.
+//!
+//! A plan file (RON) names the goal (model, tokens, sequence length, batch, optional deadline and
+//! budget) and candidates (chip pools, network, spares, failure profile, checkpointing, money, power).
+//! For each candidate wanka searches the parallelism ([`crate::search`]; mixed pools via
+//! [`crate::mixed`]), simulates the whole training run with failures over Monte Carlo seeds
+//! ([`crate::run`]), and prices it ([`crate::economics`]). Candidates are ranked by p50 days; the
+//! time-versus-cost Pareto front and deadline/budget/power flags are reported.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::catalog::Catalog;
+use crate::cost::FrameworkSpec;
+use crate::economics::{self, Economics, Money, PoolHw, Power};
+use crate::error::WankaError;
+use crate::mixed::{self, MixedOption};
+use crate::model::{ModelRef, ModelSpec};
+use crate::ron_util::{parse_ron, read_file};
+use crate::run::{self, RunSpec, Stats};
+use crate::scenario::{Scenario, TrainingSpec, build_run_inputs};
+use crate::search::{self, BatchTarget, Ranked, SearchSpace};
+use crate::topology::{Cluster, ClusterSpec, NetworkSpec};
+
+/// What to train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Goal {
+    pub model: ModelRef,
+    pub tokens: f64,
+    pub seq_len: u32,
+    /// Tokens per optimizer step to aim for (the search picks the nearest feasible global batch).
+    pub batch_tokens: f64,
+    #[serde(default)]
+    pub deadline_days: Option<f64>,
+    /// Budget for the run, million USD.
+    #[serde(default)]
+    pub budget_musd: Option<f64>,
+}
+
+/// Devices of one chip type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    pub chip: String,
+    pub count: u32,
+    pub gpus_per_node: u32,
+}
+
+/// One candidate cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Candidate {
+    pub name: String,
+    pub pools: Vec<Pool>,
+    pub network: NetworkSpec,
+    /// Pins for the parallelism search (omitted knobs are searched).
+    #[serde(default)]
+    pub parallelism: SearchSpace,
+    /// Failures, recovery (hot spares), checkpointing.
+    #[serde(default)]
+    pub run: RunSpec,
+    pub money: Money,
+    pub power: Power,
+}
+
+/// Search and Monte Carlo settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Plans kept per candidate (default 5).
+    pub top_k: usize,
+    /// Monte Carlo seeds per candidate (default 100).
+    pub seeds: u64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { top_k: 5, seeds: 100, seed: 1 }
+    }
+}
+
+/// A plan file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanFile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub goal: Goal,
+    pub candidates: Vec<Candidate>,
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default)]
+    pub framework: FrameworkSpec,
+}
+
+/// Result for one candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateResult {
+    pub name: String,
+    /// Rank by p50 days among feasible candidates (1 = fastest); 0 for infeasible ones.
+    pub rank: usize,
+    pub feasible: bool,
+    /// Why the candidate is infeasible, if it is.
+    pub infeasible_reason: Option<String>,
+    pub devices: u64,
+    pub chips: String,
+    /// The chosen parallelism in words.
+    pub parallelism: String,
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    pub ideal_days: f64,
+    pub days: Stats,
+    pub ettr: Stats,
+    pub interruptions: Stats,
+    pub economics: Economics,
+    pub flags: Vec<String>,
+    pub pareto: bool,
+    /// Parallelism search: enumerated plans, feasible plans, rejections by reason, time taken.
+    pub search_enumerated: u64,
+    pub search_feasible: u64,
+    pub search_rejected: BTreeMap<String, u64>,
+    pub search_ms: f64,
+    /// Best plans of the search (single-pool candidates).
+    pub top_plans: Vec<Ranked>,
+    /// Mixed-hardware options considered, best first, and why the winner won.
+    pub mixed_options: Vec<MixedOption>,
+    pub mixed_verdict: Option<String>,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub plan: String,
+    pub model: String,
+    pub tokens: f64,
+    /// Ranked: feasible candidates by p50 days, then infeasible ones.
+    pub candidates: Vec<CandidateResult>,
+    /// Names on the time-versus-cost Pareto front, fastest first.
+    pub pareto_front: Vec<String>,
+    pub search_candidates_total: u64,
+    pub seeds: u64,
+}
+
+impl PlanFile {
+    pub fn load(path: &Path) -> Result<PlanFile, WankaError> {
+        let text = read_file(path)?;
+        PlanFile::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<PlanFile, WankaError> {
+        let p: PlanFile = parse_ron(text, file)?;
+        p.check(file)?;
+        Ok(p)
+    }
+
+    pub fn check(&self, file: &str) -> Result<(), WankaError> {
+        let bad = |field: String, msg: String| Err(WankaError::Invalid { file: file.into(), field, msg });
+        let g = &self.goal;
+        if !(g.tokens > 0.0 && g.tokens.is_finite()) {
+            return bad("goal.tokens".into(), format!("must be a positive number of tokens, got {}", g.tokens));
+        }
+        if g.seq_len == 0 {
+            return bad("goal.seq_len".into(), "must be at least 1".into());
+        }
+        if !(g.batch_tokens >= f64::from(g.seq_len) && g.batch_tokens.is_finite()) {
+            return bad(
+                "goal.batch_tokens".into(),
+                format!("must be at least one sequence ({} tokens), got {}", g.seq_len, g.batch_tokens),
+            );
+        }
+        if let Some(d) = g.deadline_days.filter(|d| !(*d > 0.0)) {
+            return bad("goal.deadline_days".into(), format!("must be positive, got {d}"));
+        }
+        if let Some(b) = g.budget_musd.filter(|b| !(*b > 0.0)) {
+            return bad("goal.budget_musd".into(), format!("must be positive, got {b}"));
+        }
+        if let ModelRef::Custom(m) = &g.model {
+            m.check(file)?;
+        }
+        if self.candidates.is_empty() {
+            return bad("candidates".into(), "a plan needs at least one candidate cluster".into());
+        }
+        if self.settings.seeds == 0 || self.settings.top_k == 0 {
+            return bad("settings".into(), "seeds and top_k must be at least 1".into());
+        }
+        for (i, c) in self.candidates.iter().enumerate() {
+            let f = format!("candidates[{i}]");
+            if c.pools.is_empty() {
+                return bad(format!("{f}.pools"), format!("candidate `{}` has no chip pool", c.name));
+            }
+            for (j, p) in c.pools.iter().enumerate() {
+                if p.count == 0 {
+                    return bad(format!("{f}.pools[{j}].count"), format!("pool of `{}` has zero devices", p.chip));
+                }
+                if p.gpus_per_node == 0 || p.count % p.gpus_per_node != 0 {
+                    return bad(
+                        format!("{f}.pools[{j}].gpus_per_node"),
+                        format!("{} devices do not fill whole nodes of {}", p.count, p.gpus_per_node),
+                    );
+                }
+            }
+            economics::check(&c.money, &c.power, file, &f)?;
+            c.run.check(file).map_err(|e| match e {
+                WankaError::Invalid { file, field, msg } => WankaError::Invalid { file, field: format!("{f}.{field}"), msg },
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Compare every candidate.
+    pub fn compare(&self, catalog: &Catalog, file: &str) -> Result<Comparison, WankaError> {
+        let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
+        let mut results = Vec::with_capacity(self.candidates.len());
+        for (i, c) in self.candidates.iter().enumerate() {
+            results.push(self.evaluate(&model, c, i, catalog, file)?);
+        }
+        // Rank feasible by p50 days (stable on input order).
+        let mut order: Vec<usize> = (0..results.len()).collect();
+        order.sort_by(|&x, &y| {
+            let (a, b) = (&results[x], &results[y]);
+            b.feasible.cmp(&a.feasible).then(a.days.p50.total_cmp(&b.days.p50)).then(x.cmp(&y))
+        });
+        let mut ranked: Vec<CandidateResult> = order.into_iter().map(|i| results[i].clone()).collect();
+        let mut rank = 0;
+        for r in ranked.iter_mut() {
+            if r.feasible {
+                rank += 1;
+                r.rank = rank;
+            }
+        }
+        // Pareto front on (p50 days, total cost): no other feasible candidate is at least as good on
+        // both and better on one.
+        let feasible: Vec<(f64, f64)> = ranked.iter().filter(|r| r.feasible).map(|r| (r.days.p50, r.economics.total_usd)).collect();
+        let mut front = Vec::new();
+        for r in ranked.iter_mut().filter(|r| r.feasible) {
+            let (d, c) = (r.days.p50, r.economics.total_usd);
+            let dominated = feasible.iter().any(|&(d2, c2)| d2 <= d && c2 <= c && (d2 < d || c2 < c));
+            r.pareto = !dominated;
+            if !dominated {
+                front.push(r.name.clone());
+            }
+        }
+        Ok(Comparison {
+            plan: self.name.clone(),
+            model: model.name.clone(),
+            tokens: self.goal.tokens,
+            search_candidates_total: ranked.iter().map(|r| r.search_enumerated).sum(),
+            candidates: ranked,
+            pareto_front: front,
+            seeds: self.settings.seeds,
+        })
+    }
+
+    fn evaluate(
+        &self,
+        model: &ModelSpec,
+        c: &Candidate,
+        index: usize,
+        catalog: &Catalog,
+        file: &str,
+    ) -> Result<CandidateResult, WankaError> {
+        let field = format!("candidates[{index}]");
+        let seq = self.goal.seq_len;
+        let fw = &self.framework;
+        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
+        let mut clusters = Vec::with_capacity(c.pools.len());
+        for (j, p) in c.pools.iter().enumerate() {
+            let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
+            let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
+                WankaError::Invalid { file, field: f, msg } => {
+                    WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
+                }
+                other => other,
+            })?;
+            clusters.push(cl);
+        }
+        let devices: u64 = clusters.iter().map(|c| c.gpus).sum();
+        let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
+        let t0 = std::time::Instant::now();
+        // Single-pool searches (every pool), then mixed options.
+        let mut searches = Vec::new();
+        let mut enumerated = 0;
+        let mut feasible_plans = 0;
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+        for cl in &clusters {
+            let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
+            let r = search::search(model, cl, seq, fw, &space, batch, self.settings.top_k);
+            enumerated += r.enumerated;
+            feasible_plans += r.feasible;
+            for (k, v) in &r.rejected {
+                *rejected.entry(k.clone()).or_insert(0) += v;
+            }
+            searches.push(r);
+        }
+        let mut options: Vec<MixedOption> = Vec::new();
+        for (cl, r) in clusters.iter().zip(&searches) {
+            if let Some(best) = r.top.first() {
+                options.push(MixedOption {
+                    strategy: format!("single-pool:{}", cl.chip.id),
+                    layout: describe(&best.spec),
+                    step_s: best.step_s,
+                    tokens_per_s: best.tokens_per_s,
+                    s_per_mtok: best.s_per_mtok,
+                    mfu: best.mfu * (cl.gpus as f64 * cl.chip.bf16_dense_tflops)
+                        / clusters.iter().map(|x| x.gpus as f64 * x.chip.bf16_dense_tflops).sum::<f64>(),
+                    devices_used: cl.gpus - best.idle_devices,
+                    stage_busy_s: Vec::new(),
+                    layers_per_stage: Vec::new(),
+                });
+            }
+        }
+        if clusters.len() == 2 {
+            let (a, b) = (&clusters[0], &clusters[1]);
+            // Faster chips first in the pipeline: the first stages hold the most activations.
+            let (first, second) = if a.chip.bf16_dense_tflops >= b.chip.bf16_dense_tflops { (a, b) } else { (b, a) };
+            options.extend(mixed::hetero_pipeline(model, first, second, seq, fw, batch));
+            options.extend(mixed::hetero_data(model, a, b, seq, fw, batch));
+        }
+        let search_ms = t0.elapsed().as_secs_f64() * 1e3;
+        options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
+        let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
+        let top_plans = if clusters.len() == 1 { searches[0].top.clone() } else { Vec::new() };
+        let mut result = CandidateResult {
+            name: c.name.clone(),
+            rank: 0,
+            feasible: false,
+            infeasible_reason: None,
+            devices,
+            chips,
+            parallelism: String::new(),
+            step_s: 0.0,
+            tokens_per_s: 0.0,
+            mfu: 0.0,
+            ideal_days: 0.0,
+            days: Stats::default(),
+            ettr: Stats::default(),
+            interruptions: Stats::default(),
+            economics: Economics::default(),
+            flags: Vec::new(),
+            pareto: false,
+            search_enumerated: enumerated,
+            search_feasible: feasible_plans,
+            search_rejected: rejected,
+            search_ms,
+            top_plans,
+            mixed_options: options.clone(),
+            mixed_verdict,
+        };
+        let Some(best) = options.first() else {
+            let why = result
+                .search_rejected
+                .iter()
+                .max_by_key(|(_, v)| **v)
+                .map(|(k, v)| format!("no feasible parallelism (most common rejection: {k}, {v} plans)"));
+            result.infeasible_reason = why.or(Some("no feasible parallelism".into()));
+            return Ok(result);
+        };
+        result.feasible = true;
+        result.parallelism = format!("{}: {}", best.strategy, best.layout);
+        result.step_s = best.step_s;
+        result.tokens_per_s = best.tokens_per_s;
+        result.mfu = best.mfu;
+        // The training run: failures over every device doing work, checkpoints of the whole model.
+        let first = &clusters[0];
+        let (inputs, ctx) = build_run_inputs(
+            &c.run,
+            self.goal.tokens,
+            best.tokens_per_s,
+            best.devices_used,
+            first.gpus_per_node,
+            model.params(seq).total,
+            first.nic_peak_bytes_per_s() / 1e9,
+            vec![1.0],
+            1,
+            file,
+        )?;
+        let mc = run::monte_carlo(&inputs, self.settings.seed, self.settings.seeds);
+        result.ideal_days = ctx.ideal_days;
+        result.days = mc.wall_days;
+        result.ettr = mc.ettr;
+        result.interruptions = mc.interruptions;
+        let pools: Vec<PoolHw> =
+            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
+        result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
+            .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
+        if mc.completed_fraction < 1.0 {
+            result.flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
+        }
+        if let Some(d) = self.goal.deadline_days {
+            if mc.wall_days.p50 > d {
+                result.flags.push(format!("misses deadline: p50 {:.0} > {d:.0} days", mc.wall_days.p50));
+            } else if mc.wall_days.p90 > d {
+                result.flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
+            }
+        }
+        if let Some(b) = self.goal.budget_musd {
+            if result.economics.total_usd > b * 1e6 {
+                result.flags.push(format!("over budget: {:.0} > {b:.0} M USD", result.economics.total_usd / 1e6));
+            }
+        }
+        if let Some(cap) = c.power.facility_cap_mw {
+            if result.economics.peak_mw > cap {
+                result.flags.push(format!("over power cap: {:.1} > {cap:.1} MW", result.economics.peak_mw));
+            }
+        }
+        for cl in &clusters {
+            if !cl.calibration.calibrated {
+                result.flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// The parallelism of a spec in words.
+pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
+    let sched = match (s.schedule, s.vpp) {
+        (Some(crate::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        _ => "1F1B".into(),
+    };
+    let mut out = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);
+    if s.cp > 1 {
+        out.push_str(&format!(" CP{}", s.cp));
+    }
+    if s.ep > 1 {
+        out.push_str(&format!(" EP{}", s.ep));
+    }
+    out.push_str(&format!(
+        " mb{} gb{} {sched} {:?} ZeRO-{}{}",
+        s.micro_batch.unwrap_or(1),
+        s.global_batch,
+        s.recompute,
+        s.zero_stage,
+        if s.sequence_parallel { " SP" } else { "" }
+    ));
+    out
+}
+
+fn verdict(options: &[MixedOption]) -> String {
+    let Some(best) = options.first() else { return "no mixed option is feasible".into() };
+    let others: Vec<String> = options[1..]
+        .iter()
+        .map(|o| format!("{} {:.1}% slower per token", o.strategy, 100.0 * (o.s_per_mtok / best.s_per_mtok - 1.0)))
+        .collect();
+    let why = match best.strategy.as_str() {
+        "hetero-pipeline" => "stages on the faster chips take proportionally more layers, so both pools work in every step",
+        "hetero-data" => "each pool runs whole replicas at its own pace; only gradients cross pools",
+        _ => "the slower pool adds more imbalance and communication than throughput",
+    };
+    format!("{} wins ({why}); {}", best.strategy, if others.is_empty() { "no alternative".into() } else { others.join("; ") })
+}
+
+/// A candidate as a one-pool scenario (for `wanka run`/GUI drill-down): the best plan of the search.
+pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate) -> Option<Scenario> {
+    let best = c.top_plans.first()?;
+    let p = cand.pools.first()?;
+    Some(Scenario {
+        name: format!("{} / {}", plan.name, c.name),
+        description: c.parallelism.clone(),
+        model: plan.goal.model.clone(),
+        cluster: ClusterSpec {
+            chip: p.chip.clone(),
+            gpus: (u64::from(p.count) - best.idle_devices) as u32,
+            gpus_per_node: p.gpus_per_node,
+            network: cand.network.clone(),
+        },
+        parallelism: best.spec.clone(),
+        training: TrainingSpec { seq_len: plan.goal.seq_len, tokens: plan.goal.tokens },
+        framework: plan.framework.clone(),
+        run: cand.run.clone(),
+        seed: plan.settings.seed,
+    })
+}

@@ -1,0 +1,309 @@
+//! Parallelism search: enumerate TP, PP, DP, CP, EP, micro-batch, virtual stages, recomputation and
+//! ZeRO stage for a model on a cluster; prune by divisibility and memory; rank by simulated step time.
+//!
+//! Every knob can be pinned (a one-element list). DP is what is left: `⌊devices / (TP·PP·CP)⌋`, the
+//! rest of the devices idle (reported, usable as extra spares). The global batch is the multiple of
+//! `DP·micro-batch` (·PP for interleaved schedules) nearest the target, so every plan trains on
+//! (almost) the same batch; plans whose batch would be more than [`BATCH_TOLERANCE`] off the target are rejected.
+//! Rejections are counted per reason. The search runs in parallel (rayon) and its result is
+//! independent of the thread count: candidates are ranked by (objective, enumeration index).
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::cost::FrameworkSpec;
+use crate::model::ModelSpec;
+use crate::parallelism::{ParallelismSpec, Plan, Recompute, Schedule};
+use crate::scenario::{resolve_plan, simulate_step};
+use crate::step::StepResult;
+use crate::topology::Cluster;
+
+/// The values each knob may take; `None` = the default range.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchSpace {
+    pub tp: Option<Vec<u32>>,
+    pub pp: Option<Vec<u32>>,
+    pub cp: Option<Vec<u32>>,
+    pub ep: Option<Vec<u32>>,
+    pub micro_batch: Option<Vec<u32>>,
+    /// Virtual chunks per stage; 1 = non-interleaved 1F1B.
+    pub vpp: Option<Vec<u32>>,
+    pub recompute: Option<Vec<Recompute>>,
+    pub zero_stage: Option<Vec<u8>>,
+    /// Sequence parallelism whenever TP > 1 (default true).
+    pub sequence_parallel: Option<bool>,
+}
+
+/// How far (as a fraction) a plan's global batch may be from the goal's batch: planners accept about a
+/// third either way (Llama 3 trained with 4M, 8M and 16M-token batches).
+pub const BATCH_TOLERANCE: f64 = 0.35;
+
+/// What the search ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Objective {
+    /// Shortest step (per token trained: step time ÷ global batch tokens).
+    #[default]
+    Time,
+}
+
+/// A global batch target.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum BatchTarget {
+    /// Exactly this many sequences (plans that cannot divide it are rejected).
+    Sequences(u32),
+    /// About this many tokens per step (nearest feasible multiple, within [`BATCH_TOLERANCE`]).
+    Tokens(f64),
+}
+
+/// One evaluated plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranked {
+    pub spec: ParallelismSpec,
+    pub plan: Plan,
+    pub step_s: f64,
+    /// Seconds per million tokens (the ranking key: comparable across batch sizes).
+    pub s_per_mtok: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    pub memory_gb: f64,
+    /// Devices left idle by this layout.
+    pub idle_devices: u64,
+}
+
+/// Search outcome.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResult {
+    /// Plans enumerated (before any pruning).
+    pub enumerated: u64,
+    /// Plans that passed every check and were simulated.
+    pub feasible: u64,
+    /// Rejections per reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Best plans, best first.
+    pub top: Vec<Ranked>,
+    /// Rank (1-based) of every feasible plan by objective is implied by `all_s_per_mtok` (sorted).
+    pub all_s_per_mtok: Vec<f64>,
+}
+
+fn divisors_up_to(n: u32, max: u32) -> Vec<u32> {
+    (1..=max.min(n)).filter(|d| n % d == 0).collect()
+}
+
+/// Default ranges for a model on a cluster.
+pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> SearchSpace {
+    let gpn = cluster.gpus_per_node;
+    let tp: Vec<u32> = divisors_up_to(gpn, 64).into_iter().filter(|t| model.heads % t == 0).collect();
+    let pp: Vec<u32> =
+        [1u32, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64].into_iter().filter(|p| *p <= model.layers).collect();
+    let cp = if seq_len >= 32768 {
+        vec![1, 2, 4, 8, 16]
+    } else if seq_len >= 16384 {
+        vec![1, 2, 4]
+    } else {
+        vec![1]
+    };
+    let ep = match &model.moe {
+        Some(m) => divisors_up_to(m.experts, 64),
+        None => vec![1],
+    };
+    SearchSpace {
+        tp: Some(tp),
+        pp: Some(pp),
+        cp: Some(cp),
+        ep: Some(ep),
+        micro_batch: Some(vec![1, 2, 4]),
+        vpp: Some(vec![1, 2, 3, 4, 6, 8]),
+        recompute: Some(vec![Recompute::None, Recompute::Selective, Recompute::Full]),
+        zero_stage: Some(vec![0, 1, 2, 3]),
+        sequence_parallel: Some(true),
+    }
+}
+
+/// Merge user pins over the defaults.
+pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
+    SearchSpace {
+        tp: pins.tp.clone().or(defaults.tp),
+        pp: pins.pp.clone().or(defaults.pp),
+        cp: pins.cp.clone().or(defaults.cp),
+        ep: pins.ep.clone().or(defaults.ep),
+        micro_batch: pins.micro_batch.clone().or(defaults.micro_batch),
+        vpp: pins.vpp.clone().or(defaults.vpp),
+        recompute: pins.recompute.clone().or(defaults.recompute),
+        zero_stage: pins.zero_stage.clone().or(defaults.zero_stage),
+        sequence_parallel: pins.sequence_parallel.or(defaults.sequence_parallel),
+    }
+}
+
+/// Enumerate the specs of a space for `devices` devices (in a fixed order).
+pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len: u32) -> Vec<Result<(ParallelismSpec, u64), &'static str>> {
+    let v = |o: &Option<Vec<u32>>| o.clone().unwrap_or_else(|| vec![1]);
+    let mut out = Vec::new();
+    for &tp in &v(&space.tp) {
+        for &pp in &v(&space.pp) {
+            for &cp in &v(&space.cp) {
+                for &ep in &v(&space.ep) {
+                    for &mb in &v(&space.micro_batch) {
+                        for &vpp in &v(&space.vpp) {
+                            for rc in space.recompute.clone().unwrap_or_else(|| vec![Recompute::Selective]) {
+                                for z in space.zero_stage.clone().unwrap_or_else(|| vec![1]) {
+                                    out.push(make_spec(
+                                        tp,
+                                        pp,
+                                        cp,
+                                        ep,
+                                        mb,
+                                        vpp,
+                                        rc,
+                                        z,
+                                        space.sequence_parallel.unwrap_or(true),
+                                        devices,
+                                        batch,
+                                        seq_len,
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_spec(
+    tp: u32,
+    pp: u32,
+    cp: u32,
+    ep: u32,
+    mb: u32,
+    vpp: u32,
+    rc: Recompute,
+    z: u8,
+    sp: bool,
+    devices: u64,
+    batch: BatchTarget,
+    seq_len: u32,
+) -> Result<(ParallelismSpec, u64), &'static str> {
+    let replica = u64::from(tp) * u64::from(pp) * u64::from(cp);
+    if replica == 0 || replica > devices {
+        return Err("model-parallel group larger than the cluster");
+    }
+    if vpp > 1 && pp == 1 {
+        return Err("interleaving needs pp > 1");
+    }
+    let dp = (devices / replica) as u32;
+    let unit = u64::from(dp) * u64::from(mb) * if vpp > 1 { u64::from(pp) } else { 1 };
+    let gb = match batch {
+        BatchTarget::Sequences(n) => {
+            if u64::from(n) % unit != 0 {
+                return Err("global batch not divisible by dp·micro_batch(·pp)");
+            }
+            u64::from(n)
+        }
+        BatchTarget::Tokens(t) => {
+            let target = t / f64::from(seq_len);
+            let k = (target / unit as f64).round().max(1.0);
+            let gb = k * unit as f64;
+            if (gb - target).abs() / target > BATCH_TOLERANCE {
+                return Err("global batch too far from the target");
+            }
+            gb as u64
+        }
+    };
+    let spec = ParallelismSpec {
+        tp,
+        pp,
+        dp,
+        cp,
+        ep,
+        schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+        vpp: Some(vpp),
+        micro_batch: Some(mb),
+        global_batch: gb as u32,
+        recompute: rc,
+        sequence_parallel: sp && tp > 1,
+        zero_stage: z,
+    };
+    Ok((spec, devices - replica * u64::from(dp)))
+}
+
+/// Run the search: every spec of `space` on `cluster` (whose device count is the pool size).
+pub fn search(
+    model: &ModelSpec,
+    cluster: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+    space: &SearchSpace,
+    batch: BatchTarget,
+    top_k: usize,
+) -> SearchResult {
+    let specs = enumerate(space, cluster.gpus, batch, seq_len);
+    let enumerated = specs.len() as u64;
+    let evaluated: Vec<Result<Ranked, String>> = specs
+        .into_par_iter()
+        .map(|s| {
+            let (spec, idle) = s.map_err(str::to_string)?;
+            let mut c = cluster.clone();
+            c.gpus = cluster.gpus - idle;
+            let plan = resolve_plan(model, &spec, seq_len, c.gpus).map_err(|why| classify(&why))?;
+            let r = simulate_step(model, &plan, &c, seq_len, fw).map_err(|_| "does not fit in device memory".to_string())?;
+            Ok(rank(spec, plan, &r, seq_len, idle))
+        })
+        .collect();
+    let mut rejected = BTreeMap::new();
+    let mut ok: Vec<(usize, Ranked)> = Vec::new();
+    for (i, e) in evaluated.into_iter().enumerate() {
+        match e {
+            Ok(r) => ok.push((i, r)),
+            Err(why) => *rejected.entry(why).or_insert(0) += 1,
+        }
+    }
+    ok.sort_by(|a, b| a.1.s_per_mtok.total_cmp(&b.1.s_per_mtok).then(a.0.cmp(&b.0)));
+    SearchResult {
+        enumerated,
+        feasible: ok.len() as u64,
+        rejected,
+        all_s_per_mtok: ok.iter().map(|(_, r)| r.s_per_mtok).collect(),
+        top: ok.into_iter().take(top_k).map(|(_, r)| r).collect(),
+    }
+}
+
+/// Rank a simulated plan.
+pub fn rank(spec: ParallelismSpec, plan: Plan, r: &StepResult, seq_len: u32, idle: u64) -> Ranked {
+    let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
+    Ranked {
+        spec,
+        plan,
+        step_s: r.step_s,
+        s_per_mtok: r.step_s / tokens * 1e6,
+        tokens_per_s: r.tokens_per_s,
+        mfu: r.mfu,
+        memory_gb: r.memory.total_gb,
+        idle_devices: idle,
+    }
+}
+
+/// Collapse constraint messages into a few stable reason names for counting.
+fn classify(why: &[String]) -> String {
+    let first = why.first().map(String::as_str).unwrap_or("invalid");
+    for (needle, name) in [
+        ("heads", "heads not divisible by tp"),
+        ("kv_heads", "kv_heads and tp incompatible"),
+        ("ffn_hidden", "ffn_hidden not divisible by tp"),
+        ("seq_len", "seq_len not divisible by cp"),
+        ("experts", "experts not divisible by ep"),
+        ("ep (", "ep does not divide dp·cp"),
+        ("interleaved schedule needs", "micro-batches not divisible by pp"),
+        ("cannot fill", "too few layers for pp·vpp"),
+        ("global_batch", "global batch not divisible"),
+    ] {
+        if first.contains(needle) {
+            return name.to_string();
+        }
+    }
+    first.to_string()
+}
