@@ -1,0 +1,482 @@
+//! The scenario editor: the knobs that matter, as text fields, combo boxes and check boxes.
+//!
+//! Numbers are edited as text so that anything can be typed; [`Form::build`] turns the text back into a
+//! [`Scenario`] or names each field that is not a number. Everything else the simulator checks itself:
+//! its errors come back from the background job and are shown next to the field they name
+//! ([`knob_of_field`]).
+
+use std::collections::BTreeMap;
+
+use egui::{Align, Color32, Layout, RichText, Stroke, StrokeKind, TextEdit, Ui, vec2};
+use wanka_sim::catalog::FabricKind;
+use wanka_sim::collective::Algorithm;
+use wanka_sim::cost::Precision;
+use wanka_sim::model::{ModelRef, PRESET_IDS};
+use wanka_sim::parallelism::{Recompute, Schedule};
+use wanka_sim::{Catalog, Scenario, WankaError};
+
+/// An editable setting (or a group of them) that an error can point at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Knob {
+    Model,
+    SeqLen,
+    Tokens,
+    Chip,
+    Gpus,
+    GpusPerNode,
+    Fabric,
+    Topology,
+    Nic,
+    /// The parallelism plan as a whole (the simulator reports plan constraints and memory here).
+    Parallelism,
+    Tp,
+    Pp,
+    Dp,
+    Cp,
+    Ep,
+    Schedule,
+    Vpp,
+    MicroBatch,
+    GlobalBatch,
+    Recompute,
+    Zero,
+    Overhead,
+    /// Anything the editor has no field for.
+    Other,
+}
+
+/// The knobs edited as text, with their label (also their accessible name) and hint.
+const TEXT_KNOBS: &[(Knob, &str, &str)] = &[
+    (Knob::SeqLen, "Sequence length", "tokens"),
+    (Knob::Tokens, "Training tokens", "e.g. 5e12"),
+    (Knob::Gpus, "GPUs", "devices"),
+    (Knob::GpusPerNode, "GPUs per node", "devices"),
+    (Knob::Nic, "NIC Gbit/s per GPU", "Gbit/s"),
+    (Knob::Tp, "TP", "tensor"),
+    (Knob::Pp, "PP", "pipeline"),
+    (Knob::Dp, "DP", "data"),
+    (Knob::Cp, "CP", "context"),
+    (Knob::Ep, "EP", "expert"),
+    (Knob::Vpp, "VPP", "auto"),
+    (Knob::MicroBatch, "Micro-batch", "auto (1)"),
+    (Knob::GlobalBatch, "Global batch", "sequences"),
+    (Knob::Overhead, "Iteration overhead s", "seconds"),
+];
+
+/// Label (and accessible name) of a text knob.
+pub fn label_of(knob: Knob) -> &'static str {
+    TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).map_or("", |(_, l, _)| l)
+}
+
+/// Which knob a simulator error field (`cluster.gpus`, `parallelism`, `model.heads` …) belongs to.
+pub fn knob_of_field(field: &str) -> Knob {
+    match field {
+        "cluster.chip" => Knob::Chip,
+        "cluster.gpus" => Knob::Gpus,
+        "cluster.gpus_per_node" => Knob::GpusPerNode,
+        "cluster.network.fabric" => Knob::Fabric,
+        "cluster.network.topology" => Knob::Topology,
+        "cluster.network.nic_gbit_per_s_per_gpu" => Knob::Nic,
+        "training.seq_len" => Knob::SeqLen,
+        "training.tokens" => Knob::Tokens,
+        "framework.iteration_overhead_s" => Knob::Overhead,
+        f if f == "model" || f.starts_with("model.") => Knob::Model,
+        f if f == "parallelism" || f.starts_with("parallelism.") => Knob::Parallelism,
+        _ => Knob::Other,
+    }
+}
+
+/// Where a simulator error goes in the editor, and its text (without the file name).
+pub fn place_error(e: &WankaError) -> (Knob, String) {
+    match e {
+        WankaError::Invalid { field, msg, .. } => (knob_of_field(field), format!("field `{field}`: {msg}")),
+        // Memory does not fit: the plan (TP/PP/recompute/ZeRO …) is what to change.
+        WankaError::Infeasible { .. } => (Knob::Parallelism, e.to_string()),
+        other => (Knob::Other, other.to_string()),
+    }
+}
+
+/// Messages per knob.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(pub BTreeMap<Knob, Vec<String>>);
+
+impl FieldErrors {
+    pub fn push(&mut self, knob: Knob, msg: String) {
+        self.0.entry(knob).or_default().push(msg);
+    }
+    pub fn get(&self, knob: Knob) -> &[String] {
+        self.0.get(&knob).map_or(&[], Vec::as_slice)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The scenario being edited: text of the numeric knobs plus everything else in `base`.
+#[derive(Debug, Clone)]
+pub struct Form {
+    /// Scenario holding every non-text setting (combos, check boxes, name, run section …).
+    pub base: Scenario,
+    text: BTreeMap<Knob, String>,
+    /// The scenario's own model when it is not a preset, to switch back to.
+    custom_model: Option<ModelRef>,
+}
+
+fn num(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let t = s.trim().replace('_', "");
+    t.parse::<u32>().map_err(|_| format!("`{}` is not a whole number", s.trim()))
+}
+
+fn parse_opt_u32(s: &str) -> Result<Option<u32>, String> {
+    if s.trim().is_empty() { Ok(None) } else { parse_u32(s).map(Some) }
+}
+
+fn parse_f64(s: &str) -> Result<f64, String> {
+    let t = s.trim().replace('_', "");
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("`{}` is not a number", s.trim())),
+    }
+}
+
+impl Form {
+    pub fn new(s: &Scenario) -> Form {
+        let p = &s.parallelism;
+        let mut text = BTreeMap::new();
+        let mut put = |k: Knob, v: String| {
+            text.insert(k, v);
+        };
+        put(Knob::SeqLen, s.training.seq_len.to_string());
+        put(Knob::Tokens, num(s.training.tokens));
+        put(Knob::Gpus, s.cluster.gpus.to_string());
+        put(Knob::GpusPerNode, s.cluster.gpus_per_node.to_string());
+        put(Knob::Nic, num(s.cluster.network.nic_gbit_per_s_per_gpu));
+        put(Knob::Tp, p.tp.to_string());
+        put(Knob::Pp, p.pp.to_string());
+        put(Knob::Dp, p.dp.to_string());
+        put(Knob::Cp, p.cp.to_string());
+        put(Knob::Ep, p.ep.to_string());
+        put(Knob::Vpp, p.vpp.map(|v| v.to_string()).unwrap_or_default());
+        put(Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default());
+        put(Knob::GlobalBatch, p.global_batch.to_string());
+        put(Knob::Overhead, num(s.framework.iteration_overhead_s));
+        let custom_model = match &s.model {
+            ModelRef::Custom(_) => Some(s.model.clone()),
+            ModelRef::Preset(id) if !PRESET_IDS.contains(&id.as_str()) => Some(s.model.clone()),
+            ModelRef::Preset(_) => None,
+        };
+        Form { base: s.clone(), text, custom_model }
+    }
+
+    /// Current text of a numeric knob.
+    pub fn text(&self, knob: Knob) -> &str {
+        self.text.get(&knob).map_or("", String::as_str)
+    }
+
+    /// Replace the text of a numeric knob (as typing would).
+    pub fn set_text(&mut self, knob: Knob, value: &str) {
+        self.text.insert(knob, value.to_string());
+    }
+
+    /// The scenario the fields describe, or the fields whose text is not a number.
+    pub fn build(&self) -> Result<Scenario, FieldErrors> {
+        let mut s = self.base.clone();
+        let mut errors = FieldErrors::default();
+        let t = |k: Knob| self.text(k);
+        macro_rules! set {
+            ($knob:expr, $parse:expr, $target:expr) => {
+                match $parse(t($knob)) {
+                    Ok(v) => $target = v,
+                    Err(msg) => errors.push($knob, msg),
+                }
+            };
+        }
+        set!(Knob::SeqLen, parse_u32, s.training.seq_len);
+        set!(Knob::Tokens, parse_f64, s.training.tokens);
+        set!(Knob::Gpus, parse_u32, s.cluster.gpus);
+        set!(Knob::GpusPerNode, parse_u32, s.cluster.gpus_per_node);
+        set!(Knob::Nic, parse_f64, s.cluster.network.nic_gbit_per_s_per_gpu);
+        set!(Knob::Tp, parse_u32, s.parallelism.tp);
+        set!(Knob::Pp, parse_u32, s.parallelism.pp);
+        set!(Knob::Dp, parse_u32, s.parallelism.dp);
+        set!(Knob::Cp, parse_u32, s.parallelism.cp);
+        set!(Knob::Ep, parse_u32, s.parallelism.ep);
+        set!(Knob::Vpp, parse_opt_u32, s.parallelism.vpp);
+        set!(Knob::MicroBatch, parse_opt_u32, s.parallelism.micro_batch);
+        set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
+        set!(Knob::Overhead, parse_f64, s.framework.iteration_overhead_s);
+        if errors.is_empty() { Ok(s) } else { Err(errors) }
+    }
+}
+
+/// Starts every inline error message (a glyph the built-in fonts have).
+pub const ERROR_MARK: &str = "• ";
+
+const LABEL_W: f32 = 128.0;
+const FIELD_W: f32 = 150.0;
+
+fn error_color(ui: &Ui) -> Color32 {
+    ui.visuals().error_fg_color
+}
+
+/// A fixed-width label cell at the start of a row.
+fn label_cell(ui: &mut Ui, text: &str) -> egui::Response {
+    ui.allocate_ui_with_layout(vec2(LABEL_W, ui.spacing().interact_size.y), Layout::left_to_right(Align::Center), |ui| {
+        ui.set_min_width(LABEL_W);
+        ui.label(text)
+    })
+    .inner
+}
+
+/// Red frame around a widget whose knob has an error.
+fn mark(ui: &Ui, r: &egui::Response, bad: bool) {
+    if bad {
+        ui.painter().rect_stroke(r.rect.expand(1.5), 3.0, Stroke::new(1.5, error_color(ui)), StrokeKind::Outside);
+    }
+}
+
+/// The messages of a knob, in red, wrapped to the panel width.
+fn error_lines(ui: &mut Ui, msgs: &[String]) {
+    for m in msgs {
+        // Plan errors list several violated constraints separated by "; ": one per line.
+        for (i, part) in m.split("; ").enumerate() {
+            let text = if i == 0 { format!("{ERROR_MARK}{part}") } else { format!("   {part}") };
+            ui.add(egui::Label::new(RichText::new(text).color(error_color(ui)).small()).wrap());
+        }
+    }
+}
+
+fn text_row(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, knob: Knob) -> bool {
+    let (_, label, hint) = TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).copied().unwrap_or((knob, "?", ""));
+    let bad = !errors.get(knob).is_empty();
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        let l = label_cell(ui, label);
+        let buf = form.text.entry(knob).or_default();
+        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
+        mark(ui, &r, bad);
+        changed = r.changed();
+    });
+    error_lines(ui, errors.get(knob));
+    changed
+}
+
+/// A combo box row choosing one of `options` (value, text).
+fn combo_row<T: PartialEq + Clone>(ui: &mut Ui, label: &str, value: &mut T, options: &[(T, String)], bad: bool) -> bool {
+    let before = value.clone();
+    ui.horizontal(|ui| {
+        let l = label_cell(ui, label);
+        let selected = options.iter().find(|(v, _)| v == value).map_or_else(|| "?".to_string(), |(_, t)| t.clone());
+        let r = egui::ComboBox::from_id_salt(label)
+            .width(FIELD_W)
+            .selected_text(selected)
+            .show_ui(ui, |ui| {
+                for (v, t) in options {
+                    ui.selectable_value(value, v.clone(), t.as_str());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        mark(ui, &r, bad);
+    });
+    *value != before
+}
+
+fn section(ui: &mut Ui, title: &str, add: impl FnOnce(&mut Ui) -> bool) -> bool {
+    let mut changed = false;
+    egui::CollapsingHeader::new(RichText::new(title).strong()).default_open(true).show(ui, |ui| changed = add(ui));
+    changed
+}
+
+/// The editor. Returns `true` when any setting changed.
+pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &Catalog) -> bool {
+    let mut changed = false;
+    if !errors.get(Knob::Other).is_empty() {
+        error_lines(ui, errors.get(Knob::Other));
+    }
+
+    changed |= section(ui, "Model & training", |ui| {
+        let mut c = false;
+        let mut options: Vec<(ModelRef, String)> =
+            PRESET_IDS.iter().map(|id| (ModelRef::Preset((*id).to_string()), (*id).to_string())).collect();
+        if let Some(custom) = &form.custom_model {
+            let name = match custom {
+                ModelRef::Custom(m) => format!("custom: {}", m.name),
+                ModelRef::Preset(id) => id.clone(),
+            };
+            options.push((custom.clone(), name));
+        }
+        c |= combo_row(ui, "Model", &mut form.base.model, &options, !errors.get(Knob::Model).is_empty());
+        error_lines(ui, errors.get(Knob::Model));
+        c |= text_row(ui, form, errors, Knob::SeqLen);
+        c |= text_row(ui, form, errors, Knob::Tokens);
+        c
+    });
+
+    changed |= section(ui, "Cluster", |ui| {
+        let mut c = false;
+        let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
+        let cur = form.base.cluster.chip.clone();
+        if !catalog.chips.contains_key(&cur) {
+            chips.push((cur.clone(), format!("{cur} (unknown)")));
+        }
+        c |= combo_row(ui, "Chip", &mut form.base.cluster.chip, &chips, !errors.get(Knob::Chip).is_empty());
+        if let Ok(chip) = catalog.chip(&form.base.cluster.chip) {
+            ui.label(
+                RichText::new(format!(
+                    "{}: {:.0} TFLOP/s BF16, {:.0} GB, scale-up {} × {:.0} GB/s",
+                    chip.name, chip.bf16_dense_tflops, chip.hbm_gb, chip.scale_up_domain, chip.scale_up_gb_per_s_bidir
+                ))
+                .small()
+                .weak(),
+            );
+        }
+        error_lines(ui, errors.get(Knob::Chip));
+        c |= text_row(ui, form, errors, Knob::Gpus);
+        c |= text_row(ui, form, errors, Knob::GpusPerNode);
+        let mut fabrics: Vec<(String, String)> =
+            catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
+        let cur = form.base.cluster.network.fabric.clone();
+        if !fabrics.iter().any(|(id, _)| *id == cur) {
+            fabrics.push((cur.clone(), cur));
+        }
+        c |= combo_row(ui, "Network fabric", &mut form.base.cluster.network.fabric, &fabrics, !errors.get(Knob::Fabric).is_empty());
+        error_lines(ui, errors.get(Knob::Fabric));
+        let mut topologies: Vec<(String, String)> = catalog.topologies.keys().map(|id| (id.clone(), id.clone())).collect();
+        let cur = form.base.cluster.network.topology.clone();
+        if !catalog.topologies.contains_key(&cur) {
+            topologies.push((cur.clone(), cur));
+        }
+        c |= combo_row(ui, "Topology", &mut form.base.cluster.network.topology, &topologies, !errors.get(Knob::Topology).is_empty());
+        error_lines(ui, errors.get(Knob::Topology));
+        c |= text_row(ui, form, errors, Knob::Nic);
+        c
+    });
+
+    changed |= section(ui, "Parallelism", |ui| {
+        let mut c = false;
+        for k in [Knob::Tp, Knob::Pp, Knob::Dp, Knob::Cp, Knob::Ep] {
+            c |= text_row(ui, form, errors, k);
+        }
+        // Plan-wide constraints (tp·pp·dp·cp = GPUs, divisibility, memory) go under the sizes.
+        error_lines(ui, errors.get(Knob::Parallelism));
+        c |= combo_row(
+            ui,
+            "Schedule",
+            &mut form.base.parallelism.schedule,
+            &[
+                (None, "auto".to_string()),
+                (Some(Schedule::OneFOneB), "1F1B".to_string()),
+                (Some(Schedule::Interleaved), "interleaved 1F1B".to_string()),
+            ],
+            false,
+        );
+        c |= text_row(ui, form, errors, Knob::Vpp);
+        c |= text_row(ui, form, errors, Knob::MicroBatch);
+        c |= text_row(ui, form, errors, Knob::GlobalBatch);
+        c |= combo_row(
+            ui,
+            "Recompute",
+            &mut form.base.parallelism.recompute,
+            &[
+                (Recompute::None, "none".to_string()),
+                (Recompute::Selective, "selective".to_string()),
+                (Recompute::Full, "full".to_string()),
+            ],
+            false,
+        );
+        c |= combo_row(
+            ui,
+            "ZeRO stage",
+            &mut form.base.parallelism.zero_stage,
+            &[
+                (0, "0 (none)".to_string()),
+                (1, "1 (optimizer)".to_string()),
+                (2, "2 (+ gradients)".to_string()),
+                (3, "3 (+ weights)".to_string()),
+            ],
+            false,
+        );
+        c |= ui.checkbox(&mut form.base.parallelism.sequence_parallel, "Sequence parallel (SP)").changed();
+        c
+    });
+
+    changed |= section(ui, "Framework", |ui| {
+        let mut c = false;
+        let fw = &mut form.base.framework;
+        c |= ui.checkbox(&mut fw.flash_attention, "Flash attention").changed();
+        c |= ui.checkbox(&mut fw.overlap_grad_reduce, "Overlap gradient reduction with backward").changed();
+        c |= ui.checkbox(&mut fw.in_network_reduction, "In-network reduction (SHARP/NVLS)").changed();
+        c |= combo_row(
+            ui,
+            "Precision",
+            &mut fw.precision,
+            &[(Precision::Bf16, "BF16".to_string()), (Precision::Fp8, "FP8".to_string())],
+            false,
+        );
+        c |= combo_row(
+            ui,
+            "Collectives",
+            &mut fw.collective_algorithm,
+            &[
+                (Algorithm::Auto, "auto".to_string()),
+                (Algorithm::Ring, "ring".to_string()),
+                (Algorithm::Tree, "tree".to_string()),
+                (Algorithm::Hierarchical, "hierarchical".to_string()),
+            ],
+            false,
+        );
+        c |= text_row(ui, form, errors, Knob::Overhead);
+        c
+    });
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_scenario() -> Scenario {
+        let dir = crate::files::find_scenarios_dir(None).unwrap();
+        Scenario::load(&dir.join("default.ron")).unwrap()
+    }
+
+    #[test]
+    fn round_trips_a_scenario() {
+        let s = default_scenario();
+        assert_eq!(Form::new(&s).build().unwrap(), s);
+    }
+
+    #[test]
+    fn names_fields_that_are_not_numbers() {
+        let mut f = Form::new(&default_scenario());
+        f.set_text(Knob::Tp, "three");
+        f.set_text(Knob::Tokens, "lots");
+        f.set_text(Knob::Vpp, "");
+        let e = f.build().unwrap_err();
+        assert!(e.get(Knob::Tp)[0].contains("`three` is not a whole number"));
+        assert!(e.get(Knob::Tokens)[0].contains("not a number"));
+        assert!(e.get(Knob::Vpp).is_empty());
+    }
+
+    #[test]
+    fn sim_errors_land_on_their_field() {
+        let mut s = default_scenario();
+        s.parallelism.tp = 3;
+        let e = s.simulate_step(Catalog::builtin(), "x.ron").unwrap_err();
+        let (k, msg) = place_error(&e);
+        assert_eq!(k, Knob::Parallelism);
+        assert!(msg.starts_with("field `parallelism`: tp·pp·dp·cp"), "{msg}");
+        let mut s = default_scenario();
+        s.cluster.gpus = 10241;
+        let e = s.simulate_step(Catalog::builtin(), "x.ron").unwrap_err();
+        assert_eq!(place_error(&e).0, Knob::Gpus);
+        assert_eq!(knob_of_field("model.heads"), Knob::Model);
+        assert_eq!(knob_of_field("cluster.network.topology"), Knob::Topology);
+        assert_eq!(knob_of_field("run.something"), Knob::Other);
+    }
+}

@@ -1,0 +1,85 @@
+//! `wanka-gui`: the desktop app. `wanka-gui --view memory --scenario scenarios/default.ron`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use wanka_gui::{View, WankaApp};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ViewArg {
+    Step,
+    Memory,
+    Topology,
+    Validation,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ThemeArg {
+    /// Follow the operating system (default).
+    System,
+    Dark,
+    Light,
+}
+
+#[derive(Parser)]
+#[command(name = "wanka-gui", version, about = "wanka (万卡) desktop app: edit a scenario, see one step, memory, topology, validation")]
+struct Cli {
+    /// Scenario to open (default: scenarios/default.ron).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// View to show first.
+    #[arg(long, value_enum, default_value = "step")]
+    view: ViewArg,
+    /// Folder with the scenario files (default: the `scenarios/` found from here or the binary).
+    #[arg(long)]
+    scenarios_dir: Option<PathBuf>,
+    /// Colour theme.
+    #[arg(long, value_enum, default_value = "system")]
+    theme: ThemeArg,
+    /// Initial window size, WIDTHxHEIGHT in points.
+    #[arg(long, default_value = "1280x800")]
+    size: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (w, h) =
+        cli.size.split_once('x').and_then(|(w, h)| Some((w.parse::<f32>().ok()?, h.parse::<f32>().ok()?))).unwrap_or((1280.0, 800.0));
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_title("wanka").with_inner_size([w, h]).with_min_inner_size([800.0, 500.0]),
+        ..Default::default()
+    };
+    let view = match cli.view {
+        ViewArg::Step => View::Step,
+        ViewArg::Memory => View::Memory,
+        ViewArg::Topology => View::Topology,
+        ViewArg::Validation => View::Validation,
+    };
+    let theme = match cli.theme {
+        ThemeArg::System => egui::ThemePreference::System,
+        ThemeArg::Dark => egui::ThemePreference::Dark,
+        ThemeArg::Light => egui::ThemePreference::Light,
+    };
+    let result = eframe::run_native(
+        "wanka",
+        options,
+        Box::new(move |cc| {
+            cc.egui_ctx.set_theme(theme);
+            let mut app = WankaApp::new(cli.scenarios_dir.as_deref());
+            app.view = view;
+            match &cli.scenario {
+                Some(p) => app.open(p),
+                None => app.open_default(),
+            }
+            Ok(Box::new(app))
+        }),
+    );
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wanka-gui: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

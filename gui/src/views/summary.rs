@@ -1,0 +1,59 @@
+//! The numbers that stay visible whatever the view: step time, tokens/s, MFU/HFU, memory.
+
+use egui::text::LayoutJob;
+use egui::{Color32, FontId, RichText, TextFormat, Ui};
+
+use super::{fmt_count, fmt_s};
+use crate::jobs::StepOutput;
+
+/// One "key value" figure as a single label (its accessible name is the whole text).
+fn figure(ui: &mut Ui, key: &str, value: String, value_color: Option<Color32>) {
+    let style = ui.style();
+    let weak = style.visuals.weak_text_color();
+    let strong = value_color.unwrap_or_else(|| style.visuals.strong_text_color());
+    let mut job = LayoutJob::default();
+    job.append(&format!("{key} "), 0.0, TextFormat::simple(FontId::proportional(12.0), weak));
+    job.append(&value, 0.0, TextFormat::simple(FontId::proportional(17.0), strong));
+    ui.label(job);
+}
+
+/// The summary strip. `busy`: a job is running; `invalid`: the edited scenario has errors, so the
+/// figures are those of the last valid one.
+pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool, invalid: bool) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 18.0;
+        let Some(o) = out else {
+            if busy {
+                ui.spinner();
+                ui.label("simulating…");
+            } else {
+                ui.label("no result");
+            }
+            return;
+        };
+        let r = &o.result;
+        figure(ui, "Step time", fmt_s(r.step_s), None);
+        figure(ui, "Throughput", format!("{} tokens/s", fmt_count(r.tokens_per_s.round() as u64)), None);
+        figure(ui, "MFU / HFU", format!("{:.1}% / {:.1}%", 100.0 * r.mfu, 100.0 * r.hfu), None);
+        let over = r.memory.total_gb > r.memory_capacity_gb;
+        figure(
+            ui,
+            "Memory",
+            format!("{:.1} of {:.0} GB", r.memory.total_gb, r.memory_capacity_gb),
+            over.then_some(ui.visuals().error_fg_color),
+        );
+        let p = &o.plan;
+        figure(
+            ui,
+            "Plan",
+            format!("TP{} PP{} DP{} CP{} · vpp {} · {} micro-batches", p.tp, p.pp, p.dp, p.cp, p.vpp, p.micro_batches),
+            None,
+        );
+        if busy {
+            ui.spinner().on_hover_text("simulating the edited scenario");
+        }
+        if invalid {
+            ui.label(RichText::new("Edited scenario is invalid: showing the last valid result").color(ui.visuals().warn_fg_color));
+        }
+    });
+}

@@ -1,0 +1,142 @@
+//! Validation: predicted vs published step time for every case of `step_cases.csv`.
+
+use egui::{RichText, Ui};
+use egui_plot::{Line, LineStyle, MarkerShape, Plot, PlotPoints, Points};
+use wanka_sim::validate::StepReport;
+
+use super::legend_item;
+use super::palette::{GRAY, GREEN, RED, YELLOW};
+
+/// Colour of a case by its absolute error.
+pub fn error_color(err: f64) -> egui::Color32 {
+    match err.abs() {
+        e if e <= 0.10 => GREEN,
+        e if e <= 0.20 => YELLOW,
+        _ => RED,
+    }
+}
+
+/// A tick of a log10 axis as the value it stands for.
+fn fmt_log_tick(log10: f64) -> String {
+    let v = 10f64.powf(log10);
+    if v >= 10.0 {
+        format!("{v:.0} s")
+    } else if v >= 1.0 {
+        format!("{v:.1} s")
+    } else {
+        format!("{v:.2} s")
+    }
+}
+
+/// What the validation view shows: nothing yet, running, a report, or why there is none.
+pub enum ValidationState<'a> {
+    NotStarted,
+    Running,
+    Done(&'a StepReport),
+    Failed(&'a str),
+}
+
+pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
+    ui.heading("Validation against published runs");
+    let report = match state {
+        ValidationState::NotStarted => {
+            ui.label("Validation has not run yet.");
+            return;
+        }
+        ValidationState::Running => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("simulating the validation cases…");
+            });
+            return;
+        }
+        ValidationState::Failed(e) => {
+            ui.label(RichText::new(e).color(ui.visuals().error_fg_color));
+            return;
+        }
+        ValidationState::Done(r) => r,
+    };
+    ui.label(
+        RichText::new(format!(
+            "{} — {} cases · mean absolute error {:.1}% · worst {:.1}%",
+            report.file,
+            report.cases.len(),
+            100.0 * report.mape,
+            100.0 * report.max_abs_error
+        ))
+        .weak(),
+    );
+    ui.horizontal_wrapped(|ui| {
+        legend_item(ui, GREEN, "|error| ≤ 10%");
+        legend_item(ui, YELLOW, "≤ 20%");
+        legend_item(ui, RED, "> 20%");
+        legend_item(ui, GRAY, "predicted = published");
+    });
+    let avail = ui.available_size();
+    let plot_w = (avail.x * 0.42).min(avail.y - 4.0).max(240.0);
+    ui.horizontal_top(|ui| {
+        let hi = report.cases.iter().map(|c| c.measured_step_s.max(c.predicted_step_s)).fold(1.0_f64, f64::max) * 1.08;
+        // log10 axes: step times span more than a decade.
+        let lo = report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s)).fold(hi, f64::min) / 1.15;
+        let (llo, lhi) = (lo.log10(), hi.log10());
+        Plot::new("validation scatter")
+            .width(plot_w)
+            .height(plot_w.min(avail.y - 4.0))
+            .data_aspect(1.0)
+            .include_x(llo)
+            .include_x(lhi)
+            .include_y(llo)
+            .include_y(lhi)
+            .x_axis_label("published step time (s, log)")
+            .y_axis_label("predicted step time (s, log)")
+            .x_axis_formatter(|m, _| fmt_log_tick(m.value))
+            .y_axis_formatter(|m, _| fmt_log_tick(m.value))
+            .label_formatter(|h| {
+                Some(match h {
+                    egui_plot::HoverPosition::NearDataPoint { plot_name, .. } => plot_name.to_string(),
+                    egui_plot::HoverPosition::Elsewhere { position } => {
+                        format!("published {:.2} s\npredicted {:.2} s", 10f64.powf(position.x), 10f64.powf(position.y))
+                    }
+                })
+            })
+            .show(ui, |p| {
+                p.line(Line::new("y = x", PlotPoints::new(vec![[llo, llo], [lhi, lhi]])).color(GRAY).style(LineStyle::dashed_loose()));
+                for c in &report.cases {
+                    p.points(
+                        Points::new(
+                            format!(
+                                "{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)",
+                                c.id,
+                                c.measured_step_s,
+                                c.predicted_step_s,
+                                100.0 * c.error
+                            ),
+                            vec![[c.measured_step_s.log10(), c.predicted_step_s.log10()]],
+                        )
+                        .shape(MarkerShape::Circle)
+                        .filled(true)
+                        .radius(4.5)
+                        .color(error_color(c.error)),
+                    );
+                }
+            });
+        ui.separator();
+        egui::ScrollArea::both().id_salt("validation table").auto_shrink([false, false]).show(ui, |ui| {
+            egui::Grid::new("validation grid").striped(true).num_columns(6).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
+                for h in ["case", "published", "predicted", "error", "MFU", "publ. MFU"] {
+                    ui.label(RichText::new(h).strong());
+                }
+                ui.end_row();
+                for c in &report.cases {
+                    ui.label(&c.id);
+                    ui.label(format!("{:.2} s", c.measured_step_s));
+                    ui.label(format!("{:.2} s", c.predicted_step_s));
+                    ui.label(RichText::new(format!("{:+.1}%", 100.0 * c.error)).color(error_color(c.error)));
+                    ui.label(format!("{:.1}%", 100.0 * c.predicted_mfu));
+                    ui.label(c.measured_mfu.map_or("–".to_string(), |m| format!("{:.1}%", 100.0 * m)));
+                    ui.end_row();
+                }
+            });
+        });
+    });
+}
