@@ -5,8 +5,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum WankaError {
-    #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("{path}: cannot read: {reason}")]
+    Io { path: String, reason: String },
     #[error("{file}:{line}:{col}: {msg}")]
     Parse { file: String, line: usize, col: usize, msg: String },
     #[error("{file}: field `{field}`: {msg}")]

@@ -235,7 +235,7 @@ pub fn simulate_hetero_pipeline(
         cm.optimizer_s[s] = cm_b.optimizer_s[s];
         cm.param_gather_s[s] = cm_b.param_gather_s[s];
     }
-    cm.p2p_s = cm_a.p2p_s.max(cm_b.p2p_s);
+    cm.p2p_next_s = cm_a.p2p_next_s.iter().zip(&cm_b.p2p_next_s).map(|(x, y)| x.max(*y)).collect();
     let (_, _, _, step_s) = step::simulate(&plan, &cm, &chunks);
     let stage_busy: Vec<f64> = (0..pp as usize)
         .map(|s| {

@@ -156,8 +156,9 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
             if moe.experts % spec.ep != 0 {
                 why.push(format!("experts ({}) not divisible by ep ({})", moe.experts, spec.ep));
             }
-            if (spec.dp * spec.cp) % spec.ep != 0 {
-                why.push(format!("ep ({}) must divide dp·cp ({})", spec.ep, spec.dp * spec.cp));
+            let dp_cp = u64::from(spec.dp) * u64::from(spec.cp);
+            if dp_cp % u64::from(spec.ep) != 0 {
+                why.push(format!("ep ({}) must divide dp·cp ({dp_cp})", spec.ep));
             }
         }
         None if spec.ep != 1 => why.push(format!("ep = {} needs a mixture-of-experts model", spec.ep)),
@@ -167,14 +168,15 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
     if micro_batch == 0 {
         why.push("micro_batch must be at least 1".into());
     }
-    let per_replica = spec.dp * micro_batch.max(1);
-    if spec.global_batch % per_replica != 0 {
+    // u64: dp·micro_batch can exceed u32 on hostile input.
+    let per_replica = u64::from(spec.dp) * u64::from(micro_batch.max(1));
+    if u64::from(spec.global_batch) % per_replica != 0 {
         why.push(format!(
             "global_batch ({}) not divisible by dp·micro_batch ({}·{} = {per_replica})",
             spec.global_batch, spec.dp, micro_batch
         ));
     }
-    let micro_batches = spec.global_batch / per_replica.max(1);
+    let micro_batches = (u64::from(spec.global_batch) / per_replica.max(1)) as u32;
     let schedule = spec.schedule.unwrap_or(if spec.pp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB });
     let vpp = match schedule {
         Schedule::OneFOneB => {
@@ -191,8 +193,8 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
     if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && micro_batches % spec.pp != 0 {
         why.push(format!("interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({})", spec.pp));
     }
-    let chunks = spec.pp * vpp.max(1);
-    if model.layers < chunks {
+    let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
+    if u64::from(model.layers) < chunks {
         why.push(format!("{} layers cannot fill pp·vpp = {chunks} pipeline chunks", model.layers));
     }
     if !why.is_empty() {
@@ -212,7 +214,7 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
         recompute: spec.recompute,
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
-        layers_per_chunk: balance_layers(model.layers, chunks, logits_layer_equiv),
+        layers_per_chunk: balance_layers(model.layers, chunks as u32, logits_layer_equiv),
     })
 }
 

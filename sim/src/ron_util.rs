@@ -7,7 +7,7 @@ use crate::error::WankaError;
 
 /// Read a text file, mapping I/O errors to [`WankaError::Io`].
 pub fn read_file(path: &Path) -> Result<String, WankaError> {
-    std::fs::read_to_string(path).map_err(|source| WankaError::Io { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|e| WankaError::Io { path: path.display().to_string(), reason: e.to_string() })
 }
 
 /// Parse RON text; `file` names the source in errors.

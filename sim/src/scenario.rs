@@ -109,7 +109,7 @@ impl Scenario {
     /// Simulate one training step.
     pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
         let r = self.resolve(catalog, file)?;
-        simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)
+        simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))
     }
 
     /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
@@ -307,7 +307,7 @@ pub fn simulate_step(
     if worst.total_gb > capacity {
         return Err(WankaError::Infeasible {
             reasons: vec![format!(
-                "memory: stage {worst_stage} needs {:.1} GB per device (weights {:.1}, gradients {:.1}, optimizer {:.1}, activations {:.1}, buffers {:.1}) but {} has {:.0} GB",
+                "memory: stage {worst_stage} needs {:.1} GB per device (weights {:.1}, gradients {:.1}, optimizer {:.1}, activations {:.1}, buffers {:.1}) but {} has {:.0} GB ({capacity:.1}e9 bytes)",
                 worst.total_gb,
                 worst.weights_gb,
                 worst.gradients_gb,
@@ -315,7 +315,7 @@ pub fn simulate_step(
                 worst.activations_gb,
                 worst.buffers_gb,
                 cluster.chip.id,
-                capacity
+                cluster.chip.hbm_gb
             )],
         });
     }

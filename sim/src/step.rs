@@ -3,7 +3,8 @@
 //! Every pipeline stage has a compute stream that runs its forward and backward operations in the
 //! order the schedule prescribes (1F1B or interleaved 1F1B, exactly as Megatron-LM orders them), and a
 //! communication stream for data-parallel gradient reduction. An operation starts when its stage is free
-//! and its input has arrived from the neighbouring stage (activation or gradient send, α–β costed).
+//! and its input has arrived from the neighbouring stage; sends are blocking, as in Megatron-LM, so an
+//! operation's duration includes the α–β cost of sending its result on.
 //! After the last backward of each model chunk its gradients are reduced over DP (overlapping the
 //! remaining backward when `overlap_grad_reduce`), then the optimizer runs; the step ends when the
 //! slowest stage is done, plus a fixed per-iteration overhead.
@@ -62,7 +63,8 @@ pub struct StageTimeline {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct Breakdown {
     pub compute_s: f64,
-    /// Exposed tensor-parallel communication (plus context- and expert-parallel exchanges).
+    /// Exposed model-parallel communication: tensor-parallel collectives, pipeline sends, context- and
+    /// expert-parallel exchanges.
     pub tp_comm_s: f64,
     /// Idle time waiting on other stages (warm-up, cool-down, imbalance).
     pub pp_bubble_s: f64,
@@ -157,9 +159,17 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
     let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s)).collect();
-    let fwd_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.forward.total_s())).collect();
-    let bwd_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.backward.total_s())).collect();
-    let p2p: Ticks = ticks(cost.p2p_s);
+    // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
+    // output to the next chunk, a backward the send of its input gradient to the previous one.
+    let sends = |g: usize, pass: Pass| -> Ticks {
+        match pass {
+            Pass::Forward if g + 1 < g_count => ticks(cost.p2p_next_s[g]),
+            Pass::Backward if g > 0 => ticks(cost.p2p_next_s[g - 1]),
+            _ => 0,
+        }
+    };
+    let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
+    let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
     // Completion time of forward / backward per (global chunk, micro-batch).
     let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
     let mut bwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
@@ -175,9 +185,9 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         let mb = op.micro_batch as usize;
         match op.pass {
             Pass::Forward if g == 0 => Some(0),
-            Pass::Forward => fwd_done[(g - 1) * m + mb].map(|t| t + if p > 1 { p2p } else { 0 }),
+            Pass::Forward => fwd_done[(g - 1) * m + mb],
             Pass::Backward if g + 1 == g_count => fwd_done[g * m + mb],
-            Pass::Backward => bwd_done[(g + 1) * m + mb].map(|t| t + if p > 1 { p2p } else { 0 }),
+            Pass::Backward => bwd_done[(g + 1) * m + mb],
         }
     };
 
@@ -301,7 +311,7 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             Pass::Backward => &chunk_costs[g].backward,
         };
         let dur = b - a;
-        let c = ticks(part.mp_comm_s).min(dur);
+        let c = (ticks(part.mp_comm_s) + sends(g, op.pass)).min(dur);
         let z = ticks(part.zero_exposed_s).min(dur - c);
         comm += c;
         zero3 += z;

@@ -7,8 +7,8 @@
 //!
 //! `{file}` in the expectation stands for the path the binary was given (relative to the repository
 //! root), so messages are checked to name the file, and the line and column where there is one.
-//! `bad_scenarios/known_bugs/` holds inputs the simulator mishandles today (see each file's second
-//! line); their test is ignored until the bugs are fixed.
+//! `bad_scenarios/overflow/` holds inputs whose sizes overflowed 32-bit arithmetic (regression tests
+//! for a fixed bug: each file's second line says what it once did).
 //!
 //! The good scenarios (`scenarios/*.ron`) must all run.
 
@@ -92,9 +92,8 @@ fn bad_scenarios_are_reported() {
 }
 
 #[test]
-#[ignore = "known bugs in sim/src (integer overflow in parallelism::resolve); see the files"]
-fn known_bug_scenarios_are_reported() {
-    let files = ron_files(&format!("{BAD_DIR}/known_bugs"));
+fn overflowing_sizes_are_reported() {
+    let files = ron_files(&format!("{BAD_DIR}/overflow"));
     assert!(!files.is_empty());
     let failures = check_bad_files(&files);
     assert!(failures.is_empty(), "{}", failures.join("\n"));

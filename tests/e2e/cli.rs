@@ -81,10 +81,8 @@ fn infeasible_plan_reports_memory() {
     }
 }
 
-/// The infeasibility report should state the chip's capacity as marketed ("80 GB"). It prints the
-/// capacity in 10^9 bytes instead ("a100-sxm-80gb has 86 GB"): see the report of the test work.
+/// The infeasibility report states the chip's capacity as marketed ("80 GB"), with the bytes.
 #[test]
-#[ignore = "known issue: infeasibility report prints the capacity as `86 GB` for an 80 GB chip"]
 fn infeasible_plan_names_marketed_capacity() {
     let dir = temp_dir("infeasible_capacity");
     let p = write_file(&dir, "gpt3_unsharded.ron", GPT3_NO_SHARDING);
@@ -96,7 +94,6 @@ fn infeasible_plan_names_marketed_capacity() {
 /// An infeasible plan is an error about a file: the message should name it, as every other
 /// scenario error does.
 #[test]
-#[ignore = "known issue: the infeasibility error does not name the scenario file"]
 fn infeasible_plan_names_the_file() {
     let dir = temp_dir("infeasible_file");
     let p = write_file(&dir, "gpt3_unsharded.ron", GPT3_NO_SHARDING);
@@ -134,7 +131,6 @@ fn missing_scenario_file_is_bad_input() {
 
 /// The I/O error's cause should be printed once.
 #[test]
-#[ignore = "known issue: `cannot read` errors print the OS error twice"]
 fn missing_scenario_file_error_is_not_repeated() {
     let run = wanka(["step", "scenarios/no-such-file.ron"]);
     assert_eq!(run.stderr.matches("No such file").count(), 1, "{run}");

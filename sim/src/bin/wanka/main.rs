@@ -122,9 +122,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&c)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&c)?));
             } else {
-                print!("{}", report::compare_text(&c, elapsed));
+                emit(&report::compare_text(&c, elapsed));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -132,9 +132,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let s = wanka_sim::Scenario::load(&scenario)?;
             let r = s.simulate_step(&catalog, &scenario.display().to_string())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report::step_json(&s, &r))?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report::step_json(&s, &r))?));
             } else {
-                print!("{}", report::step_text(&s, &r, &catalog));
+                emit(&report::step_text(&s, &r, &catalog));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -153,17 +153,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_atomic(&ev, text.as_bytes())?;
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&report::run_json(&r))?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report::run_json(&r))?));
             } else {
-                print!("{}", report::run_text(&r));
+                emit(&report::run_text(&r));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog { json } => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&report::catalog_json(&catalog))?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report::catalog_json(&catalog))?));
             } else {
-                print!("{}", report::catalog_text(&catalog));
+                emit(&report::catalog_text(&catalog));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -173,18 +173,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 wanka_sim::validate::CaseKind::Step => {
                     let r = wanka_sim::validate::validate_steps(&cases, &catalog)?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&r)?);
+                        emit(&format!("{}\n", serde_json::to_string_pretty(&r)?));
                     } else {
-                        print!("{}", report::validation_text(&r));
+                        emit(&report::validation_text(&r));
                     }
                     Ok(ExitCode::SUCCESS)
                 }
                 wanka_sim::validate::CaseKind::Reliability => {
                     let r = wanka_sim::validate::validate_reliability(&cases, wanka_sim::validate::RELIABILITY_SEEDS)?;
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&r)?);
+                        emit(&format!("{}\n", serde_json::to_string_pretty(&r)?));
                     } else {
-                        print!("{}", report::reliability_text(&r));
+                        emit(&report::reliability_text(&r));
                     }
                     Ok(if r.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
                 }
@@ -203,4 +203,16 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     f.sync_all()?;
     std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(())
+}
+
+/// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing output: {e}");
+            std::process::exit(2);
+        }
+    }
 }

@@ -64,7 +64,14 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     ] {
         let _ = writeln!(o, "  {name:<24}{v:>10.1}");
     }
-    let _ = writeln!(o, "  {:<24}{:>10.1}  of {:.0} GB", "total", m.total_gb, r.memory_capacity_gb);
+    let _ = writeln!(
+        o,
+        "  {:<24}{:>10.1}  of {:.1} (an \"{:.0} GB\" device; GB = 1e9 bytes)",
+        "total",
+        m.total_gb,
+        r.memory_capacity_gb,
+        r.memory_capacity_gb * 1e9 / 1_073_741_824.0
+    );
     for n in &r.notes {
         let _ = writeln!(o, "\nnote: {n}");
     }
