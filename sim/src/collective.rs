@@ -10,6 +10,9 @@
 //! NIC of a node). `Auto` picks the cheaper of ring and tree for all-reduce and ring otherwise, as NCCL
 //! does for large messages; hierarchical is used only when a scenario asks for it.
 //!
+//! Oversubscribed tiers slow rings only as far as each leaf/pod holds few members of the group
+//! (see [`crate::topology::Cluster::group_path`]); all-to-all pays the full ratio.
+//!
 //! Simplification (documented, deliberate): a flat ring that spans nodes is charged each rank's own
 //! NIC bandwidth, i.e. NCCL's striping of one ring over all rails of a node is not credited. This is the
 //! convention of analytic planners and matches the measured collapse of ZeRO-3 without model
@@ -54,7 +57,7 @@ pub fn time_s(op: Collective, algo: Algorithm, bytes: f64, n: u64, path: &GroupP
     let sharp = in_network_reduction && path.in_network_reduction && path.tier != Tier::ScaleUp;
     match op {
         Collective::SendRecv => a + bytes / bw,
-        Collective::AllToAll => (nf - 1.0) * a + frac * bytes / bw,
+        Collective::AllToAll => (nf - 1.0) * a + frac * bytes / path.all_to_all_bytes_per_s,
         Collective::AllGather | Collective::ReduceScatter => match algo {
             Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => hierarchical_phase(bytes, path),
             _ => (nf - 1.0) * a + frac * bytes / bw,
@@ -95,6 +98,7 @@ mod tests {
             ranks_per_node: rpn,
             nodes,
             ring_bytes_per_s: if tier == Tier::ScaleUp { 240e9 } else { 21e9 },
+            all_to_all_bytes_per_s: if tier == Tier::ScaleUp { 240e9 } else { 21e9 },
             scale_up_bytes_per_s: 240e9,
             scale_out_bytes_per_s: 21e9,
             step_latency_s: if tier == Tier::ScaleUp { 3e-6 } else { 6e-6 },

@@ -65,6 +65,8 @@ pub struct GroupPath {
     /// Effective per-rank bandwidth on the bottleneck link for a flat ring, bytes/s per direction,
     /// collective efficiency included.
     pub ring_bytes_per_s: f64,
+    /// Effective per-rank bandwidth for all-to-all (no locality: full oversubscription), bytes/s.
+    pub all_to_all_bytes_per_s: f64,
     /// Effective per-rank scale-up bandwidth, bytes/s per direction (for hierarchical algorithms).
     pub scale_up_bytes_per_s: f64,
     /// Effective per-rank scale-out bandwidth at this tier, bytes/s per direction.
@@ -171,12 +173,31 @@ impl Cluster {
         let ranks_per_node = if stride >= gpn { 1 } else { (gpn / stride.max(1)).min(size).max(1) };
         let nodes = size.div_ceil(ranks_per_node);
         let up = self.scale_up_peak_bytes_per_s() * self.scale_up.collective_efficiency;
-        let oversub = match tier {
-            Tier::ScaleUp | Tier::Leaf => 1.0,
-            Tier::Spine => self.template.leaf_oversubscription,
-            Tier::Core => self.template.leaf_oversubscription.max(self.template.core_oversubscription),
+        // Oversubscription. Every group of this shape runs its collective at the same time (DP groups
+        // of all TP/PP ranks, say). A ring ordered by locality leaves a leaf (pod) once, so the flows
+        // through one leaf's (pod's) uplinks number the groups touching it, and each flow gets
+        // `members per leaf (pod) ÷ oversubscription` NICs' worth: oversubscription only bites groups
+        // with few members per leaf (pod). All-to-all has no such locality: every byte but 1/P
+        // crosses, so it gets the plain ratio.
+        let npl = u64::from(self.template.nodes_per_leaf);
+        let npp = u64::from(self.template.nodes_per_pod);
+        let (first_node, last_node) = (first / gpn, last / gpn);
+        let leaves = (last_node / npl - first_node / npl + 1) as f64;
+        let pods = (last_node / npp - first_node / npp + 1) as f64;
+        let n = size as f64;
+        let (ring_over, a2a_over) = match tier {
+            Tier::ScaleUp | Tier::Leaf => (1.0, 1.0),
+            Tier::Spine => {
+                let r = self.template.leaf_oversubscription;
+                ((r / (n / leaves).max(1.0)).max(1.0), r)
+            }
+            Tier::Core => {
+                let (rl, rc) = (self.template.leaf_oversubscription, self.template.core_oversubscription);
+                ((rl / (n / leaves).max(1.0)).max(rc / (n / pods).max(1.0)).max(1.0), rl.max(rc))
+            }
         };
-        let out = self.nic_peak_bytes_per_s() * self.scale_out.collective_efficiency / oversub;
+        let nic = self.nic_peak_bytes_per_s() * self.scale_out.collective_efficiency;
+        let out = nic / ring_over;
         let hops = match tier {
             Tier::ScaleUp => 0.0,
             Tier::Leaf => 1.0,
@@ -191,6 +212,7 @@ impl Cluster {
             ranks_per_node,
             nodes,
             ring_bytes_per_s: ring_bw,
+            all_to_all_bytes_per_s: if tier == Tier::ScaleUp { up } else { (nic / a2a_over).min(up) },
             scale_up_bytes_per_s: up,
             scale_out_bytes_per_s: out,
             step_latency_s: step_lat,
@@ -353,13 +375,18 @@ mod tests {
     #[test]
     fn oversubscribed_core_cuts_bandwidth() {
         let c = cluster("h100-sxm", 16384, "meta-roce-clos");
-        // DP group of TP8·PP16 = stride 128, 128 ranks: spans all pods.
+        // DP group of TP8·PP16 = stride 128, 128 ranks: spans all 6 pods with ~24 members in each,
+        // so a locality-ordered ring is not slowed by the 1:7 core; all-to-all is.
         let dp = c.group_path(0, 128, 128);
         assert_eq!(dp.tier, Tier::Core);
         let tp = c.group_path(0, 1, 8);
         assert_eq!(tp.tier, Tier::ScaleUp);
         let pod_local = c.group_path(0, 8, 16);
-        assert!(dp.ring_bytes_per_s < pod_local.ring_bytes_per_s / 6.0);
+        assert_eq!(dp.ring_bytes_per_s, pod_local.ring_bytes_per_s);
+        assert!(dp.all_to_all_bytes_per_s < pod_local.ring_bytes_per_s / 6.0);
+        // One member per pod: every ring edge crosses the core, the full 1:7 applies.
+        let sparse = c.group_path(0, 3072, 5);
+        assert!((sparse.ring_bytes_per_s * 7.0 - pod_local.ring_bytes_per_s).abs() < 1.0);
         assert!(tp.ring_bytes_per_s > pod_local.ring_bytes_per_s);
     }
 
