@@ -1,0 +1,48 @@
+//! Benchmarks of planning (`cargo bench -p wanka_sim --bench search`).
+//!
+//! - `llama3-405b/16384xh100`: the parallelism search for Llama 3 405B on 16,384 H100s with the
+//!   default space widened to ≥ 10,000 candidate plans (the count is printed).
+//! - `default-plan/compare`: the bundled default plan end to end (five candidates incl. a mixed one,
+//!   search + Monte Carlo + economics), with 100 seeds per candidate as shipped.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use wanka_sim::cost::FrameworkSpec;
+use wanka_sim::plan::PlanFile;
+use wanka_sim::search::{self, BatchTarget};
+use wanka_sim::topology::{Cluster, ClusterSpec, NetworkSpec};
+use wanka_sim::{Catalog, model};
+
+fn bench_search(c: &mut Criterion) {
+    let m = model::preset("llama3-405b").unwrap();
+    let spec = ClusterSpec {
+        chip: "h100-sxm".into(),
+        gpus: 16384,
+        gpus_per_node: 8,
+        network: NetworkSpec { fabric: "roce-400g".into(), nic_gbit_per_s_per_gpu: 400.0, topology: "meta-roce-clos".into() },
+    };
+    let cluster = Cluster::resolve(&spec, Catalog::builtin(), "bench").unwrap();
+    let space = search::default_space(&m, &cluster, 8192);
+    let fw = FrameworkSpec::default();
+    let r = search::search(&m, &cluster, 8192, &fw, &space, BatchTarget::Tokens(16e6), 5);
+    eprintln!(
+        "llama3-405b search: {} candidates enumerated, {} feasible; best {:?}",
+        r.enumerated,
+        r.feasible,
+        r.top.first().map(|t| wanka_sim::plan::describe(&t.spec))
+    );
+    assert!(r.enumerated >= 10_000);
+    let mut g = c.benchmark_group("search");
+    g.sample_size(10);
+    g.bench_function("llama3-405b/16384xh100", |b| {
+        b.iter(|| search::search(black_box(&m), &cluster, 8192, &fw, &space, BatchTarget::Tokens(16e6), 5).feasible)
+    });
+    let plan_text = include_str!("../../scenarios/default_plan.ron");
+    let plan = PlanFile::parse(plan_text, "default_plan.ron").unwrap();
+    g.bench_function("default-plan/compare", |b| b.iter(|| plan.compare(Catalog::builtin(), "default_plan.ron").unwrap().candidates.len()));
+    g.finish();
+}
+
+criterion_group!(benches, bench_search);
+criterion_main!(benches);
