@@ -67,6 +67,8 @@ pub struct WankaApp {
     /// Message in the status bar (loaded, saved, failed to open …).
     pub status: String,
     dialog: Option<Receiver<Option<DialogResult>>>,
+    /// Edits to type in once the opened scenario has been simulated (`--set`).
+    pending_edits: Vec<(Knob, String)>,
 }
 
 impl Default for WankaApp {
@@ -94,6 +96,7 @@ impl WankaApp {
             validation: None,
             status: String::new(),
             dialog: None,
+            pending_edits: Vec::new(),
         }
     }
 
@@ -192,6 +195,11 @@ impl WankaApp {
                 }
                 Ok(Err(e)) => self.sim_error = Some(e),
                 Err(panic) => self.sim_error = Some(WankaError::Infeasible { reasons: vec![panic] }),
+            }
+        }
+        if !self.pending_edits.is_empty() && !self.busy() {
+            for (knob, text) in std::mem::take(&mut self.pending_edits) {
+                self.set_field(knob, &text);
             }
         }
         if let Some(r) = self.validation_worker.poll() {
@@ -381,10 +389,13 @@ impl WankaApp {
                     if self.busy() || (self.view == View::Validation && self.validation_busy()) {
                         ui.spinner().on_hover_text("simulating");
                     }
+                    if self.invalid() {
+                        views::summary::invalid_badge_ui(ui);
+                    }
                 });
             });
             ui.separator();
-            views::summary::summary_ui(ui, self.last_ok.as_ref(), self.busy(), self.invalid());
+            views::summary::summary_ui(ui, self.last_ok.as_ref(), self.busy());
             ui.add_space(2.0);
         });
         egui::Panel::bottom("status").show(ui, |ui| {
@@ -399,6 +410,20 @@ impl WankaApp {
         });
         egui::Panel::left("editor panel").default_size(330.0).min_size(260.0).show(ui, |ui| self.side_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+    }
+
+    /// Type these into their fields once the current scenario's result is in, so that the result of
+    /// the unedited scenario is the last valid one on screen.
+    pub fn queue_edits(&mut self, edits: Vec<(Knob, String)>) {
+        self.pending_edits.extend(edits);
+    }
+
+    /// Type `text` into a numeric field and resimulate, as a user would (for scripting).
+    pub fn set_field(&mut self, knob: Knob, text: &str) {
+        if let Some(form) = &mut self.form {
+            form.set_text(knob, text);
+            self.submit();
+        }
     }
 
     /// Text of an editor field (for tests and scripting).

@@ -63,6 +63,30 @@ const TEXT_KNOBS: &[(Knob, &str, &str)] = &[
     (Knob::Overhead, "Iteration overhead s", "seconds"),
 ];
 
+/// Names of the text knobs for the command line (`--set tp=3`).
+pub const KNOB_NAMES: &[(&str, Knob)] = &[
+    ("seq_len", Knob::SeqLen),
+    ("tokens", Knob::Tokens),
+    ("gpus", Knob::Gpus),
+    ("gpus_per_node", Knob::GpusPerNode),
+    ("nic", Knob::Nic),
+    ("tp", Knob::Tp),
+    ("pp", Knob::Pp),
+    ("dp", Knob::Dp),
+    ("cp", Knob::Cp),
+    ("ep", Knob::Ep),
+    ("vpp", Knob::Vpp),
+    ("micro_batch", Knob::MicroBatch),
+    ("global_batch", Knob::GlobalBatch),
+    ("overhead", Knob::Overhead),
+];
+
+/// The text knob of a command-line name.
+pub fn knob_by_name(name: &str) -> Option<Knob> {
+    let n = name.trim().to_ascii_lowercase().replace('-', "_");
+    KNOB_NAMES.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+}
+
 /// Label (and accessible name) of a text knob.
 pub fn label_of(knob: Knob) -> &'static str {
     TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).map_or("", |(_, l, _)| l)
@@ -109,6 +133,20 @@ impl FieldErrors {
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+    /// The knob's field should be framed in red: it has a message, or a plan-wide message names it
+    /// (`tp·pp·dp·cp = …`, `heads (96) not divisible by tp (3)`).
+    pub fn marks(&self, knob: Knob) -> bool {
+        if !self.get(knob).is_empty() {
+            return true;
+        }
+        let Some(name) = KNOB_NAMES.iter().find(|(_, k)| *k == knob).map(|(n, _)| *n) else {
+            return false;
+        };
+        if !matches!(knob, Knob::Tp | Knob::Pp | Knob::Dp | Knob::Cp | Knob::Ep | Knob::Vpp | Knob::MicroBatch | Knob::GlobalBatch) {
+            return false;
+        }
+        self.get(Knob::Parallelism).iter().any(|m| m.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name))
     }
 }
 
@@ -245,14 +283,14 @@ fn error_lines(ui: &mut Ui, msgs: &[String]) {
         // Plan errors list several violated constraints separated by "; ": one per line.
         for (i, part) in m.split("; ").enumerate() {
             let text = if i == 0 { format!("{ERROR_MARK}{part}") } else { format!("   {part}") };
-            ui.add(egui::Label::new(RichText::new(text).color(error_color(ui)).small()).wrap());
+            ui.add(egui::Label::new(RichText::new(text).color(error_color(ui)).size(12.5)).wrap());
         }
     }
 }
 
 fn text_row(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, knob: Knob) -> bool {
     let (_, label, hint) = TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).copied().unwrap_or((knob, "?", ""));
-    let bad = !errors.get(knob).is_empty();
+    let bad = errors.marks(knob);
     let mut changed = false;
     ui.horizontal(|ui| {
         let l = label_cell(ui, label);
@@ -478,5 +516,12 @@ mod tests {
         assert_eq!(knob_of_field("model.heads"), Knob::Model);
         assert_eq!(knob_of_field("cluster.network.topology"), Knob::Topology);
         assert_eq!(knob_of_field("run.something"), Knob::Other);
+        let mut e = FieldErrors::default();
+        e.push(
+            Knob::Parallelism,
+            "field `parallelism`: kv_heads (8) and tp (3) must divide one another; global_batch (7) not divisible by dp·micro_batch (160·1 = 160)".into(),
+        );
+        assert!(e.marks(Knob::Tp) && e.marks(Knob::GlobalBatch) && e.marks(Knob::MicroBatch));
+        assert!(e.marks(Knob::Dp) && !e.marks(Knob::Pp) && !e.marks(Knob::Gpus));
     }
 }

@@ -37,6 +37,10 @@ struct Cli {
     /// Colour theme.
     #[arg(long, value_enum, default_value = "system")]
     theme: ThemeArg,
+    /// Type a value into a field after opening, e.g. `--set tp=3` (repeatable). Fields: seq_len,
+    /// tokens, gpus, gpus_per_node, nic, tp, pp, dp, cp, ep, vpp, micro_batch, global_batch, overhead.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    set: Vec<String>,
     /// Initial window size, WIDTHxHEIGHT in points.
     #[arg(long, default_value = "1280x800")]
     size: String,
@@ -44,6 +48,18 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut edits = Vec::new();
+    for s in &cli.set {
+        let knob = s.split_once('=').and_then(|(k, v)| Some((wanka_gui::editor::knob_by_name(k)?, v.to_string())));
+        match knob {
+            Some(e) => edits.push(e),
+            None => {
+                let names: Vec<&str> = wanka_gui::editor::KNOB_NAMES.iter().map(|(n, _)| *n).collect();
+                eprintln!("wanka-gui: --set {s}: expected FIELD=VALUE with FIELD one of {}", names.join(", "));
+                return ExitCode::from(2);
+            }
+        }
+    }
     let (w, h) =
         cli.size.split_once('x').and_then(|(w, h)| Some((w.parse::<f32>().ok()?, h.parse::<f32>().ok()?))).unwrap_or((1280.0, 800.0));
     let options = eframe::NativeOptions {
@@ -72,6 +88,7 @@ fn main() -> ExitCode {
                 Some(p) => app.open(p),
                 None => app.open_default(),
             }
+            app.queue_edits(edits);
             Ok(Box::new(app))
         }),
     );

@@ -44,6 +44,15 @@ fn set_field(h: &mut Harness<'static, WankaApp>, label: &str, text: &str) {
     h.run_steps(2);
 }
 
+/// Scroll the widget labelled `label` into view (the editor scrolls) and click it.
+fn click(h: &mut Harness<'static, WankaApp>, label: &str) {
+    h.get_by_label(label).scroll_to_me();
+    // Let the scroll animation finish before clicking where the widget ends up.
+    h.run_steps(8);
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
 fn shown_errors(h: &Harness<'static, WankaApp>) -> Vec<String> {
     h.query_all_by_label_contains(ERROR_MARK).filter_map(|n| n.value()).collect()
 }
@@ -101,7 +110,7 @@ fn tp_3_shows_inline_error_and_keeps_last_result() {
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("field `parallelism`: tp·pp·dp·cp = 3·8·160·1")), "{errors:?}");
-    assert!(h.query_by_label_contains("showing the last valid result").is_some());
+    assert!(h.query_by_label_contains("Invalid edit: showing the last valid result").is_some());
     assert_eq!(shown_step_time(&h), before);
     assert_eq!(h.state().last_ok.as_ref().unwrap().result.step_s, step_before);
     // Back to 8: valid again, the message goes away.
@@ -181,7 +190,7 @@ fn every_view_draws() {
     assert!(h.query_by_label_contains("Device memory per pipeline stage").is_some());
     h.get_by_role_and_label(Role::Button, "Topology").click();
     h.run_steps(2);
-    assert!(h.query_by_label_contains("10,240 devices").is_some());
+    assert!(h.query_by_label_contains("10,240 × ").is_some());
     h.get_by_role_and_label(Role::Button, "Validation").click();
     h.run_steps(2);
     wait_idle(&mut h);
@@ -200,16 +209,14 @@ fn checkbox_and_combo_edits_resimulate() {
     let before = shown_step_time(&h);
     // Without sequence parallelism the activations of the default plan do not fit in 80 GB: the
     // simulator says so under the parallelism settings and the last valid result stays.
-    h.get_by_label("Sequence parallel (SP)").click();
-    h.run_steps(2);
+    click(&mut h, "Sequence parallel (SP)");
     wait_idle(&mut h);
     assert!(!h.state().field_errors().is_empty());
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("memory")), "{errors:?}");
     assert_eq!(shown_step_time(&h), before);
     // Full recomputation makes it fit again.
-    h.get_by_label("Recompute").click();
-    h.run_steps(2);
+    click(&mut h, "Recompute");
     h.get_by_role_and_label(Role::Button, "full").click();
     h.run_steps(2);
     wait_idle(&mut h);

@@ -17,9 +17,8 @@ fn figure(ui: &mut Ui, key: &str, value: String, value_color: Option<Color32>) {
     ui.label(job);
 }
 
-/// The summary strip. `busy`: a job is running; `invalid`: the edited scenario has errors, so the
-/// figures are those of the last valid one.
-pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool, invalid: bool) {
+/// The summary strip. `busy`: a job is running.
+pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool) {
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().item_spacing.x = 18.0;
         let Some(o) = out else {
@@ -52,8 +51,10 @@ pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool, invalid: bo
         if busy {
             ui.spinner().on_hover_text("simulating the edited scenario");
         }
-        if invalid {
-            ui.label(RichText::new("Edited scenario is invalid: showing the last valid result").color(ui.visuals().warn_fg_color));
-        }
     });
+}
+
+/// Shown while the edited scenario is invalid: the figures are those of the last valid one.
+pub fn invalid_badge_ui(ui: &mut Ui) {
+    ui.label(RichText::new("Invalid edit: showing the last valid result").color(ui.visuals().warn_fg_color));
 }

@@ -74,7 +74,7 @@ pub fn topology_ui(ui: &mut Ui, out: &StepOutput) {
         ui.label(RichText::new(format!("{} · {}", t.template, t.scale_out_fabric)).weak());
     });
     ui.label(format!(
-        "{} devices ({}) in {} nodes of {} · {} leaf switches ({} leaf groups × {} rail{}) · {} pod{} · 1 core",
+        "{} × {} · {} nodes of {} · {} leaf switches ({} leaf groups × {} rail{}) · {} pod{} · 1 core",
         fmt_count(t.devices),
         out.chip_name,
         fmt_count(t.nodes),

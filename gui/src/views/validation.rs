@@ -16,6 +16,20 @@ pub fn error_color(err: f64) -> egui::Color32 {
     }
 }
 
+/// [`error_color`] for text: yellow is darkened on a light background.
+fn error_text_color(ui: &Ui, err: f64) -> egui::Color32 {
+    let c = error_color(err);
+    if ui.visuals().dark_mode { c } else { super::shade(c, -0.4) }
+}
+
+/// A path relative to the working directory when it is below it.
+fn short_path(file: &str) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|d| std::path::Path::new(file).strip_prefix(d).ok().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| file.to_string())
+}
+
 /// A tick of a log10 axis as the value it stands for.
 fn fmt_log_tick(log10: f64) -> String {
     let v = 10f64.powf(log10);
@@ -59,7 +73,7 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
     ui.label(
         RichText::new(format!(
             "{} — {} cases · mean absolute error {:.1}% · worst {:.1}%",
-            report.file,
+            short_path(&report.file),
             report.cases.len(),
             100.0 * report.mape,
             100.0 * report.max_abs_error
@@ -131,7 +145,7 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
                     ui.label(&c.id);
                     ui.label(format!("{:.2} s", c.measured_step_s));
                     ui.label(format!("{:.2} s", c.predicted_step_s));
-                    ui.label(RichText::new(format!("{:+.1}%", 100.0 * c.error)).color(error_color(c.error)));
+                    ui.label(RichText::new(format!("{:+.1}%", 100.0 * c.error)).color(error_text_color(ui, c.error)));
                     ui.label(format!("{:.1}%", 100.0 * c.predicted_mfu));
                     ui.label(c.measured_mfu.map_or("–".to_string(), |m| format!("{:.1}%", 100.0 * m)));
                     ui.end_row();
