@@ -85,6 +85,30 @@ pub struct Calibration {
     pub calibrated: bool,
     /// What the figures rest on.
     pub basis: String,
+    /// Chip ids whose published runs the profile was fitted on; other chips of the family use it by
+    /// extrapolation and reports say so.
+    #[serde(default)]
+    pub fitted_on: Vec<String>,
+}
+
+impl Calibration {
+    /// A caveat for using this profile on `chip`, if any.
+    pub fn caveat(&self, chip: &str) -> Option<String> {
+        if !self.calibrated {
+            Some(format!(
+                "{chip}: efficiency profile `{}` is not fitted to published runs ({}); treat figures as an estimate",
+                self.id, self.basis
+            ))
+        } else if !self.fitted_on.iter().any(|c| c == chip) {
+            Some(format!(
+                "{chip}: efficiency profile `{}` was fitted on {} and is applied to this chip by family",
+                self.id,
+                self.fitted_on.join(", ")
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// Kind of link a fabric provides.

@@ -5,13 +5,13 @@
 //!   different chips, with layers split in proportion to each chip's per-layer speed (and capped by
 //!   its memory), so stage times balance. Stage counts follow the pool sizes
 //!   (`dp·tp·stages_A = devices_A`).
-//! - **Heterogeneous data parallelism**: replicas of the same TP×PP shape on each pool; the global
-//!   batch is split in proportion to replica throughput so all replicas finish together.
+//! - **Heterogeneous data parallelism**: replicas of the same TP×PP shape (1F1B or interleaved) on each
+//!   pool; the global batch is split in proportion to replica throughput so all replicas finish together.
 //! - **Best single pool**: the other pools idle (or run another job): wins when the slow pool adds
 //!   more communication or imbalance than throughput.
 //!
 //! Limits (documented, deliberate): pools must share the node size and the scale-out network (the
-//! slower link sets cross-pool sends); heterogeneous data parallelism uses 1F1B; the cross-pool DP
+//! slower link sets cross-pool sends); the cross-pool DP
 //! all-reduce is costed within each pool (ring cost grows only with `(n−1)/n`); numerics of mixing
 //! chips (different kernels, FP formats) are ignored.
 
@@ -107,10 +107,6 @@ fn plan_v(tp: u32, pp: u32, vpp: u32, dp: u32, mb: u32, global_batch: u32, rc: R
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
-}
-
-fn global_batch_for(batch: BatchTarget, seq_len: u32, dp: u32, mb: u32) -> Option<u32> {
-    global_batch_unit(batch, seq_len, dp * mb)
 }
 
 fn global_batch_unit(batch: BatchTarget, seq_len: u32, unit: u32) -> Option<u32> {
@@ -275,6 +271,10 @@ pub fn hetero_data(
     fw: &FrameworkSpec,
     batch: BatchTarget,
 ) -> Option<MixedOption> {
+    let target = match batch {
+        BatchTarget::Sequences(n) => f64::from(n),
+        BatchTarget::Tokens(t) => t / f64::from(seq_len),
+    };
     let mut best: Option<MixedOption> = None;
     for tp in [8u32, 4, 2, 1] {
         if a.gpus_per_node % tp != 0 || b.gpus_per_node % tp != 0 || model.heads % tp != 0 || model.ffn_hidden % tp != 0 {
@@ -286,70 +286,81 @@ pub fn hetero_data(
                 continue;
             }
             let (dpa, dpb) = ((a.gpus / rep) as u32, (b.gpus / rep) as u32);
-            let Some(gb) = global_batch_for(batch, seq_len, dpa + dpb, 1) else { continue };
-            let total_mb = gb; // micro-batch 1
-            for rc in [Recompute::Selective, Recompute::Full] {
-                // Time per micro-batch on each pool from a probe, then the split that equalises.
-                let probe = |c: &Cluster, dp: u32, m: u32| -> Option<f64> {
-                    let spec = crate::parallelism::ParallelismSpec {
-                        tp,
-                        pp,
-                        dp,
-                        cp: 1,
-                        ep: 1,
-                        schedule: Some(Schedule::OneFOneB),
-                        vpp: Some(1),
-                        micro_batch: Some(1),
-                        global_batch: dp * m,
-                        recompute: rc,
-                        sequence_parallel: tp > 1,
-                        zero_stage: 1,
-                    };
-                    let mut cl = c.clone();
-                    cl.gpus = rep * u64::from(dp);
-                    let plan = crate::scenario::resolve_plan(model, &spec, seq_len, cl.gpus).ok()?;
-                    crate::scenario::simulate_step(model, &plan, &cl, seq_len, fw).ok().map(|r| r.step_s)
-                };
-                let m_probe = (total_mb / (dpa + dpb)).max(1);
-                let (Some(ta), Some(tb)) = (probe(a, dpa, m_probe), probe(b, dpb, m_probe)) else { continue };
-                // m_a / m_b = tb / ta, dpa·m_a + dpb·m_b = total.
-                let m_b_real = f64::from(total_mb) / (f64::from(dpa) * tb / ta + f64::from(dpb));
-                let mut best_local: Option<(f64, u32, u32)> = None;
-                for mb_b in [m_b_real.floor() as u32, m_b_real.ceil() as u32] {
-                    if mb_b == 0 || dpb * mb_b >= total_mb {
-                        continue;
-                    }
-                    let rest = total_mb - dpb * mb_b;
-                    if rest % dpa != 0 {
-                        // Round the other pool's share instead.
-                        continue;
-                    }
-                    let mb_a = rest / dpa;
-                    let (Some(sa), Some(sb)) = (probe(a, dpa, mb_a), probe(b, dpb, mb_b)) else { continue };
-                    let step = sa.max(sb);
-                    if best_local.is_none_or(|x| step < x.0) {
-                        best_local = Some((step, mb_a, mb_b));
-                    }
+            for vpp in [1u32, 2, 4] {
+                if (vpp > 1 && pp == 1) || pp * vpp > model.layers {
+                    continue;
                 }
-                let Some((step_s, mb_a, mb_b)) = best_local else { continue };
-                let tokens = f64::from(dpa * mb_a + dpb * mb_b) * f64::from(seq_len);
-                let peak = (a.gpus as f64 * a.chip.bf16_dense_tflops + b.gpus as f64 * b.chip.bf16_dense_tflops) * 1e12;
-                let o = MixedOption {
-                    strategy: "hetero-data".into(),
-                    layout: format!(
-                        "TP{tp} x PP{pp}; DP{dpa} on {} with {mb_a} micro-batches each, DP{dpb} on {} with {mb_b}; {:?} recompute",
-                        a.chip.id, b.chip.id, rc
-                    ),
-                    step_s,
-                    tokens_per_s: tokens / step_s,
-                    s_per_mtok: step_s / tokens * 1e6,
-                    mfu: tokens * model.model_flops_per_token(seq_len) / (step_s * peak),
-                    devices_used: a.gpus + b.gpus,
-                    stage_busy_s: Vec::new(),
-                    layers_per_stage: Vec::new(),
-                };
-                if best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok) {
-                    best = Some(o);
+                // Micro-batches per replica must be whole multiples of `unit` (interleaving needs pp).
+                let unit = if vpp > 1 { pp } else { 1 };
+                for rc in [Recompute::Selective, Recompute::Full] {
+                    // Step time of one pool's replicas, each running `m` micro-batches of one sequence.
+                    let probe = |c: &Cluster, dp: u32, m: u32| -> Option<f64> {
+                        let spec = crate::parallelism::ParallelismSpec {
+                            tp,
+                            pp,
+                            dp,
+                            cp: 1,
+                            ep: 1,
+                            schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+                            vpp: Some(vpp),
+                            micro_batch: Some(1),
+                            global_batch: dp * m,
+                            recompute: rc,
+                            sequence_parallel: tp > 1,
+                            zero_stage: 1,
+                        };
+                        let mut cl = c.clone();
+                        cl.gpus = rep * u64::from(dp);
+                        let plan = crate::scenario::resolve_plan(model, &spec, seq_len, cl.gpus).ok()?;
+                        crate::scenario::simulate_step(model, &plan, &cl, seq_len, fw).ok().map(|r| r.step_s)
+                    };
+                    let round_up = |x: f64| ((x / f64::from(unit)).round().max(1.0) as u32) * unit;
+                    let m_probe = round_up(target / f64::from(dpa + dpb));
+                    let (Some(ta), Some(tb)) = (probe(a, dpa, m_probe), probe(b, dpb, m_probe)) else { continue };
+                    // Equal finish: m_a/m_b = t_b/t_a with dpa·m_a + dpb·m_b ≈ target.
+                    let m_b_real = target / (f64::from(dpa) * tb / ta + f64::from(dpb));
+                    let mut best_local: Option<(f64, u32, u32)> = None;
+                    let mut splits = Vec::new();
+                    for m_b in [round_up(m_b_real), round_up(m_b_real) + unit, round_up(m_b_real).saturating_sub(unit).max(unit)] {
+                        // Pool a's share either balances the two pools' step times or fills the batch.
+                        splits.push((round_up(f64::from(m_b) * tb / ta), m_b));
+                        splits.push((round_up((target - f64::from(dpb * m_b)) / f64::from(dpa)), m_b));
+                    }
+                    splits.sort_unstable();
+                    splits.dedup();
+                    for (m_a, m_b) in splits {
+                        let gb = f64::from(dpa * m_a + dpb * m_b);
+                        if (gb - target).abs() / target > crate::search::BATCH_TOLERANCE {
+                            continue;
+                        }
+                        let (Some(sa), Some(sb)) = (probe(a, dpa, m_a), probe(b, dpb, m_b)) else { continue };
+                        let tokens = gb * f64::from(seq_len);
+                        let per_tok = sa.max(sb) / tokens;
+                        if best_local.is_none_or(|x| per_tok < x.0 / (f64::from(dpa * x.1 + dpb * x.2) * f64::from(seq_len))) {
+                            best_local = Some((sa.max(sb), m_a, m_b));
+                        }
+                    }
+                    let Some((step_s, m_a, m_b)) = best_local else { continue };
+                    let tokens = f64::from(dpa * m_a + dpb * m_b) * f64::from(seq_len);
+                    let peak = (a.gpus as f64 * a.chip.bf16_dense_tflops + b.gpus as f64 * b.chip.bf16_dense_tflops) * 1e12;
+                    let sched = if vpp > 1 { format!("interleaved v{vpp}") } else { "1F1B".to_string() };
+                    let o = MixedOption {
+                        strategy: "hetero-data".into(),
+                        layout: format!(
+                            "TP{tp} x PP{pp} {sched}; DP{dpa} on {} with {m_a} micro-batches each, DP{dpb} on {} with {m_b}; {:?} recompute",
+                            a.chip.id, b.chip.id, rc
+                        ),
+                        step_s,
+                        tokens_per_s: tokens / step_s,
+                        s_per_mtok: step_s / tokens * 1e6,
+                        mfu: tokens * model.model_flops_per_token(seq_len) / (step_s * peak),
+                        devices_used: a.gpus + b.gpus,
+                        stage_busy_s: Vec::new(),
+                        layers_per_stage: Vec::new(),
+                    };
+                    if best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok) {
+                        best = Some(o);
+                    }
                 }
             }
         }

@@ -412,6 +412,8 @@ impl PlanFile {
         for cl in &clusters {
             if !cl.calibration.calibrated {
                 result.flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
+            } else if !cl.calibration.fitted_on.contains(&cl.chip.id) {
+                result.flags.push(format!("{}: efficiency fitted on {} (same family)", cl.chip.id, cl.calibration.fitted_on.join(", ")));
             }
         }
         Ok(result)

@@ -332,12 +332,7 @@ pub fn simulate_step(
     } * 1e12;
     let denom = step_s * cluster.gpus as f64 * peak;
     let mut notes = Vec::new();
-    if !cluster.calibration.calibrated {
-        notes.push(format!(
-            "{}: efficiency profile `{}` is not fitted to published runs of this chip ({}); treat figures as an estimate",
-            cluster.chip.id, cluster.calibration.id, cluster.calibration.basis
-        ));
-    }
+    notes.extend(cluster.calibration.caveat(&cluster.chip.id));
     if model.moe.is_some() {
         notes.push("MoE: balanced routing assumed (no capacity-factor drops or hot experts)".into());
     }
