@@ -204,3 +204,45 @@ fn validate_rejects_unknown_layout() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("missing columns: global_batch"), "{run}");
 }
+
+/// The reliability cases: Daly's analytic cases (the Monte Carlo must converge to his expected-runtime
+/// model within ±0.005 ETTR, and the Daly-optimal interval within 1–2%) and the Llama 3 54-day
+/// snapshot (interruptions in the Poisson 95% band, ETTR ≥ 0.90). Prints every case.
+#[test]
+fn reliability_cases_pass() {
+    let run = wanka(["validate".as_ref(), RELIABILITY_CASES.as_ref(), "--json".as_ref()]);
+    assert_eq!(run.code, Some(0), "{run}");
+    let v = run.json();
+    let cases = v["cases"].as_array().expect("cases array");
+    assert_eq!(cases.len(), 4);
+    for c in cases {
+        println!(
+            "{:<18} {:<9} predicted ETTR {:.4} (expected {}), tau {} (expected {}), interruptions {} (expected {}): {}",
+            c["id"].as_str().unwrap(),
+            c["kind"].as_str().unwrap(),
+            c["predicted_ettr"].as_f64().unwrap(),
+            c["expected_ettr"],
+            c["predicted_tau_opt_min"],
+            c["expected_tau_opt_min"],
+            c["predicted_interruptions"],
+            c["expected_interruptions"],
+            if c["pass"].as_bool().unwrap() { "pass" } else { "FAIL" }
+        );
+    }
+    for c in cases {
+        assert_eq!(c["pass"].as_bool(), Some(true), "{c}");
+        let ettr = c["predicted_ettr"].as_f64().unwrap();
+        assert!(ettr > 0.0 && ettr <= 1.0);
+    }
+    // The analytic cases, checked here too, not only by the command's own verdict.
+    let daly = [("daly-24h", 0.913, 116.7), ("daly-6h", 0.819, 56.7), ("daly-15min", 0.200, 9.1)];
+    for (id, ettr, tau) in daly {
+        let c = cases.iter().find(|c| c["id"] == id).unwrap();
+        assert!((c["predicted_ettr"].as_f64().unwrap() - ettr).abs() <= 0.005, "{c}");
+        assert!((c["predicted_tau_opt_min"].as_f64().unwrap() - tau).abs() / tau <= 0.02, "{c}");
+    }
+    let llama = cases.iter().find(|c| c["id"] == "llama3-405b-54d").unwrap();
+    let n = llama["predicted_interruptions"].as_f64().unwrap();
+    assert!((379.0..=460.0).contains(&n), "{llama}");
+    assert!(llama["predicted_ettr"].as_f64().unwrap() >= 0.90, "{llama}");
+}
