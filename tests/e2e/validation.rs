@@ -210,7 +210,7 @@ fn validate_rejects_unknown_layout() {
 /// snapshot (interruptions in the Poisson 95% band, ETTR ≥ 0.90). Prints every case.
 #[test]
 fn reliability_cases_pass() {
-    let run = wanka(["validate".as_ref(), RELIABILITY_CASES.as_ref(), "--json".as_ref()]);
+    let run = wanka(["validate", RELIABILITY_CASES, "--json"]);
     assert_eq!(run.code, Some(0), "{run}");
     let v = run.json();
     let cases = v["cases"].as_array().expect("cases array");
