@@ -414,7 +414,12 @@ def load_sweep(name):
     df["interval_min"] = df["checkpoint_interval_s"] / 60
     df["interval_label"] = df["interval"].str.replace(r"Fixed\\(minutes: *([0-9.]+)\\)", r"every \\1 min", regex=True)
     df["interval_label"] = df["interval_label"].str.replace("Daly", "Daly's interval")
+    others = [a for a in axes if a not in roles.values() and df[a].nunique() > 1
+              and not a.startswith(("parallelism.", "training."))]   # e.g. dp and batch zipped with the GPUs
+    df.attrs["other_axes"] = others
     print(f"{name}: {len(df)} points; axes {axes}; roles {roles}")
+    if others:
+        print(f"  other axes {others}: averaged over in figures 1-2, separate panels in figure 3")
     return df
 
 
@@ -536,10 +541,11 @@ save(fig, "reliability_lost_days.png")
 src = ivl if ivl is not None and (~ivl["is_daly"]).any() else study
 for p in sorted(src["policy"].unique()):
     pcolor.setdefault(p, plt.cm.Dark2(len(pcolor) % 8))
-groups = sorted(src.groupby(["gpus", "mult"]).groups)
+keys = ["gpus", "mult"] + src.attrs.get("other_axes", [])
+groups = list(src.groupby(keys, sort=True))
 fig, axes = plt.subplots(1, len(groups), figsize=(5.6 * len(groups) + 0.6, 5.0), squeeze=False)
-for ax, (g, m) in zip(axes[0], groups):
-    sub = src[(src["gpus"] == g) & (src["mult"] == m)]
+for ax, (key, sub) in zip(axes[0], groups):
+    g, m, extra = key[0], key[1], key[2:]
     for k, p in enumerate(sorted(sub["policy"].unique())):
         s = sub[sub["policy"] == p]
         fixed = s[~s["is_daly"]].sort_values("checkpoint_interval_s")
@@ -559,10 +565,12 @@ for ax, (g, m) in zip(axes[0], groups):
                     label=f"{p}: simulated at Daly's interval")
     ax.set_xscale("log")
     ticks = [t for t in (1, 2, 5, 10, 20, 30, 60, 120, 240, 480) if sub["interval_min"].min() * 0.8 <= t <= sub["interval_min"].max() * 1.2]
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
+    if len(ticks) >= 2:
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
     ax.set_xlabel("checkpoint interval (minutes of training between checkpoints, log scale)")
-    ax.set_title(f"{int(g):,} GPUs, failure rate × {m:g}  (MTTI {sub['mtti_hours'].iloc[0]:.2g} h)")
+    more = "".join(f", {a.split('.')[-1]} {v}" for a, v in zip(keys[2:], extra))
+    ax.set_title(f"{int(g):,} GPUs, failure rate × {m:g}{more}  (MTTI {sub['mtti_hours'].iloc[0]:.2g} h)")
     spare = (sub["lost_spare_wait_days"] / sub["mean_days"]).mean()
     lo = min(sub["ettr_p10"].min(), ax.get_ylim()[0])  # the autoscaled limit covers Daly's model too
     ax.set_ylim(max(0.0, lo - (0.12 if spare > 0.02 else 0.03)), 1.0)
