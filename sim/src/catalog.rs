@@ -80,6 +80,10 @@ pub struct Calibration {
     pub hbm_fraction: f64,
     /// Fixed cost per kernel launch gap, microseconds (launch latency, synchronisation).
     pub kernel_overhead_us: f64,
+    /// Achieved/peak of fused (Flash) attention kernels on executed FLOPs, if measured; `None` = treat
+    /// attention as batched GEMMs.
+    #[serde(default)]
+    pub attention_fraction: Option<f64>,
     /// `true` when the figures were fitted to published runs (named in `basis`), `false` when carried
     /// over from a related chip; reports flag uncalibrated chips.
     pub calibrated: bool,

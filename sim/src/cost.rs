@@ -250,9 +250,14 @@ impl Ctx<'_> {
         let (qk_s, qk_f) = self.gemm(s_local, s_full, d, b * heads_local);
         let (av_s, av_f) = self.gemm(s_local, d, s_full, b * heads_local);
         let attn_flops = qk_f + av_f;
-        let causal = if self.fw.flash_attention { 0.5 } else { 1.0 };
-        // Attention stays in BF16 even when GEMMs run in FP8: rescale from the peak `gemm` used.
-        let attn_fwd_s = causal * (qk_s + av_s) * self.peak_flops / bf16_peak;
+        // Fused attention runs at the chip's measured attention-kernel efficiency when the calibration
+        // has one; otherwise (and unfused) as batched GEMMs with the head dimension as one side.
+        // Attention stays in BF16 even when GEMMs run in FP8.
+        let attn_fwd_s = match (self.fw.flash_attention, self.cluster.calibration.attention_fraction) {
+            (true, Some(f)) => 0.5 * attn_flops / (bf16_peak * f),
+            (true, None) => 0.5 * (qk_s + av_s) * self.peak_flops / bf16_peak,
+            (false, _) => (qk_s + av_s) * self.peak_flops / bf16_peak,
+        };
         let attn_bwd_factor = if self.fw.flash_attention { 2.5 } else { 2.0 };
         // Unfused softmax: scale+mask, softmax, dropout over the score matrix (≈10 bytes per element).
         let scores = b * heads_local * s_local * s_full;
