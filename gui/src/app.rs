@@ -404,7 +404,8 @@ impl WankaApp {
                 ui.label(RichText::new(file).small().weak());
                 if !self.status.is_empty() {
                     ui.separator();
-                    ui.label(RichText::new(&self.status).small());
+                    let text = RichText::new(&self.status).small();
+                    ui.label(if self.status.starts_with("cannot") { text.color(ui.visuals().error_fg_color) } else { text });
                 }
             });
         });

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use wanka_gui::editor::{ERROR_MARK, Knob};
 use wanka_gui::{View, WankaApp};
 
@@ -24,7 +24,7 @@ fn wait_idle(h: &mut Harness<'static, WankaApp>) {
     loop {
         h.step();
         let s = h.state();
-        if !s.busy() && !(s.view == View::Validation && s.validation_busy()) {
+        if !s.busy() && (s.view != View::Validation || !s.validation_busy()) {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(120), "background job did not finish");
@@ -241,4 +241,35 @@ fn save_writes_ron_that_loads_back() {
     assert_eq!(back.parallelism.global_batch, 1280);
     assert_eq!(&back, &h.state().last_ok.as_ref().unwrap().scenario);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn clicking_a_listed_scenario_opens_it() {
+    let mut h = harness();
+    let dir = h.state().scenarios_dir.clone().unwrap();
+    let files = h.state().scenario_files.clone();
+    // Files that are not scenarios (plans, sweeps) report why in the status bar and change nothing.
+    if let Some(not_scenario) = files.iter().find(|p| wanka_sim::Scenario::load(p).is_err()) {
+        let name = wanka_gui::files::display_name(Some(&dir), not_scenario);
+        h.get_by_label(&name).click();
+        h.run_steps(2);
+        assert!(h.state().path.as_deref().is_some_and(|p| p.ends_with("default.ron")));
+        assert!(h.state().status.starts_with("cannot open"), "{}", h.state().status);
+    }
+    let loadable = |p: &&std::path::PathBuf| !p.ends_with("default.ron") && wanka_sim::Scenario::load(p).is_ok();
+    let Some(other) = files.iter().find(loadable).cloned() else {
+        return; // no other scenario in this checkout
+    };
+    let name = wanka_gui::files::display_name(Some(&dir), &other);
+    h.get_by_label(&name).click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    assert_eq!(h.state().path.as_deref(), Some(other.as_path()));
+    let expected = wanka_sim::Scenario::load(&other).unwrap();
+    assert_eq!(h.state().form.as_ref().unwrap().base.name, expected.name);
+    // Its own result (or its own error) is shown, not the default's.
+    match &h.state().last_ok {
+        Some(out) if !h.state().invalid() => assert_eq!(out.scenario.name, expected.name),
+        _ => assert!(!shown_errors(&h).is_empty()),
+    }
 }

@@ -8,6 +8,9 @@ use super::palette::{BLUE, GRAY, GREEN, ORANGE, PURPLE, RED, TEAL};
 use super::{fmt_s, legend_item, shade};
 use crate::jobs::StepOutput;
 
+/// Hover text of a bar: its name.
+type ElementFormatter = Box<dyn Fn(&Bar, &BarChart) -> String>;
+
 /// Colours of the Gantt chart.
 pub const FORWARD: egui::Color32 = BLUE;
 pub const BACKWARD: egui::Color32 = ORANGE;
@@ -141,7 +144,7 @@ pub fn gantt_ui(ui: &mut Ui, r: &StepResult, height: f32) {
             )));
         }
     }
-    let fmt: fn() -> Box<dyn Fn(&Bar, &BarChart) -> String> = || Box::new(|bar: &Bar, _: &BarChart| bar.name.clone());
+    let fmt = || -> ElementFormatter { Box::new(|bar: &Bar, _: &BarChart| bar.name.clone()) };
     let n = stages as f64;
     Plot::new("gantt")
         .height(height)
