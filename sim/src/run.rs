@@ -453,6 +453,8 @@ impl<'a> Sim<'a> {
     /// Start the down sequence after an unplanned interruption at `now`.
     fn interrupt(&mut self, now: Ticks, cause: &str, needs_node: bool) {
         self.close(now);
+        // Progress up to the failure, before the rollback (progress plots rise to here, then drop).
+        self.log(now, "failure", cause.to_string());
         self.out.interruptions += 1;
         *self.out.interruptions_by_cause.entry(cause.to_string()).or_insert(0) += 1;
         // Work since the last durable checkpoint is lost.
@@ -558,6 +560,7 @@ impl<'a> Sim<'a> {
                 Ev::StallEnd(g) if g == self.epoch && self.phase == Phase::Stalled => {
                     self.close(now);
                     self.out.checkpoints += 1;
+                    self.log(now, "checkpoint", format!("work {:.0} s saved", secs(self.snapshot)));
                     let durable_in = ticks(self.inp.checkpoint.durable_after_s - self.inp.checkpoint.stall_s);
                     if durable_in == 0 {
                         self.committed = self.snapshot;
@@ -718,6 +721,52 @@ pub fn simulate_run(inp: &RunInputs, seed: u64, log: bool) -> (RunOutcome, Optio
         next_fail_h: vec![None; n],
     };
     sim.run()
+}
+
+/// Training progress over wall-clock time across Monte Carlo seeds: for each sample time, the
+/// p10/p50/p90 of the fraction of the work done (for progress plots with an uncertainty band).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressBand {
+    pub t_days: Vec<f64>,
+    pub p10: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p90: Vec<f64>,
+}
+
+/// Progress fraction of a run at time `t_s` from its event log (work is piecewise linear between
+/// logged events while running, flat or falling back at interruptions).
+fn progress_at(log: &[LogEvent], work_s: f64, t_s: f64) -> f64 {
+    let i = log.partition_point(|e| e.t_s <= t_s);
+    if i == 0 {
+        return 0.0;
+    }
+    let a = &log[i - 1];
+    let w = match log.get(i) {
+        // Between two events the job either ran (work grows toward the next event's value) or was down.
+        Some(b) if b.work_s > a.work_s && b.t_s > a.t_s => a.work_s + (b.work_s - a.work_s) * (t_s - a.t_s) / (b.t_s - a.t_s),
+        _ => a.work_s,
+    };
+    (w / work_s).clamp(0.0, 1.0)
+}
+
+/// Progress band over `seeds` runs, sampled at `samples` times up to the slowest run's end.
+pub fn progress_band(inp: &RunInputs, base_seed: u64, seeds: u64, samples: usize) -> ProgressBand {
+    let logs: Vec<Vec<LogEvent>> =
+        (0..seeds.max(1)).into_par_iter().map(|i| simulate_run(inp, base_seed.wrapping_add(i), true).1.unwrap_or_default()).collect();
+    let end = logs.iter().filter_map(|l| l.last().map(|e| e.t_s)).fold(0.0, f64::max);
+    let n = samples.max(2);
+    let mut band =
+        ProgressBand { t_days: Vec::with_capacity(n), p10: Vec::with_capacity(n), p50: Vec::with_capacity(n), p90: Vec::with_capacity(n) };
+    for k in 0..n {
+        let t = end * k as f64 / (n - 1) as f64;
+        let xs: Vec<f64> = logs.iter().map(|l| progress_at(l, inp.work_s, t)).collect();
+        let s = Stats::of(&xs);
+        band.t_days.push(t / 86400.0);
+        band.p10.push(s.p10);
+        band.p50.push(s.p50);
+        band.p90.push(s.p90);
+    }
+    band
 }
 
 /// Summary statistics over Monte Carlo seeds.
@@ -950,5 +999,45 @@ mod tests {
         let mut r = RunSpec::default();
         r.stragglers.slowdown = 1.5;
         assert!(r.check("x.ron").is_err());
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+    use crate::failure::{FailureLaw, Unit};
+
+    #[test]
+    fn progress_band_is_monotone_in_quantiles_and_ends_done() {
+        let comp = Component {
+            name: "c".into(),
+            unit: Unit::Device,
+            rate_per_unit_hour: 2e-4,
+            distribution: FailureLaw::Exponential,
+            needs_repair: false,
+        };
+        let inp = RunInputs {
+            devices: 1000,
+            gpus_per_node: 8,
+            work_s: 5.0 * 86400.0,
+            degraded_speed: vec![1.0],
+            replicas_per_node: 1,
+            checkpoint: crate::checkpoint::CheckpointCost { bytes: 1e12, stall_s: 30.0, durable_after_s: 30.0, load_s: 20.0 },
+            interval_s: 1800.0,
+            processes: vec![Process::new(&comp, 1000, 8, 1.0)],
+            recovery: RecoverySpec::default(),
+            hot_spare_nodes: 0,
+            stragglers: StragglerSpec::default(),
+            maintenance: None,
+            max_s: 1e9,
+        };
+        let b = progress_band(&inp, 1, 20, 50);
+        assert_eq!(b.t_days.len(), 50);
+        for k in 0..50 {
+            assert!(b.p10[k] <= b.p50[k] + 1e-12 && b.p50[k] <= b.p90[k] + 1e-12);
+        }
+        assert!((b.p10[49] - 1.0).abs() < 1e-9, "all runs finish by the last sample");
+        assert_eq!(b.p50[0], 0.0);
+        assert!(b.p50[25] > 0.3 && b.p50[25] < 0.9, "{}", b.p50[25]);
     }
 }

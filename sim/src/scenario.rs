@@ -108,6 +108,7 @@ impl Scenario {
 
     /// Simulate one training step.
     pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
+        self.check(file)?;
         let r = self.resolve(catalog, file)?;
         simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))
     }
@@ -115,6 +116,7 @@ impl Scenario {
     /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
     /// elastic mode), checkpoint costs and interval, failure processes.
     pub fn run_inputs(&self, catalog: &Catalog, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
+        self.check(file)?;
         let r = self.resolve(catalog, file)?;
         let step = simulate_step(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)?;
         let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
@@ -292,6 +294,11 @@ pub fn resolve_plan_fitting(
 }
 
 /// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
+/// Largest number of pipeline operations (forward and backward per micro-batch and chunk, over all
+/// stages) one step simulation accepts: beyond it a plan is almost surely a typo (an extra zero in the
+/// global batch), and simulating it would take seconds and gigabytes.
+pub const MAX_STEP_OPERATIONS: u64 = 4_000_000;
+
 pub fn simulate_step(
     model: &ModelSpec,
     plan: &Plan,
@@ -299,6 +306,16 @@ pub fn simulate_step(
     seq_len: u32,
     fw: &FrameworkSpec,
 ) -> Result<StepResult, WankaError> {
+    let ops = 2 * u64::from(plan.micro_batches) * u64::from(plan.vpp) * u64::from(plan.pp);
+    if ops > MAX_STEP_OPERATIONS {
+        return Err(WankaError::Infeasible {
+            reasons: vec![format!(
+                "{ops} pipeline operations per step ({} micro-batches x {} chunks x 2) exceed the simulator's limit of {MAX_STEP_OPERATIONS}; check global_batch and micro_batch",
+                plan.micro_batches,
+                plan.pp * plan.vpp
+            )],
+        });
+    }
     let inflight = step::inflight_layer_microbatches(plan);
     let mem = memory::stage_memory(model, plan, seq_len, fw.flash_attention, &inflight);
     let capacity = cluster.chip.hbm_capacity_gb();
