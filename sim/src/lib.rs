@@ -30,6 +30,7 @@ pub mod run;
 pub mod scenario;
 pub mod search;
 pub mod step;
+pub mod sweep;
 pub mod topology;
 pub mod validate;
 

@@ -3,4 +3,7 @@ pub mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod sweep;
+mod sweep_deploy;
+mod sweep_resume;
 mod validation;

@@ -212,10 +212,7 @@ fn xml_escape(s: &str) -> String {
 pub fn junit_xml(suite: &str, outcomes: &[Outcome]) -> String {
     let failures = outcomes.iter().filter(|o| !o.passed).count();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!(
-        "<testsuites name=\"wanka sweep\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n",
-        outcomes.len()
-    ));
+    x.push_str(&format!("<testsuites name=\"wanka sweep\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n", outcomes.len()));
     x.push_str(&format!(
         "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">\n",
         xml_escape(suite),

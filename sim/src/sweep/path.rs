@@ -47,7 +47,8 @@ impl FieldPath {
             }
             while !rest.is_empty() {
                 let close = rest.find(']').ok_or_else(|| format!("field path `{text}`: missing `]`"))?;
-                let idx = rest[1..close].trim().parse::<usize>().map_err(|_| format!("field path `{text}`: bad index `{}`", &rest[..=close]))?;
+                let idx =
+                    rest[1..close].trim().parse::<usize>().map_err(|_| format!("field path `{text}`: bad index `{}`", &rest[..=close]))?;
                 segs.push(Seg::Index(idx));
                 rest = &rest[close + 1..];
                 if !rest.is_empty() && !rest.starts_with('[') {
@@ -121,7 +122,10 @@ impl FieldPath {
                     return Err(format!("{here} is None (absent) in the base, so it has no {what}; set {here} as a whole instead"));
                 }
                 (Seg::Key(k), other) => {
-                    return Err(format!("{here} is `{}` in the base, which has no field `{k}`; set {here} as a whole instead", short(other)));
+                    return Err(format!(
+                        "{here} is `{}` in the base, which has no field `{k}`; set {here} as a whole instead",
+                        short(other)
+                    ));
                 }
                 (Seg::Index(i), other) => {
                     return Err(format!("{here} is `{}` in the base, not a list, so it has no element [{i}]", short(other)));

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use wanka_sim::Catalog;
 
 mod report;
+mod sweep_cmd;
 
 #[derive(Parser)]
 #[command(name = "wanka", version, about = "wanka (万卡): plan GPU/accelerator clusters for large-model training")]
@@ -58,6 +59,11 @@ enum Command {
         #[arg(long)]
         events: Option<PathBuf>,
     },
+    /// Run a sweep file: many variants of a scenario in parallel, as one table (CSV, JSON lines);
+    /// resumable, shardable, a CI gate with expectations (exit 1 when one fails).
+    Sweep(sweep_cmd::SweepArgs),
+    /// Combine the output directories of a sweep's shards into the outputs of a single run.
+    Merge(sweep_cmd::MergeArgs),
     /// List the chips, fabrics and topologies of the catalog.
     Catalog {
         #[arg(long)]
@@ -159,6 +165,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Sweep(args) => sweep_cmd::sweep(args, &catalog),
+        Command::Merge(args) => sweep_cmd::merge(args),
         Command::Catalog { json } => {
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&report::catalog_json(&catalog))?));
