@@ -119,6 +119,8 @@ pub struct CandidateResult {
     pub interruptions: Stats,
     pub economics: Economics,
     pub flags: Vec<String>,
+    /// The candidate's facility power cap, MW, if any.
+    pub facility_cap_mw: Option<f64>,
     pub pareto: bool,
     /// Parallelism search: enumerated plans, feasible plans, rejections by reason, time taken.
     pub search_enumerated: u64,
@@ -138,6 +140,9 @@ pub struct Comparison {
     pub plan: String,
     pub model: String,
     pub tokens: f64,
+    /// The goal's constraints, for tools that draw them.
+    pub deadline_days: Option<f64>,
+    pub budget_musd: Option<f64>,
     /// Ranked: feasible candidates by p50 days, then infeasible ones.
     pub candidates: Vec<CandidateResult>,
     /// Names on the time-versus-cost Pareto front, fastest first.
@@ -250,6 +255,8 @@ impl PlanFile {
             plan: self.name.clone(),
             model: model.name.clone(),
             tokens: self.goal.tokens,
+            deadline_days: self.goal.deadline_days,
+            budget_musd: self.goal.budget_musd,
             search_candidates_total: ranked.iter().map(|r| r.search_enumerated).sum(),
             candidates: ranked,
             pareto_front: front,
@@ -343,6 +350,7 @@ impl PlanFile {
             interruptions: Stats::default(),
             economics: Economics::default(),
             flags: Vec::new(),
+            facility_cap_mw: c.power.facility_cap_mw,
             pareto: false,
             search_enumerated: enumerated,
             search_feasible: feasible_plans,
