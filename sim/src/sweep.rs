@@ -204,9 +204,13 @@ impl Axis {
             AxisKind::Uniform { min, max, .. } => {
                 Node::Float(if k + 1 == len && len > 1 { *max } else { min + (max - min) * k as f64 / steps })
             }
-            AxisKind::LogUniform { min, max, .. } => {
-                Node::Float(if k + 1 == len && len > 1 { *max } else { (min.ln() + (max.ln() - min.ln()) * k as f64 / steps).exp() })
-            }
+            AxisKind::LogUniform { min, max, .. } => Node::Float(if k == 0 {
+                *min
+            } else if k + 1 == len {
+                *max
+            } else {
+                (min.ln() + (max.ln() - min.ln()) * k as f64 / steps).exp()
+            }),
             AxisKind::Int { min, step, .. } => Node::Int(i128::from(min + k as i64 * step)),
         }
     }
@@ -561,8 +565,8 @@ impl Sweep {
         }
         let mut dims: Vec<Vec<usize>> = Vec::new();
         let mut dim_of_group: Vec<Option<usize>> = vec![None; src.zip.len()];
-        for i in 0..axes.len() {
-            match group_of[i] {
+        for (i, group) in group_of.iter().enumerate() {
+            match *group {
                 None => dims.push(vec![i]),
                 Some(g) => match dim_of_group[g] {
                     Some(d) => dims[d].push(i),

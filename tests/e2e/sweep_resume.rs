@@ -81,7 +81,7 @@ fn resume_and_compare(f: &Path, out: &Path, ref_out: &Path) {
         .lines()
         .find_map(|l| l.strip_suffix(" already done")?.rsplit("; ").next()?.parse().ok())
         .unwrap_or_else(|| panic!("no `already done` count: {r}"));
-    assert!(done >= 3 && done < POINTS, "resumed with {done} points done: {r}");
+    assert!((3..POINTS).contains(&done), "resumed with {done} points done: {r}");
     assert_same_outputs(ref_out, out);
 }
 

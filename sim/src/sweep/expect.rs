@@ -144,10 +144,10 @@ impl Expectation {
     }
 
     fn selects(&self, point: u64, row: &[String]) -> bool {
-        if let Some(p) = &self.spec.points {
-            if !p.contains(&point) {
-                return false;
-            }
+        if let Some(p) = &self.spec.points
+            && !p.contains(&point)
+        {
+            return false;
         }
         self.when.iter().all(|c| c.holds(row) == Ok(true))
     }
