@@ -15,15 +15,17 @@ out=gui/screenshots
 mkdir -p "$out"
 bin=./target/release/wanka-gui
 scenario=scenarios/default.ron
+plan=scenarios/default_plan.ron
 
-# shot NAME "ACTIONS" ARGS...: start the app, wait for it to draw, run the xdotool ACTIONS (may be
-# empty), park the pointer in the corner, grab the screen.
+# shot NAME WAIT "ACTIONS" ARGS...: start the app, wait WAIT seconds for it to draw (a plan's
+# comparison takes a few seconds), run the xdotool ACTIONS (may be empty), park the pointer in the
+# corner, grab the screen.
 shot() {
-    local name=$1 actions=$2
-    shift 2
+    local name=$1 wait=$2 actions=$3
+    shift 3
     xvfb-run -a -s "-screen 0 1280x800x24" sh -c "
         $bin $* >/dev/null 2>&1 & pid=\$!
-        sleep 6
+        sleep $wait
         $actions
         xdotool mousemove 1279 799
         sleep 1
@@ -33,10 +35,25 @@ shot() {
 }
 
 for view in step memory topology validation; do
-    shot "$view" "" --view "$view" --scenario "$scenario" --theme dark
+    shot "$view" 6 "" --view "$view" --scenario "$scenario" --theme dark
 done
-shot step-light "" --view step --scenario "$scenario" --theme light
-shot memory-light "" --view memory --scenario "$scenario" --theme light
+shot step-light 6 "" --view step --scenario "$scenario" --theme light
+shot memory-light 6 "" --view memory --scenario "$scenario" --theme light
 # An invalid edit (TP 3, typed in after the default loaded): the message appears under the
 # parallelism fields and the last valid result stays on screen.
-shot invalid-tp "" --view step --scenario "$scenario" --theme dark --set tp=3
+shot invalid-tp 6 "" --view step --scenario "$scenario" --theme dark --set tp=3
+
+# The default plan: candidates table and Pareto chart, the losses of every candidate.
+shot candidates 12 "" --view candidates --scenario "$plan" --theme dark
+# Light theme, with the A800 and Ascend cards priced at $3,000: the Ascend joins the Pareto front.
+shot candidates-light 14 "" --view candidates --scenario "$plan" --theme light --set c1.card_usd=3000 --set c4.card_usd=3000
+shot losses 14 "" --view losses --scenario "$plan" --theme dark
+# An invalid plan edit (the H800 pool emptied): the plan's message under the field, the last table stays.
+shot invalid-plan 14 "" --view candidates --scenario "$plan" --theme dark --set c2.count=0
+# The default scenario's training run, whole and zoomed on its first failure (the "First failure"
+# button above the chart), and its losses.
+shot run 9 "" --view run --scenario "$scenario" --theme dark
+shot run-zoom 9 "xdotool mousemove 462 152 click 1; sleep 1.5" --view run --scenario "$scenario" --theme dark
+shot losses-scenario 9 "" --view losses --scenario "$scenario" --theme dark
+# The selected plan candidate's run (the fastest, built as a one-pool scenario).
+shot run-plan 16 "" --view run --scenario "$plan" --theme dark

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use egui::{Align, Color32, Layout, RichText, Stroke, StrokeKind, TextEdit, Ui, vec2};
 use wanka_sim::catalog::FabricKind;
+use wanka_sim::checkpoint::{Interval, Policy};
 use wanka_sim::collective::Algorithm;
 use wanka_sim::cost::Precision;
 use wanka_sim::model::{ModelRef, PRESET_IDS};
@@ -41,6 +42,16 @@ pub enum Knob {
     Recompute,
     Zero,
     Overhead,
+    /// `run.recovery.hot_spare_nodes` (empty = the simulator's default, 1% of the nodes).
+    Spares,
+    /// `run.failures.multiplier`.
+    FailureMultiplier,
+    /// `run.checkpoint.policy` and the rest of the checkpoint section.
+    CheckpointPolicy,
+    /// `run.checkpoint.interval` (Fixed/Young/Daly).
+    CheckpointInterval,
+    /// Minutes of a fixed checkpoint interval.
+    CheckpointMinutes,
     /// Anything the editor has no field for.
     Other,
 }
@@ -61,6 +72,9 @@ const TEXT_KNOBS: &[(Knob, &str, &str)] = &[
     (Knob::MicroBatch, "Micro-batch", "auto (1)"),
     (Knob::GlobalBatch, "Global batch", "sequences"),
     (Knob::Overhead, "Iteration overhead s", "seconds"),
+    (Knob::Spares, "Hot-spare nodes", "auto (1%)"),
+    (Knob::FailureMultiplier, "Failure-rate multiplier", "1 = profile"),
+    (Knob::CheckpointMinutes, "Interval minutes", "minutes"),
 ];
 
 /// Names of the text knobs for the command line (`--set tp=3`).
@@ -79,6 +93,9 @@ pub const KNOB_NAMES: &[(&str, Knob)] = &[
     ("micro_batch", Knob::MicroBatch),
     ("global_batch", Knob::GlobalBatch),
     ("overhead", Knob::Overhead),
+    ("spares", Knob::Spares),
+    ("failure_multiplier", Knob::FailureMultiplier),
+    ("checkpoint_minutes", Knob::CheckpointMinutes),
 ];
 
 /// The text knob of a command-line name.
@@ -104,6 +121,10 @@ pub fn knob_of_field(field: &str) -> Knob {
         "training.seq_len" => Knob::SeqLen,
         "training.tokens" => Knob::Tokens,
         "framework.iteration_overhead_s" => Knob::Overhead,
+        "run.recovery.hot_spare_nodes" => Knob::Spares,
+        "run.failures.multiplier" => Knob::FailureMultiplier,
+        "run.checkpoint.interval" => Knob::CheckpointInterval,
+        f if f.starts_with("run.checkpoint") => Knob::CheckpointPolicy,
         f if f == "model" || f.starts_with("model.") => Knob::Model,
         f if f == "parallelism" || f.starts_with("parallelism.") => Knob::Parallelism,
         _ => Knob::Other,
@@ -120,20 +141,29 @@ pub fn place_error(e: &WankaError) -> (Knob, String) {
     }
 }
 
-/// Messages per knob.
-#[derive(Debug, Clone, Default)]
-pub struct FieldErrors(pub BTreeMap<Knob, Vec<String>>);
+/// Messages per knob (of the scenario editor, or `K` = [`crate::plan_editor::PlanKnob`]).
+#[derive(Debug, Clone)]
+pub struct FieldErrors<K: Ord = Knob>(pub BTreeMap<K, Vec<String>>);
 
-impl FieldErrors {
-    pub fn push(&mut self, knob: Knob, msg: String) {
+impl<K: Ord> Default for FieldErrors<K> {
+    fn default() -> Self {
+        FieldErrors(BTreeMap::new())
+    }
+}
+
+impl<K: Ord + Copy> FieldErrors<K> {
+    pub fn push(&mut self, knob: K, msg: String) {
         self.0.entry(knob).or_default().push(msg);
     }
-    pub fn get(&self, knob: Knob) -> &[String] {
+    pub fn get(&self, knob: K) -> &[String] {
         self.0.get(&knob).map_or(&[], Vec::as_slice)
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+impl FieldErrors<Knob> {
     /// The knob's field should be framed in red: it has a message, or a plan-wide message names it
     /// (`tp·pp·dp·cp = …`, `heads (96) not divisible by tp (3)`).
     pub fn marks(&self, knob: Knob) -> bool {
@@ -150,6 +180,41 @@ impl FieldErrors {
     }
 }
 
+/// How checkpoints are spaced, without the minutes of a fixed interval (those are edited as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntervalKind {
+    Fixed,
+    Young,
+    Daly,
+}
+
+impl IntervalKind {
+    pub fn of(i: &Interval) -> IntervalKind {
+        match i {
+            Interval::Fixed { .. } => IntervalKind::Fixed,
+            Interval::Young => IntervalKind::Young,
+            Interval::Daly => IntervalKind::Daly,
+        }
+    }
+
+    /// The interval, with `minutes` parsed from the text field when fixed.
+    pub fn build(self, minutes: &str) -> Result<Interval, String> {
+        Ok(match self {
+            IntervalKind::Fixed => Interval::Fixed { minutes: parse_f64(minutes)? },
+            IntervalKind::Young => Interval::Young,
+            IntervalKind::Daly => Interval::Daly,
+        })
+    }
+
+    /// Text of the minutes field for an interval (a starting value when it is not fixed).
+    pub fn minutes_text(i: &Interval) -> String {
+        match i {
+            Interval::Fixed { minutes } => num(*minutes),
+            _ => "60".into(),
+        }
+    }
+}
+
 /// The scenario being edited: text of the numeric knobs plus everything else in `base`.
 #[derive(Debug, Clone)]
 pub struct Form {
@@ -158,27 +223,36 @@ pub struct Form {
     text: BTreeMap<Knob, String>,
     /// The scenario's own model when it is not a preset, to switch back to.
     custom_model: Option<ModelRef>,
+    /// Checkpoint interval kind (its minutes are the text of [`Knob::CheckpointMinutes`]).
+    pub interval: IntervalKind,
 }
 
-fn num(v: f64) -> String {
+/// A number as it is typed: plain, or in exponent form when very large or small.
+pub fn num(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
 }
 
-fn parse_u32(s: &str) -> Result<u32, String> {
+pub fn parse_u32(s: &str) -> Result<u32, String> {
     let t = s.trim().replace('_', "");
     t.parse::<u32>().map_err(|_| format!("`{}` is not a whole number", s.trim()))
 }
 
-fn parse_opt_u32(s: &str) -> Result<Option<u32>, String> {
+/// Empty text is `None` (the default).
+pub fn parse_opt_u32(s: &str) -> Result<Option<u32>, String> {
     if s.trim().is_empty() { Ok(None) } else { parse_u32(s).map(Some) }
 }
 
-fn parse_f64(s: &str) -> Result<f64, String> {
+pub fn parse_f64(s: &str) -> Result<f64, String> {
     let t = s.trim().replace('_', "");
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(format!("`{}` is not a number", s.trim())),
     }
+}
+
+/// Empty text is `None` (no limit, or the default).
+pub fn parse_opt_f64(s: &str) -> Result<Option<f64>, String> {
+    if s.trim().is_empty() { Ok(None) } else { parse_f64(s).map(Some) }
 }
 
 impl Form {
@@ -202,12 +276,15 @@ impl Form {
         put(Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::GlobalBatch, p.global_batch.to_string());
         put(Knob::Overhead, num(s.framework.iteration_overhead_s));
+        put(Knob::Spares, s.run.recovery.hot_spare_nodes.map(|v| v.to_string()).unwrap_or_default());
+        put(Knob::FailureMultiplier, num(s.run.failures.multiplier));
+        put(Knob::CheckpointMinutes, IntervalKind::minutes_text(&s.run.checkpoint.interval));
         let custom_model = match &s.model {
             ModelRef::Custom(_) => Some(s.model.clone()),
             ModelRef::Preset(id) if !PRESET_IDS.contains(&id.as_str()) => Some(s.model.clone()),
             ModelRef::Preset(_) => None,
         };
-        Form { base: s.clone(), text, custom_model }
+        Form { base: s.clone(), text, custom_model, interval: IntervalKind::of(&s.run.checkpoint.interval) }
     }
 
     /// Current text of a numeric knob.
@@ -247,6 +324,12 @@ impl Form {
         set!(Knob::MicroBatch, parse_opt_u32, s.parallelism.micro_batch);
         set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
         set!(Knob::Overhead, parse_f64, s.framework.iteration_overhead_s);
+        set!(Knob::Spares, parse_opt_u32, s.run.recovery.hot_spare_nodes);
+        set!(Knob::FailureMultiplier, parse_f64, s.run.failures.multiplier);
+        match self.interval.build(t(Knob::CheckpointMinutes)) {
+            Ok(i) => s.run.checkpoint.interval = i,
+            Err(msg) => errors.push(Knob::CheckpointMinutes, msg),
+        }
         if errors.is_empty() { Ok(s) } else { Err(errors) }
     }
 }
@@ -254,15 +337,15 @@ impl Form {
 /// Starts every inline error message (a glyph the built-in fonts have).
 pub const ERROR_MARK: &str = "• ";
 
-const LABEL_W: f32 = 128.0;
-const FIELD_W: f32 = 150.0;
+pub(crate) const LABEL_W: f32 = 128.0;
+pub(crate) const FIELD_W: f32 = 150.0;
 
-fn error_color(ui: &Ui) -> Color32 {
+pub(crate) fn error_color(ui: &Ui) -> Color32 {
     ui.visuals().error_fg_color
 }
 
 /// A fixed-width label cell at the start of a row.
-fn label_cell(ui: &mut Ui, text: &str) -> egui::Response {
+pub(crate) fn label_cell(ui: &mut Ui, text: &str) -> egui::Response {
     ui.allocate_ui_with_layout(vec2(LABEL_W, ui.spacing().interact_size.y), Layout::left_to_right(Align::Center), |ui| {
         ui.set_min_width(LABEL_W);
         ui.label(text)
@@ -271,14 +354,14 @@ fn label_cell(ui: &mut Ui, text: &str) -> egui::Response {
 }
 
 /// Red frame around a widget whose knob has an error.
-fn mark(ui: &Ui, r: &egui::Response, bad: bool) {
+pub(crate) fn mark(ui: &Ui, r: &egui::Response, bad: bool) {
     if bad {
         ui.painter().rect_stroke(r.rect.expand(1.5), 3.0, Stroke::new(1.5, error_color(ui)), StrokeKind::Outside);
     }
 }
 
 /// The messages of a knob, in red, wrapped to the panel width.
-fn error_lines(ui: &mut Ui, msgs: &[String]) {
+pub(crate) fn error_lines(ui: &mut Ui, msgs: &[String]) {
     for m in msgs {
         // Plan errors list several violated constraints separated by "; ": one per line.
         for (i, part) in m.split("; ").enumerate() {
@@ -291,26 +374,41 @@ fn error_lines(ui: &mut Ui, msgs: &[String]) {
 fn text_row(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, knob: Knob) -> bool {
     let (_, label, hint) = TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).copied().unwrap_or((knob, "?", ""));
     let bad = errors.marks(knob);
-    let mut changed = false;
-    ui.horizontal(|ui| {
-        let l = label_cell(ui, label);
-        let buf = form.text.entry(knob).or_default();
-        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
-        mark(ui, &r, bad);
-        changed = r.changed();
-    });
+    let changed = text_field(ui, label, hint, form.text.entry(knob).or_default(), bad);
     error_lines(ui, errors.get(knob));
     changed
 }
 
+/// A labelled single-line text field (framed in red when `bad`). Returns `true` when edited.
+pub(crate) fn text_field(ui: &mut Ui, label: &str, hint: &str, buf: &mut String, bad: bool) -> bool {
+    ui.horizontal(|ui| {
+        let l = label_cell(ui, label);
+        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
+        mark(ui, &r, bad);
+        r.changed()
+    })
+    .inner
+}
+
+/// Choices of the checkpoint policy combo.
+pub(crate) fn policy_options() -> [(Policy, String); 3] {
+    [(Policy::Sync, "sync".to_string()), (Policy::Async, "async".to_string()), (Policy::InMemory, "in memory".to_string())]
+}
+
+/// Choices of the checkpoint interval combo.
+pub(crate) fn interval_options() -> [(IntervalKind, String); 3] {
+    [(IntervalKind::Fixed, "fixed".to_string()), (IntervalKind::Young, "Young".to_string()), (IntervalKind::Daly, "Daly".to_string())]
+}
+
 /// A combo box row choosing one of `options` (value, text).
-fn combo_row<T: PartialEq + Clone>(ui: &mut Ui, label: &str, value: &mut T, options: &[(T, String)], bad: bool) -> bool {
+pub(crate) fn combo_row<T: PartialEq + Clone>(ui: &mut Ui, label: &str, value: &mut T, options: &[(T, String)], bad: bool) -> bool {
     let before = value.clone();
     ui.horizontal(|ui| {
         let l = label_cell(ui, label);
         let selected = options.iter().find(|(v, _)| v == value).map_or_else(|| "?".to_string(), |(_, t)| t.clone());
         let r = egui::ComboBox::from_id_salt(label)
             .width(FIELD_W)
+            .truncate()
             .selected_text(selected)
             .show_ui(ui, |ui| {
                 for (v, t) in options {
@@ -324,7 +422,7 @@ fn combo_row<T: PartialEq + Clone>(ui: &mut Ui, label: &str, value: &mut T, opti
     *value != before
 }
 
-fn section(ui: &mut Ui, title: &str, add: impl FnOnce(&mut Ui) -> bool) -> bool {
+pub(crate) fn section(ui: &mut Ui, title: &str, add: impl FnOnce(&mut Ui) -> bool) -> bool {
     let mut changed = false;
     egui::CollapsingHeader::new(RichText::new(title).strong()).default_open(true).show(ui, |ui| changed = add(ui));
     changed
@@ -469,6 +567,22 @@ pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &C
             false,
         );
         c |= text_row(ui, form, errors, Knob::Overhead);
+        c
+    });
+
+    changed |= section(ui, "Training run (failures, recovery)", |ui| {
+        let mut c = false;
+        c |= text_row(ui, form, errors, Knob::Spares);
+        c |= text_row(ui, form, errors, Knob::FailureMultiplier);
+        let bad = !errors.get(Knob::CheckpointPolicy).is_empty();
+        c |= combo_row(ui, "Checkpoint policy", &mut form.base.run.checkpoint.policy, &policy_options(), bad);
+        error_lines(ui, errors.get(Knob::CheckpointPolicy));
+        let bad = !errors.get(Knob::CheckpointInterval).is_empty();
+        c |= combo_row(ui, "Checkpoint interval", &mut form.interval, &interval_options(), bad);
+        error_lines(ui, errors.get(Knob::CheckpointInterval));
+        if form.interval == IntervalKind::Fixed {
+            c |= text_row(ui, form, errors, Knob::CheckpointMinutes);
+        }
         c
     });
     changed

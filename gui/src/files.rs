@@ -1,4 +1,4 @@
-//! Finding the `scenarios/` folder and the scenario files in it.
+//! Finding the `scenarios/` folder and the scenario and plan files in it, and telling them apart.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +67,72 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     }
 }
 
+/// What a `.ron` file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Scenario,
+    /// A plan (`goal` and `candidates` at the top level): compared with `wanka_sim::plan`.
+    Plan,
+}
+
+/// Names of the top-level fields of a RON struct (`(name: …, goal: …)` → `name`, `goal`), skipping
+/// comments, strings and nested values. Works on text that does not parse, so a broken plan is still
+/// reported as a plan.
+pub fn top_level_fields(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+            continue;
+        } else if c == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+        } else if matches!(c, b'(' | b'[' | b'{') {
+            depth += 1;
+        } else if matches!(c, b')' | b']' | b'}') {
+            depth -= 1;
+        } else if depth == 1
+            && (c.is_ascii_alphabetic() || c == b'_')
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+        {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            let word = &text[start..i];
+            let mut j = i;
+            while j < b.len() && b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            if b.get(j) == Some(&b':') {
+                out.push(word.to_string());
+            }
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A plan when the top level names `goal` or `candidates`, else a scenario.
+pub fn file_kind(text: &str) -> FileKind {
+    if top_level_fields(text).iter().any(|f| f == "goal" || f == "candidates") { FileKind::Plan } else { FileKind::Scenario }
+}
+
 /// How a scenario file is named in the list: its path relative to the scenarios folder.
 pub fn display_name(dir: Option<&Path>, path: &Path) -> String {
     dir.and_then(|d| path.strip_prefix(d).ok()).unwrap_or(path).display().to_string()
@@ -87,6 +153,21 @@ mod tests {
             let first = rel.components().next().unwrap().as_os_str();
             assert!(first != "catalog" && first != "validation", "{f:?}");
         }
+    }
+
+    #[test]
+    fn tells_plans_from_scenarios() {
+        let dir = find_scenarios_dir(None).unwrap();
+        let plan = std::fs::read_to_string(dir.join("default_plan.ron")).unwrap();
+        assert_eq!(file_kind(&plan), FileKind::Plan);
+        let scenario = std::fs::read_to_string(dir.join("default.ron")).unwrap();
+        assert_eq!(file_kind(&scenario), FileKind::Scenario);
+        let fields = top_level_fields("// goal: no\n(name: \"a: (goal: x)\", /* candidates: */ cluster: (goal: 1), seed: 3)");
+        assert_eq!(fields, ["name", "cluster", "seed"]);
+        assert_eq!(file_kind("(name: \"x\", goal: (model: Preset(\"a\")), candidates: [])"), FileKind::Plan);
+        // Broken text is still recognised (and then reported by the plan parser).
+        assert_eq!(file_kind("(goal: (tokens: oops"), FileKind::Plan);
+        assert_eq!(file_kind(""), FileKind::Scenario);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod app;
 pub mod editor;
 pub mod files;
 pub mod jobs;
+pub mod plan_editor;
 pub mod views;
 pub mod worker;
 

@@ -4,13 +4,20 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
+use wanka_gui::app::NamedEdit;
 use wanka_gui::{View, WankaApp};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ViewArg {
+    /// Plans: the comparison table and the time-versus-cost chart.
+    Candidates,
     Step,
     Memory,
     Topology,
+    /// Progress of the training run with failures, restarts and checkpoints.
+    Run,
+    /// Useful time versus each kind of loss.
+    Losses,
     Validation,
 }
 
@@ -23,10 +30,14 @@ enum ThemeArg {
 }
 
 #[derive(Parser)]
-#[command(name = "wanka-gui", version, about = "wanka (万卡) desktop app: edit a scenario, see one step, memory, topology, validation")]
+#[command(
+    name = "wanka-gui",
+    version,
+    about = "wanka (万卡) desktop app: edit a scenario or plan; see one step, memory, topology, the training run, losses, candidates, validation"
+)]
 struct Cli {
-    /// Scenario to open (default: scenarios/default.ron).
-    #[arg(long)]
+    /// Scenario or plan to open (default: scenarios/default.ron).
+    #[arg(long, alias = "plan")]
     scenario: Option<PathBuf>,
     /// View to show first.
     #[arg(long, value_enum, default_value = "step")]
@@ -37,10 +48,17 @@ struct Cli {
     /// Colour theme.
     #[arg(long, value_enum, default_value = "system")]
     theme: ThemeArg,
-    /// Type a value into a field after opening, e.g. `--set tp=3` (repeatable). Fields: seq_len,
-    /// tokens, gpus, gpus_per_node, nic, tp, pp, dp, cp, ep, vpp, micro_batch, global_batch, overhead.
+    /// Type a value into a field after opening, e.g. `--set tp=3` (repeatable). Scenario fields:
+    /// seq_len, tokens, gpus, gpus_per_node, nic, tp, pp, dp, cp, ep, vpp, micro_batch, global_batch,
+    /// overhead, spares, failure_multiplier, checkpoint_minutes. Plan fields: tokens, seq_len,
+    /// batch_tokens, deadline, budget, and per candidate N (from 1) cN.count, cN.poolM.count, cN.nic,
+    /// cN.spares, cN.failure_multiplier, cN.checkpoint_minutes, cN.card_usd, cN.rental_usd, cN.pue,
+    /// cN.usd_per_kwh.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     set: Vec<String>,
+    /// Plan candidate to select first (1 = the first in the file).
+    #[arg(long, value_name = "N")]
+    candidate: Option<usize>,
     /// Initial window size, WIDTHxHEIGHT in points.
     #[arg(long, default_value = "1280x800")]
     size: String,
@@ -50,11 +68,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut edits = Vec::new();
     for s in &cli.set {
-        let knob = s.split_once('=').and_then(|(k, v)| Some((wanka_gui::editor::knob_by_name(k)?, v.to_string())));
-        match knob {
-            Some(e) => edits.push(e),
-            None => {
-                let names: Vec<&str> = wanka_gui::editor::KNOB_NAMES.iter().map(|(n, _)| *n).collect();
+        let known = |k: &str| wanka_gui::editor::knob_by_name(k).is_some() || wanka_gui::plan_editor::plan_knob_by_name(k).is_some();
+        match s.split_once('=') {
+            Some((k, v)) if known(k) => edits.push(NamedEdit { name: k.to_string(), value: v.to_string() }),
+            _ => {
+                let mut names: Vec<&str> = wanka_gui::editor::KNOB_NAMES.iter().map(|(n, _)| *n).collect();
+                names.extend(wanka_gui::plan_editor::PLAN_KNOB_NAMES);
                 eprintln!("wanka-gui: --set {s}: expected FIELD=VALUE with FIELD one of {}", names.join(", "));
                 return ExitCode::from(2);
             }
@@ -67,9 +86,12 @@ fn main() -> ExitCode {
         ..Default::default()
     };
     let view = match cli.view {
+        ViewArg::Candidates => View::Candidates,
         ViewArg::Step => View::Step,
         ViewArg::Memory => View::Memory,
         ViewArg::Topology => View::Topology,
+        ViewArg::Run => View::Run,
+        ViewArg::Losses => View::Losses,
         ViewArg::Validation => View::Validation,
     };
     let theme = match cli.theme {
@@ -88,7 +110,10 @@ fn main() -> ExitCode {
                 Some(p) => app.open(p),
                 None => app.open_default(),
             }
-            app.queue_edits(edits);
+            if let Some(n) = cli.candidate {
+                app.select_candidate(n.saturating_sub(1));
+            }
+            app.queue_named_edits(edits);
             Ok(Box::new(app))
         }),
     );

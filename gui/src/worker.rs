@@ -12,6 +12,16 @@ use std::sync::{Arc, Mutex};
 /// Something that can wake the UI when a result is ready (the egui context in the app).
 type Waker = Arc<Mutex<Option<egui::Context>>>;
 
+/// The message of a caught panic.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    let what = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error in the simulator: {what}")
+}
+
 /// A background worker computing `O` from `I`.
 pub struct Worker<I, O> {
     tx: Sender<(u64, I)>,
@@ -35,14 +45,7 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                     next = newer;
                 }
                 let (generation, input) = next;
-                let out = catch_unwind(AssertUnwindSafe(|| job(input))).map_err(|p| {
-                    let what = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
-                    format!("internal error in the simulator: {what}")
-                });
+                let out = catch_unwind(AssertUnwindSafe(|| job(input))).map_err(panic_text);
                 if out_tx.send((generation, out)).is_err() {
                     break;
                 }
@@ -55,6 +58,71 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         });
         if let Err(e) = spawned {
             // Without a thread no job will ever finish; say so on the first poll.
+            let (fake_tx, fake_rx) = channel();
+            let _ = fake_tx.send((1, Err(format!("cannot start a worker thread: {e}"))));
+            return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0 };
+        }
+        Worker { tx, rx, waker, submitted: 0, received: 0 }
+    }
+
+    /// A worker whose jobs may run long (plan comparisons, Monte Carlo runs) and cannot be stopped:
+    /// a newer job does not wait for a superseded one to finish but starts on its own thread beside it
+    /// (at most `max_running` at once), with its own rayon pool so the old job's parallel loops do not
+    /// starve it. The superseded job's result is dropped when it arrives.
+    pub fn concurrent(name: &str, max_running: usize, job: impl Fn(I) -> O + Send + Sync + 'static) -> Self {
+        let (tx, job_rx) = channel::<(u64, I)>();
+        let (out_tx, rx) = channel::<(u64, Result<O, String>)>();
+        let waker: Waker = Arc::new(Mutex::new(None));
+        let thread_waker = Arc::clone(&waker);
+        let job = Arc::new(job);
+        let name_owned = name.to_string();
+        let max_running = max_running.max(1);
+        let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
+            let (done_tx, done_rx) = channel::<()>();
+            let mut running = 0usize;
+            let mut pending: Option<(u64, I)> = None;
+            let mut open = true;
+            while open || pending.is_some() {
+                match job_rx.recv_timeout(std::time::Duration::from_millis(20)) {
+                    Ok(j) => pending = Some(j),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => open = false,
+                }
+                while let Ok(newer) = job_rx.try_recv() {
+                    pending = Some(newer);
+                }
+                while done_rx.try_recv().is_ok() {
+                    running = running.saturating_sub(1);
+                }
+                if running >= max_running {
+                    continue;
+                }
+                let Some((generation, input)) = pending.take() else { continue };
+                let (job, job_tx, done_tx, waker) = (Arc::clone(&job), out_tx.clone(), done_tx.clone(), Arc::clone(&thread_waker));
+                let run = move || {
+                    let pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("wanka-job-{i}")).build();
+                    let out = catch_unwind(AssertUnwindSafe(|| match &pool {
+                        Ok(pool) => pool.install(|| job(input)),
+                        Err(_) => job(input),
+                    }))
+                    .map_err(panic_text);
+                    let _ = job_tx.send((generation, out));
+                    let _ = done_tx.send(());
+                    if let Ok(w) = waker.lock()
+                        && let Some(ctx) = w.as_ref()
+                    {
+                        ctx.request_repaint();
+                    }
+                };
+                match std::thread::Builder::new().name(format!("{name_owned}-{generation}")).spawn(run) {
+                    Ok(_) => running += 1,
+                    Err(e) => {
+                        let _ = out_tx.send((generation, Err(format!("cannot start a worker thread: {e}"))));
+                    }
+                }
+            }
+        });
+        if let Err(e) = spawned {
             let (fake_tx, fake_rx) = channel();
             let _ = fake_tx.send((1, Err(format!("cannot start a worker thread: {e}"))));
             return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0 };
@@ -88,6 +156,12 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
             }
         }
         latest
+    }
+
+    /// Forget the submitted jobs: their results are dropped when they arrive (a file was closed).
+    pub fn discard(&mut self) {
+        self.submitted += 1;
+        self.received = self.submitted;
     }
 
     /// A submitted job has not reported yet.
@@ -132,6 +206,33 @@ mod tests {
         // Nothing older shows up later.
         std::thread::sleep(Duration::from_millis(100));
         assert!(w.poll().is_none());
+    }
+
+    #[test]
+    fn concurrent_worker_does_not_wait_for_a_superseded_job() {
+        let mut w = Worker::concurrent("test", 2, |x: u64| {
+            if x == 1 {
+                std::thread::sleep(Duration::from_millis(1500));
+            }
+            x * 2
+        });
+        w.submit(1);
+        std::thread::sleep(Duration::from_millis(100));
+        w.submit(2);
+        let t = Instant::now();
+        assert_eq!(wait(&mut w), Ok(4));
+        assert!(t.elapsed() < Duration::from_millis(1000), "waited for the slow job");
+        // The slow job's result is dropped.
+        std::thread::sleep(Duration::from_millis(1800));
+        assert!(w.poll().is_none());
+        w.submit(3);
+        assert_eq!(wait(&mut w), Ok(6));
+        let mut p = Worker::concurrent("test", 1, |x: u32| {
+            assert!(x != 3, "three is right out");
+            x
+        });
+        p.submit(3);
+        assert!(wait(&mut p).unwrap_err().contains("three is right out"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Interaction tests of the real app state with egui_kittest (no window, no renderer): load the
-//! default scenario, edit it through the labelled fields, wait for the background job, and read
-//! what the summary shows.
+//! default scenario or plan, edit it through the labelled fields, wait for the background jobs, and
+//! read what the summary, the tables and the views show.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +8,7 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use wanka_gui::editor::{ERROR_MARK, Knob};
+use wanka_gui::plan_editor::PlanKnob;
 use wanka_gui::{View, WankaApp};
 
 fn harness() -> Harness<'static, WankaApp> {
@@ -248,8 +249,9 @@ fn clicking_a_listed_scenario_opens_it() {
     let mut h = harness();
     let dir = h.state().scenarios_dir.clone().unwrap();
     let files = h.state().scenario_files.clone();
-    // Files that are not scenarios (plans, sweeps) report why in the status bar and change nothing.
-    if let Some(not_scenario) = files.iter().find(|p| wanka_sim::Scenario::load(p).is_err()) {
+    // Files that are neither scenarios nor plans (sweeps) report why in the status bar and change nothing.
+    let neither = |p: &&std::path::PathBuf| wanka_sim::Scenario::load(p).is_err() && wanka_sim::plan::PlanFile::load(p).is_err();
+    if let Some(not_scenario) = files.iter().find(neither) {
         let name = wanka_gui::files::display_name(Some(&dir), not_scenario);
         h.get_by_label(&name).click();
         h.run_steps(2);
@@ -272,4 +274,253 @@ fn clicking_a_listed_scenario_opens_it() {
         Some(out) if !h.state().invalid() => assert_eq!(out.scenario.name, expected.name),
         _ => assert!(!shown_errors(&h).is_empty()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans: the candidates table, training runs and losses.
+
+/// The app with the default plan opened by clicking it in the file list, its comparison done.
+fn plan_harness() -> Harness<'static, WankaApp> {
+    let mut h = harness();
+    h.get_by_label("default_plan.ron").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    assert!(h.state().is_plan(), "{}", h.state().status);
+    assert!(h.state().plan_ok.is_some(), "{:?}", h.state().plan_error);
+    h
+}
+
+/// The text of the candidates table cell in the row of candidate `row` under the header `column`,
+/// found by position as a reader finds it.
+fn table_cell(h: &Harness<'static, WankaApp>, row: &str, column: &str) -> String {
+    let name = h.get_by_role_and_label(Role::Button, row).rect();
+    let header = h.get_by_role_and_label(Role::Button, column).rect();
+    let cells: Vec<String> = h
+        .query_all_by_role(Role::Label)
+        .filter(|n| {
+            let r = n.rect();
+            (r.center().y - name.center().y).abs() < 4.0 && r.right() > header.left() && r.left() < header.right()
+        })
+        .filter_map(|n| n.value())
+        .collect();
+    assert_eq!(cells.len(), 1, "row {row} column {column}: {cells:?}");
+    cells[0].clone()
+}
+
+/// Names of the table rows from top to bottom.
+fn table_rows(h: &Harness<'static, WankaApp>) -> Vec<String> {
+    let names: Vec<String> = h.state().plan_ok.as_ref().unwrap().comparison.candidates.iter().map(|r| r.name.clone()).collect();
+    let mut rows: Vec<(f32, String)> = names.iter().map(|n| (h.get_by_role_and_label(Role::Button, n).rect().top(), n.clone())).collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows.into_iter().map(|r| r.1).collect()
+}
+
+const H800: &str = "10k H800 (RoCE 400G)";
+
+#[test]
+fn default_plan_opens_and_ranks_its_candidates() {
+    let h = plan_harness();
+    let out = h.state().plan_ok.as_ref().unwrap();
+    assert_eq!(out.comparison.candidates.len(), 5);
+    // Ranked by p50 days: the table's first row is rank 1, its p50 is the comparison's.
+    let rows = table_rows(&h);
+    assert_eq!(rows[0], out.comparison.candidates[0].name);
+    assert_eq!(rows[0], H800);
+    assert_eq!(table_cell(&h, H800, "#"), "1");
+    assert_eq!(table_cell(&h, H800, "p50 days"), format!("{:.1}", out.comparison.candidates[0].days.p50));
+    // The fastest candidate is selected and named in the summary.
+    assert_eq!(h.state().selected_candidate(), 1);
+    assert!(h.query_by_label_contains("Fastest").is_some());
+    assert!(h.query_by_label_contains("Pareto front 1 of 5").is_some());
+    assert!(shown_errors(&h).is_empty());
+    h.check_accessibility();
+}
+
+#[test]
+fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    let p50_before = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days.p50;
+    // Select the H800 candidate by clicking its row; the editor shows its pool.
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    assert_eq!(h.state().selected_candidate(), 1);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
+
+    // Invalid: zero devices. The plan names the field, the message shows under it, the table stays.
+    set_field(&mut h, "Pool 1 count", "0");
+    wait_idle(&mut h);
+    let errors = shown_errors(&h);
+    assert!(errors.iter().any(|e| e.contains("field `candidates[1].pools[0].count`") && e.contains("zero devices")), "{errors:?}");
+    assert!(h.query_by_label_contains("Invalid edit: showing the last valid result").is_some());
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+
+    // Invalid: not a number.
+    set_field(&mut h, "Pool 1 count", "half");
+    wait_idle(&mut h);
+    let errors = shown_errors(&h);
+    assert!(errors.iter().any(|e| e.contains("`half` is not a whole number")), "{errors:?}");
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+
+    // Half the cards: the comparison reruns and the H800 row takes longer.
+    set_field(&mut h, "Pool 1 count", "5120");
+    wait_idle(&mut h);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    assert!(!h.state().invalid());
+    let after = table_cell(&h, H800, "p50 days");
+    let p50_after = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days.p50;
+    assert!(p50_after > 1.5 * p50_before, "{p50_before} -> {p50_after}");
+    assert_eq!(after, format!("{p50_after:.1}"));
+    assert_ne!(after, before);
+    assert_eq!(h.state().plan_ok.as_ref().unwrap().plan.candidates[1].pools[0].count, 5120);
+}
+
+#[test]
+fn clicking_headers_sorts_the_table() {
+    let mut h = plan_harness();
+    let out = h.state().plan_ok.as_ref().unwrap().comparison.clone();
+    let by = |key: &dyn Fn(&wanka_sim::plan::CandidateResult) -> f64, desc: bool| {
+        let mut v: Vec<&wanka_sim::plan::CandidateResult> = out.candidates.iter().collect();
+        v.sort_by(|a, b| if desc { key(b).total_cmp(&key(a)) } else { key(a).total_cmp(&key(b)) });
+        v.into_iter().map(|r| r.name.clone()).collect::<Vec<_>>()
+    };
+    h.get_by_role_and_label(Role::Button, "cost M$").click();
+    h.run_steps(2);
+    assert_eq!(table_rows(&h), by(&|r| r.economics.total_usd, false));
+    h.get_by_role_and_label(Role::Button, "cost M$").click();
+    h.run_steps(2);
+    assert_eq!(table_rows(&h), by(&|r| r.economics.total_usd, true));
+    // MFU sorts highest first.
+    h.get_by_role_and_label(Role::Button, "MFU").click();
+    h.run_steps(2);
+    assert_eq!(table_rows(&h), by(&|r| r.mfu, true));
+    h.get_by_role_and_label(Role::Button, "#").click();
+    h.run_steps(2);
+    assert_eq!(table_rows(&h), by(&|r| r.rank as f64, false));
+}
+
+#[test]
+fn plan_training_run_and_losses() {
+    let mut h = plan_harness();
+    // The selected (fastest) candidate's run, built as a one-pool scenario.
+    h.get_by_role_and_label(Role::Button, "Training run").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let run = h.state().run_ok.as_ref().expect("the candidate's run");
+    let table = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days;
+    // The same inputs and seeds as the comparison: the same days.
+    assert!((run.monte_carlo.wall_days.p50 - table.p50).abs() < 1e-9, "{} vs {}", run.monte_carlo.wall_days.p50, table.p50);
+    assert!(h.query_by_label_contains("Days p10 / p50 / p90").is_some());
+    // A mixed candidate has no single scenario: a note says so.
+    h.state_mut().select_candidate(4);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("mixes 2 chip pools").is_some());
+    // Losses: one bar per candidate, every one computed.
+    h.get_by_role_and_label(Role::Button, "Losses").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let (_, losses) = h.state().plan_losses.as_ref().expect("losses");
+    assert_eq!(losses.len(), 5);
+    assert!(losses.iter().all(|l| l.as_ref().is_ok_and(|l| l.lost_total_days() > 0.0)));
+    assert!(h.query_by_label_contains("Losses only (mean days)").is_some());
+    h.check_accessibility();
+}
+
+#[test]
+fn training_run_view_of_the_default_scenario() {
+    let mut h = harness();
+    h.get_by_role_and_label(Role::Button, "Training run").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let run = h.state().run_ok.as_ref().expect("the scenario's run").clone();
+    // The summary: days p10/p50/p90 and ETTR as the Monte Carlo says.
+    let d = &run.monte_carlo.wall_days;
+    let days = h.get_by_label_contains("Days p10 / p50 / p90").value().unwrap();
+    assert!(days.contains(&format!("{:.1} / {:.1} / {:.1}", d.p10, d.p50, d.p90)), "{days}");
+    assert!(h.get_by_label_contains("ETTR p50").value().unwrap().contains(&format!("{:.3}", run.monte_carlo.ettr.p50)));
+    // The band over 50 seeds and one seed's event log are there and drawn.
+    let band = run.band.as_ref().expect("band");
+    assert_eq!(band.t_days.len(), 200);
+    assert!(band.p10.iter().zip(&band.p90).all(|(a, b)| a <= b));
+    assert!(!run.trace.failures.is_empty() && !run.trace.down.is_empty());
+    assert!(h.query_by_label_contains("Event log, seed 1").is_some());
+    assert!(h.query_all_by_label("failure").next().is_some(), "failure rows in the event log");
+    // Interruptions by cause: the top one is named.
+    let top = wanka_gui::views::run::top_causes(&run);
+    assert!(h.query_by_label(&top[0].0).is_some());
+    // Zoom buttons and the losses of the same run.
+    h.get_by_role_and_label(Role::Button, "First failure").click();
+    h.run_steps(3);
+    h.get_by_role_and_label(Role::Button, "Losses").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    assert!(h.query_by_label_contains("Losses of every Monte Carlo seed").is_some());
+    h.check_accessibility();
+}
+
+#[test]
+fn plan_garbage_never_panics() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    for (field, text) in [
+        ("Training tokens", "-1"),
+        ("Sequence length", "zero"),
+        ("Batch tokens", "1"),
+        ("Deadline days", "-3"),
+        ("Budget M USD", "NaN"),
+        ("NIC Gbit/s per GPU", "0"),
+        ("Hot-spare nodes", "-1"),
+        ("Failure-rate multiplier", "-2"),
+        ("PUE", "0.5"),
+        ("USD per kWh", "-0.1"),
+        ("Card USD", "-5"),
+    ] {
+        let old = h.state().plan_form.as_ref().map(|f| {
+            let knob = match field {
+                "Training tokens" => PlanKnob::Tokens,
+                "Sequence length" => PlanKnob::SeqLen,
+                "Batch tokens" => PlanKnob::BatchTokens,
+                "Deadline days" => PlanKnob::Deadline,
+                "Budget M USD" => PlanKnob::Budget,
+                "NIC Gbit/s per GPU" => PlanKnob::Nic(1),
+                "Hot-spare nodes" => PlanKnob::Spares(1),
+                "Failure-rate multiplier" => PlanKnob::FailureMultiplier(1),
+                "PUE" => PlanKnob::Pue(1),
+                "USD per kWh" => PlanKnob::UsdPerKwh(1),
+                _ => PlanKnob::CardUsd(1),
+            };
+            f.text(knob).to_string()
+        });
+        set_field(&mut h, field, text);
+        wait_idle(&mut h);
+        assert!(h.state().invalid(), "{field} = {text} was accepted");
+        assert!(!shown_errors(&h).is_empty(), "{field} = {text}: no message");
+        assert_eq!(table_cell(&h, H800, "p50 days"), before, "{field} = {text}");
+        set_field(&mut h, field, &old.unwrap());
+        wait_idle(&mut h);
+        assert!(!h.state().invalid(), "{field} restored: {:?}", shown_errors(&h));
+    }
+}
+
+#[test]
+fn saving_a_plan_writes_ron_that_loads_back() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    set_field(&mut h, "Pool 1 count", "8192");
+    wait_idle(&mut h);
+    assert!(!h.state().invalid());
+    let dir = std::env::temp_dir().join(format!("wanka-gui-plan-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("edited_plan.ron");
+    h.state_mut().save_to(&path);
+    let back = wanka_sim::plan::PlanFile::load(&path).expect("saved plan loads");
+    assert_eq!(back.candidates[1].pools[0].count, 8192);
+    assert_eq!(&back, &h.state().plan_ok.as_ref().unwrap().plan);
+    // And the app opens it again as a plan.
+    h.state_mut().open(&path);
+    h.run_steps(2);
+    wait_idle(&mut h);
+    assert!(h.state().is_plan());
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,13 +1,16 @@
-//! One module per view; each draws with a `*_ui(ui, …)` function. A new view (candidates, training
-//! runs) is a new module here plus a [`crate::app::View`] variant.
+//! One module per view; each draws with a `*_ui(ui, …)` function. A new view is a new module here
+//! plus a [`crate::app::View`] variant.
 
+pub mod candidates;
+pub mod losses;
 pub mod memory;
+pub mod run;
 pub mod step;
 pub mod summary;
 pub mod topology;
 pub mod validation;
 
-use egui::{Color32, RichText, Sense, Ui, vec2};
+use egui::{Color32, Sense, Ui, vec2};
 
 /// Palette readable on dark and light backgrounds (Tableau-10-like).
 pub mod palette {
@@ -34,14 +37,18 @@ pub fn shade(c: Color32, t: f32) -> Color32 {
     Color32::from_rgb(f(c.r()), f(c.g()), f(c.b()))
 }
 
-/// A coloured square followed by a text, for legends.
+/// A coloured square followed by a text, for legends. One widget, so that a row of them wraps in a
+/// `horizontal_wrapped` layout instead of running past the edge.
 pub fn legend_item(ui: &mut Ui, color: Color32, text: impl Into<String>) {
-    ui.horizontal(|ui| {
-        ui.spacing_mut().item_spacing.x = 4.0;
-        let (rect, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
-        ui.painter().rect_filled(rect, 2.0, color);
-        ui.label(RichText::new(text.into()).small());
-    });
+    let text = text.into();
+    let font = egui::TextStyle::Small.resolve(ui.style());
+    let galley = ui.painter().layout_no_wrap(text.clone(), font, ui.visuals().text_color());
+    let h = galley.size().y.max(12.0);
+    let (rect, resp) = ui.allocate_exact_size(vec2(16.0 + galley.size().x, h), Sense::hover());
+    let square = egui::Rect::from_center_size(egui::pos2(rect.left() + 6.0, rect.center().y), vec2(12.0, 12.0));
+    ui.painter().rect_filled(square, 2.0, color);
+    ui.painter().galley(egui::pos2(rect.left() + 16.0, rect.center().y - galley.size().y / 2.0), galley, ui.visuals().text_color());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, &text));
 }
 
 /// Seconds with a unit that suits the size.
@@ -77,7 +84,17 @@ pub fn fmt_count(n: u64) -> String {
 /// Shown in place of a view when there is no valid result yet.
 pub fn no_result_ui(ui: &mut Ui) {
     ui.centered_and_justified(|ui| {
-        ui.label("No valid result yet: fix the fields marked in red, or open a scenario.");
+        ui.label("No valid result yet: fix the fields marked in red, or open a scenario or plan.");
+    });
+}
+
+/// Shown while the first result is being computed.
+pub fn working_ui(ui: &mut Ui, what: &str) {
+    ui.centered_and_justified(|ui| {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(what);
+        });
     });
 }
 
@@ -91,5 +108,36 @@ mod tests {
         assert_eq!(fmt_s(7.5214), "7.521 s");
         assert_eq!(fmt_s(0.0123), "12.3 ms");
         assert_eq!(fmt_bw(50e9), "400 Gbit/s");
+    }
+}
+
+#[cfg(test)]
+mod glyph_tests {
+    /// Every symbol the views write is in egui's built-in fonts (a missing one shows as a box; arrows,
+    /// triangles and warning signs are not there, so the views paint those).
+    #[test]
+    fn symbols_have_glyphs() {
+        let ctx = egui::Context::default();
+        let _ = ctx.run_ui(egui::RawInput::default(), |_| {});
+        // Every non-ASCII character outside comments in the GUI's sources.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut used = std::collections::BTreeSet::new();
+        for sub in [dir.clone(), dir.join("views")] {
+            for e in std::fs::read_dir(&sub).unwrap().flatten() {
+                if e.path().extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(e.path()).unwrap();
+                    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                        let code = line.split(" // ").next().unwrap_or(line);
+                        used.extend(code.chars().filter(|c| !c.is_ascii()));
+                    }
+                }
+            }
+        }
+        // The window title and the CLI's about text are not drawn by egui.
+        used.remove(&'万');
+        used.remove(&'卡');
+        let missing: String =
+            ctx.fonts_mut(|f| used.iter().copied().filter(|c| !f.has_glyph(&egui::FontId::proportional(14.0), *c)).collect());
+        assert!(missing.is_empty(), "missing glyphs: {missing:?}");
     }
 }

@@ -4,10 +4,10 @@ use egui::text::LayoutJob;
 use egui::{Color32, FontId, RichText, TextFormat, Ui};
 
 use super::{fmt_count, fmt_s};
-use crate::jobs::StepOutput;
+use crate::jobs::{PlanOutput, StepOutput};
 
 /// One "key value" figure as a single label (its accessible name is the whole text).
-fn figure(ui: &mut Ui, key: &str, value: String, value_color: Option<Color32>) {
+pub(crate) fn figure(ui: &mut Ui, key: &str, value: String, value_color: Option<Color32>) {
     let style = ui.style();
     let weak = style.visuals.weak_text_color();
     let strong = value_color.unwrap_or_else(|| style.visuals.strong_text_color());
@@ -50,6 +50,43 @@ pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool) {
         );
         if busy {
             ui.spinner().on_hover_text("simulating the edited scenario");
+        }
+    });
+}
+
+/// The summary strip of a plan: the fastest and the cheapest feasible candidate, the Pareto front and
+/// the selected candidate.
+pub fn plan_summary_ui(ui: &mut Ui, out: Option<&PlanOutput>, selected: usize, busy: bool) {
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().item_spacing.x = 18.0;
+        let Some(o) = out else {
+            if busy {
+                ui.spinner();
+                ui.label("comparing the candidates…");
+            } else {
+                ui.label("no result");
+            }
+            return;
+        };
+        let c = &o.comparison;
+        let feasible: Vec<_> = c.candidates.iter().filter(|r| r.feasible).collect();
+        if let Some(f) = feasible.iter().min_by(|a, b| a.days.p50.total_cmp(&b.days.p50)) {
+            figure(ui, "Fastest", format!("{} · p50 {:.1} d", f.name, f.days.p50), None);
+        }
+        if let Some(f) = feasible.iter().min_by(|a, b| a.economics.total_usd.total_cmp(&b.economics.total_usd)) {
+            figure(ui, "Cheapest", format!("{} · {:.2} M$", f.name, f.economics.total_usd / 1e6), None);
+        }
+        figure(ui, "Pareto front", format!("{} of {}", c.pareto_front.len(), c.candidates.len()), None);
+        if let Some((_, r)) = o.result_of(selected) {
+            let value = if r.feasible {
+                format!("{} · p50 {:.1} d · {:.2} M$ · MFU {:.1}%", r.name, r.days.p50, r.economics.total_usd / 1e6, 100.0 * r.mfu)
+            } else {
+                format!("{} · infeasible", r.name)
+            };
+            figure(ui, "Selected", value, None);
+        }
+        if busy {
+            ui.spinner().on_hover_text("comparing the edited plan");
         }
     });
 }

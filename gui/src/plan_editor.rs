@@ -1,0 +1,614 @@
+//! The plan editor: the goal, and per candidate the knobs that decide time and cost (chip and count of
+//! each pool, network, hot spares, failure rate, checkpointing, prices, PUE, electricity).
+//!
+//! As in the scenario editor ([`crate::editor`]) numbers are edited as text: [`PlanForm::build`] turns
+//! the text back into a [`PlanFile`] or names each field that is not a number; everything else is
+//! checked by `wanka_sim::plan` on the worker thread and its error is placed next to the field it
+//! names (`candidates[1].pools[0].count` → the count of candidate 2's first pool, [`place_plan_error`]).
+//! The parallelism is left to the plan's search ("auto"), with any pins the file has.
+
+use std::collections::BTreeMap;
+
+use egui::{RichText, Ui};
+use wanka_sim::catalog::FabricKind;
+use wanka_sim::economics::Money;
+use wanka_sim::model::{ModelRef, PRESET_IDS};
+use wanka_sim::plan::PlanFile;
+use wanka_sim::{Catalog, WankaError};
+
+use crate::editor::{
+    FieldErrors, IntervalKind, combo_row, error_lines, interval_options, num, parse_f64, parse_opt_f64, parse_opt_u32, parse_u32,
+    policy_options, section, text_field,
+};
+
+/// An editable setting of a plan (candidate and pool indices count from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PlanKnob {
+    Model,
+    Tokens,
+    SeqLen,
+    BatchTokens,
+    Deadline,
+    Budget,
+    /// Errors of a candidate without a field of their own (no pool, economics, topology …).
+    Candidate(usize),
+    PoolChip(usize, usize),
+    /// Also where `gpus_per_node` errors go (the count must fill whole nodes).
+    PoolCount(usize, usize),
+    Fabric(usize),
+    Nic(usize),
+    Spares(usize),
+    FailureMultiplier(usize),
+    CheckpointPolicy(usize),
+    CheckpointInterval(usize),
+    CheckpointMinutes(usize),
+    /// Purchase or rental (and the money fields without a field here).
+    Pricing(usize),
+    CardUsd(usize),
+    RentalUsd(usize),
+    Pue(usize),
+    UsdPerKwh(usize),
+    /// Anything else (the candidate list, settings, the framework section).
+    Other,
+}
+
+impl PlanKnob {
+    /// The candidate a knob belongs to.
+    pub fn candidate(self) -> Option<usize> {
+        use PlanKnob::*;
+        match self {
+            Candidate(i)
+            | PoolChip(i, _)
+            | PoolCount(i, _)
+            | Fabric(i)
+            | Nic(i)
+            | Spares(i)
+            | FailureMultiplier(i)
+            | CheckpointPolicy(i)
+            | CheckpointInterval(i)
+            | CheckpointMinutes(i)
+            | Pricing(i)
+            | CardUsd(i)
+            | RentalUsd(i)
+            | Pue(i)
+            | UsdPerKwh(i) => Some(i),
+            Model | Tokens | SeqLen | BatchTokens | Deadline | Budget | Other => None,
+        }
+    }
+
+    /// Label (and accessible name) and hint of a text knob. Candidate knobs are shown for the selected
+    /// candidate only, so their labels need not name it.
+    pub fn label(self) -> (String, &'static str) {
+        use PlanKnob::*;
+        let (l, h): (String, &str) = match self {
+            Tokens => ("Training tokens".into(), "e.g. 4e12"),
+            SeqLen => ("Sequence length".into(), "tokens"),
+            BatchTokens => ("Batch tokens".into(), "tokens per step"),
+            Deadline => ("Deadline days".into(), "none"),
+            Budget => ("Budget M USD".into(), "none"),
+            PoolCount(_, j) => (format!("Pool {} count", j + 1), "devices"),
+            PoolChip(_, j) => (format!("Pool {} chip", j + 1), ""),
+            Nic(_) => ("NIC Gbit/s per GPU".into(), "Gbit/s"),
+            Spares(_) => ("Hot-spare nodes".into(), "auto (1%)"),
+            FailureMultiplier(_) => ("Failure-rate multiplier".into(), "1 = profile"),
+            CheckpointMinutes(_) => ("Interval minutes".into(), "minutes"),
+            CardUsd(_) => ("Card USD".into(), "catalog price"),
+            RentalUsd(_) => ("USD per device-hour".into(), "USD"),
+            Pue(_) => ("PUE".into(), ">= 1"),
+            UsdPerKwh(_) => ("USD per kWh".into(), "USD"),
+            Model => ("Model".into(), ""),
+            Fabric(_) => ("Network fabric".into(), ""),
+            CheckpointPolicy(_) => ("Checkpoint policy".into(), ""),
+            CheckpointInterval(_) => ("Checkpoint interval".into(), ""),
+            Pricing(_) => ("Pricing".into(), ""),
+            Candidate(_) => ("Candidate".into(), ""),
+            Other => (String::new(), ""),
+        };
+        (l, h)
+    }
+}
+
+/// Names of the plan's text knobs for the command line (`--set c2.count=5120`): goal fields as they
+/// are, candidate fields after `cN.` (N from 1), pool counts as `cN.count` (first pool) or
+/// `cN.poolM.count`.
+pub const PLAN_KNOB_NAMES: &[&str] = &[
+    "tokens",
+    "seq_len",
+    "batch_tokens",
+    "deadline",
+    "budget",
+    "cN.count",
+    "cN.poolM.count",
+    "cN.nic",
+    "cN.spares",
+    "cN.failure_multiplier",
+    "cN.checkpoint_minutes",
+    "cN.card_usd",
+    "cN.rental_usd",
+    "cN.pue",
+    "cN.usd_per_kwh",
+];
+
+/// The plan text knob of a command-line name.
+pub fn plan_knob_by_name(name: &str) -> Option<PlanKnob> {
+    use PlanKnob::*;
+    let n = name.trim().to_ascii_lowercase().replace('-', "_");
+    match n.as_str() {
+        "tokens" => return Some(Tokens),
+        "seq_len" => return Some(SeqLen),
+        "batch_tokens" => return Some(BatchTokens),
+        "deadline" => return Some(Deadline),
+        "budget" => return Some(Budget),
+        _ => {}
+    }
+    let rest = n.strip_prefix('c')?;
+    let (num, field) = rest.split_once('.')?;
+    let i = num.parse::<usize>().ok()?.checked_sub(1)?;
+    if let Some(pool) = field.strip_prefix("pool") {
+        let (m, f) = pool.split_once('.')?;
+        let j = m.parse::<usize>().ok()?.checked_sub(1)?;
+        return (f == "count").then_some(PoolCount(i, j));
+    }
+    Some(match field {
+        "count" => PoolCount(i, 0),
+        "nic" => Nic(i),
+        "spares" => Spares(i),
+        "failure_multiplier" => FailureMultiplier(i),
+        "checkpoint_minutes" => CheckpointMinutes(i),
+        "card_usd" => CardUsd(i),
+        "rental_usd" => RentalUsd(i),
+        "pue" => Pue(i),
+        "usd_per_kwh" => UsdPerKwh(i),
+        _ => return None,
+    })
+}
+
+/// `candidates[3].pools[1].count` → (3, `pools[1].count`).
+fn split_index<'a>(field: &'a str, prefix: &str) -> Option<(usize, &'a str)> {
+    let rest = field.strip_prefix(prefix)?.strip_prefix('[')?;
+    let close = rest.find(']')?;
+    let i = rest[..close].parse().ok()?;
+    Some((i, rest[close + 1..].trim_start_matches('.')))
+}
+
+/// Which knob a plan error field belongs to.
+pub fn plan_knob_of_field(field: &str) -> PlanKnob {
+    use PlanKnob::*;
+    match field {
+        "goal.tokens" => return Tokens,
+        "goal.seq_len" => return SeqLen,
+        "goal.batch_tokens" => return BatchTokens,
+        "goal.deadline_days" => return Deadline,
+        "goal.budget_musd" => return Budget,
+        f if f == "goal.model" || f.starts_with("goal.model.") || f.starts_with("model") => return Model,
+        _ => {}
+    }
+    let Some((i, rest)) = split_index(field, "candidates") else { return Other };
+    if let Some((j, pool_field)) = split_index(rest, "pools") {
+        return match pool_field {
+            "chip" => PoolChip(i, j),
+            "count" | "gpus" | "gpus_per_node" => PoolCount(i, j),
+            "network.fabric" => Fabric(i),
+            "network.nic_gbit_per_s_per_gpu" => Nic(i),
+            _ => Candidate(i),
+        };
+    }
+    match rest {
+        "run.recovery.hot_spare_nodes" => Spares(i),
+        "run.failures.multiplier" => FailureMultiplier(i),
+        "run.checkpoint.interval" => CheckpointInterval(i),
+        f if f.starts_with("run.checkpoint") => CheckpointPolicy(i),
+        "money.card_usd" => CardUsd(i),
+        "money.usd_per_device_hour" => RentalUsd(i),
+        f if f.starts_with("money") => Pricing(i),
+        "power.pue" => Pue(i),
+        "power.usd_per_kwh" => UsdPerKwh(i),
+        _ => Candidate(i),
+    }
+}
+
+/// Where a plan error goes in the editor, and its text (without the file name).
+pub fn place_plan_error(e: &WankaError) -> (PlanKnob, String) {
+    match e {
+        WankaError::Invalid { field, msg, .. } => (plan_knob_of_field(field), format!("field `{field}`: {msg}")),
+        other => (PlanKnob::Other, other.to_string()),
+    }
+}
+
+/// Purchase or rental.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PricingKind {
+    Purchase,
+    Rental,
+}
+
+impl PricingKind {
+    fn of(m: &Money) -> PricingKind {
+        match m {
+            Money::Purchase { .. } => PricingKind::Purchase,
+            Money::Rental { .. } => PricingKind::Rental,
+        }
+    }
+}
+
+/// The plan being edited: text of the numeric knobs plus everything else in `base`.
+#[derive(Debug, Clone)]
+pub struct PlanForm {
+    /// Plan holding every non-text setting (chips, fabrics, policies, names, settings …).
+    pub base: PlanFile,
+    text: BTreeMap<PlanKnob, String>,
+    /// Per candidate: checkpoint interval kind and pricing kind (their numbers are text).
+    interval: Vec<IntervalKind>,
+    pricing: Vec<PricingKind>,
+    /// The plan's own model when it is not a preset, to switch back to.
+    custom_model: Option<ModelRef>,
+    /// The candidate shown in the editor (index into `base.candidates`).
+    pub selected: usize,
+}
+
+/// Purchase terms for a candidate that was rented: the first purchasing candidate's, else the
+/// bundled plan's defaults (costs_and_power.md §6: $5,000 per GPU host on 8-GPU nodes, RoCE $4,500 per
+/// port, $1,000 of storage per device, 4 years).
+fn purchase_template(plan: &PlanFile, devices: f64) -> Money {
+    plan.candidates.iter().find_map(|c| matches!(c.money, Money::Purchase { .. }).then(|| c.money.clone())).unwrap_or(Money::Purchase {
+        card_usd: None,
+        node_overhead_usd: 40_000.0,
+        network_usd_per_port: 4_500.0,
+        storage_usd: 1_000.0 * devices,
+        amortisation_years: 4.0,
+    })
+}
+
+impl PlanForm {
+    pub fn new(p: &PlanFile) -> PlanForm {
+        use PlanKnob::*;
+        let mut text = BTreeMap::new();
+        let g = &p.goal;
+        text.insert(Tokens, num(g.tokens));
+        text.insert(SeqLen, g.seq_len.to_string());
+        text.insert(BatchTokens, num(g.batch_tokens));
+        text.insert(Deadline, g.deadline_days.map(num).unwrap_or_default());
+        text.insert(Budget, g.budget_musd.map(num).unwrap_or_default());
+        for (i, c) in p.candidates.iter().enumerate() {
+            for (j, pool) in c.pools.iter().enumerate() {
+                text.insert(PoolCount(i, j), pool.count.to_string());
+            }
+            text.insert(Nic(i), num(c.network.nic_gbit_per_s_per_gpu));
+            text.insert(Spares(i), c.run.recovery.hot_spare_nodes.map(|v| v.to_string()).unwrap_or_default());
+            text.insert(FailureMultiplier(i), num(c.run.failures.multiplier));
+            text.insert(CheckpointMinutes(i), IntervalKind::minutes_text(&c.run.checkpoint.interval));
+            match &c.money {
+                Money::Purchase { card_usd, .. } => {
+                    text.insert(CardUsd(i), card_usd.map(num).unwrap_or_default());
+                    text.insert(RentalUsd(i), "2".into());
+                }
+                Money::Rental { usd_per_device_hour } => {
+                    text.insert(RentalUsd(i), num(*usd_per_device_hour));
+                    text.insert(CardUsd(i), String::new());
+                }
+            }
+            text.insert(Pue(i), num(c.power.pue));
+            text.insert(UsdPerKwh(i), num(c.power.usd_per_kwh));
+        }
+        let custom_model = match &g.model {
+            ModelRef::Custom(_) => Some(g.model.clone()),
+            ModelRef::Preset(id) if !PRESET_IDS.contains(&id.as_str()) => Some(g.model.clone()),
+            ModelRef::Preset(_) => None,
+        };
+        PlanForm {
+            interval: p.candidates.iter().map(|c| IntervalKind::of(&c.run.checkpoint.interval)).collect(),
+            pricing: p.candidates.iter().map(|c| PricingKind::of(&c.money)).collect(),
+            base: p.clone(),
+            text,
+            custom_model,
+            selected: 0,
+        }
+    }
+
+    /// Current text of a numeric knob.
+    pub fn text(&self, knob: PlanKnob) -> &str {
+        self.text.get(&knob).map_or("", String::as_str)
+    }
+
+    /// Replace the text of a numeric knob (as typing would).
+    pub fn set_text(&mut self, knob: PlanKnob, value: &str) {
+        self.text.insert(knob, value.to_string());
+    }
+
+    /// Show candidate `i` in the editor (ignored when out of range).
+    pub fn select(&mut self, i: usize) {
+        if i < self.base.candidates.len() {
+            self.selected = i;
+        }
+    }
+
+    /// The plan the fields describe, or the fields whose text is not a number.
+    pub fn build(&self) -> Result<PlanFile, FieldErrors<PlanKnob>> {
+        use PlanKnob::*;
+        let mut p = self.base.clone();
+        let mut errors = FieldErrors::default();
+        let t = |k: PlanKnob| self.text(k);
+        macro_rules! set {
+            ($knob:expr, $parse:expr, $target:expr) => {
+                match $parse(t($knob)) {
+                    Ok(v) => $target = v,
+                    Err(msg) => errors.push($knob, msg),
+                }
+            };
+        }
+        set!(Tokens, parse_f64, p.goal.tokens);
+        set!(SeqLen, parse_u32, p.goal.seq_len);
+        set!(BatchTokens, parse_f64, p.goal.batch_tokens);
+        set!(Deadline, parse_opt_f64, p.goal.deadline_days);
+        set!(Budget, parse_opt_f64, p.goal.budget_musd);
+        for (i, c) in p.candidates.iter_mut().enumerate() {
+            for (j, pool) in c.pools.iter_mut().enumerate() {
+                set!(PoolCount(i, j), parse_u32, pool.count);
+            }
+            set!(Nic(i), parse_f64, c.network.nic_gbit_per_s_per_gpu);
+            set!(Spares(i), parse_opt_u32, c.run.recovery.hot_spare_nodes);
+            set!(FailureMultiplier(i), parse_f64, c.run.failures.multiplier);
+            match self.interval.get(i).copied().unwrap_or(IntervalKind::Daly).build(t(CheckpointMinutes(i))) {
+                Ok(v) => c.run.checkpoint.interval = v,
+                Err(msg) => errors.push(CheckpointMinutes(i), msg),
+            }
+            match self.pricing.get(i).copied().unwrap_or(PricingKind::of(&c.money)) {
+                PricingKind::Purchase => {
+                    if !matches!(c.money, Money::Purchase { .. }) {
+                        let devices: u32 = c.pools.iter().map(|p| p.count).sum();
+                        c.money = purchase_template(&self.base, f64::from(devices));
+                    }
+                    if let Money::Purchase { card_usd, .. } = &mut c.money {
+                        set!(CardUsd(i), parse_opt_f64, *card_usd);
+                    }
+                }
+                PricingKind::Rental => match parse_f64(t(RentalUsd(i))) {
+                    Ok(v) => c.money = Money::Rental { usd_per_device_hour: v },
+                    Err(msg) => errors.push(RentalUsd(i), msg),
+                },
+            }
+            set!(Pue(i), parse_f64, c.power.pue);
+            set!(UsdPerKwh(i), parse_f64, c.power.usd_per_kwh);
+        }
+        if errors.is_empty() { Ok(p) } else { Err(errors) }
+    }
+}
+
+fn text_row(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, knob: PlanKnob) -> bool {
+    let (label, hint) = knob.label();
+    let bad = !errors.get(knob).is_empty();
+    let changed = text_field(ui, &label, hint, form.text.entry(knob).or_default(), bad);
+    error_lines(ui, errors.get(knob));
+    changed
+}
+
+/// Short text of a candidate for the picker.
+fn candidate_title(i: usize, name: &str) -> String {
+    format!("{}. {name}", i + 1)
+}
+
+/// The plan editor. Returns `true` when any setting changed (`selected` changes are not edits).
+pub fn plan_editor_ui(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, catalog: &Catalog) -> bool {
+    use PlanKnob::*;
+    let mut changed = false;
+    if !errors.get(Other).is_empty() {
+        error_lines(ui, errors.get(Other));
+    }
+
+    changed |= section(ui, "Goal", |ui| {
+        let mut c = false;
+        let mut options: Vec<(ModelRef, String)> =
+            PRESET_IDS.iter().map(|id| (ModelRef::Preset((*id).to_string()), (*id).to_string())).collect();
+        if let Some(custom) = &form.custom_model {
+            let name = match custom {
+                ModelRef::Custom(m) => format!("custom: {}", m.name),
+                ModelRef::Preset(id) => id.clone(),
+            };
+            options.push((custom.clone(), name));
+        }
+        c |= combo_row(ui, "Model", &mut form.base.goal.model, &options, !errors.get(Model).is_empty());
+        error_lines(ui, errors.get(Model));
+        for k in [Tokens, SeqLen, BatchTokens, Deadline, Budget] {
+            c |= text_row(ui, form, errors, k);
+        }
+        c
+    });
+
+    let n = form.base.candidates.len();
+    if n == 0 {
+        ui.label("This plan has no candidates.");
+        return changed;
+    }
+    form.selected = form.selected.min(n - 1);
+    changed |= section(ui, "Candidate", |ui| {
+        let mut c = false;
+        // Messages about candidates not shown right now go under the picker.
+        let elsewhere: Vec<String> = errors
+            .0
+            .iter()
+            .filter(|(k, _)| k.candidate().is_some_and(|i| i != form.selected))
+            .flat_map(|(k, msgs)| {
+                let name = k.candidate().and_then(|i| form.base.candidates.get(i)).map_or("?", |c| c.name.as_str()).to_string();
+                msgs.iter().map(move |m| format!("candidate `{name}`: {m}"))
+            })
+            .collect();
+        let options: Vec<(usize, String)> =
+            form.base.candidates.iter().enumerate().map(|(i, c)| (i, candidate_title(i, &c.name))).collect();
+        combo_row(ui, "Candidate", &mut form.selected, &options, !elsewhere.is_empty());
+        error_lines(ui, &elsewhere);
+        let i = form.selected;
+        error_lines(ui, errors.get(Candidate(i)));
+
+        let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
+        let pools = form.base.candidates[i].pools.len();
+        for j in 0..pools {
+            let cur = form.base.candidates[i].pools[j].chip.clone();
+            let mut options = chips.clone();
+            if !catalog.chips.contains_key(&cur) {
+                options.push((cur.clone(), format!("{cur} (unknown)")));
+            }
+            let (label, _) = PoolChip(i, j).label();
+            c |= combo_row(ui, &label, &mut form.base.candidates[i].pools[j].chip, &options, !errors.get(PoolChip(i, j)).is_empty());
+            error_lines(ui, errors.get(PoolChip(i, j)));
+            c |= text_row(ui, form, errors, PoolCount(i, j));
+            let pool = &form.base.candidates[i].pools[j];
+            if let Ok(chip) = catalog.chip(&pool.chip) {
+                ui.label(
+                    RichText::new(format!(
+                        "{}: {:.0} TFLOP/s BF16, {:.0} GB; {} per node",
+                        chip.name, chip.bf16_dense_tflops, chip.hbm_gb, pool.gpus_per_node
+                    ))
+                    .small()
+                    .weak(),
+                );
+            }
+        }
+        chips.clear();
+        let cand = &mut form.base.candidates[i];
+        let mut fabrics: Vec<(String, String)> =
+            catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
+        if !fabrics.iter().any(|(id, _)| *id == cand.network.fabric) {
+            fabrics.push((cand.network.fabric.clone(), cand.network.fabric.clone()));
+        }
+        c |= combo_row(ui, "Network fabric", &mut cand.network.fabric, &fabrics, !errors.get(Fabric(i)).is_empty());
+        error_lines(ui, errors.get(Fabric(i)));
+        c |= text_row(ui, form, errors, Nic(i));
+        let pins = &form.base.candidates[i].parallelism;
+        let pinned = *pins != wanka_sim::search::SearchSpace::default();
+        ui.label(
+            RichText::new(if pinned { "Parallelism: searched, with the file's pins" } else { "Parallelism: auto (searched)" })
+                .small()
+                .weak(),
+        );
+        c
+    });
+
+    changed |= section(ui, "Failures and checkpoints", |ui| {
+        let i = form.selected;
+        let mut c = false;
+        c |= text_row(ui, form, errors, Spares(i));
+        c |= text_row(ui, form, errors, FailureMultiplier(i));
+        ui.label(RichText::new(format!("failure profile: {}", form.base.candidates[i].run.failures.profile)).small().weak());
+        let bad = !errors.get(CheckpointPolicy(i)).is_empty();
+        c |= combo_row(ui, "Checkpoint policy", &mut form.base.candidates[i].run.checkpoint.policy, &policy_options(), bad);
+        error_lines(ui, errors.get(CheckpointPolicy(i)));
+        let bad = !errors.get(CheckpointInterval(i)).is_empty();
+        if let Some(kind) = form.interval.get_mut(i) {
+            c |= combo_row(ui, "Checkpoint interval", kind, &interval_options(), bad);
+        }
+        error_lines(ui, errors.get(CheckpointInterval(i)));
+        if form.interval.get(i) == Some(&IntervalKind::Fixed) {
+            c |= text_row(ui, form, errors, CheckpointMinutes(i));
+        }
+        c
+    });
+
+    changed |= section(ui, "Money and power", |ui| {
+        let i = form.selected;
+        let mut c = false;
+        let bad = !errors.get(Pricing(i)).is_empty();
+        if let Some(kind) = form.pricing.get_mut(i) {
+            c |= combo_row(
+                ui,
+                "Pricing",
+                kind,
+                &[(PricingKind::Purchase, "purchase (amortised)".to_string()), (PricingKind::Rental, "rental".to_string())],
+                bad,
+            );
+        }
+        error_lines(ui, errors.get(Pricing(i)));
+        match form.pricing.get(i) {
+            Some(PricingKind::Rental) => c |= text_row(ui, form, errors, RentalUsd(i)),
+            _ => c |= text_row(ui, form, errors, CardUsd(i)),
+        }
+        c |= text_row(ui, form, errors, Pue(i));
+        c |= text_row(ui, form, errors, UsdPerKwh(i));
+        c
+    });
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_plan() -> PlanFile {
+        let dir = crate::files::find_scenarios_dir(None).unwrap();
+        PlanFile::load(&dir.join("default_plan.ron")).unwrap()
+    }
+
+    #[test]
+    fn round_trips_the_default_plan() {
+        let p = default_plan();
+        assert_eq!(PlanForm::new(&p).build().unwrap(), p);
+    }
+
+    #[test]
+    fn edits_reach_the_plan() {
+        let p = default_plan();
+        let mut f = PlanForm::new(&p);
+        f.set_text(PlanKnob::PoolCount(1, 0), "5120");
+        f.set_text(PlanKnob::Deadline, "");
+        f.set_text(PlanKnob::Spares(2), "7");
+        f.pricing[3] = PricingKind::Rental;
+        f.set_text(PlanKnob::RentalUsd(3), "1.5");
+        f.interval[0] = IntervalKind::Fixed;
+        f.set_text(PlanKnob::CheckpointMinutes(0), "30");
+        let b = f.build().unwrap();
+        assert_eq!(b.candidates[1].pools[0].count, 5120);
+        assert_eq!(b.goal.deadline_days, None);
+        assert_eq!(b.candidates[2].run.recovery.hot_spare_nodes, Some(7));
+        assert_eq!(b.candidates[3].money, Money::Rental { usd_per_device_hour: 1.5 });
+        assert_eq!(b.candidates[0].run.checkpoint.interval, wanka_sim::checkpoint::Interval::Fixed { minutes: 30.0 });
+        // Back to purchase: the candidate's own terms come back.
+        f.pricing[3] = PricingKind::Purchase;
+        assert_eq!(f.build().unwrap().candidates[3].money, p.candidates[3].money);
+    }
+
+    #[test]
+    fn text_errors_name_their_field() {
+        let mut f = PlanForm::new(&default_plan());
+        f.set_text(PlanKnob::PoolCount(1, 0), "lots");
+        f.set_text(PlanKnob::Pue(0), "");
+        let e = f.build().unwrap_err();
+        assert!(e.get(PlanKnob::PoolCount(1, 0))[0].contains("`lots` is not a whole number"));
+        assert!(!e.get(PlanKnob::Pue(0)).is_empty());
+    }
+
+    #[test]
+    fn command_line_names() {
+        assert_eq!(plan_knob_by_name("c2.count"), Some(PlanKnob::PoolCount(1, 0)));
+        assert_eq!(plan_knob_by_name("c5.pool2.count"), Some(PlanKnob::PoolCount(4, 1)));
+        assert_eq!(plan_knob_by_name("C1.PUE"), Some(PlanKnob::Pue(0)));
+        assert_eq!(plan_knob_by_name("budget"), Some(PlanKnob::Budget));
+        assert_eq!(plan_knob_by_name("c0.count"), None);
+        assert_eq!(plan_knob_by_name("c1.chip"), None);
+        assert_eq!(plan_knob_by_name("tp"), None);
+    }
+
+    #[test]
+    fn plan_errors_land_on_their_field() {
+        use PlanKnob::*;
+        assert_eq!(plan_knob_of_field("candidates[1].pools[0].count"), PoolCount(1, 0));
+        assert_eq!(plan_knob_of_field("candidates[0].pools[1].gpus_per_node"), PoolCount(0, 1));
+        assert_eq!(plan_knob_of_field("candidates[12].pools[0].chip"), PoolChip(12, 0));
+        assert_eq!(plan_knob_of_field("candidates[2].pools[0].network.fabric"), Fabric(2));
+        assert_eq!(plan_knob_of_field("candidates[0].money.usd_per_device_hour"), RentalUsd(0));
+        assert_eq!(plan_knob_of_field("candidates[0].money.storage_usd"), Pricing(0));
+        assert_eq!(plan_knob_of_field("candidates[4].power.pue"), Pue(4));
+        assert_eq!(plan_knob_of_field("candidates[3].run.failures.multiplier"), FailureMultiplier(3));
+        assert_eq!(plan_knob_of_field("candidates[3].run.checkpoint.interval"), CheckpointInterval(3));
+        assert_eq!(plan_knob_of_field("candidates[3].run.checkpoint.host_copy_gb_per_s"), CheckpointPolicy(3));
+        assert_eq!(plan_knob_of_field("candidates[3]"), Candidate(3));
+        assert_eq!(plan_knob_of_field("goal.batch_tokens"), BatchTokens);
+        assert_eq!(plan_knob_of_field("goal.model"), Model);
+        assert_eq!(plan_knob_of_field("candidates"), Other);
+        assert_eq!(plan_knob_of_field("candidates[x].pools"), Other);
+        let mut p = default_plan();
+        p.candidates[1].pools[0].count = 0;
+        let e = p.check("p.ron").unwrap_err();
+        let (k, msg) = place_plan_error(&e);
+        assert_eq!(k, PoolCount(1, 0));
+        assert!(msg.starts_with("field `candidates[1].pools[0].count`"), "{msg}");
+    }
+}

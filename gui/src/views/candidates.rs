@@ -1,0 +1,507 @@
+//! The candidates of a plan: a sortable comparison table and the time-versus-cost Pareto chart.
+
+use egui::{Align, Align2, Color32, Layout, RichText, Sense, Ui, vec2};
+use egui_plot::{HLine, HoverPosition, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
+use wanka_sim::plan::CandidateResult;
+
+use super::legend_item;
+use super::palette::{BLUE, GRAY, ORANGE, RED};
+use crate::jobs::PlanOutput;
+
+/// A column of the comparison table (click its header to sort by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Rank,
+    Name,
+    P50Days,
+    P90Days,
+    Mfu,
+    Ettr,
+    Cost,
+    UsdPerMTok,
+    Mwh,
+    PeakMw,
+    Parallelism,
+    Flags,
+}
+
+impl Column {
+    pub const ALL: [Column; 12] = [
+        Column::Rank,
+        Column::Name,
+        Column::P50Days,
+        Column::P90Days,
+        Column::Mfu,
+        Column::Ettr,
+        Column::Cost,
+        Column::UsdPerMTok,
+        Column::Mwh,
+        Column::PeakMw,
+        Column::Parallelism,
+        Column::Flags,
+    ];
+
+    /// Header text (also the header button's accessible name, with the sort arrow).
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Rank => "#",
+            Column::Name => "candidate",
+            Column::P50Days => "p50 days",
+            Column::P90Days => "p90 days",
+            Column::Mfu => "MFU",
+            Column::Ettr => "ETTR",
+            Column::Cost => "cost M$",
+            Column::UsdPerMTok => "$/1M tok",
+            Column::Mwh => "MWh",
+            Column::PeakMw => "peak MW",
+            Column::Parallelism => "parallelism",
+            Column::Flags => "flags",
+        }
+    }
+
+    fn hover(self) -> &'static str {
+        match self {
+            Column::Rank => "rank by p50 days among feasible candidates",
+            Column::Name => "candidate name and its chips",
+            Column::P50Days => "median wall-clock days over the Monte Carlo seeds (with failures and restarts)",
+            Column::P90Days => "90th percentile of wall-clock days",
+            Column::Mfu => "model FLOPs utilisation of the chosen parallelism",
+            Column::Ettr => "effective training time ratio (useful ÷ wall clock), p50",
+            Column::Cost => "total cost of the run, million USD (amortised hardware + electricity, or rental)",
+            Column::UsdPerMTok => "USD per million training tokens",
+            Column::Mwh => "facility energy of the run, MWh",
+            Column::PeakMw => "facility power with every device at TDP, MW",
+            Column::Parallelism => "parallelism the search chose",
+            Column::Flags => "deadline, budget, power cap and calibration warnings",
+        }
+    }
+
+    /// Columns whose natural order is largest first.
+    fn descending_first(self) -> bool {
+        matches!(self, Column::Mfu | Column::Ettr | Column::Flags)
+    }
+
+    fn width(self) -> f32 {
+        match self {
+            Column::Rank => 28.0,
+            Column::Name => 168.0,
+            Column::Parallelism => 136.0,
+            Column::Flags => 50.0,
+            _ => 54.0,
+        }
+    }
+
+    fn right_aligned(self) -> bool {
+        !matches!(self, Column::Name | Column::Parallelism | Column::Flags)
+    }
+}
+
+/// How the table is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub column: Column,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort { column: Column::Rank, descending: false }
+    }
+}
+
+/// The parallelism without the `single-pool:<chip>: ` prefix.
+pub fn short_parallelism(p: &str) -> &str {
+    match p.strip_prefix("single-pool:") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, layout)| layout),
+        None => p,
+    }
+}
+
+/// Text of a cell ("—" for the figures of infeasible candidates).
+pub fn cell_text(r: &CandidateResult, c: Column) -> String {
+    let e = &r.economics;
+    if !r.feasible && !matches!(c, Column::Rank | Column::Name | Column::Parallelism | Column::Flags) {
+        return "—".into();
+    }
+    match c {
+        Column::Rank => {
+            if r.feasible {
+                r.rank.to_string()
+            } else {
+                "–".into()
+            }
+        }
+        Column::Name => r.name.clone(),
+        Column::P50Days => format!("{:.1}", r.days.p50),
+        Column::P90Days => format!("{:.1}", r.days.p90),
+        Column::Mfu => format!("{:.1}%", 100.0 * r.mfu),
+        Column::Ettr => format!("{:.3}", r.ettr.p50),
+        Column::Cost => format!("{:.2}", e.total_usd / 1e6),
+        Column::UsdPerMTok => format!("{:.2}", e.usd_per_million_tokens),
+        Column::Mwh => format!("{:.0}", e.energy_mwh),
+        Column::PeakMw => format!("{:.1}", e.peak_mw),
+        Column::Parallelism => {
+            if r.feasible {
+                short_parallelism(&r.parallelism).to_string()
+            } else {
+                r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into())
+            }
+        }
+        Column::Flags => {
+            if r.flags.is_empty() {
+                "none".into()
+            } else {
+                r.flags.join("; ")
+            }
+        }
+    }
+}
+
+/// Sort key of a numeric column.
+fn key(r: &CandidateResult, c: Column) -> f64 {
+    let e = &r.economics;
+    match c {
+        Column::Rank => r.rank as f64,
+        Column::P50Days => r.days.p50,
+        Column::P90Days => r.days.p90,
+        Column::Mfu => r.mfu,
+        Column::Ettr => r.ettr.p50,
+        Column::Cost => e.total_usd,
+        Column::UsdPerMTok => e.usd_per_million_tokens,
+        Column::Mwh => e.energy_mwh,
+        Column::PeakMw => e.peak_mw,
+        Column::Flags => r.flags.len() as f64,
+        Column::Name | Column::Parallelism => 0.0,
+    }
+}
+
+/// Row order (indices into `comparison.candidates`): infeasible candidates last whatever the order.
+pub fn sorted_rows(rows: &[CandidateResult], sort: Sort) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..rows.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&rows[a], &rows[b]);
+        let ord = match sort.column {
+            Column::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
+            Column::Parallelism => x.parallelism.cmp(&y.parallelism),
+            c => key(x, c).total_cmp(&key(y, c)),
+        };
+        let ord = if sort.descending { ord.reverse() } else { ord };
+        y.feasible.cmp(&x.feasible).then(ord).then(a.cmp(&b))
+    });
+    idx
+}
+
+/// Mutable state the view changes: the sort and the selected candidate (index into the plan).
+pub struct CandidatesState<'a> {
+    pub sort: &'a mut Sort,
+    pub selected: &'a mut usize,
+}
+
+/// Pareto highlight colour.
+pub const PARETO: Color32 = ORANGE;
+
+/// The candidates view.
+pub fn candidates_ui(ui: &mut Ui, out: &PlanOutput, state: CandidatesState<'_>) {
+    let c = &out.comparison;
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("Candidates");
+        ui.label(
+            RichText::new(format!(
+                "{} · {} on {:.2e} tokens · {} Monte Carlo seeds · {} parallelism plans searched",
+                c.plan,
+                c.model,
+                c.tokens,
+                c.seeds,
+                super::fmt_count(c.search_candidates_total)
+            ))
+            .weak(),
+        );
+    });
+    table_ui(ui, out, state.sort, state.selected);
+    ui.add_space(6.0);
+    let h = ui.available_height().max(220.0);
+    ui.horizontal_top(|ui| {
+        let w = ui.available_width();
+        let chart_w = (w * 0.62).max(320.0);
+        ui.allocate_ui_with_layout(vec2(chart_w, h), Layout::top_down(Align::Min), |ui| {
+            ui.set_min_width(chart_w);
+            pareto_ui(ui, out, state.selected, h);
+        });
+        ui.separator();
+        ui.allocate_ui_with_layout(vec2(ui.available_width(), h), Layout::top_down(Align::Min), |ui| {
+            egui::ScrollArea::vertical().id_salt("candidate details").show(ui, |ui| details_ui(ui, out, *state.selected));
+        });
+    });
+}
+
+fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize) {
+    let rows = &out.comparison.candidates;
+    let order = sorted_rows(rows, *sort);
+    let row_h = ui.spacing().interact_size.y;
+    let strong = ui.visuals().strong_text_color();
+    let select_bg = ui.visuals().selection.bg_fill.gamma_multiply(0.35);
+    egui::ScrollArea::horizontal().id_salt("candidates table").show(ui, |ui| {
+        egui::Grid::new("candidates grid").striped(true).spacing(vec2(8.0, 3.0)).show(ui, |ui| {
+            for col in Column::ALL {
+                let text = RichText::new(col.title()).strong().color(strong);
+                let r = ui
+                    .add_sized(vec2(col.width(), row_h), egui::Button::new(text).frame(false))
+                    .on_hover_text(format!("{}; click to sort", col.hover()));
+                if sort.column == col {
+                    // The built-in fonts have no arrows: paint the sort direction.
+                    let c = egui::pos2(r.rect.right() - 4.0, r.rect.center().y);
+                    let (a, b) = if sort.descending { (-3.5, 3.5) } else { (3.5, -3.5) };
+                    let tri = vec![egui::pos2(c.x - 4.0, c.y + a), egui::pos2(c.x + 4.0, c.y + a), egui::pos2(c.x, c.y + b)];
+                    ui.painter().add(egui::Shape::convex_polygon(tri, PARETO, egui::Stroke::NONE));
+                }
+                if r.clicked() {
+                    if sort.column == col {
+                        sort.descending = !sort.descending;
+                    } else {
+                        *sort = Sort { column: col, descending: col.descending_first() };
+                    }
+                }
+            }
+            ui.end_row();
+            for k in order {
+                let r = &rows[k];
+                let cand = out.candidate_of.get(k).copied().unwrap_or(k);
+                let is_sel = cand == *selected;
+                for col in Column::ALL {
+                    let text = cell_text(r, col);
+                    let (rect, _) = ui.allocate_exact_size(vec2(col.width(), row_h), Sense::hover());
+                    if is_sel {
+                        ui.painter().rect_filled(rect.expand2(vec2(5.0, 1.5)), 0.0, select_bg);
+                    }
+                    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).layout(if col.right_aligned() {
+                        Layout::right_to_left(Align::Center)
+                    } else {
+                        Layout::left_to_right(Align::Center)
+                    }));
+                    let resp = match col {
+                        Column::Name => {
+                            let mut t = RichText::new(text);
+                            if r.pareto {
+                                t = t.color(PARETO);
+                            }
+                            let resp = child.add(egui::Button::selectable(is_sel, t).truncate());
+                            if resp.clicked() {
+                                *selected = cand;
+                            }
+                            resp.on_hover_text(format!(
+                                "{}\n{} devices: {}{}",
+                                r.name,
+                                r.devices,
+                                r.chips,
+                                if r.pareto { "\non the Pareto front" } else { "" }
+                            ))
+                        }
+                        Column::Flags if !r.flags.is_empty() => {
+                            let t = RichText::new(format!("{} !", r.flags.len())).color(ui.visuals().warn_fg_color);
+                            child.add(egui::Label::new(t).sense(Sense::hover())).on_hover_text(r.flags.join("\n"))
+                        }
+                        Column::Flags => child.add(egui::Label::new(RichText::new("–").weak())),
+                        Column::Parallelism => {
+                            let t = if r.feasible { RichText::new(text) } else { RichText::new(text).color(ui.visuals().error_fg_color) };
+                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible { &r.parallelism } else { "infeasible" })
+                        }
+                        _ => child.add(egui::Label::new(text).truncate()),
+                    };
+                    let _ = resp;
+                }
+                ui.end_row();
+            }
+        });
+    });
+    let front = &out.comparison.pareto_front;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Pareto front (time vs cost):").small().weak());
+        ui.label(RichText::new(if front.is_empty() { "none".to_string() } else { front.join(", ") }).small().color(PARETO));
+        ui.label(RichText::new("· click a header to sort, a name to select").small().weak());
+    });
+}
+
+/// Time-versus-cost chart: p50 days with p10–p90 bars against total cost; the Pareto front highlighted
+/// and connected; deadline and budget as dashed lines. Clicking near a point selects its candidate.
+fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
+    let rows = &out.comparison.candidates;
+    let goal = &out.plan.goal;
+    let feasible: Vec<(usize, &CandidateResult)> = rows.iter().enumerate().filter(|(_, r)| r.feasible).collect();
+    let text_color = ui.visuals().text_color();
+    let sel_color = ui.visuals().strong_text_color();
+    let mut front: Vec<[f64; 2]> =
+        feasible.iter().filter(|(_, r)| r.pareto).map(|(_, r)| [r.days.p50, r.economics.total_usd / 1e6]).collect();
+    front.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    let max_days = feasible.iter().map(|(_, r)| r.days.p90).fold(goal.deadline_days.unwrap_or(0.0), f64::max);
+    let max_cost = feasible.iter().map(|(_, r)| r.economics.total_usd / 1e6).fold(goal.budget_musd.unwrap_or(0.0), f64::max);
+    let points: Vec<(usize, [f64; 2])> = feasible
+        .iter()
+        .map(|(k, r)| (out.candidate_of.get(*k).copied().unwrap_or(*k), [r.days.p50, r.economics.total_usd / 1e6]))
+        .collect();
+    let names: Vec<([f64; 2], String)> =
+        feasible.iter().map(|(_, r)| ([r.days.p50, r.economics.total_usd / 1e6], r.name.clone())).collect();
+    let sel = *selected;
+    // The legend goes above the chart, where it cannot hide a point.
+    ui.horizontal_wrapped(|ui| {
+        legend_item(ui, PARETO, "Pareto front (connected)");
+        legend_item(ui, BLUE, "dominated");
+        legend_item(ui, ui.visuals().strong_text_color(), "selected (ring)");
+        if goal.deadline_days.is_some() {
+            legend_item(ui, RED.gamma_multiply(0.8), "deadline");
+        }
+        if goal.budget_musd.is_some() {
+            legend_item(ui, RED.gamma_multiply(0.5), "budget");
+        }
+        ui.label(RichText::new("bars: p10–p90 days").small().weak());
+    });
+    let resp = Plot::new("pareto")
+        .height(height - 26.0)
+        .include_x(0.0)
+        .include_y(0.0)
+        .include_x(max_days * 1.12)
+        .include_y(max_cost * 1.12)
+        .x_axis_label("p50 wall-clock days (bars: p10–p90)")
+        .y_axis_label("total cost, M USD")
+        .label_formatter(|h| match h {
+            HoverPosition::NearDataPoint { position, .. } => {
+                let name = names
+                    .iter()
+                    .find(|(xy, _)| (xy[0] - position.x).abs() < 1e-9 && (xy[1] - position.y).abs() < 1e-9)
+                    .map(|(_, n)| n.as_str());
+                Some(format!("{}{:.1} days, {:.2} M USD", name.map(|n| format!("{n}\n")).unwrap_or_default(), position.x, position.y))
+            }
+            HoverPosition::Elsewhere { .. } => None,
+        })
+        .show(ui, |p| {
+            if let Some(d) = goal.deadline_days {
+                p.add(VLine::new(format!("deadline {d:.0} days"), d).color(RED.gamma_multiply(0.8)).style(LineStyle::dashed_loose()));
+            }
+            if let Some(b) = goal.budget_musd {
+                p.add(HLine::new(format!("budget {b:.1} M USD"), b).color(RED.gamma_multiply(0.5)).style(LineStyle::dotted_loose()));
+            }
+            if front.len() > 1 {
+                p.add(Line::new("Pareto front", front.clone()).color(PARETO).width(2.0));
+            }
+            for (k, r) in &feasible {
+                let y = r.economics.total_usd / 1e6;
+                let color = if r.pareto { PARETO } else { BLUE };
+                // Error bar with caps.
+                p.add(Line::new("p10–p90 days", vec![[r.days.p10, y], [r.days.p90, y]]).color(color).width(1.5).allow_hover(false));
+                let cap = max_cost * 0.012;
+                for x in [r.days.p10, r.days.p90] {
+                    p.add(Line::new("p10–p90 days", vec![[x, y - cap], [x, y + cap]]).color(color).width(1.5).allow_hover(false));
+                }
+                let cand = out.candidate_of.get(*k).copied().unwrap_or(*k);
+                let name = if r.pareto { "on the Pareto front" } else { "dominated" };
+                p.add(
+                    Points::new(name, vec![[r.days.p50, y]])
+                        .color(color)
+                        .radius(if r.pareto { 6.0 } else { 4.5 })
+                        .shape(if r.pareto { MarkerShape::Diamond } else { MarkerShape::Circle })
+                        .filled(true),
+                );
+                if cand == sel {
+                    p.add(Points::new("selected", vec![[r.days.p50, y]]).color(sel_color).radius(10.0).filled(false).allow_hover(false));
+                }
+                // Names of points on the right go to their left, so they stay inside the chart.
+                let (label, anchor) = if r.days.p50 > 0.6 * max_days {
+                    (format!("{}  ", r.name), Align2::RIGHT_BOTTOM)
+                } else {
+                    (format!("  {}", r.name), Align2::LEFT_BOTTOM)
+                };
+                p.add(
+                    Text::new("", PlotPoint::new(r.days.p50, y), RichText::new(label).size(12.0))
+                        .anchor(anchor)
+                        .color(text_color)
+                        .allow_hover(false),
+                );
+            }
+        });
+    let infeasible = rows.len() - feasible.len();
+    if infeasible > 0 {
+        ui.label(RichText::new(format!("{infeasible} infeasible candidate(s) not drawn")).small().color(GRAY));
+    }
+    // Click near a point to select its candidate.
+    if resp.response.clicked()
+        && let Some(pos) = resp.response.interact_pointer_pos()
+    {
+        let near = points
+            .iter()
+            .map(|(cand, xy)| (cand, resp.transform.position_from_point(&PlotPoint::new(xy[0], xy[1])).distance(pos)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((cand, d)) = near
+            && d < 16.0
+        {
+            *selected = *cand;
+        }
+    }
+}
+
+/// What the comparison says about the selected candidate.
+fn details_ui(ui: &mut Ui, out: &PlanOutput, selected: usize) {
+    let Some((_, r)) = out.result_of(selected) else {
+        ui.label("Select a candidate in the table.");
+        return;
+    };
+    ui.label(RichText::new(&r.name).strong());
+    ui.label(RichText::new(format!("{} devices: {}", r.devices, r.chips)).small());
+    if !r.feasible {
+        ui.label(RichText::new(r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into())).color(ui.visuals().error_fg_color));
+    } else {
+        let e = &r.economics;
+        let lines = [
+            format!("Days p10 / p50 / p90: {:.1} / {:.1} / {:.1} (ideal {:.1})", r.days.p10, r.days.p50, r.days.p90, r.ideal_days),
+            format!("ETTR p50 {:.3} · {:.0} interruptions (p50)", r.ettr.p50, r.interruptions.p50),
+            format!("Step {:.2} s · {} tokens/s · MFU {:.1}%", r.step_s, super::fmt_count(r.tokens_per_s.round() as u64), 100.0 * r.mfu),
+            format!(
+                "Cost {:.2} M USD (hardware {:.2}, energy {:.2}) · {:.2} $/1M tokens",
+                e.total_usd / 1e6,
+                e.hardware_usd / 1e6,
+                e.energy_usd / 1e6,
+                e.usd_per_million_tokens
+            ),
+            format!("Capex {:.0} M USD · {:.0} MWh · avg {:.1} MW, peak {:.1} MW", e.capex_usd / 1e6, e.energy_mwh, e.avg_mw, e.peak_mw),
+        ];
+        for l in lines {
+            ui.label(RichText::new(l).small());
+        }
+        ui.label(RichText::new("Parallelism").small().strong());
+        ui.add(egui::Label::new(RichText::new(&r.parallelism).small()).wrap());
+    }
+    if !r.flags.is_empty() {
+        ui.label(RichText::new("Flags").small().strong());
+        for f in &r.flags {
+            ui.add(egui::Label::new(RichText::new(format!("! {f}")).small().color(ui.visuals().warn_fg_color)).wrap());
+        }
+    }
+    if let Some(v) = &r.mixed_verdict {
+        ui.label(RichText::new("Mixed hardware").small().strong());
+        ui.add(egui::Label::new(RichText::new(v).small()).wrap());
+    }
+    ui.label(
+        RichText::new(format!(
+            "Search: {} plans, {} feasible, {:.0} ms",
+            super::fmt_count(r.search_enumerated),
+            super::fmt_count(r.search_feasible),
+            r.search_ms
+        ))
+        .small()
+        .weak(),
+    );
+    let mut rejected: Vec<(&String, &u64)> = r.search_rejected.iter().collect();
+    rejected.sort_by(|a, b| b.1.cmp(a.1));
+    for (why, n) in rejected.iter().take(3) {
+        ui.label(RichText::new(format!("  rejected: {why} ({})", super::fmt_count(**n))).small().weak());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallelism_prefix_is_dropped() {
+        assert_eq!(short_parallelism("single-pool:h800-sxm: TP8 PP7 DP182"), "TP8 PP7 DP182");
+        assert_eq!(short_parallelism("hetero-data: TP8 x PP8"), "hetero-data: TP8 x PP8");
+    }
+}
