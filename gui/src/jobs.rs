@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use wanka_sim::parallelism::Plan;
 use wanka_sim::plan::{Candidate, CandidateResult, Comparison, PlanFile};
-use wanka_sim::run::{self, LogEvent, LostTime, MonteCarlo, ProgressBand, RunInputs, RunOutcome};
+use wanka_sim::run::{self, LogEvent, LostDays, MonteCarlo, ProgressBand, RunInputs, RunOutcome};
 use wanka_sim::scenario::{RunContext, build_run_inputs};
 use wanka_sim::step::StepResult;
 use wanka_sim::topology::{Cluster, ClusterSpec, Tier, Vertex};
@@ -83,7 +83,7 @@ pub struct Losses {
     pub wall_days: f64,
     pub useful_days: f64,
     /// Mean lost days per cause (`run::summarize` stores days in the `_s` fields of this aggregate).
-    pub lost_days: LostTime,
+    pub lost_days: LostDays,
 }
 
 /// Names of the parts of a [`Losses`], in drawing order.
@@ -93,17 +93,17 @@ pub const LOSS_PARTS: [&str; 7] =
 impl Losses {
     pub fn of(mc: &MonteCarlo) -> Losses {
         let l = mc.lost_days_mean;
-        Losses { wall_days: mc.wall_days.mean, useful_days: (mc.wall_days.mean - l.total_s()).max(0.0), lost_days: l }
+        Losses { wall_days: mc.wall_days.mean, useful_days: (mc.wall_days.mean - l.total_days()).max(0.0), lost_days: l }
     }
 
     /// Days per part, in the order of [`LOSS_PARTS`].
     pub fn parts(&self) -> [f64; 7] {
         let l = &self.lost_days;
-        [self.useful_days, l.rework_s, l.restart_s, l.checkpoint_s, l.spare_wait_s, l.straggler_s, l.maintenance_s]
+        [self.useful_days, l.rework_days, l.restart_days, l.checkpoint_days, l.spare_wait_days, l.straggler_days, l.maintenance_days]
     }
 
     pub fn lost_total_days(&self) -> f64 {
-        self.lost_days.total_s()
+        self.lost_days.total_days()
     }
 }
 

@@ -269,6 +269,23 @@ impl LostTime {
     }
 }
 
+/// Mean time lost per cause over Monte Carlo seeds, days.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LostDays {
+    pub rework_days: f64,
+    pub restart_days: f64,
+    pub checkpoint_days: f64,
+    pub spare_wait_days: f64,
+    pub straggler_days: f64,
+    pub maintenance_days: f64,
+}
+
+impl LostDays {
+    pub fn total_days(&self) -> f64 {
+        self.rework_days + self.restart_days + self.checkpoint_days + self.spare_wait_days + self.straggler_days + self.maintenance_days
+    }
+}
+
 /// One simulated run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunOutcome {
@@ -807,7 +824,7 @@ pub struct MonteCarlo {
     pub interruptions: Stats,
     pub spares_used: Stats,
     /// Mean lost time per cause, days.
-    pub lost_days_mean: LostTime,
+    pub lost_days_mean: LostDays,
     /// Mean interruptions per cause.
     pub interruptions_by_cause_mean: BTreeMap<String, f64>,
     /// Fraction of runs that reached the token target before `max_days`.
@@ -828,15 +845,15 @@ pub fn summarize(runs: Vec<RunOutcome>, base_seed: u64) -> MonteCarlo {
     let n = runs.len() as f64;
     let col = |f: &dyn Fn(&RunOutcome) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
     let day = 86400.0;
-    let mut lost = LostTime::default();
+    let mut lost = LostDays::default();
     let mut causes: BTreeMap<String, f64> = BTreeMap::new();
     for r in &runs {
-        lost.rework_s += r.lost.rework_s / day / n;
-        lost.restart_s += r.lost.restart_s / day / n;
-        lost.checkpoint_s += r.lost.checkpoint_s / day / n;
-        lost.spare_wait_s += r.lost.spare_wait_s / day / n;
-        lost.straggler_s += r.lost.straggler_s / day / n;
-        lost.maintenance_s += r.lost.maintenance_s / day / n;
+        lost.rework_days += r.lost.rework_s / day / n;
+        lost.restart_days += r.lost.restart_s / day / n;
+        lost.checkpoint_days += r.lost.checkpoint_s / day / n;
+        lost.spare_wait_days += r.lost.spare_wait_s / day / n;
+        lost.straggler_days += r.lost.straggler_s / day / n;
+        lost.maintenance_days += r.lost.maintenance_s / day / n;
         for (k, v) in &r.interruptions_by_cause {
             *causes.entry(k.clone()).or_insert(0.0) += *v as f64 / n;
         }
@@ -973,7 +990,7 @@ mod tests {
         b.checkpoint.durable_after_s = 900.0;
         let ma = monte_carlo(&a, 1, 64);
         let mb = monte_carlo(&b, 1, 64);
-        assert!(mb.lost_days_mean.rework_s > ma.lost_days_mean.rework_s);
+        assert!(mb.lost_days_mean.rework_days > ma.lost_days_mean.rework_days);
     }
 
     #[test]

@@ -745,7 +745,7 @@ impl Sweep {
         let r = s.simulate_run(catalog, &self.file, self.seeds)?;
         let (c, mc) = (&r.context, &r.monte_carlo);
         let f = float_cell;
-        let lost = &mc.lost_days_mean; // days despite the `_s` field names
+        let lost = &mc.lost_days_mean;
         let mut v = vec![
             c.devices.to_string(),
             f(c.step_s),
@@ -762,12 +762,12 @@ impl Sweep {
             f(mc.interruptions.mean),
             f(mc.spares_used.mean),
             f(mc.completed_fraction),
-            f(lost.rework_s),
-            f(lost.restart_s),
-            f(lost.checkpoint_s),
-            f(lost.spare_wait_s),
-            f(lost.straggler_s),
-            f(lost.maintenance_s),
+            f(lost.rework_days),
+            f(lost.restart_days),
+            f(lost.checkpoint_days),
+            f(lost.spare_wait_days),
+            f(lost.straggler_days),
+            f(lost.maintenance_days),
             f(c.mtti_hours),
             f(c.checkpoint_interval_s),
             f(c.checkpoint.stall_s),

@@ -205,15 +205,15 @@ pub fn run_text(r: &RunReport) -> String {
     }
     let l = &mc.lost_days_mean;
     let _ = writeln!(o, "\nwhere the time goes (mean days):");
-    let useful = mc.wall_days.mean - l.total_s();
+    let useful = mc.wall_days.mean - l.total_days();
     for (name, v) in [
         ("useful training", useful),
-        ("rework since checkpoint", l.rework_s),
-        ("restarts", l.restart_s),
-        ("checkpoint stalls", l.checkpoint_s),
-        ("waiting for spares", l.spare_wait_s),
-        ("straggler slowdown", l.straggler_s),
-        ("planned maintenance", l.maintenance_s),
+        ("rework since checkpoint", l.rework_days),
+        ("restarts", l.restart_days),
+        ("checkpoint stalls", l.checkpoint_days),
+        ("waiting for spares", l.spare_wait_days),
+        ("straggler slowdown", l.straggler_days),
+        ("planned maintenance", l.maintenance_days),
     ] {
         let _ = writeln!(o, "  {name:<26}{v:>9.2}  {:>6}", pct(v / mc.wall_days.mean));
     }
