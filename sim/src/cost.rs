@@ -397,13 +397,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             let small = 3.0 * coll(Collective::AllReduce, tokens * 4.0, tp, &ctx.tp_path);
             fwd.mp_comm_s += small;
             flops += 3.0 * f_logits;
-            pd += if !model.tied_embeddings {
-                model.params(seq_len).output
-            } else if plan.pp > 1 {
-                v * h
-            } else {
-                0.0
-            } / t;
+            pd += model.params(seq_len).last_stage_output(model, plan.pp) / t;
         }
         let mut grad_reduce_s = 0.0;
         let mut grad_reduce_per_microbatch_s = 0.0;
@@ -460,13 +454,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let pparams = model.params(seq_len);
     stage_params[0].0 += pparams.embedding / t;
     let last = plan.pp as usize - 1;
-    stage_params[last].0 += if !model.tied_embeddings {
-        pparams.output
-    } else if last > 0 {
-        v * h
-    } else {
-        0.0
-    } / t;
+    stage_params[last].0 += pparams.last_stage_output(model, plan.pp) / t;
     for (s, (pd, pe)) in stage_params.iter().enumerate() {
         let shard = |n: u64| if zero >= 1 { n as f64 } else { 1.0 };
         let updated = pd / shard(dp_ranks) + pe / shard(edp_ranks);

@@ -125,15 +125,7 @@ pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: b
                 dense += params.embedding / t;
             }
             if last {
-                // Untied output layer, or the tied copy Megatron keeps on the last stage when it is
-                // not also the first.
-                dense += if !m.tied_embeddings {
-                    params.output
-                } else if s > 0 {
-                    f64::from(m.vocab) * f64::from(m.hidden)
-                } else {
-                    0.0
-                } / t;
+                dense += params.last_stage_output(m, plan.pp) / t;
             }
             let zero = plan.zero_stage;
             let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });

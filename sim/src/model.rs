@@ -75,6 +75,20 @@ pub struct ParamCounts {
     pub active: f64,
 }
 
+impl ParamCounts {
+    /// Output-layer parameters held by the last pipeline stage: the untied output layer, or the copy
+    /// of tied embeddings Megatron keeps there when the last stage is not also the first.
+    pub fn last_stage_output(&self, model: &ModelSpec, pp: u32) -> f64 {
+        if !model.tied_embeddings {
+            self.output
+        } else if pp > 1 {
+            f64::from(model.vocab) * f64::from(model.hidden)
+        } else {
+            0.0
+        }
+    }
+}
+
 impl ModelSpec {
     pub fn head_dim(&self) -> f64 {
         f64::from(self.hidden) / f64::from(self.heads)
