@@ -341,12 +341,22 @@ mod tests {
         for case in cases.iter().filter(|c| c.id.starts_with("megatron-t1-")) {
             let s = &case.scenario;
             let r = s.resolve(cat, &case.id).unwrap();
-            // The published plan with its unpublished knobs (micro-batch size) at their best.
+            // The published plan with its unpublished knobs at their best: Table 1 lists neither the
+            // micro-batch size nor the number of virtual stages of the interleaved schedule.
+            let vpps: Vec<Option<u32>> = match s.parallelism.schedule {
+                // Megatron-LM then needed layers to split evenly over pp·vpp (as the search is pinned below).
+                Some(crate::parallelism::Schedule::Interleaved) => {
+                    [1u32, 2, 3, 4, 6, 8].into_iter().filter(|v| r.model.layers % (s.parallelism.pp * v) == 0).map(Some).collect()
+                }
+                _ => vec![s.parallelism.vpp],
+            };
             let published_s_per_mtok = [1u32, 2, 4, 8]
                 .into_iter()
-                .filter_map(|mb| {
+                .flat_map(|mb| vpps.iter().map(move |v| (mb, *v)))
+                .filter_map(|(mb, vpp)| {
                     let mut sc = s.clone();
                     sc.parallelism.micro_batch = Some(mb);
+                    sc.parallelism.vpp = vpp;
                     sc.simulate_step(cat, &case.id).ok()
                 })
                 .map(|p| p.step_s / (f64::from(r.plan.global_batch) * f64::from(s.training.seq_len)) * 1e6)
@@ -378,11 +388,13 @@ mod tests {
                 100.0 * rank_fraction
             );
             assert!(best.s_per_mtok <= published_s_per_mtok * (1.0 + 1e-9), "{}: search missed the published plan", case.id);
-            // Known deviations (see the issue notes): for these three sizes wanka's model prefers TP4 with a
-            // deeper pipeline by 4-5% per token; Megatron-LM's tables used TP8 within the node. They
-            // are held to 15% so that any drift shows; every other case to the 5% target.
+            // Known deviations: for 18.4B and 39.1B wanka finds TP4 × PP layouts 4-5% faster per token
+            // than the published TP8 (Megatron-LM's heuristic: TP up to the node first). That is below
+            // wanka's own step error (7% MAPE), and the direction agrees with a measurement on a DGX A100
+            // (NVIDIA/Megatron-LM#258: pure PP8 over 30% faster than pure TP8 at large batch; wanka: 13%).
+            // They are held to 10% so that drift shows; every other case to the 5% target.
             let bound = match case.id.as_str() {
-                "megatron-t1-18.4b" | "megatron-t1-39.1b" | "megatron-t1-310.1b" => 0.15,
+                "megatron-t1-18.4b" | "megatron-t1-39.1b" => 0.10,
                 _ => 0.05,
             };
             assert!(
