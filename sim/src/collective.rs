@@ -11,7 +11,9 @@
 //! does for large messages; hierarchical is used only when a scenario asks for it.
 //!
 //! Oversubscribed tiers slow rings only as far as each leaf/pod holds few members of the group
-//! (see [`crate::topology::Cluster::group_path`]); all-to-all pays the full ratio.
+//! (see [`crate::topology::Cluster::group_path`]); all-to-all pays the full ratio on the share of its
+//! bytes that leaves the node, while the share for peers in the same node moves over the scale-up links
+//! at the same time.
 //!
 //! Simplification (documented, deliberate): a flat ring that spans nodes is charged each rank's own
 //! NIC bandwidth, i.e. NCCL's striping of one ring over all rails of a node is not credited. This is the
@@ -57,7 +59,18 @@ pub fn time_s(op: Collective, algo: Algorithm, bytes: f64, n: u64, path: &GroupP
     let sharp = in_network_reduction && path.in_network_reduction && path.tier != Tier::ScaleUp;
     match op {
         Collective::SendRecv => a + bytes / bw,
-        Collective::AllToAll => (nf - 1.0) * a + frac * bytes / path.all_to_all_bytes_per_s,
+        Collective::AllToAll => {
+            // The share bound for ranks in the same node rides the scale-up links, in parallel with
+            // the share that crosses the scale-out network.
+            let local = (path.ranks_per_node.min(n) as f64 - 1.0).max(0.0) / nf;
+            let remote = (frac - local).max(0.0);
+            let t = if path.tier == Tier::ScaleUp {
+                frac * bytes / path.all_to_all_bytes_per_s
+            } else {
+                (remote * bytes / path.all_to_all_bytes_per_s).max(local * bytes / path.scale_up_bytes_per_s)
+            };
+            (nf - 1.0) * a + t
+        }
         Collective::AllGather | Collective::ReduceScatter => match algo {
             Algorithm::Hierarchical if path.ranks_per_node > 1 && path.nodes > 1 => hierarchical_phase(bytes, path),
             _ => (nf - 1.0) * a + frac * bytes / bw,
@@ -135,6 +148,19 @@ mod tests {
         let ar = time_s(Collective::AllReduce, Algorithm::Ring, 1e9, 48, &p, false);
         let sharp = time_s(Collective::AllReduce, Algorithm::Ring, 1e9, 48, &p, true);
         assert!(sharp < 0.6 * ar);
+    }
+
+    #[test]
+    fn all_to_all_sends_only_the_remote_share_over_the_network() {
+        // 64 ranks, 8 per node: 56/64 of the bytes cross the network, 7/64 stay on NVLink.
+        let p = path(Tier::Spine, 8, 8);
+        let t = time_s(Collective::AllToAll, Algorithm::Auto, 64e6, 64, &p, false);
+        let want = 63.0 * 6e-6 + 56e6 / 21e9;
+        assert!((t - want).abs() < 1e-9, "{t} vs {want}");
+        // Two nodes: half the bytes stay inside the node, so it takes about half as long as 16 nodes of 1.
+        let two = time_s(Collective::AllToAll, Algorithm::Auto, 64e6, 16, &path(Tier::Leaf, 8, 2), false);
+        let spread = time_s(Collective::AllToAll, Algorithm::Auto, 64e6, 16, &path(Tier::Leaf, 1, 16), false);
+        assert!(two < 0.6 * spread, "{two} vs {spread}");
     }
 
     #[test]

@@ -330,8 +330,9 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         Precision::Bf16 => chip.bf16_dense_tflops,
         Precision::Fp8 => chip.fp8_dense_tflops.unwrap_or(chip.bf16_dense_tflops),
     } * 1e12;
-    let (tp, cp, pp, dp) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.pp), u64::from(plan.dp));
+    let (tp, cp, dp) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.dp));
     let ep = u64::from(plan.ep);
+    let st = plan.strides();
     let ctx = Ctx {
         model,
         plan,
@@ -340,11 +341,11 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         seq: seq_len,
         peak_flops: peak,
         hbm_bytes_per_s: chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction,
-        tp_path: cluster.group_path(0, 1, tp),
-        cp_path: cluster.group_path(0, tp, cp),
-        ep_path: cluster.group_path(0, tp * cp * pp, ep),
-        dp_path: cluster.group_path(0, tp * cp * pp, dp),
-        edp_path: cluster.group_path(0, tp * cp * pp * ep, (dp * cp / ep).max(1)),
+        tp_path: cluster.group_path(0, st.tp, tp),
+        cp_path: cluster.group_path(0, st.cp, cp),
+        ep_path: cluster.group_path(0, st.ep, ep),
+        dp_path: cluster.group_path(0, st.dp, dp),
+        edp_path: cluster.group_path(0, st.edp, (dp * cp / ep).max(1)),
     };
     let dense_layer = ctx.layer(false);
     let moe_layer = if model.moe.is_some() { ctx.layer(true) } else { dense_layer };
@@ -469,7 +470,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     // (inside the node when both stages share it). Megatron's scatter/gather optimisation: each TP rank
     // sends 1/t of the activation.
     let bytes = tokens * h * 2.0 / t;
-    let stride = tp * cp;
+    let stride = st.pp;
     let send = |from_stage: u32, to_stage: u32| -> f64 {
         let (a, b) = (u64::from(from_stage.min(to_stage)) * stride, u64::from(from_stage.max(to_stage)) * stride);
         let path = cluster.group_path(a, b - a, 2);

@@ -228,6 +228,7 @@ mod tests {
             recompute: Recompute::Full,
             sequence_parallel: false,
             zero_stage: 0,
+            rank_order: Default::default(),
         };
         let plan = resolve(&spec, &m, 2048, 8, 0.0).unwrap();
         let mem = stage_memory(&m, &plan, 2048, true, &[96.0]);
@@ -253,6 +254,7 @@ mod tests {
             recompute: Recompute::Full,
             sequence_parallel: false,
             zero_stage: 0,
+            rank_order: Default::default(),
         };
         let mut totals = Vec::new();
         for z in 0..=3 {

@@ -101,6 +101,7 @@ fn plan_v(tp: u32, pp: u32, vpp: u32, dp: u32, mb: u32, global_batch: u32, rc: R
         recompute: rc,
         sequence_parallel: tp > 1,
         zero_stage: 1,
+        rank_order: crate::parallelism::RankOrder::default(),
         layers_per_chunk,
     }
 }
@@ -308,6 +309,7 @@ pub fn hetero_data(
                             recompute: rc,
                             sequence_parallel: tp > 1,
                             zero_stage: 1,
+                            rank_order: Default::default(),
                         };
                         let mut cl = c.clone();
                         cl.gpus = rep * u64::from(dp);

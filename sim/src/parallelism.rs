@@ -5,9 +5,11 @@
 //! virtual-stage count open; [`resolve`] fills them with the documented defaults below and checks every
 //! constraint. An infeasible plan is reported with each violated constraint, never adjusted.
 //!
-//! Rank order is `[TP, CP, PP, DP]` from innermost to outermost (Megatron-LM and Llama 3), so TP groups
-//! are contiguous ranks and land inside one scale-up domain when `tp` divides the domain size.
-//! Expert parallelism reuses the DP×CP ranks (Megatron's "expert data parallel" layout).
+//! Rank order ([`RankOrder`]) decides which groups share a node. TP is always innermost, so TP groups are
+//! contiguous ranks and land inside one scale-up domain when `tp` divides the domain size. The default
+//! is Megatron-core's `tp-cp-ep-dp-pp` (expert- and data-parallel peers next, pipeline stages farthest
+//! apart); Llama 3 used `[TP, CP, PP, DP]` (pipeline neighbours close, DP outermost). Expert parallelism
+//! reuses the DP×CP ranks (Megatron's "expert data parallel" layout), innermost within them.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,42 @@ pub enum Recompute {
     Selective,
     /// Recompute every layer's forward in backward; store only layer inputs.
     Full,
+}
+
+/// Order of the parallel dimensions over consecutive ranks, innermost first.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub enum RankOrder {
+    /// `tp-cp-ep-dp-pp`: Megatron-core's default order (NVIDIA Megatron-LM `parallel_state`). With
+    /// `tp` below the node size the node is filled with expert/data-parallel peers; pipeline sends
+    /// cross nodes.
+    #[default]
+    TpCpDpPp,
+    /// `[TP, CP, PP, DP]`: Llama 3 (Meta 2024, §3.3.2), "optimized for network communication": pipeline
+    /// neighbours as close as possible, data parallelism outermost.
+    TpCpPpDp,
+}
+
+impl RankOrder {
+    pub fn label(self) -> &'static str {
+        match self {
+            RankOrder::TpCpDpPp => "tp-cp-dp-pp",
+            RankOrder::TpCpPpDp => "tp-cp-pp-dp",
+        }
+    }
+}
+
+/// Rank distance between consecutive members of each kind of group (see [`Plan::strides`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Strides {
+    pub tp: u64,
+    pub cp: u64,
+    pub ep: u64,
+    /// Data-parallel replicas (the gradient all-reduce group of dense parameters).
+    pub dp: u64,
+    /// Expert-data-parallel replicas (the gradient group of expert parameters).
+    pub edp: u64,
+    /// Consecutive pipeline stages.
+    pub pp: u64,
 }
 
 /// A parallelism plan as written in a scenario.
@@ -58,6 +96,9 @@ pub struct ParallelismSpec {
     pub sequence_parallel: bool,
     /// 0 none, 1 optimizer states, 2 + gradients, 3 + parameters sharded over DP.
     pub zero_stage: u8,
+    /// Placement of the dimensions over ranks (default Megatron-core's `TpCpDpPp`).
+    #[serde(default)]
+    pub rank_order: RankOrder,
 }
 
 fn one() -> u32 {
@@ -82,6 +123,7 @@ pub struct Plan {
     pub recompute: Recompute,
     pub sequence_parallel: bool,
     pub zero_stage: u8,
+    pub rank_order: RankOrder,
     /// Layers in each model chunk, in pipeline order: chunk `c` runs on stage `c % pp` as its virtual
     /// chunk `c / pp`. First chunk also holds the embedding, last chunk the output layer.
     pub layers_per_chunk: Vec<u32>,
@@ -97,6 +139,14 @@ impl Plan {
     /// Stage that runs chunk `c`.
     pub fn stage_of_chunk(&self, c: u32) -> u32 {
         c % self.pp
+    }
+    /// Rank distances of each group kind under the plan's rank order.
+    pub fn strides(&self) -> Strides {
+        let (tp, cp, pp, dp, ep) = (u64::from(self.tp), u64::from(self.cp), u64::from(self.pp), u64::from(self.dp), u64::from(self.ep));
+        match self.rank_order {
+            RankOrder::TpCpDpPp => Strides { tp: 1, cp: tp, ep: tp * cp, dp: tp * cp, edp: tp * cp * ep, pp: tp * cp * dp },
+            RankOrder::TpCpPpDp => Strides { tp: 1, cp: tp, ep: tp * cp * pp, dp: tp * cp * pp, edp: tp * cp * pp * ep, pp: tp * cp },
+        }
     }
     /// Layers held by stage `s` (all its virtual chunks).
     pub fn layers_on_stage(&self, s: u32) -> u32 {
@@ -214,6 +264,7 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
         recompute: spec.recompute,
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
+        rank_order: spec.rank_order,
         layers_per_chunk: balance_layers(model.layers, chunks as u32, logits_layer_equiv),
     })
 }
@@ -271,6 +322,7 @@ mod tests {
             recompute: Recompute::None,
             sequence_parallel: true,
             zero_stage: 1,
+            rank_order: Default::default(),
         }
     }
 
@@ -308,5 +360,53 @@ mod tests {
         assert_eq!(default_vpp(96, 16), 3);
         assert_eq!(default_vpp(80, 8), 2);
         assert_eq!(default_vpp(126, 16), 4);
+    }
+
+    #[test]
+    fn rank_order_decides_which_groups_share_a_node() {
+        let spec = |order| ParallelismSpec {
+            tp: 1,
+            pp: 2,
+            dp: 8,
+            cp: 1,
+            ep: 8,
+            schedule: Some(Schedule::OneFOneB),
+            vpp: None,
+            micro_batch: Some(1),
+            global_batch: 64,
+            recompute: Recompute::Full,
+            sequence_parallel: false,
+            zero_stage: 1,
+            rank_order: order,
+        };
+        let m = crate::model::preset("mixtral-8x7b").unwrap();
+        let cluster = crate::topology::Cluster::resolve(
+            &crate::topology::ClusterSpec {
+                chip: "h100-sxm".into(),
+                gpus: 16,
+                gpus_per_node: 8,
+                network: crate::topology::NetworkSpec {
+                    fabric: "ib-ndr".into(),
+                    nic_gbit_per_s_per_gpu: 400.0,
+                    topology: "generic-fat-tree".into(),
+                },
+            },
+            crate::catalog::Catalog::builtin(),
+            "t",
+        )
+        .unwrap();
+        let run = |order| {
+            let plan = crate::scenario::resolve_plan(&m, &spec(order), 4096, 16).unwrap();
+            crate::scenario::simulate_step(&m, &plan, &cluster, 2048, &crate::cost::FrameworkSpec::default()).unwrap()
+        };
+        let megatron = resolve(&spec(RankOrder::TpCpDpPp), &m, 4096, 16, 0.0).unwrap();
+        assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });
+        let meta = resolve(&spec(RankOrder::TpCpPpDp), &m, 4096, 16, 0.0).unwrap();
+        assert_eq!(meta.strides(), Strides { tp: 1, cp: 1, ep: 2, dp: 2, edp: 16, pp: 1 });
+        // Megatron's order keeps the 8 expert-parallel ranks in one node (all-to-all over NVLink); Meta's
+        // spreads them over both nodes, so the all-to-all crosses the network and the step is slower.
+        let (a, b) = (run(RankOrder::TpCpDpPp), run(RankOrder::TpCpPpDp));
+        assert!(a.breakdown.tp_comm_s < 0.5 * b.breakdown.tp_comm_s, "{:?} vs {:?}", a.breakdown, b.breakdown);
+        assert!(a.step_s < b.step_s);
     }
 }

@@ -449,6 +449,9 @@ pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
         s.zero_stage,
         if s.sequence_parallel { " SP" } else { "" }
     ));
+    if s.rank_order != crate::parallelism::RankOrder::default() {
+        out.push_str(&format!(" order {}", s.rank_order.label()));
+    }
     out
 }
 

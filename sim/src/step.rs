@@ -13,8 +13,9 @@
 //! memory-bound work at HBM bandwidth, and blocking TP/CP/EP collectives. ZeRO-3 parameter gathers are
 //! prefetched layer by layer and only their excess over compute is exposed.
 //!
-//! The breakdown is taken on the critical (last-finishing) stage and sums exactly to the step time:
-//! compute + exposed TP/CP/EP comm + pipeline bubble (idle) + exposed DP comm + optimizer/other.
+//! The breakdown is taken on the critical stage, the one whose compute stream is busiest (the pipeline's
+//! bottleneck), and sums exactly to the step time: compute + exposed TP/CP/EP comm + pipeline bubble
+//! (idle: fill, drain, waiting on slower stages) + exposed DP comm + optimizer/other.
 
 use serde::Serialize;
 
@@ -57,9 +58,11 @@ pub struct StageTimeline {
     /// Optimizer step (start, end) seconds, including the ZeRO parameter all-gather after it.
     pub optimizer: (f64, f64),
     pub end_s: f64,
+    /// Time the compute stream is busy (forward and backward operations incl. blocking communication).
+    pub busy_s: f64,
 }
 
-/// Where the step time goes, on the critical stage. Parts sum to `step_s`.
+/// Where the step time goes, on the critical (bottleneck, busiest) stage. Parts sum to `step_s`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
 pub struct Breakdown {
     pub compute_s: f64,
@@ -86,6 +89,7 @@ pub struct StepResult {
     pub model_flops_per_step: f64,
     pub hardware_flops_per_step: f64,
     pub breakdown: Breakdown,
+    /// The pipeline stage whose compute stream is busiest; the breakdown is taken there.
     pub critical_stage: u32,
     /// Memory of the most loaded stage's device.
     pub memory: MemoryBreakdown,
@@ -292,18 +296,22 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             dp_comm: dp_spans,
             optimizer: (secs(opt_start), secs(opt_end)),
             end_s: secs(opt_end),
+            busy_s: secs(spans[si].iter().map(|(_, a, b)| b - a).sum()),
         });
     }
     let overhead = ticks(cost.iteration_overhead_s);
     let end = stage_ends.iter().copied().max().unwrap_or(0);
     let step = end + overhead;
-    let crit = stage_ends.iter().position(|e| *e == end).unwrap_or(0);
+    // The bottleneck stage: the most busy compute stream (ties: the later-finishing stage). Taking the
+    // breakdown there shows what limits the pipeline; on the last-finishing stage an imbalanced
+    // pipeline would show up only as "bubble".
+    let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
+    let crit = (0..busy.len()).max_by_key(|&i| (busy[i], stage_ends[i])).unwrap_or(0);
 
-    // Breakdown on the critical stage, in integer ticks so the parts sum exactly.
+    // Breakdown on the bottleneck stage, in integer ticks so the parts sum exactly.
     let mut compute: Ticks = 0;
     let mut comm: Ticks = 0;
     let mut zero3: Ticks = 0;
-    let mut busy_total: Ticks = 0;
     for (op, a, b) in &spans[crit] {
         let g = (op.chunk * p + crit as u32) as usize;
         let part = match op.pass {
@@ -316,13 +324,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         comm += c;
         zero3 += z;
         compute += dur - c - z;
-        busy_total += dur;
     }
     let last_op_end = spans[crit].last().map_or(0, |x| x.2);
-    let bubble = last_op_end - busy_total;
+    // Idle inside the stage's op stream plus waiting for the last stage to finish: fill, drain, imbalance.
+    let bubble = last_op_end - busy[crit] + (end - stage_ends[crit]);
     let opt_ticks = ticks(cost.optimizer_s[crit]);
     let dp_exposed = stage_ends[crit] - last_op_end - opt_ticks + zero3;
-    let other = opt_ticks + overhead + (end - stage_ends[crit]);
+    let other = opt_ticks + overhead;
     let breakdown = Breakdown {
         compute_s: secs(compute),
         tp_comm_s: secs(comm),
@@ -354,6 +362,7 @@ mod tests {
             recompute: Recompute::None,
             sequence_parallel: false,
             zero_stage: 0,
+            rank_order: Default::default(),
             layers_per_chunk: vec![1; (pp * vpp) as usize],
         }
     }
@@ -379,5 +388,60 @@ mod tests {
     fn one_f_one_b_holds_at_most_p_microbatches() {
         let pl = plan(4, 1, 16);
         assert_eq!(inflight_layer_microbatches(&pl), vec![4.0, 3.0, 2.0, 1.0]);
+    }
+}
+
+#[cfg(test)]
+mod bottleneck_tests {
+    use super::*;
+    use crate::cost::PassCost;
+    use crate::parallelism::Recompute;
+
+    /// A 4-stage 1F1B pipeline whose third stage is three times slower: the breakdown must be taken
+    /// there (its busy time is compute + comm), and sum to the step.
+    #[test]
+    fn breakdown_is_on_the_busiest_stage() {
+        let (pp, m) = (4u32, 8u32);
+        let plan = Plan {
+            tp: 1,
+            pp,
+            dp: 1,
+            cp: 1,
+            ep: 1,
+            schedule: Schedule::OneFOneB,
+            vpp: 1,
+            micro_batch: 1,
+            micro_batches: m,
+            global_batch: m,
+            recompute: Recompute::None,
+            sequence_parallel: false,
+            zero_stage: 0,
+            rank_order: Default::default(),
+            layers_per_chunk: vec![1; pp as usize],
+        };
+        let chunk = |scale: f64| ChunkCost {
+            layers: 1,
+            forward: PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
+            backward: PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
+            ..Default::default()
+        };
+        let chunks: Vec<ChunkCost> = (0..pp).map(|s| chunk(if s == 2 { 3.0 } else { 1.0 })).collect();
+        let cost = CostModel {
+            p2p_next_s: vec![0.0; pp as usize],
+            overlap_grad_reduce: true,
+            optimizer_s: vec![0.001; pp as usize],
+            param_gather_s: vec![0.0; pp as usize],
+            iteration_overhead_s: 0.0,
+        };
+        let (timelines, b, crit, step_s) = simulate(&plan, &cost, &chunks);
+        assert_eq!(crit, 2);
+        let busy = timelines[2].busy_s;
+        assert!((busy - f64::from(m) * 3.0 * 0.036).abs() < 1e-6, "{busy}");
+        assert!((b.compute_s + b.tp_comm_s - busy).abs() < 1e-6);
+        assert!((b.tp_comm_s - f64::from(m) * 3.0 * 0.006).abs() < 1e-6);
+        let sum = b.compute_s + b.tp_comm_s + b.pp_bubble_s + b.dp_comm_s + b.optimizer_other_s;
+        assert!((sum - step_s).abs() < 1e-6, "{sum} vs {step_s}");
+        // The slow stage sets the pace: the step is at least its busy time, and the others idle.
+        assert!(step_s >= busy && timelines[0].busy_s < busy / 2.0);
     }
 }

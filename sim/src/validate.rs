@@ -265,6 +265,7 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
                     .ok_or_else(|| r.err("recompute", "is required (none, selective, full)".into()))?,
                 sequence_parallel: r.choice("seq_parallel", &bools, Some(false))?.unwrap_or(false),
                 zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.unwrap_or(0),
+                rank_order: Default::default(),
             },
             training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
             framework: FrameworkSpec::default(),

@@ -179,13 +179,13 @@ pub fn step_ui(ui: &mut Ui, out: &StepOutput) {
         ui.heading("One training step");
         ui.label(
             RichText::new(format!(
-                "{} · {} pipeline stages × {} micro-batches · critical stage {}",
+                "{} · {} pipeline stages × {} micro-batches · bottleneck stage {}",
                 out.scenario.name, out.plan.pp, out.plan.micro_batches, r.critical_stage
             ))
             .weak(),
         );
     });
-    ui.label(RichText::new("Where the step time goes (critical stage)").strong());
+    ui.label(RichText::new("Where the step time goes (bottleneck stage: the busiest)").strong());
     breakdown_ui(ui, r);
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {

@@ -43,7 +43,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     let _ = writeln!(o, "throughput       {:>10.0} tokens/s", r.tokens_per_s);
     let _ = writeln!(o, "MFU / HFU        {:>10} / {}", pct(r.mfu), pct(r.hfu));
     let b = &r.breakdown;
-    let _ = writeln!(o, "\nbreakdown (critical stage {}):", r.critical_stage);
+    let _ = writeln!(o, "\nbreakdown (bottleneck stage {}, the busiest):", r.critical_stage);
     for (name, v) in [
         ("compute", b.compute_s),
         ("exposed TP/CP/EP comm", b.tp_comm_s),
@@ -52,6 +52,9 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
         ("optimizer + other", b.optimizer_other_s),
     ] {
         let _ = writeln!(o, "  {name:<24}{v:>10.3} s  {:>6}", pct(v / r.step_s));
+    }
+    if let Some(note) = imbalance_note(r) {
+        let _ = writeln!(o, "  {note}");
     }
     let m = &r.memory;
     let _ = writeln!(o, "\nmemory per device (worst stage), GB:");
@@ -369,4 +372,20 @@ pub fn compare_csv(c: &Comparison) -> anyhow::Result<String> {
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// "stage imbalance: …" when the bottleneck stage is busy over 5% longer than the least busy stage.
+fn imbalance_note(r: &StepResult) -> Option<String> {
+    let hi = r.timelines.iter().find(|t| t.stage == r.critical_stage)?;
+    let lo = r.timelines.iter().min_by(|a, b| a.busy_s.total_cmp(&b.busy_s))?;
+    (hi.busy_s > 1.05 * lo.busy_s).then(|| {
+        format!(
+            "stage imbalance: stage {} is busy {:.3} s, stage {} only {:.3} s ({:+.0}%)",
+            hi.stage,
+            hi.busy_s,
+            lo.stage,
+            lo.busy_s,
+            100.0 * (hi.busy_s / lo.busy_s - 1.0)
+        )
+    })
 }
