@@ -10,6 +10,10 @@
 //!   else RoCE of that speed), on a non-blocking rail-optimised fat tree (`generic-fat-tree`);
 //! - blank schedule, vpp, micro-batch: the defaults of [`crate::parallelism`];
 //! - software stack: [`crate::cost::FrameworkSpec::default`].
+//!
+//! Optional columns, for runs whose paper states more than the shared layout holds (absent or blank:
+//! the rules above): `fabric` and `topology` (catalog ids), `rank_order` (`tp-cp-dp-pp`,
+//! `tp-cp-pp-dp`), `overlap_grad_reduce` (true/false).
 
 use serde::Serialize;
 use std::collections::HashMap;
@@ -19,12 +23,12 @@ use crate::catalog::Catalog;
 use crate::cost::FrameworkSpec;
 use crate::error::WankaError;
 use crate::model::{ModelRef, ModelSpec};
-use crate::parallelism::{ParallelismSpec, Recompute, Schedule};
+use crate::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
 use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::Breakdown;
 use crate::topology::{ClusterSpec, NetworkSpec};
 
-/// Topology used for validation cases (their layout has no topology column).
+/// Topology used for validation cases without a `topology` column.
 pub const VALIDATION_TOPOLOGY: &str = "generic-fat-tree";
 
 /// One step case as read from the file.
@@ -241,9 +245,15 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
                 gpus: r.req("gpus", "a whole number")?,
                 gpus_per_node: r.req("gpus_per_node", "a whole number")?,
                 network: NetworkSpec {
-                    fabric: fabric_for_nic(nic).into(),
+                    fabric: match r.raw("fabric") {
+                        "" => fabric_for_nic(nic).into(),
+                        f => f.to_string(),
+                    },
                     nic_gbit_per_s_per_gpu: nic,
-                    topology: VALIDATION_TOPOLOGY.into(),
+                    topology: match r.raw("topology") {
+                        "" => VALIDATION_TOPOLOGY.into(),
+                        t => t.to_string(),
+                    },
                 },
             },
             parallelism: ParallelismSpec {
@@ -265,10 +275,15 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
                     .ok_or_else(|| r.err("recompute", "is required (none, selective, full)".into()))?,
                 sequence_parallel: r.choice("seq_parallel", &bools, Some(false))?.unwrap_or(false),
                 zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.unwrap_or(0),
-                rank_order: Default::default(),
+                rank_order: r
+                    .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
+                    .unwrap_or_default(),
             },
             training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
-            framework: FrameworkSpec::default(),
+            framework: FrameworkSpec {
+                overlap_grad_reduce: r.choice("overlap_grad_reduce", &bools, None)?.unwrap_or(FrameworkSpec::default().overlap_grad_reduce),
+                ..FrameworkSpec::default()
+            },
             run: Default::default(),
             seed: 1,
         };

@@ -8,6 +8,9 @@ use super::support::{repo_root, temp_dir, wanka, write_file};
 
 const STEP_CASES: &str = "scenarios/validation/step_cases.csv";
 const RELIABILITY_CASES: &str = "scenarios/validation/reliability_cases.csv";
+/// Published runs never used for calibration (transcribed from the shared reference, not the shared
+/// validation file), with the optional columns the layout allows.
+const HOLDOUT_CASES: &str = "scenarios/validation/holdout_cases.csv";
 
 /// Header of the step-case layout (the columns `wanka_sim::validate` reads, in the documented order).
 const STEP_HEADER: &str = "id,source,chip,gpus,gpus_per_node,nic_gbps_per_gpu,layers,hidden,heads,\
@@ -130,6 +133,30 @@ fn step_cases_match_published_runs() {
 }
 
 /// The case files are part of the repository (not links into a shared checkout) and keep the layout.
+/// Out-of-sample accuracy: the same bounds as the calibration cases, and wanka must not be optimistic
+/// or pessimistic on every case (a sign of a bias the calibration cases hide).
+#[test]
+fn holdout_cases_match_published_runs() {
+    let r = validate_json(Path::new(HOLDOUT_CASES));
+    println!("{:<34} {:>11} {:>11} {:>8}", "holdout case", "predicted", "published", "error");
+    for c in &r.cases {
+        println!("{:<34} {:>10.2}s {:>10.2}s {:>+7.1}%", c.id, c.predicted_step_s, c.measured_step_s, 100.0 * c.error);
+    }
+    let bias = r.cases.iter().map(|c| c.error).sum::<f64>() / r.cases.len() as f64;
+    println!(
+        "MAPE {:.2}%   worst |error| {:.2}%   mean signed error {:+.2}%   {} cases",
+        100.0 * r.mape,
+        100.0 * r.max_abs_error,
+        100.0 * bias,
+        r.cases.len()
+    );
+    let (_, rows) = read_csv(&repo_root().join(HOLDOUT_CASES));
+    assert_eq!(r.cases.len(), rows.len(), "every holdout row is a case");
+    assert!(r.mape <= MAX_MAPE, "holdout MAPE {:.1}% exceeds {:.0}%", 100.0 * r.mape, 100.0 * MAX_MAPE);
+    assert!(r.max_abs_error <= MAX_WORST, "holdout worst |error| {:.1}% exceeds {:.0}%", 100.0 * r.max_abs_error, 100.0 * MAX_WORST);
+    assert!(r.cases.iter().any(|c| c.error > 0.0), "optimistic on every holdout case");
+}
+
 #[test]
 fn case_files_exist_with_documented_headers() {
     for (rel, header) in [(STEP_CASES, STEP_HEADER), (RELIABILITY_CASES, RELIABILITY_HEADER)] {
