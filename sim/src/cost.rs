@@ -11,8 +11,11 @@
 //! fixed launch gap.
 //!
 //! Communication: TP (2 all-reduces, or reduce-scatter + all-gather with SP, per layer per pass) and
-//! MoE all-to-alls block the compute stream, as in Megatron-LM without TP overlap; CP's ring exchange of
-//! K/V overlaps attention and only its excess is exposed. Gradient reduction and ZeRO traffic are
+//! MoE dispatch/combine block the compute stream, as in Megatron-LM without TP overlap; CP's ring
+//! exchange of K/V overlaps attention and only its excess is exposed. MoE dispatch is an NCCL
+//! all-to-all by default, or de-duplicated per destination node ([`MoeDispatcher::NodeDedup`], with
+//! node-limited routing from the model) and optionally overlapped with computation at a cost in compute
+//! units ([`FrameworkSpec::overlap_moe_comm`]); neither is calibrated on a published MoE run. Gradient reduction and ZeRO traffic are
 //! charged per chunk for the step simulator to overlap. FLOPs are counted with full attention (the
 //! published MFU convention) whatever the kernels execute.
 
@@ -30,6 +33,19 @@ pub enum Precision {
     Bf16,
     /// FP8 GEMMs (Transformer Engine); attention, norms and optimizer stay in BF16/FP32.
     Fp8,
+}
+
+/// How MoE tokens are moved to their experts and back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum MoeDispatcher {
+    /// NCCL all-to-all (Megatron-core's `alltoall` dispatcher): one copy of a token per routed expert,
+    /// in the training dtype (BF16).
+    #[default]
+    AllToAll,
+    /// De-duplicated dispatch (DeepEP, DeepSeek-V3 §3.2.2): a token crosses the scale-out network once
+    /// per distinct destination node and fans out to its experts over the scale-up links; under FP8
+    /// GEMMs the dispatch is sent in FP8 (1 byte per element), the combine in BF16.
+    NodeDedup,
 }
 
 /// Software-stack choices. Every field has a documented default, the same for every scenario and for
@@ -54,6 +70,17 @@ pub struct FrameworkSpec {
     /// Fixed cost per iteration: data loading, logging, synchronisation (default 0.05 s, an assumption
     /// of the order Megatron-LM's timers show for these phases).
     pub iteration_overhead_s: f64,
+    /// MoE token dispatch (default `AllToAll`).
+    pub moe_dispatcher: MoeDispatcher,
+    /// Overlap MoE dispatch/combine with the computation of another micro-batch (DeepSeek-V3's
+    /// DualPipe, Megatron-core's EP-communication overlap); default false. Only steady-state
+    /// forward/backward pairs are modelled: the all-to-all of a layer's forward and backward is hidden
+    /// behind the same layer's compute of both passes, the excess stays exposed.
+    pub overlap_moe_comm: bool,
+    /// Share of the device's compute units given to communication kernels while MoE communication is
+    /// overlapped; MoE-layer compute slows by `1 / (1 − share)` (default 0.15: DeepSeek-V3 §3.2.2
+    /// dedicates 20 of the H800's 132 SMs).
+    pub moe_comm_sm_fraction: f64,
 }
 
 impl Default for FrameworkSpec {
@@ -66,6 +93,9 @@ impl Default for FrameworkSpec {
             flash_attention: true,
             precision: Precision::Bf16,
             iteration_overhead_s: 0.05,
+            moe_dispatcher: MoeDispatcher::AllToAll,
+            overlap_moe_comm: false,
+            moe_comm_sm_fraction: 0.15,
         }
     }
 }
@@ -180,6 +210,43 @@ impl Ctx<'_> {
         time_s(op, self.fw.collective_algorithm, bytes, n, path, self.fw.in_network_reduction)
     }
 
+    /// Dispatch plus combine of one MoE layer's forward (the backward moves the same bytes), for
+    /// `tokens` tokens on this rank.
+    fn moe_dispatch_combine_s(&self, moe: &crate::model::MoeSpec, tokens: f64) -> f64 {
+        let h = f64::from(self.model.hidden);
+        let k = f64::from(moe.top_k);
+        let ep = u64::from(self.plan.ep);
+        let p = &self.ep_path;
+        match self.fw.moe_dispatcher {
+            // Every routed copy crosses the EP group (the all-to-all keeps the in-node share on NVLink).
+            MoeDispatcher::AllToAll => 2.0 * self.coll(Collective::AllToAll, tokens * k * h * 2.0, ep, p),
+            MoeDispatcher::NodeDedup if ep <= 1 => 0.0,
+            MoeDispatcher::NodeDedup => {
+                // Distinct nodes a token's k experts fall on, experts spread evenly over the group's
+                // nodes (balanced routing); node-limited routing caps it.
+                let nodes = p.nodes as f64;
+                let mut distinct = nodes * (1.0 - (1.0 - 1.0 / nodes).powf(k));
+                if let Some(m) = moe.max_nodes_per_token {
+                    distinct = distinct.min(f64::from(m));
+                }
+                let remote_copies = distinct * (nodes - 1.0) / nodes;
+                let dispatch_bytes_per_elem = if self.fw.precision == Precision::Fp8 { 1.0 } else { 2.0 };
+                let latency = (ep as f64 - 1.0).min(nodes.max(2.0)) * p.step_latency_s;
+                let phase = |bytes_per_elem: f64| {
+                    let over_network = if p.tier == crate::topology::Tier::ScaleUp {
+                        0.0
+                    } else {
+                        tokens * remote_copies * h * bytes_per_elem / p.all_to_all_bytes_per_s
+                    };
+                    // Fan-out to (or gathering from) the k experts inside the nodes.
+                    let over_scale_up = tokens * k * h * bytes_per_elem * (1.0 - 1.0 / ep as f64) / p.scale_up_bytes_per_s;
+                    latency + over_network.max(over_scale_up)
+                };
+                phase(dispatch_bytes_per_elem) + phase(2.0)
+            }
+        }
+    }
+
     fn layer(&self, moe_layer: bool) -> LayerCost {
         let m = self.model;
         let pl = self.plan;
@@ -224,9 +291,7 @@ impl Ctx<'_> {
                     add(self.gemm(tokens, (mats - 1.0) * fs / t, h, 1.0));
                     add(self.gemm(tokens, h, fs / t, 1.0));
                 }
-                // Dispatch and combine: every routed token copy crosses the EP group.
-                let bytes = tokens * f64::from(moe.top_k) * h * 2.0 / sp;
-                a2a_fwd = 2.0 * self.coll(Collective::AllToAll, bytes, u64::from(pl.ep), &self.ep_path);
+                a2a_fwd = self.moe_dispatch_combine_s(moe, tokens / sp);
                 params_expert = f64::from(moe.experts) / f64::from(pl.ep) * mats * h * fe / t;
                 ffn_params = (f64::from(moe.shared_experts) * mats * h * fe + h * f64::from(moe.experts)) / t;
             }
@@ -284,13 +349,23 @@ impl Ctx<'_> {
         let cp_exposed_fwd = (cp_comm - attn_fwd_s).max(0.0);
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
 
-        let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd);
-        let fwd = PassCost { compute_s: fwd_compute, mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_fwd, zero_exposed_s: 0.0 };
+        let mut fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd);
+        let mut bwd_compute = 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd);
+        // MoE dispatch/combine, once per pass. Overlapped (DualPipe-style), both passes' all-to-alls hide
+        // behind both passes' compute, which runs on fewer compute units meanwhile.
+        let mut a2a_exposed = a2a_fwd;
+        if moe_layer && self.fw.overlap_moe_comm && a2a_fwd > 0.0 {
+            let slow = 1.0 / (1.0 - self.fw.moe_comm_sm_fraction);
+            fwd_compute *= slow;
+            bwd_compute *= slow;
+            a2a_exposed = (2.0 * a2a_fwd - fwd_compute - bwd_compute).max(0.0) / 2.0;
+        }
+        let fwd = PassCost { compute_s: fwd_compute, mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_exposed, zero_exposed_s: 0.0 };
         let bwd = PassCost {
-            compute_s: 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd),
+            compute_s: bwd_compute,
             mp_comm_s: if self.fw.overlap_tp_comm_backward { (tp_fwd - col_parallel_s).max(0.0) } else { tp_fwd }
                 + cp_exposed_bwd
-                + a2a_fwd,
+                + a2a_exposed,
             zero_exposed_s: 0.0,
         };
         let (recompute, flops_recompute) = match pl.recompute {
@@ -486,4 +561,68 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         iteration_overhead_s: fw.iteration_overhead_s,
     };
     (cost, chunks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parallelism::{ParallelismSpec, RankOrder, Schedule};
+
+    /// Mixtral 8x7B with its 8 experts spread over two nodes (4 per node): Llama 3's rank order puts
+    /// the pipeline inside the node, so the expert-parallel group spans both.
+    fn moe_step(model: &ModelSpec, fw: &FrameworkSpec) -> crate::step::StepResult {
+        let spec = ParallelismSpec {
+            tp: 1,
+            pp: 2,
+            dp: 8,
+            cp: 1,
+            ep: 8,
+            schedule: Some(Schedule::OneFOneB),
+            vpp: None,
+            micro_batch: Some(1),
+            global_batch: 64,
+            recompute: Recompute::Full,
+            sequence_parallel: false,
+            zero_stage: 1,
+            rank_order: RankOrder::TpCpPpDp,
+        };
+        let cluster = Cluster::resolve(
+            &crate::topology::ClusterSpec {
+                chip: "h100-sxm".into(),
+                gpus: 16,
+                gpus_per_node: 8,
+                network: crate::topology::NetworkSpec {
+                    fabric: "ib-ndr".into(),
+                    nic_gbit_per_s_per_gpu: 400.0,
+                    topology: "generic-fat-tree".into(),
+                },
+            },
+            crate::catalog::Catalog::builtin(),
+            "t",
+        )
+        .unwrap();
+        let plan = crate::scenario::resolve_plan(model, &spec, 2048, 16).unwrap();
+        assert_eq!(cluster.group_path(0, plan.strides().ep, 8).nodes, 2);
+        crate::scenario::simulate_step(model, &plan, &cluster, 2048, fw).unwrap()
+    }
+
+    #[test]
+    fn moe_dispatch_dedup_node_limit_and_overlap() {
+        let mut m = crate::model::preset("mixtral-8x7b").unwrap();
+        let a2a = moe_step(&m, &FrameworkSpec::default());
+        let dedup_fw = FrameworkSpec { moe_dispatcher: MoeDispatcher::NodeDedup, ..FrameworkSpec::default() };
+        // Top-2 over 2 nodes: 0.75 remote copies per token instead of 1.0 (2 copies × half remote).
+        let dedup = moe_step(&m, &dedup_fw);
+        assert!(dedup.breakdown.tp_comm_s < 0.9 * a2a.breakdown.tp_comm_s, "{:?} vs {:?}", dedup.breakdown, a2a.breakdown);
+        // Node-limited to one node: 0.5 remote copies.
+        m.moe.as_mut().unwrap().max_nodes_per_token = Some(1);
+        let limited = moe_step(&m, &dedup_fw);
+        assert!(limited.breakdown.tp_comm_s < 0.9 * dedup.breakdown.tp_comm_s);
+        // Overlap hides communication but slows compute by 1 / (1 − 0.15).
+        let overlap = moe_step(&m, &FrameworkSpec { overlap_moe_comm: true, ..dedup_fw.clone() });
+        assert!(overlap.breakdown.tp_comm_s < limited.breakdown.tp_comm_s);
+        assert!(overlap.breakdown.compute_s > 1.1 * limited.breakdown.compute_s);
+        // The default is unchanged by the model field when the dispatcher does not de-duplicate.
+        assert_eq!(moe_step(&m, &FrameworkSpec::default()).step_s, a2a.step_s);
+    }
 }

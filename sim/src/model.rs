@@ -25,6 +25,11 @@ pub struct MoeSpec {
     pub expert_ffn_hidden: u32,
     /// The first `dense_layers` layers use the dense FFN (`ffn_hidden`) instead of experts.
     pub dense_layers: u32,
+    /// Node-limited routing: each token's experts lie on at most this many nodes (DeepSeek-V2 3,
+    /// DeepSeek-V3 4). Matters with the de-duplicating dispatcher
+    /// ([`crate::cost::MoeDispatcher::NodeDedup`]); `None`: unrestricted routing.
+    #[serde(default)]
+    pub max_nodes_per_token: Option<u32>,
 }
 
 /// Shape of a decoder-only transformer.
@@ -132,6 +137,9 @@ impl ModelSpec {
             }
             if m.expert_ffn_hidden == 0 {
                 return bad("moe.expert_ffn_hidden", "must be at least 1".into());
+            }
+            if m.max_nodes_per_token == Some(0) {
+                return bad("moe.max_nodes_per_token", "must be at least 1 (or None for unrestricted routing)".into());
             }
             if m.dense_layers > self.layers {
                 return bad("moe.dense_layers", format!("{} exceeds layers ({})", m.dense_layers, self.layers));
@@ -276,11 +284,25 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
         "llama3-405b" => dense("Llama 3 405B", 126, 16384, 128, 8, 53248, 128_000, true),
         "dense-200b" => dense("Dense 200B (Llama-style)", 96, 12288, 96, 8, 49152, 128_000, true),
         "mixtral-8x7b" => ModelSpec {
-            moe: Some(MoeSpec { experts: 8, top_k: 2, shared_experts: 0, expert_ffn_hidden: 14336, dense_layers: 0 }),
+            moe: Some(MoeSpec {
+                experts: 8,
+                top_k: 2,
+                shared_experts: 0,
+                expert_ffn_hidden: 14336,
+                dense_layers: 0,
+                max_nodes_per_token: None,
+            }),
             ..dense("Mixtral 8x7B", 32, 4096, 32, 8, 14336, 32000, true)
         },
         "deepseek-v3-like" => ModelSpec {
-            moe: Some(MoeSpec { experts: 256, top_k: 8, shared_experts: 1, expert_ffn_hidden: 2048, dense_layers: 3 }),
+            moe: Some(MoeSpec {
+                experts: 256,
+                top_k: 8,
+                shared_experts: 1,
+                expert_ffn_hidden: 2048,
+                dense_layers: 3,
+                max_nodes_per_token: Some(4),
+            }),
             ..dense("DeepSeek-V3-shaped MoE", 61, 7168, 128, 128, 18432, 129_280, true)
         },
         _ => {
