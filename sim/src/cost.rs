@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::collective::{Algorithm, Collective, time_s};
-use crate::model::ModelSpec;
+use crate::model::{ModelSpec, TpSplit};
 use crate::parallelism::{Plan, Recompute};
 use crate::topology::{Cluster, GroupPath};
 
@@ -252,7 +252,7 @@ impl Ctx<'_> {
         let pl = self.plan;
         let (t, cp) = (f64::from(pl.tp), f64::from(pl.cp));
         let h = f64::from(m.hidden);
-        let kv = m.kv_dim();
+        let (q_width, k_width, v_width) = m.qkv_widths();
         let s_local = f64::from(self.seq) / cp;
         let b = f64::from(pl.micro_batch);
         let tokens = b * s_local;
@@ -268,10 +268,18 @@ impl Ctx<'_> {
         };
         // Column-parallel GEMMs (QKV, FFN up): in backward their weight-gradient GEMMs can hide the TP
         // all-reduce of the input gradient.
-        let qkv = self.gemm(tokens, (h + 2.0 * kv) / t, h, 1.0);
-        let mut col_parallel_s = qkv.0;
-        add(qkv);
-        add(self.gemm(tokens, h, h / t, 1.0));
+        let mut col_parallel_s = 0.0;
+        for p in m.attention_projections() {
+            let g = match p.split {
+                TpSplit::Column => self.gemm(tokens, p.output / t, p.input, 1.0),
+                TpSplit::Row => self.gemm(tokens, p.output, p.input / t, 1.0),
+                TpSplit::Replicated => self.gemm(tokens, p.output, p.input, 1.0),
+            };
+            if p.split == TpSplit::Column {
+                col_parallel_s += g.0;
+            }
+            add(g);
+        }
         let (mut a2a_fwd, mut params_expert) = (0.0, 0.0);
         let mats = if m.gated_ffn { 3.0 } else { 2.0 };
         let ffn_params;
@@ -309,11 +317,11 @@ impl Ctx<'_> {
 
         // Attention core: QK^T and AV per (micro-batch, local head). FLOPs by convention over the full
         // square; FlashAttention executes the causal half.
-        let d = m.head_dim();
+        let (d_qk, d_v) = m.attention_head_dims();
         let heads_local = f64::from(m.heads) / t;
         let s_full = f64::from(self.seq);
-        let (qk_s, qk_f) = self.gemm(s_local, s_full, d, b * heads_local);
-        let (av_s, av_f) = self.gemm(s_local, d, s_full, b * heads_local);
+        let (qk_s, qk_f) = self.gemm(s_local, s_full, d_qk, b * heads_local);
+        let (av_s, av_f) = self.gemm(s_local, d_v, s_full, b * heads_local);
         let attn_flops = qk_f + av_f;
         // Fused attention runs at the chip's measured attention-kernel efficiency when the calibration
         // has one; otherwise (and unfused) as batched GEMMs with the head dimension as one side.
@@ -336,7 +344,7 @@ impl Ctx<'_> {
             _ => f64::from(m.ffn_hidden) / t,
         };
         let act_bytes = tokens * f_local * if m.gated_ffn { 6.0 } else { 4.0 };
-        let qkv_post = tokens * (h + 2.0 * kv) / t * 4.0; // rotary or bias add on Q/K/V
+        let qkv_post = tokens * (q_width + k_width + v_width) / t * 4.0; // rotary or bias add on Q/K/V
         let elem_fwd_s = self.mem_s(replicated + act_bytes + qkv_post) + softmax_s;
         let kernels_fwd = 14.0 + if moe_layer { 8.0 } else { 0.0 };
 
@@ -344,7 +352,7 @@ impl Ctx<'_> {
         let tp_bytes = tokens * h * 2.0;
         let tp_fwd = 2.0 * self.coll(Collective::AllReduce, tp_bytes, u64::from(pl.tp), &self.tp_path);
         // CP: ring attention passes K and V around the CP group, overlapped with the attention core.
-        let cp_bytes = (f64::from(pl.cp) - 1.0) * 2.0 * tokens * kv / t * 2.0;
+        let cp_bytes = (f64::from(pl.cp) - 1.0) * tokens * (k_width + v_width) / t * 2.0;
         let cp_comm = if pl.cp > 1 { self.coll(Collective::SendRecv, cp_bytes, 2, &self.cp_path) } else { 0.0 };
         let cp_exposed_fwd = (cp_comm - attn_fwd_s).max(0.0);
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);

@@ -11,7 +11,9 @@
 //! `h_kv = h`, `f = 4h`, dropout and no flash attention they reduce exactly to the paper's
 //! `sbh(34 + 5as/h)` (no parallelism), `sbh(10 + 24/t + 5as/(ht))` (TP), `sbh(34 + 5as/h)/t` (TP+SP),
 //! `34sbh/t` (selective + SP) and `2sbh` per layer input with full recompute.
-//! Not modelled: allocator fragmentation beyond the fixed reserve, pipeline send buffers, FP8 copies.
+//! Not modelled: allocator fragmentation beyond the fixed reserve, pipeline send buffers, FP8 copies;
+//! MLA activations are counted as multi-head attention with `kv_heads = heads` (the latents are smaller,
+//! the up-projected keys wider: an approximation).
 
 use serde::Serialize;
 
@@ -182,6 +184,7 @@ mod tests {
             tied_embeddings: true,
             dropout: true,
             moe: None,
+            mla: None,
         }
     }
 

@@ -32,6 +32,42 @@ pub struct MoeSpec {
     pub max_nodes_per_token: Option<u32>,
 }
 
+/// Multi-head latent attention (DeepSeek-V2/V3): queries and keys/values pass through low-rank
+/// latents; each head's query-key width is `qk_nope_head_dim + qk_rope_head_dim`, its value width
+/// `v_head_dim`. The down-projections are replicated across TP ranks (as in Megatron-core's MLA), the
+/// up-projections and the output projection are sharded by heads.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MlaSpec {
+    /// Query latent width (0: queries projected directly from the hidden state).
+    pub q_lora_rank: u32,
+    pub kv_lora_rank: u32,
+    pub qk_nope_head_dim: u32,
+    pub qk_rope_head_dim: u32,
+    pub v_head_dim: u32,
+}
+
+/// One projection GEMM of an attention block, per token: `input × output` weights.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Projection {
+    pub input: f64,
+    pub output: f64,
+    /// How the weight is split over TP ranks.
+    pub split: TpSplit,
+}
+
+/// How a projection's weight is split over TP ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpSplit {
+    /// Output columns split (QKV, up-projections): its backward input-gradient all-reduce can hide
+    /// behind the weight-gradient GEMM.
+    Column,
+    /// Input rows split (output projection).
+    Row,
+    /// Not split: every TP rank computes it.
+    Replicated,
+}
+
 /// Shape of a decoder-only transformer.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +93,10 @@ pub struct ModelSpec {
     pub dropout: bool,
     /// Mixture of experts, if any.
     pub moe: Option<MoeSpec>,
+    /// Multi-head latent attention instead of multi-head/grouped-query attention (`kv_heads` is then
+    /// ignored).
+    #[serde(default)]
+    pub mla: Option<MlaSpec>,
 }
 
 /// Parameter counts, split the way parallelism shards them.
@@ -102,6 +142,48 @@ impl ModelSpec {
     pub fn kv_dim(&self) -> f64 {
         self.head_dim() * f64::from(self.kv_heads)
     }
+    /// The attention block's projection GEMMs per token (weights only; biases and norms separate).
+    pub fn attention_projections(&self) -> Vec<Projection> {
+        let h = f64::from(self.hidden);
+        let p = |input: f64, output: f64, split: TpSplit| Projection { input, output, split };
+        match &self.mla {
+            None => vec![p(h, h + 2.0 * self.kv_dim(), TpSplit::Column), p(h, h, TpSplit::Row)],
+            Some(a) => {
+                let heads = f64::from(self.heads);
+                let qk = f64::from(a.qk_nope_head_dim + a.qk_rope_head_dim);
+                let (q_lora, kv_lora) = (f64::from(a.q_lora_rank), f64::from(a.kv_lora_rank));
+                let mut v = Vec::with_capacity(5);
+                if a.q_lora_rank > 0 {
+                    v.push(p(h, q_lora, TpSplit::Replicated));
+                    v.push(p(q_lora, heads * qk, TpSplit::Column));
+                } else {
+                    v.push(p(h, heads * qk, TpSplit::Column));
+                }
+                v.push(p(h, kv_lora + f64::from(a.qk_rope_head_dim), TpSplit::Replicated));
+                v.push(p(kv_lora, heads * f64::from(a.qk_nope_head_dim + a.v_head_dim), TpSplit::Column));
+                v.push(p(heads * f64::from(a.v_head_dim), h, TpSplit::Row));
+                v
+            }
+        }
+    }
+    /// Per-head widths of the attention core: (query-key, value).
+    pub fn attention_head_dims(&self) -> (f64, f64) {
+        match &self.mla {
+            None => (self.head_dim(), self.head_dim()),
+            Some(a) => (f64::from(a.qk_nope_head_dim + a.qk_rope_head_dim), f64::from(a.v_head_dim)),
+        }
+    }
+    /// Widths of the Q, K and V activations the attention core reads (all heads).
+    pub fn qkv_widths(&self) -> (f64, f64, f64) {
+        match &self.mla {
+            None => (f64::from(self.hidden), self.kv_dim(), self.kv_dim()),
+            Some(_) => {
+                let (d_qk, d_v) = self.attention_head_dims();
+                let heads = f64::from(self.heads);
+                (heads * d_qk, heads * d_qk, heads * d_v)
+            }
+        }
+    }
     /// Number of layers whose FFN is a MoE block.
     pub fn moe_layers(&self) -> u32 {
         self.moe.as_ref().map_or(0, |m| self.layers.saturating_sub(m.dense_layers))
@@ -141,6 +223,16 @@ impl ModelSpec {
             if m.max_nodes_per_token == Some(0) {
                 return bad("moe.max_nodes_per_token", "must be at least 1 (or None for unrestricted routing)".into());
             }
+        }
+        if let Some(a) = &self.mla {
+            if a.kv_lora_rank == 0 || a.v_head_dim == 0 || a.qk_nope_head_dim + a.qk_rope_head_dim == 0 {
+                return bad("mla", "kv_lora_rank, v_head_dim and qk_nope_head_dim + qk_rope_head_dim must be at least 1".into());
+            }
+        }
+        if let Some(m) = &self.moe {
+            if m.max_nodes_per_token == Some(0) {
+                return bad("moe.max_nodes_per_token", "must be at least 1 (or None for unrestricted routing)".into());
+            }
             if m.dense_layers > self.layers {
                 return bad("moe.dense_layers", format!("{} exceeds layers ({})", m.dense_layers, self.layers));
             }
@@ -155,7 +247,9 @@ impl ModelSpec {
         let b = if self.bias { 1.0 } else { 0.0 };
         // QKV + output projection, two norms (weight + bias for LayerNorm, weight for RMSNorm).
         let norms = if self.bias { 4.0 * h } else { 2.0 * h };
-        let attention = h * (h + 2.0 * kv) + h * h + b * (h + 2.0 * kv + h) + norms;
+        let proj: f64 = self.attention_projections().iter().map(|p| p.input * p.output).sum();
+        let latent_norms = self.mla.as_ref().map_or(0.0, |a| f64::from(a.q_lora_rank + a.kv_lora_rank));
+        let attention = proj + b * (h + 2.0 * kv + h) + norms + latent_norms;
         let ffn = |f: f64| self.ffn_mats() * h * f + b * (f + h);
         let dense_ffn = ffn(f64::from(self.ffn_hidden));
         let (experts, shared, active_ffn_moe) = match &self.moe {
@@ -191,10 +285,11 @@ impl ModelSpec {
     /// context of `seq_len` (full square, see module docs).
     pub fn layer_forward_flops_per_token(&self, seq_len: u32, moe_layer: bool) -> f64 {
         let h = f64::from(self.hidden);
-        let kv = self.kv_dim();
         let s = f64::from(seq_len);
-        let attn_proj = 2.0 * (h * (h + 2.0 * kv) + h * h);
-        let scores = 4.0 * s * h; // QK^T and AV
+        let attn_proj: f64 = self.attention_projections().iter().map(|p| 2.0 * p.input * p.output).sum();
+        // QK^T and AV over the full square: 2·s·heads·(d_qk + d_v) (= 4·s·h for multi-head attention).
+        let (d_qk, d_v) = self.attention_head_dims();
+        let scores = 2.0 * s * f64::from(self.heads) * (d_qk + d_v);
         let ffn = match (&self.moe, moe_layer) {
             (Some(m), true) => {
                 let per_expert = 2.0 * self.ffn_mats() * h * f64::from(m.expert_ffn_hidden);
@@ -259,6 +354,7 @@ fn dense(name: &str, layers: u32, hidden: u32, heads: u32, kv_heads: u32, ffn: u
         tied_embeddings: !llama_style,
         dropout: !llama_style,
         moe: None,
+        mla: None,
     }
 }
 
@@ -272,7 +368,8 @@ pub const PRESET_IDS: &[&str] =
 /// 8 kv, 28672; 405B: 126 l, 16384, 128 h, 8 kv, 53248; vocab 128,000). Mixtral 8x7B: Jiang et al. 2024
 /// (32 l, 4096, 32 h, 8 kv, 8 experts of 14336, top-2, vocab 32000). DeepSeek-V3-shaped: DeepSeek-V3
 /// report (61 layers, 7168, 128 heads, 256 routed experts of 2048 + 1 shared, top-8, first 3 layers
-/// dense with FFN 18432, vocab 129,280); MLA is approximated by standard attention with 128 KV heads.
+/// dense with FFN 18432, vocab 129,280, routing limited to 4 nodes, MLA: query latent 1536, key-value
+/// latent 512, 128 + 64 query-key and 128 value dimensions per head).
 /// dense-200b: an illustrative 200B Llama-style shape (96 l, 12288 hidden, 96 heads, 8 kv, FFN 49152).
 /// MT-NLG 530B: Smith et al. 2022 (105 l, 20480, 128 heads).
 pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
@@ -303,6 +400,7 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
                 dense_layers: 3,
                 max_nodes_per_token: Some(4),
             }),
+            mla: Some(MlaSpec { q_lora_rank: 1536, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128 }),
             ..dense("DeepSeek-V3-shaped MoE", 61, 7168, 128, 128, 18432, 129_280, true)
         },
         _ => {
@@ -369,5 +467,14 @@ mod tests {
     fn unknown_preset_suggests() {
         let e = preset("llama3-450b").unwrap_err().to_string();
         assert!(e.contains("llama3-405b"), "{e}");
+    }
+
+    /// DeepSeek-V3 report: 671B total parameters, 37B activated per token (main model, without the
+    /// multi-token-prediction module).
+    #[test]
+    fn deepseek_v3_parameter_counts() {
+        let p = preset("deepseek-v3-like").unwrap().params(4096);
+        assert!((p.total / 671e9 - 1.0).abs() < 0.01, "total {:.1}B", p.total / 1e9);
+        assert!((p.active / 37e9 - 1.0).abs() < 0.03, "active {:.1}B", p.active / 1e9);
     }
 }

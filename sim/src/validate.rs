@@ -232,6 +232,7 @@ pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
             tied_embeddings: !llama,
             dropout: !llama,
             moe: None,
+            mla: None,
         };
         model.check(r.file).map_err(|e| WankaError::Parse { file: r.file.to_string(), line: r.line, col: 0, msg: e.to_string() })?;
         let nic = r.positive("nic_gbps_per_gpu")?;
