@@ -7,6 +7,7 @@
 # target/release/wanka), COMPARE_SEEDS (20), SWEEP_SEEDS (10). The notebooks read:
 #   compare.json, compare.csv            wanka compare --json --csv          -> candidates.ipynb
 #   validate_step.json, step_cases.csv   wanka validate step_cases.csv       -> validation.ipynb
+#   validate_holdout.json, holdout_cases.csv  wanka validate holdout_cases.csv (never calibrated on)
 #   validate_reliability.json            wanka validate reliability_cases.csv
 #   planner_study/                       wanka sweep scenarios/sweeps/planner_study.ron -> reliability.ipynb
 #   checkpoint_interval/                 wanka sweep notebooks/sweeps/checkpoint_interval.ron
@@ -37,10 +38,13 @@ echo "== compare (default plan, $COMPARE_SEEDS seeds per candidate)"
 "$WANKA" compare scenarios/default_plan.ron --seeds "$COMPARE_SEEDS" --json --csv "$OUT/compare.csv" >"$OUT/compare.json.tmp"
 mv "$OUT/compare.json.tmp" "$OUT/compare.json"
 
-echo "== validate (step and reliability cases)"
+echo "== validate (step, holdout and reliability cases)"
 emit "$OUT/validate_step.json" "$WANKA" validate scenarios/validation/step_cases.csv --json
 emit "$OUT/validate_reliability.json" "$WANKA" validate scenarios/validation/reliability_cases.csv --json
-rm -f "$OUT/step_cases.csv" && cp scenarios/validation/step_cases.csv "$OUT/step_cases.csv" && chmod u+w "$OUT/step_cases.csv"
+emit "$OUT/validate_holdout.json" "$WANKA" validate scenarios/validation/holdout_cases.csv --json
+for f in step_cases.csv holdout_cases.csv; do
+    rm -f "$OUT/$f" && cp "scenarios/validation/$f" "$OUT/$f" && chmod u+w "$OUT/$f"
+done
 
 for sweep in scenarios/sweeps/planner_study.ron notebooks/sweeps/checkpoint_interval.ron; do
     name="$(basename "$sweep" .ron)"

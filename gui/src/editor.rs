@@ -11,9 +11,9 @@ use egui::{Align, Color32, Layout, RichText, Stroke, StrokeKind, TextEdit, Ui, v
 use wanka_sim::catalog::FabricKind;
 use wanka_sim::checkpoint::{Interval, Policy};
 use wanka_sim::collective::Algorithm;
-use wanka_sim::cost::Precision;
+use wanka_sim::cost::{MoeDispatcher, Precision};
 use wanka_sim::model::{ModelRef, PRESET_IDS};
-use wanka_sim::parallelism::{Recompute, Schedule};
+use wanka_sim::parallelism::{RankOrder, Recompute, Schedule};
 use wanka_sim::{Catalog, Scenario, WankaError};
 
 /// An editable setting (or a group of them) that an error can point at.
@@ -538,6 +538,16 @@ pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &C
             false,
         );
         c |= ui.checkbox(&mut form.base.parallelism.sequence_parallel, "Sequence parallel (SP)").changed();
+        c |= combo_row(
+            ui,
+            "Rank order",
+            &mut form.base.parallelism.rank_order,
+            &[
+                (RankOrder::TpCpDpPp, "tp-cp-(ep)-dp-pp (Megatron-core)".to_string()),
+                (RankOrder::TpCpPpDp, "tp-cp-pp-dp (Llama 3)".to_string()),
+            ],
+            false,
+        );
         c
     });
 
@@ -567,6 +577,17 @@ pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &C
             false,
         );
         c |= text_row(ui, form, errors, Knob::Overhead);
+        c |= combo_row(
+            ui,
+            "MoE dispatch",
+            &mut form.base.framework.moe_dispatcher,
+            &[
+                (MoeDispatcher::AllToAll, "all-to-all (one copy per expert)".to_string()),
+                (MoeDispatcher::NodeDedup, "de-duplicated per node (DeepEP)".to_string()),
+            ],
+            false,
+        );
+        c |= ui.checkbox(&mut form.base.framework.overlap_moe_comm, "Overlap MoE dispatch/combine with compute").changed();
         c
     });
 

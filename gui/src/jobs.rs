@@ -10,7 +10,7 @@ use wanka_sim::scenario::{RunContext, build_run_inputs};
 use wanka_sim::step::StepResult;
 use wanka_sim::topology::{Cluster, ClusterSpec, Tier, Vertex};
 use wanka_sim::validate::{self, StepReport};
-use wanka_sim::{Catalog, Scenario, WankaError};
+use wanka_sim::{Cancel, Catalog, Scenario, WankaError};
 
 /// A step simulation request.
 #[derive(Debug, Clone)]
@@ -176,11 +176,11 @@ pub fn candidate_run_inputs(
 }
 
 /// Compare a plan's candidates (on the worker thread).
-pub fn run_plan(job: PlanJob) -> Result<PlanOutput, WankaError> {
+pub fn run_plan(job: PlanJob, cancel: &Cancel) -> Result<PlanOutput, WankaError> {
     let catalog = Catalog::builtin();
     // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
     job.plan.check(&job.file)?;
-    let comparison = job.plan.compare(catalog, &job.file)?;
+    let comparison = job.plan.compare_cancellable(catalog, &job.file, cancel)?;
     let candidate_of = match_candidates(&job.plan, &comparison);
     Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of })
 }
@@ -190,7 +190,7 @@ pub fn run_plan(job: PlanJob) -> Result<PlanOutput, WankaError> {
 pub type PlanLosses = Vec<Result<Losses, String>>;
 
 /// The loss breakdown of every candidate of a compared plan (on the worker thread).
-pub fn run_plan_losses(out: PlanOutput) -> PlanLosses {
+pub fn run_plan_losses(out: PlanOutput, cancel: &Cancel) -> PlanLosses {
     let catalog = Catalog::builtin();
     let s = &out.plan.settings;
     out.comparison
@@ -200,7 +200,8 @@ pub fn run_plan_losses(out: PlanOutput) -> PlanLosses {
         .map(|(r, &i)| {
             let cand = out.plan.candidates.get(i).ok_or("no such candidate")?;
             let inputs = candidate_run_inputs(&out.plan, cand, r, catalog, &out.file)?;
-            Ok(Losses::of(&run::monte_carlo(&inputs, s.seed, s.seeds)))
+            let mc = run::monte_carlo_cancellable(&inputs, s.seed, s.seeds, cancel).map_err(|e| e.to_string())?;
+            Ok(Losses::of(&mc))
         })
         .collect()
 }
@@ -339,11 +340,11 @@ pub fn log_events(o: &RunOutcome) -> u64 {
 
 /// Simulate a training run (on the worker thread): Monte Carlo first, then, if the logs are of a size
 /// to keep, one seed's event log and the progress band.
-pub fn run_training(job: RunJob) -> Result<RunOutput, WankaError> {
+pub fn run_training(job: RunJob, cancel: &Cancel) -> Result<RunOutput, WankaError> {
     let catalog = Catalog::builtin();
     let (inputs, context) = job.scenario.run_inputs(catalog, &job.file)?;
     let seed = job.scenario.seed;
-    let monte_carlo = run::monte_carlo(&inputs, seed, job.seeds);
+    let monte_carlo = run::monte_carlo_cancellable(&inputs, seed, job.seeds, cancel)?;
     let mut notes = Vec::new();
     let first = monte_carlo.runs.first().map_or(0, log_events);
     let (outcome, log) = if first <= MAX_LOG_EVENTS {
@@ -520,8 +521,8 @@ mod plan_tests {
     fn plan_losses_rebuild_the_comparisons_runs() {
         let mut plan = default_plan();
         plan.settings.seeds = 20;
-        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into() }).unwrap();
-        let losses = run_plan_losses(out.clone());
+        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into() }, &Cancel::new()).unwrap();
+        let losses = run_plan_losses(out.clone(), &Cancel::new());
         let c = &out.comparison;
         assert_eq!(out.candidate_of.len(), c.candidates.len());
         for (k, r) in c.candidates.iter().enumerate() {
@@ -538,7 +539,9 @@ mod plan_tests {
     fn training_run_of_the_default_scenario() {
         let dir = crate::files::find_scenarios_dir(None).unwrap();
         let s = Scenario::load(&dir.join("default.ron")).unwrap();
-        let out = run_training(RunJob { scenario: s, file: "default.ron".into(), seeds: 20, band_seeds: 10, band_samples: 50 }).unwrap();
+        let out =
+            run_training(RunJob { scenario: s, file: "default.ron".into(), seeds: 20, band_seeds: 10, band_samples: 50 }, &Cancel::new())
+                .unwrap();
         assert_eq!(out.band.as_ref().unwrap().t_days.len(), 50);
         assert!(out.notes.is_empty(), "{:?}", out.notes);
         // The counters bound the log's size closely.

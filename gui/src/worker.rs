@@ -9,6 +9,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
+use wanka_sim::Cancel;
+
 /// Something that can wake the UI when a result is ready (the egui context in the app).
 type Waker = Arc<Mutex<Option<egui::Context>>>;
 
@@ -65,11 +67,12 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         Worker { tx, rx, waker, submitted: 0, received: 0 }
     }
 
-    /// A worker whose jobs may run long (plan comparisons, Monte Carlo runs) and cannot be stopped:
-    /// a newer job does not wait for a superseded one to finish but starts on its own thread beside it
-    /// (at most `max_running` at once), with its own rayon pool so the old job's parallel loops do not
-    /// starve it. The superseded job's result is dropped when it arrives.
-    pub fn concurrent(name: &str, max_running: usize, job: impl Fn(I) -> O + Send + Sync + 'static) -> Self {
+    /// A worker whose jobs may run long (plan comparisons, Monte Carlo runs): a newer job cancels the
+    /// superseded ones (their [`Cancel`] flag is set; the simulator stops at its next check) and does not
+    /// wait for them to wind down but starts on its own thread beside them (at most `max_running` at
+    /// once), with its own rayon pool so the old job's parallel loops do not starve it. A superseded
+    /// job's result, if it still arrives, is dropped.
+    pub fn concurrent(name: &str, max_running: usize, job: impl Fn(I, &Cancel) -> O + Send + Sync + 'static) -> Self {
         let (tx, job_rx) = channel::<(u64, I)>();
         let (out_tx, rx) = channel::<(u64, Result<O, String>)>();
         let waker: Waker = Arc::new(Mutex::new(None));
@@ -80,6 +83,8 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
             let (done_tx, done_rx) = channel::<()>();
             let mut running = 0usize;
+            // Flags of the jobs started so far; each new job cancels the ones before it.
+            let mut started: Vec<Cancel> = Vec::new();
             let mut pending: Option<(u64, I)> = None;
             let mut open = true;
             while open || pending.is_some() {
@@ -98,12 +103,17 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                     continue;
                 }
                 let Some((generation, input)) = pending.take() else { continue };
+                for c in started.drain(..) {
+                    c.cancel();
+                }
+                let cancel = Cancel::new();
+                started.push(cancel.clone());
                 let (job, job_tx, done_tx, waker) = (Arc::clone(&job), out_tx.clone(), done_tx.clone(), Arc::clone(&thread_waker));
                 let run = move || {
                     let pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("wanka-job-{i}")).build();
                     let out = catch_unwind(AssertUnwindSafe(|| match &pool {
-                        Ok(pool) => pool.install(|| job(input)),
-                        Err(_) => job(input),
+                        Ok(pool) => pool.install(|| job(input, &cancel)),
+                        Err(_) => job(input, &cancel),
                     }))
                     .map_err(panic_text);
                     let _ = job_tx.send((generation, out));
@@ -210,7 +220,7 @@ mod tests {
 
     #[test]
     fn concurrent_worker_does_not_wait_for_a_superseded_job() {
-        let mut w = Worker::concurrent("test", 2, |x: u64| {
+        let mut w = Worker::concurrent("test", 2, |x: u64, _: &Cancel| {
             if x == 1 {
                 std::thread::sleep(Duration::from_millis(1500));
             }
@@ -227,12 +237,36 @@ mod tests {
         assert!(w.poll().is_none());
         w.submit(3);
         assert_eq!(wait(&mut w), Ok(6));
-        let mut p = Worker::concurrent("test", 1, |x: u32| {
+        let mut p = Worker::concurrent("test", 1, |x: u32, _: &Cancel| {
             assert!(x != 3, "three is right out");
             x
         });
         p.submit(3);
         assert!(wait(&mut p).unwrap_err().contains("three is right out"));
+    }
+
+    #[test]
+    fn a_newer_job_cancels_the_superseded_one() {
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
+        let seen_tx = Mutex::new(seen_tx);
+        let mut w = Worker::concurrent("test", 2, move |x: u64, cancel: &Cancel| {
+            if x == 1 {
+                // Runs until cancelled (or gives up after 10 s), and reports that it saw the flag.
+                let t = Instant::now();
+                while !cancel.is_cancelled() && t.elapsed() < Duration::from_secs(10) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                if cancel.is_cancelled() {
+                    let _ = seen_tx.lock().unwrap().send(x);
+                }
+            }
+            x
+        });
+        w.submit(1);
+        std::thread::sleep(Duration::from_millis(100));
+        w.submit(2);
+        assert_eq!(wait(&mut w), Ok(2));
+        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(1), "the superseded job was not cancelled");
     }
 
     #[test]

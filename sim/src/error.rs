@@ -15,6 +15,9 @@ pub enum WankaError {
     Unknown { kind: &'static str, id: String, closest: Vec<String> },
     #[error("infeasible plan: {}", reasons.join("; "))]
     Infeasible { reasons: Vec<String> },
+    /// The caller cancelled the computation ([`crate::cancel::Cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl WankaError {

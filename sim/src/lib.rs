@@ -12,6 +12,7 @@
 //! scenario seed through [`engine::rng_stream`]; user input never panics, it returns
 //! [`error::WankaError`] naming the file and field.
 
+pub mod cancel;
 pub mod catalog;
 pub mod checkpoint;
 pub mod collective;
@@ -34,6 +35,7 @@ pub mod sweep;
 pub mod topology;
 pub mod validate;
 
+pub use cancel::Cancel;
 pub use catalog::Catalog;
 pub use error::WankaError;
 pub use scenario::Scenario;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::cancel::Cancel;
 use crate::catalog::Catalog;
 use crate::cost::FrameworkSpec;
 use crate::economics::{self, Economics, Money, PoolHw, Power};
@@ -220,10 +221,16 @@ impl PlanFile {
 
     /// Compare every candidate.
     pub fn compare(&self, catalog: &Catalog, file: &str) -> Result<Comparison, WankaError> {
+        self.compare_cancellable(catalog, file, &Cancel::new())
+    }
+
+    /// [`PlanFile::compare`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked
+    /// per candidate plan of the searches, per Monte Carlo seed and between the mixed-hardware options).
+    pub fn compare_cancellable(&self, catalog: &Catalog, file: &str, cancel: &Cancel) -> Result<Comparison, WankaError> {
         let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
         let mut results = Vec::with_capacity(self.candidates.len());
         for (i, c) in self.candidates.iter().enumerate() {
-            results.push(self.evaluate(&model, c, i, catalog, file)?);
+            results.push(self.evaluate(&model, c, i, catalog, file, cancel)?);
         }
         // Rank feasible by p50 days (stable on input order).
         let mut order: Vec<usize> = (0..results.len()).collect();
@@ -271,6 +278,7 @@ impl PlanFile {
         index: usize,
         catalog: &Catalog,
         file: &str,
+        cancel: &Cancel,
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let seq = self.goal.seq_len;
@@ -297,7 +305,7 @@ impl PlanFile {
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
         for cl in &clusters {
             let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
-            let r = search::search(model, cl, seq, fw, &space, batch, self.settings.top_k);
+            let r = search::search_cancellable(model, cl, seq, fw, &space, batch, self.settings.top_k, cancel)?;
             enumerated += r.enumerated;
             feasible_plans += r.feasible;
             for (k, v) in &r.rejected {
@@ -326,8 +334,11 @@ impl PlanFile {
             let (a, b) = (&clusters[0], &clusters[1]);
             // Faster chips first in the pipeline: the first stages hold the most activations.
             let (first, second) = if a.chip.bf16_dense_tflops >= b.chip.bf16_dense_tflops { (a, b) } else { (b, a) };
+            cancel.check()?;
             options.extend(mixed::hetero_pipeline(model, first, second, seq, fw, batch));
+            cancel.check()?;
             options.extend(mixed::hetero_data(model, a, b, seq, fw, batch));
+            cancel.check()?;
         }
         let search_ms = t0.elapsed().as_secs_f64() * 1e3;
         options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
@@ -388,7 +399,7 @@ impl PlanFile {
             1,
             file,
         )?;
-        let mc = run::monte_carlo(&inputs, self.settings.seed, self.settings.seeds);
+        let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
         result.ideal_days = ctx.ideal_days;
         result.days = mc.wall_days;
         result.ettr = mc.ettr;
@@ -559,5 +570,31 @@ mod tests {
         let spares = 8.0; // 1% of 8 nodes rounds up to one spare node of 8 devices
         assert!((e.total_usd - 2.0 * (64.0 + spares) * hours).abs() < 1e-6 * e.total_usd, "{}", e.total_usd);
         assert!(c.candidates[0].search_feasible > 0 && c.candidates[0].search_enumerated >= c.candidates[0].search_feasible);
+    }
+
+    #[test]
+    fn cancelled_comparisons_stop_with_cancelled() {
+        let plan = PlanFile::parse(PLAN, "p.ron").unwrap();
+        let cancel = Cancel::new();
+        cancel.cancel();
+        assert!(matches!(plan.compare_cancellable(Catalog::builtin(), "p.ron", &cancel), Err(WankaError::Cancelled)));
+        // Cancelled from another thread while it runs (the default plan takes seconds): it stops, and
+        // returns no partial comparison.
+        let big = PlanFile::parse(include_str!("../../scenarios/default_plan.ron"), "default_plan.ron").unwrap();
+        let cancel = Cancel::new();
+        let c2 = cancel.clone();
+        let worker = std::thread::spawn(move || big.compare_cancellable(Catalog::builtin(), "default_plan.ron", &c2));
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        cancel.cancel();
+        assert!(matches!(worker.join().unwrap(), Err(WankaError::Cancelled)));
+        // An uncancelled flag changes nothing.
+        let a = plan.compare(Catalog::builtin(), "p.ron").unwrap();
+        let b = plan.compare_cancellable(Catalog::builtin(), "p.ron", &Cancel::new()).unwrap();
+        let json = |c: &Comparison| {
+            let mut v = serde_json::to_value(c).unwrap();
+            v["candidates"][0]["search_ms"] = serde_json::Value::Null; // wall-clock time of the search
+            v
+        };
+        assert_eq!(json(&a), json(&b));
     }
 }

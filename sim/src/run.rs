@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::cancel::Cancel;
 use crate::checkpoint::{CheckpointCost, CheckpointSpec};
 use crate::engine::{EventQueue, Ticks, rng_stream, secs, ticks};
 use crate::error::WankaError;
@@ -836,8 +837,21 @@ pub struct MonteCarlo {
 /// depend on the number of threads: every run owns its random streams and results are kept in seed
 /// order.
 pub fn monte_carlo(inp: &RunInputs, base_seed: u64, seeds: u64) -> MonteCarlo {
-    let runs: Vec<RunOutcome> = (0..seeds.max(1)).into_par_iter().map(|i| simulate_run(inp, base_seed.wrapping_add(i), false).0).collect();
-    summarize(runs, base_seed)
+    match monte_carlo_cancellable(inp, base_seed, seeds, &Cancel::new()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("a fresh flag is never cancelled"),
+    }
+}
+
+/// [`monte_carlo`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked per seed).
+pub fn monte_carlo_cancellable(inp: &RunInputs, base_seed: u64, seeds: u64, cancel: &Cancel) -> Result<MonteCarlo, WankaError> {
+    let runs: Vec<Option<RunOutcome>> = (0..seeds.max(1))
+        .into_par_iter()
+        .map(|i| (!cancel.is_cancelled()).then(|| simulate_run(inp, base_seed.wrapping_add(i), false).0))
+        .collect();
+    cancel.check()?;
+    let runs: Vec<RunOutcome> = runs.into_iter().flatten().collect();
+    Ok(summarize(runs, base_seed))
 }
 
 /// Aggregate finished runs.

@@ -12,7 +12,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::cancel::Cancel;
 use crate::cost::FrameworkSpec;
+use crate::error::WankaError;
 use crate::model::ModelSpec;
 use crate::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
 use crate::scenario::{resolve_plan, simulate_step};
@@ -263,12 +265,33 @@ pub fn search(
     batch: BatchTarget,
     top_k: usize,
 ) -> SearchResult {
+    match search_cancellable(model, cluster, seq_len, fw, space, batch, top_k, &Cancel::new()) {
+        Ok(r) => r,
+        Err(_) => unreachable!("a fresh flag is never cancelled"),
+    }
+}
+
+/// [`search`] that stops with [`WankaError::Cancelled`] when `cancel` is set.
+#[allow(clippy::too_many_arguments)]
+pub fn search_cancellable(
+    model: &ModelSpec,
+    cluster: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+    space: &SearchSpace,
+    batch: BatchTarget,
+    top_k: usize,
+    cancel: &Cancel,
+) -> Result<SearchResult, WankaError> {
     let even = space.even_layers.unwrap_or(false);
     let specs = enumerate(space, cluster.gpus, batch, seq_len);
     let enumerated = specs.len() as u64;
     let evaluated: Vec<Result<Ranked, String>> = specs
         .into_par_iter()
         .map(|s| {
+            if cancel.is_cancelled() {
+                return Err(String::new());
+            }
             let (spec, idle) = s.map_err(str::to_string)?;
             let chunks = spec.pp * spec.vpp.unwrap_or(1);
             if even && model.layers % chunks != 0 {
@@ -281,6 +304,7 @@ pub fn search(
             Ok(rank(spec, plan, &r, seq_len, idle))
         })
         .collect();
+    cancel.check()?;
     let mut rejected = BTreeMap::new();
     let mut ok: Vec<(usize, Ranked)> = Vec::new();
     for (i, e) in evaluated.into_iter().enumerate() {
@@ -290,13 +314,13 @@ pub fn search(
         }
     }
     ok.sort_by(|a, b| a.1.s_per_mtok.total_cmp(&b.1.s_per_mtok).then(a.0.cmp(&b.0)));
-    SearchResult {
+    Ok(SearchResult {
         enumerated,
         feasible: ok.len() as u64,
         rejected,
         all_s_per_mtok: ok.iter().map(|(_, r)| r.s_per_mtok).collect(),
         top: ok.into_iter().take(top_k).map(|(_, r)| r).collect(),
-    }
+    })
 }
 
 /// Rank a simulated plan.
