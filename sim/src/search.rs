@@ -319,8 +319,28 @@ pub fn search_cancellable(
         feasible: ok.len() as u64,
         rejected,
         all_s_per_mtok: ok.iter().map(|(_, r)| r.s_per_mtok).collect(),
-        top: ok.into_iter().take(top_k).map(|(_, r)| r).collect(),
+        top: distinct_top(ok.into_iter().map(|(_, r)| r), top_k),
     })
+}
+
+/// The first `k` plans, leaving out a plan that differs from one already kept only by its rank order or
+/// recomputation and runs within 0.01% of its step time: a variant that changes nothing that matters
+/// (rank order when TP fills the node, selective recomputation under FlashAttention).
+fn distinct_top(ranked: impl Iterator<Item = Ranked>, k: usize) -> Vec<Ranked> {
+    let mut top: Vec<Ranked> = Vec::with_capacity(k);
+    for r in ranked {
+        if top.len() == k {
+            break;
+        }
+        let same = |t: &Ranked| {
+            (t.step_s - r.step_s).abs() <= 1e-4 * t.step_s
+                && ParallelismSpec { rank_order: r.spec.rank_order, recompute: r.spec.recompute, ..t.spec.clone() } == r.spec
+        };
+        if !top.iter().any(same) {
+            top.push(r);
+        }
+    }
+    top
 }
 
 /// Rank a simulated plan.
