@@ -98,10 +98,10 @@ impl CheckpointSpec {
         if !(self.fixed_latency_s >= 0.0 && self.fixed_latency_s.is_finite()) {
             return bad("fixed_latency_s", format!("must be >= 0 seconds, got {}", self.fixed_latency_s));
         }
-        if let Interval::Fixed { minutes } = self.interval {
-            if !(minutes > 0.0 && minutes.is_finite()) {
-                return bad("interval", format!("Fixed minutes must be positive, got {minutes}"));
-            }
+        if let Interval::Fixed { minutes } = self.interval
+            && !(minutes > 0.0 && minutes.is_finite())
+        {
+            return bad("interval", format!("Fixed minutes must be positive, got {minutes}"));
         }
         Ok(())
     }

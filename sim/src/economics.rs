@@ -87,10 +87,10 @@ pub fn check(money: &Money, power: &Power, file: &str, field: &str) -> Result<()
     let nonneg = |v: f64| v >= 0.0 && v.is_finite();
     match money {
         Money::Purchase { card_usd, node_overhead_usd, network_usd_per_port, storage_usd, amortisation_years } => {
-            if let Some(c) = card_usd {
-                if !nonneg(*c) {
-                    return bad("money.card_usd", format!("price must be >= 0 USD, got {c}"));
-                }
+            if let Some(c) = card_usd
+                && !nonneg(*c)
+            {
+                return bad("money.card_usd", format!("price must be >= 0 USD, got {c}"));
             }
             for (n, v) in
                 [("node_overhead_usd", *node_overhead_usd), ("network_usd_per_port", *network_usd_per_port), ("storage_usd", *storage_usd)]
@@ -115,15 +115,15 @@ pub fn check(money: &Money, power: &Power, file: &str, field: &str) -> Result<()
     if !nonneg(power.usd_per_kwh) {
         return bad("power.usd_per_kwh", format!("price must be >= 0, got {}", power.usd_per_kwh));
     }
-    if let Some(h) = power.host_w_per_node {
-        if !nonneg(h) {
-            return bad("power.host_w_per_node", format!("must be >= 0 W, got {h}"));
-        }
+    if let Some(h) = power.host_w_per_node
+        && !nonneg(h)
+    {
+        return bad("power.host_w_per_node", format!("must be >= 0 W, got {h}"));
     }
-    if let Some(c) = power.facility_cap_mw {
-        if !(c > 0.0 && c.is_finite()) {
-            return bad("power.facility_cap_mw", format!("must be positive, got {c}"));
-        }
+    if let Some(c) = power.facility_cap_mw
+        && !(c > 0.0 && c.is_finite())
+    {
+        return bad("power.facility_cap_mw", format!("must be positive, got {c}"));
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! Each component (GPU, HBM, NIC, switch/cable, host, software, silent data corruption …) fails per
 //! device-hour or per node-hour, exponentially or with a Weibull hazard (shape < 1: infant mortality,
 //! > 1: wear-out). In synchronous training every component failure on any of the job's devices
-//! interrupts the whole job. Profiles live in `scenarios/catalog/failures.ron`, derived from published
-//! fleet data (Llama 3 Table 5 counts; Meta RSC rates), with a low/high band.
+//! > interrupts the whole job. Profiles live in `scenarios/catalog/failures.ron`, derived from published
+//! > fleet data (Llama 3 Table 5 counts; Meta RSC rates), with a low/high band.
 //!
 //! The superposition of many units is sampled directly: an exponential component over `n` units is a
 //! Poisson process of rate `n·λ`; a Weibull component is a non-homogeneous Poisson process with the
@@ -102,10 +102,10 @@ impl Component {
         if !(self.rate_per_unit_hour >= 0.0 && self.rate_per_unit_hour.is_finite()) {
             return bad(format!("rate_per_unit_hour must be a non-negative number, got {}", self.rate_per_unit_hour));
         }
-        if let FailureLaw::Weibull { shape, scale_hours } = self.distribution {
-            if !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite()) {
-                return bad(format!("Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"));
-            }
+        if let FailureLaw::Weibull { shape, scale_hours } = self.distribution
+            && !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite())
+        {
+            return bad(format!("Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"));
         }
         Ok(())
     }

@@ -12,6 +12,9 @@
 //! scenario seed through [`engine::rng_stream`]; user input never panics, it returns
 //! [`error::WankaError`] naming the file and field.
 
+// Input checks are written `!(x > 0.0)` on purpose: the negation also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
+
 pub mod cancel;
 pub mod catalog;
 pub mod checkpoint;

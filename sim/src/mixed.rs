@@ -135,11 +135,11 @@ pub fn hetero_pipeline(
     }
     let mut best: Option<MixedOption> = None;
     for tp in [8u32, 4, 2, 1] {
-        if a.gpus_per_node % tp != 0 || model.heads % tp != 0 || model.ffn_hidden % tp != 0 {
+        if !a.gpus_per_node.is_multiple_of(tp) || !model.heads.is_multiple_of(tp) || !model.ffn_hidden.is_multiple_of(tp) {
             continue;
         }
         let g = gcd(a.gpus, b.gpus) / u64::from(tp);
-        for dp in (1..=g).filter(|d| g % d == 0) {
+        for dp in (1..=g).filter(|d| g.is_multiple_of(*d)) {
             let sa = a.gpus / (u64::from(tp) * dp);
             let sb = b.gpus / (u64::from(tp) * dp);
             if sa + sb > u64::from(model.layers).min(64) || sa * u64::from(tp) * dp != a.gpus || sb * u64::from(tp) * dp != b.gpus {
@@ -153,10 +153,10 @@ pub fn hetero_pipeline(
                 let unit = dp as u32 * if vpp > 1 { pp } else { 1 };
                 let Some(gb) = global_batch_unit(batch, seq_len, unit) else { continue };
                 for rc in [Recompute::Selective, Recompute::Full] {
-                    if let Some(o) = simulate_hetero_pipeline(model, a, b, tp, dp as u32, sa as u32, sb as u32, vpp, gb, rc, seq_len, fw) {
-                        if best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok) {
-                            best = Some(o);
-                        }
+                    if let Some(o) = simulate_hetero_pipeline(model, a, b, tp, dp as u32, sa as u32, sb as u32, vpp, gb, rc, seq_len, fw)
+                        && best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok)
+                    {
+                        best = Some(o);
                     }
                 }
             }
@@ -217,7 +217,7 @@ pub fn simulate_hetero_pipeline(
     let chunk_caps: Vec<u32> = (0..chunks).map(|c| (caps[(c % pp) as usize] / vpp).max(u32::from(caps[(c % pp) as usize] > 0))).collect();
     let layers = split_layers(model.layers, &chunk_s, logits_b.max(0.0), &chunk_caps)?;
     let plan = plan_v(tp, pp, vpp, dp, 1, global_batch, rc, layers.clone());
-    if plan.micro_batches == 0 || (vpp > 1 && plan.micro_batches % pp != 0) {
+    if plan.micro_batches == 0 || (vpp > 1 && !plan.micro_batches.is_multiple_of(pp)) {
         return None;
     }
     let mem = memory::stage_memory(model, &plan, seq_len, fw.flash_attention, &inflight_layer_microbatches(&plan));
@@ -278,12 +278,16 @@ pub fn hetero_data(
     };
     let mut best: Option<MixedOption> = None;
     for tp in [8u32, 4, 2, 1] {
-        if a.gpus_per_node % tp != 0 || b.gpus_per_node % tp != 0 || model.heads % tp != 0 || model.ffn_hidden % tp != 0 {
+        if !a.gpus_per_node.is_multiple_of(tp)
+            || !b.gpus_per_node.is_multiple_of(tp)
+            || !model.heads.is_multiple_of(tp)
+            || !model.ffn_hidden.is_multiple_of(tp)
+        {
             continue;
         }
         for pp in [1u32, 2, 4, 8, 16, 32] {
             let rep = u64::from(tp) * u64::from(pp);
-            if pp > model.layers || a.gpus % rep != 0 || b.gpus % rep != 0 {
+            if pp > model.layers || !a.gpus.is_multiple_of(rep) || !b.gpus.is_multiple_of(rep) {
                 continue;
             }
             let (dpa, dpb) = ((a.gpus / rep) as u32, (b.gpus / rep) as u32);

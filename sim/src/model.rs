@@ -207,10 +207,10 @@ impl ModelSpec {
                 return bad(name, "must be at least 1".into());
             }
         }
-        if self.hidden % self.heads != 0 {
+        if !self.hidden.is_multiple_of(self.heads) {
             return bad("heads", format!("hidden ({}) must be divisible by heads ({})", self.hidden, self.heads));
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return bad("kv_heads", format!("heads ({}) must be divisible by kv_heads ({})", self.heads, self.kv_heads));
         }
         if let Some(m) = &self.moe {
@@ -224,10 +224,10 @@ impl ModelSpec {
                 return bad("moe.max_nodes_per_token", "must be at least 1 (or None for unrestricted routing)".into());
             }
         }
-        if let Some(a) = &self.mla {
-            if a.kv_lora_rank == 0 || a.v_head_dim == 0 || a.qk_nope_head_dim + a.qk_rope_head_dim == 0 {
-                return bad("mla", "kv_lora_rank, v_head_dim and qk_nope_head_dim + qk_rope_head_dim must be at least 1".into());
-            }
+        if let Some(a) = &self.mla
+            && (a.kv_lora_rank == 0 || a.v_head_dim == 0 || a.qk_nope_head_dim + a.qk_rope_head_dim == 0)
+        {
+            return bad("mla", "kv_lora_rank, v_head_dim and qk_nope_head_dim + qk_rope_head_dim must be at least 1".into());
         }
         if let Some(m) = &self.moe {
             if m.max_nodes_per_token == Some(0) {

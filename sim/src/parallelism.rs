@@ -162,7 +162,7 @@ pub fn default_vpp(layers: u32, pp: u32) -> u32 {
         return 1;
     }
     let per_stage = layers / pp;
-    if layers % pp == 0 { (1..=4).rev().find(|v| per_stage % v == 0).unwrap_or(1) } else { per_stage.clamp(1, 4) }
+    if layers.is_multiple_of(pp) { (1..=4).rev().find(|v| per_stage.is_multiple_of(*v)).unwrap_or(1) } else { per_stage.clamp(1, 4) }
 }
 
 /// Fill defaults and check constraints. `gpus` is the cluster size; `logits_layer_equiv` is the output
@@ -186,16 +186,16 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
             spec.tp, spec.pp, spec.dp, spec.cp
         ));
     }
-    if model.heads % spec.tp != 0 {
+    if !model.heads.is_multiple_of(spec.tp) {
         why.push(format!("heads ({}) not divisible by tp ({})", model.heads, spec.tp));
     }
-    if model.kv_heads % spec.tp != 0 && spec.tp % model.kv_heads != 0 {
+    if !model.kv_heads.is_multiple_of(spec.tp) && !spec.tp.is_multiple_of(model.kv_heads) {
         why.push(format!("kv_heads ({}) and tp ({}) must divide one another", model.kv_heads, spec.tp));
     }
-    if model.ffn_hidden % spec.tp != 0 {
+    if !model.ffn_hidden.is_multiple_of(spec.tp) {
         why.push(format!("ffn_hidden ({}) not divisible by tp ({})", model.ffn_hidden, spec.tp));
     }
-    if seq_len % spec.cp != 0 {
+    if !seq_len.is_multiple_of(spec.cp) {
         why.push(format!("seq_len ({seq_len}) not divisible by cp ({})", spec.cp));
     }
     if spec.zero_stage > 3 {
@@ -240,7 +240,7 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
     if vpp == 0 {
         why.push("vpp must be at least 1".into());
     }
-    if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && micro_batches % spec.pp != 0 {
+    if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && !micro_batches.is_multiple_of(spec.pp) {
         why.push(format!("interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({})", spec.pp));
     }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));

@@ -418,15 +418,15 @@ impl PlanFile {
                 result.flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
             }
         }
-        if let Some(b) = self.goal.budget_musd {
-            if result.economics.total_usd > b * 1e6 {
-                result.flags.push(format!("over budget: {:.0} > {b:.0} M USD", result.economics.total_usd / 1e6));
-            }
+        if let Some(b) = self.goal.budget_musd
+            && result.economics.total_usd > b * 1e6
+        {
+            result.flags.push(format!("over budget: {:.0} > {b:.0} M USD", result.economics.total_usd / 1e6));
         }
-        if let Some(cap) = c.power.facility_cap_mw {
-            if result.economics.peak_mw > cap {
-                result.flags.push(format!("over power cap: {:.1} > {cap:.1} MW", result.economics.peak_mw));
-            }
+        if let Some(cap) = c.power.facility_cap_mw
+            && result.economics.peak_mw > cap
+        {
+            result.flags.push(format!("over power cap: {:.1} > {cap:.1} MW", result.economics.peak_mw));
         }
         for cl in &clusters {
             if !cl.calibration.calibrated {

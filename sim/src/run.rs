@@ -190,13 +190,13 @@ impl RunSpec {
         if !(s.detection_hours > 0.0 && s.detection_hours.is_finite()) {
             return bad("stragglers.detection_hours", format!("must be positive, got {}", s.detection_hours));
         }
-        if let Some(m) = &self.maintenance {
-            if !(m.interval_hours > 0.0 && m.interval_hours.is_finite()) || !nonneg(m.duration_min) {
-                return bad(
-                    "maintenance",
-                    format!("needs interval_hours > 0 and duration_min >= 0, got {} h, {} min", m.interval_hours, m.duration_min),
-                );
-            }
+        if let Some(m) = &self.maintenance
+            && (!(m.interval_hours > 0.0 && m.interval_hours.is_finite()) || !nonneg(m.duration_min))
+        {
+            return bad(
+                "maintenance",
+                format!("needs interval_hours > 0 and duration_min >= 0, got {} h, {} min", m.interval_hours, m.duration_min),
+            );
         }
         if !(self.max_days > 0.0 && self.max_days.is_finite()) {
             return bad("max_days", format!("must be positive, got {}", self.max_days));

@@ -95,13 +95,13 @@ pub struct SearchResult {
 }
 
 fn divisors_up_to(n: u32, max: u32) -> Vec<u32> {
-    (1..=max.min(n)).filter(|d| n % d == 0).collect()
+    (1..=max.min(n)).filter(|d| n.is_multiple_of(*d)).collect()
 }
 
 /// Default ranges for a model on a cluster.
 pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> SearchSpace {
     let gpn = cluster.gpus_per_node;
-    let tp: Vec<u32> = divisors_up_to(gpn, 64).into_iter().filter(|t| model.heads % t == 0).collect();
+    let tp: Vec<u32> = divisors_up_to(gpn, 64).into_iter().filter(|t| model.heads.is_multiple_of(*t)).collect();
     // A ladder of depths plus every divisor of the layer count (even stages) up to 128.
     let mut pp: Vec<u32> = [1u32, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64]
         .into_iter()
@@ -294,7 +294,7 @@ pub fn search_cancellable(
             }
             let (spec, idle) = s.map_err(str::to_string)?;
             let chunks = spec.pp * spec.vpp.unwrap_or(1);
-            if even && model.layers % chunks != 0 {
+            if even && !model.layers.is_multiple_of(chunks) {
                 return Err("layers not divisible by pp·vpp (even stages required)".to_string());
             }
             let mut c = cluster.clone();

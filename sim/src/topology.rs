@@ -108,7 +108,7 @@ impl Cluster {
                 format!("must be between 1 and the {}'s scale-up domain of {}, got {}", chip.id, chip.scale_up_domain, spec.gpus_per_node),
             );
         }
-        if spec.gpus % spec.gpus_per_node != 0 {
+        if !spec.gpus.is_multiple_of(spec.gpus_per_node) {
             return bad("gpus", format!("{} devices do not fill whole nodes of {}", spec.gpus, spec.gpus_per_node));
         }
         if !(spec.network.nic_gbit_per_s_per_gpu > 0.0 && spec.network.nic_gbit_per_s_per_gpu.is_finite()) {
@@ -324,7 +324,7 @@ impl ClusterGraph {
             }
         };
         let (from, to) = (self.devices[a as usize], self.devices[b as usize]);
-        let path = petgraph::algo::astar(&self.graph, from, |n| n == to, |e| cost(e), |_| 0);
+        let path = petgraph::algo::astar(&self.graph, from, |n| n == to, cost, |_| 0);
         let Some((_, nodes)) = path else {
             return Tier::Core;
         };
@@ -365,7 +365,7 @@ mod tests {
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let a = (x >> 33) % c.gpus;
             x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let b = if x % 4 == 0 { (a / 8) * 8 + (x >> 40) % 8 } else { (x >> 33) % c.gpus };
+            let b = if x.is_multiple_of(4) { (a / 8) * 8 + (x >> 40) % 8 } else { (x >> 33) % c.gpus };
             let want = c.tier_between(a, b);
             let got = g.path_tier(a, b);
             assert_eq!(got, want, "ranks {a} and {b}");

@@ -406,10 +406,10 @@ fn parse_tolerance(t: &str) -> Tolerance {
     tol.tau_rel = number_after(&t, "tau +-").map(|p| p / 100.0);
     if let (Some(a), Some(b)) = (t.find('('), t.find(')')) {
         let inner = &t[a + 1..b];
-        if let Some((x, y)) = inner.split_once('-') {
-            if let (Ok(x), Ok(y)) = (x.trim().parse(), y.trim().parse()) {
-                tol.band = Some((x, y));
-            }
+        if let Some((x, y)) = inner.split_once('-')
+            && let (Ok(x), Ok(y)) = (x.trim().parse(), y.trim().parse())
+        {
+            tol.band = Some((x, y));
         }
     }
     tol

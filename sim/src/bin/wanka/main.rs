@@ -217,10 +217,10 @@ fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
 fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing output: {e}");
-            std::process::exit(2);
-        }
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("error: writing output: {e}");
+        std::process::exit(2);
     }
 }

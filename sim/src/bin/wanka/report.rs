@@ -95,8 +95,8 @@ pub fn catalog_text(c: &Catalog) -> String {
     let _ = writeln!(o, "chips ({}):", c.chips.len());
     let _ = writeln!(
         o,
-        "  {:<16} {:<34} {:>8} {:>8} {:>6} {:>8} {:>9} {:>5} {:>6}  {}",
-        "id", "name", "BF16 TF", "8bit TF", "HBM GB", "HBM GB/s", "scale-up", "dom", "TDP W", "confidence"
+        "  {:<16} {:<34} {:>8} {:>8} {:>6} {:>8} {:>9} {:>5} {:>6}  confidence",
+        "id", "name", "BF16 TF", "8bit TF", "HBM GB", "HBM GB/s", "scale-up", "dom", "TDP W"
     );
     for ch in c.chips.values() {
         let fp8 = ch.fp8_dense_tflops.map_or("-".to_string(), |v| format!("{v:.0}"));
@@ -116,7 +116,7 @@ pub fn catalog_text(c: &Catalog) -> String {
         );
     }
     let _ = writeln!(o, "\nfabrics ({}):", c.fabrics.len());
-    let _ = writeln!(o, "  {:<20} {:<10} {:>12} {:>10} {:>6}  {}", "id", "kind", "Gbit/s/dir", "latency us", "eff", "name");
+    let _ = writeln!(o, "  {:<20} {:<10} {:>12} {:>10} {:>6}  name", "id", "kind", "Gbit/s/dir", "latency us", "eff");
     for f in c.fabrics.values() {
         let _ = writeln!(
             o,
