@@ -357,7 +357,7 @@ pub fn simulate_step(
     if model.moe.is_some() {
         notes.push(
             "MoE: balanced routing assumed (no capacity-factor drops or hot experts); MoE step times are not validated \
-             against a published run (DeepSeek-V3 is off by 1.5-2x, see ARCHITECTURE.md)"
+             against a published run (DeepSeek-V3: about 1.6x off either way depending on the MoE stack settings, see ARCHITECTURE.md)"
                 .into(),
         );
     }
