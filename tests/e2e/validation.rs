@@ -157,6 +157,26 @@ fn holdout_cases_match_published_runs() {
     assert!(r.cases.iter().any(|c| c.error > 0.0), "optimistic on every holdout case");
 }
 
+/// The accuracy line every report prints is what the case files measure (to half a percentage point).
+#[test]
+fn printed_accuracy_matches_the_case_files() {
+    let a = wanka_sim::validate::STEP_ACCURACY;
+    let cal = validate_json(Path::new(STEP_CASES));
+    let hold = validate_json(Path::new(HOLDOUT_CASES));
+    let bias = hold.cases.iter().map(|c| c.error).sum::<f64>() / hold.cases.len() as f64;
+    for (name, stated, measured) in [
+        ("calibration MAPE", a.calibration_mape, cal.mape),
+        ("calibration worst", a.calibration_worst, cal.max_abs_error),
+        ("holdout MAPE", a.holdout_mape, hold.mape),
+        ("holdout bias", a.holdout_bias, bias),
+    ] {
+        println!("{name:<18} stated {:+.2}%  measured {:+.2}%", 100.0 * stated, 100.0 * measured);
+        assert!((stated - measured).abs() <= 0.005, "{name}: STEP_ACCURACY says {stated:.4}, the case files give {measured:.4}");
+    }
+    assert_eq!(a.calibration_cases as usize, cal.cases.len());
+    assert_eq!(a.holdout_cases as usize, hold.cases.len());
+}
+
 #[test]
 fn case_files_exist_with_documented_headers() {
     for (rel, header) in [(STEP_CASES, STEP_HEADER), (RELIABILITY_CASES, RELIABILITY_HEADER)] {

@@ -128,7 +128,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
             }
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&c)?));
+                let mut v = serde_json::to_value(&c)?;
+                v["step_accuracy"] = serde_json::to_value(wanka_sim::validate::STEP_ACCURACY)?;
+                emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
             } else {
                 emit(&report::compare_text(&c, elapsed));
             }
