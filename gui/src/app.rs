@@ -164,8 +164,8 @@ impl WankaApp {
             plan_error: None,
             plan_ok: None,
             plan_seq: 0,
-            // Comparisons and runs can take long for extreme edits and cannot be stopped: a newer one
-            // starts beside a superseded one instead of waiting for it.
+            // Comparisons and runs can take long for extreme edits: a newer one cancels the superseded
+            // one and starts beside it instead of waiting for it to wind down.
             plan_worker: Worker::concurrent("wanka-plan", 2, jobs::run_plan),
             losses_worker: Worker::concurrent("wanka-losses", 2, jobs::run_plan_losses),
             plan_losses: None,
