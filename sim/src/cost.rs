@@ -576,9 +576,8 @@ mod tests {
     use super::*;
     use crate::parallelism::{ParallelismSpec, RankOrder, Schedule};
 
-    /// Mixtral 8x7B with its 8 experts spread over two nodes (4 per node): Llama 3's rank order puts
-    /// the pipeline inside the node, so the expert-parallel group spans both.
-    fn moe_step(model: &ModelSpec, fw: &FrameworkSpec) -> crate::step::StepResult {
+    /// Mixtral 8x7B on 16 H100 (two nodes) with 8-way expert parallelism: TP1 PP2 DP8 EP8.
+    fn moe_step(model: &ModelSpec, fw: &FrameworkSpec, rank_order: RankOrder) -> crate::step::StepResult {
         let spec = ParallelismSpec {
             tp: 1,
             pp: 2,
@@ -592,45 +591,44 @@ mod tests {
             recompute: Recompute::Full,
             sequence_parallel: false,
             zero_stage: 1,
-            rank_order: RankOrder::TpCpPpDp,
+            rank_order,
         };
-        let cluster = Cluster::resolve(
-            &crate::topology::ClusterSpec {
-                chip: "h100-sxm".into(),
-                gpus: 16,
-                gpus_per_node: 8,
-                network: crate::topology::NetworkSpec {
-                    fabric: "ib-ndr".into(),
-                    nic_gbit_per_s_per_gpu: 400.0,
-                    topology: "generic-fat-tree".into(),
-                },
-            },
-            crate::catalog::Catalog::builtin(),
-            "t",
-        )
-        .unwrap();
+        let cluster = crate::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
         let plan = crate::scenario::resolve_plan(model, &spec, 2048, 16).unwrap();
-        assert_eq!(cluster.group_path(0, plan.strides().ep, 8).nodes, 2);
         crate::scenario::simulate_step(model, &plan, &cluster, 2048, fw).unwrap()
     }
 
     #[test]
+    fn rank_order_decides_whether_experts_share_a_node() {
+        let m = crate::model::preset("mixtral-8x7b").unwrap();
+        let fw = FrameworkSpec::default();
+        // Megatron's order keeps the 8 expert-parallel ranks in one node (all-to-all over NVLink); Llama
+        // 3's puts the pipeline inside the node and spreads them over both, so the all-to-all crosses the
+        // network and the step is slower.
+        let (a, b) = (moe_step(&m, &fw, RankOrder::TpCpDpPp), moe_step(&m, &fw, RankOrder::TpCpPpDp));
+        assert!(a.breakdown.tp_comm_s < 0.5 * b.breakdown.tp_comm_s, "{:?} vs {:?}", a.breakdown, b.breakdown);
+        assert!(a.step_s < b.step_s);
+    }
+
+    #[test]
     fn moe_dispatch_dedup_node_limit_and_overlap() {
+        // Llama 3's order: the expert group spans both nodes (4 ranks each).
+        let step = |m: &ModelSpec, fw: &FrameworkSpec| moe_step(m, fw, RankOrder::TpCpPpDp);
         let mut m = crate::model::preset("mixtral-8x7b").unwrap();
-        let a2a = moe_step(&m, &FrameworkSpec::default());
+        let a2a = step(&m, &FrameworkSpec::default());
         let dedup_fw = FrameworkSpec { moe_dispatcher: MoeDispatcher::NodeDedup, ..FrameworkSpec::default() };
         // Top-2 over 2 nodes: 0.75 remote copies per token instead of 1.0 (2 copies × half remote).
-        let dedup = moe_step(&m, &dedup_fw);
+        let dedup = step(&m, &dedup_fw);
         assert!(dedup.breakdown.tp_comm_s < 0.9 * a2a.breakdown.tp_comm_s, "{:?} vs {:?}", dedup.breakdown, a2a.breakdown);
         // Node-limited to one node: 0.5 remote copies.
         m.moe.as_mut().unwrap().max_nodes_per_token = Some(1);
-        let limited = moe_step(&m, &dedup_fw);
+        let limited = step(&m, &dedup_fw);
         assert!(limited.breakdown.tp_comm_s < 0.9 * dedup.breakdown.tp_comm_s);
         // Overlap hides communication but slows compute by 1 / (1 − 0.15).
-        let overlap = moe_step(&m, &FrameworkSpec { overlap_moe_comm: true, ..dedup_fw.clone() });
+        let overlap = step(&m, &FrameworkSpec { overlap_moe_comm: true, ..dedup_fw.clone() });
         assert!(overlap.breakdown.tp_comm_s < limited.breakdown.tp_comm_s);
         assert!(overlap.breakdown.compute_s > 1.1 * limited.breakdown.compute_s);
-        // The default is unchanged by the model field when the dispatcher does not de-duplicate.
-        assert_eq!(moe_step(&m, &FrameworkSpec::default()).step_s, a2a.step_s);
+        // The routing limit changes nothing when the dispatcher does not de-duplicate.
+        assert_eq!(step(&m, &FrameworkSpec::default()).step_s, a2a.step_s);
     }
 }

@@ -377,18 +377,10 @@ pub fn hetero_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
     use crate::model::preset;
-    use crate::topology::{ClusterSpec, NetworkSpec};
 
     fn cluster(chip: &str, gpus: u32) -> Cluster {
-        let spec = ClusterSpec {
-            chip: chip.into(),
-            gpus,
-            gpus_per_node: 8,
-            network: NetworkSpec { fabric: "ib-ndr".into(), nic_gbit_per_s_per_gpu: 400.0, topology: "generic-fat-tree".into() },
-        };
-        Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+        crate::topology::test_cluster(chip, gpus, "ib-ndr", 400.0, "generic-fat-tree")
     }
 
     #[test]

@@ -363,8 +363,8 @@ mod tests {
     }
 
     #[test]
-    fn rank_order_decides_which_groups_share_a_node() {
-        let spec = |order| ParallelismSpec {
+    fn rank_order_strides() {
+        let spec = |rank_order| ParallelismSpec {
             tp: 1,
             pp: 2,
             dp: 8,
@@ -377,36 +377,14 @@ mod tests {
             recompute: Recompute::Full,
             sequence_parallel: false,
             zero_stage: 1,
-            rank_order: order,
+            rank_order,
         };
         let m = crate::model::preset("mixtral-8x7b").unwrap();
-        let cluster = crate::topology::Cluster::resolve(
-            &crate::topology::ClusterSpec {
-                chip: "h100-sxm".into(),
-                gpus: 16,
-                gpus_per_node: 8,
-                network: crate::topology::NetworkSpec {
-                    fabric: "ib-ndr".into(),
-                    nic_gbit_per_s_per_gpu: 400.0,
-                    topology: "generic-fat-tree".into(),
-                },
-            },
-            crate::catalog::Catalog::builtin(),
-            "t",
-        )
-        .unwrap();
-        let run = |order| {
-            let plan = crate::scenario::resolve_plan(&m, &spec(order), 4096, 16).unwrap();
-            crate::scenario::simulate_step(&m, &plan, &cluster, 2048, &crate::cost::FrameworkSpec::default()).unwrap()
-        };
-        let megatron = resolve(&spec(RankOrder::TpCpDpPp), &m, 4096, 16, 0.0).unwrap();
+        // Megatron: expert and data-parallel peers next to each other, pipeline stages 8 ranks apart.
+        let megatron = resolve(&spec(RankOrder::TpCpDpPp), &m, 2048, 16, 0.0).unwrap();
         assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });
-        let meta = resolve(&spec(RankOrder::TpCpPpDp), &m, 4096, 16, 0.0).unwrap();
+        // Llama 3: pipeline neighbours adjacent, data parallelism outermost.
+        let meta = resolve(&spec(RankOrder::TpCpPpDp), &m, 2048, 16, 0.0).unwrap();
         assert_eq!(meta.strides(), Strides { tp: 1, cp: 1, ep: 2, dp: 2, edp: 16, pp: 1 });
-        // Megatron's order keeps the 8 expert-parallel ranks in one node (all-to-all over NVLink); Meta's
-        // spreads them over both nodes, so the all-to-all crosses the network and the step is slower.
-        let (a, b) = (run(RankOrder::TpCpDpPp), run(RankOrder::TpCpPpDp));
-        assert!(a.breakdown.tp_comm_s < 0.5 * b.breakdown.tp_comm_s, "{:?} vs {:?}", a.breakdown, b.breakdown);
-        assert!(a.step_s < b.step_s);
     }
 }

@@ -470,17 +470,7 @@ mod tests {
     #[test]
     fn pins_restrict_the_space() {
         let m = crate::model::preset("llama3-70b").unwrap();
-        let spec = crate::topology::ClusterSpec {
-            chip: "h100-sxm".into(),
-            gpus: 1024,
-            gpus_per_node: 8,
-            network: crate::topology::NetworkSpec {
-                fabric: "ib-ndr".into(),
-                nic_gbit_per_s_per_gpu: 400.0,
-                topology: "generic-fat-tree".into(),
-            },
-        };
-        let c = Cluster::resolve(&spec, Catalog::builtin(), "t").unwrap();
+        let c = crate::topology::test_cluster("h100-sxm", 1024, "ib-ndr", 400.0, "generic-fat-tree");
         let pins = SearchSpace { tp: Some(vec![4]), zero_stage: Some(vec![1]), ..Default::default() };
         let space = merge(&pins, default_space(&m, &c, 8192));
         let r = search(&m, &c, 8192, &FrameworkSpec::default(), &space, BatchTarget::Tokens(4e6), 5);

@@ -389,40 +389,17 @@ mod tests {
         let pl = plan(4, 1, 16);
         assert_eq!(inflight_layer_microbatches(&pl), vec![4.0, 3.0, 2.0, 1.0]);
     }
-}
-
-#[cfg(test)]
-mod bottleneck_tests {
-    use super::*;
-    use crate::cost::PassCost;
-    use crate::parallelism::Recompute;
 
     /// A 4-stage 1F1B pipeline whose third stage is three times slower: the breakdown must be taken
     /// there (its busy time is compute + comm), and sum to the step.
     #[test]
     fn breakdown_is_on_the_busiest_stage() {
         let (pp, m) = (4u32, 8u32);
-        let plan = Plan {
-            tp: 1,
-            pp,
-            dp: 1,
-            cp: 1,
-            ep: 1,
-            schedule: Schedule::OneFOneB,
-            vpp: 1,
-            micro_batch: 1,
-            micro_batches: m,
-            global_batch: m,
-            recompute: Recompute::None,
-            sequence_parallel: false,
-            zero_stage: 0,
-            rank_order: Default::default(),
-            layers_per_chunk: vec![1; pp as usize],
-        };
+        let plan = plan(pp, 1, m);
         let chunk = |scale: f64| ChunkCost {
             layers: 1,
-            forward: PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
-            backward: PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
+            forward: crate::cost::PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
+            backward: crate::cost::PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
             ..Default::default()
         };
         let chunks: Vec<ChunkCost> = (0..pp).map(|s| chunk(if s == 2 { 3.0 } else { 1.0 })).collect();

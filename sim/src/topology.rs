@@ -341,18 +341,24 @@ impl ClusterGraph {
     }
 }
 
+/// A catalog cluster of `gpus` devices, 8 per node, for tests.
+#[cfg(test)]
+pub(crate) fn test_cluster(chip: &str, gpus: u32, fabric: &str, nic_gbit_per_s_per_gpu: f64, topology: &str) -> Cluster {
+    let spec = ClusterSpec {
+        chip: chip.into(),
+        gpus,
+        gpus_per_node: 8,
+        network: NetworkSpec { fabric: fabric.into(), nic_gbit_per_s_per_gpu, topology: topology.into() },
+    };
+    Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    pub(crate) fn cluster(chip: &str, gpus: u32, topology: &str) -> Cluster {
-        let spec = ClusterSpec {
-            chip: chip.into(),
-            gpus,
-            gpus_per_node: 8,
-            network: NetworkSpec { fabric: "ib-hdr".into(), nic_gbit_per_s_per_gpu: 200.0, topology: topology.into() },
-        };
-        Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+    fn cluster(chip: &str, gpus: u32, topology: &str) -> Cluster {
+        test_cluster(chip, gpus, "ib-hdr", 200.0, topology)
     }
 
     #[test]
