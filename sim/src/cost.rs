@@ -15,8 +15,8 @@
 //! exchange of K/V overlaps attention and only its excess is exposed. MoE dispatch is an NCCL
 //! all-to-all by default, or de-duplicated per destination node ([`MoeDispatcher::NodeDedup`], with
 //! node-limited routing from the model) and optionally overlapped with computation at a cost in compute
-//! units ([`FrameworkSpec::overlap_moe_comm`]); neither is calibrated on a published MoE run. Gradient reduction and ZeRO traffic are
-//! charged per chunk for the step simulator to overlap. FLOPs are counted with full attention (the
+//! units ([`FrameworkSpec::overlap_moe_comm`]); neither is calibrated on a published MoE run. Gradient
+//! reduction and ZeRO traffic are charged per chunk for the step simulator to overlap. FLOPs are counted with full attention (the
 //! published MFU convention) whatever the kernels execute.
 
 use serde::{Deserialize, Serialize};
