@@ -111,6 +111,8 @@ pub struct StepReport {
     pub cases: Vec<CaseResult>,
     pub mape: f64,
     pub max_abs_error: f64,
+    /// Mean signed error: negative = predictions shorter than measured (optimistic) on average.
+    pub mean_error: f64,
 }
 
 const STEP_COLUMNS: &[&str] = &[
@@ -368,7 +370,8 @@ pub fn validate_steps(path: &Path, catalog: &Catalog) -> Result<StepReport, Wank
     let n = out.len() as f64;
     let mape = out.iter().map(|c| c.error.abs()).sum::<f64>() / n;
     let max_abs_error = out.iter().map(|c| c.error.abs()).fold(0.0, f64::max);
-    Ok(StepReport { file, cases: out, mape, max_abs_error })
+    let mean_error = out.iter().map(|c| c.error).sum::<f64>() / out.len().max(1) as f64;
+    Ok(StepReport { file, cases: out, mape, max_abs_error, mean_error })
 }
 
 // ---------------------------------------------------------------------------------------------

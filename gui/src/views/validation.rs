@@ -72,11 +72,13 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
     };
     ui.label(
         RichText::new(format!(
-            "{} — {} cases · mean absolute error {:.1}% · worst {:.1}%",
+            "{} — {} cases · mean absolute error {:.1}% · worst {:.1}% · mean signed error {:+.1}% · holdout runs: \
+             `wanka validate scenarios/validation/holdout_cases.csv`",
             short_path(&report.file),
             report.cases.len(),
             100.0 * report.mape,
-            100.0 * report.max_abs_error
+            100.0 * report.max_abs_error,
+            100.0 * report.mean_error
         ))
         .weak(),
     );

@@ -164,7 +164,19 @@ pub fn validation_text(r: &StepReport) -> String {
             pub_mfu
         );
     }
-    let _ = writeln!(o, "\n  MAPE {:.1}%   worst |error| {:.1}%   ({} cases)", 100.0 * r.mape, 100.0 * r.max_abs_error, r.cases.len());
+    let _ = writeln!(
+        o,
+        "\n  MAPE {:.1}%   worst |error| {:.1}%   mean signed error {:+.1}% ({})   ({} cases)",
+        100.0 * r.mape,
+        100.0 * r.max_abs_error,
+        100.0 * r.mean_error,
+        match r.mean_error {
+            e if e < -0.005 => "optimistic",
+            e if e > 0.005 => "pessimistic",
+            _ => "no bias",
+        },
+        r.cases.len()
+    );
     o
 }
 
