@@ -574,25 +574,11 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parallelism::{ParallelismSpec, RankOrder, Schedule};
+    use crate::parallelism::RankOrder;
 
     /// Mixtral 8x7B on 16 H100 (two nodes) with 8-way expert parallelism: TP1 PP2 DP8 EP8.
     fn moe_step(model: &ModelSpec, fw: &FrameworkSpec, rank_order: RankOrder) -> crate::step::StepResult {
-        let spec = ParallelismSpec {
-            tp: 1,
-            pp: 2,
-            dp: 8,
-            cp: 1,
-            ep: 8,
-            schedule: Some(Schedule::OneFOneB),
-            vpp: None,
-            micro_batch: Some(1),
-            global_batch: 64,
-            recompute: Recompute::Full,
-            sequence_parallel: false,
-            zero_stage: 1,
-            rank_order,
-        };
+        let spec = crate::parallelism::moe_test_spec(rank_order);
         let cluster = crate::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
         let plan = crate::scenario::resolve_plan(model, &spec, 2048, 16).unwrap();
         crate::scenario::simulate_step(model, &plan, &cluster, 2048, fw).unwrap()

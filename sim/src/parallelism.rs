@@ -303,6 +303,27 @@ pub fn balance_layers(layers: u32, chunks: u32, logits_cost: f64) -> Vec<u32> {
     out
 }
 
+/// TP1 PP2 DP8 EP8 on 16 devices, 1F1B, micro-batch 1, global batch 64, full recomputation, ZeRO-1:
+/// the expert-parallel plan of the rank-order and MoE tests.
+#[cfg(test)]
+pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
+    ParallelismSpec {
+        tp: 1,
+        pp: 2,
+        dp: 8,
+        cp: 1,
+        ep: 8,
+        schedule: Some(Schedule::OneFOneB),
+        vpp: None,
+        micro_batch: Some(1),
+        global_batch: 64,
+        recompute: Recompute::Full,
+        sequence_parallel: false,
+        zero_stage: 1,
+        rank_order,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,27 +385,12 @@ mod tests {
 
     #[test]
     fn rank_order_strides() {
-        let spec = |rank_order| ParallelismSpec {
-            tp: 1,
-            pp: 2,
-            dp: 8,
-            cp: 1,
-            ep: 8,
-            schedule: Some(Schedule::OneFOneB),
-            vpp: None,
-            micro_batch: Some(1),
-            global_batch: 64,
-            recompute: Recompute::Full,
-            sequence_parallel: false,
-            zero_stage: 1,
-            rank_order,
-        };
         let m = crate::model::preset("mixtral-8x7b").unwrap();
         // Megatron: expert and data-parallel peers next to each other, pipeline stages 8 ranks apart.
-        let megatron = resolve(&spec(RankOrder::TpCpDpPp), &m, 2048, 16, 0.0).unwrap();
+        let megatron = resolve(&moe_test_spec(RankOrder::TpCpDpPp), &m, 2048, 16, 0.0).unwrap();
         assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });
         // Llama 3: pipeline neighbours adjacent, data parallelism outermost.
-        let meta = resolve(&spec(RankOrder::TpCpPpDp), &m, 2048, 16, 0.0).unwrap();
+        let meta = resolve(&moe_test_spec(RankOrder::TpCpPpDp), &m, 2048, 16, 0.0).unwrap();
         assert_eq!(meta.strides(), Strides { tp: 1, cp: 1, ep: 2, dp: 2, edp: 16, pp: 1 });
     }
 }
