@@ -28,8 +28,12 @@ pub struct Chip {
     pub vendor: String,
     /// Dense FP16/BF16 tensor throughput, TFLOP/s (no sparsity).
     pub bf16_dense_tflops: f64,
-    /// Dense 8-bit throughput (FP8, or INT8 where the chip has no FP8), TFLOP/s; `None` if not published.
+    /// Dense FP8 tensor throughput, TFLOP/s; `None` when the chip has no FP8 (Ampere, Ascend 910B,
+    /// TPU v4/v5p …): FP8 scenarios on such a chip are refused.
     pub fp8_dense_tflops: Option<f64>,
+    /// Dense INT8 throughput, TOP/s, where published (inference figure; not used for training).
+    #[serde(default)]
+    pub int8_dense_tops: Option<f64>,
     /// HBM (or device memory) capacity as marketed, "GB". HBM stacks are binary-sized, so the bytes are
     /// `hbm_gb · 2^30` (an "80 GB" H100 holds 85.9e9 bytes); see [`Chip::hbm_capacity_gb`].
     pub hbm_gb: f64,
@@ -56,6 +60,29 @@ pub struct Chip {
 }
 
 impl Chip {
+    /// Dense tensor peak for GEMMs in `precision`, FLOP/s; an error naming the chip and what it supports
+    /// when it has no such unit (FP8 on an A100).
+    pub fn peak_flops(&self, precision: crate::stack::Precision) -> Result<f64, WankaError> {
+        use crate::stack::Precision;
+        match precision {
+            Precision::Bf16 | Precision::Fp16 => Ok(self.bf16_dense_tflops * 1e12),
+            Precision::Fp8 => self.fp8_dense_tflops.map(|t| t * 1e12).ok_or_else(|| WankaError::Invalid {
+                file: "scenarios/catalog/chips.ron".into(),
+                field: "framework.precision".into(),
+                msg: format!(
+                    "{} ({}) has no FP8 tensor units; it supports BF16 and FP16{}",
+                    self.id,
+                    self.name,
+                    if self.int8_dense_tops.is_some() { " (and INT8 for inference)" } else { "" }
+                ),
+            }),
+        }
+    }
+    /// The 16-bit dense peak, FLOP/s: the denominator of MFU whatever the GEMM precision (the papers'
+    /// convention; an FP8 run's MFU against the FP8 peak is reported beside it).
+    pub fn bf16_peak_flops(&self) -> f64 {
+        self.bf16_dense_tflops * 1e12
+    }
     /// Device memory in 10^9 bytes (the unit memory breakdowns use).
     pub fn hbm_capacity_gb(&self) -> f64 {
         self.hbm_gb * 1_073_741_824.0 / 1e9
@@ -84,6 +111,19 @@ pub struct Calibration {
     /// attention as batched GEMMs.
     #[serde(default)]
     pub attention_fraction: Option<f64>,
+    /// Achieved/peak of the architecture-specific fused attention (FlashAttention-3, cuDNN fused
+    /// attention on Hopper/Blackwell), used when the stack sets `native_attention`; `None` = the chip
+    /// has none beyond `attention_fraction`.
+    #[serde(default)]
+    pub native_attention_fraction: Option<f64>,
+    /// Ceiling on achieved/FP8-peak for very large FP8 GEMMs (Transformer Engine, per-tensor or
+    /// block scaling incl. its quantisation kernels); `None` = the BF16 ceiling applied to the FP8 peak.
+    #[serde(default)]
+    pub fp8_gemm_max_fraction: Option<f64>,
+    /// The calibrated profile this one starts from (uncalibrated profiles must name one; their figures
+    /// may not exceed the parent's without a cited source, which the test suite checks).
+    #[serde(default)]
+    pub parent: Option<String>,
     /// `true` when the figures were fitted to published runs (named in `basis`), `false` when carried
     /// over from a related chip; reports flag uncalibrated chips.
     pub calibrated: bool,

@@ -19,86 +19,14 @@
 //! reduction and ZeRO traffic are charged per chunk for the step simulator to overlap. FLOPs are counted with full attention (the
 //! published MFU convention) whatever the kernels execute.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::collective::{Algorithm, Collective, time_s};
 use crate::model::{ModelSpec, TpSplit};
 use crate::parallelism::{Plan, Recompute};
 use crate::topology::{Cluster, GroupPath};
 
-/// Numeric format of the GEMMs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Precision {
-    #[default]
-    Bf16,
-    /// FP8 GEMMs (Transformer Engine); attention, norms and optimizer stay in BF16/FP32.
-    Fp8,
-}
-
-/// How MoE tokens are moved to their experts and back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum MoeDispatcher {
-    /// NCCL all-to-all (Megatron-core's `alltoall` dispatcher): one copy of a token per routed expert,
-    /// in the training dtype (BF16).
-    #[default]
-    AllToAll,
-    /// De-duplicated dispatch (DeepEP, DeepSeek-V3 §3.2.2): a token crosses the scale-out network once
-    /// per distinct destination node and fans out to its experts over the scale-up links; under FP8
-    /// GEMMs the dispatch is sent in FP8 (1 byte per element), the combine in BF16.
-    NodeDedup,
-}
-
-/// Software-stack choices. Every field has a documented default, the same for every scenario and for
-/// every validation case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FrameworkSpec {
-    /// Collective algorithm (default `Auto`: ring/tree as NCCL picks for large messages).
-    pub collective_algorithm: Algorithm,
-    /// Overlap DP gradient reduction with backward, bucket by bucket (default true: Megatron-core's
-    /// `overlap_grad_reduce`, PyTorch DDP/FSDP; validation error is 7.5% MAPE with it, 7.0% without).
-    pub overlap_grad_reduce: bool,
-    /// Overlap the backward TP all-reduce of input gradients with the weight-gradient GEMMs of the
-    /// column-parallel layers (default true: Megatron-LM `async_tensor_model_parallel_allreduce`).
-    pub overlap_tp_comm_backward: bool,
-    /// Use SHARP/NVLS in-network reduction where the fabric has it (default false).
-    pub in_network_reduction: bool,
-    /// Fused attention that never materialises the score matrix (default true).
-    pub flash_attention: bool,
-    /// GEMM precision (default BF16).
-    pub precision: Precision,
-    /// Fixed cost per iteration: data loading, logging, synchronisation (default 0.05 s, an assumption
-    /// of the order Megatron-LM's timers show for these phases).
-    pub iteration_overhead_s: f64,
-    /// MoE token dispatch (default `AllToAll`).
-    pub moe_dispatcher: MoeDispatcher,
-    /// Overlap MoE dispatch/combine with the computation of another micro-batch (DeepSeek-V3's
-    /// DualPipe, Megatron-core's EP-communication overlap); default false. Only steady-state
-    /// forward/backward pairs are modelled: the all-to-all of a layer's forward and backward is hidden
-    /// behind the same layer's compute of both passes, the excess stays exposed.
-    pub overlap_moe_comm: bool,
-    /// Share of the device's compute units given to communication kernels while MoE communication is
-    /// overlapped; MoE-layer compute slows by `1 / (1 − share)` (default 0.15: DeepSeek-V3 §3.2.2
-    /// dedicates 20 of the H800's 132 SMs).
-    pub moe_comm_sm_fraction: f64,
-}
-
-impl Default for FrameworkSpec {
-    fn default() -> Self {
-        FrameworkSpec {
-            collective_algorithm: Algorithm::Auto,
-            overlap_grad_reduce: true,
-            overlap_tp_comm_backward: true,
-            in_network_reduction: false,
-            flash_attention: true,
-            precision: Precision::Bf16,
-            iteration_overhead_s: 0.05,
-            moe_dispatcher: MoeDispatcher::AllToAll,
-            overlap_moe_comm: false,
-            moe_comm_sm_fraction: 0.15,
-        }
-    }
-}
+pub use crate::stack::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
 /// Time of one pass of one chunk for one micro-batch, split for the breakdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -153,10 +81,6 @@ pub struct CostModel {
 /// (A100, b 4, s 2048): 0.69 ms × 1.63 TB/s over three passes of 50M elements ≈ 7.5 bytes.
 pub const REPLICATED_BYTES_PER_ELEMENT: f64 = 8.0;
 
-/// Gradients are accumulated and reduced in FP32 (Megatron-LM's `main_grad`; Llama 3 §3.3.2
-/// reduce-scatters FP32 gradients in FSDP).
-pub const GRAD_REDUCE_BYTES: f64 = 4.0;
-
 /// Bytes moved per parameter by a fused Adam step: read FP32 master, m, v and gradient, write master,
 /// m, v and the BF16 copy, plus the gradient-norm read.
 const ADAM_BYTES_PER_PARAM: f64 = 4.0 * 4.0 + 3.0 * 4.0 + 2.0 + 4.0;
@@ -180,7 +104,10 @@ struct Ctx<'a> {
     cluster: &'a Cluster,
     fw: &'a FrameworkSpec,
     seq: u32,
+    /// Peak of the GEMMs that run in the stack's precision (projections, FFN, router).
     peak_flops: f64,
+    /// 16-bit peak: attention, the output layer and everything the FP8 recipe leaves in BF16.
+    bf16_peak_flops: f64,
     hbm_bytes_per_s: f64,
     tp_path: GroupPath,
     cp_path: GroupPath,
@@ -190,15 +117,26 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn eff(&self, m: f64, n: f64, k: f64) -> f64 {
+    fn eff(&self, m: f64, n: f64, k: f64, ceiling: f64) -> f64 {
         let c = &self.cluster.calibration;
         let g = |d: f64| d / (d + c.gemm_half_dim);
-        c.gemm_max_fraction * g(m) * g(n) * g(k)
+        ceiling * g(m) * g(n) * g(k)
     }
-    /// One GEMM `m×k · k×n`, `batch` times.
+    /// One GEMM `m×k · k×n`, `batch` times, in the stack's precision (FP8 GEMMs at the calibration's
+    /// FP8 ceiling of the FP8 peak).
     fn gemm(&self, m: f64, n: f64, k: f64, batch: f64) -> (f64, f64) {
+        let c = &self.cluster.calibration;
+        let ceiling = match self.fw.precision {
+            Precision::Fp8 => c.fp8_gemm_max_fraction.unwrap_or(c.gemm_max_fraction),
+            Precision::Bf16 | Precision::Fp16 => c.gemm_max_fraction,
+        };
         let flops = 2.0 * m * n * k * batch;
-        (flops / (self.peak_flops * self.eff(m, n, k)), flops)
+        (flops / (self.peak_flops * self.eff(m, n, k, ceiling)), flops)
+    }
+    /// One GEMM kept in 16 bits whatever the stack's precision (attention cores, the output layer).
+    fn gemm16(&self, m: f64, n: f64, k: f64, batch: f64) -> (f64, f64) {
+        let flops = 2.0 * m * n * k * batch;
+        (flops / (self.bf16_peak_flops * self.eff(m, n, k, self.cluster.calibration.gemm_max_fraction)), flops)
     }
     fn mem_s(&self, bytes: f64) -> f64 {
         bytes / self.hbm_bytes_per_s
@@ -267,8 +205,10 @@ impl Ctx<'_> {
             flops += f;
         };
         // Column-parallel GEMMs (QKV, FFN up): in backward their weight-gradient GEMMs can hide the TP
-        // all-reduce of the input gradient.
+        // all-reduce of the input gradient. With userbuffer overlap every TP-split GEMM hides the
+        // all-gather or reduce-scatter next to it.
         let mut col_parallel_s = 0.0;
+        let mut tp_split_s = 0.0;
         for p in m.attention_projections() {
             let g = match p.split {
                 TpSplit::Column => self.gemm(tokens, p.output / t, p.input, 1.0),
@@ -277,6 +217,9 @@ impl Ctx<'_> {
             };
             if p.split == TpSplit::Column {
                 col_parallel_s += g.0;
+            }
+            if p.split != TpSplit::Replicated {
+                tp_split_s += g.0;
             }
             add(g);
         }
@@ -293,7 +236,9 @@ impl Ctx<'_> {
                 let up = self.gemm(rows, (mats - 1.0) * fe / t, h, experts_local);
                 col_parallel_s += up.0;
                 add(up);
-                add(self.gemm(rows, h, fe / t, experts_local));
+                let down = self.gemm(rows, h, fe / t, experts_local);
+                tp_split_s += up.0 + down.0;
+                add(down);
                 if moe.shared_experts > 0 {
                     let fs = fe * f64::from(moe.shared_experts);
                     add(self.gemm(tokens, (mats - 1.0) * fs / t, h, 1.0));
@@ -308,7 +253,9 @@ impl Ctx<'_> {
                 let up = self.gemm(tokens, (mats - 1.0) * f / t, h, 1.0);
                 col_parallel_s += up.0;
                 add(up);
-                add(self.gemm(tokens, h, f / t, 1.0));
+                let down = self.gemm(tokens, h, f / t, 1.0);
+                tp_split_s += up.0 + down.0;
+                add(down);
                 ffn_params = mats * h * f / t;
             }
         }
@@ -320,16 +267,21 @@ impl Ctx<'_> {
         let (d_qk, d_v) = m.attention_head_dims();
         let heads_local = f64::from(m.heads) / t;
         let s_full = f64::from(self.seq);
-        let (qk_s, qk_f) = self.gemm(s_local, s_full, d_qk, b * heads_local);
-        let (av_s, av_f) = self.gemm(s_local, d_v, s_full, b * heads_local);
+        let (qk_s, qk_f) = self.gemm16(s_local, s_full, d_qk, b * heads_local);
+        let (av_s, av_f) = self.gemm16(s_local, d_v, s_full, b * heads_local);
         let attn_flops = qk_f + av_f;
         // Fused attention runs at the chip's measured attention-kernel efficiency when the calibration
-        // has one; otherwise (and unfused) as batched GEMMs with the head dimension as one side.
-        // Attention stays in BF16 even when GEMMs run in FP8.
-        let attn_fwd_s = match (self.fw.flash_attention, self.cluster.calibration.attention_fraction) {
+        // has one (the architecture-specific kernel's when the stack uses it); otherwise (and unfused)
+        // as batched GEMMs with the head dimension as one side. Attention stays in BF16 under FP8.
+        let cal = &self.cluster.calibration;
+        let fused_fraction = match (self.fw.native_attention, cal.native_attention_fraction) {
+            (true, Some(f)) => Some(f),
+            _ => cal.attention_fraction,
+        };
+        let attn_fwd_s = match (self.fw.flash_attention, fused_fraction) {
             (true, Some(f)) => 0.5 * attn_flops / (bf16_peak * f),
-            (true, None) => 0.5 * (qk_s + av_s) * self.peak_flops / bf16_peak,
-            (false, _) => (qk_s + av_s) * self.peak_flops / bf16_peak,
+            (true, None) => 0.5 * (qk_s + av_s),
+            (false, _) => qk_s + av_s,
         };
         let attn_bwd_factor = if self.fw.flash_attention { 2.5 } else { 2.0 };
         // Unfused softmax: scale+mask, softmax, dropout over the score matrix (≈10 bytes per element).
@@ -351,6 +303,10 @@ impl Ctx<'_> {
         // TP: two all-reduces (or RS+AG with SP, same cost) per pass of b·s·h BF16 activations.
         let tp_bytes = tokens * h * 2.0;
         let tp_fwd = 2.0 * self.coll(Collective::AllReduce, tp_bytes, u64::from(pl.tp), &self.tp_path);
+        // Userbuffer overlap (TE `tp_comm_overlap`): the four all-gather/reduce-scatter halves each run
+        // beside one TP-split GEMM group (QKV, projection, FFN up, FFN down); what a GEMM cannot cover
+        // stays exposed. Approximated with the GEMM time spread evenly over the four.
+        let overlapped = |comm: f64, gemm: f64| 4.0 * (comm / 4.0 - gemm / 4.0).max(0.0);
         // CP: ring attention passes K and V around the CP group, overlapped with the attention core.
         let cp_bytes = (f64::from(pl.cp) - 1.0) * tokens * (k_width + v_width) / t * 2.0;
         let cp_comm = if pl.cp > 1 { self.coll(Collective::SendRecv, cp_bytes, 2, &self.cp_path) } else { 0.0 };
@@ -368,14 +324,15 @@ impl Ctx<'_> {
             bwd_compute *= slow;
             a2a_exposed = (2.0 * a2a_fwd - fwd_compute - bwd_compute).max(0.0) / 2.0;
         }
-        let fwd = PassCost { compute_s: fwd_compute, mp_comm_s: tp_fwd + cp_exposed_fwd + a2a_exposed, zero_exposed_s: 0.0 };
-        let bwd = PassCost {
-            compute_s: bwd_compute,
-            mp_comm_s: if self.fw.overlap_tp_comm_backward { (tp_fwd - col_parallel_s).max(0.0) } else { tp_fwd }
-                + cp_exposed_bwd
-                + a2a_exposed,
-            zero_exposed_s: 0.0,
+        let (tp_exposed_fwd, tp_exposed_bwd) = if self.fw.tp_comm_overlap && pl.tp > 1 {
+            (overlapped(tp_fwd, tp_split_s), overlapped(tp_fwd, 2.0 * tp_split_s))
+        } else if self.fw.overlap_tp_comm_backward {
+            (tp_fwd, (tp_fwd - col_parallel_s).max(0.0))
+        } else {
+            (tp_fwd, tp_fwd)
         };
+        let fwd = PassCost { compute_s: fwd_compute, mp_comm_s: tp_exposed_fwd + cp_exposed_fwd + a2a_exposed, zero_exposed_s: 0.0 };
+        let bwd = PassCost { compute_s: bwd_compute, mp_comm_s: tp_exposed_bwd + cp_exposed_bwd + a2a_exposed, zero_exposed_s: 0.0 };
         let (recompute, flops_recompute) = match pl.recompute {
             Recompute::None => (PassCost::default(), 0.0),
             Recompute::Full => (fwd, proj_flops + attn_flops),
@@ -397,6 +354,17 @@ impl Ctx<'_> {
     }
 }
 
+/// Ranks one copy of the dense parameters' ZeRO shards is spread over: the whole data-parallel group
+/// (DP·CP ranks), or with `hybrid_shard` only the DP ranks inside one scale-up domain.
+pub fn zero_shard_ranks(plan: &Plan, cluster: &Cluster, fw: &FrameworkSpec) -> u64 {
+    let full = u64::from(plan.dp) * u64::from(plan.cp);
+    if fw.hybrid_shard && plan.zero_stage > 0 {
+        cluster.group_path(0, plan.strides().dp, u64::from(plan.dp)).ranks_per_node.clamp(1, full)
+    } else {
+        full
+    }
+}
+
 /// Overlapped execution of `layers` layers whose per-layer communication (`comm`) is prefetched one
 /// layer ahead of compute: lead-in comm, then the slower of the two per layer, then the tail.
 fn prefetched(layers: f64, compute: f64, comm: f64, lead: f64, tail: f64) -> f64 {
@@ -409,10 +377,8 @@ fn prefetched(layers: f64, compute: f64, comm: f64, lead: f64, tail: f64) -> f64
 /// Build the cost model of one step.
 pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> (CostModel, Vec<ChunkCost>) {
     let chip = &cluster.chip;
-    let peak = match fw.precision {
-        Precision::Bf16 => chip.bf16_dense_tflops,
-        Precision::Fp8 => chip.fp8_dense_tflops.unwrap_or(chip.bf16_dense_tflops),
-    } * 1e12;
+    // `simulate_step` refuses a precision the chip lacks before costing anything.
+    let peak = chip.peak_flops(fw.precision).unwrap_or_else(|_| chip.bf16_peak_flops());
     let (tp, cp, dp) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.dp));
     let ep = u64::from(plan.ep);
     let st = plan.strides();
@@ -423,6 +389,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         fw,
         seq: seq_len,
         peak_flops: peak,
+        bf16_peak_flops: chip.bf16_peak_flops(),
         hbm_bytes_per_s: chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction,
         tp_path: cluster.group_path(0, st.tp, tp),
         cp_path: cluster.group_path(0, st.cp, cp),
@@ -474,7 +441,8 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         }
         if c + 1 == n_chunks {
             // Output layer and vocab-parallel cross-entropy (FP32 softmax over V/t logits).
-            let (s_logits, f_logits) = ctx.gemm(tokens, v / t, h, 1.0);
+            // The output layer stays in 16 bits under FP8 (Megatron's output layer is not a TE module).
+            let (s_logits, f_logits) = ctx.gemm16(tokens, v / t, h, 1.0);
             let ce = ctx.mem_s(tokens * v / t * 12.0);
             fwd.compute_s += s_logits + ce;
             bwd.compute_s += 2.0 * s_logits + ce;
@@ -485,16 +453,26 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         }
         let mut grad_reduce_s = 0.0;
         let mut grad_reduce_per_microbatch_s = 0.0;
+        // Hybrid sharding: shards live on `shard` DP ranks of one domain; `replicas` domains hold copies.
+        let shard = zero_shard_ranks(plan, cluster, fw);
+        let replicas = (dp_ranks / shard).max(1);
+        let (shard_path, replica_path) = (cluster.group_path(0, st.dp, shard), cluster.group_path(0, st.dp * shard, replicas));
         if zero >= 3 {
             // Gather BF16 weights before forward and again before backward (twice with full
             // recompute: the recomputed forward releases them again); reduce-scatter gradients in the
-            // training dtype (DeepSpeed ZeRO-3, FSDP full-shard) after each layer's backward; all per
-            // micro-batch, prefetched one layer ahead.
+            // stack's gradient dtype (DeepSpeed ZeRO-3 FP16: 2 bytes; FSDP2 reduce_dtype FP32: 4) after
+            // each layer's backward; all per micro-batch, prefetched one layer ahead.
             let nl = f64::from(n_layers.max(1));
-            let gather = coll(Collective::AllGather, 2.0 * pd / nl, dp_ranks, &ctx.dp_path)
+            let (n_dense, dense_path) = if shard < dp_ranks { (shard, &shard_path) } else { (dp_ranks, &ctx.dp_path) };
+            let gather = coll(Collective::AllGather, 2.0 * pd / nl, n_dense, dense_path)
                 + coll(Collective::AllGather, 2.0 * pe / nl, edp_ranks, &ctx.edp_path);
-            let rs = coll(Collective::ReduceScatter, 2.0 * pd / nl, dp_ranks, &ctx.dp_path)
-                + coll(Collective::ReduceScatter, 2.0 * pe / nl, edp_ranks, &ctx.edp_path);
+            let gb = fw.grad_reduce_dtype.bytes();
+            let rs = coll(Collective::ReduceScatter, gb * pd / nl, n_dense, dense_path)
+                + coll(Collective::ReduceScatter, gb * pe / nl, edp_ranks, &ctx.edp_path);
+            if replicas > 1 {
+                // HSDP: the domain's reduced shard is all-reduced across domains once per step.
+                grad_reduce_s = coll(Collective::AllReduce, gb * pd / shard as f64, replicas, &replica_path);
+            }
             let bwd_gathers = if plan.recompute == Recompute::Full { 2.0 } else { 1.0 };
             let cf = compute_f.iter().sum::<f64>() / nl;
             let cb = compute_b.iter().sum::<f64>() / nl;
@@ -504,7 +482,8 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             bwd.zero_exposed_s = (b_total - nl * cb).max(0.0);
         } else {
             let op = if zero == 0 { Collective::AllReduce } else { Collective::ReduceScatter };
-            let t = coll(op, GRAD_REDUCE_BYTES * pd, dp_ranks, &ctx.dp_path) + coll(op, GRAD_REDUCE_BYTES * pe, edp_ranks, &ctx.edp_path);
+            let gb = fw.grad_reduce_dtype.bytes();
+            let t = coll(op, gb * pd, dp_ranks, &ctx.dp_path) + coll(op, gb * pe, edp_ranks, &ctx.edp_path);
             if zero == 2 {
                 grad_reduce_per_microbatch_s = t;
             } else {
@@ -544,8 +523,12 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         let updated = pd / shard(dp_ranks) + pe / shard(edp_ranks);
         optimizer_s[s] = ctx.mem_s(updated * ADAM_BYTES_PER_PARAM) + ctx.launch_s(20.0);
         if zero == 1 || zero == 2 {
-            param_gather_s[s] = coll(Collective::AllGather, 2.0 * pd, dp_ranks, &ctx.dp_path)
+            let gather = coll(Collective::AllGather, 2.0 * pd, dp_ranks, &ctx.dp_path)
                 + coll(Collective::AllGather, 2.0 * pe, edp_ranks, &ctx.edp_path);
+            // Overlapped (`overlap_param_gather`): the gather of the next step's parameters runs bucket by
+            // bucket under the stage's first forward; only its excess over that forward is exposed.
+            let first_forward_s: f64 = (0..plan.vpp).map(|v| chunks[(v * plan.pp) as usize + s].forward.compute_s).sum();
+            param_gather_s[s] = if fw.overlap_param_gather { (gather - first_forward_s).max(0.0) } else { gather };
         }
     }
 

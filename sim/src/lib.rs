@@ -33,6 +33,7 @@ pub mod ron_util;
 pub mod run;
 pub mod scenario;
 pub mod search;
+pub mod stack;
 pub mod step;
 pub mod sweep;
 pub mod topology;

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::model::ModelSpec;
 use crate::parallelism::{Plan, Recompute};
+use crate::stack::FrameworkSpec;
 
 /// Fixed reserve per device: CUDA/CANN context, NCCL buffers, GEMM workspaces, allocator slack (GB).
 /// An assumption (typical 1–3 GB observed with PyTorch on H100/A100), the same for every chip.
@@ -81,10 +82,20 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
 
 /// Memory of every stage and the worst one. `inflight_layer_mbs[s]` is the largest number of
 /// (layer, micro-batch) activations stage `s` holds at once under the schedule.
-pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: bool, inflight_layer_mbs: &[f64]) -> Vec<MemoryBreakdown> {
+/// `zero_shard_ranks`: ranks the dense ZeRO shards are spread over ([`crate::cost::zero_shard_ranks`]).
+pub fn stage_memory(
+    m: &ModelSpec,
+    plan: &Plan,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+    zero_shard_ranks: u64,
+    inflight_layer_mbs: &[f64],
+) -> Vec<MemoryBreakdown> {
+    let flash_attention = fw.flash_attention;
+    let grad_bytes = fw.grad_reduce_dtype.bytes();
     let params = m.params(seq_len);
     let t = f64::from(plan.tp);
-    let dense_shard = f64::from(plan.dp) * f64::from(plan.cp);
+    let dense_shard = zero_shard_ranks as f64;
     let expert_shard = (dense_shard / f64::from(plan.ep)).max(1.0);
     let acts = ActivationInputs {
         seq_len,
@@ -131,8 +142,8 @@ pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: b
             }
             let zero = plan.zero_stage;
             let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });
-            let grads = crate::cost::GRAD_REDUCE_BYTES
-                * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
+            let grads =
+                grad_bytes * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
             let optim = 12.0 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
             let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
             let mut activations = mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
@@ -185,6 +196,7 @@ mod tests {
             dropout: true,
             moe: None,
             mla: None,
+            head_dim: None,
         }
     }
 
@@ -234,7 +246,7 @@ mod tests {
             rank_order: Default::default(),
         };
         let plan = resolve(&spec, &m, 2048, 8, 0.0).unwrap();
-        let mem = stage_memory(&m, &plan, 2048, true, &[96.0]);
+        let mem = stage_memory(&m, &plan, 2048, &FrameworkSpec::default(), 8, &[96.0]);
         // 18 bytes/param x 175B = 3.1 TB.
         assert!(mem[0].total_gb > 3000.0, "{:?}", mem[0]);
         assert!((mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb - 18.0 * m.params(2048).total / 1e9).abs() < 1.0);
@@ -263,7 +275,7 @@ mod tests {
         for z in 0..=3 {
             spec.zero_stage = z;
             let plan = resolve(&spec, &m, 8192, 64, 0.0).unwrap();
-            totals.push(stage_memory(&m, &plan, 8192, true, &[32.0])[0].total_gb);
+            totals.push(stage_memory(&m, &plan, 8192, &FrameworkSpec::default(), 64, &[32.0])[0].total_gb);
         }
         assert!(totals.windows(2).all(|w| w[1] < w[0]), "{totals:?}");
     }

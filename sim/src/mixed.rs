@@ -202,7 +202,7 @@ pub fn simulate_hetero_pipeline(
             let mut lps = vec![1u32; pp as usize];
             lps[s as usize] = n;
             let pl = plan_1f1b(tp, pp, dp, 1, global_batch, rc, lps);
-            let mem = memory::stage_memory(model, &pl, seq_len, fw.flash_attention, &inflight_layer_microbatches(&pl));
+            let mem = memory::stage_memory(model, &pl, seq_len, fw, u64::from(pl.dp) * u64::from(pl.cp), &inflight_layer_microbatches(&pl));
             mem[s as usize].total_gb <= c.chip.hbm_capacity_gb()
         };
         let (mut lo, mut hi) = (0u32, model.layers);
@@ -220,7 +220,7 @@ pub fn simulate_hetero_pipeline(
     if plan.micro_batches == 0 || (vpp > 1 && !plan.micro_batches.is_multiple_of(pp)) {
         return None;
     }
-    let mem = memory::stage_memory(model, &plan, seq_len, fw.flash_attention, &inflight_layer_microbatches(&plan));
+    let mem = memory::stage_memory(model, &plan, seq_len, fw, u64::from(plan.dp) * u64::from(plan.cp), &inflight_layer_microbatches(&plan));
     if (0..pp).any(|s| mem[s as usize].total_gb > owner(s).chip.hbm_capacity_gb()) {
         return None;
     }

@@ -97,6 +97,10 @@ pub struct ModelSpec {
     /// ignored).
     #[serde(default)]
     pub mla: Option<MlaSpec>,
+    /// Width of one attention head when it is not `hidden / heads` (Qwen3, Gemma: 128-wide heads
+    /// with a narrower or wider hidden state); `None` = `hidden / heads`.
+    #[serde(default)]
+    pub head_dim: Option<u32>,
 }
 
 /// Parameter counts, split the way parallelism shards them.
@@ -136,7 +140,11 @@ impl ParamCounts {
 
 impl ModelSpec {
     pub fn head_dim(&self) -> f64 {
-        f64::from(self.hidden) / f64::from(self.heads)
+        self.head_dim.map_or(f64::from(self.hidden) / f64::from(self.heads), f64::from)
+    }
+    /// Width of all query heads (`hidden` unless `head_dim` is set).
+    pub fn q_dim(&self) -> f64 {
+        self.head_dim() * f64::from(self.heads)
     }
     /// Width of the K (or V) projection.
     pub fn kv_dim(&self) -> f64 {
@@ -147,7 +155,7 @@ impl ModelSpec {
         let h = f64::from(self.hidden);
         let p = |input: f64, output: f64, split: TpSplit| Projection { input, output, split };
         match &self.mla {
-            None => vec![p(h, h + 2.0 * self.kv_dim(), TpSplit::Column), p(h, h, TpSplit::Row)],
+            None => vec![p(h, self.q_dim() + 2.0 * self.kv_dim(), TpSplit::Column), p(self.q_dim(), h, TpSplit::Row)],
             Some(a) => {
                 let heads = f64::from(self.heads);
                 let qk = f64::from(a.qk_nope_head_dim + a.qk_rope_head_dim);
@@ -176,7 +184,7 @@ impl ModelSpec {
     /// Widths of the Q, K and V activations the attention core reads (all heads).
     pub fn qkv_widths(&self) -> (f64, f64, f64) {
         match &self.mla {
-            None => (f64::from(self.hidden), self.kv_dim(), self.kv_dim()),
+            None => (self.q_dim(), self.kv_dim(), self.kv_dim()),
             Some(_) => {
                 let (d_qk, d_v) = self.attention_head_dims();
                 let heads = f64::from(self.heads);
@@ -207,7 +215,10 @@ impl ModelSpec {
                 return bad(name, "must be at least 1".into());
             }
         }
-        if !self.hidden.is_multiple_of(self.heads) {
+        if self.head_dim == Some(0) {
+            return bad("head_dim", "must be at least 1 (or None for hidden / heads)".into());
+        }
+        if self.head_dim.is_none() && !self.hidden.is_multiple_of(self.heads) {
             return bad("heads", format!("hidden ({}) must be divisible by heads ({})", self.hidden, self.heads));
         }
         if !self.heads.is_multiple_of(self.kv_heads) {
@@ -249,7 +260,7 @@ impl ModelSpec {
         let norms = if self.bias { 4.0 * h } else { 2.0 * h };
         let proj: f64 = self.attention_projections().iter().map(|p| p.input * p.output).sum();
         let latent_norms = self.mla.as_ref().map_or(0.0, |a| f64::from(a.q_lora_rank + a.kv_lora_rank));
-        let attention = proj + b * (h + 2.0 * kv + h) + norms + latent_norms;
+        let attention = proj + b * (self.q_dim() + 2.0 * kv + h) + norms + latent_norms;
         let ffn = |f: f64| self.ffn_mats() * h * f + b * (f + h);
         let dense_ffn = ffn(f64::from(self.ffn_hidden));
         let (experts, shared, active_ffn_moe) = match &self.moe {
@@ -355,6 +366,7 @@ fn dense(name: &str, layers: u32, hidden: u32, heads: u32, kv_heads: u32, ffn: u
         dropout: !llama_style,
         moe: None,
         mla: None,
+        head_dim: None,
     }
 }
 

@@ -105,7 +105,7 @@ impl Scenario {
     pub fn resolve(&self, catalog: &Catalog, file: &str) -> Result<Resolved, WankaError> {
         let model = self.model.resolve().map_err(|e| e.in_field(file, "model"))?;
         let cluster = Cluster::resolve(&self.cluster, catalog, file)?;
-        let plan = resolve_plan_fitting(&model, &self.parallelism, self.training.seq_len, &cluster, self.framework.flash_attention)
+        let plan = resolve_plan_fitting(&model, &self.parallelism, self.training.seq_len, &cluster, &self.framework)
             .map_err(|reasons| WankaError::Invalid { file: file.to_string(), field: "parallelism".into(), msg: reasons.join("; ") })?;
         Ok(Resolved { model, cluster, plan })
     }
@@ -279,7 +279,7 @@ pub fn resolve_plan_fitting(
     spec: &ParallelismSpec,
     seq_len: u32,
     cluster: &Cluster,
-    flash_attention: bool,
+    fw: &FrameworkSpec,
 ) -> Result<Plan, Vec<String>> {
     let plan = resolve_plan(model, spec, seq_len, cluster.gpus)?;
     if spec.vpp.is_some() || plan.vpp <= 1 {
@@ -289,7 +289,14 @@ pub fn resolve_plan_fitting(
         let mut s = spec.clone();
         s.vpp = Some(v);
         let candidate = resolve_plan(model, &s, seq_len, cluster.gpus)?;
-        let mem = memory::stage_memory(model, &candidate, seq_len, flash_attention, &step::inflight_layer_microbatches(&candidate));
+        let mem = memory::stage_memory(
+            model,
+            &candidate,
+            seq_len,
+            fw,
+            cost::zero_shard_ranks(&candidate, cluster, fw),
+            &step::inflight_layer_microbatches(&candidate),
+        );
         if mem.iter().all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb()) {
             return Ok(candidate);
         }
@@ -320,8 +327,9 @@ pub fn simulate_step(
             )],
         });
     }
+    let fp8_peak = cluster.chip.peak_flops(fw.precision)?;
     let inflight = step::inflight_layer_microbatches(plan);
-    let mem = memory::stage_memory(model, plan, seq_len, fw.flash_attention, &inflight);
+    let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
     let capacity = cluster.chip.hbm_capacity_gb();
     let (worst_stage, worst) =
         mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| if m.total_gb > best.1.total_gb { (i, *m) } else { best });
@@ -347,12 +355,11 @@ pub fn simulate_step(
     let per_replica_devices = f64::from(plan.tp) * f64::from(plan.cp);
     let hw_flops: f64 =
         chunks.iter().map(|c| c.hardware_flops).sum::<f64>() * f64::from(plan.micro_batches) * per_replica_devices * f64::from(plan.dp);
-    let peak = match fw.precision {
-        cost::Precision::Bf16 => cluster.chip.bf16_dense_tflops,
-        cost::Precision::Fp8 => cluster.chip.fp8_dense_tflops.unwrap_or(cluster.chip.bf16_dense_tflops),
-    } * 1e12;
-    let denom = step_s * cluster.gpus as f64 * peak;
-    let mut notes = Vec::new();
+    // MFU against the 16-bit peak whatever the GEMM precision (the papers' convention); an FP8 run's
+    // utilisation of its FP8 peak is reported beside it.
+    let denom = step_s * cluster.gpus as f64 * cluster.chip.bf16_peak_flops();
+    let mfu_of_fp8_peak = (fw.precision == cost::Precision::Fp8).then(|| model_flops / (step_s * cluster.gpus as f64 * fp8_peak));
+    let mut notes = vec![format!("software stack: {}", fw.describe())];
     notes.extend(cluster.calibration.caveat(&cluster.chip.id));
     if model.moe.is_some() {
         notes.push(
@@ -365,6 +372,7 @@ pub fn simulate_step(
         step_s,
         tokens_per_s: tokens / step_s,
         mfu: model_flops / denom,
+        mfu_of_fp8_peak,
         hfu: hw_flops / denom,
         model_flops_per_step: model_flops,
         hardware_flops_per_step: hw_flops,

@@ -82,8 +82,11 @@ pub struct Breakdown {
 pub struct StepResult {
     pub step_s: f64,
     pub tokens_per_s: f64,
-    /// Model FLOPs utilisation: model FLOPs (3× forward, no recompute) ÷ (time × devices × peak).
+    /// Model FLOPs utilisation: model FLOPs (3× forward, no recompute) ÷ (time × devices × 16-bit peak),
+    /// whatever the GEMM precision (the published convention).
     pub mfu: f64,
+    /// FP8 runs: model FLOPs ÷ (time × devices × FP8 peak).
+    pub mfu_of_fp8_peak: Option<f64>,
     /// Hardware FLOPs utilisation: FLOPs executed including recomputation.
     pub hfu: f64,
     pub model_flops_per_step: f64,

@@ -20,9 +20,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::catalog::Catalog;
-use crate::cost::FrameworkSpec;
+use crate::cost::{FrameworkSpec, GradDtype, Precision};
 use crate::error::WankaError;
-use crate::model::{ModelRef, ModelSpec};
+use crate::model::{ModelRef, ModelSpec, MoeSpec};
 use crate::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
 use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::Breakdown;
@@ -86,35 +86,117 @@ pub struct StepCase {
     pub measured_step_s: f64,
     pub measured_tflops_per_gpu: Option<f64>,
     pub measured_mfu: Option<f64>,
+    /// Confidence tag of the published figure (`V`, `S`, `M`, `D`), if the file gives one.
+    pub confidence: String,
+    /// The exact table cell the figure comes from, if the file gives it.
+    pub cell: String,
+    /// `recompute` was blank (not published): the least recomputation whose activations fit is used
+    /// (none, then selective, then full), and the result says which.
+    pub recompute_open: bool,
 }
 
-/// Prediction for one case.
+/// Prediction for one case; a case that could not be simulated carries its reason instead.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
     pub id: String,
-    pub predicted_step_s: f64,
+    pub chip: String,
+    /// Calibration family of the chip (e.g. `nvidia-hopper`).
+    pub family: String,
+    /// Software-stack profile the case ran with.
+    pub stack: String,
+    pub precision: String,
+    pub confidence: String,
     pub measured_step_s: f64,
+    pub predicted_step_s: Option<f64>,
     /// (predicted − measured) / measured.
-    pub error: f64,
-    pub predicted_mfu: f64,
-    pub predicted_hfu: f64,
+    pub error: Option<f64>,
+    pub predicted_mfu: Option<f64>,
+    pub predicted_hfu: Option<f64>,
     pub measured_mfu: Option<f64>,
     pub measured_tflops_per_gpu: Option<f64>,
-    pub breakdown: Breakdown,
-    pub memory_gb: f64,
+    pub breakdown: Option<Breakdown>,
+    pub memory_gb: Option<f64>,
+    /// Why the case could not be simulated (a failed row; the run goes on).
+    pub failure: Option<String>,
+    /// Knobs the row left open that memory decided, e.g. `recompute selective (none needs 97.1 GB)`.
+    pub forced: Vec<String>,
 }
 
-/// All cases with summary statistics (fractions).
+/// Error statistics of a group of cases (fractions). Failed cases count in `failed`, not in the errors.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorStats {
+    /// Chip family or stack id (or `all`).
+    pub group: String,
+    pub n: usize,
+    pub failed: usize,
+    pub mape: f64,
+    pub worst: f64,
+    /// Mean signed error: negative = predictions shorter than measured (optimistic).
+    pub mean_error: f64,
+}
+
+impl ErrorStats {
+    pub fn of<'a>(group: &str, cases: impl IntoIterator<Item = &'a CaseResult>) -> ErrorStats {
+        let (mut n, mut failed, mut abs, mut signed, mut worst) = (0usize, 0usize, 0.0, 0.0, 0.0f64);
+        for c in cases {
+            match c.error {
+                Some(e) => {
+                    n += 1;
+                    abs += e.abs();
+                    signed += e;
+                    worst = worst.max(e.abs());
+                }
+                None => failed += 1,
+            }
+        }
+        let d = n.max(1) as f64;
+        ErrorStats { group: group.into(), n, failed, mape: abs / d, worst, mean_error: signed / d }
+    }
+}
+
+/// All cases with summary statistics.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
     pub file: String,
+    /// The settings file merged into the cases, if one was found beside the case file.
+    pub settings_file: Option<String>,
     pub cases: Vec<CaseResult>,
     pub mape: f64,
     pub max_abs_error: f64,
     /// Mean signed error: negative = predictions shorter than measured (optimistic) on average.
     pub mean_error: f64,
+    /// Cases that could not be simulated.
+    pub failed: usize,
+    pub by_family: Vec<ErrorStats>,
+    pub by_stack: Vec<ErrorStats>,
 }
 
+impl StepReport {
+    pub fn new(file: String, settings_file: Option<String>, cases: Vec<CaseResult>) -> StepReport {
+        let all = ErrorStats::of("all", &cases);
+        let groups = |key: fn(&CaseResult) -> &str| {
+            let mut ids: Vec<&str> = cases.iter().map(key).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter().map(|g| ErrorStats::of(g, cases.iter().filter(|c| key(c) == *g))).collect::<Vec<_>>()
+        };
+        let by_family = groups(|c| c.family.as_str());
+        let by_stack = groups(|c| c.stack.as_str());
+        StepReport {
+            file,
+            settings_file,
+            mape: all.mape,
+            max_abs_error: all.worst,
+            mean_error: all.mean_error,
+            failed: all.failed,
+            by_family,
+            by_stack,
+            cases,
+        }
+    }
+}
+
+/// Columns every step-case file has (the shared layout).
 const STEP_COLUMNS: &[&str] = &[
     "id",
     "source",
@@ -146,6 +228,32 @@ const STEP_COLUMNS: &[&str] = &[
     "notes",
 ];
 
+/// Optional columns: how the run was made, beyond the shared layout. A settings file
+/// (`<case file stem>.settings.csv`, columns `id` and any of these) can supply them for a case file
+/// that must stay as published.
+pub const SETTING_COLUMNS: &[&str] = &[
+    "model",
+    "fabric",
+    "topology",
+    "rank_order",
+    "overlap_grad_reduce",
+    "stack",
+    "precision",
+    "head_dim",
+    "gated_ffn",
+    "grad_dtype",
+    "optimizer",
+    "ep",
+    "experts",
+    "top_k",
+    "moe_ffn_hidden",
+    "shared_experts",
+    "dense_layers",
+    "max_nodes_per_token",
+    "confidence",
+    "cell",
+];
+
 /// Which layout a case file has, from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseKind {
@@ -172,17 +280,25 @@ pub fn case_kind(path: &Path) -> Result<CaseKind, WankaError> {
     }
 }
 
-/// A CSV row with named access and errors that name file, line and column.
+/// A CSV row with named access and errors that name file, line and column. Settings from a settings
+/// file fill columns the row leaves blank.
 pub(crate) struct Row<'a> {
     pub file: &'a str,
     pub line: usize,
     pub cols: &'a HashMap<String, usize>,
     pub rec: &'a csv::StringRecord,
+    pub settings: Option<&'a HashMap<String, String>>,
 }
 
 impl Row<'_> {
     pub fn raw(&self, col: &str) -> &str {
-        self.cols.get(col).and_then(|i| self.rec.get(*i)).map_or("", str::trim)
+        let own = self.cols.get(col).and_then(|i| self.rec.get(*i)).map_or("", str::trim);
+        if own.is_empty()
+            && let Some(v) = self.settings.and_then(|s| s.get(col))
+        {
+            return v.as_str();
+        }
+        own
     }
     fn err(&self, col: &str, msg: String) -> WankaError {
         WankaError::Parse {
@@ -218,28 +334,75 @@ impl Row<'_> {
     }
 }
 
+/// Parse CSV text into records with a header check.
+fn csv_records(text: &str, file: &str, required: &[&str]) -> Result<(HashMap<String, usize>, Vec<csv::StringRecord>), WankaError> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let headers = rdr.headers().map_err(|e| WankaError::Parse { file: file.into(), line: 1, col: 1, msg: e.to_string() })?.clone();
+    let cols: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
+    let missing: Vec<&str> = required.iter().copied().filter(|c| !cols.contains_key(*c)).collect();
+    if !missing.is_empty() {
+        return Err(WankaError::Parse { file: file.into(), line: 1, col: 1, msg: format!("missing columns: {}", missing.join(", ")) });
+    }
+    let mut recs = Vec::new();
+    for rec in rdr.records() {
+        recs.push(rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            WankaError::Parse { file: file.into(), line, col: 1, msg: e.to_string() }
+        })?);
+    }
+    if recs.is_empty() {
+        return Err(WankaError::Parse { file: file.into(), line: 1, col: 1, msg: "no cases after the header".into() });
+    }
+    Ok((cols, recs))
+}
+
 /// Read CSV records with a header check; calls `f` for each row.
 pub(crate) fn read_rows<T>(path: &Path, required: &[&str], mut f: impl FnMut(&Row) -> Result<T, WankaError>) -> Result<Vec<T>, WankaError> {
     let file = path.display().to_string();
     let text = crate::ron_util::read_file(path)?;
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| WankaError::Parse { file: file.clone(), line: 1, col: 1, msg: e.to_string() })?.clone();
-    let cols: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
-    let missing: Vec<&str> = required.iter().copied().filter(|c| !cols.contains_key(*c)).collect();
-    if !missing.is_empty() {
-        return Err(WankaError::Parse { file, line: 1, col: 1, msg: format!("missing columns: {}", missing.join(", ")) });
-    }
-    let mut out = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line() as usize);
-            WankaError::Parse { file: file.clone(), line, col: 1, msg: e.to_string() }
-        })?;
+    let (cols, recs) = csv_records(&text, &file, required)?;
+    recs.iter()
+        .map(|rec| {
+            let line = rec.position().map_or(0, |p| p.line() as usize);
+            f(&Row { file: &file, line, cols: &cols, rec, settings: None })
+        })
+        .collect()
+}
+
+/// The settings file beside a case file: `<stem>.settings.csv`.
+pub fn settings_path(path: &Path) -> std::path::PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    path.with_file_name(format!("{stem}.settings.csv"))
+}
+
+/// Read a settings file: per case id, the setting columns it gives (non-blank cells only).
+fn read_settings(path: &Path) -> Result<HashMap<String, HashMap<String, String>>, WankaError> {
+    let file = path.display().to_string();
+    let text = crate::ron_util::read_file(path)?;
+    let (cols, recs) = csv_records(&text, &file, &["id"])?;
+    let mut out = HashMap::new();
+    for rec in &recs {
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        out.push(f(&Row { file: &file, line, cols: &cols, rec: &rec })?);
-    }
-    if out.is_empty() {
-        return Err(WankaError::Parse { file, line: 1, col: 1, msg: "no cases after the header".into() });
+        let mut row = HashMap::new();
+        for (name, &i) in &cols {
+            let v = rec.get(i).map_or("", str::trim);
+            if name == "id" || name == "notes" || v.is_empty() {
+                continue;
+            }
+            if !SETTING_COLUMNS.contains(&name.as_str()) {
+                return Err(WankaError::Parse {
+                    file,
+                    line: 1,
+                    col: i + 1,
+                    msg: format!("`{name}` is not a setting column; allowed: id, notes, {}", SETTING_COLUMNS.join(", ")),
+                });
+            }
+            row.insert(name.clone(), v.to_string());
+        }
+        let id = rec.get(cols["id"]).map_or("", str::trim).to_string();
+        if out.insert(id.clone(), row).is_some() {
+            return Err(WankaError::Parse { file, line, col: 1, msg: format!("case `{id}` appears twice") });
+        }
     }
     Ok(out)
 }
@@ -256,122 +419,267 @@ pub fn fabric_for_nic(gbps: f64) -> &'static str {
     }
 }
 
-/// Read step cases.
+const BOOLS: [(&str, bool); 6] = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
+
+/// The model of a row: a preset (`model` column; the shape columns must then agree with it) or the
+/// shape columns, with the documented family rule where a column is blank.
+fn case_model(r: &Row, id: &str) -> Result<ModelSpec, WankaError> {
+    let hidden: u32 = r.req("hidden", "a whole number")?;
+    // MoE rows whose every layer has experts may leave the dense FFN size blank.
+    let ffn: u32 = match (r.opt("ffn_hidden", "a whole number")?, r.opt::<u32>("moe_ffn_hidden", "a whole number")?) {
+        (Some(f), _) => f,
+        (None, Some(f)) if r.opt::<u32>("dense_layers", "a whole number")?.unwrap_or(0) == 0 => f,
+        _ => r.req("ffn_hidden", "a whole number")?,
+    };
+    let heads: u32 = r.req("heads", "a whole number")?;
+    let layers: u32 = r.req("layers", "a whole number")?;
+    let parse_err = |e: WankaError| WankaError::Parse { file: r.file.to_string(), line: r.line, col: 0, msg: e.to_string() };
+    if !r.raw("model").is_empty() {
+        let m = crate::model::preset(r.raw("model")).map_err(parse_err)?;
+        if (m.layers, m.hidden, m.heads) != (layers, hidden, heads) {
+            return Err(r.err(
+                "model",
+                format!(
+                    "preset `{}` has {} layers, hidden {}, {} heads; the row says {layers}, {hidden}, {heads}",
+                    r.raw("model"),
+                    m.layers,
+                    m.hidden,
+                    m.heads
+                ),
+            ));
+        }
+        return Ok(m);
+    }
+    let llama = r.choice("gated_ffn", &BOOLS, None)?.unwrap_or(ffn != 4 * hidden);
+    let moe = match r.opt::<u32>("experts", "a whole number")? {
+        None => None,
+        Some(experts) => Some(MoeSpec {
+            experts,
+            top_k: r.req("top_k", "a whole number (MoE rows)")?,
+            shared_experts: r.opt("shared_experts", "a whole number")?.unwrap_or(0),
+            expert_ffn_hidden: r.req("moe_ffn_hidden", "a whole number (MoE rows)")?,
+            dense_layers: r.opt("dense_layers", "a whole number")?.unwrap_or(0),
+            max_nodes_per_token: r.opt("max_nodes_per_token", "a whole number")?,
+        }),
+    };
+    let model = ModelSpec {
+        name: id.to_string(),
+        layers,
+        hidden,
+        heads,
+        kv_heads: r.opt("kv_heads", "a whole number")?.unwrap_or(heads),
+        ffn_hidden: ffn,
+        gated_ffn: llama,
+        vocab: r.req("vocab", "a whole number")?,
+        bias: !llama,
+        learned_positions: !llama,
+        tied_embeddings: !llama,
+        dropout: !llama,
+        moe,
+        mla: None,
+        head_dim: r.opt("head_dim", "a whole number")?,
+    };
+    model.check(r.file).map_err(parse_err)?;
+    Ok(model)
+}
+
+/// The software stack of a row: its `stack` profile (default [`crate::stack::DEFAULT_STACK`]) with
+/// the row's explicit settings on top.
+fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
+    let stack = match r.raw("stack") {
+        "" => crate::stack::DEFAULT_STACK,
+        s => s,
+    };
+    let mut fw = FrameworkSpec::for_stack(stack).map_err(|e| r.err("stack", e.to_string()))?;
+    if let Some(v) = r.choice("overlap_grad_reduce", &BOOLS, None)? {
+        fw.overlap_grad_reduce = v;
+    }
+    if let Some(p) = r.choice("precision", &[("bf16", Precision::Bf16), ("fp16", Precision::Fp16), ("fp8", Precision::Fp8)], None)? {
+        fw.precision = p;
+    }
+    if r.raw("optimizer").eq_ignore_ascii_case("hsdp") {
+        fw.hybrid_shard = true;
+    }
+    if let Some(g) = r.choice("grad_dtype", &[("fp32", GradDtype::Fp32), ("bf16", GradDtype::Bf16), ("fp16", GradDtype::Bf16)], None)? {
+        fw.grad_reduce_dtype = g;
+    }
+    Ok(fw)
+}
+
+/// ZeRO stage of a row: the `optimizer` column's semantics when given (Megatron's distributed
+/// optimizer, which sources call "ZeRO-2-like", reduces once per step: wanka's stage 1), else
+/// `zero_stage` as published.
+fn case_zero_stage(r: &Row) -> Result<u8, WankaError> {
+    let opt = r.choice(
+        "optimizer",
+        &[("adam", 0u8), ("distributed", 1), ("zero1", 1), ("zero2", 2), ("zero3", 3), ("fsdp", 3), ("hsdp", 3)],
+        None,
+    )?;
+    match opt {
+        Some(z) => Ok(z),
+        None => Ok(r.opt("zero_stage", "0, 1, 2 or 3")?.unwrap_or(0)),
+    }
+}
+
+/// Read step cases, merging `<stem>.settings.csv` when it exists beside the file.
 pub fn read_step_cases(path: &Path) -> Result<Vec<StepCase>, WankaError> {
-    read_rows(path, STEP_COLUMNS, |r| {
-        let hidden: u32 = r.req("hidden", "a whole number")?;
-        let ffn: u32 = r.req("ffn_hidden", "a whole number")?;
-        let heads: u32 = r.req("heads", "a whole number")?;
-        let llama = ffn != 4 * hidden;
-        let id: String = r.req("id", "text")?;
-        let model = ModelSpec {
-            name: id.clone(),
-            layers: r.req("layers", "a whole number")?,
-            hidden,
-            heads,
-            kv_heads: r.opt("kv_heads", "a whole number")?.unwrap_or(heads),
-            ffn_hidden: ffn,
-            gated_ffn: llama,
-            vocab: r.req("vocab", "a whole number")?,
-            bias: !llama,
-            learned_positions: !llama,
-            tied_embeddings: !llama,
-            dropout: !llama,
-            moe: None,
-            mla: None,
-        };
-        model.check(r.file).map_err(|e| WankaError::Parse { file: r.file.to_string(), line: r.line, col: 0, msg: e.to_string() })?;
-        let nic = r.positive("nic_gbps_per_gpu")?;
-        let bools = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
-        let scenario = Scenario {
-            name: id.clone(),
-            description: r.raw("notes").to_string(),
-            model: ModelRef::Custom(model),
-            cluster: ClusterSpec {
-                chip: r.req("chip", "a catalog chip id")?,
-                gpus: r.req("gpus", "a whole number")?,
-                gpus_per_node: r.req("gpus_per_node", "a whole number")?,
-                network: NetworkSpec {
-                    fabric: match r.raw("fabric") {
-                        "" => fabric_for_nic(nic).into(),
-                        f => f.to_string(),
-                    },
-                    nic_gbit_per_s_per_gpu: nic,
-                    topology: match r.raw("topology") {
-                        "" => VALIDATION_TOPOLOGY.into(),
-                        t => t.to_string(),
-                    },
+    let (cases, _) = read_step_cases_with_settings(path)?;
+    Ok(cases)
+}
+
+fn read_step_cases_with_settings(path: &Path) -> Result<(Vec<StepCase>, Option<String>), WankaError> {
+    let sp = settings_path(path);
+    let settings = if sp.exists() { Some(read_settings(&sp)?) } else { None };
+    let file = path.display().to_string();
+    let text = crate::ron_util::read_file(path)?;
+    let (cols, recs) = csv_records(&text, &file, STEP_COLUMNS)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(recs.len());
+    for rec in &recs {
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        let id = rec.get(cols["id"]).map_or("", str::trim).to_string();
+        let row_settings = settings.as_ref().and_then(|s| s.get(&id));
+        let r = Row { file: &file, line, cols: &cols, rec, settings: row_settings };
+        if !seen.insert(id.clone()) {
+            return Err(r.err("id", format!("case `{id}` appears twice (it would count twice in the error)")));
+        }
+        out.push(step_case(&r, id)?);
+    }
+    if let Some(s) = &settings
+        && let Some(unknown) = s.keys().find(|k| !seen.contains(*k))
+    {
+        return Err(WankaError::Parse {
+            file: sp.display().to_string(),
+            line: 0,
+            col: 1,
+            msg: format!("settings for case `{unknown}`, which {file} does not have"),
+        });
+    }
+    Ok((out, settings.map(|_| sp.display().to_string())))
+}
+
+fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
+    let model = case_model(r, &id)?;
+    let nic = r.positive("nic_gbps_per_gpu")?;
+    let scenario = Scenario {
+        name: id.clone(),
+        description: r.raw("notes").to_string(),
+        model: ModelRef::Custom(model),
+        cluster: ClusterSpec {
+            chip: r.req("chip", "a catalog chip id")?,
+            gpus: r.req("gpus", "a whole number")?,
+            gpus_per_node: r.req("gpus_per_node", "a whole number")?,
+            network: NetworkSpec {
+                fabric: match r.raw("fabric") {
+                    "" => fabric_for_nic(nic).into(),
+                    f => f.to_string(),
+                },
+                nic_gbit_per_s_per_gpu: nic,
+                topology: match r.raw("topology") {
+                    "" => VALIDATION_TOPOLOGY.into(),
+                    t => t.to_string(),
                 },
             },
-            parallelism: ParallelismSpec {
-                tp: r.req("tp", "a whole number")?,
-                pp: r.req("pp", "a whole number")?,
-                dp: r.req("dp", "a whole number")?,
-                cp: r.opt("cp", "a whole number")?.unwrap_or(1),
-                ep: 1,
-                schedule: r.choice("schedule", &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved)], None)?,
-                vpp: r.opt("vpp", "a whole number")?,
-                micro_batch: r.opt("micro_batch", "a whole number")?,
-                global_batch: r.req("global_batch", "a whole number")?,
-                recompute: r
-                    .choice(
-                        "recompute",
-                        &[("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)],
-                        None,
-                    )?
-                    .ok_or_else(|| r.err("recompute", "is required (none, selective, full)".into()))?,
-                sequence_parallel: r.choice("seq_parallel", &bools, Some(false))?.unwrap_or(false),
-                zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.unwrap_or(0),
-                rank_order: r
-                    .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
-                    .unwrap_or_default(),
-            },
-            training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
-            framework: FrameworkSpec {
-                overlap_grad_reduce: r.choice("overlap_grad_reduce", &bools, None)?.unwrap_or(FrameworkSpec::default().overlap_grad_reduce),
-                ..FrameworkSpec::default()
-            },
-            run: Default::default(),
-            seed: 1,
-        };
-        Ok(StepCase {
-            id,
-            source: r.raw("source").to_string(),
-            line: r.line,
-            scenario,
-            measured_step_s: r.positive("measured_step_s")?,
-            measured_tflops_per_gpu: r.opt("measured_tflops_per_gpu", "a number")?,
-            measured_mfu: r.opt("measured_mfu", "a number")?,
-        })
+        },
+        parallelism: ParallelismSpec {
+            tp: r.req("tp", "a whole number")?,
+            pp: r.req("pp", "a whole number")?,
+            dp: r.req("dp", "a whole number")?,
+            cp: r.opt("cp", "a whole number")?.unwrap_or(1),
+            ep: r.opt("ep", "a whole number")?.unwrap_or(1),
+            schedule: r.choice("schedule", &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved)], None)?,
+            vpp: r.opt("vpp", "a whole number")?,
+            micro_batch: r.opt("micro_batch", "a whole number")?,
+            global_batch: r.req("global_batch", "a whole number")?,
+            recompute: r
+                .choice("recompute", &[("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)], None)?
+                .unwrap_or(Recompute::None),
+            sequence_parallel: r.choice("seq_parallel", &BOOLS, Some(false))?.unwrap_or(false),
+            zero_stage: case_zero_stage(r)?,
+            rank_order: r
+                .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
+                .unwrap_or_default(),
+        },
+        training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
+        framework: case_framework(r)?,
+        run: Default::default(),
+        seed: 1,
+    };
+    Ok(StepCase {
+        id,
+        source: r.raw("source").to_string(),
+        line: r.line,
+        scenario,
+        measured_step_s: r.positive("measured_step_s")?,
+        measured_tflops_per_gpu: r.opt("measured_tflops_per_gpu", "a number")?,
+        measured_mfu: r.opt("measured_mfu", "a number")?,
+        confidence: r.raw("confidence").to_string(),
+        cell: r.raw("cell").to_string(),
+        recompute_open: r.raw("recompute").is_empty(),
     })
 }
 
-/// Simulate every step case of a file.
+/// Simulate one case; a case that cannot be simulated becomes a failed row with its reason.
+pub fn simulate_case(c: &StepCase, catalog: &Catalog, file: &str) -> CaseResult {
+    let where_ = format!("{file} line {} ({})", c.line, c.id);
+    let fw = &c.scenario.framework;
+    let chip = &c.scenario.cluster.chip;
+    let family = catalog.chips.get(chip).map_or_else(|| "unknown chip".to_string(), |ch| ch.calibration.clone());
+    let mut out = CaseResult {
+        id: c.id.clone(),
+        chip: chip.clone(),
+        family,
+        stack: fw.stack.clone(),
+        precision: fw.precision.label().to_string(),
+        confidence: c.confidence.clone(),
+        measured_step_s: c.measured_step_s,
+        predicted_step_s: None,
+        error: None,
+        predicted_mfu: None,
+        predicted_hfu: None,
+        measured_mfu: c.measured_mfu,
+        measured_tflops_per_gpu: c.measured_tflops_per_gpu,
+        breakdown: None,
+        memory_gb: None,
+        failure: None,
+        forced: Vec::new(),
+    };
+    let mut result = c.scenario.simulate_step(catalog, &where_);
+    if c.recompute_open {
+        // Not published: the least recomputation that fits, said in the result.
+        for rc in [Recompute::Selective, Recompute::Full] {
+            let Err(WankaError::Invalid { msg, .. }) = &result else { break };
+            if !msg.contains("memory:") {
+                break;
+            }
+            let need = msg.split("needs ").nth(1).and_then(|t| t.split(" GB").next()).unwrap_or("?").to_string();
+            let mut s = c.scenario.clone();
+            s.parallelism.recompute = rc;
+            result = s.simulate_step(catalog, &where_);
+            out.forced.push(format!("recompute {} (unpublished; the lighter setting needs {need} GB)", format!("{rc:?}").to_lowercase()));
+        }
+    }
+    match result {
+        Ok(r) => {
+            out.predicted_step_s = Some(r.step_s);
+            out.error = Some((r.step_s - c.measured_step_s) / c.measured_step_s);
+            out.predicted_mfu = Some(r.mfu);
+            out.predicted_hfu = Some(r.hfu);
+            out.breakdown = Some(r.breakdown);
+            out.memory_gb = Some(r.memory.total_gb);
+        }
+        Err(e) => out.failure = Some(e.to_string()),
+    }
+    out
+}
+
+/// Simulate every step case of a file. Cases that cannot be simulated are failed rows; the others
+/// still run.
 pub fn validate_steps(path: &Path, catalog: &Catalog) -> Result<StepReport, WankaError> {
     let file = path.display().to_string();
-    let cases = read_step_cases(path)?;
-    let mut out = Vec::with_capacity(cases.len());
-    for c in &cases {
-        let where_ = format!("{file} line {} ({})", c.line, c.id);
-        let r = c.scenario.simulate_step(catalog, &where_)?;
-        out.push(CaseResult {
-            id: c.id.clone(),
-            predicted_step_s: r.step_s,
-            measured_step_s: c.measured_step_s,
-            error: (r.step_s - c.measured_step_s) / c.measured_step_s,
-            predicted_mfu: r.mfu,
-            predicted_hfu: r.hfu,
-            measured_mfu: c.measured_mfu,
-            measured_tflops_per_gpu: c.measured_tflops_per_gpu,
-            breakdown: r.breakdown,
-            memory_gb: r.memory.total_gb,
-        });
-    }
-    let n = out.len() as f64;
-    let mape = out.iter().map(|c| c.error.abs()).sum::<f64>() / n;
-    let max_abs_error = out.iter().map(|c| c.error.abs()).fold(0.0, f64::max);
-    let mean_error = out.iter().map(|c| c.error).sum::<f64>() / out.len().max(1) as f64;
-    Ok(StepReport { file, cases: out, mape, max_abs_error, mean_error })
+    let (cases, settings_file) = read_step_cases_with_settings(path)?;
+    let out = cases.iter().map(|c| simulate_case(c, catalog, &file)).collect();
+    Ok(StepReport::new(file, settings_file, out))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -150,32 +150,86 @@ pub fn catalog_text(c: &Catalog) -> String {
 pub fn validation_text(r: &StepReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "validation: {}", r.file);
-    let _ = writeln!(o, "  {:<32} {:>10} {:>10} {:>8} {:>7} {:>7}", "case", "predicted", "published", "error", "MFU", "pub MFU");
-    for c in &r.cases {
-        let pub_mfu = c.measured_mfu.map_or("-".to_string(), pct);
-        let _ = writeln!(
-            o,
-            "  {:<32} {:>9.2}s {:>9.2}s {:>+7.1}% {:>7} {:>7}",
-            c.id,
-            c.predicted_step_s,
-            c.measured_step_s,
-            100.0 * c.error,
-            pct(c.predicted_mfu),
-            pub_mfu
-        );
+    if let Some(s) = &r.settings_file {
+        let _ = writeln!(o, "settings:   {s} (how each run was made: stack, precision, ...)");
     }
     let _ = writeln!(
         o,
-        "\n  MAPE {:.1}%   worst |error| {:.1}%   mean signed error {:+.1}% ({})   ({} cases)",
+        "  {:<36} {:<16} {:<18} {:>10} {:>10} {:>8} {:>7} {:>7}",
+        "case", "family", "stack", "predicted", "published", "error", "MFU", "pub MFU"
+    );
+    for c in &r.cases {
+        let pub_mfu = c.measured_mfu.map_or("-".to_string(), pct);
+        match (c.predicted_step_s, c.error, &c.failure) {
+            (Some(p), Some(e), _) => {
+                let _ = writeln!(
+                    o,
+                    "  {:<36} {:<16} {:<18} {:>9.2}s {:>9.2}s {:>+7.1}% {:>7} {:>7}",
+                    c.id,
+                    c.family,
+                    c.stack,
+                    p,
+                    c.measured_step_s,
+                    100.0 * e,
+                    c.predicted_mfu.map_or("-".to_string(), pct),
+                    pub_mfu
+                );
+            }
+            (_, _, f) => {
+                let _ = writeln!(
+                    o,
+                    "  {:<36} {:<16} {:<18} {:>10} {:>9.2}s   FAILED: {}",
+                    c.id,
+                    c.family,
+                    c.stack,
+                    "-",
+                    c.measured_step_s,
+                    f.as_deref().unwrap_or("no result")
+                );
+            }
+        }
+    }
+    let bias = |e: f64| match e {
+        e if e < -0.005 => "optimistic",
+        e if e > 0.005 => "pessimistic",
+        _ => "no bias",
+    };
+    let stats_line = |o: &mut String, s: &wanka_sim::validate::ErrorStats| {
+        let failed = if s.failed > 0 { format!(", {} failed", s.failed) } else { String::new() };
+        let _ = writeln!(
+            o,
+            "    {:<20} n {:>3}{failed}   MAPE {:>5.1}%   worst {:>5.1}%   mean signed {:>+6.1}% ({})",
+            s.group,
+            s.n,
+            100.0 * s.mape,
+            100.0 * s.worst,
+            100.0 * s.mean_error,
+            bias(s.mean_error)
+        );
+    };
+    if r.by_family.len() > 1 || r.by_stack.len() > 1 {
+        let _ = writeln!(
+            o,
+            "
+  per chip family:"
+        );
+        for s in &r.by_family {
+            stats_line(&mut o, s);
+        }
+        let _ = writeln!(o, "  per software stack:");
+        for s in &r.by_stack {
+            stats_line(&mut o, s);
+        }
+    }
+    let failed = if r.failed > 0 { format!(", {} could not be simulated", r.failed) } else { String::new() };
+    let _ = writeln!(
+        o,
+        "\n  MAPE {:.1}%   worst |error| {:.1}%   mean signed error {:+.1}% ({})   ({} cases{failed})",
         100.0 * r.mape,
         100.0 * r.max_abs_error,
         100.0 * r.mean_error,
-        match r.mean_error {
-            e if e < -0.005 => "optimistic",
-            e if e > 0.005 => "pessimistic",
-            _ => "no bias",
-        },
-        r.cases.len()
+        bias(r.mean_error),
+        r.cases.len() - r.failed
     );
     o
 }
