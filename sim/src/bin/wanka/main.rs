@@ -76,6 +76,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fit each chip family's GEMM ceilings (BF16/FP16, then FP8) to step cases and print the fitted
+    /// values beside the catalog's, with in-sample and leave-one-out errors.
+    Calibrate {
+        /// Step-case files (CSV, validation layout).
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -174,6 +183,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&report::catalog_json(&catalog))?));
             } else {
                 emit(&report::catalog_text(&catalog));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calibrate { cases, json } => {
+            let mut all = Vec::new();
+            for f in &cases {
+                all.extend(wanka_sim::validate::read_step_cases(f)?);
+            }
+            let fits = wanka_sim::calibrate::fit_all(&all, &catalog);
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&fits)?));
+            } else {
+                emit(&report::calibration_text(&fits));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -234,6 +234,32 @@ pub fn validation_text(r: &StepReport) -> String {
     o
 }
 
+pub fn calibration_text(fits: &[wanka_sim::calibrate::Fit]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "  {:<18} {:<22} {:>7} {:>8} {:>4} {:>10} {:>10} {:>10} {:>10}",
+        "family", "parameter", "fitted", "catalog", "n", "MAPE", "LOO MAPE", "LOO worst", "LOO bias"
+    );
+    for f in fits {
+        let _ = writeln!(
+            o,
+            "  {:<18} {:<22} {:>7.3} {:>8} {:>4} {:>9.1}% {:>9.1}% {:>9.1}% {:>+9.1}%{}",
+            f.family,
+            f.parameter.name(),
+            f.value,
+            f.catalog_value.map_or("-".to_string(), |v| format!("{v:.3}")),
+            f.in_sample.n,
+            100.0 * f.in_sample.mape,
+            100.0 * f.leave_one_out.mape,
+            100.0 * f.leave_one_out.worst,
+            100.0 * f.leave_one_out.mean_error,
+            if f.in_sample.failed > 0 { format!("  ({} cases could not be simulated)", f.in_sample.failed) } else { String::new() }
+        );
+    }
+    o
+}
+
 pub fn run_json(r: &RunReport) -> Value {
     // The per-seed runs are summarised; keep them out of the default JSON to stay readable.
     let mut mc = serde_json::to_value(&r.monte_carlo).unwrap_or(Value::Null);
