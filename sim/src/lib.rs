@@ -15,6 +15,7 @@
 // Input checks are written `!(x > 0.0)` on purpose: the negation also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
+pub mod accuracy;
 pub mod calibrate;
 pub mod cancel;
 pub mod catalog;

@@ -133,6 +133,9 @@ pub struct CandidateResult {
     /// Mixed-hardware options considered, best first, and why the winner won.
     pub mixed_options: Vec<MixedOption>,
     pub mixed_verdict: Option<String>,
+    /// How far step predictions are from published runs for each chip family of the candidate and the
+    /// plan's stack (out of sample).
+    pub accuracy: Vec<crate::accuracy::AccuracyNote>,
 }
 
 /// The whole comparison.
@@ -370,6 +373,15 @@ impl PlanFile {
             top_plans,
             mixed_options: options.clone(),
             mixed_verdict,
+            accuracy: {
+                let mut notes: Vec<crate::accuracy::AccuracyNote> = Vec::new();
+                for cl in &clusters {
+                    if !notes.iter().any(|n| n.family == cl.calibration.id) {
+                        notes.push(crate::accuracy::note(&cl.calibration, &fw.stack));
+                    }
+                }
+                notes
+            },
         };
         let Some(best) = options.first() else {
             let why = result

@@ -383,5 +383,6 @@ pub fn simulate_step(
         memory_capacity_gb: capacity,
         timelines,
         notes,
+        accuracy: crate::accuracy::note(&cluster.calibration, &fw.stack),
     })
 }

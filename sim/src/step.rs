@@ -101,6 +101,8 @@ pub struct StepResult {
     pub timelines: Vec<StageTimeline>,
     /// Caveats that apply to this result (uncalibrated chip, approximations).
     pub notes: Vec<String>,
+    /// How far predictions for this chip family and stack are from published runs (out of sample).
+    pub accuracy: crate::accuracy::AccuracyNote,
 }
 
 /// The order in which stage `stage` runs its operations (Megatron-LM's schedules).

@@ -28,50 +28,6 @@ use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::Breakdown;
 use crate::topology::{ClusterSpec, NetworkSpec};
 
-/// How far wanka's step times are from published runs, as the bundled case files measure it
-/// (`scenarios/validation/step_cases.csv`, the calibration cases, and `holdout_cases.csv`, never
-/// calibrated on). Reports print it next to every prediction so that no figure is read as exact. An
-/// end-to-end test recomputes these from the case files and fails when they drift (update them with the
-/// model).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ModelAccuracy {
-    pub calibration_cases: u32,
-    /// Mean |error| on the calibration cases (fraction).
-    pub calibration_mape: f64,
-    pub calibration_worst: f64,
-    pub holdout_cases: u32,
-    pub holdout_mape: f64,
-    /// Mean signed error on the holdout cases: negative = wanka predicts shorter steps than measured.
-    pub holdout_bias: f64,
-}
-
-/// The accuracy of the step model on the bundled case files (see [`ModelAccuracy`]).
-pub const STEP_ACCURACY: ModelAccuracy = ModelAccuracy {
-    calibration_cases: 24,
-    calibration_mape: 0.070,
-    calibration_worst: 0.180,
-    holdout_cases: 10,
-    holdout_mape: 0.060,
-    holdout_bias: -0.057,
-};
-
-impl ModelAccuracy {
-    /// One line for reports.
-    pub fn summary(&self) -> String {
-        format!(
-            "step times are within {:.0}% of published runs on average ({:.0}% worst; {} runs); on {} runs never \
-             calibrated on: {:.0}% on average, {} by {:.0}% (`wanka validate`)",
-            100.0 * self.calibration_mape,
-            100.0 * self.calibration_worst,
-            self.calibration_cases,
-            self.holdout_cases,
-            100.0 * self.holdout_mape,
-            if self.holdout_bias < 0.0 { "optimistic" } else { "pessimistic" },
-            100.0 * self.holdout_bias.abs()
-        )
-    }
-}
-
 /// Topology used for validation cases without a `topology` column.
 pub const VALIDATION_TOPOLOGY: &str = "generic-fat-tree";
 

@@ -319,14 +319,17 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
         ui.label(RichText::new(if front.is_empty() { "none".to_string() } else { front.join(", ") }).small().color(PARETO));
         ui.label(RichText::new("· click a header to sort, a name to select").small().weak());
     });
-    ui.label(
-        RichText::new(format!(
-            "p10–p90 covers failure randomness only; the model's own error is larger: {}",
-            wanka_sim::validate::STEP_ACCURACY.summary()
-        ))
-        .small()
-        .weak(),
-    );
+    let mut seen: Vec<&str> = Vec::new();
+    for n in out.comparison.candidates.iter().flat_map(|r| &r.accuracy) {
+        if !seen.contains(&n.family.as_str()) {
+            seen.push(&n.family);
+            ui.label(
+                RichText::new(format!("p10–p90 covers failure randomness only; the model's own error is larger: {}: {}", n.family, n.text))
+                    .small()
+                    .weak(),
+            );
+        }
+    }
 }
 
 /// Time-versus-cost chart: p50 days with p10–p90 bars against total cost; the Pareto front highlighted

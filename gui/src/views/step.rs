@@ -200,7 +200,7 @@ pub fn step_ui(ui: &mut Ui, out: &StepOutput) {
     let notes_h = 18.0 * (r.notes.len() + 1) as f32;
     let h = (ui.available_height() - notes_h - 8.0).max(160.0);
     gantt_ui(ui, r, h);
-    ui.label(RichText::new(format!("accuracy: {}", wanka_sim::validate::STEP_ACCURACY.summary())).small().weak());
+    ui.label(RichText::new(format!("accuracy: {}", r.accuracy.text)).small().weak());
     for n in &r.notes {
         ui.label(RichText::new(format!("note: {n}")).small().weak());
     }

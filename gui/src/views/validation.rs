@@ -91,9 +91,9 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
     let avail = ui.available_size();
     let plot_w = (avail.x * 0.42).min(avail.y - 4.0).max(240.0);
     ui.horizontal_top(|ui| {
-        let hi = report.cases.iter().map(|c| c.measured_step_s.max(c.predicted_step_s)).fold(1.0_f64, f64::max) * 1.08;
+        let hi = report.cases.iter().map(|c| c.measured_step_s.max(c.predicted_step_s.unwrap_or(0.0))).fold(1.0_f64, f64::max) * 1.08;
         // log10 axes: step times span more than a decade.
-        let lo = report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s)).fold(hi, f64::min) / 1.15;
+        let lo = report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s.unwrap_or(c.measured_step_s))).fold(hi, f64::min) / 1.15;
         let (llo, lhi) = (lo.log10(), hi.log10());
         Plot::new("validation scatter")
             .width(plot_w)
@@ -118,37 +118,48 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
             .show(ui, |p| {
                 p.line(Line::new("y = x", PlotPoints::new(vec![[llo, llo], [lhi, lhi]])).color(GRAY).style(LineStyle::dashed_loose()));
                 for c in &report.cases {
+                    let (Some(pred), Some(err)) = (c.predicted_step_s, c.error) else { continue };
                     p.points(
                         Points::new(
                             format!(
                                 "{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)",
                                 c.id,
                                 c.measured_step_s,
-                                c.predicted_step_s,
-                                100.0 * c.error
+                                pred,
+                                100.0 * err
                             ),
-                            vec![[c.measured_step_s.log10(), c.predicted_step_s.log10()]],
+                            vec![[c.measured_step_s.log10(), pred.log10()]],
                         )
                         .shape(MarkerShape::Circle)
                         .filled(true)
                         .radius(4.5)
-                        .color(error_color(c.error)),
+                        .color(error_color(err)),
                     );
                 }
             });
         ui.separator();
         egui::ScrollArea::both().id_salt("validation table").auto_shrink([false, false]).show(ui, |ui| {
-            egui::Grid::new("validation grid").striped(true).num_columns(6).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
-                for h in ["case", "published", "predicted", "error", "MFU", "publ. MFU"] {
+            egui::Grid::new("validation grid").striped(true).num_columns(8).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
+                for h in ["case", "family", "stack", "published", "predicted", "error", "MFU", "publ. MFU"] {
                     ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();
                 for c in &report.cases {
                     ui.label(&c.id);
+                    ui.label(&c.family);
+                    ui.label(&c.stack);
                     ui.label(format!("{:.2} s", c.measured_step_s));
-                    ui.label(format!("{:.2} s", c.predicted_step_s));
-                    ui.label(RichText::new(format!("{:+.1}%", 100.0 * c.error)).color(error_text_color(ui, c.error)));
-                    ui.label(format!("{:.1}%", 100.0 * c.predicted_mfu));
+                    match (c.predicted_step_s, c.error) {
+                        (Some(p), Some(e)) => {
+                            ui.label(format!("{p:.2} s"));
+                            ui.label(RichText::new(format!("{:+.1}%", 100.0 * e)).color(error_text_color(ui, e)));
+                        }
+                        _ => {
+                            ui.label("–");
+                            ui.label(RichText::new("failed").color(RED)).on_hover_text(c.failure.as_deref().unwrap_or(""));
+                        }
+                    }
+                    ui.label(c.predicted_mfu.map_or("–".to_string(), |m| format!("{:.1}%", 100.0 * m)));
                     ui.label(c.measured_mfu.map_or("–".to_string(), |m| format!("{:.1}%", 100.0 * m)));
                     ui.end_row();
                 }

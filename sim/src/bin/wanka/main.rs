@@ -84,6 +84,10 @@ enum Command {
         cases: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Also write the leave-one-out accuracy table (per family and stack) to this CSV file, as
+        /// `scenarios/validation/accuracy.csv` is made.
+        #[arg(long)]
+        write_accuracy: Option<PathBuf>,
     },
 }
 
@@ -137,8 +141,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
             }
             if json {
-                let mut v = serde_json::to_value(&c)?;
-                v["step_accuracy"] = serde_json::to_value(wanka_sim::validate::STEP_ACCURACY)?;
+                let v = serde_json::to_value(&c)?;
                 emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
             } else {
                 emit(&report::compare_text(&c, elapsed));
@@ -186,12 +189,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calibrate { cases, json } => {
+        Command::Calibrate { cases, json, write_accuracy } => {
             let mut all = Vec::new();
             for f in &cases {
                 all.extend(wanka_sim::validate::read_step_cases(f)?);
             }
             let fits = wanka_sim::calibrate::fit_all(&all, &catalog);
+            if let Some(f) = write_accuracy {
+                let rows = wanka_sim::accuracy::rows_from_fits(&fits);
+                write_atomic(&f, wanka_sim::accuracy::to_csv(&rows).as_bytes())?;
+            }
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&fits)?));
             } else {

@@ -11,7 +11,7 @@ use wanka_sim::step::StepResult;
 use wanka_sim::validate::{ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
-    json!({ "scenario": s.name, "result": r, "step_accuracy": wanka_sim::validate::STEP_ACCURACY })
+    json!({ "scenario": s.name, "result": r })
 }
 
 fn pct(x: f64) -> String {
@@ -42,7 +42,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     let _ = writeln!(o, "step time        {:>10.3} s", r.step_s);
     let _ = writeln!(o, "throughput       {:>10.0} tokens/s", r.tokens_per_s);
     let _ = writeln!(o, "MFU / HFU        {:>10} / {}", pct(r.mfu), pct(r.hfu));
-    let _ = writeln!(o, "accuracy         {}", wanka_sim::validate::STEP_ACCURACY.summary());
+    let _ = writeln!(o, "accuracy         {}", r.accuracy.text);
     let b = &r.breakdown;
     let _ = writeln!(o, "\nbreakdown (bottleneck stage {}, the busiest):", r.critical_stage);
     for (name, v) in [
@@ -377,11 +377,14 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
         );
     }
     let _ = writeln!(o, "\n* = on the time-versus-cost Pareto front: {}", c.pareto_front.join(" -> "));
-    let _ = writeln!(
-        o,
-        "p10-p90 covers failure randomness only; the model's own error is larger: {}",
-        wanka_sim::validate::STEP_ACCURACY.summary()
-    );
+    let _ = writeln!(o, "p10-p90 covers failure randomness only; the model's own error is larger:");
+    let mut seen = Vec::new();
+    for n in c.candidates.iter().flat_map(|r| &r.accuracy) {
+        if !seen.contains(&&n.family) {
+            seen.push(&n.family);
+            let _ = writeln!(o, "  {}: {}", n.family, n.text);
+        }
+    }
     let _ = writeln!(o, "\nchosen parallelism and flags:");
     for r in c.candidates.iter().filter(|r| r.feasible) {
         let _ = writeln!(o, "  {}: {}", r.name, r.parallelism);

@@ -1,0 +1,149 @@
+//! How far wanka's step times are from published runs, per chip family and software stack, as the
+//! bundled case files measure it out of sample — the line every prediction carries.
+//!
+//! The figures are leave-one-out errors of [`crate::calibrate::fit_all`] on the calibration case files
+//! ([`CALIBRATION_FILES`]): each case predicted with its family's ceiling fitted without it. They are
+//! computed by `wanka calibrate --write-accuracy scenarios/validation/accuracy.csv` from the case files
+//! and compiled in; a test re-runs the fit and fails when the file no longer matches the cases or the
+//! catalog (regenerate it with that command). Nothing here is typed by hand.
+//!
+//! A chip whose family has no published runs gets "no published runs for this family: estimate",
+//! naming the calibrated parent whose figures it carries.
+
+use serde::Serialize;
+use std::sync::OnceLock;
+
+use crate::calibrate::Fit;
+use crate::catalog::Calibration;
+
+/// Case files the calibration is fitted on (holdout and MoE files are never fitted).
+pub const CALIBRATION_FILES: [&str; 2] = ["scenarios/validation/step_cases.csv", "scenarios/validation/public_cases.csv"];
+
+const ACCURACY_CSV: &str = include_str!("../../scenarios/validation/accuracy.csv");
+
+/// Out-of-sample step-time error of one (family, stack) group; `stack` is `*` for the whole family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccuracyRow {
+    pub family: String,
+    pub stack: String,
+    pub n: usize,
+    /// Leave-one-out mean absolute error (fraction).
+    pub loo_mape: f64,
+    pub loo_worst: f64,
+    /// Leave-one-out mean signed error: negative = predictions shorter than measured (optimistic).
+    pub loo_bias: f64,
+}
+
+/// The accuracy statement attached to a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccuracyNote {
+    pub family: String,
+    pub stack: String,
+    /// Published runs behind the figures (0: none for this family).
+    pub cases: usize,
+    pub loo_mape: Option<f64>,
+    pub loo_worst: Option<f64>,
+    pub loo_bias: Option<f64>,
+    /// One line for reports.
+    pub text: String,
+}
+
+/// Rows for every (family, stack) group and every family (`*`), from fitted results.
+pub fn rows_from_fits(fits: &[Fit]) -> Vec<AccuracyRow> {
+    let mut per: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
+    for f in fits {
+        for (_, stack, e) in &f.cases {
+            per.entry((f.family.clone(), stack.clone())).or_default().push(*e);
+            per.entry((f.family.clone(), "*".into())).or_default().push(*e);
+        }
+    }
+    per.into_iter()
+        .map(|((family, stack), e)| {
+            let n = e.len();
+            AccuracyRow {
+                family,
+                stack,
+                n,
+                loo_mape: e.iter().map(|x| x.abs()).sum::<f64>() / n as f64,
+                loo_worst: e.iter().fold(0.0, |w, x| w.max(x.abs())),
+                loo_bias: e.iter().sum::<f64>() / n as f64,
+            }
+        })
+        .collect()
+}
+
+/// The CSV text of accuracy rows (what `wanka calibrate --write-accuracy` writes).
+pub fn to_csv(rows: &[AccuracyRow]) -> String {
+    let mut s = String::from("family,stack,n,loo_mape,loo_worst,loo_bias\n");
+    for r in rows {
+        s.push_str(&format!("{},{},{},{:.4},{:.4},{:.4}\n", r.family, r.stack, r.n, r.loo_mape, r.loo_worst, r.loo_bias));
+    }
+    s
+}
+
+fn parse(text: &str) -> Vec<AccuracyRow> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Some(AccuracyRow {
+                family: f.first()?.to_string(),
+                stack: f.get(1)?.to_string(),
+                n: f.get(2)?.parse().ok()?,
+                loo_mape: f.get(3)?.parse().ok()?,
+                loo_worst: f.get(4)?.parse().ok()?,
+                loo_bias: f.get(5)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// The compiled-in accuracy table.
+pub fn builtin_rows() -> &'static [AccuracyRow] {
+    static R: OnceLock<Vec<AccuracyRow>> = OnceLock::new();
+    R.get_or_init(|| parse(ACCURACY_CSV))
+}
+
+/// Fewest cases for a (family, stack) figure to be quoted on its own; below it the family's is used.
+pub const MIN_GROUP_CASES: usize = 3;
+
+/// The accuracy statement for a prediction on a chip of `calibration`'s family under `stack`.
+pub fn note(calibration: &Calibration, stack: &str) -> AccuracyNote {
+    let rows = builtin_rows();
+    let find = |s: &str| rows.iter().find(|r| r.family == calibration.id && r.stack == s);
+    let pick = find(stack).filter(|r| r.n >= MIN_GROUP_CASES).map(|r| (r, true)).or_else(|| find("*").map(|r| (r, false)));
+    match pick {
+        Some((r, own_stack)) => {
+            let scope = if own_stack { format!("{} runs on {stack}", calibration.id) } else { format!("{} runs (all stacks; too few on {stack})", calibration.id) };
+            AccuracyNote {
+                family: calibration.id.clone(),
+                stack: stack.into(),
+                cases: r.n,
+                loo_mape: Some(r.loo_mape),
+                loo_worst: Some(r.loo_worst),
+                loo_bias: Some(r.loo_bias),
+                text: format!(
+                    "step time within {:.0}% on average of {} published {scope}, {:.0}% worst, {} by {:.0}% (leave-one-out; `wanka validate`)",
+                    100.0 * r.loo_mape,
+                    r.n,
+                    100.0 * r.loo_worst,
+                    if r.loo_bias < 0.0 { "optimistic" } else { "pessimistic" },
+                    100.0 * r.loo_bias.abs()
+                ),
+            }
+        }
+        None => AccuracyNote {
+            family: calibration.id.clone(),
+            stack: stack.into(),
+            cases: 0,
+            loo_mape: None,
+            loo_worst: None,
+            loo_bias: None,
+            text: format!(
+                "no published runs for this family ({}): estimate{}",
+                calibration.id,
+                calibration.parent.as_ref().map_or(String::new(), |p| format!(", carrying {p}'s calibrated figures"))
+            ),
+        },
+    }
+}
