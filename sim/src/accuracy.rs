@@ -114,7 +114,11 @@ pub fn note(calibration: &Calibration, stack: &str) -> AccuracyNote {
     let pick = find(stack).filter(|r| r.n >= MIN_GROUP_CASES).map(|r| (r, true)).or_else(|| find("*").map(|r| (r, false)));
     match pick {
         Some((r, own_stack)) => {
-            let scope = if own_stack { format!("{} runs on {stack}", calibration.id) } else { format!("{} runs (all stacks; too few on {stack})", calibration.id) };
+            let scope = if own_stack {
+                format!("{} runs on {stack}", calibration.id)
+            } else {
+                format!("{} runs (all stacks; too few on {stack})", calibration.id)
+            };
             AccuracyNote {
                 family: calibration.id.clone(),
                 stack: stack.into(),

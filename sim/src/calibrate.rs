@@ -154,7 +154,8 @@ pub fn fit(cases: &[StepCase], catalog: &Catalog, family: &str, parameter: Param
     }
     let value = best(&curves, None);
     let in_sample: Vec<f64> = curves.iter().map(|c| c.error(value)).collect();
-    let loo: Vec<f64> = (0..curves.len()).map(|i| if curves.len() > 1 { curves[i].error(best(&curves, Some(i))) } else { in_sample[i] }).collect();
+    let loo: Vec<f64> =
+        (0..curves.len()).map(|i| if curves.len() > 1 { curves[i].error(best(&curves, Some(i))) } else { in_sample[i] }).collect();
     let mut in_stats = stats(family, &in_sample);
     in_stats.failed = failed;
     let mut loo_stats = stats(family, &loo);

@@ -444,6 +444,50 @@ mod tests {
     }
 
     #[test]
+    fn uncalibrated_profiles_are_never_more_optimistic_than_their_parent() {
+        let cat = Catalog::builtin();
+        for cal in cat.calibrations.values() {
+            let Some(pid) = &cal.parent else {
+                assert!(cal.calibrated, "{}: an uncalibrated profile must name its calibrated parent", cal.id);
+                continue;
+            };
+            let p = &cat.calibrations[pid];
+            assert!(p.calibrated, "{}: parent {pid} is not calibrated", cal.id);
+            if cal.calibrated {
+                continue; // fitted on its own runs
+            }
+            let le = |name: &str, a: Option<f64>, b: Option<f64>| {
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert!(a <= b + 1e-12, "{}: {name} {a} exceeds parent {pid}'s {b}", cal.id);
+                }
+            };
+            le("gemm_max_fraction", Some(cal.gemm_max_fraction), Some(p.gemm_max_fraction));
+            le("hbm_fraction", Some(cal.hbm_fraction), Some(p.hbm_fraction));
+            le("attention_fraction", cal.attention_fraction, p.attention_fraction);
+            le("native_attention_fraction", cal.native_attention_fraction, p.native_attention_fraction);
+            le("fp8_gemm_max_fraction", cal.fp8_gemm_max_fraction, p.fp8_gemm_max_fraction);
+            assert!(
+                cal.gemm_half_dim >= p.gemm_half_dim,
+                "{}: gemm_half_dim below parent {pid}'s (more optimistic on small GEMMs)",
+                cal.id
+            );
+            assert!(cal.kernel_overhead_us >= p.kernel_overhead_us, "{}: launch gap below parent {pid}'s", cal.id);
+        }
+    }
+
+    #[test]
+    fn fp8_on_a_chip_without_fp8_is_an_error_naming_the_chip() {
+        let cat = Catalog::builtin();
+        let a100 = cat.chip("a100-sxm-80gb").unwrap();
+        let e = a100.peak_flops(crate::stack::Precision::Fp8).unwrap_err().to_string();
+        assert!(e.contains("a100-sxm-80gb") && e.contains("no FP8") && e.contains("BF16"), "{e}");
+        let h100 = cat.chip("h100-sxm").unwrap();
+        assert_eq!(h100.peak_flops(crate::stack::Precision::Fp8).unwrap(), 1979e12);
+        // FP16 and BF16 share the 16-bit peak.
+        assert_eq!(a100.peak_flops(crate::stack::Precision::Fp16).unwrap(), a100.bf16_peak_flops());
+    }
+
+    #[test]
     fn unknown_chip_lists_closest() {
         let err = Catalog::builtin().chip("h100-sxm5").unwrap_err().to_string();
         assert!(err.contains("h100-sxm"), "{err}");

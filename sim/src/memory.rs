@@ -279,4 +279,36 @@ mod tests {
         }
         assert!(totals.windows(2).all(|w| w[1] < w[0]), "{totals:?}");
     }
+
+    /// Megatron-LM's distributed-optimizer documentation (docs/source/api-guide/dist_optimizer.md): with
+    /// BF16 parameters and FP32 gradients, 6 + 12/d bytes per parameter; with BF16 gradients 4 + 12/d
+    /// (the FP32 master copy and both Adam moments are sharded over the d data-parallel ranks).
+    #[test]
+    fn distributed_optimizer_bytes_per_parameter() {
+        use crate::parallelism::*;
+        let m = preset("llama3-8b").unwrap();
+        let spec = ParallelismSpec {
+            tp: 1,
+            pp: 1,
+            dp: 64,
+            cp: 1,
+            ep: 1,
+            schedule: None,
+            vpp: None,
+            micro_batch: Some(1),
+            global_batch: 64,
+            recompute: Recompute::Full,
+            sequence_parallel: false,
+            zero_stage: 1,
+            rank_order: Default::default(),
+        };
+        let plan = resolve(&spec, &m, 8192, 64, 0.0).unwrap();
+        let p = m.params(8192).total;
+        for (grad, want) in [(crate::stack::GradDtype::Fp32, 6.0), (crate::stack::GradDtype::Bf16, 4.0)] {
+            let fw = FrameworkSpec { grad_reduce_dtype: grad, ..FrameworkSpec::default() };
+            let mem = stage_memory(&m, &plan, 8192, &fw, 64, &[0.0])[0];
+            let per_param = (mem.weights_gb + mem.gradients_gb + mem.optimizer_gb) * 1e9 / p;
+            assert!((per_param - (want + 12.0 / 64.0)).abs() < 1e-4, "{grad:?}: {per_param} bytes per parameter");
+        }
+    }
 }

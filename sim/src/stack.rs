@@ -310,19 +310,19 @@ mod tests {
 
     #[test]
     fn scenario_fields_override_the_named_stack() {
-        let fw: FrameworkSpec = ron::from_str("(stack: \"megatron-lm-2021\", flash_attention: true)").unwrap();
+        let fw: FrameworkSpec = parse_ron("(stack: \"megatron-lm-2021\", flash_attention: true)", "t").unwrap();
         let base = FrameworkSpec::for_stack("megatron-lm-2021").unwrap();
         assert!(fw.flash_attention && !base.flash_attention);
         assert_eq!(fw.overlap_grad_reduce, base.overlap_grad_reduce);
         assert_eq!(fw.overrides(), vec!["flash_attention"]);
         // Serialised and read back, the settings are the same (every field is written out).
-        let again: FrameworkSpec = ron::from_str(&ron::to_string(&fw).unwrap()).unwrap();
+        let again: FrameworkSpec = parse_ron(&ron::to_string(&fw).unwrap(), "t").unwrap();
         assert_eq!(again, fw);
     }
 
     #[test]
     fn unknown_stack_and_incomplete_profile_are_errors() {
-        let e = ron::from_str::<FrameworkSpec>("(stack: \"megatron-9000\")").unwrap_err().to_string();
+        let e = parse_ron::<FrameworkSpec>("(stack: \"megatron-9000\")", "t").unwrap_err().to_string();
         assert!(e.contains("unknown stack `megatron-9000`") && e.contains("megatron-core"), "{e}");
         let text = "(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: (flash_attention: true))])";
         let e = parse_stacks(text, "s.ron").unwrap_err().to_string();

@@ -165,24 +165,96 @@ fn holdout_cases_match_published_runs() {
     assert!(r.cases.iter().any(|c| c.error > 0.0), "optimistic on every holdout case");
 }
 
-/// The accuracy line every report prints is what the case files measure (to half a percentage point).
+/// The calibrated ceilings in the catalog are what the case files fit (not typed by hand), and the
+/// accuracy table every report quotes is what that fit's leave-one-out errors give.
 #[test]
-fn printed_accuracy_matches_the_case_files() {
-    let a = wanka_sim::validate::STEP_ACCURACY;
-    let cal = validate_json(Path::new(STEP_CASES));
-    let hold = validate_json(Path::new(HOLDOUT_CASES));
-    let bias = hold.mean_error;
-    for (name, stated, measured) in [
-        ("calibration MAPE", a.calibration_mape, cal.mape),
-        ("calibration worst", a.calibration_worst, cal.max_abs_error),
-        ("holdout MAPE", a.holdout_mape, hold.mape),
-        ("holdout bias", a.holdout_bias, bias),
-    ] {
-        println!("{name:<18} stated {:+.2}%  measured {:+.2}%", 100.0 * stated, 100.0 * measured);
-        assert!((stated - measured).abs() <= 0.005, "{name}: STEP_ACCURACY says {stated:.4}, the case files give {measured:.4}");
+fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
+    let files = wanka_sim::accuracy::CALIBRATION_FILES;
+    let mut args: Vec<std::ffi::OsString> = vec!["calibrate".into()];
+    args.extend(files.iter().map(|f| f.into()));
+    let dir = temp_dir("calibrate");
+    let table = dir.join("accuracy.csv");
+    args.push("--write-accuracy".into());
+    args.push(table.clone().into());
+    args.push("--json".into());
+    let run = wanka(args.iter().map(|a| a.as_os_str())).success();
+    let fits = run.json();
+    for f in fits.as_array().expect("fits") {
+        let (fitted, catalog) = (f["value"].as_f64().unwrap(), f["catalog_value"].as_f64());
+        println!("{} {}: fitted {fitted:.4}, catalog {catalog:?}, LOO MAPE {:.3}", f["family"], f["parameter"], f["leave_one_out"]["mape"]);
+        let catalog = catalog.unwrap_or_else(|| panic!("{} {} is fitted but the catalog has no value", f["family"], f["parameter"]));
+        assert!((fitted - catalog).abs() <= 0.003, "{} {}: catalog {catalog} but the case files fit {fitted}", f["family"], f["parameter"]);
     }
-    assert_eq!(a.calibration_cases as usize, cal.cases.len());
-    assert_eq!(a.holdout_cases as usize, hold.cases.len());
+    let fresh = std::fs::read_to_string(&table).expect("written table");
+    let bundled = std::fs::read_to_string(repo_root().join("scenarios/validation/accuracy.csv")).expect("bundled table");
+    assert_eq!(
+        fresh,
+        bundled,
+        "scenarios/validation/accuracy.csv is stale: regenerate with `wanka calibrate {} --write-accuracy scenarios/validation/accuracy.csv`",
+        files.join(" ")
+    );
+}
+
+/// The public set: published runs from five chip families and many stacks, each simulated with the
+/// settings its run used. Every case must simulate; the error bounds are the ones this version meets
+/// (the fidelity issue's targets are MAPE 8% and worst 25%: FSDP runs at scale are the outliers).
+#[test]
+fn public_cases_match_published_runs() {
+    let run = wanka(["validate", "scenarios/validation/public_cases.csv", "--json"]).success();
+    let v = run.json();
+    let cases = v["cases"].as_array().expect("cases");
+    for c in cases {
+        println!(
+            "{:<48} {:<16} {:<18} {:>+7.1}%",
+            c["id"].as_str().unwrap(),
+            c["family"].as_str().unwrap(),
+            c["stack"].as_str().unwrap(),
+            100.0 * c["error"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    for g in v["by_family"].as_array().unwrap().iter().chain(v["by_stack"].as_array().unwrap()) {
+        println!(
+            "{:<20} n {:>3}  MAPE {:>5.1}%  worst {:>5.1}%  mean {:+.1}%",
+            g["group"].as_str().unwrap(),
+            g["n"],
+            100.0 * g["mape"].as_f64().unwrap(),
+            100.0 * g["worst"].as_f64().unwrap(),
+            100.0 * g["mean_error"].as_f64().unwrap()
+        );
+    }
+    assert!(cases.len() >= 80, "the public set has {} cases", cases.len());
+    assert_eq!(v["failed"].as_u64(), Some(0), "every public case must simulate");
+    let families = v["by_family"].as_array().unwrap();
+    assert!(families.len() >= 5, "cases from {} chip families", families.len());
+    assert!(v["by_stack"].as_array().unwrap().len() >= 4);
+    let (mape, worst) = (v["mape"].as_f64().unwrap(), v["max_abs_error"].as_f64().unwrap());
+    println!("public set: MAPE {:.1}%, worst {:.1}%", 100.0 * mape, 100.0 * worst);
+    assert!(mape <= 0.12, "public MAPE {:.1}% exceeds 12%", 100.0 * mape);
+    assert!(worst <= 0.80, "public worst {:.1}% exceeds 80%", 100.0 * worst);
+    for f in families {
+        let bias = f["mean_error"].as_f64().unwrap();
+        assert!(bias.abs() <= 0.13, "{}: mean signed error {:+.1}% beyond 13%", f["group"], 100.0 * bias);
+    }
+}
+
+/// MoE cases are reported family by family; MoE step times are not yet within the dense bounds (see the
+/// MoE issue), so this checks that every case is reported, simulated or failed with its reason.
+#[test]
+fn moe_cases_are_reported_with_reasons() {
+    let run = wanka(["validate", "scenarios/validation/moe_cases.csv", "--json"]).success();
+    let v = run.json();
+    let cases = v["cases"].as_array().expect("cases");
+    assert!(cases.len() >= 10);
+    for c in cases {
+        let ok = c["error"].is_number() || c["failure"].as_str().is_some_and(|f| !f.is_empty());
+        assert!(ok, "case without a result or a reason: {c}");
+        println!(
+            "{:<48} {:>+8.1}%  {}",
+            c["id"].as_str().unwrap(),
+            100.0 * c["error"].as_f64().unwrap_or(f64::NAN),
+            c["failure"].as_str().unwrap_or("")
+        );
+    }
 }
 
 #[test]
@@ -224,6 +296,12 @@ fn validate_accepts_any_file_in_the_layout() {
 
     let id_col = header.iter().position(|h| h == "id").expect("id column");
     let want_ids: Vec<&str> = subset.iter().map(|r| &r[id_col]).collect();
+    // Each copy takes the settings of its rows from a settings file beside it, as the bundled file does.
+    let (sh, srows) = read_csv(&repo_root().join("scenarios/validation/step_cases.settings.csv"));
+    let mine: Vec<csv::StringRecord> = srows.into_iter().filter(|r| want_ids.contains(&&r[0])).collect();
+    for stem in ["subset", "columns_reversed", "crlf"] {
+        write_csv(&dir.join(format!("{stem}.settings.csv")), &sh, &mine);
+    }
     for path in [&subset_path, &permuted_path, &crlf_path] {
         let r = validate_json(path);
         let ids: Vec<&str> = r.cases.iter().map(|c| c.id.as_str()).collect();

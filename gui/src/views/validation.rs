@@ -93,7 +93,8 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
     ui.horizontal_top(|ui| {
         let hi = report.cases.iter().map(|c| c.measured_step_s.max(c.predicted_step_s.unwrap_or(0.0))).fold(1.0_f64, f64::max) * 1.08;
         // log10 axes: step times span more than a decade.
-        let lo = report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s.unwrap_or(c.measured_step_s))).fold(hi, f64::min) / 1.15;
+        let lo =
+            report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s.unwrap_or(c.measured_step_s))).fold(hi, f64::min) / 1.15;
         let (llo, lhi) = (lo.log10(), hi.log10());
         Plot::new("validation scatter")
             .width(plot_w)
@@ -121,13 +122,7 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
                     let (Some(pred), Some(err)) = (c.predicted_step_s, c.error) else { continue };
                     p.points(
                         Points::new(
-                            format!(
-                                "{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)",
-                                c.id,
-                                c.measured_step_s,
-                                pred,
-                                100.0 * err
-                            ),
+                            format!("{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)", c.id, c.measured_step_s, pred, 100.0 * err),
                             vec![[c.measured_step_s.log10(), pred.log10()]],
                         )
                         .shape(MarkerShape::Circle)
