@@ -347,7 +347,7 @@ fn ci_guard_passes_on_the_default_and_fails_when_broken() {
         "run.failures.multiplier=4",
     ]);
     assert_eq!(bad.code, Some(1), "{bad}");
-    assert!(bad.stdout.contains("FAIL") && bad.stdout.contains("expected p90_days < 19"), "{bad}");
+    assert!(bad.stdout.contains("FAIL") && bad.stdout.contains("expected p90_days < 21"), "{bad}");
     let x = read(&bad_junit);
     assert!(x.contains("<failure") && x.contains("p90_days = "), "{x}");
     if let Some(cases) = junit_cases(&bad_junit) {
