@@ -16,29 +16,25 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord, clippy::nonminimal_bool)]
 
 pub mod cancel;
-pub mod catalog;
-pub mod checkpoint;
-pub mod collective;
-pub mod cost;
-pub mod economics;
 pub mod engine;
 pub mod error;
-pub mod failure;
-pub mod memory;
-pub mod mixed;
-pub mod model;
-pub mod parallelism;
-pub mod plan;
 pub mod ron_util;
-pub mod run;
+
 pub mod scenario;
-pub mod search;
+
+pub mod hardware;
+pub mod workload;
+
 pub mod step;
+
+pub mod run;
+
+pub mod planning;
+
 pub mod sweep;
-pub mod topology;
 pub mod validate;
 
 pub use cancel::Cancel;
-pub use catalog::Catalog;
 pub use error::WankaError;
+pub use hardware::catalog::Catalog;
 pub use scenario::Scenario;

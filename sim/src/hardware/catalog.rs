@@ -186,8 +186,8 @@ pub struct Catalog {
     pub topologies: BTreeMap<String, TopologyTemplate>,
 }
 
-const CHIPS_RON: &str = include_str!("../../scenarios/catalog/chips.ron");
-const FABRICS_RON: &str = include_str!("../../scenarios/catalog/fabrics.ron");
+const CHIPS_RON: &str = include_str!("../../../scenarios/catalog/chips.ron");
+const FABRICS_RON: &str = include_str!("../../../scenarios/catalog/fabrics.ron");
 
 impl Catalog {
     /// The catalog compiled into the binary (the repository's `scenarios/catalog/`).

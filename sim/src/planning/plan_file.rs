@@ -2,9 +2,9 @@
 //!
 //! A plan file (RON) names the goal (model, tokens, sequence length, batch, optional deadline and
 //! budget) and candidates (chip pools, network, spares, failure profile, checkpointing, money, power).
-//! For each candidate wanka searches the parallelism ([`crate::search`]; mixed pools via
-//! [`crate::mixed`]), simulates the whole training run with failures over Monte Carlo seeds
-//! ([`crate::run`]), and prices it ([`crate::economics`]). Candidates are ranked by p50 days; the
+//! For each candidate wanka searches the parallelism ([`crate::planning::search`]; mixed pools via
+//! [`crate::planning::mixed`]), simulates the whole training run with failures over Monte Carlo seeds
+//! ([`crate::run`]), and prices it ([`crate::planning::economics`]). Candidates are ranked by p50 days; the
 //! time-versus-cost Pareto front and deadline/budget/power flags are reported.
 
 use serde::{Deserialize, Serialize};
@@ -12,17 +12,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cancel::Cancel;
-use crate::catalog::Catalog;
-use crate::cost::FrameworkSpec;
-use crate::economics::{self, Economics, Money, PoolHw, Power};
 use crate::error::WankaError;
-use crate::mixed::{self, MixedOption};
-use crate::model::{ModelRef, ModelSpec};
+use crate::hardware::catalog::Catalog;
+use crate::hardware::topology::{Cluster, ClusterSpec, NetworkSpec};
+use crate::planning::economics::{self, Economics, Money, PoolHw, Power};
+use crate::planning::mixed::{self, MixedOption};
+use crate::planning::search::{self, BatchTarget, Ranked, SearchSpace};
 use crate::ron_util::{parse_ron, read_file};
-use crate::run::{self, RunSpec, Stats};
-use crate::scenario::{Scenario, TrainingSpec, build_run_inputs};
-use crate::search::{self, BatchTarget, Ranked, SearchSpace};
-use crate::topology::{Cluster, ClusterSpec, NetworkSpec};
+use crate::run::{self, RunInputs, RunSpec, Stats};
+use crate::run::{RunJob, build_run_inputs};
+use crate::scenario::{Scenario, TrainingSpec};
+use crate::step::cost::FrameworkSpec;
+use crate::workload::model::{ModelRef, ModelSpec};
 
 /// What to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +134,10 @@ pub struct CandidateResult {
     /// Mixed-hardware options considered, best first, and why the winner won.
     pub mixed_options: Vec<MixedOption>,
     pub mixed_verdict: Option<String>,
+    /// The training run's inputs as simulated (feasible candidates): for callers that want more of
+    /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
+    #[serde(skip)]
+    pub run_inputs: Option<RunInputs>,
 }
 
 /// The whole comparison.
@@ -305,7 +310,8 @@ impl PlanFile {
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
         for cl in &clusters {
             let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
-            let r = search::search_cancellable(model, cl, seq, fw, &space, batch, self.settings.top_k, cancel)?;
+            let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
+            let r = search::search_cancellable(&q, cancel)?;
             enumerated += r.enumerated;
             feasible_plans += r.feasible;
             for (k, v) in &r.rejected {
@@ -370,6 +376,7 @@ impl PlanFile {
             top_plans,
             mixed_options: options.clone(),
             mixed_verdict,
+            run_inputs: None,
         };
         let Some(best) = options.first() else {
             let why = result
@@ -387,18 +394,18 @@ impl PlanFile {
         result.mfu = best.mfu;
         // The training run: failures over every device doing work, checkpoints of the whole model.
         let first = &clusters[0];
-        let (inputs, ctx) = build_run_inputs(
-            &c.run,
-            self.goal.tokens,
-            best.tokens_per_s,
-            best.devices_used,
-            first.gpus_per_node,
-            model.params(seq).total,
-            first.nic_peak_bytes_per_s() / 1e9,
-            vec![1.0],
-            1,
-            file,
-        )?;
+        let job = RunJob {
+            run: &c.run,
+            tokens: self.goal.tokens,
+            tokens_per_s: best.tokens_per_s,
+            devices: best.devices_used,
+            gpus_per_node: first.gpus_per_node,
+            params: model.params(seq).total,
+            nic_gb_per_s: first.nic_peak_bytes_per_s() / 1e9,
+            degraded_speed: vec![1.0],
+            replicas_per_node: 1,
+        };
+        let (inputs, ctx) = build_run_inputs(job, file)?;
         let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
         result.ideal_days = ctx.ideal_days;
         result.days = mc.wall_days;
@@ -408,6 +415,7 @@ impl PlanFile {
             clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
         result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
+        result.run_inputs = Some(inputs);
         if mc.completed_fraction < 1.0 {
             result.flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
         }
@@ -440,9 +448,9 @@ impl PlanFile {
 }
 
 /// The parallelism of a spec in words.
-pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
+pub fn describe(s: &crate::workload::parallelism::ParallelismSpec) -> String {
     let sched = match (s.schedule, s.vpp) {
-        (Some(crate::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        (Some(crate::workload::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
         _ => "1F1B".into(),
     };
     let mut out = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);
@@ -460,7 +468,7 @@ pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
         s.zero_stage,
         if s.sequence_parallel { " SP" } else { "" }
     ));
-    if s.rank_order != crate::parallelism::RankOrder::default() {
+    if s.rank_order != crate::workload::parallelism::RankOrder::default() {
         out.push_str(&format!(" order {}", s.rank_order.label()));
     }
     out
@@ -580,7 +588,7 @@ mod tests {
         assert!(matches!(plan.compare_cancellable(Catalog::builtin(), "p.ron", &cancel), Err(WankaError::Cancelled)));
         // Cancelled from another thread while it runs (the default plan takes seconds): it stops, and
         // returns no partial comparison.
-        let big = PlanFile::parse(include_str!("../../scenarios/default_plan.ron"), "default_plan.ron").unwrap();
+        let big = PlanFile::parse(include_str!("../../../scenarios/default_plan.ron"), "default_plan.ron").unwrap();
         let cancel = Cancel::new();
         let c2 = cancel.clone();
         let worker = std::thread::spawn(move || big.compare_cancellable(Catalog::builtin(), "default_plan.ron", &c2));

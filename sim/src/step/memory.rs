@@ -17,8 +17,8 @@
 
 use serde::Serialize;
 
-use crate::model::ModelSpec;
-use crate::parallelism::{Plan, Recompute};
+use crate::workload::model::ModelSpec;
+use crate::workload::parallelism::{Plan, Recompute};
 
 /// Fixed reserve per device: CUDA/CANN context, NCCL buffers, GEMM workspaces, allocator slack (GB).
 /// An assumption (typical 1–3 GB observed with PyTorch on H100/A100), the same for every chip.
@@ -131,7 +131,7 @@ pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: b
             }
             let zero = plan.zero_stage;
             let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });
-            let grads = crate::cost::GRAD_REDUCE_BYTES
+            let grads = crate::step::cost::GRAD_REDUCE_BYTES
                 * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
             let optim = 12.0 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
             let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
@@ -167,7 +167,7 @@ pub fn stage_memory(m: &ModelSpec, plan: &Plan, seq_len: u32, flash_attention: b
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::preset;
+    use crate::workload::model::preset;
 
     fn gpt(l: u32, h: u32, a: u32) -> ModelSpec {
         ModelSpec {
@@ -216,7 +216,7 @@ mod tests {
 
     #[test]
     fn gpt3_on_one_device_does_not_fit() {
-        use crate::parallelism::*;
+        use crate::workload::parallelism::*;
         let m = preset("gpt3-175b").unwrap();
         let spec = ParallelismSpec {
             tp: 1,
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn zero_stages_shard_progressively() {
-        use crate::parallelism::*;
+        use crate::workload::parallelism::*;
         let m = preset("llama3-8b").unwrap();
         let mut spec = ParallelismSpec {
             tp: 1,

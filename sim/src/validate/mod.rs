@@ -8,8 +8,8 @@
 //!   positions, tied embeddings, dropout);
 //! - network: InfiniBand of the stated per-GPU speed (`ib-hdr` 200, `ib-ndr` 400, `ib-xdr` 800 Gbit/s,
 //!   else RoCE of that speed), on a non-blocking rail-optimised fat tree (`generic-fat-tree`);
-//! - blank schedule, vpp, micro-batch: the defaults of [`crate::parallelism`];
-//! - software stack: [`crate::cost::FrameworkSpec::default`].
+//! - blank schedule, vpp, micro-batch: the defaults of [`crate::workload::parallelism`];
+//! - software stack: [`crate::step::cost::FrameworkSpec::default`].
 //!
 //! Optional columns, for runs whose paper states more than the shared layout holds (absent or blank:
 //! the rules above): `fabric` and `topology` (catalog ids), `rank_order` (`tp-cp-dp-pp`,
@@ -19,14 +19,14 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::catalog::Catalog;
-use crate::cost::FrameworkSpec;
 use crate::error::WankaError;
-use crate::model::{ModelRef, ModelSpec};
-use crate::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
+use crate::hardware::catalog::Catalog;
+use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::scenario::{Scenario, TrainingSpec};
-use crate::step::Breakdown;
-use crate::topology::{ClusterSpec, NetworkSpec};
+use crate::step::cost::FrameworkSpec;
+use crate::step::schedule::Breakdown;
+use crate::workload::model::{ModelRef, ModelSpec};
+use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
 
 /// How far wanka's step times are from published runs, as the bundled case files measure it
 /// (`scenarios/validation/step_cases.csv`, the calibration cases, and `holdout_cases.csv`, never
@@ -464,8 +464,8 @@ fn parse_tolerance(t: &str) -> Tolerance {
 
 /// Validate reliability cases: Daly's analytic cases with exponential failures, and fleet cases.
 pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport, WankaError> {
-    use crate::checkpoint::{CheckpointCost, CheckpointSpec, daly_s};
-    use crate::failure::{Component, FailureLaw, Process, Unit};
+    use crate::run::checkpoint::{CheckpointCost, CheckpointSpec, daly_s};
+    use crate::run::failure::{Component, FailureLaw, Process, Unit};
     use crate::run::{RecoverySpec, RunInputs, StragglerSpec, monte_carlo};
 
     let file = path.display().to_string();
@@ -524,13 +524,13 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
                 let days = r.positive("days")?;
                 let rate = r.positive("failures_per_1000_node_days")?;
                 // The H100 profile's component mix (which failures need a repair), scaled to the row's rate.
-                let profile = crate::failure::profile("h100-llama3")?;
+                let profile = crate::run::failure::profile("h100-llama3")?;
                 let profile_rate = profile.rate_per_hour(gpus, gpn, days * 24.0) * 24.0 / (gpus as f64 / f64::from(gpn)) * 1000.0;
                 let scale = rate / profile_rate;
                 let processes: Vec<Process> = profile.components.iter().map(|c| Process::new(c, gpus, gpn, scale)).collect();
                 // Blank save time: the default checkpoint policy for FLEET_STATE_GB_PER_GPU of state.
                 let spec = CheckpointSpec::default();
-                let params_equiv = FLEET_STATE_GB_PER_GPU * 1e9 * gpus as f64 / crate::checkpoint::BYTES_PER_PARAM;
+                let params_equiv = FLEET_STATE_GB_PER_GPU * 1e9 * gpus as f64 / crate::run::checkpoint::BYTES_PER_PARAM;
                 let mut ckpt = spec.cost(params_equiv, gpus, 50.0);
                 if let Some(m) = r.opt::<f64>("checkpoint_save_min", "a number of minutes")? {
                     ckpt.stall_s = m * 60.0;
@@ -563,7 +563,7 @@ pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport
                     checkpoint: ckpt,
                     interval_s: tau_s,
                     processes,
-                    hot_spare_nodes: recovery.hot_spare_nodes.unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32),
+                    hot_spare_nodes: recovery.hot_spare_nodes_for(nodes),
                     recovery,
                     stragglers: StragglerSpec::default(),
                     maintenance: None,

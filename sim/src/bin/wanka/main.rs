@@ -116,7 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare { plan, json, csv, seeds } => {
             let path = plan.unwrap_or_else(|| bundled("default_plan.ron"));
             let name = path.display().to_string();
-            let mut p = wanka_sim::plan::PlanFile::load(&path)?;
+            let mut p = wanka_sim::planning::plan_file::PlanFile::load(&path)?;
             if let Some(n) = seeds {
                 anyhow::ensure!(n > 0, "--seeds must be at least 1");
                 p.settings.seeds = n;
