@@ -327,8 +327,7 @@ impl<'a> Sim<'a> {
         for i in 0..self.inp.processes.len() {
             self.schedule_failure(i);
         }
-        let nodes = (self.inp.devices as f64 / f64::from(self.inp.gpus_per_node)).ceil();
-        let straggler_rate_h = self.inp.stragglers.rate_per_node_hour * nodes;
+        let straggler_rate_h = self.straggler_rate_per_hour();
         if straggler_rate_h > 0.0 {
             let e: f64 = Exp1.sample(&mut self.rng_straggler);
             self.q.schedule_at(ticks(e / straggler_rate_h * 3600.0), Ev::StragglerOnset);
@@ -353,61 +352,12 @@ impl<'a> Sim<'a> {
                     self.schedule_failure(i);
                 }
                 Ev::Milestone(g) if g == self.epoch && self.phase == Phase::Running => {
-                    self.close(now);
-                    if self.work + 2 >= self.target.min(self.next_ckpt_at) {
-                        // Rounding of the speed can leave a tick or two; they were spent working.
-                        let goal = self.target.min(self.next_ckpt_at);
-                        let fix = goal.saturating_sub(self.work);
-                        let from_straggler = fix.min(self.acct.straggler);
-                        let from_wait = (fix - from_straggler).min(self.acct.spare_wait);
-                        self.acct.straggler -= from_straggler;
-                        self.acct.spare_wait -= from_wait;
-                        self.work += from_straggler + from_wait;
-                        self.acct.useful += from_straggler + from_wait;
-                    }
-                    if self.work >= self.target {
-                        self.phase = Phase::Done;
-                        self.out.completed = true;
-                        self.log(now, "done", "token target reached".into());
+                    if self.on_milestone(now) {
                         break;
                     }
-                    if self.work >= self.next_ckpt_at {
-                        self.begin_checkpoint(now);
-                    } else {
-                        self.schedule_milestone(now);
-                    }
                 }
-                Ev::StallEnd(g) if g == self.epoch && self.phase == Phase::Stalled => {
-                    self.close(now);
-                    self.out.checkpoints += 1;
-                    self.log(now, "checkpoint", format!("work {:.0} s saved", secs(self.snapshot)));
-                    let durable_in = ticks(self.inp.checkpoint.durable_after_s - self.inp.checkpoint.stall_s);
-                    if durable_in == 0 {
-                        self.committed = self.snapshot;
-                    } else {
-                        self.ckpt_id += 1;
-                        self.pending.push((self.ckpt_id, self.snapshot));
-                        self.q.schedule_at(now + durable_in, Ev::Durable(self.ckpt_id));
-                    }
-                    if self.maint_after_stall {
-                        self.maint_after_stall = false;
-                        self.committed = self.snapshot; // the job waits for the write before stopping
-                        let m = self.inp.maintenance.clone().expect("maintenance scheduled");
-                        self.enter(Phase::Maintenance, now);
-                        let d = m.duration_min * 60.0 + self.inp.restart_core_s();
-                        self.q.schedule_at(now + ticks(d), Ev::MaintenanceEnd(self.epoch));
-                        self.log(now, "maintenance", format!("{:.0} min window", m.duration_min));
-                    } else {
-                        self.start_running(now);
-                    }
-                }
-                Ev::Durable(id) => {
-                    // Writes finish in order; an interruption cleared the ones it lost.
-                    if let Some(pos) = self.pending.iter().position(|(pid, _)| *pid == id) {
-                        self.committed = self.committed.max(self.pending[pos].1);
-                        self.pending.drain(..=pos);
-                    }
-                }
+                Ev::StallEnd(g) if g == self.epoch && self.phase == Phase::Stalled => self.on_stall_end(now),
+                Ev::Durable(id) => self.on_durable(id),
                 Ev::DetectEnd(g) if g == self.epoch && self.phase == Phase::Detecting => {
                     self.close(now);
                     self.after_detection(now);
@@ -418,59 +368,10 @@ impl<'a> Sim<'a> {
                     self.log(now, "resumed", format!("from work {:.0} s", secs(self.work)));
                     self.start_running(now);
                 }
-                Ev::Repaired => {
-                    if self.nodes_short > 0 {
-                        self.nodes_short -= 1;
-                        self.swap_needed = true;
-                        if self.phase == Phase::Waiting && self.nodes_short == 0 {
-                            self.close(now);
-                            self.log(now, "repaired", "node back; restarting".into());
-                            self.after_detection(now);
-                        }
-                    } else {
-                        self.spares_free += 1;
-                    }
-                }
-                Ev::StragglerOnset => {
-                    if self.phase == Phase::Running {
-                        self.close(now);
-                    }
-                    self.stragglers_active += 1;
-                    self.out.stragglers += 1;
-                    self.straggler_ids += 1;
-                    let id = self.straggler_ids;
-                    self.q.schedule_at(now + ticks(self.inp.stragglers.detection_hours * 3600.0), Ev::StragglerEvict(id));
-                    if self.phase == Phase::Running {
-                        self.epoch += 1;
-                        self.schedule_milestone(now);
-                    }
-                    self.log(now, "straggler", format!("{} slow node(s)", self.stragglers_active));
-                    let rate_h = self.inp.stragglers.rate_per_node_hour * nodes;
-                    let e: f64 = Exp1.sample(&mut self.rng_straggler);
-                    self.q.schedule_at(now + ticks(e / rate_h * 3600.0), Ev::StragglerOnset);
-                }
-                Ev::StragglerEvict(_) => {
-                    if self.stragglers_active == 0 {
-                        continue;
-                    }
-                    // The slow node is evicted: an interruption that needs a replacement node; if the
-                    // job was already down, the eviction happens with that restart.
-                    self.stragglers_active -= 1;
-                    if matches!(self.phase, Phase::Running | Phase::Stalled) {
-                        self.interrupt(now, "straggler eviction", true);
-                    }
-                }
-                Ev::Maintenance => {
-                    if let Some(m) = &self.inp.maintenance {
-                        self.q.schedule_at(now + ticks(m.interval_hours * 3600.0), Ev::Maintenance);
-                    }
-                    if self.phase == Phase::Running {
-                        self.close(now);
-                        self.out.maintenance_windows += 1;
-                        self.begin_checkpoint(now);
-                        self.maint_after_stall = true;
-                    }
-                }
+                Ev::Repaired => self.on_repaired(now),
+                Ev::StragglerOnset => self.on_straggler_onset(now),
+                Ev::StragglerEvict(_) => self.on_straggler_evict(now),
+                Ev::Maintenance => self.on_maintenance(now),
                 Ev::MaintenanceEnd(g) if g == self.epoch && self.phase == Phase::Maintenance => {
                     self.close(now);
                     self.start_running(now);
@@ -478,12 +379,149 @@ impl<'a> Sim<'a> {
                 _ => {} // superseded by a later state change
             }
         }
+        self.finish()
+    }
+
+    /// Straggler onsets per hour over the job's nodes.
+    fn straggler_rate_per_hour(&self) -> f64 {
+        let nodes = (self.inp.devices as f64 / f64::from(self.inp.gpus_per_node)).ceil();
+        self.inp.stragglers.rate_per_node_hour * nodes
+    }
+
+    /// The job reached its next checkpoint or its token target; true when training is done.
+    fn on_milestone(&mut self, now: Ticks) -> bool {
+        self.close(now);
+        if self.work + 2 >= self.target.min(self.next_ckpt_at) {
+            // Rounding of the speed can leave a tick or two; they were spent working.
+            let goal = self.target.min(self.next_ckpt_at);
+            let fix = goal.saturating_sub(self.work);
+            let from_straggler = fix.min(self.acct.straggler);
+            let from_wait = (fix - from_straggler).min(self.acct.spare_wait);
+            self.acct.straggler -= from_straggler;
+            self.acct.spare_wait -= from_wait;
+            self.work += from_straggler + from_wait;
+            self.acct.useful += from_straggler + from_wait;
+        }
+        if self.work >= self.target {
+            self.phase = Phase::Done;
+            self.out.completed = true;
+            self.log(now, "done", "token target reached".into());
+            return true;
+        }
+        if self.work >= self.next_ckpt_at {
+            self.begin_checkpoint(now);
+        } else {
+            self.schedule_milestone(now);
+        }
+        false
+    }
+
+    /// A checkpoint's stall ended: the write continues in the background (asynchronous) or is durable;
+    /// then run on, or stop for a maintenance window.
+    fn on_stall_end(&mut self, now: Ticks) {
+        self.close(now);
+        self.out.checkpoints += 1;
+        self.log(now, "checkpoint", format!("work {:.0} s saved", secs(self.snapshot)));
+        let durable_in = ticks(self.inp.checkpoint.durable_after_s - self.inp.checkpoint.stall_s);
+        if durable_in == 0 {
+            self.committed = self.snapshot;
+        } else {
+            self.ckpt_id += 1;
+            self.pending.push((self.ckpt_id, self.snapshot));
+            self.q.schedule_at(now + durable_in, Ev::Durable(self.ckpt_id));
+        }
+        if self.maint_after_stall {
+            self.maint_after_stall = false;
+            self.committed = self.snapshot; // the job waits for the write before stopping
+            let m = self.inp.maintenance.clone().expect("maintenance scheduled");
+            self.enter(Phase::Maintenance, now);
+            let d = m.duration_min * 60.0 + self.inp.restart_core_s();
+            self.q.schedule_at(now + ticks(d), Ev::MaintenanceEnd(self.epoch));
+            self.log(now, "maintenance", format!("{:.0} min window", m.duration_min));
+        } else {
+            self.start_running(now);
+        }
+    }
+
+    /// A background checkpoint write became durable.
+    fn on_durable(&mut self, id: u64) {
+        // Writes finish in order; an interruption cleared the ones it lost.
+        if let Some(pos) = self.pending.iter().position(|(pid, _)| *pid == id) {
+            self.committed = self.committed.max(self.pending[pos].1);
+            self.pending.drain(..=pos);
+        }
+    }
+
+    /// A node came back from repair: it fills a missing node, or becomes a spare.
+    fn on_repaired(&mut self, now: Ticks) {
+        if self.nodes_short > 0 {
+            self.nodes_short -= 1;
+            self.swap_needed = true;
+            if self.phase == Phase::Waiting && self.nodes_short == 0 {
+                self.close(now);
+                self.log(now, "repaired", "node back; restarting".into());
+                self.after_detection(now);
+            }
+        } else {
+            self.spares_free += 1;
+        }
+    }
+
+    /// A node turned slow: the job runs slower until it is evicted; the next onset is drawn.
+    fn on_straggler_onset(&mut self, now: Ticks) {
+        if self.phase == Phase::Running {
+            self.close(now);
+        }
+        self.stragglers_active += 1;
+        self.out.stragglers += 1;
+        self.straggler_ids += 1;
+        let id = self.straggler_ids;
+        self.q.schedule_at(now + ticks(self.inp.stragglers.detection_hours * 3600.0), Ev::StragglerEvict(id));
+        if self.phase == Phase::Running {
+            self.epoch += 1;
+            self.schedule_milestone(now);
+        }
+        self.log(now, "straggler", format!("{} slow node(s)", self.stragglers_active));
+        let rate_h = self.straggler_rate_per_hour();
+        let e: f64 = Exp1.sample(&mut self.rng_straggler);
+        self.q.schedule_at(now + ticks(e / rate_h * 3600.0), Ev::StragglerOnset);
+    }
+
+    /// A straggler is evicted (if one is still in the job).
+    fn on_straggler_evict(&mut self, now: Ticks) {
+        if self.stragglers_active == 0 {
+            return;
+        }
+        // The slow node is evicted: an interruption that needs a replacement node; if the
+        // job was already down, the eviction happens with that restart.
+        self.stragglers_active -= 1;
+        if matches!(self.phase, Phase::Running | Phase::Stalled) {
+            self.interrupt(now, "straggler eviction", true);
+        }
+    }
+
+    /// A maintenance window is due: checkpoint, then stop (the next window is scheduled).
+    fn on_maintenance(&mut self, now: Ticks) {
+        if let Some(m) = &self.inp.maintenance {
+            self.q.schedule_at(now + ticks(m.interval_hours * 3600.0), Ev::Maintenance);
+        }
+        if self.phase == Phase::Running {
+            self.close(now);
+            self.out.maintenance_windows += 1;
+            self.begin_checkpoint(now);
+            self.maint_after_stall = true;
+        }
+    }
+
+    /// The outcome: wall clock as the sum of the accounted parts, ETTR, time lost by cause.
+    fn finish(self) -> (RunOutcome, Option<Vec<LogEvent>>) {
+        let mut out = self.out;
         let a = &self.acct;
         let wall = a.useful + a.rework + a.restart + a.checkpoint + a.spare_wait + a.straggler + a.maintenance;
-        self.out.wall_s = secs(wall);
-        self.out.useful_s = secs(a.useful);
-        self.out.ettr = if wall > 0 { a.useful as f64 / wall as f64 } else { 1.0 };
-        self.out.lost = LostTime {
+        out.wall_s = secs(wall);
+        out.useful_s = secs(a.useful);
+        out.ettr = if wall > 0 { a.useful as f64 / wall as f64 } else { 1.0 };
+        out.lost = LostTime {
             rework_s: secs(a.rework),
             restart_s: secs(a.restart),
             checkpoint_s: secs(a.checkpoint),
@@ -491,7 +529,7 @@ impl<'a> Sim<'a> {
             straggler_s: secs(a.straggler),
             maintenance_s: secs(a.maintenance),
         };
-        (self.out, self.log)
+        (out, self.log)
     }
 }
 
