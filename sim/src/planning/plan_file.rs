@@ -19,7 +19,7 @@ use crate::planning::economics::{self, Economics, Money, PoolHw, Power};
 use crate::planning::mixed::{self, MixedOption};
 use crate::planning::search::{self, BatchTarget, Ranked, SearchSpace};
 use crate::ron_util::{parse_ron, read_file};
-use crate::run::{self, RunInputs, RunSpec, Stats};
+use crate::run::{self, MonteCarlo, RunInputs, RunSpec, Stats};
 use crate::run::{RunJob, build_run_inputs};
 use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::cost::FrameworkSpec;
@@ -287,65 +287,12 @@ impl PlanFile {
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let seq = self.goal.seq_len;
-        let fw = &self.framework;
-        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
-        let mut clusters = Vec::with_capacity(c.pools.len());
-        for (j, p) in c.pools.iter().enumerate() {
-            let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
-            let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
-                WankaError::Invalid { file, field: f, msg } => {
-                    WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
-                }
-                other => other,
-            })?;
-            clusters.push(cl);
-        }
+        let clusters = resolve_pools(c, catalog, file, &field)?;
         let devices: u64 = clusters.iter().map(|c| c.gpus).sum();
         let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
         let t0 = std::time::Instant::now();
-        // Single-pool searches (every pool), then mixed options.
-        let mut searches = Vec::new();
-        let mut enumerated = 0;
-        let mut feasible_plans = 0;
-        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
-        for cl in &clusters {
-            let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
-            let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
-            let r = search::search_cancellable(&q, cancel)?;
-            enumerated += r.enumerated;
-            feasible_plans += r.feasible;
-            for (k, v) in &r.rejected {
-                *rejected.entry(k.clone()).or_insert(0) += v;
-            }
-            searches.push(r);
-        }
-        let mut options: Vec<MixedOption> = Vec::new();
-        for (cl, r) in clusters.iter().zip(&searches) {
-            if let Some(best) = r.top.first() {
-                options.push(MixedOption {
-                    strategy: format!("single-pool:{}", cl.chip.id),
-                    layout: describe(&best.spec),
-                    step_s: best.step_s,
-                    tokens_per_s: best.tokens_per_s,
-                    s_per_mtok: best.s_per_mtok,
-                    mfu: best.mfu * (cl.gpus as f64 * cl.chip.bf16_dense_tflops)
-                        / clusters.iter().map(|x| x.gpus as f64 * x.chip.bf16_dense_tflops).sum::<f64>(),
-                    devices_used: cl.gpus - best.idle_devices,
-                    stage_busy_s: Vec::new(),
-                    layers_per_stage: Vec::new(),
-                });
-            }
-        }
-        if clusters.len() == 2 {
-            let (a, b) = (&clusters[0], &clusters[1]);
-            // Faster chips first in the pipeline: the first stages hold the most activations.
-            let (first, second) = if a.chip.bf16_dense_tflops >= b.chip.bf16_dense_tflops { (a, b) } else { (b, a) };
-            cancel.check()?;
-            options.extend(mixed::hetero_pipeline(model, first, second, seq, fw, batch));
-            cancel.check()?;
-            options.extend(mixed::hetero_data(model, a, b, seq, fw, batch));
-            cancel.check()?;
-        }
+        let SearchOutcome { searches, mut options, enumerated, feasible: feasible_plans, rejected } =
+            self.search_options(model, c, &clusters, cancel)?;
         let search_ms = t0.elapsed().as_secs_f64() * 1e3;
         options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
         let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
@@ -416,35 +363,118 @@ impl PlanFile {
         result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
         result.run_inputs = Some(inputs);
+        result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
+        Ok(result)
+    }
+
+    /// Single-pool searches (every pool), then the mixed options over two pools.
+    fn search_options(&self, model: &ModelSpec, c: &Candidate, clusters: &[Cluster], cancel: &Cancel) -> Result<SearchOutcome, WankaError> {
+        let seq = self.goal.seq_len;
+        let fw = &self.framework;
+        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
+        let mut searches = Vec::new();
+        let mut enumerated = 0;
+        let mut feasible_plans = 0;
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+        for cl in clusters {
+            let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
+            let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
+            let r = search::search_cancellable(&q, cancel)?;
+            enumerated += r.enumerated;
+            feasible_plans += r.feasible;
+            for (k, v) in &r.rejected {
+                *rejected.entry(k.clone()).or_insert(0) += v;
+            }
+            searches.push(r);
+        }
+        let mut options: Vec<MixedOption> = Vec::new();
+        for (cl, r) in clusters.iter().zip(&searches) {
+            if let Some(best) = r.top.first() {
+                options.push(MixedOption {
+                    strategy: format!("single-pool:{}", cl.chip.id),
+                    layout: describe(&best.spec),
+                    step_s: best.step_s,
+                    tokens_per_s: best.tokens_per_s,
+                    s_per_mtok: best.s_per_mtok,
+                    mfu: best.mfu * (cl.gpus as f64 * cl.chip.bf16_dense_tflops)
+                        / clusters.iter().map(|x| x.gpus as f64 * x.chip.bf16_dense_tflops).sum::<f64>(),
+                    devices_used: cl.gpus - best.idle_devices,
+                    stage_busy_s: Vec::new(),
+                    layers_per_stage: Vec::new(),
+                });
+            }
+        }
+        if clusters.len() == 2 {
+            let (a, b) = (&clusters[0], &clusters[1]);
+            // Faster chips first in the pipeline: the first stages hold the most activations.
+            let (first, second) = if a.chip.bf16_dense_tflops >= b.chip.bf16_dense_tflops { (a, b) } else { (b, a) };
+            cancel.check()?;
+            options.extend(mixed::hetero_pipeline(model, first, second, seq, fw, batch));
+            cancel.check()?;
+            options.extend(mixed::hetero_data(model, a, b, seq, fw, batch));
+            cancel.check()?;
+        }
+        Ok(SearchOutcome { searches, options, enumerated, feasible: feasible_plans, rejected })
+    }
+
+    /// Warnings on a simulated candidate: unfinished runs, deadline, budget, power cap, calibration.
+    fn flags(&self, c: &Candidate, clusters: &[Cluster], mc: &MonteCarlo, econ: &Economics) -> Vec<String> {
+        let mut flags = Vec::new();
         if mc.completed_fraction < 1.0 {
-            result.flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
+            flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
         }
         if let Some(d) = self.goal.deadline_days {
             if mc.wall_days.p50 > d {
-                result.flags.push(format!("misses deadline: p50 {:.0} > {d:.0} days", mc.wall_days.p50));
+                flags.push(format!("misses deadline: p50 {:.0} > {d:.0} days", mc.wall_days.p50));
             } else if mc.wall_days.p90 > d {
-                result.flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
+                flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
             }
         }
         if let Some(b) = self.goal.budget_musd
-            && result.economics.total_usd > b * 1e6
+            && econ.total_usd > b * 1e6
         {
-            result.flags.push(format!("over budget: {:.0} > {b:.0} M USD", result.economics.total_usd / 1e6));
+            flags.push(format!("over budget: {:.0} > {b:.0} M USD", econ.total_usd / 1e6));
         }
         if let Some(cap) = c.power.facility_cap_mw
-            && result.economics.peak_mw > cap
+            && econ.peak_mw > cap
         {
-            result.flags.push(format!("over power cap: {:.1} > {cap:.1} MW", result.economics.peak_mw));
+            flags.push(format!("over power cap: {:.1} > {cap:.1} MW", econ.peak_mw));
         }
-        for cl in &clusters {
+        for cl in clusters {
             if !cl.calibration.calibrated {
-                result.flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
+                flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
             } else if !cl.calibration.fitted_on.contains(&cl.chip.id) {
-                result.flags.push(format!("{}: efficiency fitted on {} (same family)", cl.chip.id, cl.calibration.fitted_on.join(", ")));
+                flags.push(format!("{}: efficiency fitted on {} (same family)", cl.chip.id, cl.calibration.fitted_on.join(", ")));
             }
         }
-        Ok(result)
+        flags
     }
+}
+
+/// What the searches of a candidate found: per-pool results, every option (single-pool and mixed),
+/// and the rejection counts summed over pools.
+struct SearchOutcome {
+    searches: Vec<search::SearchResult>,
+    options: Vec<MixedOption>,
+    enumerated: u64,
+    feasible: u64,
+    rejected: BTreeMap<String, u64>,
+}
+
+/// The pools of a candidate resolved against the catalog (errors name `candidates[i].pools[j]`).
+fn resolve_pools(c: &Candidate, catalog: &Catalog, file: &str, field: &str) -> Result<Vec<Cluster>, WankaError> {
+    let mut clusters = Vec::with_capacity(c.pools.len());
+    for (j, p) in c.pools.iter().enumerate() {
+        let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
+        let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
+            WankaError::Invalid { file, field: f, msg } => {
+                WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
+            }
+            other => other,
+        })?;
+        clusters.push(cl);
+    }
+    Ok(clusters)
 }
 
 /// The parallelism of a spec in words.
