@@ -293,6 +293,7 @@ impl PlanFile {
         let t0 = std::time::Instant::now();
         let SearchOutcome { searches, mut options, enumerated, feasible: feasible_plans, rejected } =
             self.search_options(model, c, &clusters, cancel)?;
+        // The library's only wall-clock read (see the crate docs): reported, never used.
         let search_ms = t0.elapsed().as_secs_f64() * 1e3;
         options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
         let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
