@@ -352,7 +352,8 @@ impl<'a> Sim<'a> {
                     self.schedule_failure(i);
                 }
                 Ev::Milestone(g) if g == self.epoch && self.phase == Phase::Running => {
-                    if self.on_milestone(now) {
+                    let done = self.on_milestone(now);
+                    if done {
                         break;
                     }
                 }

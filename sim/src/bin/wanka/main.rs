@@ -203,16 +203,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Write a file so that it is either complete or absent: write a temporary sibling, fsync, rename.
+/// Write a file so that it is either complete or absent: the library's `write_atomic` (temporary
+/// sibling, fsync, rename, fsync of the directory), its error as `path: reason`.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+    wanka_sim::sweep::table::write_atomic(path, bytes).map_err(|e| match e {
+        wanka_sim::WankaError::Io { path, reason } => anyhow::anyhow!("{path}: {reason}"),
+        other => other.into(),
+    })
 }
 
 /// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking.
