@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
 use egui::{Align, Layout, RichText, Ui};
-use wanka_sim::plan::PlanFile;
+use wanka_sim::planning::plan_file::PlanFile;
 use wanka_sim::validate::StepReport;
 use wanka_sim::{Catalog, Scenario, WankaError};
 
@@ -388,7 +388,7 @@ impl WankaApp {
                 ));
             }
             let Some(cand) = out.plan.candidates.get(i) else { return Err("Select a candidate.".into()) };
-            return match wanka_sim::plan::candidate_scenario(&out.plan, r, cand) {
+            return match wanka_sim::planning::plan_file::candidate_scenario(&out.plan, r, cand) {
                 Some(scenario) => Ok(RunJob {
                     scenario,
                     file: out.file.clone(),
@@ -451,7 +451,7 @@ impl WankaApp {
                     self.last_ok = Some(out);
                 }
                 Ok(Err(e)) => self.sim_error = Some(e),
-                Err(panic) => self.sim_error = Some(WankaError::Infeasible { reasons: vec![panic] }),
+                Err(panic) => self.sim_error = Some(WankaError::Infeasible { reasons: vec![wanka_sim::error::Violation::Other(panic)] }),
             }
         }
         if let Some(r) = self.plan_worker.poll() {
@@ -467,7 +467,7 @@ impl WankaApp {
                     self.plan_seq += 1;
                 }
                 Ok(Err(e)) => self.plan_error = Some(e),
-                Err(panic) => self.plan_error = Some(WankaError::Infeasible { reasons: vec![panic] }),
+                Err(panic) => self.plan_error = Some(WankaError::Infeasible { reasons: vec![wanka_sim::error::Violation::Other(panic)] }),
             }
         }
         if let Some(r) = self.losses_worker.poll() {

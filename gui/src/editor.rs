@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use egui::{Align, Color32, Layout, RichText, Stroke, StrokeKind, TextEdit, Ui, vec2};
-use wanka_sim::catalog::FabricKind;
-use wanka_sim::checkpoint::{Interval, Policy};
-use wanka_sim::collective::Algorithm;
-use wanka_sim::cost::{MoeDispatcher, Precision};
-use wanka_sim::model::{ModelRef, PRESET_IDS};
-use wanka_sim::parallelism::{RankOrder, Recompute, Schedule};
+use wanka_sim::hardware::catalog::FabricKind;
+use wanka_sim::hardware::collective::Algorithm;
+use wanka_sim::run::checkpoint::{Interval, Policy};
+use wanka_sim::step::cost::{MoeDispatcher, Precision};
+use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
+use wanka_sim::workload::parallelism::{RankOrder, Recompute, Schedule};
 use wanka_sim::{Catalog, Scenario, WankaError};
 
 /// An editable setting (or a group of them) that an error can point at.

@@ -71,7 +71,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     Scenario,
-    /// A plan (`goal` and `candidates` at the top level): compared with `wanka_sim::plan`.
+    /// A plan (`goal` and `candidates` at the top level): compared with `wanka_sim::planning::plan_file`.
     Plan,
 }
 

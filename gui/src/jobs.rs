@@ -3,13 +3,13 @@
 
 use std::path::PathBuf;
 
-use wanka_sim::parallelism::Plan;
-use wanka_sim::plan::{Candidate, CandidateResult, Comparison, PlanFile};
+use wanka_sim::hardware::topology::{Tier, Vertex};
+use wanka_sim::planning::plan_file::{CandidateResult, Comparison, PlanFile};
+use wanka_sim::run::RunContext;
 use wanka_sim::run::{self, LogEvent, LostDays, MonteCarlo, ProgressBand, RunInputs, RunOutcome};
-use wanka_sim::scenario::{RunContext, build_run_inputs};
-use wanka_sim::step::StepResult;
-use wanka_sim::topology::{Cluster, ClusterSpec, Tier, Vertex};
+use wanka_sim::step::schedule::StepResult;
 use wanka_sim::validate::{self, StepReport};
+use wanka_sim::workload::parallelism::Plan;
 use wanka_sim::{Cancel, Catalog, Scenario, WankaError};
 
 /// A step simulation request.
@@ -143,36 +143,14 @@ pub fn match_candidates(plan: &PlanFile, c: &Comparison) -> Vec<usize> {
         .collect()
 }
 
-/// The run inputs `PlanFile::compare` simulated for a feasible candidate: its chosen layout's
-/// throughput and devices, the first pool's nodes and NIC, the whole model checkpointed. The
-/// comparison keeps only day/ETTR/interruption statistics; the loss breakdown needs the Monte Carlo
-/// itself, so the same inputs are built again through the library (`build_run_inputs`).
-pub fn candidate_run_inputs(
-    plan: &PlanFile,
-    cand: &Candidate,
-    r: &CandidateResult,
-    catalog: &Catalog,
-    file: &str,
-) -> Result<RunInputs, String> {
-    let best = r.mixed_options.first().filter(|_| r.feasible).ok_or_else(|| r.infeasible_reason.clone().unwrap_or("infeasible".into()))?;
-    let model = plan.goal.model.resolve().map_err(|e| e.to_string())?;
-    let pool = cand.pools.first().ok_or("no pool")?;
-    let spec = ClusterSpec { chip: pool.chip.clone(), gpus: pool.count, gpus_per_node: pool.gpus_per_node, network: cand.network.clone() };
-    let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| e.to_string())?;
-    let (inputs, _) = build_run_inputs(
-        &cand.run,
-        plan.goal.tokens,
-        best.tokens_per_s,
-        best.devices_used,
-        cl.gpus_per_node,
-        model.params(plan.goal.seq_len).total,
-        cl.nic_peak_bytes_per_s() / 1e9,
-        vec![1.0],
-        1,
-        file,
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(inputs)
+/// The run inputs `PlanFile::compare` simulated for a feasible candidate (its chosen layout's
+/// throughput and devices): the comparison keeps only day/ETTR/interruption statistics, the loss
+/// breakdown needs the Monte Carlo itself, so it reruns it on the inputs the library kept.
+pub fn candidate_run_inputs(r: &CandidateResult) -> Result<RunInputs, String> {
+    match (&r.run_inputs, r.feasible) {
+        (Some(inputs), true) => Ok(inputs.clone()),
+        _ => Err(r.infeasible_reason.clone().unwrap_or("infeasible".into())),
+    }
 }
 
 /// Compare a plan's candidates (on the worker thread).
@@ -191,15 +169,12 @@ pub type PlanLosses = Vec<Result<Losses, String>>;
 
 /// The loss breakdown of every candidate of a compared plan (on the worker thread).
 pub fn run_plan_losses(out: PlanOutput, cancel: &Cancel) -> PlanLosses {
-    let catalog = Catalog::builtin();
     let s = &out.plan.settings;
     out.comparison
         .candidates
         .iter()
-        .zip(&out.candidate_of)
-        .map(|(r, &i)| {
-            let cand = out.plan.candidates.get(i).ok_or("no such candidate")?;
-            let inputs = candidate_run_inputs(&out.plan, cand, r, catalog, &out.file)?;
+        .map(|r| {
+            let inputs = candidate_run_inputs(r)?;
             let mc = run::monte_carlo_cancellable(&inputs, s.seed, s.seeds, cancel).map_err(|e| e.to_string())?;
             Ok(Losses::of(&mc))
         })
@@ -406,7 +381,7 @@ pub struct TopologySummary {
 }
 
 impl TopologySummary {
-    pub fn of(cluster: &wanka_sim::topology::Cluster) -> TopologySummary {
+    pub fn of(cluster: &wanka_sim::hardware::topology::Cluster) -> TopologySummary {
         let g = cluster.graph();
         let graph = &g.graph;
         let mut s = TopologySummary {

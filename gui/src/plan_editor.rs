@@ -3,17 +3,17 @@
 //!
 //! As in the scenario editor ([`crate::editor`]) numbers are edited as text: [`PlanForm::build`] turns
 //! the text back into a [`PlanFile`] or names each field that is not a number; everything else is
-//! checked by `wanka_sim::plan` on the worker thread and its error is placed next to the field it
+//! checked by `wanka_sim::planning::plan_file` on the worker thread and its error is placed next to the field it
 //! names (`candidates[1].pools[0].count` → the count of candidate 2's first pool, [`place_plan_error`]).
 //! The parallelism is left to the plan's search ("auto"), with any pins the file has.
 
 use std::collections::BTreeMap;
 
 use egui::{RichText, Ui};
-use wanka_sim::catalog::FabricKind;
-use wanka_sim::economics::Money;
-use wanka_sim::model::{ModelRef, PRESET_IDS};
-use wanka_sim::plan::PlanFile;
+use wanka_sim::hardware::catalog::FabricKind;
+use wanka_sim::planning::economics::Money;
+use wanka_sim::planning::plan_file::PlanFile;
+use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::{Catalog, WankaError};
 
 use crate::editor::{
@@ -474,7 +474,7 @@ pub fn plan_editor_ui(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Pla
         error_lines(ui, errors.get(Fabric(i)));
         c |= text_row(ui, form, errors, Nic(i));
         let pins = &form.base.candidates[i].parallelism;
-        let pinned = *pins != wanka_sim::search::SearchSpace::default();
+        let pinned = *pins != wanka_sim::planning::search::SearchSpace::default();
         ui.label(
             RichText::new(if pinned { "Parallelism: searched, with the file's pins" } else { "Parallelism: auto (searched)" })
                 .small()
@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(b.goal.deadline_days, None);
         assert_eq!(b.candidates[2].run.recovery.hot_spare_nodes, Some(7));
         assert_eq!(b.candidates[3].money, Money::Rental { usd_per_device_hour: 1.5 });
-        assert_eq!(b.candidates[0].run.checkpoint.interval, wanka_sim::checkpoint::Interval::Fixed { minutes: 30.0 });
+        assert_eq!(b.candidates[0].run.checkpoint.interval, wanka_sim::run::checkpoint::Interval::Fixed { minutes: 30.0 });
         // Back to purchase: the candidate's own terms come back.
         f.pricing[3] = PricingKind::Purchase;
         assert_eq!(f.build().unwrap().candidates[3].money, p.candidates[3].money);

@@ -224,7 +224,7 @@ fn checkbox_and_combo_edits_resimulate() {
     assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
     let out = h.state().last_ok.as_ref().unwrap();
     assert!(!out.scenario.parallelism.sequence_parallel);
-    assert_eq!(out.scenario.parallelism.recompute, wanka_sim::parallelism::Recompute::Full);
+    assert_eq!(out.scenario.parallelism.recompute, wanka_sim::workload::parallelism::Recompute::Full);
     assert_ne!(shown_step_time(&h), before);
 }
 
@@ -238,7 +238,7 @@ fn rank_order_combo_resimulates() {
     wait_idle(&mut h);
     assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
     let out = h.state().last_ok.as_ref().unwrap();
-    assert_eq!(out.scenario.parallelism.rank_order, wanka_sim::parallelism::RankOrder::TpCpPpDp);
+    assert_eq!(out.scenario.parallelism.rank_order, wanka_sim::workload::parallelism::RankOrder::TpCpPpDp);
     // TP 8 fills the node either way: moving pipeline neighbours together changes only which groups
     // cross the network, so the step changes, but by little.
     assert_ne!(out.result.step_s, before);
@@ -267,7 +267,8 @@ fn clicking_a_listed_scenario_opens_it() {
     let dir = h.state().scenarios_dir.clone().unwrap();
     let files = h.state().scenario_files.clone();
     // Files that are neither scenarios nor plans (sweeps) report why in the status bar and change nothing.
-    let neither = |p: &&std::path::PathBuf| wanka_sim::Scenario::load(p).is_err() && wanka_sim::plan::PlanFile::load(p).is_err();
+    let neither =
+        |p: &&std::path::PathBuf| wanka_sim::Scenario::load(p).is_err() && wanka_sim::planning::plan_file::PlanFile::load(p).is_err();
     if let Some(not_scenario) = files.iter().find(neither) {
         let name = wanka_gui::files::display_name(Some(&dir), not_scenario);
         h.get_by_label(&name).click();
@@ -396,8 +397,8 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
 fn clicking_headers_sorts_the_table() {
     let mut h = plan_harness();
     let out = h.state().plan_ok.as_ref().unwrap().comparison.clone();
-    let by = |key: &dyn Fn(&wanka_sim::plan::CandidateResult) -> f64, desc: bool| {
-        let mut v: Vec<&wanka_sim::plan::CandidateResult> = out.candidates.iter().collect();
+    let by = |key: &dyn Fn(&wanka_sim::planning::plan_file::CandidateResult) -> f64, desc: bool| {
+        let mut v: Vec<&wanka_sim::planning::plan_file::CandidateResult> = out.candidates.iter().collect();
         v.sort_by(|a, b| if desc { key(b).total_cmp(&key(a)) } else { key(a).total_cmp(&key(b)) });
         v.into_iter().map(|r| r.name.clone()).collect::<Vec<_>>()
     };
@@ -531,7 +532,7 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("edited_plan.ron");
     h.state_mut().save_to(&path);
-    let back = wanka_sim::plan::PlanFile::load(&path).expect("saved plan loads");
+    let back = wanka_sim::planning::plan_file::PlanFile::load(&path).expect("saved plan loads");
     assert_eq!(back.candidates[1].pools[0].count, 8192);
     assert_eq!(&back, &h.state().plan_ok.as_ref().unwrap().plan);
     // And the app opens it again as a plan.

@@ -8,11 +8,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wanka_sim::cost::FrameworkSpec;
-use wanka_sim::plan::PlanFile;
-use wanka_sim::search::{self, BatchTarget};
-use wanka_sim::topology::{Cluster, ClusterSpec, NetworkSpec};
-use wanka_sim::{Catalog, model};
+use wanka_sim::Catalog;
+use wanka_sim::hardware::topology::{Cluster, ClusterSpec, NetworkSpec};
+use wanka_sim::planning::plan_file::PlanFile;
+use wanka_sim::planning::search::{self, BatchTarget};
+use wanka_sim::step::cost::FrameworkSpec;
+use wanka_sim::workload::model;
 
 fn bench_search(c: &mut Criterion) {
     let m = model::preset("llama3-405b").unwrap();
@@ -30,7 +31,7 @@ fn bench_search(c: &mut Criterion) {
         "llama3-405b search: {} candidates enumerated, {} feasible; best {:?}",
         r.enumerated,
         r.feasible,
-        r.top.first().map(|t| wanka_sim::plan::describe(&t.spec))
+        r.top.first().map(|t| wanka_sim::planning::plan_file::describe(&t.spec))
     );
     assert!(r.enumerated >= 10_000);
     let mut g = c.benchmark_group("search");

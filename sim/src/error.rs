@@ -13,11 +13,178 @@ pub enum WankaError {
     Invalid { file: String, field: String, msg: String },
     #[error("unknown {kind} `{id}`; closest catalog ids: {}", closest.join(", "))]
     Unknown { kind: &'static str, id: String, closest: Vec<String> },
-    #[error("infeasible plan: {}", reasons.join("; "))]
-    Infeasible { reasons: Vec<String> },
+    #[error("infeasible plan: {}", join(reasons))]
+    Infeasible { reasons: Vec<Violation> },
     /// The caller cancelled the computation ([`crate::cancel::Cancel`]).
     #[error("cancelled")]
     Cancelled,
+}
+
+/// Why a plan cannot run: one violated constraint of the parallelism plan, the step simulator or the
+/// search's enumeration. `Display` is the message users read; [`Violation::kind`] is the stable name
+/// rejections are counted under.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Violation {
+    /// A size of the plan is zero (`tp`, `pp`, `dp`, `cp`, `ep`, `global_batch`).
+    ZeroSize {
+        name: &'static str,
+    },
+    DeviceCount {
+        tp: u32,
+        pp: u32,
+        dp: u32,
+        cp: u32,
+        product: u64,
+        gpus: u64,
+    },
+    HeadsTp {
+        heads: u32,
+        tp: u32,
+    },
+    KvHeadsTp {
+        kv_heads: u32,
+        tp: u32,
+    },
+    FfnTp {
+        ffn_hidden: u32,
+        tp: u32,
+    },
+    SeqLenCp {
+        seq_len: u32,
+        cp: u32,
+    },
+    ZeroStage {
+        zero_stage: u8,
+    },
+    ExpertsEp {
+        experts: u32,
+        ep: u32,
+    },
+    EpDpCp {
+        ep: u32,
+        dp_cp: u64,
+    },
+    EpWithoutMoe {
+        ep: u32,
+    },
+    MicroBatchZero,
+    GlobalBatchDp {
+        global_batch: u32,
+        dp: u32,
+        micro_batch: u32,
+        per_replica: u64,
+    },
+    VppNeedsInterleaved,
+    VppZero,
+    InterleavedMicroBatches {
+        micro_batches: u32,
+        pp: u32,
+    },
+    TooFewLayers {
+        layers: u32,
+        chunks: u64,
+    },
+    /// The step would need more pipeline operations than the simulator accepts.
+    OperationLimit {
+        ops: u64,
+        micro_batches: u32,
+        chunks: u32,
+        limit: u64,
+    },
+    /// The worst stage's memory exceeds the device's.
+    Memory {
+        stage: usize,
+        total_gb: f64,
+        weights_gb: f64,
+        gradients_gb: f64,
+        optimizer_gb: f64,
+        activations_gb: f64,
+        buffers_gb: f64,
+        chip: String,
+        hbm_gb: f64,
+        capacity_gb: f64,
+    },
+    // Enumeration of the parallelism search.
+    GroupLargerThanCluster,
+    InterleavingNeedsPp,
+    GlobalBatchUnit,
+    BatchTooFar,
+    UnevenLayers,
+    /// Anything else (e.g. a panic caught by the GUI), as text.
+    Other(String),
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Violation::*;
+        match self {
+            ZeroSize { name } => write!(f, "{name} must be at least 1"),
+            DeviceCount { tp, pp, dp, cp, product, gpus } => {
+                write!(f, "tp·pp·dp·cp = {tp}·{pp}·{dp}·{cp} = {product} must equal the cluster's {gpus} devices")
+            }
+            HeadsTp { heads, tp } => write!(f, "heads ({heads}) not divisible by tp ({tp})"),
+            KvHeadsTp { kv_heads, tp } => write!(f, "kv_heads ({kv_heads}) and tp ({tp}) must divide one another"),
+            FfnTp { ffn_hidden, tp } => write!(f, "ffn_hidden ({ffn_hidden}) not divisible by tp ({tp})"),
+            SeqLenCp { seq_len, cp } => write!(f, "seq_len ({seq_len}) not divisible by cp ({cp})"),
+            ZeroStage { zero_stage } => write!(f, "zero_stage must be 0, 1, 2 or 3, got {zero_stage}"),
+            ExpertsEp { experts, ep } => write!(f, "experts ({experts}) not divisible by ep ({ep})"),
+            EpDpCp { ep, dp_cp } => write!(f, "ep ({ep}) must divide dp·cp ({dp_cp})"),
+            EpWithoutMoe { ep } => write!(f, "ep = {ep} needs a mixture-of-experts model"),
+            MicroBatchZero => write!(f, "micro_batch must be at least 1"),
+            GlobalBatchDp { global_batch, dp, micro_batch, per_replica } => {
+                write!(f, "global_batch ({global_batch}) not divisible by dp·micro_batch ({dp}·{micro_batch} = {per_replica})")
+            }
+            VppNeedsInterleaved => write!(f, "vpp > 1 needs the interleaved schedule"),
+            VppZero => write!(f, "vpp must be at least 1"),
+            InterleavedMicroBatches { micro_batches, pp } => {
+                write!(f, "interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({pp})")
+            }
+            TooFewLayers { layers, chunks } => write!(f, "{layers} layers cannot fill pp·vpp = {chunks} pipeline chunks"),
+            OperationLimit { ops, micro_batches, chunks, limit } => write!(
+                f,
+                "{ops} pipeline operations per step ({micro_batches} micro-batches x {chunks} chunks x 2) exceed the simulator's limit of {limit}; check global_batch and micro_batch"
+            ),
+            Memory { stage, total_gb, weights_gb, gradients_gb, optimizer_gb, activations_gb, buffers_gb, chip, hbm_gb, capacity_gb } => {
+                write!(
+                    f,
+                    "memory: stage {stage} needs {total_gb:.1} GB per device (weights {weights_gb:.1}, gradients {gradients_gb:.1}, optimizer {optimizer_gb:.1}, activations {activations_gb:.1}, buffers {buffers_gb:.1}) but {chip} has {hbm_gb:.0} GB ({capacity_gb:.1}e9 bytes)"
+                )
+            }
+            GroupLargerThanCluster => write!(f, "model-parallel group larger than the cluster"),
+            InterleavingNeedsPp => write!(f, "interleaving needs pp > 1"),
+            GlobalBatchUnit => write!(f, "global batch not divisible by dp·micro_batch(·pp)"),
+            BatchTooFar => write!(f, "global batch too far from the target"),
+            UnevenLayers => write!(f, "layers not divisible by pp·vpp (even stages required)"),
+            Other(text) => write!(f, "{text}"),
+        }
+    }
+}
+
+impl Violation {
+    /// The stable name a rejection of this kind is counted under (the parallelism search's
+    /// `rejected` map): a short phrase for the divisibility and memory kinds, else the message.
+    pub fn kind(&self) -> String {
+        use Violation::*;
+        match self {
+            HeadsTp { .. } => "heads not divisible by tp".into(),
+            KvHeadsTp { .. } => "kv_heads and tp incompatible".into(),
+            FfnTp { .. } => "ffn_hidden not divisible by tp".into(),
+            SeqLenCp { .. } => "seq_len not divisible by cp".into(),
+            ExpertsEp { .. } => "experts not divisible by ep".into(),
+            EpDpCp { .. } => "ep does not divide dp·cp".into(),
+            InterleavedMicroBatches { .. } => "micro-batches not divisible by pp".into(),
+            TooFewLayers { .. } => "too few layers for pp·vpp".into(),
+            GlobalBatchDp { .. } => "global batch not divisible".into(),
+            Memory { .. } => "does not fit in device memory".into(),
+            OperationLimit { .. } => "exceeds the step simulator's operation limit".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Messages of violations, `; `-separated.
+pub fn join(reasons: &[Violation]) -> String {
+    reasons.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 impl WankaError {
@@ -32,27 +199,12 @@ impl WankaError {
     }
 }
 
-/// Levenshtein distance (small strings only: catalog ids).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The (up to) three ids closest to `id`, nearest first; ties broken alphabetically.
 pub fn closest_ids<'a>(id: &str, ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     let lower = id.to_lowercase();
     let mut scored: Vec<(usize, &String)> = ids
         .map(|c| {
-            let d = edit_distance(&lower, &c.to_lowercase());
+            let d = strsim::levenshtein(&lower, &c.to_lowercase());
             // An id that contains the query (or vice versa) is a strong hint.
             let bonus = if c.contains(&lower) || lower.contains(c.as_str()) { 0 } else { 2 };
             (d + bonus, c)
@@ -67,8 +219,6 @@ mod tests {
     use super::*;
     #[test]
     fn distance() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
         let ids = ["h100-sxm".to_string(), "h800-sxm".to_string(), "a100-sxm-80gb".to_string()];
         assert_eq!(closest_ids("h100", ids.iter())[0], "h100-sxm");
     }

@@ -169,7 +169,7 @@ fn holdout_cases_match_published_runs() {
 /// accuracy table every report quotes is what that fit's leave-one-out errors give.
 #[test]
 fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
-    let files = wanka_sim::accuracy::CALIBRATION_FILES;
+    let files = wanka_sim::step::accuracy::CALIBRATION_FILES;
     let mut args: Vec<std::ffi::OsString> = vec!["calibrate".into()];
     args.extend(files.iter().map(|f| f.into()));
     let dir = temp_dir("calibrate");

@@ -2,7 +2,7 @@
 
 use egui::{Align, Align2, Color32, Layout, RichText, Sense, Ui, vec2};
 use egui_plot::{HLine, HoverPosition, Line, LineStyle, MarkerShape, Plot, PlotPoint, Points, Text, VLine};
-use wanka_sim::plan::CandidateResult;
+use wanka_sim::planning::plan_file::CandidateResult;
 
 use super::legend_item;
 use super::palette::{BLUE, GRAY, ORANGE, RED};

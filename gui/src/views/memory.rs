@@ -2,7 +2,7 @@
 
 use egui::{RichText, Stroke, Ui};
 use egui_plot::{Bar, BarChart, GridMark, HLine, LineStyle, Plot, PlotPoint, Text};
-use wanka_sim::memory::MemoryBreakdown;
+use wanka_sim::step::memory::MemoryBreakdown;
 
 use super::palette::{BLUE, GRAY, GREEN, ORANGE, RED};
 use super::{legend_item, shade};

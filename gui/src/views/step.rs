@@ -2,7 +2,7 @@
 
 use egui::{Align2, FontId, RichText, Sense, Stroke, Ui, vec2};
 use egui_plot::{Bar, BarChart, GridMark, Plot};
-use wanka_sim::step::{Breakdown, Pass, StepResult};
+use wanka_sim::step::schedule::{Breakdown, Pass, StepResult};
 
 use super::palette::{BLUE, GRAY, GREEN, ORANGE, PURPLE, RED, TEAL};
 use super::{fmt_s, legend_item, shade};

@@ -3,7 +3,7 @@
 //! with counts for the rest.
 
 use egui::{Align2, Color32, FontId, Pos2, Rect, RichText, Sense, Shape, Stroke, Ui, pos2, vec2};
-use wanka_sim::topology::Tier;
+use wanka_sim::hardware::topology::Tier;
 
 use super::palette::{BLUE, GREEN, ORANGE, PURPLE};
 use super::{fmt_bw, fmt_count, legend_item};

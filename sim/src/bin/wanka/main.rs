@@ -129,7 +129,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare { plan, json, csv, seeds } => {
             let path = plan.unwrap_or_else(|| bundled("default_plan.ron"));
             let name = path.display().to_string();
-            let mut p = wanka_sim::plan::PlanFile::load(&path)?;
+            let mut p = wanka_sim::planning::plan_file::PlanFile::load(&path)?;
             if let Some(n) = seeds {
                 anyhow::ensure!(n > 0, "--seeds must be at least 1");
                 p.settings.seeds = n;
@@ -194,10 +194,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for f in &cases {
                 all.extend(wanka_sim::validate::read_step_cases(f)?);
             }
-            let fits = wanka_sim::calibrate::fit_all(&all, &catalog);
+            let fits = wanka_sim::validate::calibrate::fit_all(&all, &catalog);
             if let Some(f) = write_accuracy {
-                let rows = wanka_sim::accuracy::rows_from_fits(&fits);
-                write_atomic(&f, wanka_sim::accuracy::to_csv(&rows).as_bytes())?;
+                let rows = wanka_sim::step::accuracy::rows_from_errors(fits.iter().flat_map(|f| f.loo_errors()));
+                write_atomic(&f, wanka_sim::step::accuracy::to_csv(&rows).as_bytes())?;
             }
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&fits)?));
@@ -232,16 +232,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// Write a file so that it is either complete or absent: write a temporary sibling, fsync, rename.
+/// Write a file so that it is either complete or absent: the library's `write_atomic` (temporary
+/// sibling, fsync, rename, fsync of the directory), its error as `path: reason`.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(())
+    wanka_sim::sweep::table::write_atomic(path, bytes).map_err(|e| match e {
+        wanka_sim::WankaError::Io { path, reason } => anyhow::anyhow!("{path}: {reason}"),
+        other => other.into(),
+    })
 }
 
 /// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking.

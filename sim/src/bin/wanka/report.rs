@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 use std::fmt::Write;
 
 use wanka_sim::Catalog;
-use wanka_sim::plan::Comparison;
-use wanka_sim::scenario::RunReport;
+use wanka_sim::planning::plan_file::Comparison;
+use wanka_sim::run::RunReport;
 use wanka_sim::scenario::Scenario;
-use wanka_sim::step::StepResult;
+use wanka_sim::step::schedule::StepResult;
 use wanka_sim::validate::{ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
@@ -234,7 +234,7 @@ pub fn validation_text(r: &StepReport) -> String {
     o
 }
 
-pub fn calibration_text(fits: &[wanka_sim::calibrate::Fit]) -> String {
+pub fn calibration_text(fits: &[wanka_sim::validate::calibrate::Fit]) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,

@@ -111,17 +111,8 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     print!("{}", header(&sw, shard, mine.len()));
     let t0 = Instant::now();
-    run_points(
-        &sw,
-        &todo,
-        catalog,
-        &out,
-        threads,
-        a.chunk_rows,
-        Duration::from_secs_f64(a.flush_secs),
-        done.len() as u64,
-        mine.len() as u64,
-    )?;
+    let writing = Writing { out: &out, chunk_rows: a.chunk_rows, flush: Duration::from_secs_f64(a.flush_secs) };
+    run_points(&sw, &todo, catalog, threads, &writing, (done.len() as u64, mine.len() as u64))?;
     let elapsed = t0.elapsed().as_secs_f64();
     println!(
         "ran       {} points in {elapsed:.1} s on {threads} thread{} ({:.1} points/s); {} already done",
@@ -248,18 +239,18 @@ fn prepare_out(out: &Path, manifest: &Manifest, resume: bool) -> Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_points(
-    sw: &Sweep,
-    todo: &[&Point],
-    catalog: &Catalog,
-    out: &Path,
-    threads: usize,
+/// Where and how often finished rows are written: chunks of `chunk_rows`, or after `flush`.
+struct Writing<'a> {
+    out: &'a Path,
     chunk_rows: usize,
     flush: Duration,
-    already: u64,
-    total: u64,
-) -> Result<()> {
+}
+
+/// Simulate `todo` on `threads` threads, writing rows as they finish; `progress` is (points already
+/// done, points of this shard) for the progress bar.
+fn run_points(sw: &Sweep, todo: &[&Point], catalog: &Catalog, threads: usize, writing: &Writing, progress: (u64, u64)) -> Result<()> {
+    let Writing { out, chunk_rows, flush } = *writing;
+    let (already, total) = progress;
     if todo.is_empty() {
         return Ok(());
     }

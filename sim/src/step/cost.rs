@@ -2,7 +2,7 @@
 //! chunk for one micro-batch, gradient reduction, optimizer, pipeline sends.
 //!
 //! Compute: each GEMM costs `FLOPs / (peak · efficiency(m, n, k))` with the chip's calibration
-//! ([`crate::catalog::Calibration`]); attention's batched GEMMs use the same rule with the head
+//! ([`crate::hardware::catalog::Calibration`]); attention's batched GEMMs use the same rule with the head
 //! dimension as one side, so they run further below peak. FlashAttention (default) skips the masked
 //! half of causal attention and recomputes scores in backward (2.5× forward); without it the scores are
 //! materialised and softmax/dropout traffic is paid at HBM bandwidth. Elementwise work (norms, residual
@@ -21,12 +21,12 @@
 
 use serde::Serialize;
 
-use crate::collective::{Algorithm, Collective, time_s};
-use crate::model::{ModelSpec, TpSplit};
-use crate::parallelism::{Plan, Recompute};
-use crate::topology::{Cluster, GroupPath};
+use crate::hardware::collective::{Algorithm, Collective, time_s};
+use crate::hardware::topology::{Cluster, GroupPath};
+use crate::workload::model::{ModelSpec, TpSplit};
+use crate::workload::parallelism::{Plan, Recompute};
 
-pub use crate::stack::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
+pub use crate::step::stack::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
 /// Time of one pass of one chunk for one micro-batch, split for the breakdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -150,7 +150,7 @@ impl Ctx<'_> {
 
     /// Dispatch plus combine of one MoE layer's forward (the backward moves the same bytes), for
     /// `tokens` tokens on this rank.
-    fn moe_dispatch_combine_s(&self, moe: &crate::model::MoeSpec, tokens: f64) -> f64 {
+    fn moe_dispatch_combine_s(&self, moe: &crate::workload::model::MoeSpec, tokens: f64) -> f64 {
         let h = f64::from(self.model.hidden);
         let k = f64::from(moe.top_k);
         let ep = u64::from(self.plan.ep);
@@ -171,7 +171,7 @@ impl Ctx<'_> {
                 let dispatch_bytes_per_elem = if self.fw.precision == Precision::Fp8 { 1.0 } else { 2.0 };
                 let latency = (ep as f64 - 1.0).min(nodes.max(2.0)) * p.step_latency_s;
                 let phase = |bytes_per_elem: f64| {
-                    let over_network = if p.tier == crate::topology::Tier::ScaleUp {
+                    let over_network = if p.tier == crate::hardware::topology::Tier::ScaleUp {
                         0.0
                     } else {
                         tokens * remote_copies * h * bytes_per_elem / p.all_to_all_bytes_per_s
@@ -557,19 +557,19 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parallelism::RankOrder;
+    use crate::workload::parallelism::RankOrder;
 
     /// Mixtral 8x7B on 16 H100 (two nodes) with 8-way expert parallelism: TP1 PP2 DP8 EP8.
-    fn moe_step(model: &ModelSpec, fw: &FrameworkSpec, rank_order: RankOrder) -> crate::step::StepResult {
-        let spec = crate::parallelism::moe_test_spec(rank_order);
-        let cluster = crate::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
-        let plan = crate::scenario::resolve_plan(model, &spec, 2048, 16).unwrap();
-        crate::scenario::simulate_step(model, &plan, &cluster, 2048, fw).unwrap()
+    fn moe_step(model: &ModelSpec, fw: &FrameworkSpec, rank_order: RankOrder) -> crate::step::schedule::StepResult {
+        let spec = crate::workload::parallelism::moe_test_spec(rank_order);
+        let cluster = crate::hardware::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
+        let plan = crate::step::resolve_plan(model, &spec, 2048, 16).unwrap();
+        crate::step::simulate(model, &plan, &cluster, 2048, fw).unwrap()
     }
 
     #[test]
     fn rank_order_decides_whether_experts_share_a_node() {
-        let m = crate::model::preset("mixtral-8x7b").unwrap();
+        let m = crate::workload::model::preset("mixtral-8x7b").unwrap();
         let fw = FrameworkSpec::default();
         // Megatron's order keeps the 8 expert-parallel ranks in one node (all-to-all over NVLink); Llama
         // 3's puts the pipeline inside the node and spreads them over both, so the all-to-all crosses the
@@ -583,7 +583,7 @@ mod tests {
     fn moe_dispatch_dedup_node_limit_and_overlap() {
         // Llama 3's order: the expert group spans both nodes (4 ranks each).
         let step = |m: &ModelSpec, fw: &FrameworkSpec| moe_step(m, fw, RankOrder::TpCpPpDp);
-        let mut m = crate::model::preset("mixtral-8x7b").unwrap();
+        let mut m = crate::workload::model::preset("mixtral-8x7b").unwrap();
         let a2a = step(&m, &FrameworkSpec::default());
         let dedup_fw = FrameworkSpec { moe_dispatcher: MoeDispatcher::NodeDedup, ..FrameworkSpec::default() };
         // Top-2 over 2 nodes: 0.75 remote copies per token instead of 1.0 (2 copies × half remote).

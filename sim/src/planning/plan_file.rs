@@ -2,9 +2,9 @@
 //!
 //! A plan file (RON) names the goal (model, tokens, sequence length, batch, optional deadline and
 //! budget) and candidates (chip pools, network, spares, failure profile, checkpointing, money, power).
-//! For each candidate wanka searches the parallelism ([`crate::search`]; mixed pools via
-//! [`crate::mixed`]), simulates the whole training run with failures over Monte Carlo seeds
-//! ([`crate::run`]), and prices it ([`crate::economics`]). Candidates are ranked by p50 days; the
+//! For each candidate wanka searches the parallelism ([`crate::planning::search`]; mixed pools via
+//! [`crate::planning::mixed`]), simulates the whole training run with failures over Monte Carlo seeds
+//! ([`crate::run`]), and prices it ([`crate::planning::economics`]). Candidates are ranked by p50 days; the
 //! time-versus-cost Pareto front and deadline/budget/power flags are reported.
 
 use serde::{Deserialize, Serialize};
@@ -12,17 +12,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::cancel::Cancel;
-use crate::catalog::Catalog;
-use crate::cost::FrameworkSpec;
-use crate::economics::{self, Economics, Money, PoolHw, Power};
 use crate::error::WankaError;
-use crate::mixed::{self, MixedOption};
-use crate::model::{ModelRef, ModelSpec};
+use crate::hardware::catalog::Catalog;
+use crate::hardware::topology::{Cluster, ClusterSpec, NetworkSpec};
+use crate::planning::economics::{self, Economics, Money, PoolHw, Power};
+use crate::planning::mixed::{self, MixedOption};
+use crate::planning::search::{self, BatchTarget, Ranked, SearchSpace};
 use crate::ron_util::{parse_ron, read_file};
-use crate::run::{self, RunSpec, Stats};
-use crate::scenario::{Scenario, TrainingSpec, build_run_inputs};
-use crate::search::{self, BatchTarget, Ranked, SearchSpace};
-use crate::topology::{Cluster, ClusterSpec, NetworkSpec};
+use crate::run::{self, MonteCarlo, RunInputs, RunSpec, Stats};
+use crate::run::{RunJob, build_run_inputs};
+use crate::scenario::{Scenario, TrainingSpec};
+use crate::step::cost::FrameworkSpec;
+use crate::workload::model::{ModelRef, ModelSpec};
 
 /// What to train.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,7 +136,22 @@ pub struct CandidateResult {
     pub mixed_verdict: Option<String>,
     /// How far step predictions are from published runs for each chip family of the candidate and the
     /// plan's stack (out of sample).
-    pub accuracy: Vec<crate::accuracy::AccuracyNote>,
+    pub accuracy: Vec<crate::step::accuracy::AccuracyNote>,
+    /// The training run's inputs as simulated (feasible candidates): for callers that want more of
+    /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
+    #[serde(skip)]
+    pub run_inputs: Option<RunInputs>,
+}
+
+/// The out-of-sample accuracy statement for each chip family of a candidate under the plan's stack.
+fn accuracy_notes(clusters: &[Cluster], stack: &str) -> Vec<crate::step::accuracy::AccuracyNote> {
+    let mut notes: Vec<crate::step::accuracy::AccuracyNote> = Vec::new();
+    for cl in clusters {
+        if !notes.iter().any(|n| n.family == cl.calibration.id) {
+            notes.push(crate::step::accuracy::note(&cl.calibration, stack));
+        }
+    }
+    notes
 }
 
 /// The whole comparison.
@@ -285,30 +301,101 @@ impl PlanFile {
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let seq = self.goal.seq_len;
-        let fw = &self.framework;
-        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
-        let mut clusters = Vec::with_capacity(c.pools.len());
-        for (j, p) in c.pools.iter().enumerate() {
-            let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
-            let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
-                WankaError::Invalid { file, field: f, msg } => {
-                    WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
-                }
-                other => other,
-            })?;
-            clusters.push(cl);
-        }
+        let clusters = resolve_pools(c, catalog, file, &field)?;
         let devices: u64 = clusters.iter().map(|c| c.gpus).sum();
         let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
         let t0 = std::time::Instant::now();
-        // Single-pool searches (every pool), then mixed options.
+        let SearchOutcome { searches, mut options, enumerated, feasible: feasible_plans, rejected } =
+            self.search_options(model, c, &clusters, cancel)?;
+        // The library's only wall-clock read (see the crate docs): reported, never used.
+        let search_ms = t0.elapsed().as_secs_f64() * 1e3;
+        options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
+        let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
+        let top_plans = if clusters.len() == 1 { searches[0].top.clone() } else { Vec::new() };
+        let mut result = CandidateResult {
+            name: c.name.clone(),
+            rank: 0,
+            feasible: false,
+            infeasible_reason: None,
+            devices,
+            chips,
+            parallelism: String::new(),
+            step_s: 0.0,
+            tokens_per_s: 0.0,
+            mfu: 0.0,
+            ideal_days: 0.0,
+            days: Stats::default(),
+            ettr: Stats::default(),
+            interruptions: Stats::default(),
+            economics: Economics::default(),
+            flags: Vec::new(),
+            facility_cap_mw: c.power.facility_cap_mw,
+            pareto: false,
+            search_enumerated: enumerated,
+            search_feasible: feasible_plans,
+            search_rejected: rejected,
+            search_ms,
+            top_plans,
+            mixed_options: options.clone(),
+            mixed_verdict,
+            accuracy: accuracy_notes(&clusters, &self.framework.stack),
+            run_inputs: None,
+        };
+        let Some(best) = options.first() else {
+            let why = result
+                .search_rejected
+                .iter()
+                .max_by_key(|(_, v)| **v)
+                .map(|(k, v)| format!("no feasible parallelism (most common rejection: {k}, {v} plans)"));
+            result.infeasible_reason = why.or(Some("no feasible parallelism".into()));
+            return Ok(result);
+        };
+        result.feasible = true;
+        result.parallelism = format!("{}: {}", best.strategy, best.layout);
+        result.step_s = best.step_s;
+        result.tokens_per_s = best.tokens_per_s;
+        result.mfu = best.mfu;
+        // The training run: failures over every device doing work, checkpoints of the whole model.
+        let first = &clusters[0];
+        let job = RunJob {
+            run: &c.run,
+            tokens: self.goal.tokens,
+            tokens_per_s: best.tokens_per_s,
+            devices: best.devices_used,
+            gpus_per_node: first.gpus_per_node,
+            params: model.params(seq).total,
+            nic_gb_per_s: first.nic_peak_bytes_per_s() / 1e9,
+            degraded_speed: vec![1.0],
+            replicas_per_node: 1,
+        };
+        let (inputs, ctx) = build_run_inputs(job, file)?;
+        let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
+        result.ideal_days = ctx.ideal_days;
+        result.days = mc.wall_days;
+        result.ettr = mc.ettr;
+        result.interruptions = mc.interruptions;
+        let pools: Vec<PoolHw> =
+            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
+        result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
+            .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
+        result.run_inputs = Some(inputs);
+        result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
+        Ok(result)
+    }
+
+    /// Single-pool searches (every pool), then the mixed options over two pools.
+    fn search_options(&self, model: &ModelSpec, c: &Candidate, clusters: &[Cluster], cancel: &Cancel) -> Result<SearchOutcome, WankaError> {
+        let seq = self.goal.seq_len;
+        let fw = &self.framework;
+        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
         let mut searches = Vec::new();
         let mut enumerated = 0;
         let mut feasible_plans = 0;
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
-        for cl in &clusters {
+        for cl in clusters {
             let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
-            let r = search::search_cancellable(model, cl, seq, fw, &space, batch, self.settings.top_k, cancel)?;
+            let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
+            let r = search::search_cancellable(&q, cancel)?;
             enumerated += r.enumerated;
             feasible_plans += r.feasible;
             for (k, v) in &r.rejected {
@@ -343,118 +430,73 @@ impl PlanFile {
             options.extend(mixed::hetero_data(model, a, b, seq, fw, batch));
             cancel.check()?;
         }
-        let search_ms = t0.elapsed().as_secs_f64() * 1e3;
-        options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
-        let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
-        let top_plans = if clusters.len() == 1 { searches[0].top.clone() } else { Vec::new() };
-        let mut result = CandidateResult {
-            name: c.name.clone(),
-            rank: 0,
-            feasible: false,
-            infeasible_reason: None,
-            devices,
-            chips,
-            parallelism: String::new(),
-            step_s: 0.0,
-            tokens_per_s: 0.0,
-            mfu: 0.0,
-            ideal_days: 0.0,
-            days: Stats::default(),
-            ettr: Stats::default(),
-            interruptions: Stats::default(),
-            economics: Economics::default(),
-            flags: Vec::new(),
-            facility_cap_mw: c.power.facility_cap_mw,
-            pareto: false,
-            search_enumerated: enumerated,
-            search_feasible: feasible_plans,
-            search_rejected: rejected,
-            search_ms,
-            top_plans,
-            mixed_options: options.clone(),
-            mixed_verdict,
-            accuracy: {
-                let mut notes: Vec<crate::accuracy::AccuracyNote> = Vec::new();
-                for cl in &clusters {
-                    if !notes.iter().any(|n| n.family == cl.calibration.id) {
-                        notes.push(crate::accuracy::note(&cl.calibration, &fw.stack));
-                    }
-                }
-                notes
-            },
-        };
-        let Some(best) = options.first() else {
-            let why = result
-                .search_rejected
-                .iter()
-                .max_by_key(|(_, v)| **v)
-                .map(|(k, v)| format!("no feasible parallelism (most common rejection: {k}, {v} plans)"));
-            result.infeasible_reason = why.or(Some("no feasible parallelism".into()));
-            return Ok(result);
-        };
-        result.feasible = true;
-        result.parallelism = format!("{}: {}", best.strategy, best.layout);
-        result.step_s = best.step_s;
-        result.tokens_per_s = best.tokens_per_s;
-        result.mfu = best.mfu;
-        // The training run: failures over every device doing work, checkpoints of the whole model.
-        let first = &clusters[0];
-        let (inputs, ctx) = build_run_inputs(
-            &c.run,
-            self.goal.tokens,
-            best.tokens_per_s,
-            best.devices_used,
-            first.gpus_per_node,
-            model.params(seq).total,
-            first.nic_peak_bytes_per_s() / 1e9,
-            vec![1.0],
-            1,
-            file,
-        )?;
-        let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
-        result.ideal_days = ctx.ideal_days;
-        result.days = mc.wall_days;
-        result.ettr = mc.ettr;
-        result.interruptions = mc.interruptions;
-        let pools: Vec<PoolHw> =
-            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
-        result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
-            .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
+        Ok(SearchOutcome { searches, options, enumerated, feasible: feasible_plans, rejected })
+    }
+
+    /// Warnings on a simulated candidate: unfinished runs, deadline, budget, power cap, calibration.
+    fn flags(&self, c: &Candidate, clusters: &[Cluster], mc: &MonteCarlo, econ: &Economics) -> Vec<String> {
+        let mut flags = Vec::new();
         if mc.completed_fraction < 1.0 {
-            result.flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
+            flags.push(format!("{:.0}% of runs did not finish within max_days", 100.0 * (1.0 - mc.completed_fraction)));
         }
         if let Some(d) = self.goal.deadline_days {
             if mc.wall_days.p50 > d {
-                result.flags.push(format!("misses deadline: p50 {:.0} > {d:.0} days", mc.wall_days.p50));
+                flags.push(format!("misses deadline: p50 {:.0} > {d:.0} days", mc.wall_days.p50));
             } else if mc.wall_days.p90 > d {
-                result.flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
+                flags.push(format!("may miss deadline: p90 {:.0} > {d:.0} days", mc.wall_days.p90));
             }
         }
         if let Some(b) = self.goal.budget_musd
-            && result.economics.total_usd > b * 1e6
+            && econ.total_usd > b * 1e6
         {
-            result.flags.push(format!("over budget: {:.0} > {b:.0} M USD", result.economics.total_usd / 1e6));
+            flags.push(format!("over budget: {:.0} > {b:.0} M USD", econ.total_usd / 1e6));
         }
         if let Some(cap) = c.power.facility_cap_mw
-            && result.economics.peak_mw > cap
+            && econ.peak_mw > cap
         {
-            result.flags.push(format!("over power cap: {:.1} > {cap:.1} MW", result.economics.peak_mw));
+            flags.push(format!("over power cap: {:.1} > {cap:.1} MW", econ.peak_mw));
         }
-        for cl in &clusters {
+        for cl in clusters {
             if !cl.calibration.calibrated {
-                result.flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
+                flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));
             } else if !cl.calibration.fitted_on.contains(&cl.chip.id) {
-                result.flags.push(format!("{}: efficiency fitted on {} (same family)", cl.chip.id, cl.calibration.fitted_on.join(", ")));
+                flags.push(format!("{}: efficiency fitted on {} (same family)", cl.chip.id, cl.calibration.fitted_on.join(", ")));
             }
         }
-        Ok(result)
+        flags
     }
 }
 
+/// What the searches of a candidate found: per-pool results, every option (single-pool and mixed),
+/// and the rejection counts summed over pools.
+struct SearchOutcome {
+    searches: Vec<search::SearchResult>,
+    options: Vec<MixedOption>,
+    enumerated: u64,
+    feasible: u64,
+    rejected: BTreeMap<String, u64>,
+}
+
+/// The pools of a candidate resolved against the catalog (errors name `candidates[i].pools[j]`).
+fn resolve_pools(c: &Candidate, catalog: &Catalog, file: &str, field: &str) -> Result<Vec<Cluster>, WankaError> {
+    let mut clusters = Vec::with_capacity(c.pools.len());
+    for (j, p) in c.pools.iter().enumerate() {
+        let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
+        let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
+            WankaError::Invalid { file, field: f, msg } => {
+                WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
+            }
+            other => other,
+        })?;
+        clusters.push(cl);
+    }
+    Ok(clusters)
+}
+
 /// The parallelism of a spec in words.
-pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
+pub fn describe(s: &crate::workload::parallelism::ParallelismSpec) -> String {
     let sched = match (s.schedule, s.vpp) {
-        (Some(crate::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        (Some(crate::workload::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
         _ => "1F1B".into(),
     };
     let mut out = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);
@@ -472,7 +514,7 @@ pub fn describe(s: &crate::parallelism::ParallelismSpec) -> String {
         s.zero_stage,
         if s.sequence_parallel { " SP" } else { "" }
     ));
-    if s.rank_order != crate::parallelism::RankOrder::default() {
+    if s.rank_order != crate::workload::parallelism::RankOrder::default() {
         out.push_str(&format!(" order {}", s.rank_order.label()));
     }
     out
@@ -515,98 +557,4 @@ pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const PLAN: &str = r#"(
-        name: "t",
-        goal: (model: Preset("llama3-8b"), tokens: 1e11, seq_len: 4096, batch_tokens: 2e6),
-        candidates: [
-            (
-                name: "a",
-                pools: [(chip: "h100-sxm", count: 64, gpus_per_node: 8)],
-                network: (fabric: "ib-ndr", nic_gbit_per_s_per_gpu: 400.0, topology: "generic-fat-tree"),
-                money: Rental(usd_per_device_hour: 2.0),
-                power: (pue: 1.2, usd_per_kwh: 0.08),
-            ),
-        ],
-        settings: (top_k: 3, seeds: 8, seed: 1),
-    )"#;
-
-    fn err(text: &str) -> String {
-        PlanFile::parse(text, "p.ron").unwrap_err().to_string()
-    }
-
-    #[test]
-    fn invalid_plans_get_clear_errors() {
-        let e = err(&PLAN.replace("settings:", "setings:"));
-        assert!(e.contains("p.ron:") && e.contains("setings"), "{e}");
-        let no_cands = PLAN[..PLAN.find("candidates:").unwrap()].to_string() + "candidates: [],\n)";
-        let e = err(&no_cands);
-        assert!(e.contains("candidates") && e.contains("at least one candidate"), "{e}");
-        let e = err(&PLAN.replace("usd_per_device_hour: 2.0", "usd_per_device_hour: -2.0"));
-        assert!(e.contains("candidates[0].money.usd_per_device_hour") && e.contains(">= 0"), "{e}");
-        let e = err(&PLAN.replace("count: 64", "count: 0"));
-        assert!(e.contains("candidates[0].pools[0].count") && e.contains("zero devices"), "{e}");
-        let e = err(&PLAN.replace("pue: 1.2", "pue: 0.9"));
-        assert!(e.contains("power.pue"), "{e}");
-        let p = PlanFile::parse(&PLAN.replace("h100-sxm", "h100-sxm5"), "p.ron").unwrap();
-        let e = p.compare(Catalog::builtin(), "p.ron").unwrap_err().to_string();
-        assert!(e.contains("candidates[0].pools[0].chip") && e.contains("h100-sxm"), "{e}");
-    }
-
-    #[test]
-    fn compare_ranks_and_prices() {
-        let mut text = PLAN.to_string();
-        // A second, slower candidate: A100s at the same rental price.
-        let second = r#"(
-                name: "b",
-                pools: [(chip: "a100-sxm-80gb", count: 64, gpus_per_node: 8)],
-                network: (fabric: "ib-hdr", nic_gbit_per_s_per_gpu: 200.0, topology: "generic-fat-tree"),
-                money: Rental(usd_per_device_hour: 2.0),
-                power: (pue: 1.2, usd_per_kwh: 0.08),
-            ),
-        ],"#;
-        text = text.replacen("        ],", &format!("            {second}"), 1);
-        let p = PlanFile::parse(&text, "p.ron").unwrap();
-        let c = p.compare(Catalog::builtin(), "p.ron").unwrap();
-        assert_eq!(c.candidates.len(), 2);
-        assert_eq!(c.candidates[0].name, "a");
-        assert_eq!(c.candidates[0].rank, 1);
-        assert!(c.candidates[0].days.p50 < c.candidates[1].days.p50);
-        // Same price per device-hour, faster finish: cheaper, so the slow one is dominated.
-        assert!(c.candidates[0].economics.total_usd < c.candidates[1].economics.total_usd);
-        assert_eq!(c.pareto_front, vec!["a".to_string()]);
-        let e = &c.candidates[0].economics;
-        let hours = c.candidates[0].days.p50 * 24.0;
-        let spares = 8.0; // 1% of 8 nodes rounds up to one spare node of 8 devices
-        assert!((e.total_usd - 2.0 * (64.0 + spares) * hours).abs() < 1e-6 * e.total_usd, "{}", e.total_usd);
-        assert!(c.candidates[0].search_feasible > 0 && c.candidates[0].search_enumerated >= c.candidates[0].search_feasible);
-    }
-
-    #[test]
-    fn cancelled_comparisons_stop_with_cancelled() {
-        let plan = PlanFile::parse(PLAN, "p.ron").unwrap();
-        let cancel = Cancel::new();
-        cancel.cancel();
-        assert!(matches!(plan.compare_cancellable(Catalog::builtin(), "p.ron", &cancel), Err(WankaError::Cancelled)));
-        // Cancelled from another thread while it runs (the default plan takes seconds): it stops, and
-        // returns no partial comparison.
-        let big = PlanFile::parse(include_str!("../../scenarios/default_plan.ron"), "default_plan.ron").unwrap();
-        let cancel = Cancel::new();
-        let c2 = cancel.clone();
-        let worker = std::thread::spawn(move || big.compare_cancellable(Catalog::builtin(), "default_plan.ron", &c2));
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        cancel.cancel();
-        assert!(matches!(worker.join().unwrap(), Err(WankaError::Cancelled)));
-        // An uncancelled flag changes nothing.
-        let a = plan.compare(Catalog::builtin(), "p.ron").unwrap();
-        let b = plan.compare_cancellable(Catalog::builtin(), "p.ron", &Cancel::new()).unwrap();
-        let json = |c: &Comparison| {
-            let mut v = serde_json::to_value(c).unwrap();
-            v["candidates"][0]["search_ms"] = serde_json::Value::Null; // wall-clock time of the search
-            v
-        };
-        assert_eq!(json(&a), json(&b));
-    }
-}
+mod tests;

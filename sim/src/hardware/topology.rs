@@ -13,8 +13,8 @@
 use petgraph::graph::{NodeIndex, UnGraph};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Calibration, Catalog, Chip, Fabric, TopologyTemplate};
 use crate::error::WankaError;
+use crate::hardware::catalog::{Calibration, Catalog, Chip, Fabric, TopologyTemplate};
 
 /// Scale-out network of a cluster, as written in a scenario.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -117,7 +117,7 @@ impl Cluster {
                 format!("must be a positive bandwidth, got {}", spec.network.nic_gbit_per_s_per_gpu),
             );
         }
-        if scale_out.kind == crate::catalog::FabricKind::ScaleUp {
+        if scale_out.kind == crate::hardware::catalog::FabricKind::ScaleUp {
             return bad(
                 "network.fabric",
                 format!("`{}` is a scale-up fabric; the network needs a scale-out fabric (InfiniBand, RoCE)", scale_out.id),

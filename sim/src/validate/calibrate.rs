@@ -15,8 +15,8 @@
 
 use serde::Serialize;
 
-use crate::catalog::Catalog;
-use crate::stack::Precision;
+use crate::hardware::catalog::Catalog;
+use crate::step::stack::Precision;
 use crate::validate::{CaseResult, ErrorStats, StepCase, simulate_case};
 
 /// Ceilings the cases are simulated at; finer values are interpolated.
@@ -75,6 +75,13 @@ pub struct Fit {
     pub leave_one_out: ErrorStats,
     /// Per case: id, stack, leave-one-out error.
     pub cases: Vec<(String, String, f64)>,
+}
+
+impl Fit {
+    /// (family, stack, leave-one-out error) per case, for [`crate::step::accuracy::rows_from_errors`].
+    pub fn loo_errors(&self) -> impl Iterator<Item = (&str, &str, f64)> {
+        self.cases.iter().map(|(_, stack, e)| (self.family.as_str(), stack.as_str(), *e))
+    }
 }
 
 /// Step time of one case as a function of the ceiling, from its grid simulations.

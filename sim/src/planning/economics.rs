@@ -11,8 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Chip;
 use crate::error::WankaError;
+use crate::hardware::catalog::Chip;
 
 /// How the hardware is paid for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,7 +190,7 @@ pub fn economics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::hardware::catalog::Catalog;
 
     /// costs_and_power.md §6 worked check: H100, 4-year amortisation, $39,500 per GPU all-in ⇒
     /// $1.13 per GPU-hour of capital.

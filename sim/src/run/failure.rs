@@ -67,7 +67,7 @@ struct ProfileFile {
     profiles: Vec<FailureProfile>,
 }
 
-const FAILURES_RON: &str = include_str!("../../scenarios/catalog/failures.ron");
+const FAILURES_RON: &str = include_str!("../../../scenarios/catalog/failures.ron");
 
 /// The failure profiles compiled into the binary.
 pub fn builtin_profiles() -> &'static BTreeMap<String, FailureProfile> {
@@ -151,7 +151,7 @@ impl Component {
 }
 
 /// A component's failure process for one job, ready to sample.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Process {
     pub name: String,
     pub needs_repair: bool,

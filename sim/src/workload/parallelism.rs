@@ -13,7 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ModelSpec;
+use crate::error::Violation;
+use crate::workload::model::ModelSpec;
 
 /// Pipeline schedule.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -167,13 +168,19 @@ pub fn default_vpp(layers: u32, pp: u32) -> u32 {
 
 /// Fill defaults and check constraints. `gpus` is the cluster size; `logits_layer_equiv` is the output
 /// layer's cost in units of one transformer layer (used to balance uneven stages).
-pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u64, logits_layer_equiv: f64) -> Result<Plan, Vec<String>> {
+pub fn resolve(
+    spec: &ParallelismSpec,
+    model: &ModelSpec,
+    seq_len: u32,
+    gpus: u64,
+    logits_layer_equiv: f64,
+) -> Result<Plan, Vec<Violation>> {
     let mut why = Vec::new();
     for (name, v) in
         [("tp", spec.tp), ("pp", spec.pp), ("dp", spec.dp), ("cp", spec.cp), ("ep", spec.ep), ("global_batch", spec.global_batch)]
     {
         if v == 0 {
-            why.push(format!("{name} must be at least 1"));
+            why.push(Violation::ZeroSize { name });
         }
     }
     if !why.is_empty() {
@@ -181,71 +188,65 @@ pub fn resolve(spec: &ParallelismSpec, model: &ModelSpec, seq_len: u32, gpus: u6
     }
     let product = u64::from(spec.tp) * u64::from(spec.pp) * u64::from(spec.dp) * u64::from(spec.cp);
     if product != gpus {
-        why.push(format!(
-            "tp·pp·dp·cp = {}·{}·{}·{} = {product} must equal the cluster's {gpus} devices",
-            spec.tp, spec.pp, spec.dp, spec.cp
-        ));
+        why.push(Violation::DeviceCount { tp: spec.tp, pp: spec.pp, dp: spec.dp, cp: spec.cp, product, gpus });
     }
     if !model.heads.is_multiple_of(spec.tp) {
-        why.push(format!("heads ({}) not divisible by tp ({})", model.heads, spec.tp));
+        why.push(Violation::HeadsTp { heads: model.heads, tp: spec.tp });
     }
     if !model.kv_heads.is_multiple_of(spec.tp) && !spec.tp.is_multiple_of(model.kv_heads) {
-        why.push(format!("kv_heads ({}) and tp ({}) must divide one another", model.kv_heads, spec.tp));
+        why.push(Violation::KvHeadsTp { kv_heads: model.kv_heads, tp: spec.tp });
     }
     if !model.ffn_hidden.is_multiple_of(spec.tp) {
-        why.push(format!("ffn_hidden ({}) not divisible by tp ({})", model.ffn_hidden, spec.tp));
+        why.push(Violation::FfnTp { ffn_hidden: model.ffn_hidden, tp: spec.tp });
     }
     if !seq_len.is_multiple_of(spec.cp) {
-        why.push(format!("seq_len ({seq_len}) not divisible by cp ({})", spec.cp));
+        why.push(Violation::SeqLenCp { seq_len, cp: spec.cp });
     }
     if spec.zero_stage > 3 {
-        why.push(format!("zero_stage must be 0, 1, 2 or 3, got {}", spec.zero_stage));
+        why.push(Violation::ZeroStage { zero_stage: spec.zero_stage });
     }
     match &model.moe {
         Some(moe) => {
             if moe.experts % spec.ep != 0 {
-                why.push(format!("experts ({}) not divisible by ep ({})", moe.experts, spec.ep));
+                why.push(Violation::ExpertsEp { experts: moe.experts, ep: spec.ep });
             }
             let dp_cp = u64::from(spec.dp) * u64::from(spec.cp);
             if dp_cp % u64::from(spec.ep) != 0 {
-                why.push(format!("ep ({}) must divide dp·cp ({dp_cp})", spec.ep));
+                why.push(Violation::EpDpCp { ep: spec.ep, dp_cp });
             }
         }
-        None if spec.ep != 1 => why.push(format!("ep = {} needs a mixture-of-experts model", spec.ep)),
+        None if spec.ep != 1 => why.push(Violation::EpWithoutMoe { ep: spec.ep }),
         None => {}
     }
     let micro_batch = spec.micro_batch.unwrap_or(1);
     if micro_batch == 0 {
-        why.push("micro_batch must be at least 1".into());
+        why.push(Violation::MicroBatchZero);
     }
     // u64: dp·micro_batch can exceed u32 on hostile input.
     let per_replica = u64::from(spec.dp) * u64::from(micro_batch.max(1));
     if u64::from(spec.global_batch) % per_replica != 0 {
-        why.push(format!(
-            "global_batch ({}) not divisible by dp·micro_batch ({}·{} = {per_replica})",
-            spec.global_batch, spec.dp, micro_batch
-        ));
+        why.push(Violation::GlobalBatchDp { global_batch: spec.global_batch, dp: spec.dp, micro_batch, per_replica });
     }
     let micro_batches = (u64::from(spec.global_batch) / per_replica.max(1)) as u32;
     let schedule = spec.schedule.unwrap_or(if spec.pp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB });
     let vpp = match schedule {
         Schedule::OneFOneB => {
             if spec.vpp.is_some_and(|v| v != 1) {
-                why.push("vpp > 1 needs the interleaved schedule".into());
+                why.push(Violation::VppNeedsInterleaved);
             }
             1
         }
         Schedule::Interleaved => spec.vpp.unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
     };
     if vpp == 0 {
-        why.push("vpp must be at least 1".into());
+        why.push(Violation::VppZero);
     }
     if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && !micro_batches.is_multiple_of(spec.pp) {
-        why.push(format!("interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({})", spec.pp));
+        why.push(Violation::InterleavedMicroBatches { micro_batches, pp: spec.pp });
     }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
     if u64::from(model.layers) < chunks {
-        why.push(format!("{} layers cannot fill pp·vpp = {chunks} pipeline chunks", model.layers));
+        why.push(Violation::TooFewLayers { layers: model.layers, chunks });
     }
     if !why.is_empty() {
         return Err(why);
@@ -327,7 +328,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::preset;
+    use crate::workload::model::preset;
 
     fn spec(tp: u32, pp: u32, dp: u32) -> ParallelismSpec {
         ParallelismSpec {
@@ -366,8 +367,8 @@ mod tests {
     fn constraint_violations_are_named() {
         let m = preset("llama3-405b").unwrap();
         let err = resolve(&spec(3, 16, 64), &m, 8192, 8192, 0.6).unwrap_err();
-        assert!(err.iter().any(|e| e.contains("heads (128) not divisible by tp (3)")), "{err:?}");
-        assert!(err.iter().any(|e| e.contains("must equal the cluster")), "{err:?}");
+        assert!(err.iter().any(|e| e.to_string().contains("heads (128) not divisible by tp (3)")), "{err:?}");
+        assert!(err.iter().any(|e| e.to_string().contains("must equal the cluster")), "{err:?}");
         let ok = resolve(&spec(8, 16, 64), &m, 8192, 8192, 0.6).unwrap();
         assert_eq!(ok.schedule, Schedule::Interleaved);
         assert_eq!(ok.micro_batches, 32);
@@ -385,7 +386,7 @@ mod tests {
 
     #[test]
     fn rank_order_strides() {
-        let m = crate::model::preset("mixtral-8x7b").unwrap();
+        let m = crate::workload::model::preset("mixtral-8x7b").unwrap();
         // Megatron: expert and data-parallel peers next to each other, pipeline stages 8 ranks apart.
         let megatron = resolve(&moe_test_spec(RankOrder::TpCpDpPp), &m, 2048, 16, 0.0).unwrap();
         assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });

@@ -1,7 +1,7 @@
 //! How far wanka's step times are from published runs, per chip family and software stack, as the
 //! bundled case files measure it out of sample — the line every prediction carries.
 //!
-//! The figures are leave-one-out errors of [`crate::calibrate::fit_all`] on the calibration case files
+//! The figures are leave-one-out errors of [`crate::validate::calibrate::fit_all`] on the calibration case files
 //! ([`CALIBRATION_FILES`]): each case predicted with its family's ceiling fitted without it. They are
 //! computed by `wanka calibrate --write-accuracy scenarios/validation/accuracy.csv` from the case files
 //! and compiled in; a test re-runs the fit and fails when the file no longer matches the cases or the
@@ -13,13 +13,12 @@
 use serde::Serialize;
 use std::sync::OnceLock;
 
-use crate::calibrate::Fit;
-use crate::catalog::Calibration;
+use crate::hardware::catalog::Calibration;
 
 /// Case files the calibration is fitted on (holdout and MoE files are never fitted).
 pub const CALIBRATION_FILES: [&str; 2] = ["scenarios/validation/step_cases.csv", "scenarios/validation/public_cases.csv"];
 
-const ACCURACY_CSV: &str = include_str!("../../scenarios/validation/accuracy.csv");
+const ACCURACY_CSV: &str = include_str!("../../../scenarios/validation/accuracy.csv");
 
 /// Out-of-sample step-time error of one (family, stack) group; `stack` is `*` for the whole family.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,14 +47,13 @@ pub struct AccuracyNote {
     pub text: String,
 }
 
-/// Rows for every (family, stack) group and every family (`*`), from fitted results.
-pub fn rows_from_fits(fits: &[Fit]) -> Vec<AccuracyRow> {
+/// Rows for every (family, stack) group and every family (`*`), from leave-one-out errors given as
+/// (family, stack, error) ([`crate::validate::calibrate::Fit::loo_errors`]).
+pub fn rows_from_errors<'a>(errors: impl IntoIterator<Item = (&'a str, &'a str, f64)>) -> Vec<AccuracyRow> {
     let mut per: std::collections::BTreeMap<(String, String), Vec<f64>> = Default::default();
-    for f in fits {
-        for (_, stack, e) in &f.cases {
-            per.entry((f.family.clone(), stack.clone())).or_default().push(*e);
-            per.entry((f.family.clone(), "*".into())).or_default().push(*e);
-        }
+    for (family, stack, e) in errors {
+        per.entry((family.to_string(), stack.to_string())).or_default().push(e);
+        per.entry((family.to_string(), "*".into())).or_default().push(e);
     }
     per.into_iter()
         .map(|((family, stack), e)| {

@@ -27,7 +27,7 @@ pub struct MoeSpec {
     pub dense_layers: u32,
     /// Node-limited routing: each token's experts lie on at most this many nodes (DeepSeek-V2 3,
     /// DeepSeek-V3 4). Matters with the de-duplicating dispatcher
-    /// ([`crate::cost::MoeDispatcher::NodeDedup`]); `None`: unrestricted routing.
+    /// ([`crate::step::cost::MoeDispatcher::NodeDedup`]); `None`: unrestricted routing.
     #[serde(default)]
     pub max_nodes_per_token: Option<u32>,
 }

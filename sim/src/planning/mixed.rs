@@ -17,14 +17,14 @@
 
 use serde::Serialize;
 
-use crate::cost::{self, FrameworkSpec};
 use crate::engine::secs;
-use crate::memory;
-use crate::model::ModelSpec;
-use crate::parallelism::{Plan, Recompute, Schedule};
-use crate::search::BatchTarget;
-use crate::step::{self, inflight_layer_microbatches};
-use crate::topology::Cluster;
+use crate::hardware::topology::Cluster;
+use crate::planning::search::BatchTarget;
+use crate::step::cost::{self, FrameworkSpec};
+use crate::step::memory;
+use crate::step::schedule::{self as step, inflight_layer_microbatches};
+use crate::workload::model::ModelSpec;
+use crate::workload::parallelism::{self, ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
 
 /// A mixed-hardware option and how it did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -81,44 +81,56 @@ pub fn split_layers(layers: u32, per_layer_s: &[f64], logits_s: f64, max_layers:
     Some(out)
 }
 
-fn plan_1f1b(tp: u32, pp: u32, dp: u32, mb: u32, global_batch: u32, rc: Recompute, layers_per_stage: Vec<u32>) -> Plan {
-    plan_v(tp, pp, 1, dp, mb, global_batch, rc, layers_per_stage)
+/// The shape of a mixed layout's parallelism (CP = EP = 1, ZeRO-1, sequence parallel with TP,
+/// one sequence per micro-batch).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    tp: u32,
+    pp: u32,
+    vpp: u32,
+    dp: u32,
+    global_batch: u32,
+    rc: Recompute,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn plan_v(tp: u32, pp: u32, vpp: u32, dp: u32, mb: u32, global_batch: u32, rc: Recompute, layers_per_chunk: Vec<u32>) -> Plan {
-    Plan {
-        tp,
-        pp,
-        dp,
+/// The plan of a mixed layout, through [`parallelism::resolve`]'s checks; `layers_per_chunk`
+/// replaces its balanced split (mixed layouts split layers by each chip's speed and memory).
+fn mixed_plan(model: &ModelSpec, seq_len: u32, s: Shape, layers_per_chunk: Vec<u32>) -> Option<Plan> {
+    let spec = ParallelismSpec {
+        tp: s.tp,
+        pp: s.pp,
+        dp: s.dp,
         cp: 1,
         ep: 1,
-        schedule: if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB },
-        vpp,
-        micro_batch: mb,
-        micro_batches: global_batch / (dp * mb),
-        global_batch,
-        recompute: rc,
-        sequence_parallel: tp > 1,
+        schedule: Some(if s.vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+        vpp: Some(s.vpp),
+        micro_batch: Some(1),
+        global_batch: s.global_batch,
+        recompute: s.rc,
+        sequence_parallel: s.tp > 1,
         zero_stage: 1,
-        rank_order: crate::parallelism::RankOrder::default(),
-        layers_per_chunk,
-    }
+        rank_order: RankOrder::default(),
+    };
+    let devices = u64::from(s.tp) * u64::from(s.pp) * u64::from(s.dp);
+    let mut plan = parallelism::resolve(&spec, model, seq_len, devices, 0.0).ok()?;
+    plan.layers_per_chunk = layers_per_chunk;
+    Some(plan)
+}
+
+/// A heterogeneous-pipeline layout: every DP replica runs `sa` stages on pool `a`, then `sb` on `b`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeteroPipeline {
+    pub tp: u32,
+    pub dp: u32,
+    pub sa: u32,
+    pub sb: u32,
+    pub vpp: u32,
+    pub global_batch: u32,
+    pub rc: Recompute,
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
     if b == 0 { a } else { gcd(b, a % b) }
-}
-
-fn global_batch_unit(batch: BatchTarget, seq_len: u32, unit: u32) -> Option<u32> {
-    match batch {
-        BatchTarget::Sequences(n) => (n % unit == 0).then_some(n),
-        BatchTarget::Tokens(t) => {
-            let target = t / f64::from(seq_len);
-            let gb = (target / f64::from(unit)).round().max(1.0) * f64::from(unit);
-            ((gb - target).abs() / target <= crate::search::BATCH_TOLERANCE).then_some(gb as u32)
-        }
-    }
 }
 
 /// Best heterogeneous pipeline over a small grid (TP, DP, recompute) for two pools.
@@ -151,9 +163,11 @@ pub fn hetero_pipeline(
                     continue;
                 }
                 let unit = dp as u32 * if vpp > 1 { pp } else { 1 };
-                let Some(gb) = global_batch_unit(batch, seq_len, unit) else { continue };
+                let Ok(gb) = batch.global_batch(seq_len, u64::from(unit)) else { continue };
+                let gb = gb as u32;
                 for rc in [Recompute::Selective, Recompute::Full] {
-                    if let Some(o) = simulate_hetero_pipeline(model, a, b, tp, dp as u32, sa as u32, sb as u32, vpp, gb, rc, seq_len, fw)
+                    let layout = HeteroPipeline { tp, dp: dp as u32, sa: sa as u32, sb: sb as u32, vpp, global_batch: gb, rc };
+                    if let Some(o) = simulate_hetero_pipeline(model, a, b, layout, seq_len, fw)
                         && best.as_ref().is_none_or(|x| o.s_per_mtok < x.s_per_mtok)
                     {
                         best = Some(o);
@@ -166,26 +180,21 @@ pub fn hetero_pipeline(
 }
 
 /// Simulate one heterogeneous-pipeline layout: `sa` stages on pool `a` then `sb` on pool `b`.
-#[allow(clippy::too_many_arguments)]
 pub fn simulate_hetero_pipeline(
     model: &ModelSpec,
     a: &Cluster,
     b: &Cluster,
-    tp: u32,
-    dp: u32,
-    sa: u32,
-    sb: u32,
-    vpp: u32,
-    global_batch: u32,
-    rc: Recompute,
+    layout: HeteroPipeline,
     seq_len: u32,
     fw: &FrameworkSpec,
 ) -> Option<MixedOption> {
+    let HeteroPipeline { tp, dp, sa, sb, vpp, global_batch, rc } = layout;
     let pp = sa + sb;
+    let shape = |pp: u32, vpp: u32| Shape { tp, pp, vpp, dp, global_batch, rc };
     let chunks = pp * vpp;
     let owner = |s: u32| if s < sa { a } else { b };
     // Per-layer times on each chip: a probe plan with one layer per stage; chunk 1 has no embedding/logits.
-    let probe = plan_1f1b(tp, pp.max(3), dp, 1, global_batch, rc, vec![1; pp.max(3) as usize]);
+    let probe = mixed_plan(model, seq_len, shape(pp.max(3), 1), vec![1; pp.max(3) as usize])?;
     let (_, ca) = cost::build(model, &probe, a, seq_len, fw);
     let (_, cb) = cost::build(model, &probe, b, seq_len, fw);
     let per_layer = |c: &[cost::ChunkCost]| c[1].forward.total_s() + c[1].backward.total_s();
@@ -201,7 +210,7 @@ pub fn simulate_hetero_pipeline(
         let fits = |n: u32| {
             let mut lps = vec![1u32; pp as usize];
             lps[s as usize] = n;
-            let pl = plan_1f1b(tp, pp, dp, 1, global_batch, rc, lps);
+            let Some(pl) = mixed_plan(model, seq_len, shape(pp, 1), lps) else { return false };
             let mem = memory::stage_memory(model, &pl, seq_len, fw, u64::from(pl.dp) * u64::from(pl.cp), &inflight_layer_microbatches(&pl));
             mem[s as usize].total_gb <= c.chip.hbm_capacity_gb()
         };
@@ -216,7 +225,7 @@ pub fn simulate_hetero_pipeline(
     let chunk_s: Vec<f64> = (0..chunks).map(|c| per_stage_s[(c % pp) as usize]).collect();
     let chunk_caps: Vec<u32> = (0..chunks).map(|c| (caps[(c % pp) as usize] / vpp).max(u32::from(caps[(c % pp) as usize] > 0))).collect();
     let layers = split_layers(model.layers, &chunk_s, logits_b.max(0.0), &chunk_caps)?;
-    let plan = plan_v(tp, pp, vpp, dp, 1, global_batch, rc, layers.clone());
+    let plan = mixed_plan(model, seq_len, shape(pp, vpp), layers.clone())?;
     if plan.micro_batches == 0 || (vpp > 1 && !plan.micro_batches.is_multiple_of(pp)) {
         return None;
     }
@@ -300,7 +309,7 @@ pub fn hetero_data(
                 for rc in [Recompute::Selective, Recompute::Full] {
                     // Step time of one pool's replicas, each running `m` micro-batches of one sequence.
                     let probe = |c: &Cluster, dp: u32, m: u32| -> Option<f64> {
-                        let spec = crate::parallelism::ParallelismSpec {
+                        let spec = ParallelismSpec {
                             tp,
                             pp,
                             dp,
@@ -317,8 +326,8 @@ pub fn hetero_data(
                         };
                         let mut cl = c.clone();
                         cl.gpus = rep * u64::from(dp);
-                        let plan = crate::scenario::resolve_plan(model, &spec, seq_len, cl.gpus).ok()?;
-                        crate::scenario::simulate_step(model, &plan, &cl, seq_len, fw).ok().map(|r| r.step_s)
+                        let plan = crate::step::resolve_plan(model, &spec, seq_len, cl.gpus).ok()?;
+                        crate::step::simulate(model, &plan, &cl, seq_len, fw).ok().map(|r| r.step_s)
                     };
                     let round_up = |x: f64| ((x / f64::from(unit)).round().max(1.0) as u32) * unit;
                     let m_probe = round_up(target / f64::from(dpa + dpb));
@@ -336,7 +345,7 @@ pub fn hetero_data(
                     splits.dedup();
                     for (m_a, m_b) in splits {
                         let gb = f64::from(dpa * m_a + dpb * m_b);
-                        if (gb - target).abs() / target > crate::search::BATCH_TOLERANCE {
+                        if (gb - target).abs() / target > crate::planning::search::BATCH_TOLERANCE {
                             continue;
                         }
                         let (Some(sa), Some(sb)) = (probe(a, dpa, m_a), probe(b, dpb, m_b)) else { continue };
@@ -377,10 +386,10 @@ pub fn hetero_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::preset;
+    use crate::workload::model::preset;
 
     fn cluster(chip: &str, gpus: u32) -> Cluster {
-        crate::topology::test_cluster(chip, gpus, "ib-ndr", 400.0, "generic-fat-tree")
+        crate::hardware::topology::test_cluster(chip, gpus, "ib-ndr", 400.0, "generic-fat-tree")
     }
 
     #[test]
@@ -404,7 +413,15 @@ mod tests {
         fast.nic_gbit_per_s_per_gpu *= 2.0;
         let m = preset("gpt3-175b").unwrap();
         let fw = FrameworkSpec::default();
-        let o = simulate_hetero_pipeline(&m, &fast, &slow, 8, 16, 4, 4, 1, 512, Recompute::Full, 2048, &fw).unwrap();
+        let o = simulate_hetero_pipeline(
+            &m,
+            &fast,
+            &slow,
+            HeteroPipeline { tp: 8, dp: 16, sa: 4, sb: 4, vpp: 1, global_batch: 512, rc: Recompute::Full },
+            2048,
+            &fw,
+        )
+        .unwrap();
         let fast_layers: u32 = o.layers_per_stage[..4].iter().sum();
         let slow_layers: u32 = o.layers_per_stage[4..].iter().sum();
         assert!(fast_layers as f64 / slow_layers as f64 > 1.6, "{:?}", o.layers_per_stage);

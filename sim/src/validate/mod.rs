@@ -8,8 +8,8 @@
 //!   positions, tied embeddings, dropout);
 //! - network: InfiniBand of the stated per-GPU speed (`ib-hdr` 200, `ib-ndr` 400, `ib-xdr` 800 Gbit/s,
 //!   else RoCE of that speed), on a non-blocking rail-optimised fat tree (`generic-fat-tree`);
-//! - blank schedule, vpp, micro-batch: the defaults of [`crate::parallelism`];
-//! - software stack: [`crate::cost::FrameworkSpec::default`].
+//! - blank schedule, vpp, micro-batch: the defaults of [`crate::workload::parallelism`];
+//! - software stack: [`crate::step::cost::FrameworkSpec::default`].
 //!
 //! Optional columns, for runs whose paper states more than the shared layout holds (absent or blank:
 //! the rules above): `fabric` and `topology` (catalog ids), `rank_order` (`tp-cp-dp-pp`,
@@ -19,14 +19,18 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::catalog::Catalog;
-use crate::cost::{FrameworkSpec, GradDtype, Precision};
 use crate::error::WankaError;
-use crate::model::{ModelRef, ModelSpec, MoeSpec};
-use crate::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
+use crate::hardware::catalog::Catalog;
+use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::scenario::{Scenario, TrainingSpec};
-use crate::step::Breakdown;
-use crate::topology::{ClusterSpec, NetworkSpec};
+use crate::step::cost::{FrameworkSpec, GradDtype, Precision};
+use crate::step::schedule::Breakdown;
+use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
+use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
+
+pub mod calibrate;
+mod reliability;
+pub use reliability::{ReliabilityReport, ReliabilityResult, validate_reliability};
 
 /// Topology used for validation cases without a `topology` column.
 pub const VALIDATION_TOPOLOGY: &str = "generic-fat-tree";
@@ -391,7 +395,7 @@ fn case_model(r: &Row, id: &str) -> Result<ModelSpec, WankaError> {
     let layers: u32 = r.req("layers", "a whole number")?;
     let parse_err = |e: WankaError| WankaError::Parse { file: r.file.to_string(), line: r.line, col: 0, msg: e.to_string() };
     if !r.raw("model").is_empty() {
-        let m = crate::model::preset(r.raw("model")).map_err(parse_err)?;
+        let m = crate::workload::model::preset(r.raw("model")).map_err(parse_err)?;
         if (m.layers, m.hidden, m.heads) != (layers, hidden, heads) {
             return Err(r.err(
                 "model",
@@ -439,11 +443,11 @@ fn case_model(r: &Row, id: &str) -> Result<ModelSpec, WankaError> {
     Ok(model)
 }
 
-/// The software stack of a row: its `stack` profile (default [`crate::stack::DEFAULT_STACK`]) with
+/// The software stack of a row: its `stack` profile (default [`crate::step::stack::DEFAULT_STACK`]) with
 /// the row's explicit settings on top.
 fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     let stack = match r.raw("stack") {
-        "" => crate::stack::DEFAULT_STACK,
+        "" => crate::step::stack::DEFAULT_STACK,
         s => s,
     };
     let mut fw = FrameworkSpec::for_stack(stack).map_err(|e| r.err("stack", e.to_string()))?;
@@ -666,227 +670,3 @@ pub const RELIABILITY_SEEDS: u64 = 64;
 /// Model state per GPU assumed for fleet rows without a checkpoint time: Llama 3 §3.3.1 "1 MB to 4 GB
 /// of model state per GPU" (the upper end), written at the default storage bandwidth.
 pub const FLEET_STATE_GB_PER_GPU: f64 = 4.0;
-
-/// Prediction for one reliability case.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReliabilityResult {
-    pub id: String,
-    pub kind: String,
-    pub predicted_ettr: f64,
-    /// Monte Carlo p10–p90 of ETTR.
-    pub predicted_ettr_p10: f64,
-    pub predicted_ettr_p90: f64,
-    /// As published: a number, or a bound such as `>=0.90`.
-    pub expected_ettr: String,
-    pub predicted_tau_opt_min: Option<f64>,
-    pub expected_tau_opt_min: Option<f64>,
-    pub predicted_interruptions: Option<f64>,
-    pub expected_interruptions: Option<f64>,
-    /// The checks applied, e.g. `|ettr - 0.913| <= 0.005`.
-    pub checks: Vec<String>,
-    pub pass: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReliabilityReport {
-    pub file: String,
-    pub seeds: u64,
-    pub cases: Vec<ReliabilityResult>,
-    pub passed: usize,
-    pub failed: usize,
-}
-
-/// Tolerances parsed from the `tolerance` column: `ettr +-X`, `tau +-Y%`, `ettr >= Z`, `(A-B)` band.
-#[derive(Debug, Default, Clone, Copy)]
-struct Tolerance {
-    ettr_abs: Option<f64>,
-    ettr_min: Option<f64>,
-    tau_rel: Option<f64>,
-    band: Option<(f64, f64)>,
-}
-
-fn number_after(text: &str, key: &str) -> Option<f64> {
-    let i = text.find(key)? + key.len();
-    let rest: String = text[i..].trim_start().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
-    rest.parse().ok()
-}
-
-fn parse_tolerance(t: &str) -> Tolerance {
-    let t = t.to_lowercase().replace('±', "+-");
-    let mut tol = Tolerance { ettr_abs: number_after(&t, "ettr +-"), ettr_min: number_after(&t, "ettr >="), ..Default::default() };
-    tol.tau_rel = number_after(&t, "tau +-").map(|p| p / 100.0);
-    if let (Some(a), Some(b)) = (t.find('('), t.find(')')) {
-        let inner = &t[a + 1..b];
-        if let Some((x, y)) = inner.split_once('-')
-            && let (Ok(x), Ok(y)) = (x.trim().parse(), y.trim().parse())
-        {
-            tol.band = Some((x, y));
-        }
-    }
-    tol
-}
-
-/// Validate reliability cases: Daly's analytic cases with exponential failures, and fleet cases.
-pub fn validate_reliability(path: &Path, seeds: u64) -> Result<ReliabilityReport, WankaError> {
-    use crate::checkpoint::{CheckpointCost, CheckpointSpec, daly_s};
-    use crate::failure::{Component, FailureLaw, Process, Unit};
-    use crate::run::{RecoverySpec, RunInputs, StragglerSpec, monte_carlo};
-
-    let file = path.display().to_string();
-    let rows = read_rows(path, RELIABILITY_COLUMNS, |r| {
-        let id: String = r.req("id", "text")?;
-        let kind = r.raw("kind").to_lowercase();
-        let tol = parse_tolerance(r.raw("tolerance"));
-        let expected_ettr_raw = r.raw("expected_ettr").to_string();
-        let ettr_bound = expected_ettr_raw.trim_start_matches(">=").trim().parse::<f64>().ok();
-        let (inputs, tau_opt_min) = match kind.as_str() {
-            "analytic" => {
-                let m_s = r.positive("mtti_min")? * 60.0;
-                let delta_s = r.positive("checkpoint_save_min")? * 60.0;
-                let restart_s = r.opt::<f64>("restart_min", "a number of minutes")?.unwrap_or(0.0) * 60.0;
-                let tau_s = match r.opt::<f64>("checkpoint_interval_min", "a number of minutes")? {
-                    Some(t) => t * 60.0,
-                    None => daly_s(delta_s, m_s),
-                };
-                let comp = Component {
-                    name: "exponential failure".into(),
-                    unit: Unit::Device,
-                    rate_per_unit_hour: 3600.0 / m_s,
-                    distribution: FailureLaw::Exponential,
-                    needs_repair: false,
-                };
-                let recovery = RecoverySpec {
-                    detection_s: 0.0,
-                    reschedule_s: restart_s,
-                    init_base_s: 0.0,
-                    init_s_per_1k_devices: 0.0,
-                    warmup_s: 0.0,
-                    hot_spare_nodes: Some(0),
-                    ..Default::default()
-                };
-                let inputs = RunInputs {
-                    devices: 1,
-                    gpus_per_node: 1,
-                    // Long enough for the mean to converge: 2,000 mean times to interruption of work.
-                    work_s: 2000.0 * m_s,
-                    degraded_speed: vec![1.0],
-                    replicas_per_node: 1,
-                    checkpoint: CheckpointCost { bytes: 0.0, stall_s: delta_s, durable_after_s: delta_s, load_s: 0.0 },
-                    interval_s: tau_s,
-                    processes: vec![Process::new(&comp, 1, 1, 1.0)],
-                    recovery,
-                    hot_spare_nodes: 0,
-                    stragglers: StragglerSpec::default(),
-                    maintenance: None,
-                    max_s: 1e9 * m_s,
-                };
-                (inputs, Some(tau_s / 60.0))
-            }
-            "fleet" => {
-                let gpus: u64 = r.req("gpus", "a whole number")?;
-                let gpn: u32 = r.req("gpus_per_node", "a whole number")?;
-                let days = r.positive("days")?;
-                let rate = r.positive("failures_per_1000_node_days")?;
-                // The H100 profile's component mix (which failures need a repair), scaled to the row's rate.
-                let profile = crate::failure::profile("h100-llama3")?;
-                let profile_rate = profile.rate_per_hour(gpus, gpn, days * 24.0) * 24.0 / (gpus as f64 / f64::from(gpn)) * 1000.0;
-                let scale = rate / profile_rate;
-                let processes: Vec<Process> = profile.components.iter().map(|c| Process::new(c, gpus, gpn, scale)).collect();
-                // Blank save time: the default checkpoint policy for FLEET_STATE_GB_PER_GPU of state.
-                let spec = CheckpointSpec::default();
-                let params_equiv = FLEET_STATE_GB_PER_GPU * 1e9 * gpus as f64 / crate::checkpoint::BYTES_PER_PARAM;
-                let mut ckpt = spec.cost(params_equiv, gpus, 50.0);
-                if let Some(m) = r.opt::<f64>("checkpoint_save_min", "a number of minutes")? {
-                    ckpt.stall_s = m * 60.0;
-                    ckpt.durable_after_s = m * 60.0;
-                }
-                let delta_s = ckpt.stall_s;
-                let mut recovery = RecoverySpec::default();
-                if let Some(rm) = r.opt::<f64>("restart_min", "a number of minutes")? {
-                    recovery = RecoverySpec {
-                        detection_s: 0.0,
-                        reschedule_s: rm * 60.0,
-                        init_base_s: 0.0,
-                        init_s_per_1k_devices: 0.0,
-                        warmup_s: 0.0,
-                        ..recovery
-                    };
-                }
-                let mtti_s = 86400.0 / (rate / 1000.0 * gpus as f64 / f64::from(gpn));
-                let tau_s = match r.opt::<f64>("checkpoint_interval_min", "a number of minutes")? {
-                    Some(t) => t * 60.0,
-                    None => daly_s(delta_s, mtti_s),
-                };
-                let nodes = gpus.div_ceil(u64::from(gpn));
-                let inputs = RunInputs {
-                    devices: gpus,
-                    gpus_per_node: gpn,
-                    work_s: 100.0 * days * 86400.0,
-                    degraded_speed: vec![1.0],
-                    replicas_per_node: 1,
-                    checkpoint: ckpt,
-                    interval_s: tau_s,
-                    processes,
-                    hot_spare_nodes: recovery.hot_spare_nodes.unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32),
-                    recovery,
-                    stragglers: StragglerSpec::default(),
-                    maintenance: None,
-                    max_s: days * 86400.0,
-                };
-                (inputs, None)
-            }
-            other => return Err(r.err("kind", format!("`{other}` is not one of analytic, fleet"))),
-        };
-        let expected_interruptions: Option<f64> = r.opt("expected_interruptions", "a number")?;
-        let expected_tau: Option<f64> = r.opt("expected_tau_opt_min", "a number of minutes")?;
-        Ok((id, kind, inputs, tau_opt_min, tol, expected_ettr_raw, ettr_bound, expected_interruptions, expected_tau))
-    })?;
-    let mut cases = Vec::new();
-    for (id, kind, inputs, tau_opt, tol, ettr_raw, ettr_val, exp_int, exp_tau) in rows {
-        let mc = monte_carlo(&inputs, 1, seeds);
-        let mut checks = Vec::new();
-        let mut pass = true;
-        let ettr = mc.ettr.mean;
-        if let (Some(a), Some(e)) = (tol.ettr_abs, ettr_val) {
-            let ok = (ettr - e).abs() <= a;
-            checks.push(format!("|ettr {ettr:.4} - {e}| <= {a}: {}", if ok { "ok" } else { "FAIL" }));
-            pass &= ok;
-        }
-        if let Some(m) = tol.ettr_min {
-            let ok = ettr >= m;
-            checks.push(format!("ettr {ettr:.4} >= {m}: {}", if ok { "ok" } else { "FAIL" }));
-            pass &= ok;
-        }
-        if let (Some(rel), Some(e), Some(t)) = (tol.tau_rel, exp_tau, tau_opt) {
-            let ok = (t - e).abs() / e <= rel;
-            checks.push(format!("tau {t:.2} min within {:.0}% of {e}: {}", 100.0 * rel, if ok { "ok" } else { "FAIL" }));
-            pass &= ok;
-        }
-        let predicted_interruptions = (kind == "fleet").then_some(mc.interruptions.mean);
-        if let (Some((lo, hi)), Some(n)) = (tol.band, predicted_interruptions) {
-            let ok = n >= lo && n <= hi;
-            checks.push(format!("interruptions {n:.1} in [{lo}, {hi}]: {}", if ok { "ok" } else { "FAIL" }));
-            pass &= ok;
-        }
-        if checks.is_empty() {
-            checks.push("no checkable tolerance in the `tolerance` column".into());
-            pass = false;
-        }
-        cases.push(ReliabilityResult {
-            id,
-            kind,
-            predicted_ettr: ettr,
-            predicted_ettr_p10: mc.ettr.p10,
-            predicted_ettr_p90: mc.ettr.p90,
-            expected_ettr: ettr_raw,
-            predicted_tau_opt_min: tau_opt,
-            expected_tau_opt_min: exp_tau,
-            predicted_interruptions,
-            expected_interruptions: exp_int,
-            checks,
-            pass,
-        });
-    }
-    let passed = cases.iter().filter(|c| c.pass).count();
-    Ok(ReliabilityReport { file, seeds, failed: cases.len() - passed, passed, cases })
-}

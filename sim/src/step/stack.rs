@@ -18,8 +18,8 @@
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-use crate::collective::Algorithm;
 use crate::error::WankaError;
+use crate::hardware::collective::Algorithm;
 use crate::ron_util::parse_ron;
 
 /// Numeric format of the GEMMs.
@@ -253,7 +253,7 @@ struct StackFile {
     stacks: Vec<StackEntry>,
 }
 
-const STACKS_RON: &str = include_str!("../../scenarios/catalog/stacks.ron");
+const STACKS_RON: &str = include_str!("../../../scenarios/catalog/stacks.ron");
 
 /// Parse a stacks file: every profile must set every field (a profile never inherits silently).
 pub fn parse_stacks(text: &str, file: &str) -> Result<Vec<StackProfile>, WankaError> {

@@ -2,7 +2,7 @@
 //!
 //! `time = steps · α + volume / β`, where α is the per-step latency of the bottleneck hop and β the
 //! effective per-rank bandwidth there (link rate × the fabric's collective efficiency ÷ oversubscription,
-//! see [`crate::topology::Cluster::group_path`]).
+//! see [`crate::hardware::topology::Cluster::group_path`]).
 //!
 //! Algorithms: **ring** (bandwidth-optimal, `n−1` latency steps per phase), **tree** (NCCL double binary
 //! tree: `log2 n` latency steps, ring bandwidth), **hierarchical** (reduce-scatter inside the node,
@@ -11,7 +11,7 @@
 //! does for large messages; hierarchical is used only when a scenario asks for it.
 //!
 //! Oversubscribed tiers slow rings only as far as each leaf/pod holds few members of the group
-//! (see [`crate::topology::Cluster::group_path`]); all-to-all pays the full ratio on the share of its
+//! (see [`crate::hardware::topology::Cluster::group_path`]); all-to-all pays the full ratio on the share of its
 //! bytes that leaves the node, while the share for peers in the same node moves over the scale-up links
 //! at the same time.
 //!
@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{GroupPath, Tier};
+use crate::hardware::topology::{GroupPath, Tier};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Collective {

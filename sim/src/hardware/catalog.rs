@@ -62,8 +62,8 @@ pub struct Chip {
 impl Chip {
     /// Dense tensor peak for GEMMs in `precision`, FLOP/s; an error naming the chip and what it supports
     /// when it has no such unit (FP8 on an A100).
-    pub fn peak_flops(&self, precision: crate::stack::Precision) -> Result<f64, WankaError> {
-        use crate::stack::Precision;
+    pub fn peak_flops(&self, precision: crate::step::stack::Precision) -> Result<f64, WankaError> {
+        use crate::step::stack::Precision;
         match precision {
             Precision::Bf16 | Precision::Fp16 => Ok(self.bf16_dense_tflops * 1e12),
             Precision::Fp8 => self.fp8_dense_tflops.map(|t| t * 1e12).ok_or_else(|| WankaError::Invalid {
@@ -226,8 +226,8 @@ pub struct Catalog {
     pub topologies: BTreeMap<String, TopologyTemplate>,
 }
 
-const CHIPS_RON: &str = include_str!("../../scenarios/catalog/chips.ron");
-const FABRICS_RON: &str = include_str!("../../scenarios/catalog/fabrics.ron");
+const CHIPS_RON: &str = include_str!("../../../scenarios/catalog/chips.ron");
+const FABRICS_RON: &str = include_str!("../../../scenarios/catalog/fabrics.ron");
 
 impl Catalog {
     /// The catalog compiled into the binary (the repository's `scenarios/catalog/`).
@@ -479,12 +479,12 @@ mod tests {
     fn fp8_on_a_chip_without_fp8_is_an_error_naming_the_chip() {
         let cat = Catalog::builtin();
         let a100 = cat.chip("a100-sxm-80gb").unwrap();
-        let e = a100.peak_flops(crate::stack::Precision::Fp8).unwrap_err().to_string();
+        let e = a100.peak_flops(crate::step::stack::Precision::Fp8).unwrap_err().to_string();
         assert!(e.contains("a100-sxm-80gb") && e.contains("no FP8") && e.contains("BF16"), "{e}");
         let h100 = cat.chip("h100-sxm").unwrap();
-        assert_eq!(h100.peak_flops(crate::stack::Precision::Fp8).unwrap(), 1979e12);
+        assert_eq!(h100.peak_flops(crate::step::stack::Precision::Fp8).unwrap(), 1979e12);
         // FP16 and BF16 share the 16-bit peak.
-        assert_eq!(a100.peak_flops(crate::stack::Precision::Fp16).unwrap(), a100.bf16_peak_flops());
+        assert_eq!(a100.peak_flops(crate::step::stack::Precision::Fp16).unwrap(), a100.bf16_peak_flops());
     }
 
     #[test]

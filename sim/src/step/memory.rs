@@ -17,9 +17,9 @@
 
 use serde::Serialize;
 
-use crate::model::ModelSpec;
-use crate::parallelism::{Plan, Recompute};
-use crate::stack::FrameworkSpec;
+use crate::step::stack::FrameworkSpec;
+use crate::workload::model::ModelSpec;
+use crate::workload::parallelism::{Plan, Recompute};
 
 /// Fixed reserve per device: CUDA/CANN context, NCCL buffers, GEMM workspaces, allocator slack (GB).
 /// An assumption (typical 1–3 GB observed with PyTorch on H100/A100), the same for every chip.
@@ -82,7 +82,7 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
 
 /// Memory of every stage and the worst one. `inflight_layer_mbs[s]` is the largest number of
 /// (layer, micro-batch) activations stage `s` holds at once under the schedule.
-/// `zero_shard_ranks`: ranks the dense ZeRO shards are spread over ([`crate::cost::zero_shard_ranks`]).
+/// `zero_shard_ranks`: ranks the dense ZeRO shards are spread over ([`crate::step::cost::zero_shard_ranks`]).
 pub fn stage_memory(
     m: &ModelSpec,
     plan: &Plan,
@@ -178,7 +178,7 @@ pub fn stage_memory(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::preset;
+    use crate::workload::model::preset;
 
     fn gpt(l: u32, h: u32, a: u32) -> ModelSpec {
         ModelSpec {
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn gpt3_on_one_device_does_not_fit() {
-        use crate::parallelism::*;
+        use crate::workload::parallelism::*;
         let m = preset("gpt3-175b").unwrap();
         let spec = ParallelismSpec {
             tp: 1,
@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn zero_stages_shard_progressively() {
-        use crate::parallelism::*;
+        use crate::workload::parallelism::*;
         let m = preset("llama3-8b").unwrap();
         let mut spec = ParallelismSpec {
             tp: 1,
@@ -285,7 +285,7 @@ mod tests {
     /// (the FP32 master copy and both Adam moments are sharded over the d data-parallel ranks).
     #[test]
     fn distributed_optimizer_bytes_per_parameter() {
-        use crate::parallelism::*;
+        use crate::workload::parallelism::*;
         let m = preset("llama3-8b").unwrap();
         let spec = ParallelismSpec {
             tp: 1,
@@ -304,7 +304,7 @@ mod tests {
         };
         let plan = resolve(&spec, &m, 8192, 64, 0.0).unwrap();
         let p = m.params(8192).total;
-        for (grad, want) in [(crate::stack::GradDtype::Fp32, 6.0), (crate::stack::GradDtype::Bf16, 4.0)] {
+        for (grad, want) in [(crate::step::stack::GradDtype::Fp32, 6.0), (crate::step::stack::GradDtype::Bf16, 4.0)] {
             let fw = FrameworkSpec { grad_reduce_dtype: grad, ..FrameworkSpec::default() };
             let mem = stage_memory(&m, &plan, 8192, &fw, 64, &[0.0])[0];
             let per_param = (mem.weights_gb + mem.gradients_gb + mem.optimizer_gb) * 1e9 / p;

@@ -9,7 +9,7 @@
 //! remaining backward when `overlap_grad_reduce`), then the optimizer runs; the step ends when the
 //! slowest stage is done, plus a fixed per-iteration overhead.
 //!
-//! Operation durations come from [`crate::cost`]: GEMMs at a shape-dependent achievable efficiency,
+//! Operation durations come from [`crate::step::cost`]: GEMMs at a shape-dependent achievable efficiency,
 //! memory-bound work at HBM bandwidth, and blocking TP/CP/EP collectives. ZeRO-3 parameter gathers are
 //! prefetched layer by layer and only their excess over compute is exposed.
 //!
@@ -19,10 +19,10 @@
 
 use serde::Serialize;
 
-use crate::cost::{ChunkCost, CostModel};
 use crate::engine::{EventQueue, Ticks, secs, ticks};
-use crate::memory::MemoryBreakdown;
-use crate::parallelism::{Plan, Schedule};
+use crate::step::cost::{ChunkCost, CostModel};
+use crate::step::memory::MemoryBreakdown;
+use crate::workload::parallelism::{Plan, Schedule};
 
 /// Forward or backward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,7 +102,7 @@ pub struct StepResult {
     /// Caveats that apply to this result (uncalibrated chip, approximations).
     pub notes: Vec<String>,
     /// How far predictions for this chip family and stack are from published runs (out of sample).
-    pub accuracy: crate::accuracy::AccuracyNote,
+    pub accuracy: crate::step::accuracy::AccuracyNote,
 }
 
 /// The order in which stage `stage` runs its operations (Megatron-LM's schedules).
@@ -350,7 +350,7 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parallelism::Recompute;
+    use crate::workload::parallelism::Recompute;
 
     fn plan(pp: u32, vpp: u32, m: u32) -> Plan {
         Plan {
@@ -403,8 +403,8 @@ mod tests {
         let plan = plan(pp, 1, m);
         let chunk = |scale: f64| ChunkCost {
             layers: 1,
-            forward: crate::cost::PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
-            backward: crate::cost::PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
+            forward: crate::step::cost::PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
+            backward: crate::step::cost::PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
             ..Default::default()
         };
         let chunks: Vec<ChunkCost> = (0..pp).map(|s| chunk(if s == 2 { 3.0 } else { 1.0 })).collect();

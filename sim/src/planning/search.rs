@@ -13,13 +13,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::cancel::Cancel;
-use crate::cost::FrameworkSpec;
-use crate::error::WankaError;
-use crate::model::ModelSpec;
-use crate::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
-use crate::scenario::{resolve_plan, simulate_step};
-use crate::step::StepResult;
-use crate::topology::Cluster;
+use crate::error::{Violation, WankaError};
+use crate::hardware::topology::Cluster;
+use crate::step::cost::FrameworkSpec;
+use crate::step::schedule::StepResult;
+use crate::step::{resolve_plan, simulate as simulate_step};
+use crate::workload::model::ModelSpec;
+use crate::workload::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
 
 /// The values each knob may take; `None` = the default range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +62,31 @@ pub enum BatchTarget {
     Sequences(u32),
     /// About this many tokens per step (nearest feasible multiple, within [`BATCH_TOLERANCE`]).
     Tokens(f64),
+}
+
+impl BatchTarget {
+    /// The global batch (sequences) for plans whose batch comes in multiples of `unit` sequences:
+    /// exactly the target when it divides, else the nearest multiple within [`BATCH_TOLERANCE`] of
+    /// the token target.
+    pub fn global_batch(self, seq_len: u32, unit: u64) -> Result<u64, Violation> {
+        match self {
+            BatchTarget::Sequences(n) => {
+                if u64::from(n) % unit != 0 {
+                    return Err(Violation::GlobalBatchUnit);
+                }
+                Ok(u64::from(n))
+            }
+            BatchTarget::Tokens(t) => {
+                let target = t / f64::from(seq_len);
+                let k = (target / unit as f64).round().max(1.0);
+                let gb = k * unit as f64;
+                if (gb - target).abs() / target > BATCH_TOLERANCE {
+                    return Err(Violation::BatchTooFar);
+                }
+                Ok(gb as u64)
+            }
+        }
+    }
 }
 
 /// One evaluated plan.
@@ -154,7 +179,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
 }
 
 /// Enumerate the specs of a space for `devices` devices (in a fixed order).
-pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len: u32) -> Vec<Result<(ParallelismSpec, u64), &'static str>> {
+pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len: u32) -> Vec<Result<(ParallelismSpec, u64), Violation>> {
     let v = |o: &Option<Vec<u32>>| o.clone().unwrap_or_else(|| vec![1]);
     let mut out = Vec::new();
     for &tp in &v(&space.tp) {
@@ -167,20 +192,22 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                 for (z, order) in space.zero_stage.clone().unwrap_or_else(|| vec![1]).into_iter().flat_map(|z| {
                                     space.rank_order.clone().unwrap_or_else(|| vec![RankOrder::default()]).into_iter().map(move |o| (z, o))
                                 }) {
-                                    let made = make_spec(
+                                    let spec = ParallelismSpec {
                                         tp,
                                         pp,
+                                        dp: 0,
                                         cp,
                                         ep,
-                                        mb,
-                                        vpp,
-                                        rc,
-                                        z,
-                                        space.sequence_parallel.unwrap_or(true),
-                                        devices,
-                                        batch,
-                                        seq_len,
-                                    );
+                                        schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+                                        vpp: Some(vpp),
+                                        micro_batch: Some(mb),
+                                        global_batch: 0,
+                                        recompute: rc,
+                                        sequence_parallel: space.sequence_parallel.unwrap_or(true) && tp > 1,
+                                        zero_stage: z,
+                                        rank_order: RankOrder::default(),
+                                    };
+                                    let made = size_spec(spec, devices, batch, seq_len);
                                     out.push(made.map(|(mut spec, idle)| {
                                         spec.rank_order = order;
                                         (spec, idle)
@@ -196,62 +223,23 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make_spec(
-    tp: u32,
-    pp: u32,
-    cp: u32,
-    ep: u32,
-    mb: u32,
-    vpp: u32,
-    rc: Recompute,
-    z: u8,
-    sp: bool,
-    devices: u64,
-    batch: BatchTarget,
-    seq_len: u32,
-) -> Result<(ParallelismSpec, u64), &'static str> {
+/// Give a spec of the space its DP size (as many replicas as the devices hold) and global batch;
+/// also returns the devices left idle.
+fn size_spec(mut spec: ParallelismSpec, devices: u64, batch: BatchTarget, seq_len: u32) -> Result<(ParallelismSpec, u64), Violation> {
+    let (tp, pp, cp) = (spec.tp, spec.pp, spec.cp);
+    let (mb, vpp) = (spec.micro_batch.unwrap_or(1), spec.vpp.unwrap_or(1));
     let replica = u64::from(tp) * u64::from(pp) * u64::from(cp);
     if replica == 0 || replica > devices {
-        return Err("model-parallel group larger than the cluster");
+        return Err(Violation::GroupLargerThanCluster);
     }
     if vpp > 1 && pp == 1 {
-        return Err("interleaving needs pp > 1");
+        return Err(Violation::InterleavingNeedsPp);
     }
     let dp = (devices / replica) as u32;
     let unit = u64::from(dp) * u64::from(mb) * if vpp > 1 { u64::from(pp) } else { 1 };
-    let gb = match batch {
-        BatchTarget::Sequences(n) => {
-            if u64::from(n) % unit != 0 {
-                return Err("global batch not divisible by dp·micro_batch(·pp)");
-            }
-            u64::from(n)
-        }
-        BatchTarget::Tokens(t) => {
-            let target = t / f64::from(seq_len);
-            let k = (target / unit as f64).round().max(1.0);
-            let gb = k * unit as f64;
-            if (gb - target).abs() / target > BATCH_TOLERANCE {
-                return Err("global batch too far from the target");
-            }
-            gb as u64
-        }
-    };
-    let spec = ParallelismSpec {
-        tp,
-        pp,
-        dp,
-        cp,
-        ep,
-        schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
-        vpp: Some(vpp),
-        micro_batch: Some(mb),
-        global_batch: gb as u32,
-        recompute: rc,
-        sequence_parallel: sp && tp > 1,
-        zero_stage: z,
-        rank_order: RankOrder::default(),
-    };
+    let gb = batch.global_batch(seq_len, unit)?;
+    spec.dp = dp;
+    spec.global_batch = gb as u32;
     Ok((spec, devices - replica * u64::from(dp)))
 }
 
@@ -265,42 +253,49 @@ pub fn search(
     batch: BatchTarget,
     top_k: usize,
 ) -> SearchResult {
-    match search_cancellable(model, cluster, seq_len, fw, space, batch, top_k, &Cancel::new()) {
+    match search_cancellable(&Search { model, cluster, seq_len, fw, space, batch, top_k }, &Cancel::new()) {
         Ok(r) => r,
         Err(_) => unreachable!("a fresh flag is never cancelled"),
     }
 }
 
+/// One parallelism search: every spec of `space` for `model` on `cluster` (whose device count is the
+/// pool size), the best `top_k` kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Search<'a> {
+    pub model: &'a ModelSpec,
+    pub cluster: &'a Cluster,
+    pub seq_len: u32,
+    pub fw: &'a FrameworkSpec,
+    pub space: &'a SearchSpace,
+    pub batch: BatchTarget,
+    pub top_k: usize,
+}
+
 /// [`search`] that stops with [`WankaError::Cancelled`] when `cancel` is set.
-#[allow(clippy::too_many_arguments)]
-pub fn search_cancellable(
-    model: &ModelSpec,
-    cluster: &Cluster,
-    seq_len: u32,
-    fw: &FrameworkSpec,
-    space: &SearchSpace,
-    batch: BatchTarget,
-    top_k: usize,
-    cancel: &Cancel,
-) -> Result<SearchResult, WankaError> {
+pub fn search_cancellable(q: &Search<'_>, cancel: &Cancel) -> Result<SearchResult, WankaError> {
+    let Search { model, cluster, seq_len, fw, space, batch, top_k } = *q;
     let even = space.even_layers.unwrap_or(false);
     let specs = enumerate(space, cluster.gpus, batch, seq_len);
     let enumerated = specs.len() as u64;
-    let evaluated: Vec<Result<Ranked, String>> = specs
+    let evaluated: Vec<Result<Ranked, Option<Violation>>> = specs
         .into_par_iter()
         .map(|s| {
             if cancel.is_cancelled() {
-                return Err(String::new());
+                return Err(None);
             }
-            let (spec, idle) = s.map_err(str::to_string)?;
+            let (spec, idle) = s.map_err(Some)?;
             let chunks = spec.pp * spec.vpp.unwrap_or(1);
             if even && !model.layers.is_multiple_of(chunks) {
-                return Err("layers not divisible by pp·vpp (even stages required)".to_string());
+                return Err(Some(Violation::UnevenLayers));
             }
             let mut c = cluster.clone();
             c.gpus = cluster.gpus - idle;
-            let plan = resolve_plan(model, &spec, seq_len, c.gpus).map_err(|why| classify(&why))?;
-            let r = simulate_step(model, &plan, &c, seq_len, fw).map_err(|_| "does not fit in device memory".to_string())?;
+            let plan = resolve_plan(model, &spec, seq_len, c.gpus).map_err(first_violation)?;
+            let r = simulate_step(model, &plan, &c, seq_len, fw).map_err(|e| match e {
+                WankaError::Infeasible { reasons } => first_violation(reasons),
+                other => Some(Violation::Other(other.to_string())),
+            })?;
             Ok(rank(spec, plan, &r, seq_len, idle))
         })
         .collect();
@@ -310,7 +305,7 @@ pub fn search_cancellable(
     for (i, e) in evaluated.into_iter().enumerate() {
         match e {
             Ok(r) => ok.push((i, r)),
-            Err(why) => *rejected.entry(why).or_insert(0) += 1,
+            Err(why) => *rejected.entry(why.map_or_else(String::new, |v| v.kind())).or_insert(0) += 1,
         }
     }
     ok.sort_by(|a, b| a.1.s_per_mtok.total_cmp(&b.1.s_per_mtok).then(a.0.cmp(&b.0)));
@@ -358,31 +353,15 @@ pub fn rank(spec: ParallelismSpec, plan: Plan, r: &StepResult, seq_len: u32, idl
     }
 }
 
-/// Collapse constraint messages into a few stable reason names for counting.
-fn classify(why: &[String]) -> String {
-    let first = why.first().map(String::as_str).unwrap_or("invalid");
-    for (needle, name) in [
-        ("heads", "heads not divisible by tp"),
-        ("kv_heads", "kv_heads and tp incompatible"),
-        ("ffn_hidden", "ffn_hidden not divisible by tp"),
-        ("seq_len", "seq_len not divisible by cp"),
-        ("experts", "experts not divisible by ep"),
-        ("ep (", "ep does not divide dp·cp"),
-        ("interleaved schedule needs", "micro-batches not divisible by pp"),
-        ("cannot fill", "too few layers for pp·vpp"),
-        ("global_batch", "global batch not divisible"),
-    ] {
-        if first.contains(needle) {
-            return name.to_string();
-        }
-    }
-    first.to_string()
+/// The violation a rejected plan is counted under: its first.
+fn first_violation(why: Vec<Violation>) -> Option<Violation> {
+    Some(why.into_iter().next().unwrap_or(Violation::Other("invalid".into())))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use crate::hardware::catalog::Catalog;
 
     /// Megatron-LM Table 1: the search finds a plan at least as fast as the published one (in wanka's
     /// own model), and the published plan ranks in the top 5% of the feasible plans (with the paper's
@@ -400,7 +379,7 @@ mod tests {
             // micro-batch size nor the number of virtual stages of the interleaved schedule.
             let vpps: Vec<Option<u32>> = match s.parallelism.schedule {
                 // Megatron-LM then needed layers to split evenly over pp·vpp (as the search is pinned below).
-                Some(crate::parallelism::Schedule::Interleaved) => {
+                Some(crate::workload::parallelism::Schedule::Interleaved) => {
                     [1u32, 2, 3, 4, 6, 8].into_iter().filter(|v| r.model.layers % (s.parallelism.pp * v) == 0).map(Some).collect()
                 }
                 _ => vec![s.parallelism.vpp],
@@ -440,7 +419,7 @@ mod tests {
                 case.id,
                 published_s_per_mtok,
                 best.s_per_mtok,
-                crate::plan::describe(&best.spec),
+                crate::planning::plan_file::describe(&best.spec),
                 better,
                 res.feasible,
                 100.0 * rank_fraction
@@ -474,8 +453,8 @@ mod tests {
 
     #[test]
     fn pins_restrict_the_space() {
-        let m = crate::model::preset("llama3-70b").unwrap();
-        let c = crate::topology::test_cluster("h100-sxm", 1024, "ib-ndr", 400.0, "generic-fat-tree");
+        let m = crate::workload::model::preset("llama3-70b").unwrap();
+        let c = crate::hardware::topology::test_cluster("h100-sxm", 1024, "ib-ndr", 400.0, "generic-fat-tree");
         let pins = SearchSpace { tp: Some(vec![4]), zero_stage: Some(vec![1]), ..Default::default() };
         let space = merge(&pins, default_space(&m, &c, 8192));
         let r = search(&m, &c, 8192, &FrameworkSpec::default(), &space, BatchTarget::Tokens(4e6), 5);

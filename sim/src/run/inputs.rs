@@ -1,0 +1,175 @@
+//! From a scenario to the run simulator's inputs: the step simulated at full size (and smaller, for
+//! elastic mode), the failure processes of the profile, checkpoint cost and interval, hot spares; and
+//! the fixed figures of the run that every seed shares ([`RunContext`]).
+
+use serde::Serialize;
+
+use crate::error::WankaError;
+use crate::hardware::catalog::Catalog;
+use crate::run::checkpoint::CheckpointCost;
+use crate::run::monte_carlo::{MonteCarlo, monte_carlo};
+use crate::run::sim::{LogEvent, RunInputs, simulate_run};
+use crate::run::spec::RunSpec;
+use crate::scenario::Scenario;
+use crate::step::schedule::StepResult;
+use crate::step::{self, Resolved};
+
+impl Scenario {
+    /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
+    /// elastic mode), checkpoint costs and interval, failure processes.
+    pub fn run_inputs(&self, catalog: &Catalog, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
+        self.check(file)?;
+        let r = self.resolve(catalog, file)?;
+        let step = step::simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)?;
+        let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
+        let gpn = r.cluster.gpus_per_node;
+        let replicas_per_node = if replica >= u64::from(gpn) { 1 } else { (u64::from(gpn) / replica) as u32 };
+        let degraded_speed = if self.run.recovery.elastic { self.degraded_speed(&r, &step) } else { vec![1.0] };
+        let job = RunJob {
+            run: &self.run,
+            tokens: self.training.tokens,
+            tokens_per_s: step.tokens_per_s,
+            devices: r.cluster.gpus,
+            gpus_per_node: gpn,
+            params: r.model.params(self.training.seq_len).total,
+            nic_gb_per_s: r.cluster.nic_peak_bytes_per_s() / 1e9,
+            degraded_speed,
+            replicas_per_node,
+        };
+        let (inputs, mut ctx) = build_run_inputs(job, file)?;
+        ctx.scenario = self.name.clone();
+        ctx.step_s = step.step_s;
+        ctx.mfu = step.mfu;
+        Ok((inputs, ctx))
+    }
+
+    /// Monte Carlo over `seeds` runs of the whole training run.
+    pub fn simulate_run(&self, catalog: &Catalog, file: &str, seeds: u64) -> Result<RunReport, WankaError> {
+        let (inputs, context) = self.run_inputs(catalog, file)?;
+        let monte_carlo = monte_carlo(&inputs, self.seed, seeds);
+        Ok(RunReport { context, monte_carlo })
+    }
+
+    /// The event log of the first seed's run.
+    pub fn run_event_log(&self, catalog: &Catalog, file: &str) -> Result<Vec<LogEvent>, WankaError> {
+        let (inputs, _) = self.run_inputs(catalog, file)?;
+        Ok(simulate_run(&inputs, self.seed, true).1.unwrap_or_default())
+    }
+
+    /// Elastic mode: throughput with k DP replicas lost, re-simulated at the smaller size (same
+    /// micro-batches per replica, so the global batch shrinks with DP); entry 0 is the full size.
+    fn degraded_speed(&self, r: &Resolved, step: &StepResult) -> Vec<f64> {
+        let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
+        let mut degraded_speed = vec![1.0];
+        let max_lost = (r.plan.dp.saturating_sub(1)).min(16);
+        for k in 1..=max_lost {
+            let dp = r.plan.dp - k;
+            let mut spec = self.parallelism.clone();
+            spec.dp = dp;
+            spec.global_batch = r.plan.global_batch / r.plan.dp * dp;
+            spec.vpp = Some(r.plan.vpp);
+            let mut cluster = r.cluster.clone();
+            cluster.gpus = replica * u64::from(dp);
+            let speed = step::resolve_plan(&r.model, &spec, self.training.seq_len, cluster.gpus)
+                .ok()
+                .and_then(|plan| step::simulate(&r.model, &plan, &cluster, self.training.seq_len, &self.framework).ok())
+                .map_or(0.0, |s| s.tokens_per_s / step.tokens_per_s);
+            degraded_speed.push(speed);
+        }
+        degraded_speed
+    }
+}
+
+/// The shape of a training job as the run simulator sees it: how much work, at what throughput, on
+/// how many devices, with how large a checkpoint.
+#[derive(Debug, Clone)]
+pub struct RunJob<'a> {
+    pub run: &'a RunSpec,
+    /// Tokens to train on.
+    pub tokens: f64,
+    /// Throughput of the job at full size.
+    pub tokens_per_s: f64,
+    /// Devices doing work (the failure processes' population).
+    pub devices: u64,
+    pub gpus_per_node: u32,
+    /// Parameters checkpointed.
+    pub params: f64,
+    /// NIC bandwidth per device, GB/s (checkpoint writes and loads).
+    pub nic_gb_per_s: f64,
+    /// Throughput with k DP replicas lost (elastic mode), relative; `[1.0]` = not elastic.
+    pub degraded_speed: Vec<f64>,
+    pub replicas_per_node: u32,
+}
+
+/// Run inputs for a job (the context's scenario name, step time and MFU are left for the caller).
+pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
+    let RunJob { run, tokens, tokens_per_s, devices, gpus_per_node, params, nic_gb_per_s, degraded_speed, replicas_per_node } = job;
+    let profile = crate::run::failure::profile(&run.failures.profile).map_err(|e| e.in_field(file, "run.failures.profile"))?;
+    let processes = run.processes(profile, devices, gpus_per_node);
+    let work_s = tokens / tokens_per_s;
+    let horizon_h = (work_s / 3600.0).min(run.max_days * 24.0).max(1.0);
+    let rate_h: f64 = processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum();
+    let mtti_s = if rate_h > 0.0 { 3600.0 / rate_h } else { f64::INFINITY };
+    let ckpt = run.checkpoint.cost(params, devices, nic_gb_per_s);
+    let interval_s = run.checkpoint.interval_s(ckpt.stall_s, mtti_s).min(work_s.max(1.0));
+    let hot_spare_nodes = run.recovery.hot_spare_nodes_for(devices.div_ceil(u64::from(gpus_per_node)));
+    let inputs = RunInputs {
+        devices,
+        gpus_per_node,
+        work_s,
+        degraded_speed,
+        replicas_per_node,
+        checkpoint: ckpt,
+        interval_s,
+        processes,
+        recovery: run.recovery.clone(),
+        hot_spare_nodes,
+        stragglers: run.stragglers.clone(),
+        maintenance: run.maintenance.clone(),
+        max_s: run.max_days * 86400.0,
+    };
+    let ctx = RunContext {
+        scenario: String::new(),
+        tokens,
+        step_s: 0.0,
+        tokens_per_s,
+        mfu: 0.0,
+        ideal_days: work_s / 86400.0,
+        failure_profile: profile.id.clone(),
+        mtti_hours: mtti_s / 3600.0,
+        checkpoint: ckpt,
+        checkpoint_interval_s: interval_s,
+        restart_s: inputs.restart_core_s() + run.recovery.detection_s,
+        hot_spare_nodes,
+        devices,
+    };
+    Ok((inputs, ctx))
+}
+
+/// The fixed figures of a training run (same for every seed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunContext {
+    pub scenario: String,
+    pub tokens: f64,
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    /// Training time without any interruption or checkpoint, days.
+    pub ideal_days: f64,
+    pub failure_profile: String,
+    /// Mean time to interruption of the job, hours.
+    pub mtti_hours: f64,
+    pub checkpoint: CheckpointCost,
+    pub checkpoint_interval_s: f64,
+    /// Restart after a failure without a spare swap: detection + reschedule + init + load + warm-up.
+    pub restart_s: f64,
+    pub hot_spare_nodes: u32,
+    pub devices: u64,
+}
+
+/// Result of `wanka run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub context: RunContext,
+    pub monte_carlo: MonteCarlo,
+}

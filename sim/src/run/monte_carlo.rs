@@ -1,0 +1,196 @@
+//! Monte Carlo over seeds: independent runs in parallel, summary statistics, progress bands.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::cancel::Cancel;
+use crate::error::WankaError;
+use crate::run::sim::{LogEvent, LostDays, RunInputs, RunOutcome, simulate_run};
+use std::collections::BTreeMap;
+
+/// Training progress over wall-clock time across Monte Carlo seeds: for each sample time, the
+/// p10/p50/p90 of the fraction of the work done (for progress plots with an uncertainty band).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgressBand {
+    pub t_days: Vec<f64>,
+    pub p10: Vec<f64>,
+    pub p50: Vec<f64>,
+    pub p90: Vec<f64>,
+}
+
+/// Progress fraction of a run at time `t_s` from its event log (work is piecewise linear between
+/// logged events while running, flat or falling back at interruptions).
+fn progress_at(log: &[LogEvent], work_s: f64, t_s: f64) -> f64 {
+    let i = log.partition_point(|e| e.t_s <= t_s);
+    if i == 0 {
+        return 0.0;
+    }
+    let a = &log[i - 1];
+    let w = match log.get(i) {
+        // Between two events the job either ran (work grows toward the next event's value) or was down.
+        Some(b) if b.work_s > a.work_s && b.t_s > a.t_s => a.work_s + (b.work_s - a.work_s) * (t_s - a.t_s) / (b.t_s - a.t_s),
+        _ => a.work_s,
+    };
+    (w / work_s).clamp(0.0, 1.0)
+}
+
+/// Progress band over `seeds` runs, sampled at `samples` times up to the slowest run's end.
+pub fn progress_band(inp: &RunInputs, base_seed: u64, seeds: u64, samples: usize) -> ProgressBand {
+    let logs: Vec<Vec<LogEvent>> =
+        (0..seeds.max(1)).into_par_iter().map(|i| simulate_run(inp, base_seed.wrapping_add(i), true).1.unwrap_or_default()).collect();
+    let end = logs.iter().filter_map(|l| l.last().map(|e| e.t_s)).fold(0.0, f64::max);
+    let n = samples.max(2);
+    let mut band =
+        ProgressBand { t_days: Vec::with_capacity(n), p10: Vec::with_capacity(n), p50: Vec::with_capacity(n), p90: Vec::with_capacity(n) };
+    for k in 0..n {
+        let t = end * k as f64 / (n - 1) as f64;
+        let xs: Vec<f64> = logs.iter().map(|l| progress_at(l, inp.work_s, t)).collect();
+        let s = Stats::of(&xs);
+        band.t_days.push(t / 86400.0);
+        band.p10.push(s.p10);
+        band.p50.push(s.p50);
+        band.p90.push(s.p90);
+    }
+    band
+}
+
+/// Summary statistics over Monte Carlo seeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// Statistics of `xs` (percentiles by linear interpolation between order statistics).
+    pub fn of(xs: &[f64]) -> Stats {
+        if xs.is_empty() {
+            return Stats::default();
+        }
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            let x = p * (v.len() - 1) as f64;
+            let (i, f) = (x.floor() as usize, x - x.floor());
+            if i + 1 < v.len() { v[i] * (1.0 - f) + v[i + 1] * f } else { v[i] }
+        };
+        Stats { mean: v.iter().sum::<f64>() / v.len() as f64, p10: q(0.1), p50: q(0.5), p90: q(0.9), min: v[0], max: v[v.len() - 1] }
+    }
+}
+
+/// Monte Carlo over seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonteCarlo {
+    pub seeds: u64,
+    pub base_seed: u64,
+    pub wall_days: Stats,
+    pub ettr: Stats,
+    pub interruptions: Stats,
+    pub spares_used: Stats,
+    /// Mean lost time per cause, days.
+    pub lost_days_mean: LostDays,
+    /// Mean interruptions per cause.
+    pub interruptions_by_cause_mean: BTreeMap<String, f64>,
+    /// Fraction of runs that reached the token target before `max_days`.
+    pub completed_fraction: f64,
+    pub runs: Vec<RunOutcome>,
+}
+
+/// Run `seeds` independent runs (seeds `base_seed`, `base_seed + 1`, …) in parallel. Results do not
+/// depend on the number of threads: every run owns its random streams and results are kept in seed
+/// order.
+pub fn monte_carlo(inp: &RunInputs, base_seed: u64, seeds: u64) -> MonteCarlo {
+    match monte_carlo_cancellable(inp, base_seed, seeds, &Cancel::new()) {
+        Ok(m) => m,
+        Err(_) => unreachable!("a fresh flag is never cancelled"),
+    }
+}
+
+/// [`monte_carlo`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked per seed).
+pub fn monte_carlo_cancellable(inp: &RunInputs, base_seed: u64, seeds: u64, cancel: &Cancel) -> Result<MonteCarlo, WankaError> {
+    let runs: Vec<Option<RunOutcome>> = (0..seeds.max(1))
+        .into_par_iter()
+        .map(|i| (!cancel.is_cancelled()).then(|| simulate_run(inp, base_seed.wrapping_add(i), false).0))
+        .collect();
+    cancel.check()?;
+    let runs: Vec<RunOutcome> = runs.into_iter().flatten().collect();
+    Ok(summarize(runs, base_seed))
+}
+
+/// Aggregate finished runs.
+pub fn summarize(runs: Vec<RunOutcome>, base_seed: u64) -> MonteCarlo {
+    let n = runs.len() as f64;
+    let col = |f: &dyn Fn(&RunOutcome) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+    let day = 86400.0;
+    let mut lost = LostDays::default();
+    let mut causes: BTreeMap<String, f64> = BTreeMap::new();
+    for r in &runs {
+        lost.rework_days += r.lost.rework_s / day / n;
+        lost.restart_days += r.lost.restart_s / day / n;
+        lost.checkpoint_days += r.lost.checkpoint_s / day / n;
+        lost.spare_wait_days += r.lost.spare_wait_s / day / n;
+        lost.straggler_days += r.lost.straggler_s / day / n;
+        lost.maintenance_days += r.lost.maintenance_s / day / n;
+        for (k, v) in &r.interruptions_by_cause {
+            *causes.entry(k.clone()).or_insert(0.0) += *v as f64 / n;
+        }
+    }
+    MonteCarlo {
+        seeds: runs.len() as u64,
+        base_seed,
+        wall_days: Stats::of(&col(&|r| r.wall_s / day)),
+        ettr: Stats::of(&col(&|r| r.ettr)),
+        interruptions: Stats::of(&col(&|r| r.interruptions as f64)),
+        spares_used: Stats::of(&col(&|r| r.spares_used as f64)),
+        lost_days_mean: lost,
+        interruptions_by_cause_mean: causes,
+        completed_fraction: runs.iter().filter(|r| r.completed).count() as f64 / n,
+        runs,
+    }
+}
+
+#[cfg(test)]
+mod band_tests {
+    use super::*;
+    use crate::run::failure::{Component, Process};
+    use crate::run::failure::{FailureLaw, Unit};
+    use crate::run::spec::{RecoverySpec, StragglerSpec};
+
+    #[test]
+    fn progress_band_is_monotone_in_quantiles_and_ends_done() {
+        let comp = Component {
+            name: "c".into(),
+            unit: Unit::Device,
+            rate_per_unit_hour: 2e-4,
+            distribution: FailureLaw::Exponential,
+            needs_repair: false,
+        };
+        let inp = RunInputs {
+            devices: 1000,
+            gpus_per_node: 8,
+            work_s: 5.0 * 86400.0,
+            degraded_speed: vec![1.0],
+            replicas_per_node: 1,
+            checkpoint: crate::run::checkpoint::CheckpointCost { bytes: 1e12, stall_s: 30.0, durable_after_s: 30.0, load_s: 20.0 },
+            interval_s: 1800.0,
+            processes: vec![Process::new(&comp, 1000, 8, 1.0)],
+            recovery: RecoverySpec::default(),
+            hot_spare_nodes: 0,
+            stragglers: StragglerSpec::default(),
+            maintenance: None,
+            max_s: 1e9,
+        };
+        let b = progress_band(&inp, 1, 20, 50);
+        assert_eq!(b.t_days.len(), 50);
+        for k in 0..50 {
+            assert!(b.p10[k] <= b.p50[k] + 1e-12 && b.p50[k] <= b.p90[k] + 1e-12);
+        }
+        assert!((b.p10[49] - 1.0).abs() < 1e-9, "all runs finish by the last sample");
+        assert_eq!(b.p50[0], 0.0);
+        assert!(b.p50[25] > 0.3 && b.p50[25] < 0.9, "{}", b.p50[25]);
+    }
+}

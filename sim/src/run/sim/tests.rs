@@ -1,0 +1,190 @@
+//! Tests of the run simulator: accounting against the event log, monotonicity, determinism, spares, async checkpoints.
+
+use super::*;
+use crate::run::checkpoint::CheckpointCost;
+use crate::run::failure::Component;
+use crate::run::failure::{FailureLaw, Unit};
+use crate::run::monte_carlo::monte_carlo;
+use crate::run::spec::RunSpec;
+use proptest::prelude::*;
+
+fn inputs(rate_per_hour: f64, repair: bool, spares: u32) -> RunInputs {
+    let comp = Component {
+        name: "c".into(),
+        unit: Unit::Device,
+        rate_per_unit_hour: rate_per_hour / 1000.0,
+        distribution: FailureLaw::Exponential,
+        needs_repair: repair,
+    };
+    RunInputs {
+        devices: 1000,
+        gpus_per_node: 8,
+        work_s: 10.0 * 86400.0,
+        degraded_speed: vec![1.0, 0.9, 0.8],
+        replicas_per_node: 1,
+        checkpoint: CheckpointCost { bytes: 1e12, stall_s: 30.0, durable_after_s: 90.0, load_s: 20.0 },
+        interval_s: 1800.0,
+        processes: vec![Process::new(&comp, 1000, 8, 1.0)],
+        recovery: RecoverySpec::default(),
+        hot_spare_nodes: spares,
+        stragglers: StragglerSpec { rate_per_node_hour: 1e-4, ..Default::default() },
+        maintenance: Some(MaintenanceSpec { interval_hours: 48.0, duration_min: 20.0 }),
+        max_s: 3650.0 * 86400.0,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// The outcome against the event log's own timestamps, not against the accumulators it is summed
+    /// from: the wall clock is the last event's time; rework is the work each failure rolled back
+    /// (the log's work before and after); down time (interruption to resumed, non-elastic) is
+    /// restart plus waiting; counts match the logged events.
+    #[test]
+    fn accounting_matches_the_event_log(rate in 0.0f64..2.0, repair in any::<bool>(), spares in 0u32..4, seed in 0u64..1000) {
+        let mut inp = inputs(rate, repair, spares);
+        inp.recovery.repair_hours = 6.0;
+        let (o, log) = simulate_run(&inp, seed, true);
+        let log = log.expect("asked for the log");
+        let (first, last) = (log.first().unwrap(), log.last().unwrap());
+        prop_assert_eq!(first.kind.as_str(), "start");
+        prop_assert!((o.wall_s - (last.t_s - first.t_s)).abs() <= 1e-6 * o.wall_s.max(1.0), "{} vs {}", o.wall_s, last.t_s);
+        if o.completed {
+            prop_assert_eq!(last.kind.as_str(), "done");
+            prop_assert!((last.work_s - inp.work_s).abs() < 1e-6);
+        } else {
+            prop_assert_eq!(last.kind.as_str(), "horizon");
+        }
+        let count = |k: &str| log.iter().filter(|e| e.kind == k).count() as u64;
+        prop_assert_eq!(count("interruption"), o.interruptions);
+        prop_assert_eq!(count("checkpoint"), o.checkpoints);
+        // A window is counted when its checkpoint starts; a failure during that checkpoint cancels
+        // the window before it is logged, so the log can hold fewer.
+        prop_assert!(count("maintenance") <= o.maintenance_windows);
+        // Rework: a "failure" logs the work before the rollback, its "interruption" the work after.
+        let rework: f64 = log.windows(2).filter(|w| w[0].kind == "failure" && w[1].kind == "interruption").map(|w| w[0].work_s - w[1].work_s).sum();
+        prop_assert!((rework - o.lost.rework_s).abs() <= 1e-6 * o.wall_s.max(1.0), "{rework} vs {}", o.lost.rework_s);
+        // Down windows: from an interruption of a running job to the next "resumed" (or the end).
+        let mut down = 0.0;
+        let mut since: Option<f64> = None;
+        for e in &log {
+            match e.kind.as_str() {
+                "interruption" if since.is_none() => since = Some(e.t_s),
+                "resumed" => down += e.t_s - since.take().expect("resumed after an interruption"),
+                _ => {}
+            }
+        }
+        if let Some(t) = since {
+            down += last.t_s - t;
+        }
+        let restart_and_wait = o.lost.restart_s + o.lost.spare_wait_s;
+        prop_assert!((down - restart_and_wait).abs() <= 1e-6 * o.wall_s.max(1.0), "{down} vs {restart_and_wait}");
+    }
+
+    /// ETTR in [0, 1]; a finished run did exactly the work asked, an unfinished one ran to the horizon.
+    /// (That useful time plus the losses is the wall clock holds by construction — the wall clock is
+    /// their sum — so it is checked against the event log instead, below.)
+    #[test]
+    fn outcome_is_consistent(rate in 0.0f64..2.0, repair in any::<bool>(), spares in 0u32..4, elastic in any::<bool>(), seed in 0u64..1000) {
+        let mut inp = inputs(rate, repair, spares);
+        inp.recovery.elastic = elastic;
+        inp.recovery.repair_hours = 6.0;
+        let (o, _) = simulate_run(&inp, seed, false);
+        prop_assert!(o.ettr >= 0.0 && o.ettr <= 1.0);
+        prop_assert!(!o.completed || o.ettr > 0.0);
+        // Without enough spares a fast-failing job may never run long enough to finish; when it
+        // does finish it has done exactly the work asked.
+        if o.completed {
+            prop_assert!((o.useful_s - inp.work_s).abs() < 1e-6);
+        } else {
+            prop_assert!(o.useful_s < inp.work_s && (o.wall_s - inp.max_s).abs() < 1e-3);
+        }
+    }
+}
+
+#[test]
+fn zero_failures_cost_only_checkpoints() {
+    let mut inp = inputs(0.0, false, 0);
+    inp.stragglers.rate_per_node_hour = 0.0;
+    inp.maintenance = None;
+    let (o, _) = simulate_run(&inp, 7, false);
+    let ckpts = (inp.work_s / inp.interval_s).ceil() - 1.0;
+    assert_eq!(o.interruptions, 0);
+    assert_eq!(o.checkpoints as f64, ckpts);
+    let expect = inp.work_s / (inp.work_s + ckpts * inp.checkpoint.stall_s);
+    assert!((o.ettr - expect).abs() < 1e-12, "{} vs {expect}", o.ettr);
+    assert_eq!(o.lost.checkpoint_s, ckpts * 30.0);
+}
+
+#[test]
+fn doubling_failure_rates_never_shortens_the_expected_run() {
+    let mut prev = 0.0;
+    for rate in [0.05, 0.1, 0.2, 0.4, 0.8] {
+        let mc = monte_carlo(&inputs(rate, true, 2), 11, 64);
+        assert!(mc.wall_days.mean >= prev, "rate {rate}: {} < {prev}", mc.wall_days.mean);
+        prev = mc.wall_days.mean;
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let inp = inputs(0.5, true, 1);
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| monte_carlo(&inp, 3, 40));
+    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(|| monte_carlo(&inp, 3, 40));
+    assert_eq!(serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap());
+}
+
+#[test]
+fn no_spares_means_waiting_for_repairs() {
+    let mut inp = inputs(1.0, true, 0);
+    inp.recovery.repair_hours = 12.0;
+    let (o, _) = simulate_run(&inp, 5, false);
+    assert!(o.lost.spare_wait_s > 0.0);
+    let mut with_spares = inp.clone();
+    with_spares.hot_spare_nodes = 50;
+    let (o2, _) = simulate_run(&with_spares, 5, false);
+    assert_eq!(o2.lost.spare_wait_s, 0.0);
+    assert!(o2.wall_s < o.wall_s);
+    // Elastic: keep going on fewer replicas instead of waiting.
+    let mut el = inp.clone();
+    el.recovery.elastic = true;
+    let (o3, _) = simulate_run(&el, 5, false);
+    assert!(o3.wall_s < o.wall_s, "{} vs {}", o3.wall_s, o.wall_s);
+}
+
+#[test]
+fn async_checkpoint_exposes_work_until_durable() {
+    // Same stall; a longer background write can only lose more work.
+    let mut a = inputs(1.0, false, 0);
+    a.checkpoint.durable_after_s = a.checkpoint.stall_s;
+    let mut b = a.clone();
+    b.checkpoint.durable_after_s = 900.0;
+    let ma = monte_carlo(&a, 1, 64);
+    let mb = monte_carlo(&b, 1, 64);
+    assert!(mb.lost_days_mean.rework_days > ma.lost_days_mean.rework_days);
+}
+
+#[test]
+fn event_log_is_deterministic_and_ordered() {
+    let inp = inputs(0.5, true, 20);
+    let (_, l1) = simulate_run(&inp, 9, true);
+    let (_, l2) = simulate_run(&inp, 9, true);
+    let l1 = l1.unwrap();
+    assert_eq!(Some(l1.clone()), l2);
+    assert!(l1.windows(2).all(|w| w[0].t_s <= w[1].t_s));
+    assert!(l1.iter().any(|e| e.kind == "interruption"));
+    assert_eq!(l1.last().unwrap().kind, "done");
+}
+
+#[test]
+fn bad_run_specs_are_rejected() {
+    let mut r = RunSpec::default();
+    r.failures.multiplier = -1.0;
+    assert!(r.check("x.ron").unwrap_err().to_string().contains("run.failures.multiplier"));
+    let mut r = RunSpec::default();
+    r.checkpoint.storage_write_gb_per_s_per_device = 0.0;
+    assert!(r.check("x.ron").unwrap_err().to_string().contains("storage_write_gb_per_s_per_device"));
+    let mut r = RunSpec::default();
+    r.stragglers.slowdown = 1.5;
+    assert!(r.check("x.ron").is_err());
+}

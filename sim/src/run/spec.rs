@@ -1,0 +1,211 @@
+//! The run section of a scenario: failures, recovery (spares, repairs, elastic mode), stragglers,
+//! planned maintenance and the run's limits, with their documented defaults and checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::WankaError;
+use crate::run::checkpoint::CheckpointSpec;
+use crate::run::failure::{Component, FailureProfile, Process};
+
+/// Which edge of a failure profile's published band to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Band {
+    Low,
+    #[default]
+    Mid,
+    High,
+}
+
+/// Failure section of a scenario's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FailureSpec {
+    /// Failure profile id from `scenarios/catalog/failures.ron` (default `h100-llama3`).
+    pub profile: String,
+    pub band: Band,
+    /// Scales every rate (what-if: 2.0 = twice the failures). Default 1.
+    pub multiplier: f64,
+    /// Components that replace the profile's component of the same name, or are added.
+    pub overrides: Vec<Component>,
+}
+
+impl Default for FailureSpec {
+    fn default() -> Self {
+        FailureSpec { profile: "h100-llama3".into(), band: Band::Mid, multiplier: 1.0, overrides: Vec::new() }
+    }
+}
+
+/// Recovery section of a scenario's run. Defaults are documented per field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoverySpec {
+    /// From failure to the job noticing it (default 120 s: automated health checks and NCCL timeouts
+    /// tuned down; MegaScale detects and diagnoses in < 10 min, Llama 3 recovered most automatically).
+    pub detection_s: f64,
+    /// Tear-down and rescheduling of the job (default 180 s, an assumption).
+    pub reschedule_s: f64,
+    /// Collective (NCCL) initialisation: `init_base_s + init_s_per_1k_devices · devices/1000`
+    /// (defaults 20 s + 2 s per 1,000 devices: MegaScale < 30 s at > 10k GPUs after optimisation).
+    pub init_base_s: f64,
+    pub init_s_per_1k_devices: f64,
+    /// From resumed training to full speed (default 120 s: compilation, caches, first steps).
+    pub warmup_s: f64,
+    /// Hot-spare nodes; `None` = 1% of the job's nodes, at least 1 (an assumption: OPT-175B ran 4 to
+    /// 18 spares for 124 nodes, Llama 3 does not say).
+    pub hot_spare_nodes: Option<u32>,
+    /// Swapping a spare into the job, on top of the restart (default 60 s: draining the failed node and
+    /// adding the powered-on spare to the allocation; an assumption).
+    pub spare_swap_s: f64,
+    /// Mean time to repair a failed node, exponential (default 24 h: "replacing one machine through the
+    /// cloud interface can take hours", OPT-175B logbook).
+    pub repair_hours: f64,
+    /// Continue on fewer DP replicas when no spare is left, instead of waiting for a repair.
+    pub elastic: bool,
+}
+
+impl Default for RecoverySpec {
+    fn default() -> Self {
+        RecoverySpec {
+            detection_s: 120.0,
+            reschedule_s: 180.0,
+            init_base_s: 20.0,
+            init_s_per_1k_devices: 2.0,
+            warmup_s: 120.0,
+            hot_spare_nodes: None,
+            spare_swap_s: 60.0,
+            repair_hours: 24.0,
+            elastic: false,
+        }
+    }
+}
+
+impl RecoverySpec {
+    /// Hot-spare nodes of a job of `nodes` nodes: the configured number, or 1% of them, at least 1.
+    pub fn hot_spare_nodes_for(&self, nodes: u64) -> u32 {
+        self.hot_spare_nodes.unwrap_or_else(|| (nodes as f64 * 0.01).ceil().max(1.0) as u32)
+    }
+}
+
+/// Stragglers: nodes that turn slow and slow every synchronous step until evicted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StragglerSpec {
+    /// Onsets per node-hour (default 0: off; no published onset rate — MegaScale reports 0.5% of
+    /// machines ~10% slow at a time).
+    pub rate_per_node_hour: f64,
+    /// Step slowdown while a straggler is in the job (default 0.10, MegaScale; BLOOM saw 0.05).
+    pub slowdown: f64,
+    /// Time to detect and evict a straggler, hours (default 2, an assumption).
+    pub detection_hours: f64,
+}
+
+impl Default for StragglerSpec {
+    fn default() -> Self {
+        StragglerSpec { rate_per_node_hour: 0.0, slowdown: 0.10, detection_hours: 2.0 }
+    }
+}
+
+/// Planned maintenance windows (firmware, kernel upgrades): the job checkpoints, stops, restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSpec {
+    pub interval_hours: f64,
+    pub duration_min: f64,
+}
+
+/// Run section of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSpec {
+    pub failures: FailureSpec,
+    pub recovery: RecoverySpec,
+    pub checkpoint: CheckpointSpec,
+    pub stragglers: StragglerSpec,
+    pub maintenance: Option<MaintenanceSpec>,
+    /// Give up after this much wall clock, days (default 3650); the run is reported incomplete.
+    pub max_days: f64,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec {
+            failures: FailureSpec::default(),
+            recovery: RecoverySpec::default(),
+            checkpoint: CheckpointSpec::default(),
+            stragglers: StragglerSpec::default(),
+            maintenance: None,
+            max_days: 3650.0,
+        }
+    }
+}
+
+impl RunSpec {
+    /// Check every field; errors name `run.<section>.<field>`.
+    pub fn check(&self, file: &str) -> Result<(), WankaError> {
+        let bad = |field: &str, msg: String| Err(WankaError::Invalid { file: file.into(), field: format!("run.{field}"), msg });
+        let nonneg = |v: f64| v >= 0.0 && v.is_finite();
+        let f = &self.failures;
+        if !(f.multiplier >= 0.0 && f.multiplier.is_finite()) {
+            return bad("failures.multiplier", format!("must be >= 0, got {}", f.multiplier));
+        }
+        for (i, c) in f.overrides.iter().enumerate() {
+            c.check(file, &format!("run.failures.overrides[{i}]"))?;
+        }
+        let r = &self.recovery;
+        for (name, v) in [
+            ("detection_s", r.detection_s),
+            ("reschedule_s", r.reschedule_s),
+            ("init_base_s", r.init_base_s),
+            ("init_s_per_1k_devices", r.init_s_per_1k_devices),
+            ("warmup_s", r.warmup_s),
+            ("spare_swap_s", r.spare_swap_s),
+        ] {
+            if !nonneg(v) {
+                return bad(&format!("recovery.{name}"), format!("must be >= 0 seconds, got {v}"));
+            }
+        }
+        if !(r.repair_hours > 0.0 && r.repair_hours.is_finite()) {
+            return bad("recovery.repair_hours", format!("must be positive, got {}", r.repair_hours));
+        }
+        self.checkpoint.check(file)?;
+        let s = &self.stragglers;
+        if !nonneg(s.rate_per_node_hour) {
+            return bad("stragglers.rate_per_node_hour", format!("must be >= 0, got {}", s.rate_per_node_hour));
+        }
+        if !(s.slowdown >= 0.0 && s.slowdown < 1.0) {
+            return bad("stragglers.slowdown", format!("must be in [0, 1), got {}", s.slowdown));
+        }
+        if !(s.detection_hours > 0.0 && s.detection_hours.is_finite()) {
+            return bad("stragglers.detection_hours", format!("must be positive, got {}", s.detection_hours));
+        }
+        if let Some(m) = &self.maintenance
+            && (!(m.interval_hours > 0.0 && m.interval_hours.is_finite()) || !nonneg(m.duration_min))
+        {
+            return bad(
+                "maintenance",
+                format!("needs interval_hours > 0 and duration_min >= 0, got {} h, {} min", m.interval_hours, m.duration_min),
+            );
+        }
+        if !(self.max_days > 0.0 && self.max_days.is_finite()) {
+            return bad("max_days", format!("must be positive, got {}", self.max_days));
+        }
+        Ok(())
+    }
+
+    /// The failure processes of a job: the profile (band and multiplier applied) with overrides.
+    pub fn processes(&self, profile: &FailureProfile, devices: u64, per_node: u32) -> Vec<Process> {
+        let band = match self.failures.band {
+            Band::Low => profile.low_multiplier,
+            Band::Mid => 1.0,
+            Band::High => profile.high_multiplier,
+        };
+        let mut comps: Vec<Component> = profile.components.clone();
+        for o in &self.failures.overrides {
+            match comps.iter_mut().find(|c| c.name == o.name) {
+                Some(c) => *c = o.clone(),
+                None => comps.push(o.clone()),
+            }
+        }
+        comps.iter().map(|c| Process::new(c, devices, per_node, band * self.failures.multiplier)).collect()
+    }
+}

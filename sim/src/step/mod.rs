@@ -1,0 +1,170 @@
+//! One training step, from a resolved scenario to its report: resolve the plan ([`resolve_plan`],
+//! [`resolve_plan_fitting`]), check memory and size ([`memory`]), price every operation ([`cost`]) and
+//! run the pipeline schedule on the event engine ([`schedule`]); [`simulate`] is the entry point and
+//! [`Scenario::simulate_step`] its file-level form.
+//!
+//! Depends on `hardware` and `workload` (and the engine); never on `run`, `planning`, `sweep` or
+//! `validate`.
+
+pub mod accuracy;
+pub mod cost;
+pub mod memory;
+pub mod schedule;
+pub mod stack;
+
+use crate::error::{Violation, WankaError};
+use crate::hardware::catalog::Catalog;
+use crate::hardware::topology::Cluster;
+use crate::scenario::Scenario;
+use crate::workload::model::ModelSpec;
+use crate::workload::parallelism::{self, ParallelismSpec, Plan};
+use cost::FrameworkSpec;
+use schedule::StepResult;
+
+/// A scenario with its catalog entries and plan resolved.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub model: ModelSpec,
+    pub cluster: Cluster,
+    pub plan: Plan,
+}
+
+impl Scenario {
+    /// Resolve model, cluster and plan against a catalog.
+    pub fn resolve(&self, catalog: &Catalog, file: &str) -> Result<Resolved, WankaError> {
+        let model = self.model.resolve().map_err(|e| e.in_field(file, "model"))?;
+        let cluster = Cluster::resolve(&self.cluster, catalog, file)?;
+        let plan =
+            resolve_plan_fitting(&model, &self.parallelism, self.training.seq_len, &cluster, &self.framework).map_err(|reasons| {
+                WankaError::Invalid { file: file.to_string(), field: "parallelism".into(), msg: crate::error::join(&reasons) }
+            })?;
+        Ok(Resolved { model, cluster, plan })
+    }
+
+    /// Simulate one training step.
+    pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
+        self.check(file)?;
+        let r = self.resolve(catalog, file)?;
+        simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))
+    }
+}
+
+/// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
+pub fn resolve_plan(model: &ModelSpec, spec: &ParallelismSpec, seq_len: u32, gpus: u64) -> Result<Plan, Vec<Violation>> {
+    let layer = model.layer_forward_flops_per_token(seq_len, model.moe_layers() == model.layers && model.layers > 0);
+    let logits_equiv = model.logits_flops_per_token() / layer.max(1.0);
+    parallelism::resolve(spec, model, seq_len, gpus, logits_equiv)
+}
+
+/// Like [`resolve_plan`], but when the interleaved schedule's `vpp` is left open, take the largest
+/// default `v` (see [`parallelism::default_vpp`]) whose activations fit in device memory, down to 1:
+/// interleaving holds `1 + (p−1)/(p·v)` times more micro-batches in flight on the first stages.
+pub fn resolve_plan_fitting(
+    model: &ModelSpec,
+    spec: &ParallelismSpec,
+    seq_len: u32,
+    cluster: &Cluster,
+    fw: &FrameworkSpec,
+) -> Result<Plan, Vec<Violation>> {
+    let plan = resolve_plan(model, spec, seq_len, cluster.gpus)?;
+    if spec.vpp.is_some() || plan.vpp <= 1 {
+        return Ok(plan);
+    }
+    for v in (1..=plan.vpp).rev() {
+        let mut s = spec.clone();
+        s.vpp = Some(v);
+        let candidate = resolve_plan(model, &s, seq_len, cluster.gpus)?;
+        let mem = memory::stage_memory(
+            model,
+            &candidate,
+            seq_len,
+            fw,
+            cost::zero_shard_ranks(&candidate, cluster, fw),
+            &schedule::inflight_layer_microbatches(&candidate),
+        );
+        if mem.iter().all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb()) {
+            return Ok(candidate);
+        }
+    }
+    Ok(plan)
+}
+
+/// Largest number of pipeline operations (forward and backward per micro-batch and chunk, over all
+/// stages) one step simulation accepts: beyond it a plan is almost surely a typo (an extra zero in the
+/// global batch), and simulating it would take seconds and gigabytes.
+pub const MAX_STEP_OPERATIONS: u64 = 4_000_000;
+
+/// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
+pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<StepResult, WankaError> {
+    let ops = 2 * u64::from(plan.micro_batches) * u64::from(plan.vpp) * u64::from(plan.pp);
+    if ops > MAX_STEP_OPERATIONS {
+        return Err(WankaError::Infeasible {
+            reasons: vec![Violation::OperationLimit {
+                ops,
+                micro_batches: plan.micro_batches,
+                chunks: plan.pp * plan.vpp,
+                limit: MAX_STEP_OPERATIONS,
+            }],
+        });
+    }
+    let fp8_peak = cluster.chip.peak_flops(fw.precision)?;
+    let inflight = schedule::inflight_layer_microbatches(plan);
+    let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
+    let capacity = cluster.chip.hbm_capacity_gb();
+    let (worst_stage, worst) =
+        mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| if m.total_gb > best.1.total_gb { (i, *m) } else { best });
+    if worst.total_gb > capacity {
+        return Err(WankaError::Infeasible {
+            reasons: vec![Violation::Memory {
+                stage: worst_stage,
+                total_gb: worst.total_gb,
+                weights_gb: worst.weights_gb,
+                gradients_gb: worst.gradients_gb,
+                optimizer_gb: worst.optimizer_gb,
+                activations_gb: worst.activations_gb,
+                buffers_gb: worst.buffers_gb,
+                chip: cluster.chip.id.clone(),
+                hbm_gb: cluster.chip.hbm_gb,
+                capacity_gb: capacity,
+            }],
+        });
+    }
+    let (cost_model, chunks) = cost::build(model, plan, cluster, seq_len, fw);
+    let (timelines, breakdown, crit, step_s) = schedule::simulate(plan, &cost_model, &chunks);
+    let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
+    let model_flops = tokens * model.model_flops_per_token(seq_len);
+    let per_replica_devices = f64::from(plan.tp) * f64::from(plan.cp);
+    let hw_flops: f64 =
+        chunks.iter().map(|c| c.hardware_flops).sum::<f64>() * f64::from(plan.micro_batches) * per_replica_devices * f64::from(plan.dp);
+    // MFU against the 16-bit peak whatever the GEMM precision (the papers' convention); an FP8 run's
+    // utilisation of its FP8 peak is reported beside it. `Chip::peak_flops` is the one definition of
+    // peak by precision (cost::build uses it too).
+    let denom = step_s * cluster.gpus as f64 * cluster.chip.bf16_peak_flops();
+    let mfu_of_fp8_peak = (fw.precision == cost::Precision::Fp8).then(|| model_flops / (step_s * cluster.gpus as f64 * fp8_peak));
+    let mut notes = vec![format!("software stack: {}", fw.describe())];
+    notes.extend(cluster.calibration.caveat(&cluster.chip.id));
+    if model.moe.is_some() {
+        notes.push(
+            "MoE: balanced routing assumed (no capacity-factor drops or hot experts); MoE step times are not validated \
+             against a published run (DeepSeek-V3: about 1.6x off either way depending on the MoE stack settings, see ARCHITECTURE.md)"
+                .into(),
+        );
+    }
+    Ok(StepResult {
+        step_s,
+        tokens_per_s: tokens / step_s,
+        mfu: model_flops / denom,
+        mfu_of_fp8_peak,
+        hfu: hw_flops / denom,
+        model_flops_per_step: model_flops,
+        hardware_flops_per_step: hw_flops,
+        breakdown,
+        critical_stage: crit,
+        memory: worst,
+        memory_per_stage: mem,
+        memory_capacity_gb: capacity,
+        timelines,
+        notes,
+        accuracy: accuracy::note(&cluster.calibration, &fw.stack),
+    })
+}
