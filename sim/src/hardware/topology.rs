@@ -65,6 +65,8 @@ pub struct GroupPath {
     /// Effective per-rank bandwidth on the bottleneck link for a flat ring, bytes/s per direction,
     /// collective efficiency included.
     pub ring_bytes_per_s: f64,
+    /// The same ring on one NIC per rank (no multi-rail striping across the node's NICs).
+    pub single_rail_ring_bytes_per_s: f64,
     /// Effective per-rank bandwidth for all-to-all (no locality: full oversubscription), bytes/s.
     pub all_to_all_bytes_per_s: f64,
     /// Effective per-rank scale-up bandwidth, bytes/s per direction (for hierarchical algorithms).
@@ -206,12 +208,17 @@ impl Cluster {
         };
         let up_lat = self.scale_up.latency_us * 1e-6;
         let out_lat = (self.scale_out.latency_us + hops * self.template.switch_hop_latency_us) * 1e-6;
-        let (ring_bw, step_lat) = if tier == Tier::ScaleUp { (up, up_lat) } else { (out.min(up), out_lat) };
+        // Multi-rail striping (NCCL channels): a ring through `k` group members per node crosses every
+        // node boundary on `k` channels, one per member's own NIC, so each NIC carries 1/k of the ring's
+        // volume and the ring runs at up to `k` NICs' worth (nccl-tests: ~8 NICs' worth of bus bandwidth
+        // between DGX nodes for 8-GPU-per-node groups), capped by the scale-up links.
+        let (ring_bw, step_lat) = if tier == Tier::ScaleUp { (up, up_lat) } else { ((out * ranks_per_node as f64).min(up), out_lat) };
         GroupPath {
             tier,
             ranks_per_node,
             nodes,
             ring_bytes_per_s: ring_bw,
+            single_rail_ring_bytes_per_s: if tier == Tier::ScaleUp { up } else { out.min(up) },
             all_to_all_bytes_per_s: if tier == Tier::ScaleUp { up } else { (nic / a2a_over).min(up) },
             scale_up_bytes_per_s: up,
             scale_out_bytes_per_s: out,

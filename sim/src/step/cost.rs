@@ -145,7 +145,7 @@ impl Ctx<'_> {
         kernels * self.cluster.calibration.kernel_overhead_us * 1e-6
     }
     fn coll(&self, op: Collective, bytes: f64, n: u64, path: &GroupPath) -> f64 {
-        time_s(op, self.fw.collective_algorithm, bytes, n, path, self.fw.in_network_reduction)
+        coll_time(self.fw, op, bytes, n, path)
     }
 
     /// Dispatch plus combine of one MoE layer's forward (the backward moves the same bytes), for
@@ -354,6 +354,16 @@ impl Ctx<'_> {
     }
 }
 
+/// One collective under the stack's settings (algorithm, in-network reduction, multi-rail striping).
+fn coll_time(fw: &FrameworkSpec, op: Collective, bytes: f64, n: u64, path: &GroupPath) -> f64 {
+    if fw.multi_rail {
+        time_s(op, fw.collective_algorithm, bytes, n, path, fw.in_network_reduction)
+    } else {
+        let single = GroupPath { ring_bytes_per_s: path.single_rail_ring_bytes_per_s, ..*path };
+        time_s(op, fw.collective_algorithm, bytes, n, &single, fw.in_network_reduction)
+    }
+}
+
 /// Ranks one copy of the dense parameters' ZeRO shards is spread over: the whole data-parallel group
 /// (DP·CP ranks), or with `hybrid_shard` only the DP ranks inside one scale-up domain.
 pub fn zero_shard_ranks(plan: &Plan, cluster: &Cluster, fw: &FrameworkSpec) -> u64 {
@@ -408,7 +418,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let dp_ranks = dp * cp;
     let edp_ranks = (dp_ranks / ep).max(1);
     let zero = plan.zero_stage;
-    let coll = |op, bytes: f64, n: u64, path: &GroupPath| time_s(op, fw.collective_algorithm, bytes, n, path, fw.in_network_reduction);
+    let coll = |op, bytes: f64, n: u64, path: &GroupPath| coll_time(fw, op, bytes, n, path);
 
     let mut chunks = Vec::with_capacity(plan.layers_per_chunk.len());
     let mut first_layer = 0u32;

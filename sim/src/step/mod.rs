@@ -45,7 +45,23 @@ impl Scenario {
     pub fn simulate_step(&self, catalog: &Catalog, file: &str) -> Result<StepResult, WankaError> {
         self.check(file)?;
         let r = self.resolve(catalog, file)?;
-        simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))
+        let mut result =
+            simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))?;
+        // A knob left open that memory decided is said, never silent.
+        if let Ok(open) = resolve_plan(&r.model, &self.parallelism, self.training.seq_len, r.cluster.gpus)
+            && open.vpp > r.plan.vpp
+        {
+            result.notes.insert(
+                0,
+                format!(
+                    "memory forced parallelism.vpp = {} (the default {} does not fit in {:.0} GB per device); pin vpp to choose",
+                    r.plan.vpp,
+                    open.vpp,
+                    r.cluster.chip.hbm_capacity_gb()
+                ),
+            );
+        }
+        Ok(result)
     }
 }
 

@@ -136,6 +136,9 @@ framework_fields! {
     overlap_param_gather: bool,
     /// Use SHARP/NVLS in-network reduction where the fabric has it.
     in_network_reduction: bool,
+    /// Rings of a group with several members per node are striped over all those members' NICs
+    /// (NCCL channels, one per rail), so they run at up to that many NICs' worth of bandwidth.
+    multi_rail: bool,
     /// ZeRO/FSDP shards within the scale-up domain and replicates across domains (PyTorch HSDP;
     /// MaxText multislice: FSDP over ICI inside a slice, data parallelism over DCN between slices):
     /// per-micro-batch gathers stay on the scale-up links, and each domain's shard is all-reduced
@@ -205,6 +208,7 @@ impl FrameworkSpec {
             tp_comm_overlap,
             overlap_param_gather,
             in_network_reduction,
+            multi_rail,
             hybrid_shard,
             flash_attention,
             native_attention,
