@@ -12,6 +12,7 @@ pub mod files;
 pub mod jobs;
 pub mod plan_editor;
 pub mod views;
+pub mod widgets;
 pub mod worker;
 
 pub use app::{View, WankaApp};
