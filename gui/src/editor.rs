@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use egui::{Align, Color32, Layout, RichText, Stroke, StrokeKind, TextEdit, Ui, vec2};
+use egui::{RichText, Ui};
 use wanka_sim::hardware::catalog::FabricKind;
 use wanka_sim::hardware::collective::Algorithm;
 use wanka_sim::run::checkpoint::{Interval, Policy};
@@ -15,6 +15,9 @@ use wanka_sim::step::cost::{MoeDispatcher, Precision};
 use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::workload::parallelism::{RankOrder, Recompute, Schedule};
 use wanka_sim::{Catalog, Scenario, WankaError};
+
+pub use crate::widgets::ERROR_MARK;
+use crate::widgets::{combo_row, error_lines, model_options, section, text_field};
 
 /// An editable setting (or a group of them) that an error can point at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -334,60 +337,12 @@ impl Form {
     }
 }
 
-/// Starts every inline error message (a glyph the built-in fonts have).
-pub const ERROR_MARK: &str = "• ";
-
-pub(crate) const LABEL_W: f32 = 128.0;
-pub(crate) const FIELD_W: f32 = 150.0;
-
-pub(crate) fn error_color(ui: &Ui) -> Color32 {
-    ui.visuals().error_fg_color
-}
-
-/// A fixed-width label cell at the start of a row.
-pub(crate) fn label_cell(ui: &mut Ui, text: &str) -> egui::Response {
-    ui.allocate_ui_with_layout(vec2(LABEL_W, ui.spacing().interact_size.y), Layout::left_to_right(Align::Center), |ui| {
-        ui.set_min_width(LABEL_W);
-        ui.label(text)
-    })
-    .inner
-}
-
-/// Red frame around a widget whose knob has an error.
-pub(crate) fn mark(ui: &Ui, r: &egui::Response, bad: bool) {
-    if bad {
-        ui.painter().rect_stroke(r.rect.expand(1.5), 3.0, Stroke::new(1.5, error_color(ui)), StrokeKind::Outside);
-    }
-}
-
-/// The messages of a knob, in red, wrapped to the panel width.
-pub(crate) fn error_lines(ui: &mut Ui, msgs: &[String]) {
-    for m in msgs {
-        // Plan errors list several violated constraints separated by "; ": one per line.
-        for (i, part) in m.split("; ").enumerate() {
-            let text = if i == 0 { format!("{ERROR_MARK}{part}") } else { format!("   {part}") };
-            ui.add(egui::Label::new(RichText::new(text).color(error_color(ui)).size(12.5)).wrap());
-        }
-    }
-}
-
 fn text_row(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, knob: Knob) -> bool {
     let (_, label, hint) = TEXT_KNOBS.iter().find(|(k, _, _)| *k == knob).copied().unwrap_or((knob, "?", ""));
     let bad = errors.marks(knob);
     let changed = text_field(ui, label, hint, form.text.entry(knob).or_default(), bad);
     error_lines(ui, errors.get(knob));
     changed
-}
-
-/// A labelled single-line text field (framed in red when `bad`). Returns `true` when edited.
-pub(crate) fn text_field(ui: &mut Ui, label: &str, hint: &str, buf: &mut String, bad: bool) -> bool {
-    ui.horizontal(|ui| {
-        let l = label_cell(ui, label);
-        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
-        mark(ui, &r, bad);
-        r.changed()
-    })
-    .inner
 }
 
 /// Choices of the checkpoint policy combo.
@@ -400,213 +355,178 @@ pub(crate) fn interval_options() -> [(IntervalKind, String); 3] {
     [(IntervalKind::Fixed, "fixed".to_string()), (IntervalKind::Young, "Young".to_string()), (IntervalKind::Daly, "Daly".to_string())]
 }
 
-/// A combo box row choosing one of `options` (value, text).
-pub(crate) fn combo_row<T: PartialEq + Clone>(ui: &mut Ui, label: &str, value: &mut T, options: &[(T, String)], bad: bool) -> bool {
-    let before = value.clone();
-    ui.horizontal(|ui| {
-        let l = label_cell(ui, label);
-        let selected = options.iter().find(|(v, _)| v == value).map_or_else(|| "?".to_string(), |(_, t)| t.clone());
-        let r = egui::ComboBox::from_id_salt(label)
-            .width(FIELD_W)
-            .truncate()
-            .selected_text(selected)
-            .show_ui(ui, |ui| {
-                for (v, t) in options {
-                    ui.selectable_value(value, v.clone(), t.as_str());
-                }
-            })
-            .response
-            .labelled_by(l.id);
-        mark(ui, &r, bad);
-    });
-    *value != before
-}
-
-pub(crate) fn section(ui: &mut Ui, title: &str, add: impl FnOnce(&mut Ui) -> bool) -> bool {
-    let mut changed = false;
-    egui::CollapsingHeader::new(RichText::new(title).strong()).default_open(true).show(ui, |ui| changed = add(ui));
-    changed
-}
-
 /// The editor. Returns `true` when any setting changed.
 pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &Catalog) -> bool {
-    let mut changed = false;
     if !errors.get(Knob::Other).is_empty() {
         error_lines(ui, errors.get(Knob::Other));
     }
-
-    changed |= section(ui, "Model & training", |ui| {
-        let mut c = false;
-        let mut options: Vec<(ModelRef, String)> =
-            PRESET_IDS.iter().map(|id| (ModelRef::Preset((*id).to_string()), (*id).to_string())).collect();
-        if let Some(custom) = &form.custom_model {
-            let name = match custom {
-                ModelRef::Custom(m) => format!("custom: {}", m.name),
-                ModelRef::Preset(id) => id.clone(),
-            };
-            options.push((custom.clone(), name));
-        }
-        c |= combo_row(ui, "Model", &mut form.base.model, &options, !errors.get(Knob::Model).is_empty());
-        error_lines(ui, errors.get(Knob::Model));
-        c |= text_row(ui, form, errors, Knob::SeqLen);
-        c |= text_row(ui, form, errors, Knob::Tokens);
-        c
-    });
-
-    changed |= section(ui, "Cluster", |ui| {
-        let mut c = false;
-        let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
-        let cur = form.base.cluster.chip.clone();
-        if !catalog.chips.contains_key(&cur) {
-            chips.push((cur.clone(), format!("{cur} (unknown)")));
-        }
-        c |= combo_row(ui, "Chip", &mut form.base.cluster.chip, &chips, !errors.get(Knob::Chip).is_empty());
-        if let Ok(chip) = catalog.chip(&form.base.cluster.chip) {
-            ui.label(
-                RichText::new(format!(
-                    "{}: {:.0} TFLOP/s BF16, {:.0} GB, scale-up {} × {:.0} GB/s",
-                    chip.name, chip.bf16_dense_tflops, chip.hbm_gb, chip.scale_up_domain, chip.scale_up_gb_per_s_bidir
-                ))
-                .small()
-                .weak(),
-            );
-        }
-        error_lines(ui, errors.get(Knob::Chip));
-        c |= text_row(ui, form, errors, Knob::Gpus);
-        c |= text_row(ui, form, errors, Knob::GpusPerNode);
-        let mut fabrics: Vec<(String, String)> =
-            catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
-        let cur = form.base.cluster.network.fabric.clone();
-        if !fabrics.iter().any(|(id, _)| *id == cur) {
-            fabrics.push((cur.clone(), cur));
-        }
-        c |= combo_row(ui, "Network fabric", &mut form.base.cluster.network.fabric, &fabrics, !errors.get(Knob::Fabric).is_empty());
-        error_lines(ui, errors.get(Knob::Fabric));
-        let mut topologies: Vec<(String, String)> = catalog.topologies.keys().map(|id| (id.clone(), id.clone())).collect();
-        let cur = form.base.cluster.network.topology.clone();
-        if !catalog.topologies.contains_key(&cur) {
-            topologies.push((cur.clone(), cur));
-        }
-        c |= combo_row(ui, "Topology", &mut form.base.cluster.network.topology, &topologies, !errors.get(Knob::Topology).is_empty());
-        error_lines(ui, errors.get(Knob::Topology));
-        c |= text_row(ui, form, errors, Knob::Nic);
-        c
-    });
-
-    changed |= section(ui, "Parallelism", |ui| {
-        let mut c = false;
-        for k in [Knob::Tp, Knob::Pp, Knob::Dp, Knob::Cp, Knob::Ep] {
-            c |= text_row(ui, form, errors, k);
-        }
-        // Plan-wide constraints (tp·pp·dp·cp = GPUs, divisibility, memory) go under the sizes.
-        error_lines(ui, errors.get(Knob::Parallelism));
-        c |= combo_row(
-            ui,
-            "Schedule",
-            &mut form.base.parallelism.schedule,
-            &[
-                (None, "auto".to_string()),
-                (Some(Schedule::OneFOneB), "1F1B".to_string()),
-                (Some(Schedule::Interleaved), "interleaved 1F1B".to_string()),
-            ],
-            false,
-        );
-        c |= text_row(ui, form, errors, Knob::Vpp);
-        c |= text_row(ui, form, errors, Knob::MicroBatch);
-        c |= text_row(ui, form, errors, Knob::GlobalBatch);
-        c |= combo_row(
-            ui,
-            "Recompute",
-            &mut form.base.parallelism.recompute,
-            &[
-                (Recompute::None, "none".to_string()),
-                (Recompute::Selective, "selective".to_string()),
-                (Recompute::Full, "full".to_string()),
-            ],
-            false,
-        );
-        c |= combo_row(
-            ui,
-            "ZeRO stage",
-            &mut form.base.parallelism.zero_stage,
-            &[
-                (0, "0 (none)".to_string()),
-                (1, "1 (optimizer)".to_string()),
-                (2, "2 (+ gradients)".to_string()),
-                (3, "3 (+ weights)".to_string()),
-            ],
-            false,
-        );
-        c |= ui.checkbox(&mut form.base.parallelism.sequence_parallel, "Sequence parallel (SP)").changed();
-        c |= combo_row(
-            ui,
-            "Rank order",
-            &mut form.base.parallelism.rank_order,
-            &[
-                (RankOrder::TpCpDpPp, "tp-cp-(ep)-dp-pp (Megatron-core)".to_string()),
-                (RankOrder::TpCpPpDp, "tp-cp-pp-dp (Llama 3)".to_string()),
-            ],
-            false,
-        );
-        c
-    });
-
-    changed |= section(ui, "Framework", |ui| {
-        let mut c = false;
-        let fw = &mut form.base.framework;
-        c |= ui.checkbox(&mut fw.flash_attention, "Flash attention").changed();
-        c |= ui.checkbox(&mut fw.overlap_grad_reduce, "Overlap gradient reduction with backward").changed();
-        c |= ui.checkbox(&mut fw.in_network_reduction, "In-network reduction (SHARP/NVLS)").changed();
-        c |= combo_row(
-            ui,
-            "Precision",
-            &mut fw.precision,
-            &[(Precision::Bf16, "BF16".to_string()), (Precision::Fp8, "FP8".to_string())],
-            false,
-        );
-        c |= combo_row(
-            ui,
-            "Collectives",
-            &mut fw.collective_algorithm,
-            &[
-                (Algorithm::Auto, "auto".to_string()),
-                (Algorithm::Ring, "ring".to_string()),
-                (Algorithm::Tree, "tree".to_string()),
-                (Algorithm::Hierarchical, "hierarchical".to_string()),
-            ],
-            false,
-        );
-        c |= text_row(ui, form, errors, Knob::Overhead);
-        c |= combo_row(
-            ui,
-            "MoE dispatch",
-            &mut form.base.framework.moe_dispatcher,
-            &[
-                (MoeDispatcher::AllToAll, "all-to-all (one copy per expert)".to_string()),
-                (MoeDispatcher::NodeDedup, "de-duplicated per node (DeepEP)".to_string()),
-            ],
-            false,
-        );
-        c |= ui.checkbox(&mut form.base.framework.overlap_moe_comm, "Overlap MoE dispatch/combine with compute").changed();
-        c
-    });
-
-    changed |= section(ui, "Training run (failures, recovery)", |ui| {
-        let mut c = false;
-        c |= text_row(ui, form, errors, Knob::Spares);
-        c |= text_row(ui, form, errors, Knob::FailureMultiplier);
-        let bad = !errors.get(Knob::CheckpointPolicy).is_empty();
-        c |= combo_row(ui, "Checkpoint policy", &mut form.base.run.checkpoint.policy, &policy_options(), bad);
-        error_lines(ui, errors.get(Knob::CheckpointPolicy));
-        let bad = !errors.get(Knob::CheckpointInterval).is_empty();
-        c |= combo_row(ui, "Checkpoint interval", &mut form.interval, &interval_options(), bad);
-        error_lines(ui, errors.get(Knob::CheckpointInterval));
-        if form.interval == IntervalKind::Fixed {
-            c |= text_row(ui, form, errors, Knob::CheckpointMinutes);
-        }
-        c
-    });
+    let mut changed = false;
+    changed |= section(ui, "Model & training", |ui| model_section(ui, form, errors));
+    changed |= section(ui, "Cluster", |ui| cluster_section(ui, form, errors, catalog));
+    changed |= section(ui, "Parallelism", |ui| parallelism_section(ui, form, errors));
+    changed |= section(ui, "Framework", |ui| framework_section(ui, form, errors));
+    changed |= section(ui, "Training run (failures, recovery)", |ui| run_section(ui, form, errors));
     changed
+}
+
+/// The model and how long it trains.
+fn model_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
+    let mut c = false;
+    let options = model_options(form.custom_model.as_ref());
+    c |= combo_row(ui, "Model", &mut form.base.model, &options, !errors.get(Knob::Model).is_empty());
+    error_lines(ui, errors.get(Knob::Model));
+    c |= text_row(ui, form, errors, Knob::SeqLen);
+    c |= text_row(ui, form, errors, Knob::Tokens);
+    c
+}
+
+/// Chip, cluster size and network.
+fn cluster_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &Catalog) -> bool {
+    let mut c = false;
+    let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
+    let cur = form.base.cluster.chip.clone();
+    if !catalog.chips.contains_key(&cur) {
+        chips.push((cur.clone(), format!("{cur} (unknown)")));
+    }
+    c |= combo_row(ui, "Chip", &mut form.base.cluster.chip, &chips, !errors.get(Knob::Chip).is_empty());
+    if let Ok(chip) = catalog.chip(&form.base.cluster.chip) {
+        ui.label(
+            RichText::new(format!(
+                "{}: {:.0} TFLOP/s BF16, {:.0} GB, scale-up {} × {:.0} GB/s",
+                chip.name, chip.bf16_dense_tflops, chip.hbm_gb, chip.scale_up_domain, chip.scale_up_gb_per_s_bidir
+            ))
+            .small()
+            .weak(),
+        );
+    }
+    error_lines(ui, errors.get(Knob::Chip));
+    c |= text_row(ui, form, errors, Knob::Gpus);
+    c |= text_row(ui, form, errors, Knob::GpusPerNode);
+    let mut fabrics: Vec<(String, String)> =
+        catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
+    let cur = form.base.cluster.network.fabric.clone();
+    if !fabrics.iter().any(|(id, _)| *id == cur) {
+        fabrics.push((cur.clone(), cur));
+    }
+    c |= combo_row(ui, "Network fabric", &mut form.base.cluster.network.fabric, &fabrics, !errors.get(Knob::Fabric).is_empty());
+    error_lines(ui, errors.get(Knob::Fabric));
+    let mut topologies: Vec<(String, String)> = catalog.topologies.keys().map(|id| (id.clone(), id.clone())).collect();
+    let cur = form.base.cluster.network.topology.clone();
+    if !catalog.topologies.contains_key(&cur) {
+        topologies.push((cur.clone(), cur));
+    }
+    c |= combo_row(ui, "Topology", &mut form.base.cluster.network.topology, &topologies, !errors.get(Knob::Topology).is_empty());
+    error_lines(ui, errors.get(Knob::Topology));
+    c |= text_row(ui, form, errors, Knob::Nic);
+    c
+}
+
+/// The parallelism plan; its plan-wide errors go under the sizes.
+fn parallelism_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
+    let mut c = false;
+    for k in [Knob::Tp, Knob::Pp, Knob::Dp, Knob::Cp, Knob::Ep] {
+        c |= text_row(ui, form, errors, k);
+    }
+    // Plan-wide constraints (tp·pp·dp·cp = GPUs, divisibility, memory) go under the sizes.
+    error_lines(ui, errors.get(Knob::Parallelism));
+    c |= combo_row(
+        ui,
+        "Schedule",
+        &mut form.base.parallelism.schedule,
+        &[
+            (None, "auto".to_string()),
+            (Some(Schedule::OneFOneB), "1F1B".to_string()),
+            (Some(Schedule::Interleaved), "interleaved 1F1B".to_string()),
+        ],
+        false,
+    );
+    c |= text_row(ui, form, errors, Knob::Vpp);
+    c |= text_row(ui, form, errors, Knob::MicroBatch);
+    c |= text_row(ui, form, errors, Knob::GlobalBatch);
+    c |= combo_row(
+        ui,
+        "Recompute",
+        &mut form.base.parallelism.recompute,
+        &[(Recompute::None, "none".to_string()), (Recompute::Selective, "selective".to_string()), (Recompute::Full, "full".to_string())],
+        false,
+    );
+    c |= combo_row(
+        ui,
+        "ZeRO stage",
+        &mut form.base.parallelism.zero_stage,
+        &[
+            (0, "0 (none)".to_string()),
+            (1, "1 (optimizer)".to_string()),
+            (2, "2 (+ gradients)".to_string()),
+            (3, "3 (+ weights)".to_string()),
+        ],
+        false,
+    );
+    c |= ui.checkbox(&mut form.base.parallelism.sequence_parallel, "Sequence parallel (SP)").changed();
+    c |= combo_row(
+        ui,
+        "Rank order",
+        &mut form.base.parallelism.rank_order,
+        &[
+            (RankOrder::TpCpDpPp, "tp-cp-(ep)-dp-pp (Megatron-core)".to_string()),
+            (RankOrder::TpCpPpDp, "tp-cp-pp-dp (Llama 3)".to_string()),
+        ],
+        false,
+    );
+    c
+}
+
+/// Framework switches: kernels, overlap, precision, collectives, MoE dispatch.
+fn framework_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
+    let mut c = false;
+    let fw = &mut form.base.framework;
+    c |= ui.checkbox(&mut fw.flash_attention, "Flash attention").changed();
+    c |= ui.checkbox(&mut fw.overlap_grad_reduce, "Overlap gradient reduction with backward").changed();
+    c |= ui.checkbox(&mut fw.in_network_reduction, "In-network reduction (SHARP/NVLS)").changed();
+    c |=
+        combo_row(ui, "Precision", &mut fw.precision, &[(Precision::Bf16, "BF16".to_string()), (Precision::Fp8, "FP8".to_string())], false);
+    c |= combo_row(
+        ui,
+        "Collectives",
+        &mut fw.collective_algorithm,
+        &[
+            (Algorithm::Auto, "auto".to_string()),
+            (Algorithm::Ring, "ring".to_string()),
+            (Algorithm::Tree, "tree".to_string()),
+            (Algorithm::Hierarchical, "hierarchical".to_string()),
+        ],
+        false,
+    );
+    c |= text_row(ui, form, errors, Knob::Overhead);
+    c |= combo_row(
+        ui,
+        "MoE dispatch",
+        &mut form.base.framework.moe_dispatcher,
+        &[
+            (MoeDispatcher::AllToAll, "all-to-all (one copy per expert)".to_string()),
+            (MoeDispatcher::NodeDedup, "de-duplicated per node (DeepEP)".to_string()),
+        ],
+        false,
+    );
+    c |= ui.checkbox(&mut form.base.framework.overlap_moe_comm, "Overlap MoE dispatch/combine with compute").changed();
+    c
+}
+
+/// Hot spares, failure rate and checkpointing of the training run.
+fn run_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
+    let mut c = false;
+    c |= text_row(ui, form, errors, Knob::Spares);
+    c |= text_row(ui, form, errors, Knob::FailureMultiplier);
+    let bad = !errors.get(Knob::CheckpointPolicy).is_empty();
+    c |= combo_row(ui, "Checkpoint policy", &mut form.base.run.checkpoint.policy, &policy_options(), bad);
+    error_lines(ui, errors.get(Knob::CheckpointPolicy));
+    let bad = !errors.get(Knob::CheckpointInterval).is_empty();
+    c |= combo_row(ui, "Checkpoint interval", &mut form.interval, &interval_options(), bad);
+    error_lines(ui, errors.get(Knob::CheckpointInterval));
+    if form.interval == IntervalKind::Fixed {
+        c |= text_row(ui, form, errors, Knob::CheckpointMinutes);
+    }
+    c
 }
 
 #[cfg(test)]

@@ -7,11 +7,14 @@
 //! drive the real application state with `egui_kittest` without a window or renderer.
 
 pub mod app;
+pub mod document;
 pub mod editor;
 pub mod files;
 pub mod jobs;
 pub mod plan_editor;
+pub mod view_data;
 pub mod views;
+pub mod widgets;
 pub mod worker;
 
 pub use app::{View, WankaApp};

@@ -16,10 +16,8 @@ use wanka_sim::planning::plan_file::PlanFile;
 use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::{Catalog, WankaError};
 
-use crate::editor::{
-    FieldErrors, IntervalKind, combo_row, error_lines, interval_options, num, parse_f64, parse_opt_f64, parse_opt_u32, parse_u32,
-    policy_options, section, text_field,
-};
+use crate::editor::{FieldErrors, IntervalKind, interval_options, num, parse_f64, parse_opt_f64, parse_opt_u32, parse_u32, policy_options};
+use crate::widgets::{combo_row, error_lines, model_options, section, text_field};
 
 /// An editable setting of a plan (candidate and pool indices count from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -389,226 +387,143 @@ fn candidate_title(i: usize, name: &str) -> String {
 
 /// The plan editor. Returns `true` when any setting changed (`selected` changes are not edits).
 pub fn plan_editor_ui(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, catalog: &Catalog) -> bool {
-    use PlanKnob::*;
-    let mut changed = false;
-    if !errors.get(Other).is_empty() {
-        error_lines(ui, errors.get(Other));
+    if !errors.get(PlanKnob::Other).is_empty() {
+        error_lines(ui, errors.get(PlanKnob::Other));
     }
-
-    changed |= section(ui, "Goal", |ui| {
-        let mut c = false;
-        let mut options: Vec<(ModelRef, String)> =
-            PRESET_IDS.iter().map(|id| (ModelRef::Preset((*id).to_string()), (*id).to_string())).collect();
-        if let Some(custom) = &form.custom_model {
-            let name = match custom {
-                ModelRef::Custom(m) => format!("custom: {}", m.name),
-                ModelRef::Preset(id) => id.clone(),
-            };
-            options.push((custom.clone(), name));
-        }
-        c |= combo_row(ui, "Model", &mut form.base.goal.model, &options, !errors.get(Model).is_empty());
-        error_lines(ui, errors.get(Model));
-        for k in [Tokens, SeqLen, BatchTokens, Deadline, Budget] {
-            c |= text_row(ui, form, errors, k);
-        }
-        c
-    });
-
+    let mut changed = section(ui, "Goal", |ui| goal_section(ui, form, errors));
     let n = form.base.candidates.len();
     if n == 0 {
         ui.label("This plan has no candidates.");
         return changed;
     }
     form.selected = form.selected.min(n - 1);
-    changed |= section(ui, "Candidate", |ui| {
-        let mut c = false;
-        // Messages about candidates not shown right now go under the picker.
-        let elsewhere: Vec<String> = errors
-            .0
-            .iter()
-            .filter(|(k, _)| k.candidate().is_some_and(|i| i != form.selected))
-            .flat_map(|(k, msgs)| {
-                let name = k.candidate().and_then(|i| form.base.candidates.get(i)).map_or("?", |c| c.name.as_str()).to_string();
-                msgs.iter().map(move |m| format!("candidate `{name}`: {m}"))
-            })
-            .collect();
-        let options: Vec<(usize, String)> =
-            form.base.candidates.iter().enumerate().map(|(i, c)| (i, candidate_title(i, &c.name))).collect();
-        combo_row(ui, "Candidate", &mut form.selected, &options, !elsewhere.is_empty());
-        error_lines(ui, &elsewhere);
-        let i = form.selected;
-        error_lines(ui, errors.get(Candidate(i)));
-
-        let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
-        let pools = form.base.candidates[i].pools.len();
-        for j in 0..pools {
-            let cur = form.base.candidates[i].pools[j].chip.clone();
-            let mut options = chips.clone();
-            if !catalog.chips.contains_key(&cur) {
-                options.push((cur.clone(), format!("{cur} (unknown)")));
-            }
-            let (label, _) = PoolChip(i, j).label();
-            c |= combo_row(ui, &label, &mut form.base.candidates[i].pools[j].chip, &options, !errors.get(PoolChip(i, j)).is_empty());
-            error_lines(ui, errors.get(PoolChip(i, j)));
-            c |= text_row(ui, form, errors, PoolCount(i, j));
-            let pool = &form.base.candidates[i].pools[j];
-            if let Ok(chip) = catalog.chip(&pool.chip) {
-                ui.label(
-                    RichText::new(format!(
-                        "{}: {:.0} TFLOP/s BF16, {:.0} GB; {} per node",
-                        chip.name, chip.bf16_dense_tflops, chip.hbm_gb, pool.gpus_per_node
-                    ))
-                    .small()
-                    .weak(),
-                );
-            }
-        }
-        chips.clear();
-        let cand = &mut form.base.candidates[i];
-        let mut fabrics: Vec<(String, String)> =
-            catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
-        if !fabrics.iter().any(|(id, _)| *id == cand.network.fabric) {
-            fabrics.push((cand.network.fabric.clone(), cand.network.fabric.clone()));
-        }
-        c |= combo_row(ui, "Network fabric", &mut cand.network.fabric, &fabrics, !errors.get(Fabric(i)).is_empty());
-        error_lines(ui, errors.get(Fabric(i)));
-        c |= text_row(ui, form, errors, Nic(i));
-        let pins = &form.base.candidates[i].parallelism;
-        let pinned = *pins != wanka_sim::planning::search::SearchSpace::default();
-        ui.label(
-            RichText::new(if pinned { "Parallelism: searched, with the file's pins" } else { "Parallelism: auto (searched)" })
-                .small()
-                .weak(),
-        );
-        c
-    });
-
-    changed |= section(ui, "Failures and checkpoints", |ui| {
-        let i = form.selected;
-        let mut c = false;
-        c |= text_row(ui, form, errors, Spares(i));
-        c |= text_row(ui, form, errors, FailureMultiplier(i));
-        ui.label(RichText::new(format!("failure profile: {}", form.base.candidates[i].run.failures.profile)).small().weak());
-        let bad = !errors.get(CheckpointPolicy(i)).is_empty();
-        c |= combo_row(ui, "Checkpoint policy", &mut form.base.candidates[i].run.checkpoint.policy, &policy_options(), bad);
-        error_lines(ui, errors.get(CheckpointPolicy(i)));
-        let bad = !errors.get(CheckpointInterval(i)).is_empty();
-        if let Some(kind) = form.interval.get_mut(i) {
-            c |= combo_row(ui, "Checkpoint interval", kind, &interval_options(), bad);
-        }
-        error_lines(ui, errors.get(CheckpointInterval(i)));
-        if form.interval.get(i) == Some(&IntervalKind::Fixed) {
-            c |= text_row(ui, form, errors, CheckpointMinutes(i));
-        }
-        c
-    });
-
-    changed |= section(ui, "Money and power", |ui| {
-        let i = form.selected;
-        let mut c = false;
-        let bad = !errors.get(Pricing(i)).is_empty();
-        if let Some(kind) = form.pricing.get_mut(i) {
-            c |= combo_row(
-                ui,
-                "Pricing",
-                kind,
-                &[(PricingKind::Purchase, "purchase (amortised)".to_string()), (PricingKind::Rental, "rental".to_string())],
-                bad,
-            );
-        }
-        error_lines(ui, errors.get(Pricing(i)));
-        match form.pricing.get(i) {
-            Some(PricingKind::Rental) => c |= text_row(ui, form, errors, RentalUsd(i)),
-            _ => c |= text_row(ui, form, errors, CardUsd(i)),
-        }
-        c |= text_row(ui, form, errors, Pue(i));
-        c |= text_row(ui, form, errors, UsdPerKwh(i));
-        c
-    });
+    changed |= section(ui, "Candidate", |ui| candidate_section(ui, form, errors, catalog));
+    changed |= section(ui, "Failures and checkpoints", |ui| failures_section(ui, form, errors));
+    changed |= section(ui, "Money and power", |ui| money_section(ui, form, errors));
     changed
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn default_plan() -> PlanFile {
-        let dir = crate::files::find_scenarios_dir(None).unwrap();
-        PlanFile::load(&dir.join("default_plan.ron")).unwrap()
+/// The goal: model, tokens, batch, deadline and budget.
+fn goal_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>) -> bool {
+    use PlanKnob::*;
+    let mut c = false;
+    let options = model_options(form.custom_model.as_ref());
+    c |= combo_row(ui, "Model", &mut form.base.goal.model, &options, !errors.get(Model).is_empty());
+    error_lines(ui, errors.get(Model));
+    for k in [Tokens, SeqLen, BatchTokens, Deadline, Budget] {
+        c |= text_row(ui, form, errors, k);
     }
-
-    #[test]
-    fn round_trips_the_default_plan() {
-        let p = default_plan();
-        assert_eq!(PlanForm::new(&p).build().unwrap(), p);
-    }
-
-    #[test]
-    fn edits_reach_the_plan() {
-        let p = default_plan();
-        let mut f = PlanForm::new(&p);
-        f.set_text(PlanKnob::PoolCount(1, 0), "5120");
-        f.set_text(PlanKnob::Deadline, "");
-        f.set_text(PlanKnob::Spares(2), "7");
-        f.pricing[3] = PricingKind::Rental;
-        f.set_text(PlanKnob::RentalUsd(3), "1.5");
-        f.interval[0] = IntervalKind::Fixed;
-        f.set_text(PlanKnob::CheckpointMinutes(0), "30");
-        let b = f.build().unwrap();
-        assert_eq!(b.candidates[1].pools[0].count, 5120);
-        assert_eq!(b.goal.deadline_days, None);
-        assert_eq!(b.candidates[2].run.recovery.hot_spare_nodes, Some(7));
-        assert_eq!(b.candidates[3].money, Money::Rental { usd_per_device_hour: 1.5 });
-        assert_eq!(b.candidates[0].run.checkpoint.interval, wanka_sim::run::checkpoint::Interval::Fixed { minutes: 30.0 });
-        // Back to purchase: the candidate's own terms come back.
-        f.pricing[3] = PricingKind::Purchase;
-        assert_eq!(f.build().unwrap().candidates[3].money, p.candidates[3].money);
-    }
-
-    #[test]
-    fn text_errors_name_their_field() {
-        let mut f = PlanForm::new(&default_plan());
-        f.set_text(PlanKnob::PoolCount(1, 0), "lots");
-        f.set_text(PlanKnob::Pue(0), "");
-        let e = f.build().unwrap_err();
-        assert!(e.get(PlanKnob::PoolCount(1, 0))[0].contains("`lots` is not a whole number"));
-        assert!(!e.get(PlanKnob::Pue(0)).is_empty());
-    }
-
-    #[test]
-    fn command_line_names() {
-        assert_eq!(plan_knob_by_name("c2.count"), Some(PlanKnob::PoolCount(1, 0)));
-        assert_eq!(plan_knob_by_name("c5.pool2.count"), Some(PlanKnob::PoolCount(4, 1)));
-        assert_eq!(plan_knob_by_name("C1.PUE"), Some(PlanKnob::Pue(0)));
-        assert_eq!(plan_knob_by_name("budget"), Some(PlanKnob::Budget));
-        assert_eq!(plan_knob_by_name("c0.count"), None);
-        assert_eq!(plan_knob_by_name("c1.chip"), None);
-        assert_eq!(plan_knob_by_name("tp"), None);
-    }
-
-    #[test]
-    fn plan_errors_land_on_their_field() {
-        use PlanKnob::*;
-        assert_eq!(plan_knob_of_field("candidates[1].pools[0].count"), PoolCount(1, 0));
-        assert_eq!(plan_knob_of_field("candidates[0].pools[1].gpus_per_node"), PoolCount(0, 1));
-        assert_eq!(plan_knob_of_field("candidates[12].pools[0].chip"), PoolChip(12, 0));
-        assert_eq!(plan_knob_of_field("candidates[2].pools[0].network.fabric"), Fabric(2));
-        assert_eq!(plan_knob_of_field("candidates[0].money.usd_per_device_hour"), RentalUsd(0));
-        assert_eq!(plan_knob_of_field("candidates[0].money.storage_usd"), Pricing(0));
-        assert_eq!(plan_knob_of_field("candidates[4].power.pue"), Pue(4));
-        assert_eq!(plan_knob_of_field("candidates[3].run.failures.multiplier"), FailureMultiplier(3));
-        assert_eq!(plan_knob_of_field("candidates[3].run.checkpoint.interval"), CheckpointInterval(3));
-        assert_eq!(plan_knob_of_field("candidates[3].run.checkpoint.host_copy_gb_per_s"), CheckpointPolicy(3));
-        assert_eq!(plan_knob_of_field("candidates[3]"), Candidate(3));
-        assert_eq!(plan_knob_of_field("goal.batch_tokens"), BatchTokens);
-        assert_eq!(plan_knob_of_field("goal.model"), Model);
-        assert_eq!(plan_knob_of_field("candidates"), Other);
-        assert_eq!(plan_knob_of_field("candidates[x].pools"), Other);
-        let mut p = default_plan();
-        p.candidates[1].pools[0].count = 0;
-        let e = p.check("p.ron").unwrap_err();
-        let (k, msg) = place_plan_error(&e);
-        assert_eq!(k, PoolCount(1, 0));
-        assert!(msg.starts_with("field `candidates[1].pools[0].count`"), "{msg}");
-    }
+    c
 }
+
+/// The candidate picker, with the messages about the other candidates, and the selected candidate's pools and network.
+fn candidate_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, catalog: &Catalog) -> bool {
+    use PlanKnob::*;
+    let mut c = false;
+    // Messages about candidates not shown right now go under the picker.
+    let elsewhere: Vec<String> = errors
+        .0
+        .iter()
+        .filter(|(k, _)| k.candidate().is_some_and(|i| i != form.selected))
+        .flat_map(|(k, msgs)| {
+            let name = k.candidate().and_then(|i| form.base.candidates.get(i)).map_or("?", |c| c.name.as_str()).to_string();
+            msgs.iter().map(move |m| format!("candidate `{name}`: {m}"))
+        })
+        .collect();
+    let options: Vec<(usize, String)> = form.base.candidates.iter().enumerate().map(|(i, c)| (i, candidate_title(i, &c.name))).collect();
+    combo_row(ui, "Candidate", &mut form.selected, &options, !elsewhere.is_empty());
+    error_lines(ui, &elsewhere);
+    let i = form.selected;
+    error_lines(ui, errors.get(Candidate(i)));
+
+    let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
+    let pools = form.base.candidates[i].pools.len();
+    for j in 0..pools {
+        let cur = form.base.candidates[i].pools[j].chip.clone();
+        let mut options = chips.clone();
+        if !catalog.chips.contains_key(&cur) {
+            options.push((cur.clone(), format!("{cur} (unknown)")));
+        }
+        let (label, _) = PoolChip(i, j).label();
+        c |= combo_row(ui, &label, &mut form.base.candidates[i].pools[j].chip, &options, !errors.get(PoolChip(i, j)).is_empty());
+        error_lines(ui, errors.get(PoolChip(i, j)));
+        c |= text_row(ui, form, errors, PoolCount(i, j));
+        let pool = &form.base.candidates[i].pools[j];
+        if let Ok(chip) = catalog.chip(&pool.chip) {
+            ui.label(
+                RichText::new(format!(
+                    "{}: {:.0} TFLOP/s BF16, {:.0} GB; {} per node",
+                    chip.name, chip.bf16_dense_tflops, chip.hbm_gb, pool.gpus_per_node
+                ))
+                .small()
+                .weak(),
+            );
+        }
+    }
+    chips.clear();
+    let cand = &mut form.base.candidates[i];
+    let mut fabrics: Vec<(String, String)> =
+        catalog.fabrics.values().filter(|f| f.kind != FabricKind::ScaleUp).map(|f| (f.id.clone(), f.id.clone())).collect();
+    if !fabrics.iter().any(|(id, _)| *id == cand.network.fabric) {
+        fabrics.push((cand.network.fabric.clone(), cand.network.fabric.clone()));
+    }
+    c |= combo_row(ui, "Network fabric", &mut cand.network.fabric, &fabrics, !errors.get(Fabric(i)).is_empty());
+    error_lines(ui, errors.get(Fabric(i)));
+    c |= text_row(ui, form, errors, Nic(i));
+    let pins = &form.base.candidates[i].parallelism;
+    let pinned = *pins != wanka_sim::planning::search::SearchSpace::default();
+    ui.label(
+        RichText::new(if pinned { "Parallelism: searched, with the file's pins" } else { "Parallelism: auto (searched)" }).small().weak(),
+    );
+    c
+}
+
+/// The selected candidate's hot spares, failure rate and checkpointing.
+fn failures_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>) -> bool {
+    use PlanKnob::*;
+    let i = form.selected;
+    let mut c = false;
+    c |= text_row(ui, form, errors, Spares(i));
+    c |= text_row(ui, form, errors, FailureMultiplier(i));
+    ui.label(RichText::new(format!("failure profile: {}", form.base.candidates[i].run.failures.profile)).small().weak());
+    let bad = !errors.get(CheckpointPolicy(i)).is_empty();
+    c |= combo_row(ui, "Checkpoint policy", &mut form.base.candidates[i].run.checkpoint.policy, &policy_options(), bad);
+    error_lines(ui, errors.get(CheckpointPolicy(i)));
+    let bad = !errors.get(CheckpointInterval(i)).is_empty();
+    if let Some(kind) = form.interval.get_mut(i) {
+        c |= combo_row(ui, "Checkpoint interval", kind, &interval_options(), bad);
+    }
+    error_lines(ui, errors.get(CheckpointInterval(i)));
+    if form.interval.get(i) == Some(&IntervalKind::Fixed) {
+        c |= text_row(ui, form, errors, CheckpointMinutes(i));
+    }
+    c
+}
+
+/// The selected candidate's pricing, PUE and electricity price.
+fn money_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>) -> bool {
+    use PlanKnob::*;
+    let i = form.selected;
+    let mut c = false;
+    let bad = !errors.get(Pricing(i)).is_empty();
+    if let Some(kind) = form.pricing.get_mut(i) {
+        c |= combo_row(
+            ui,
+            "Pricing",
+            kind,
+            &[(PricingKind::Purchase, "purchase (amortised)".to_string()), (PricingKind::Rental, "rental".to_string())],
+            bad,
+        );
+    }
+    error_lines(ui, errors.get(Pricing(i)));
+    match form.pricing.get(i) {
+        Some(PricingKind::Rental) => c |= text_row(ui, form, errors, RentalUsd(i)),
+        _ => c |= text_row(ui, form, errors, CardUsd(i)),
+    }
+    c |= text_row(ui, form, errors, Pue(i));
+    c |= text_row(ui, form, errors, UsdPerKwh(i));
+    c
+}
+
+#[cfg(test)]
+mod tests;

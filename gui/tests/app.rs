@@ -61,7 +61,7 @@ fn shown_errors(h: &Harness<'static, WankaApp>) -> Vec<String> {
 #[test]
 fn default_scenario_loads_and_shows_its_step_time() {
     let h = harness();
-    let out = h.state().last_ok.as_ref().expect("default scenario is valid");
+    let out = h.state().doc.last_ok().expect("default scenario is valid");
     assert_eq!(out.scenario.cluster.gpus, 10240);
     let shown = shown_step_time(&h);
     assert!(shown.contains(&format!("{:.3} s", out.result.step_s)), "{shown}");
@@ -84,10 +84,10 @@ fn halving_gpus_and_dp_changes_the_step_time() {
     assert_eq!(shown_step_time(&h), before);
     set_field(&mut h, "DP", "80");
     wait_idle(&mut h);
-    assert!(!h.state().invalid(), "{:?}", h.state().sim_error);
+    assert!(!h.state().invalid(), "{:?}", h.state().doc.sim_error());
     let after = shown_step_time(&h);
     assert_ne!(after, before);
-    let out = h.state().last_ok.as_ref().unwrap();
+    let out = h.state().doc.last_ok().unwrap();
     assert_eq!(out.scenario.cluster.gpus, 5120);
     assert_eq!(out.scenario.parallelism.dp, 80);
     // Half the replicas process the same global batch: the step takes longer.
@@ -99,7 +99,7 @@ fn halving_gpus_and_dp_changes_the_step_time() {
 fn tp_3_shows_inline_error_and_keeps_last_result() {
     let mut h = harness();
     let before = shown_step_time(&h);
-    let step_before = h.state().last_ok.as_ref().unwrap().result.step_s;
+    let step_before = h.state().doc.last_ok().unwrap().result.step_s;
     // Type it like a user: focus the field, select all, type.
     let tp = h.get_by_label("TP");
     tp.focus();
@@ -113,7 +113,7 @@ fn tp_3_shows_inline_error_and_keeps_last_result() {
     assert!(errors.iter().any(|e| e.contains("field `parallelism`: tp·pp·dp·cp = 3·8·160·1")), "{errors:?}");
     assert!(h.query_by_label_contains("Invalid edit: showing the last valid result").is_some());
     assert_eq!(shown_step_time(&h), before);
-    assert_eq!(h.state().last_ok.as_ref().unwrap().result.step_s, step_before);
+    assert_eq!(h.state().doc.last_ok().unwrap().result.step_s, step_before);
     // Back to 8: valid again, the message goes away.
     set_field(&mut h, "TP", "8");
     wait_idle(&mut h);
@@ -222,7 +222,7 @@ fn checkbox_and_combo_edits_resimulate() {
     h.run_steps(2);
     wait_idle(&mut h);
     assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
-    let out = h.state().last_ok.as_ref().unwrap();
+    let out = h.state().doc.last_ok().unwrap();
     assert!(!out.scenario.parallelism.sequence_parallel);
     assert_eq!(out.scenario.parallelism.recompute, wanka_sim::workload::parallelism::Recompute::Full);
     assert_ne!(shown_step_time(&h), before);
@@ -231,13 +231,13 @@ fn checkbox_and_combo_edits_resimulate() {
 #[test]
 fn rank_order_combo_resimulates() {
     let mut h = harness();
-    let before = h.state().last_ok.as_ref().unwrap().result.step_s;
+    let before = h.state().doc.last_ok().unwrap().result.step_s;
     click(&mut h, "Rank order");
     h.get_by_role_and_label(Role::Button, "tp-cp-pp-dp (Llama 3)").click();
     h.run_steps(2);
     wait_idle(&mut h);
     assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
-    let out = h.state().last_ok.as_ref().unwrap();
+    let out = h.state().doc.last_ok().unwrap();
     assert_eq!(out.scenario.parallelism.rank_order, wanka_sim::workload::parallelism::RankOrder::TpCpPpDp);
     // TP 8 fills the node either way: moving pipeline neighbours together changes only which groups
     // cross the network, so the step changes, but by little.
@@ -257,7 +257,7 @@ fn save_writes_ron_that_loads_back() {
     h.state_mut().save_to(&path);
     let back = wanka_sim::Scenario::load(&path).expect("saved scenario loads");
     assert_eq!(back.parallelism.global_batch, 1280);
-    assert_eq!(&back, &h.state().last_ok.as_ref().unwrap().scenario);
+    assert_eq!(&back, &h.state().doc.last_ok().unwrap().scenario);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -286,9 +286,9 @@ fn clicking_a_listed_scenario_opens_it() {
     wait_idle(&mut h);
     assert_eq!(h.state().path.as_deref(), Some(other.as_path()));
     let expected = wanka_sim::Scenario::load(&other).unwrap();
-    assert_eq!(h.state().form.as_ref().unwrap().base.name, expected.name);
+    assert_eq!(h.state().doc.form().unwrap().base.name, expected.name);
     // Its own result (or its own error) is shown, not the default's.
-    match &h.state().last_ok {
+    match h.state().doc.last_ok() {
         Some(out) if !h.state().invalid() => assert_eq!(out.scenario.name, expected.name),
         _ => assert!(!shown_errors(&h).is_empty()),
     }
@@ -304,7 +304,7 @@ fn plan_harness() -> Harness<'static, WankaApp> {
     h.run_steps(2);
     wait_idle(&mut h);
     assert!(h.state().is_plan(), "{}", h.state().status);
-    assert!(h.state().plan_ok.is_some(), "{:?}", h.state().plan_error);
+    assert!(h.state().doc.plan_ok().is_some(), "{:?}", h.state().doc.plan_error());
     h
 }
 
@@ -327,7 +327,7 @@ fn table_cell(h: &Harness<'static, WankaApp>, row: &str, column: &str) -> String
 
 /// Names of the table rows from top to bottom.
 fn table_rows(h: &Harness<'static, WankaApp>) -> Vec<String> {
-    let names: Vec<String> = h.state().plan_ok.as_ref().unwrap().comparison.candidates.iter().map(|r| r.name.clone()).collect();
+    let names: Vec<String> = h.state().doc.plan_ok().unwrap().comparison.candidates.iter().map(|r| r.name.clone()).collect();
     let mut rows: Vec<(f32, String)> = names.iter().map(|n| (h.get_by_role_and_label(Role::Button, n).rect().top(), n.clone())).collect();
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     rows.into_iter().map(|r| r.1).collect()
@@ -338,7 +338,7 @@ const H800: &str = "10k H800 (RoCE 400G)";
 #[test]
 fn default_plan_opens_and_ranks_its_candidates() {
     let h = plan_harness();
-    let out = h.state().plan_ok.as_ref().unwrap();
+    let out = h.state().doc.plan_ok().unwrap();
     assert_eq!(out.comparison.candidates.len(), 5);
     // Ranked by p50 days: the table's first row is rank 1, its p50 is the comparison's.
     let rows = table_rows(&h);
@@ -358,7 +358,7 @@ fn default_plan_opens_and_ranks_its_candidates() {
 fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     let mut h = plan_harness();
     let before = table_cell(&h, H800, "p50 days");
-    let p50_before = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days.p50;
+    let p50_before = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50;
     // Select the H800 candidate by clicking its row; the editor shows its pool.
     h.get_by_role_and_label(Role::Button, H800).click();
     h.run_steps(2);
@@ -386,17 +386,17 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
     assert!(!h.state().invalid());
     let after = table_cell(&h, H800, "p50 days");
-    let p50_after = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days.p50;
+    let p50_after = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50;
     assert!(p50_after > 1.5 * p50_before, "{p50_before} -> {p50_after}");
     assert_eq!(after, format!("{p50_after:.1}"));
     assert_ne!(after, before);
-    assert_eq!(h.state().plan_ok.as_ref().unwrap().plan.candidates[1].pools[0].count, 5120);
+    assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 5120);
 }
 
 #[test]
 fn clicking_headers_sorts_the_table() {
     let mut h = plan_harness();
-    let out = h.state().plan_ok.as_ref().unwrap().comparison.clone();
+    let out = h.state().doc.plan_ok().unwrap().comparison.clone();
     let by = |key: &dyn Fn(&wanka_sim::planning::plan_file::CandidateResult) -> f64, desc: bool| {
         let mut v: Vec<&wanka_sim::planning::plan_file::CandidateResult> = out.candidates.iter().collect();
         v.sort_by(|a, b| if desc { key(b).total_cmp(&key(a)) } else { key(a).total_cmp(&key(b)) });
@@ -424,8 +424,8 @@ fn plan_training_run_and_losses() {
     h.get_by_role_and_label(Role::Button, "Training run").click();
     h.run_steps(2);
     wait_idle(&mut h);
-    let run = h.state().run_ok.as_ref().expect("the candidate's run");
-    let table = h.state().plan_ok.as_ref().unwrap().result_of(1).unwrap().1.days;
+    let run = h.state().doc.run_ok().expect("the candidate's run");
+    let table = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days;
     // The same inputs and seeds as the comparison: the same days.
     assert!((run.monte_carlo.wall_days.p50 - table.p50).abs() < 1e-9, "{} vs {}", run.monte_carlo.wall_days.p50, table.p50);
     assert!(h.query_by_label_contains("Days p10 / p50 / p90").is_some());
@@ -437,7 +437,7 @@ fn plan_training_run_and_losses() {
     h.get_by_role_and_label(Role::Button, "Losses").click();
     h.run_steps(2);
     wait_idle(&mut h);
-    let (_, losses) = h.state().plan_losses.as_ref().expect("losses");
+    let (_, losses) = h.state().doc.plan_losses().expect("losses");
     assert_eq!(losses.len(), 5);
     assert!(losses.iter().all(|l| l.as_ref().is_ok_and(|l| l.lost_total_days() > 0.0)));
     assert!(h.query_by_label_contains("Losses only (mean days)").is_some());
@@ -450,7 +450,7 @@ fn training_run_view_of_the_default_scenario() {
     h.get_by_role_and_label(Role::Button, "Training run").click();
     h.run_steps(2);
     wait_idle(&mut h);
-    let run = h.state().run_ok.as_ref().expect("the scenario's run").clone();
+    let run = h.state().doc.run_ok().expect("the scenario's run").clone();
     // The summary: days p10/p50/p90 and ETTR as the Monte Carlo says.
     let d = &run.monte_carlo.wall_days;
     let days = h.get_by_label_contains("Days p10 / p50 / p90").value().unwrap();
@@ -493,7 +493,7 @@ fn plan_garbage_never_panics() {
         ("USD per kWh", "-0.1"),
         ("Card USD", "-5"),
     ] {
-        let old = h.state().plan_form.as_ref().map(|f| {
+        let old = h.state().doc.plan_form().map(|f| {
             let knob = match field {
                 "Training tokens" => PlanKnob::Tokens,
                 "Sequence length" => PlanKnob::SeqLen,
@@ -534,7 +534,7 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     h.state_mut().save_to(&path);
     let back = wanka_sim::planning::plan_file::PlanFile::load(&path).expect("saved plan loads");
     assert_eq!(back.candidates[1].pools[0].count, 8192);
-    assert_eq!(&back, &h.state().plan_ok.as_ref().unwrap().plan);
+    assert_eq!(&back, &h.state().doc.plan_ok().unwrap().plan);
     // And the app opens it again as a plan.
     h.state_mut().open(&path);
     h.run_steps(2);

@@ -8,7 +8,8 @@ use egui_plot::{Bar, BarChart, GridMark, Plot};
 
 use super::legend_item;
 use super::palette::{BROWN, GRAY, ORANGE, PURPLE, RED, TEAL, YELLOW};
-use crate::jobs::{LOSS_PARTS, Losses, PlanLosses, PlanOutput, RunOutput};
+use crate::jobs::{PlanLosses, PlanOutput, RunOutput};
+use crate::view_data::{LOSS_PARTS, Losses};
 
 /// Colours of [`LOSS_PARTS`].
 pub const COLORS: [Color32; 7] = [TEAL, RED, ORANGE, PURPLE, YELLOW, BROWN, GRAY];

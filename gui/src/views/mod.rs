@@ -1,5 +1,5 @@
 //! One module per view; each draws with a `*_ui(ui, …)` function. A new view is a new module here
-//! plus a [`crate::app::View`] variant.
+//! plus a [`View`] variant.
 
 pub mod candidates;
 pub mod losses;
@@ -11,6 +11,44 @@ pub mod topology;
 pub mod validation;
 
 use egui::{Color32, Sense, Ui, vec2};
+
+/// The views of the central panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Candidates,
+    Step,
+    Memory,
+    Topology,
+    Run,
+    Losses,
+    Validation,
+}
+
+impl View {
+    pub const ALL: [View; 7] = [View::Candidates, View::Step, View::Memory, View::Topology, View::Run, View::Losses, View::Validation];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Candidates => "Candidates",
+            View::Step => "Step",
+            View::Memory => "Memory",
+            View::Topology => "Topology",
+            View::Run => "Training run",
+            View::Losses => "Losses",
+            View::Validation => "Validation",
+        }
+    }
+
+    /// Parse a view name as given on the command line (`step`, `memory`, `topology`, `validation`,
+    /// `candidates`, `run`, `losses`).
+    pub fn parse(s: &str) -> Option<View> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("run") {
+            return Some(View::Run);
+        }
+        View::ALL.into_iter().find(|v| v.title().eq_ignore_ascii_case(s))
+    }
+}
 
 /// Palette readable on dark and light backgrounds (Tableau-10-like).
 pub mod palette {

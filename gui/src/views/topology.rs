@@ -7,7 +7,8 @@ use wanka_sim::hardware::topology::Tier;
 
 use super::palette::{BLUE, GREEN, ORANGE, PURPLE};
 use super::{fmt_bw, fmt_count, legend_item};
-use crate::jobs::{StepOutput, TopologySummary};
+use crate::jobs::StepOutput;
+use crate::view_data::TopologySummary;
 
 const MAX_PODS: usize = 6;
 const MAX_LEAVES: usize = 8;

@@ -426,4 +426,70 @@ mod tests {
         // The slow stage sets the pace: the step is at least its busy time, and the others idle.
         assert!(step_s >= busy && timelines[0].busy_s < busy / 2.0);
     }
+
+    /// `p` uniform stages of `v` chunks each: a micro-batch's forward through one stage takes `t_f`
+    /// and its backward `t_b` (split evenly over the chunks), sends are free, each stage's optimizer
+    /// takes `opt`, and `reduce` is each chunk's gradient reduction, not overlapped with the backward.
+    fn uniform(p: u32, v: u32, t_f: f64, t_b: f64, opt: f64, reduce: f64, overhead: f64) -> (CostModel, Vec<ChunkCost>) {
+        let pass = |t: f64| crate::step::cost::PassCost { compute_s: t / f64::from(v), mp_comm_s: 0.0, zero_exposed_s: 0.0 };
+        let chunk = ChunkCost { layers: 1, forward: pass(t_f), backward: pass(t_b), grad_reduce_s: reduce, ..Default::default() };
+        let cost = CostModel {
+            p2p_next_s: vec![0.0; (p * v) as usize],
+            overlap_grad_reduce: false,
+            optimizer_s: vec![opt; p as usize],
+            param_gather_s: vec![0.0; p as usize],
+            iteration_overhead_s: overhead,
+        };
+        (cost, vec![chunk; (p * v) as usize])
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * b.abs().max(1.0)
+    }
+
+    /// The breakdown against the closed form of 1F1B, not against its own parts: with uniform stages
+    /// and free sends, a step of `m ≥ p` micro-batches takes `(m + p − 1)·(t_f + t_b)` of pipeline
+    /// time, of which `(p − 1)·(t_f + t_b)` is bubble on every stage, then the optimizer and the
+    /// fixed overhead (Narayanan et al. 2021, §2.2). A gradient reduction after the last backward
+    /// (no overlap) adds its duration on the stage that finishes last.
+    #[test]
+    fn one_f_one_b_matches_the_closed_form() {
+        let (t_f, t_b, opt, overhead) = (0.011, 0.023, 0.004, 0.050);
+        for (p, m) in [(2u32, 2u32), (2, 5), (4, 4), (4, 8), (4, 16), (3, 7), (8, 8), (8, 32)] {
+            for reduce in [0.0, 0.017] {
+                let (cost, chunks) = uniform(p, 1, t_f, t_b, opt, reduce, overhead);
+                let (timelines, b, _, step_s) = simulate(&plan(p, 1, m), &cost, &chunks);
+                let pipeline = f64::from(m + p - 1) * (t_f + t_b);
+                let case = format!("p {p}, m {m}, reduce {reduce}: {b:?}, step {step_s}");
+                assert!(close(step_s, pipeline + reduce + opt + overhead), "{case}");
+                assert!(close(b.pp_bubble_s, f64::from(p - 1) * (t_f + t_b)), "{case}");
+                assert!(close(b.compute_s, f64::from(m) * (t_f + t_b)), "{case}");
+                assert!(close(b.dp_comm_s, reduce), "{case}");
+                assert!(close(b.optimizer_other_s, opt + overhead), "{case}");
+                assert_eq!(b.tp_comm_s, 0.0, "{case}");
+                // Every stage's compute stream ends within the pipeline time, the first stage last.
+                let last_op = |s: usize| timelines[s].ops.last().map_or(0.0, |o| o.end_s);
+                assert!(close(last_op(0), pipeline), "{case}");
+                assert!((0..p as usize).all(|s| last_op(s) <= last_op(0) + 1e-12), "{case}");
+            }
+        }
+    }
+
+    /// Interleaved 1F1B with `v` chunks per stage against Megatron-LM's bubble: `(p − 1)/(v·m)` of the
+    /// ideal time `m·(t_f + t_b)` (Narayanan et al. 2021, §2.2), for `m` a multiple of `p`.
+    #[test]
+    fn interleaved_bubble_matches_megatron() {
+        let (t_f, t_b, opt, overhead) = (0.012, 0.024, 0.002, 0.010);
+        for (p, v, m) in [(2u32, 2u32, 2u32), (2, 3, 4), (4, 2, 4), (4, 2, 8), (4, 4, 8), (4, 2, 16), (8, 2, 16), (8, 3, 32)] {
+            let (cost, chunks) = uniform(p, v, t_f, t_b, opt, 0.0, overhead);
+            let (_, b, _, step_s) = simulate(&plan(p, v, m), &cost, &chunks);
+            let ideal = f64::from(m) * (t_f + t_b);
+            let fraction = b.pp_bubble_s / ideal;
+            let expected = f64::from(p - 1) / f64::from(v * m);
+            let case = format!("p {p}, v {v}, m {m}: bubble fraction {fraction} vs {expected}; {b:?}");
+            assert!(close(fraction, expected), "{case}");
+            assert!(close(b.compute_s, ideal), "{case}");
+            assert!(close(step_s, ideal * (1.0 + expected) + opt + overhead), "{case}");
+        }
+    }
 }
