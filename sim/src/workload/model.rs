@@ -349,8 +349,10 @@ impl ModelRef {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dense(name: &str, layers: u32, hidden: u32, heads: u32, kv_heads: u32, ffn: u32, vocab: u32, llama_style: bool) -> ModelSpec {
+/// A dense preset from its shape `[layers, hidden, heads, kv_heads, ffn, vocab]`; `llama_style`: gated
+/// FFN without biases, rotary positions, untied embeddings, no dropout (else GPT-style).
+fn dense(name: &str, shape: [u32; 6], llama_style: bool) -> ModelSpec {
+    let [layers, hidden, heads, kv_heads, ffn, vocab] = shape;
     ModelSpec {
         name: name.to_string(),
         layers,
@@ -386,12 +388,12 @@ pub const PRESET_IDS: &[&str] =
 /// MT-NLG 530B: Smith et al. 2022 (105 l, 20480, 128 heads).
 pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
     let m = match id {
-        "gpt3-175b" => dense("GPT-3 175B", 96, 12288, 96, 96, 49152, 51200, false),
-        "mt-nlg-530b" => dense("MT-NLG 530B", 105, 20480, 128, 128, 81920, 51200, false),
-        "llama3-8b" => dense("Llama 3 8B", 32, 4096, 32, 8, 14336, 128_000, true),
-        "llama3-70b" => dense("Llama 3 70B", 80, 8192, 64, 8, 28672, 128_000, true),
-        "llama3-405b" => dense("Llama 3 405B", 126, 16384, 128, 8, 53248, 128_000, true),
-        "dense-200b" => dense("Dense 200B (Llama-style)", 96, 12288, 96, 8, 49152, 128_000, true),
+        "gpt3-175b" => dense("GPT-3 175B", [96, 12288, 96, 96, 49152, 51200], false),
+        "mt-nlg-530b" => dense("MT-NLG 530B", [105, 20480, 128, 128, 81920, 51200], false),
+        "llama3-8b" => dense("Llama 3 8B", [32, 4096, 32, 8, 14336, 128_000], true),
+        "llama3-70b" => dense("Llama 3 70B", [80, 8192, 64, 8, 28672, 128_000], true),
+        "llama3-405b" => dense("Llama 3 405B", [126, 16384, 128, 8, 53248, 128_000], true),
+        "dense-200b" => dense("Dense 200B (Llama-style)", [96, 12288, 96, 8, 49152, 128_000], true),
         "mixtral-8x7b" => ModelSpec {
             moe: Some(MoeSpec {
                 experts: 8,
@@ -401,7 +403,7 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
                 dense_layers: 0,
                 max_nodes_per_token: None,
             }),
-            ..dense("Mixtral 8x7B", 32, 4096, 32, 8, 14336, 32000, true)
+            ..dense("Mixtral 8x7B", [32, 4096, 32, 8, 14336, 32000], true)
         },
         "deepseek-v3-like" => ModelSpec {
             moe: Some(MoeSpec {
@@ -413,7 +415,7 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
                 max_nodes_per_token: Some(4),
             }),
             mla: Some(MlaSpec { q_lora_rank: 1536, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128 }),
-            ..dense("DeepSeek-V3-shaped MoE", 61, 7168, 128, 128, 18432, 129_280, true)
+            ..dense("DeepSeek-V3-shaped MoE", [61, 7168, 128, 128, 18432, 129_280], true)
         },
         _ => {
             let ids: Vec<String> = PRESET_IDS.iter().map(|s| s.to_string()).collect();
@@ -435,7 +437,7 @@ mod tests {
     #[test]
     fn gpt_params_match_megatron_eq2() {
         for (l, h, heads, billions) in [(24u32, 2304u32, 24u32, 1.7), (96, 12288, 96, 174.6), (128, 25600, 160, 1008.0)] {
-            let m = dense("t", l, h, heads, heads, 4 * h, 51200, false);
+            let m = dense("t", [l, h, heads, heads, 4 * h, 51200], false);
             let p = m.params(2048).total;
             let want = megatron_params(l.into(), h.into(), 51200.0, 2048.0);
             assert!((p - want).abs() / want < 2e-3, "{p} vs {want}");
@@ -467,7 +469,7 @@ mod tests {
         // F = 96 B s l h^2 (1 + s/(6h) + V/(16 l h)) counts fwd+bwd+recompute-fwd (4x) for layers and
         // 3x for logits; our forward count times those factors must agree.
         let (l, h, s, v) = (96u32, 12288u32, 2048u32, 51200u32);
-        let m = dense("t", l, h, 96, 96, 4 * h, v, false);
+        let m = dense("t", [l, h, 96, 96, 4 * h, v], false);
         let layers = f64::from(l) * m.layer_forward_flops_per_token(s, false);
         let ours = 4.0 * layers + 3.0 * m.logits_flops_per_token();
         let (lf, hf, sf, vf) = (f64::from(l), f64::from(h), f64::from(s), f64::from(v));
