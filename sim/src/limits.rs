@@ -67,13 +67,18 @@ fn invalid(file: &str, field: &str, msg: String) -> WankaError {
     WankaError::Invalid { file: file.into(), field: field.into(), msg }
 }
 
+/// A number as errors print it: plain in [1e-4, 1e16), else in exponent form (`1e300`, not 301 digits).
+pub fn num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) { format!("{v}") } else { format!("{v:e}") }
+}
+
 /// `v` must be finite and in `[lo, hi]` (`unit` follows the numbers in the message).
 pub fn in_range(file: &str, field: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), WankaError> {
     if v >= lo && v <= hi {
         return Ok(());
     }
     let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
-    Err(invalid(file, field, format!("must be in [{lo}, {hi}]{unit}, got {v}")))
+    Err(invalid(file, field, format!("must be in [{}, {}]{unit}, got {}", num(lo), num(hi), num(v))))
 }
 
 /// A number of Monte Carlo seeds: 1 to [`MAX_SEEDS`].

@@ -104,7 +104,8 @@ impl Component {
         }
         if self.rate_per_unit_hour > crate::limits::MAX_RATE_PER_UNIT_HOUR {
             let max = crate::limits::MAX_RATE_PER_UNIT_HOUR;
-            return bad(format!("rate_per_unit_hour must be in [0, {max}] (one failure a day per unit), got {}", self.rate_per_unit_hour));
+            let got = crate::limits::num(self.rate_per_unit_hour);
+            return bad(format!("rate_per_unit_hour must be in [0, {max}] (one failure a day per unit), got {got}"));
         }
         if let FailureLaw::Weibull { shape, scale_hours } = self.distribution
             && !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite())
@@ -115,7 +116,9 @@ impl Component {
             let ((k0, k1), (s0, s1)) = (crate::limits::WEIBULL_SHAPE, crate::limits::WEIBULL_SCALE_H);
             if !(k0..=k1).contains(&shape) || !(s0..=s1).contains(&scale_hours) {
                 return bad(format!(
-                    "Weibull needs shape in [{k0}, {k1}] and scale_hours in [{s0}, {s1}], got shape {shape}, scale {scale_hours}"
+                    "Weibull needs shape in [{k0}, {k1}] and scale_hours in [{s0}, {s1}], got shape {}, scale {}",
+                    crate::limits::num(shape),
+                    crate::limits::num(scale_hours)
                 ));
             }
         }
