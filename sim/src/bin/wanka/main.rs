@@ -102,14 +102,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Rust's stdout swallows writes to a closed descriptor: find out before any work.
-    {
-        use std::os::fd::AsFd;
-        if std::io::stdout().as_fd().try_clone_to_owned().is_err() {
-            eprintln!("error: cannot write to standard output: it is closed");
-            return ExitCode::from(2);
-        }
-    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
