@@ -7,6 +7,8 @@ use thiserror::Error;
 pub enum WankaError {
     #[error("{path}: cannot read: {reason}")]
     Io { path: String, reason: String },
+    #[error("{path}: cannot write: {reason}")]
+    Write { path: String, reason: String },
     #[error("{file}:{line}:{col}: {msg}")]
     Parse { file: String, line: usize, col: usize, msg: String },
     #[error("{file}: field `{field}`: {msg}")]
@@ -91,6 +93,12 @@ pub enum Violation {
         chunks: u32,
         limit: u64,
     },
+    /// The step's operations, one after another, would take longer than a step may
+    /// ([`crate::limits::MAX_STEP_S`]): a bandwidth or overhead too small or large to mean anything.
+    StepTimeLimit {
+        serial_s: f64,
+        limit_s: f64,
+    },
     /// The worst stage's memory exceeds the device's.
     Memory {
         stage: usize,
@@ -144,6 +152,10 @@ impl std::fmt::Display for Violation {
                 f,
                 "{ops} pipeline operations per step ({micro_batches} micro-batches x {chunks} chunks x 2) exceed the simulator's limit of {limit}; check global_batch and micro_batch"
             ),
+            StepTimeLimit { serial_s, limit_s } => write!(
+                f,
+                "one step would take up to {serial_s:.3e} s, above the {limit_s} s a step may take; check the cluster's bandwidths and framework.iteration_overhead_s"
+            ),
             Memory { stage, total_gb, weights_gb, gradients_gb, optimizer_gb, activations_gb, buffers_gb, chip, hbm_gb, capacity_gb } => {
                 write!(
                     f,
@@ -177,6 +189,7 @@ impl Violation {
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
             OperationLimit { .. } => "exceeds the step simulator's operation limit".into(),
+            StepTimeLimit { .. } => "exceeds the step time limit".into(),
             other => other.to_string(),
         }
     }

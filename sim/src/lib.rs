@@ -34,6 +34,7 @@
 pub mod cancel;
 pub mod engine;
 pub mod error;
+pub mod limits;
 pub mod ron_util;
 
 pub mod scenario;

@@ -5,9 +5,27 @@ use std::path::Path;
 
 use crate::error::WankaError;
 
-/// Read a text file, mapping I/O errors to [`WankaError::Io`].
+/// Read a text file, mapping I/O errors to [`WankaError::Io`]. At most
+/// [`crate::limits::MAX_INPUT_BYTES`] are read (`/dev/zero` or a runaway pipe is refused, not read
+/// until memory runs out); a leading UTF-8 byte-order mark is skipped.
 pub fn read_file(path: &Path) -> Result<String, WankaError> {
-    std::fs::read_to_string(path).map_err(|e| WankaError::Io { path: path.display().to_string(), reason: e.to_string() })
+    use std::io::Read;
+    let max = crate::limits::MAX_INPUT_BYTES;
+    let err = |reason: String| WankaError::Io { path: path.display().to_string(), reason };
+    let f = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    if f.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(err("is a directory".into()));
+    }
+    let mut bytes = Vec::new();
+    f.take(max + 1).read_to_end(&mut bytes).map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(err(format!("larger than the {max}-byte limit of an input file")));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| err(format!("not UTF-8 text ({e})")))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// Parse RON text; `file` names the source in errors.

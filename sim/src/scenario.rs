@@ -76,10 +76,13 @@ impl Scenario {
         if !(self.training.tokens > 0.0 && self.training.tokens.is_finite()) {
             return bad("training.tokens", format!("must be a positive number of tokens, got {}", self.training.tokens));
         }
+        crate::limits::in_range(file, "training.tokens", self.training.tokens, 1.0, crate::limits::MAX_TOKENS, "tokens")?;
         let o = self.framework.iteration_overhead_s;
         if !(o >= 0.0 && o.is_finite()) {
             return bad("framework.iteration_overhead_s", format!("must be >= 0 seconds, got {o}"));
         }
+        // A step must fit in the longest run many times over: an hour of overhead per step at most.
+        crate::limits::in_range(file, "framework.iteration_overhead_s", o, 0.0, 3600.0, "seconds")?;
         let f = self.framework.moe_comm_sm_fraction;
         if !(0.0..0.9).contains(&f) {
             return bad("framework.moe_comm_sm_fraction", format!("must be in [0, 0.9), got {f}"));

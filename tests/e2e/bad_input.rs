@@ -5,6 +5,10 @@
 //! // expect: <substring of the expected error>
 //! ```
 //!
+//! A second line `// args: <subcommand and flags>` runs that command instead of `wanka step` (the
+//! file is the last argument): run-only checks (`run --seeds 2`), plan files (`compare`) and sweep
+//! files (`sweep --check`).
+//!
 //! `{file}` in the expectation stands for the path the binary was given (relative to the repository
 //! root), so messages are checked to name the file, and the line and column where there is one.
 //! `bad_scenarios/overflow/` holds inputs whose sizes overflowed 32-bit arithmetic (regression tests
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::support::{Run, repo_root, wanka};
 
 const BAD_DIR: &str = "tests/bad_scenarios";
-const MIN_BAD_FILES: usize = 24;
+const MIN_BAD_FILES: usize = 95;
 
 /// `.ron` files directly in `dir` (relative to the repository root), sorted.
 fn ron_files(dir: &str) -> Vec<PathBuf> {
@@ -44,6 +48,16 @@ fn expectation(rel: &Path) -> String {
     want.replace("{file}", &rel.display().to_string())
 }
 
+/// The command announced on the second line (`// args: …`), default `step`.
+fn command_args(rel: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join(rel)).unwrap_or_default();
+    let second = text.lines().nth(1).unwrap_or("");
+    match second.strip_prefix("// args:") {
+        Some(a) => a.split_whitespace().map(str::to_string).collect(),
+        None => vec!["step".to_string()],
+    }
+}
+
 /// Run `wanka step` on each file (in parallel) and return the description of every failure.
 fn check_bad_files(files: &[PathBuf]) -> Vec<String> {
     let runs: Vec<(PathBuf, String, Run)> = std::thread::scope(|s| {
@@ -52,7 +66,9 @@ fn check_bad_files(files: &[PathBuf]) -> Vec<String> {
             .map(|f| {
                 s.spawn(move || {
                     let want = expectation(f);
-                    let run = wanka(["step".as_ref(), f.as_os_str()]);
+                    let mut args: Vec<std::ffi::OsString> = command_args(f).into_iter().map(Into::into).collect();
+                    args.push(f.clone().into_os_string());
+                    let run = wanka(args.iter().map(|a| a.as_os_str()));
                     (f.clone(), want, run)
                 })
             })

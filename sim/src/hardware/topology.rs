@@ -119,10 +119,18 @@ impl Cluster {
                 format!("must be a positive bandwidth, got {}", spec.network.nic_gbit_per_s_per_gpu),
             );
         }
+        let (lo, hi) = crate::limits::NIC_GBIT;
+        crate::limits::in_range(file, "cluster.network.nic_gbit_per_s_per_gpu", spec.network.nic_gbit_per_s_per_gpu, lo, hi, "Gbit/s")?;
         if scale_out.kind == crate::hardware::catalog::FabricKind::ScaleUp {
             return bad(
                 "network.fabric",
                 format!("`{}` is a scale-up fabric; the network needs a scale-out fabric (InfiniBand, RoCE)", scale_out.id),
+            );
+        }
+        if scale_out.kind == crate::hardware::catalog::FabricKind::HostBus {
+            return bad(
+                "network.fabric",
+                format!("`{}` is a host bus inside a node; the network needs a scale-out fabric (InfiniBand, RoCE)", scale_out.id),
             );
         }
         let calibration = catalog.calibration(&chip).clone();

@@ -198,6 +198,20 @@ impl PlanFile {
                 format!("must be at least one sequence ({} tokens), got {}", g.seq_len, g.batch_tokens),
             );
         }
+        crate::limits::in_range(file, "goal.tokens", g.tokens, 1.0, crate::limits::MAX_TOKENS, "tokens")?;
+        crate::limits::in_range(file, "goal.batch_tokens", g.batch_tokens, 1.0, crate::limits::MAX_GLOBAL_BATCH_TOKENS, "tokens")?;
+        let sequences = g.batch_tokens / f64::from(g.seq_len);
+        if sequences > crate::limits::MAX_BATCH_SEQUENCES {
+            return bad(
+                "goal.batch_tokens".into(),
+                format!(
+                    "{} tokens of {}-token sequences is {sequences} sequences a batch; at most {} are allowed (raise seq_len)",
+                    g.batch_tokens,
+                    g.seq_len,
+                    crate::limits::MAX_BATCH_SEQUENCES
+                ),
+            );
+        }
         if let Some(d) = g.deadline_days.filter(|d| !(*d > 0.0)) {
             return bad("goal.deadline_days".into(), format!("must be positive, got {d}"));
         }
@@ -212,6 +226,15 @@ impl PlanFile {
         }
         if self.settings.seeds == 0 || self.settings.top_k == 0 {
             return bad("settings".into(), "seeds and top_k must be at least 1".into());
+        }
+        crate::limits::seeds(file, "settings.seeds", self.settings.seeds)?;
+        for (i, c) in self.candidates.iter().enumerate() {
+            if let Some(j) = self.candidates[..i].iter().position(|o| o.name == c.name) {
+                return bad(
+                    format!("candidates[{i}].name"),
+                    format!("`{}` is also the name of candidates[{j}]; names must be unique", c.name),
+                );
+            }
         }
         for (i, c) in self.candidates.iter().enumerate() {
             let f = format!("candidates[{i}]");
@@ -369,6 +392,7 @@ impl PlanFile {
             replicas_per_node: 1,
         };
         let (inputs, ctx) = build_run_inputs(job, file)?;
+        crate::run::inputs::check_event_budget(&inputs, self.settings.seeds, file)?;
         let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
         result.ideal_days = ctx.ideal_days;
         result.days = mc.wall_days;

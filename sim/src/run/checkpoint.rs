@@ -94,14 +94,28 @@ impl CheckpointSpec {
             if !(v > 0.0 && v.is_finite()) {
                 return bad(name, format!("must be a positive bandwidth, got {v}"));
             }
+            let (lo, hi) = crate::limits::STORAGE_GB_PER_S;
+            crate::limits::in_range(file, &format!("run.checkpoint.{name}"), v, lo, hi, "GB/s")?;
         }
         if !(self.fixed_latency_s >= 0.0 && self.fixed_latency_s.is_finite()) {
             return bad("fixed_latency_s", format!("must be >= 0 seconds, got {}", self.fixed_latency_s));
         }
+        crate::limits::in_range(
+            file,
+            "run.checkpoint.fixed_latency_s",
+            self.fixed_latency_s,
+            0.0,
+            crate::limits::MAX_DURATION_S,
+            "seconds",
+        )?;
         if let Interval::Fixed { minutes } = self.interval
             && !(minutes > 0.0 && minutes.is_finite())
         {
             return bad("interval", format!("Fixed minutes must be positive, got {minutes}"));
+        }
+        if let Interval::Fixed { minutes } = self.interval {
+            let (lo, hi) = (crate::limits::MIN_CHECKPOINT_INTERVAL_S / 60.0, crate::limits::MAX_DURATION_S / 60.0);
+            crate::limits::in_range(file, "run.checkpoint.interval", minutes, lo, hi, "minutes")?;
         }
         Ok(())
     }

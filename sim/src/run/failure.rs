@@ -102,10 +102,25 @@ impl Component {
         if !(self.rate_per_unit_hour >= 0.0 && self.rate_per_unit_hour.is_finite()) {
             return bad(format!("rate_per_unit_hour must be a non-negative number, got {}", self.rate_per_unit_hour));
         }
+        if self.rate_per_unit_hour > crate::limits::MAX_RATE_PER_UNIT_HOUR {
+            let max = crate::limits::MAX_RATE_PER_UNIT_HOUR;
+            let got = crate::limits::num(self.rate_per_unit_hour);
+            return bad(format!("rate_per_unit_hour must be in [0, {max}] (one failure a day per unit), got {got}"));
+        }
         if let FailureLaw::Weibull { shape, scale_hours } = self.distribution
             && !(shape > 0.0 && shape.is_finite() && scale_hours > 0.0 && scale_hours.is_finite())
         {
             return bad(format!("Weibull needs shape > 0 and scale_hours > 0, got shape {shape}, scale {scale_hours}"));
+        }
+        if let FailureLaw::Weibull { shape, scale_hours } = self.distribution {
+            let ((k0, k1), (s0, s1)) = (crate::limits::WEIBULL_SHAPE, crate::limits::WEIBULL_SCALE_H);
+            if !(k0..=k1).contains(&shape) || !(s0..=s1).contains(&scale_hours) {
+                return bad(format!(
+                    "Weibull needs shape in [{k0}, {k1}] and scale_hours in [{s0}, {s1}], got shape {}, scale {}",
+                    crate::limits::num(shape),
+                    crate::limits::num(scale_hours)
+                ));
+            }
         }
         Ok(())
     }

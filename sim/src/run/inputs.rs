@@ -45,7 +45,9 @@ impl Scenario {
 
     /// Monte Carlo over `seeds` runs of the whole training run.
     pub fn simulate_run(&self, catalog: &Catalog, file: &str, seeds: u64) -> Result<RunReport, WankaError> {
+        crate::limits::seeds(file, "seeds", seeds)?;
         let (inputs, context) = self.run_inputs(catalog, file)?;
+        check_event_budget(&inputs, seeds, file)?;
         let monte_carlo = monte_carlo(&inputs, self.seed, seeds);
         Ok(RunReport { context, monte_carlo })
     }
@@ -128,6 +130,18 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
         maintenance: run.maintenance.clone(),
         max_s: run.max_days * 86400.0,
     };
+    let restart_s = inputs.restart_core_s() + run.recovery.detection_s;
+    if mtti_s <= restart_s {
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run.failures".into(),
+            msg: format!(
+                "the failure rates give a mean time to interruption of {mtti_s:.0} s, not above the {restart_s:.0} s a restart takes: \
+                 the job would never make progress (lower run.failures.multiplier or the overrides' rates)"
+            ),
+        });
+    }
+    check_event_budget(&inputs, 1, file)?;
     let ctx = RunContext {
         scenario: String::new(),
         tokens,
@@ -139,11 +153,44 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
         mtti_hours: mtti_s / 3600.0,
         checkpoint: ckpt,
         checkpoint_interval_s: interval_s,
-        restart_s: inputs.restart_core_s() + run.recovery.detection_s,
+        restart_s,
         hot_spare_nodes,
         devices,
     };
     Ok((inputs, ctx))
+}
+
+/// Events one run may simulate, estimated before it starts: failures, straggler onsets and maintenance
+/// windows over the whole horizon (`max_days`) at their mean rates, plus the checkpoints of the work
+/// (one per interval, twice over for rework). Refused past [`crate::limits::MAX_EVENTS_PER_RUN`] per run
+/// and [`crate::limits::MAX_EVENTS_PER_MONTE_CARLO`] over `seeds` runs, naming the estimate.
+pub fn estimated_events(inp: &RunInputs) -> f64 {
+    let horizon_h = inp.max_s / 3600.0;
+    let failures: f64 = inp.processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum::<f64>() * horizon_h;
+    let nodes = (inp.devices as f64 / f64::from(inp.gpus_per_node.max(1))).ceil();
+    let stragglers = 2.0 * inp.stragglers.rate_per_node_hour * nodes * horizon_h;
+    let maintenance = inp.maintenance.as_ref().map_or(0.0, |m| 2.0 * horizon_h / m.interval_hours);
+    let checkpoints = 3.0 * inp.work_s / inp.interval_s.max(1e-9);
+    // Each failure is followed by detection, a restart and possibly a repair.
+    4.0 * failures + stragglers + maintenance + checkpoints
+}
+
+/// Refuse a Monte Carlo of `seeds` runs whose estimated events exceed the budget.
+pub fn check_event_budget(inp: &RunInputs, seeds: u64, file: &str) -> Result<(), WankaError> {
+    use crate::limits::{MAX_EVENTS_PER_MONTE_CARLO, MAX_EVENTS_PER_RUN};
+    let per_run = estimated_events(inp);
+    let total = per_run * seeds as f64;
+    if !(per_run <= MAX_EVENTS_PER_RUN && total <= MAX_EVENTS_PER_MONTE_CARLO) {
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run".into(),
+            msg: format!(
+                "about {per_run:.3e} events per run x {seeds} seeds = {total:.3e}; the budget is {MAX_EVENTS_PER_RUN:.0e} per run and \
+                 {MAX_EVENTS_PER_MONTE_CARLO:.0e} in all (lower the failure rates, max_days or the seeds, or checkpoint less often)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The fixed figures of a training run (same for every seed).

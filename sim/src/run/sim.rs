@@ -248,7 +248,7 @@ impl<'a> Sim<'a> {
         let goal = self.next_ckpt_at.min(self.target);
         let remaining = goal.saturating_sub(self.work);
         let wall = (remaining as f64 / sp).ceil() as Ticks;
-        self.q.schedule_at(now + wall, Ev::Milestone(self.epoch));
+        self.q.schedule_at(now.saturating_add(wall), Ev::Milestone(self.epoch));
     }
 
     fn schedule_failure(&mut self, i: usize) {
@@ -266,8 +266,8 @@ impl<'a> Sim<'a> {
     fn begin_checkpoint(&mut self, now: Ticks) {
         self.enter(Phase::Stalled, now);
         self.snapshot = self.work;
-        self.next_ckpt_at = self.work + self.interval;
-        self.q.schedule_at(now + ticks(self.inp.checkpoint.stall_s), Ev::StallEnd(self.epoch));
+        self.next_ckpt_at = self.work.saturating_add(self.interval);
+        self.q.schedule_at(now.saturating_add(ticks(self.inp.checkpoint.stall_s)), Ev::StallEnd(self.epoch));
     }
 
     /// Start the down sequence after an unplanned interruption at `now`.
@@ -282,13 +282,13 @@ impl<'a> Sim<'a> {
         self.acct.useful -= lost;
         self.acct.rework += lost;
         self.work = self.committed;
-        self.next_ckpt_at = self.committed + self.interval;
+        self.next_ckpt_at = self.committed.saturating_add(self.interval);
         self.pending.clear();
         self.maint_after_stall = false;
         if needs_node {
             let mean_s = self.inp.recovery.repair_hours * 3600.0;
             let e: f64 = Exp1.sample(&mut self.rng_repair);
-            self.q.schedule_at(now + ticks(e * mean_s), Ev::Repaired);
+            self.q.schedule_at(now.saturating_add(ticks(e * mean_s)), Ev::Repaired);
             if self.spares_free > 0 {
                 self.spares_free -= 1;
                 self.out.spares_used += 1;
@@ -299,7 +299,7 @@ impl<'a> Sim<'a> {
         }
         self.log(now, "interruption", format!("{cause}; lost {:.0} s of work", secs(lost)));
         self.enter(Phase::Detecting, now);
-        self.q.schedule_at(now + ticks(self.inp.recovery.detection_s), Ev::DetectEnd(self.epoch));
+        self.q.schedule_at(now.saturating_add(ticks(self.inp.recovery.detection_s)), Ev::DetectEnd(self.epoch));
     }
 
     fn after_detection(&mut self, now: Ticks) {
@@ -318,7 +318,7 @@ impl<'a> Sim<'a> {
         if self.swap_needed {
             d += self.inp.recovery.spare_swap_s;
         }
-        self.q.schedule_at(now + ticks(d), Ev::RestartEnd(self.epoch));
+        self.q.schedule_at(now.saturating_add(ticks(d)), Ev::RestartEnd(self.epoch));
     }
 
     fn run(mut self) -> (RunOutcome, Option<Vec<LogEvent>>) {
@@ -392,7 +392,7 @@ impl<'a> Sim<'a> {
     /// The job reached its next checkpoint or its token target; true when training is done.
     fn on_milestone(&mut self, now: Ticks) -> bool {
         self.close(now);
-        if self.work + 2 >= self.target.min(self.next_ckpt_at) {
+        if self.work.saturating_add(2) >= self.target.min(self.next_ckpt_at) {
             // Rounding of the speed can leave a tick or two; they were spent working.
             let goal = self.target.min(self.next_ckpt_at);
             let fix = goal.saturating_sub(self.work);
@@ -429,7 +429,7 @@ impl<'a> Sim<'a> {
         } else {
             self.ckpt_id += 1;
             self.pending.push((self.ckpt_id, self.snapshot));
-            self.q.schedule_at(now + durable_in, Ev::Durable(self.ckpt_id));
+            self.q.schedule_at(now.saturating_add(durable_in), Ev::Durable(self.ckpt_id));
         }
         if self.maint_after_stall {
             self.maint_after_stall = false;
@@ -437,7 +437,7 @@ impl<'a> Sim<'a> {
             let m = self.inp.maintenance.clone().expect("maintenance scheduled");
             self.enter(Phase::Maintenance, now);
             let d = m.duration_min * 60.0 + self.inp.restart_core_s();
-            self.q.schedule_at(now + ticks(d), Ev::MaintenanceEnd(self.epoch));
+            self.q.schedule_at(now.saturating_add(ticks(d)), Ev::MaintenanceEnd(self.epoch));
             self.log(now, "maintenance", format!("{:.0} min window", m.duration_min));
         } else {
             self.start_running(now);
@@ -477,7 +477,7 @@ impl<'a> Sim<'a> {
         self.out.stragglers += 1;
         self.straggler_ids += 1;
         let id = self.straggler_ids;
-        self.q.schedule_at(now + ticks(self.inp.stragglers.detection_hours * 3600.0), Ev::StragglerEvict(id));
+        self.q.schedule_at(now.saturating_add(ticks(self.inp.stragglers.detection_hours * 3600.0)), Ev::StragglerEvict(id));
         if self.phase == Phase::Running {
             self.epoch += 1;
             self.schedule_milestone(now);
@@ -485,7 +485,7 @@ impl<'a> Sim<'a> {
         self.log(now, "straggler", format!("{} slow node(s)", self.stragglers_active));
         let rate_h = self.straggler_rate_per_hour();
         let e: f64 = Exp1.sample(&mut self.rng_straggler);
-        self.q.schedule_at(now + ticks(e / rate_h * 3600.0), Ev::StragglerOnset);
+        self.q.schedule_at(now.saturating_add(ticks(e / rate_h * 3600.0)), Ev::StragglerOnset);
     }
 
     /// A straggler is evicted (if one is still in the job).
@@ -504,7 +504,7 @@ impl<'a> Sim<'a> {
     /// A maintenance window is due: checkpoint, then stop (the next window is scheduled).
     fn on_maintenance(&mut self, now: Ticks) {
         if let Some(m) = &self.inp.maintenance {
-            self.q.schedule_at(now + ticks(m.interval_hours * 3600.0), Ev::Maintenance);
+            self.q.schedule_at(now.saturating_add(ticks(m.interval_hours * 3600.0)), Ev::Maintenance);
         }
         if self.phase == Phase::Running {
             self.close(now);

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::WankaError;
+use crate::limits::{self, in_range};
 use crate::run::checkpoint::CheckpointSpec;
 use crate::run::failure::{Component, FailureProfile, Process};
 
@@ -148,6 +149,7 @@ impl RunSpec {
         if !(f.multiplier >= 0.0 && f.multiplier.is_finite()) {
             return bad("failures.multiplier", format!("must be >= 0, got {}", f.multiplier));
         }
+        in_range(file, "run.failures.multiplier", f.multiplier, 0.0, limits::MAX_FAILURE_MULTIPLIER, "")?;
         for (i, c) in f.overrides.iter().enumerate() {
             c.check(file, &format!("run.failures.overrides[{i}]"))?;
         }
@@ -163,21 +165,39 @@ impl RunSpec {
             if !nonneg(v) {
                 return bad(&format!("recovery.{name}"), format!("must be >= 0 seconds, got {v}"));
             }
+            in_range(file, &format!("run.recovery.{name}"), v, 0.0, limits::MAX_DURATION_S, "seconds")?;
         }
         if !(r.repair_hours > 0.0 && r.repair_hours.is_finite()) {
             return bad("recovery.repair_hours", format!("must be positive, got {}", r.repair_hours));
         }
+        in_range(file, "run.recovery.repair_hours", r.repair_hours, 1.0 / 3600.0, limits::MAX_DURATION_S / 3600.0, "hours")?;
         self.checkpoint.check(file)?;
         let s = &self.stragglers;
         if !nonneg(s.rate_per_node_hour) {
             return bad("stragglers.rate_per_node_hour", format!("must be >= 0, got {}", s.rate_per_node_hour));
         }
+        in_range(
+            file,
+            "run.stragglers.rate_per_node_hour",
+            s.rate_per_node_hour,
+            0.0,
+            limits::MAX_STRAGGLER_RATE_PER_NODE_HOUR,
+            "per node-hour",
+        )?;
         if !(s.slowdown >= 0.0 && s.slowdown < 1.0) {
             return bad("stragglers.slowdown", format!("must be in [0, 1), got {}", s.slowdown));
         }
         if !(s.detection_hours > 0.0 && s.detection_hours.is_finite()) {
             return bad("stragglers.detection_hours", format!("must be positive, got {}", s.detection_hours));
         }
+        in_range(
+            file,
+            "run.stragglers.detection_hours",
+            s.detection_hours,
+            limits::MIN_STRAGGLER_DETECTION_H,
+            limits::MAX_DURATION_S / 3600.0,
+            "hours",
+        )?;
         if let Some(m) = &self.maintenance
             && (!(m.interval_hours > 0.0 && m.interval_hours.is_finite()) || !nonneg(m.duration_min))
         {
@@ -186,9 +206,23 @@ impl RunSpec {
                 format!("needs interval_hours > 0 and duration_min >= 0, got {} h, {} min", m.interval_hours, m.duration_min),
             );
         }
+        if let Some(m) = &self.maintenance {
+            let max_h = limits::MAX_DURATION_S / 3600.0;
+            in_range(file, "run.maintenance.interval_hours", m.interval_hours, limits::MIN_MAINTENANCE_INTERVAL_H, max_h, "hours")?;
+            // A window as long as the period leaves no time to train.
+            in_range(
+                file,
+                "run.maintenance.duration_min",
+                m.duration_min,
+                0.0,
+                m.interval_hours * 60.0 / 2.0,
+                "minutes (half the period)",
+            )?;
+        }
         if !(self.max_days > 0.0 && self.max_days.is_finite()) {
             return bad("max_days", format!("must be positive, got {}", self.max_days));
         }
+        in_range(file, "run.max_days", self.max_days, 1.0 / 24.0, limits::MAX_DAYS, "days")?;
         Ok(())
     }
 

@@ -146,6 +146,20 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         });
     }
     let (cost_model, chunks) = cost::build(model, plan, cluster, seq_len, fw);
+    // Every operation of the step one after another bounds its makespan: refused past the limit, so the
+    // schedule's nanosecond sums cannot wrap and no step time is printed that means nothing.
+    let per_microbatch: f64 = chunks
+        .iter()
+        .map(|c| c.forward.total_s() + c.backward.total_s() + c.grad_reduce_per_microbatch_s)
+        .chain(cost_model.p2p_next_s.iter().map(|s| 2.0 * s))
+        .sum();
+    let serial_s = per_microbatch * f64::from(plan.micro_batches)
+        + chunks.iter().map(|c| c.grad_reduce_s).sum::<f64>()
+        + cost_model.optimizer_s.iter().chain(&cost_model.param_gather_s).sum::<f64>()
+        + cost_model.iteration_overhead_s;
+    if !(serial_s <= crate::limits::MAX_STEP_S) {
+        return Err(WankaError::Infeasible { reasons: vec![Violation::StepTimeLimit { serial_s, limit_s: crate::limits::MAX_STEP_S }] });
+    }
     let (timelines, breakdown, crit, step_s) = schedule::simulate(plan, &cost_model, &chunks);
     let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
     let model_flops = tokens * model.model_flops_per_token(seq_len);

@@ -116,6 +116,19 @@ pub(super) fn apply_sets(doc: &mut Value, src: &SweepSrc, opts: &LoadOptions, fi
     Ok(touched_seed)
 }
 
+/// A fixed override (`set` or `--set`) on a path that is also an axis would be silently replaced by
+/// the axis values: refused.
+pub(super) fn check_sets_not_axes(src: &SweepSrc, opts: &LoadOptions, axes: &[Axis], file: &str) -> Result<(), WankaError> {
+    let sets = src.set.iter().map(|(k, _)| (k, format!("set.{k}"))).chain(opts.set.iter().map(|(k, _)| (k, format!("--set {k}"))));
+    for (k, field) in sets {
+        let Ok(fp) = FieldPath::parse(k) else { continue };
+        if axes.iter().any(|a| a.path.text == fp.text) {
+            return Err(invalid(file, field, format!("`{k}` is also an axis of the sweep; the axis would override it (drop one)")));
+        }
+    }
+    Ok(())
+}
+
 /// The axes, each value checked against the base on its own; true when one of them is the seed.
 pub(super) fn parse_axes(src: &SweepSrc, doc: &Value, file: &str) -> Result<(Vec<Axis>, bool), WankaError> {
     let mut touched_seed = false;

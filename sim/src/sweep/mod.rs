@@ -47,7 +47,7 @@ pub use manifest::Manifest;
 pub const FORMAT: &str = "wanka-sweep/1";
 
 /// Most points a sweep may have.
-pub const MAX_POINTS: u64 = 10_000_000;
+pub const MAX_POINTS: u64 = crate::limits::MAX_SWEEP_POINTS;
 
 /// One point of a sweep, checked and ready to run.
 #[derive(Debug, Clone)]
@@ -197,10 +197,12 @@ impl Sweep {
         if seeds == 0 {
             return Err(invalid(&file, "seeds", "must be at least 1"));
         }
+        crate::limits::seeds(&file, if opts.seeds.is_some() { "--seeds" } else { "seeds" }, seeds)?;
         let (base_scenario, econ, base) = build::load_base(&src, path, catalog)?;
         let mut doc = document(&base_scenario, &econ);
         let set_seed = build::apply_sets(&mut doc, &src, opts, &file)?;
         let (axes, axis_seed) = build::parse_axes(&src, &doc, &file)?;
+        build::check_sets_not_axes(&src, opts, &axes, &file)?;
         let dims = build::dimensions(&src, &axes, &file)?;
         let coords = build::coordinates(&src.sampling, &dims, &axes, &file)?;
         let (columns, axis_columns) = build::columns(&axes, econ.is_some());
@@ -214,6 +216,15 @@ impl Sweep {
         let seeding = build::Seeding { fixed: set_seed || axis_seed, common: src.common_random_numbers, seed: src.seed };
         let points = build::points(&doc, &layout, seeding, catalog, &file, &mut fp)?;
         let expectations = build::expectations(&src, &columns, &file)?;
+        for (i, e) in expectations.iter().enumerate() {
+            if let Some(&p) = e.spec.points.iter().flatten().find(|&&p| p >= points.len() as u64) {
+                return Err(invalid(
+                    &file,
+                    format!("expect[{i}].points"),
+                    format!("point {p} is beyond the sweep: its points are 0 to {}", points.len().saturating_sub(1)),
+                ));
+            }
+        }
         Ok(Sweep {
             name: src.name,
             description: src.description,

@@ -113,17 +113,65 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> WankaError {
 /// Write a file so that it is either complete or absent: temporary sibling, fsync, rename, fsync of
 /// the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WankaError> {
+    let target = writable_target(path)?;
+    let path = target.as_path();
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| write_err(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| write_err(&tmp, e))?;
+    f.sync_all().map_err(|e| write_err(&tmp, e))?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(path, e));
+    }
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
+    Ok(())
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> WankaError {
+    WankaError::Write { path: path.display().to_string(), reason: e.to_string() }
+}
+
+/// Where a write to `path` lands: a symlink is followed to its target (the link stays a link); an
+/// existing directory or special file (FIFO, socket, device) is refused, and so is a missing parent
+/// directory. Nothing is created.
+pub fn writable_target(path: &Path) -> Result<std::path::PathBuf, WankaError> {
+    let refuse = |reason: &str| WankaError::Write { path: path.display().to_string(), reason: reason.to_string() };
+    let mut target = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = std::fs::read_link(&target).map_err(|e| write_err(path, e))?;
+                target = match target.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            Ok(m) if m.is_file() => return Ok(target),
+            Ok(m) if m.is_dir() => return Err(refuse("is a directory")),
+            Ok(_) => return Err(refuse("not a regular file (a FIFO, socket or device); refusing to replace it")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                return if dir.is_dir() { Ok(target) } else { Err(refuse(&format!("directory {} does not exist", dir.display()))) };
+            }
+            Err(e) => return Err(write_err(path, e)),
+        }
+    }
+    Err(refuse("too many levels of symbolic links"))
+}
+
+/// Check before any work that `path` can be written: [`writable_target`], then a probe file created
+/// and removed beside the target (permissions, read-only file systems).
+pub fn check_writable(path: &Path) -> Result<(), WankaError> {
+    let target = writable_target(path)?;
+    let dir = target.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".wanka-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| write_err(path, e))?;
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 

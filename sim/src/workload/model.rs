@@ -215,6 +215,9 @@ impl ModelSpec {
                 return bad(name, "must be at least 1".into());
             }
         }
+        if self.layers > crate::limits::MAX_LAYERS {
+            return bad("layers", format!("must be between 1 and {}, got {}", crate::limits::MAX_LAYERS, self.layers));
+        }
         if self.head_dim == Some(0) {
             return bad("head_dim", "must be at least 1 (or None for hidden / heads)".into());
         }

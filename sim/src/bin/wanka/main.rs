@@ -8,6 +8,15 @@ use std::process::ExitCode;
 
 use wanka_sim::Catalog;
 
+/// `print!` through [`emit`]: a closed pipe ends output quietly, any other write error is an error.
+macro_rules! out {
+    ($($t:tt)*) => { $crate::emit(&format!($($t)*)) };
+}
+/// `println!` through [`emit`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::emit(&format!("{}\n", format_args!($($t)*))) };
+}
+
 mod report;
 mod sweep_cmd;
 
@@ -131,8 +140,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let name = path.display().to_string();
             let mut p = wanka_sim::planning::plan_file::PlanFile::load(&path)?;
             if let Some(n) = seeds {
-                anyhow::ensure!(n > 0, "--seeds must be at least 1");
-                p.settings.seeds = n;
+                p.settings.seeds = wanka_sim::limits::seeds("command line", "--seeds", n)?;
+            }
+            if let Some(f) = &csv {
+                check_writable(f)?;
             }
             let t0 = std::time::Instant::now();
             let c = p.compare(&catalog, &name)?;
@@ -161,6 +172,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run { scenario, seeds, json, events } => {
             let path = scenario.unwrap_or_else(default_scenario);
             let name = path.display().to_string();
+            wanka_sim::limits::seeds("command line", "--seeds", seeds)?;
+            if let Some(ev) = &events {
+                check_writable(ev)?;
+            }
             let s = wanka_sim::Scenario::load(&path)?;
             let r = s.simulate_run(&catalog, &name, seeds)?;
             if let Some(ev) = events {
@@ -190,6 +205,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Calibrate { cases, json, write_accuracy } => {
+            if let Some(f) = &write_accuracy {
+                check_writable(f)?;
+            }
             let mut all = Vec::new();
             for f in &cases {
                 all.extend(wanka_sim::validate::read_step_cases(f)?);
@@ -235,10 +253,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
 /// Write a file so that it is either complete or absent: the library's `write_atomic` (temporary
 /// sibling, fsync, rename, fsync of the directory), its error as `path: reason`.
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    wanka_sim::sweep::table::write_atomic(path, bytes).map_err(|e| match e {
-        wanka_sim::WankaError::Io { path, reason } => anyhow::anyhow!("{path}: {reason}"),
-        other => other.into(),
-    })
+    Ok(wanka_sim::sweep::table::write_atomic(path, bytes)?)
+}
+
+/// Refuse an output path before the work starts (see `wanka_sim::sweep::table::check_writable`).
+fn check_writable(path: &std::path::Path) -> Result<()> {
+    Ok(wanka_sim::sweep::table::check_writable(path)?)
 }
 
 /// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking.

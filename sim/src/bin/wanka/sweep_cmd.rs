@@ -82,22 +82,32 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
         set.push((k.trim().to_string(), v.trim().to_string()));
     }
     anyhow::ensure!(a.chunk_rows > 0, "--chunk-rows must be at least 1");
-    anyhow::ensure!(a.threads != Some(0), "--threads must be at least 1");
+    if let Some(t) = a.threads {
+        wanka_sim::limits::threads(t)?;
+    }
     anyhow::ensure!(a.flush_secs > 0.0 && a.flush_secs.is_finite(), "--flush-secs must be positive");
+    if let Some(j) = &a.junit
+        && j.parent().is_none_or(|d| d.as_os_str().is_empty() || d.is_dir())
+    {
+        table::check_writable(j)?;
+    }
+    if let Some(o) = a.out.as_ref().filter(|o| o.exists() && !o.is_dir()) {
+        bail!("{}: cannot write: --out must be a directory", o.display());
+    }
     let sw = Sweep::load(&a.file, catalog, &LoadOptions { set, seeds: a.seeds })?;
     let shard = a.shard.unwrap_or(Shard::ALL);
     let mine: Vec<&Point> = sw.points.iter().filter(|p| shard.contains(p.index)).collect();
     if a.check {
-        print!("{}", header(&sw, shard, mine.len()));
-        println!("columns   {}", sw.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "));
+        out!("{}", header(&sw, shard, mine.len()));
+        outln!("columns   {}", sw.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "));
         for p in mine.iter().take(20) {
             let inputs: Vec<String> = sw.axes.iter().zip(&p.inputs).map(|(ax, v)| format!("{}={v}", ax.path.text)).collect();
-            println!("  point {:>5}  seed {:>16}  {}", p.index, p.scenario.seed, inputs.join(", "));
+            outln!("  point {:>5}  seed {:>16}  {}", p.index, p.scenario.seed, inputs.join(", "));
         }
         if mine.len() > 20 {
-            println!("  … {} more", mine.len() - 20);
+            outln!("  … {} more", mine.len() - 20);
         }
-        println!("ok: {} points checked", sw.points.len());
+        outln!("ok: {} points checked", sw.points.len());
         return Ok(ExitCode::SUCCESS);
     }
     let out = a.out.clone().ok_or_else(|| anyhow!("--out DIR is required (or --check to only check the file)"))?;
@@ -109,12 +119,14 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
     }
     let todo: Vec<&Point> = mine.iter().copied().filter(|p| !done.contains_key(&p.index)).collect();
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    print!("{}", header(&sw, shard, mine.len()));
+    // More threads than points only costs memory and start-up.
+    let threads = threads.min(todo.len().max(1));
+    out!("{}", header(&sw, shard, mine.len()));
     let t0 = Instant::now();
     let writing = Writing { out: &out, chunk_rows: a.chunk_rows, flush: Duration::from_secs_f64(a.flush_secs) };
     run_points(&sw, &todo, catalog, threads, &writing, (done.len() as u64, mine.len() as u64))?;
     let elapsed = t0.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "ran       {} points in {elapsed:.1} s on {threads} thread{} ({:.1} points/s); {} already done",
         todo.len(),
         if threads == 1 { "" } else { "s" },
@@ -188,7 +200,7 @@ pub fn merge(a: MergeArgs) -> Result<ExitCode> {
     merged.shard = None;
     prepare_out(&a.out, &merged, true)?;
     let written = table::write_results(&a.out, &merged.columns, &rows)?;
-    println!("merged    {} directories: {} points of sweep {} ({})", a.dirs.len(), rows.len(), merged.name, merged.fingerprint);
+    outln!("merged    {} directories: {} points of sweep {} ({})", a.dirs.len(), rows.len(), merged.name, merged.fingerprint);
     let (exps, axis_cols) = merged.expectations(&a.out.join(table::MANIFEST).display().to_string())?;
     finish(&merged.name, &merged.columns, &rows, &exps, &axis_cols, &written, a.junit.as_deref())
 }
@@ -383,13 +395,13 @@ fn finish(
 ) -> Result<ExitCode> {
     let status = cols.iter().position(|c| c.name == "status").expect("status column");
     let count = |s: &str| rows.values().filter(|r| r[status] == s).count();
-    println!("status    {} ok, {} infeasible, {} error", count("ok"), count("infeasible"), count("error"));
-    println!("results   {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    outln!("status    {} ok, {} infeasible, {} error", count("ok"), count("infeasible"), count("error"));
+    outln!("results   {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     let sorted: Vec<&Vec<String>> = rows.values().collect();
     let outcomes: Vec<Outcome> = expect::evaluate(exps, cols, axis_cols, &sorted);
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed).collect();
     if !exps.is_empty() {
-        println!(
+        outln!(
             "expect    {} expectation{} on {} point checks: {} passed, {} failed",
             exps.len(),
             if exps.len() == 1 { "" } else { "s" },
@@ -399,17 +411,17 @@ fn finish(
         );
     }
     for o in failed.iter().take(20) {
-        println!("  FAIL  point {} ({}): {}: {}", o.point, o.inputs, o.expectation, o.message);
+        outln!("  FAIL  point {} ({}): {}: {}", o.point, o.inputs, o.expectation, o.message);
     }
     if failed.len() > 20 {
-        println!("  … {} more failures (see --junit)", failed.len() - 20);
+        outln!("  … {} more failures (see --junit)", failed.len() - 20);
     }
     if let Some(j) = junit {
         if let Some(dir) = j.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         table::write_atomic(j, expect::junit_xml(name, &outcomes).as_bytes())?;
-        println!("junit     {}", j.display());
+        outln!("junit     {}", j.display());
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -188,3 +188,46 @@ fn bad_run_specs_are_rejected() {
     r.stragglers.slowdown = 1.5;
     assert!(r.check("x.ron").is_err());
 }
+
+/// Mean wall clock (days) and ETTR over `seeds` seeds.
+fn mean_wall_and_ettr(inp: &RunInputs, seeds: u64) -> (f64, f64) {
+    let runs: Vec<RunOutcome> = (0..seeds).map(|s| simulate_run(inp, s, false).0).collect();
+    let n = runs.len() as f64;
+    (runs.iter().map(|o| o.wall_s).sum::<f64>() / n / 86400.0, runs.iter().map(|o| o.ettr).sum::<f64>() / n)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Issue 19: a longer detection never shortens a run, over the whole legal range (up to
+    /// `limits::MAX_DURATION_S`, where the clock once wrapped): beyond the horizon the run is reported
+    /// incomplete at the horizon, never as a shorter run.
+    #[test]
+    fn longer_detection_never_shortens_a_run(a in 0.0f64..1.0, b in 0.0f64..1.0, rate in 0.05f64..1.0) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        // Log-uniform over [1 s, MAX_DURATION_S], plus the exact bound.
+        let d = |u: f64| if u > 0.98 { crate::limits::MAX_DURATION_S } else { crate::limits::MAX_DURATION_S.powf(u) };
+        let mut short = inputs(rate, false, 1);
+        short.max_s = 400.0 * 86400.0;
+        short.recovery.detection_s = d(lo);
+        let mut long = short.clone();
+        long.recovery.detection_s = d(hi);
+        let (ws, _) = mean_wall_and_ettr(&short, 8);
+        let (wl, _) = mean_wall_and_ettr(&long, 8);
+        prop_assert!(wl >= ws * (1.0 - 1e-3), "detection {} s: {ws} days, {} s: {wl} days", d(lo), d(hi));
+        for s in 0..4 {
+            let o = simulate_run(&long, s, false).0;
+            prop_assert!(o.completed || (o.wall_s - long.max_s).abs() < 1e-6, "incomplete run reported at {} s", o.wall_s);
+            prop_assert!(o.wall_s <= long.max_s + 1e-6);
+        }
+    }
+
+    /// Issue 19: higher failure rates never raise ETTR (mean over seeds, common random numbers).
+    #[test]
+    fn higher_failure_rates_never_raise_ettr(a in 0.0f64..3.0, b in 0.0f64..3.0) {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (_, e_lo) = mean_wall_and_ettr(&inputs(lo, false, 1), 8);
+        let (_, e_hi) = mean_wall_and_ettr(&inputs(hi, false, 1), 8);
+        prop_assert!(e_hi <= e_lo + 0.01, "rate {lo}: ETTR {e_lo}, rate {hi}: ETTR {e_hi}");
+    }
+}
