@@ -226,25 +226,31 @@ mod tests {
         assert!(tp_only / sel_sp > 4.5 && tp_only / sel_sp < 6.5, "{}", tp_only / sel_sp);
     }
 
-    #[test]
-    fn gpt3_on_one_device_does_not_fit() {
+    /// Pure data parallelism, micro-batch 1, full recompute: the plan the memory tests vary.
+    fn dp_only(dp: u32, global_batch: u32, zero_stage: u8) -> crate::workload::parallelism::ParallelismSpec {
         use crate::workload::parallelism::*;
-        let m = preset("gpt3-175b").unwrap();
-        let spec = ParallelismSpec {
+        ParallelismSpec {
             tp: 1,
             pp: 1,
-            dp: 8,
+            dp,
             cp: 1,
             ep: 1,
             schedule: None,
             vpp: None,
             micro_batch: Some(1),
-            global_batch: 8,
+            global_batch,
             recompute: Recompute::Full,
             sequence_parallel: false,
-            zero_stage: 0,
+            zero_stage,
             rank_order: Default::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn gpt3_on_one_device_does_not_fit() {
+        use crate::workload::parallelism::*;
+        let m = preset("gpt3-175b").unwrap();
+        let spec = dp_only(8, 8, 0);
         let plan = resolve(&spec, &m, 2048, 8, 0.0).unwrap();
         let mem = stage_memory(&m, &plan, 2048, &FrameworkSpec::default(), 8, &[96.0]);
         // 18 bytes/param x 175B = 3.1 TB.
@@ -256,21 +262,7 @@ mod tests {
     fn zero_stages_shard_progressively() {
         use crate::workload::parallelism::*;
         let m = preset("llama3-8b").unwrap();
-        let mut spec = ParallelismSpec {
-            tp: 1,
-            pp: 1,
-            dp: 64,
-            cp: 1,
-            ep: 1,
-            schedule: None,
-            vpp: None,
-            micro_batch: Some(1),
-            global_batch: 512,
-            recompute: Recompute::Full,
-            sequence_parallel: false,
-            zero_stage: 0,
-            rank_order: Default::default(),
-        };
+        let mut spec = dp_only(64, 512, 0);
         let mut totals = Vec::new();
         for z in 0..=3 {
             spec.zero_stage = z;
@@ -287,21 +279,7 @@ mod tests {
     fn distributed_optimizer_bytes_per_parameter() {
         use crate::workload::parallelism::*;
         let m = preset("llama3-8b").unwrap();
-        let spec = ParallelismSpec {
-            tp: 1,
-            pp: 1,
-            dp: 64,
-            cp: 1,
-            ep: 1,
-            schedule: None,
-            vpp: None,
-            micro_batch: Some(1),
-            global_batch: 64,
-            recompute: Recompute::Full,
-            sequence_parallel: false,
-            zero_stage: 1,
-            rank_order: Default::default(),
-        };
+        let spec = dp_only(64, 64, 1);
         let plan = resolve(&spec, &m, 8192, 64, 0.0).unwrap();
         let p = m.params(8192).total;
         for (grad, want) in [(crate::step::stack::GradDtype::Fp32, 6.0), (crate::step::stack::GradDtype::Bf16, 4.0)] {
