@@ -115,6 +115,17 @@ macro_rules! framework_fields {
                 })
             }
         }
+
+        impl FrameworkSpec {
+            /// Fields that differ from the named stack's own settings (for reports: "megatron-core,
+            /// changed: precision").
+            pub fn overrides(&self) -> Vec<&'static str> {
+                let Ok(p) = profile(&self.stack) else { return vec![] };
+                let mut out = Vec::new();
+                $( if self.$name != p.framework.$name { out.push(stringify!($name)); } )*
+                out
+            }
+        }
     };
 }
 
@@ -191,35 +202,6 @@ impl FrameworkSpec {
     /// The settings of a named stack profile.
     pub fn for_stack(id: &str) -> Result<FrameworkSpec, WankaError> {
         Ok(profile(id)?.framework.clone())
-    }
-    /// Fields that differ from the named stack's own settings (for reports: "megatron-core, with
-    /// precision Fp8").
-    pub fn overrides(&self) -> Vec<&'static str> {
-        let Ok(p) = profile(&self.stack) else { return vec![] };
-        let b = &p.framework;
-        let mut out = Vec::new();
-        macro_rules! cmp {
-            ($($f:ident),*) => { $( if self.$f != b.$f { out.push(stringify!($f)); } )* };
-        }
-        cmp!(
-            collective_algorithm,
-            overlap_grad_reduce,
-            overlap_tp_comm_backward,
-            tp_comm_overlap,
-            overlap_param_gather,
-            in_network_reduction,
-            multi_rail,
-            hybrid_shard,
-            flash_attention,
-            native_attention,
-            precision,
-            grad_reduce_dtype,
-            iteration_overhead_s,
-            moe_dispatcher,
-            overlap_moe_comm,
-            moe_comm_sm_fraction
-        );
-        out
     }
     /// One line naming the stack and what was changed from it.
     pub fn describe(&self) -> String {
