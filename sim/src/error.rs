@@ -66,6 +66,19 @@ pub enum Violation {
         ep: u32,
         dp_cp: u64,
     },
+    EpFold {
+        ep: u32,
+        etp: u32,
+        tp_cp_dp: u64,
+    },
+    EtpRankOrder {
+        etp: u32,
+        tp: u32,
+    },
+    ExpertFfnEtp {
+        expert_ffn_hidden: u32,
+        etp: u32,
+    },
     EpWithoutMoe {
         ep: u32,
     },
@@ -137,6 +150,16 @@ impl std::fmt::Display for Violation {
             ZeroStage { zero_stage } => write!(f, "zero_stage must be 0, 1, 2 or 3, got {zero_stage}"),
             ExpertsEp { experts, ep } => write!(f, "experts ({experts}) not divisible by ep ({ep})"),
             EpDpCp { ep, dp_cp } => write!(f, "ep ({ep}) must divide dp·cp ({dp_cp})"),
+            EpFold { ep, etp, tp_cp_dp } => write!(
+                f,
+                "etp·ep ({etp}·{ep}) must divide tp·cp·dp ({tp_cp_dp}): the experts fold over the ranks of one pipeline stage (etp defaults to tp)"
+            ),
+            EtpRankOrder { etp, tp } => {
+                write!(f, "etp ({etp}) must equal tp ({tp}) under rank_order TpCpPpDp (MoE parallel folding needs TpCpDpPp)")
+            }
+            ExpertFfnEtp { expert_ffn_hidden, etp } => {
+                write!(f, "moe.expert_ffn_hidden ({expert_ffn_hidden}) not divisible by etp ({etp})")
+            }
             EpWithoutMoe { ep } => write!(f, "ep = {ep} needs a mixture-of-experts model"),
             MicroBatchZero => write!(f, "micro_batch must be at least 1"),
             GlobalBatchDp { global_batch, dp, micro_batch, per_replica } => {
@@ -184,6 +207,9 @@ impl Violation {
             SeqLenCp { .. } => "seq_len not divisible by cp".into(),
             ExpertsEp { .. } => "experts not divisible by ep".into(),
             EpDpCp { .. } => "ep does not divide dp·cp".into(),
+            EpFold { .. } => "etp·ep does not divide tp·cp·dp".into(),
+            EtpRankOrder { .. } => "etp differs from tp under TpCpPpDp".into(),
+            ExpertFfnEtp { .. } => "expert FFN not divisible by etp".into(),
             InterleavedMicroBatches { .. } => "micro-batches not divisible by pp".into(),
             TooFewLayers { .. } => "too few layers for pp·vpp".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),

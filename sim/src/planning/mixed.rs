@@ -102,6 +102,7 @@ fn mixed_plan(model: &ModelSpec, seq_len: u32, s: Shape, layers_per_chunk: Vec<u
         dp: s.dp,
         cp: 1,
         ep: 1,
+        etp: None,
         schedule: Some(if s.vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
         vpp: Some(s.vpp),
         micro_batch: Some(1),
@@ -211,7 +212,14 @@ pub fn simulate_hetero_pipeline(
             let mut lps = vec![1u32; pp as usize];
             lps[s as usize] = n;
             let Some(pl) = mixed_plan(model, seq_len, shape(pp, 1), lps) else { return false };
-            let mem = memory::stage_memory(model, &pl, seq_len, fw, u64::from(pl.dp) * u64::from(pl.cp), &inflight_layer_microbatches(&pl));
+            let mem = memory::stage_memory(
+                model,
+                &pl,
+                seq_len,
+                fw,
+                u64::from(pl.dp) * u64::from(pl.cp),
+                &inflight_layer_microbatches(&pl, false),
+            );
             mem[s as usize].total_gb <= c.chip.hbm_capacity_gb()
         };
         let (mut lo, mut hi) = (0u32, model.layers);
@@ -229,7 +237,14 @@ pub fn simulate_hetero_pipeline(
     if plan.micro_batches == 0 || (vpp > 1 && !plan.micro_batches.is_multiple_of(pp)) {
         return None;
     }
-    let mem = memory::stage_memory(model, &plan, seq_len, fw, u64::from(plan.dp) * u64::from(plan.cp), &inflight_layer_microbatches(&plan));
+    let mem = memory::stage_memory(
+        model,
+        &plan,
+        seq_len,
+        fw,
+        u64::from(plan.dp) * u64::from(plan.cp),
+        &inflight_layer_microbatches(&plan, false),
+    );
     if (0..pp).any(|s| mem[s as usize].total_gb > owner(s).chip.hbm_capacity_gb()) {
         return None;
     }
@@ -315,6 +330,7 @@ pub fn hetero_data(
                             dp,
                             cp: 1,
                             ep: 1,
+                            etp: None,
                             schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
                             vpp: Some(vpp),
                             micro_batch: Some(1),

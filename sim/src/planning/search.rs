@@ -29,6 +29,9 @@ pub struct SearchSpace {
     pub pp: Option<Vec<u32>>,
     pub cp: Option<Vec<u32>>,
     pub ep: Option<Vec<u32>>,
+    /// Expert tensor parallelism (MoE parallel folding); values above or not dividing `tp` are skipped
+    /// for that `tp`. Default for MoE models: 1 and `tp`.
+    pub etp: Option<Vec<u32>>,
     pub micro_batch: Option<Vec<u32>>,
     /// Virtual chunks per stage; 1 = non-interleaved 1F1B.
     pub vpp: Option<Vec<u32>>,
@@ -150,6 +153,7 @@ pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> Sear
         tp: Some(tp),
         pp: Some(pp),
         cp: Some(cp),
+        etp: model.moe.as_ref().map(|_| vec![1, 2, 4, 8]),
         ep: Some(ep),
         micro_batch: Some(vec![1, 2, 4, 8]),
         vpp: Some(vec![1, 2, 3, 4, 6, 8]),
@@ -168,6 +172,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
         pp: pins.pp.clone().or(defaults.pp),
         cp: pins.cp.clone().or(defaults.cp),
         ep: pins.ep.clone().or(defaults.ep),
+        etp: pins.etp.clone().or(defaults.etp),
         micro_batch: pins.micro_batch.clone().or(defaults.micro_batch),
         vpp: pins.vpp.clone().or(defaults.vpp),
         recompute: pins.recompute.clone().or(defaults.recompute),
@@ -186,32 +191,49 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
         for &pp in &v(&space.pp) {
             for &cp in &v(&space.cp) {
                 for &ep in &v(&space.ep) {
-                    for &mb in &v(&space.micro_batch) {
-                        for &vpp in &v(&space.vpp) {
-                            for rc in space.recompute.clone().unwrap_or_else(|| vec![Recompute::Selective]) {
-                                for (z, order) in space.zero_stage.clone().unwrap_or_else(|| vec![1]).into_iter().flat_map(|z| {
-                                    space.rank_order.clone().unwrap_or_else(|| vec![RankOrder::default()]).into_iter().map(move |o| (z, o))
-                                }) {
-                                    let spec = ParallelismSpec {
-                                        tp,
-                                        pp,
-                                        dp: 0,
-                                        cp,
-                                        ep,
-                                        schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
-                                        vpp: Some(vpp),
-                                        micro_batch: Some(mb),
-                                        global_batch: 0,
-                                        recompute: rc,
-                                        sequence_parallel: space.sequence_parallel.unwrap_or(true) && tp > 1,
-                                        zero_stage: z,
-                                        rank_order: RankOrder::default(),
-                                    };
-                                    let made = size_spec(spec, devices, batch, seq_len);
-                                    out.push(made.map(|(mut spec, idle)| {
-                                        spec.rank_order = order;
-                                        (spec, idle)
-                                    }));
+                    // `None` = ETP equal to TP (Megatron-core's default).
+                    let mut etps: Vec<Option<u32>> = match &space.etp {
+                        Some(list) => list.iter().filter(|e| **e <= tp && tp % **e == 0).map(|e| (*e != tp).then_some(*e)).collect(),
+                        None => vec![None],
+                    };
+                    etps.dedup();
+                    if ep == 1 || etps.is_empty() {
+                        etps = vec![None];
+                    }
+                    for etp in etps {
+                        for &mb in &v(&space.micro_batch) {
+                            for &vpp in &v(&space.vpp) {
+                                for rc in space.recompute.clone().unwrap_or_else(|| vec![Recompute::Selective]) {
+                                    for (z, order) in space.zero_stage.clone().unwrap_or_else(|| vec![1]).into_iter().flat_map(|z| {
+                                        space
+                                            .rank_order
+                                            .clone()
+                                            .unwrap_or_else(|| vec![RankOrder::default()])
+                                            .into_iter()
+                                            .map(move |o| (z, o))
+                                    }) {
+                                        let spec = ParallelismSpec {
+                                            tp,
+                                            pp,
+                                            dp: 0,
+                                            cp,
+                                            ep,
+                                            etp,
+                                            schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+                                            vpp: Some(vpp),
+                                            micro_batch: Some(mb),
+                                            global_batch: 0,
+                                            recompute: rc,
+                                            sequence_parallel: space.sequence_parallel.unwrap_or(true) && tp > 1,
+                                            zero_stage: z,
+                                            rank_order: RankOrder::default(),
+                                        };
+                                        let made = size_spec(spec, devices, batch, seq_len);
+                                        out.push(made.map(|(mut spec, idle)| {
+                                            spec.rank_order = order;
+                                            (spec, idle)
+                                        }));
+                                    }
                                 }
                             }
                         }

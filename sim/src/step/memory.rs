@@ -96,7 +96,12 @@ pub fn stage_memory(
     let params = m.params(seq_len);
     let t = f64::from(plan.tp);
     let dense_shard = zero_shard_ranks as f64;
-    let expert_shard = (dense_shard / f64::from(plan.ep)).max(1.0);
+    // Expert ZeRO shards spread over the expert-data-parallel ranks (MoE parallel folding).
+    let expert_shard = if dense_shard < (f64::from(plan.dp) * f64::from(plan.cp)) {
+        (dense_shard * f64::from(plan.tp) / (f64::from(plan.ep) * f64::from(plan.etp))).max(1.0)
+    } else {
+        plan.edp() as f64
+    };
     let acts = ActivationInputs {
         seq_len,
         micro_batch: plan.micro_batch,
@@ -126,7 +131,7 @@ pub fn stage_memory(
                 dense += params.attention_per_layer / t;
                 if moe {
                     dense += params.moe_shared_per_layer / t;
-                    expert += params.experts_per_moe_layer / (f64::from(plan.ep) * t);
+                    expert += params.experts_per_moe_layer / (f64::from(plan.ep) * f64::from(plan.etp));
                 } else {
                     dense += params.dense_ffn_per_layer / t;
                 }
@@ -235,6 +240,7 @@ mod tests {
             dp,
             cp: 1,
             ep: 1,
+            etp: None,
             schedule: None,
             vpp: None,
             micro_batch: Some(1),

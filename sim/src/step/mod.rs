@@ -9,6 +9,7 @@
 pub mod accuracy;
 pub mod cost;
 pub mod memory;
+pub mod moe;
 pub mod schedule;
 pub mod stack;
 
@@ -96,7 +97,7 @@ pub fn resolve_plan_fitting(
             seq_len,
             fw,
             cost::zero_shard_ranks(&candidate, cluster, fw),
-            &schedule::inflight_layer_microbatches(&candidate),
+            &schedule::inflight_layer_microbatches(&candidate, cost::ep_overlapped(model, &candidate, fw)),
         );
         if mem.iter().all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb()) {
             return Ok(candidate);
@@ -124,7 +125,7 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         });
     }
     let fp8_peak = cluster.chip.peak_flops(fw.precision)?;
-    let inflight = schedule::inflight_layer_microbatches(plan);
+    let inflight = schedule::inflight_layer_microbatches(plan, cost::ep_overlapped(model, plan, fw));
     let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
     let capacity = cluster.chip.hbm_capacity_gb();
     let (worst_stage, worst) =

@@ -105,11 +105,16 @@ pub struct StepResult {
     pub accuracy: crate::step::accuracy::AccuracyNote,
 }
 
-/// The order in which stage `stage` runs its operations (Megatron-LM's schedules).
-pub fn stage_order(plan: &Plan, stage: u32) -> Vec<Op> {
+/// The order in which stage `stage` runs its operations (Megatron-LM's schedules). With
+/// `ep_overlap` (MoE communication overlapped with another micro-batch) the non-interleaved schedule
+/// warms up with `2·(p − s − 1) + 1` forwards instead of `p − s − 1`, so that each steady-state forward
+/// pairs with a backward whose input is already on its way: with the plain warm-up a stage's fused pair
+/// would wait for its neighbour's, which waits for the stage's previous pair, and neighbouring stages
+/// would run in turn rather than together. The interleaved warm-up already leaves that gap of two.
+pub fn stage_order(plan: &Plan, stage: u32, ep_overlap: bool) -> Vec<Op> {
     let (p, m) = (plan.pp, plan.micro_batches);
     if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
-        let warm = (p - stage - 1).min(m);
+        let warm = if ep_overlap { 2 * (p - stage - 1) + 1 } else { p - stage - 1 }.min(m);
         let mut ops = Vec::with_capacity(2 * m as usize);
         let f = |mb| Op { pass: Pass::Forward, micro_batch: mb, chunk: 0 };
         let b = |mb| Op { pass: Pass::Backward, micro_batch: mb, chunk: 0 };
@@ -138,13 +143,14 @@ pub fn stage_order(plan: &Plan, stage: u32) -> Vec<Op> {
     ops
 }
 
-/// Largest number of (layer × micro-batch) activations each stage holds at once.
-pub fn inflight_layer_microbatches(plan: &Plan) -> Vec<f64> {
+/// Largest number of (layer × micro-batch) activations each stage holds at once (`ep_overlap`: see
+/// [`stage_order`]).
+pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
     (0..plan.pp)
         .map(|s| {
             let mut cur = 0i64;
             let mut peak = 0i64;
-            for op in stage_order(plan, s) {
+            for op in stage_order(plan, s, ep_overlap) {
                 let layers = i64::from(plan.layers_per_chunk[(op.chunk * plan.pp + s) as usize]);
                 match op.pass {
                     Pass::Forward => cur += layers,
@@ -167,7 +173,7 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let p = plan.pp;
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
-    let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s)).collect();
+    let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s, cost.ep_overlap_sm_fraction.is_some())).collect();
     // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
     // output to the next chunk, a backward the send of its input gradient to the previous one.
     let sends = |g: usize, pass: Pass| -> Ticks {
@@ -178,6 +184,25 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         }
     };
     let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
+    // Overlapped MoE communication: a steady-state forward/backward pair (the forward of one
+    // micro-batch followed by the backward of another, as 1F1B orders them) runs as one fused operation
+    // whose dispatch/combine hides behind the other's compute (Megatron-core's combined 1F1B, DeepSeek's
+    // F&B chunk); warm-up forwards and cool-down backwards stay blocking.
+    let fused_t = |gf: usize, gb: usize| -> Ticks {
+        let (f, b) = (&chunk_costs[gf].forward, &chunk_costs[gb].backward);
+        let slow = 1.0 / (1.0 - cost.ep_overlap_sm_fraction.unwrap_or(0.0));
+        let overlapped = ((f.compute_s + b.compute_s) * slow).max(f.ep_comm_s + b.ep_comm_s);
+        ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s)
+            + sends(gf, Pass::Forward)
+            + sends(gb, Pass::Backward)
+    };
+    // Only pairs whose backward does not wait on the forward beside it (on the last stage a
+    // micro-batch's backward follows its own forward directly: those run one after the other).
+    let fuses = |ops: &[Op], i: usize| -> bool {
+        cost.ep_overlap_sm_fraction.is_some()
+            && ops[i].pass == Pass::Forward
+            && ops.get(i + 1).is_some_and(|n| n.pass == Pass::Backward && (n.micro_batch, n.chunk) != (ops[i].micro_batch, ops[i].chunk))
+    };
     let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
     // Completion time of forward / backward per (global chunk, micro-batch).
     let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
@@ -214,9 +239,27 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             return;
         }
         let op = orders[si][next[si]];
+        let g = (op.chunk * p + s) as usize;
+        if fuses(&orders[si], next[si]) {
+            let op_b = orders[si][next[si] + 1];
+            let gb = (op_b.chunk * p + s) as usize;
+            if let (Some(rf), Some(rb)) = (ready(&op, s, fwd_done, bwd_done), ready(&op_b, s, fwd_done, bwd_done)) {
+                let start = rf.max(rb).max(free_at[si]).max(now);
+                let dur = fused_t(g, gb);
+                // For the Gantt chart and the breakdown: the pair's span split in proportion to the two
+                // passes' compute (each part then holds at least its own full-speed compute).
+                let (tf, tb) = (chunk_costs[g].forward.compute_s, chunk_costs[gb].backward.compute_s);
+                let mid = start + if tf + tb > 0.0 { (dur as f64 * tf / (tf + tb)) as Ticks } else { 0 };
+                busy[si] = true;
+                free_at[si] = start + dur;
+                spans[si].push((op, start, mid));
+                spans[si].push((op_b, mid, start + dur));
+                q.schedule_at(start + dur, Event::OpEnd { stage: s });
+            }
+            return;
+        }
         if let Some(r) = ready(&op, s, fwd_done, bwd_done) {
             let start = r.max(free_at[si]).max(now);
-            let g = (op.chunk * p + s) as usize;
             let dur = match op.pass {
                 Pass::Forward => fwd_t[g],
                 Pass::Backward => bwd_t[g],
@@ -233,20 +276,25 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     }
     while let Some((now, Event::OpEnd { stage })) = q.pop() {
         let si = stage as usize;
-        let op = orders[si][next[si]];
-        let g = (op.chunk * p + stage) as usize;
-        let idx = g * m + op.micro_batch as usize;
-        match op.pass {
-            Pass::Forward => fwd_done[idx] = Some(now),
-            Pass::Backward => bwd_done[idx] = Some(now),
+        // A fused pair completes both its operations.
+        let n_done = if fuses(&orders[si], next[si]) { 2 } else { 1 };
+        for _ in 0..n_done {
+            let op = orders[si][next[si]];
+            let g = (op.chunk * p + stage) as usize;
+            let idx = g * m + op.micro_batch as usize;
+            match op.pass {
+                Pass::Forward => fwd_done[idx] = Some(now),
+                Pass::Backward => bwd_done[idx] = Some(now),
+            }
+            next[si] += 1;
         }
-        next[si] += 1;
         busy[si] = false;
         for s in [stage, (stage + 1) % p, (stage + p - 1) % p] {
             try_start(s, now, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
         }
     }
-    debug_assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "schedule deadlocked");
+    // A schedule that stops early would report a step that never ran: an internal error, never a number.
+    assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "pipeline schedule deadlocked (a bug in wanka)");
 
     // Gradient reduction, optimizer and ZeRO all-gather per stage.
     let mut timelines = Vec::with_capacity(p as usize);
@@ -324,8 +372,10 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             Pass::Backward => &chunk_costs[g].backward,
         };
         let dur = b - a;
-        let c = (ticks(part.mp_comm_s) + sends(g, op.pass)).min(dur);
-        let z = ticks(part.zero_exposed_s).min(dur - c);
+        // Compute at full speed is compute; the rest of the span (blocking or unhidden communication,
+        // the slowdown of overlapped compute, sends) is model-parallel communication.
+        let z = ticks(part.zero_exposed_s).min(dur);
+        let c = (dur - z).saturating_sub(ticks(part.compute_s));
         comm += c;
         zero3 += z;
         compute += dur - c - z;
@@ -359,6 +409,7 @@ mod tests {
             dp: 1,
             cp: 1,
             ep: 1,
+            etp: 1,
             schedule: if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB },
             vpp,
             micro_batch: 1,
@@ -377,7 +428,7 @@ mod tests {
         for (pp, v, m) in [(4, 1, 8), (4, 2, 8), (8, 3, 16), (2, 1, 1), (3, 1, 2)] {
             let pl = plan(pp, v, m);
             for s in 0..pp {
-                let ops = stage_order(&pl, s);
+                let ops = stage_order(&pl, s, false);
                 assert_eq!(ops.len() as u32, 2 * m * v);
                 for pass in [Pass::Forward, Pass::Backward] {
                     let mut seen: Vec<(u32, u32)> = ops.iter().filter(|o| o.pass == pass).map(|o| (o.chunk, o.micro_batch)).collect();
@@ -392,7 +443,8 @@ mod tests {
     #[test]
     fn one_f_one_b_holds_at_most_p_microbatches() {
         let pl = plan(4, 1, 16);
-        assert_eq!(inflight_layer_microbatches(&pl), vec![4.0, 3.0, 2.0, 1.0]);
+        assert_eq!(inflight_layer_microbatches(&pl, false), vec![4.0, 3.0, 2.0, 1.0]);
+        assert_eq!(inflight_layer_microbatches(&pl, true), vec![8.0, 6.0, 4.0, 2.0]);
     }
 
     /// A 4-stage 1F1B pipeline whose third stage is three times slower: the breakdown must be taken
@@ -403,8 +455,18 @@ mod tests {
         let plan = plan(pp, 1, m);
         let chunk = |scale: f64| ChunkCost {
             layers: 1,
-            forward: crate::step::cost::PassCost { compute_s: 0.010 * scale, mp_comm_s: 0.002 * scale, zero_exposed_s: 0.0 },
-            backward: crate::step::cost::PassCost { compute_s: 0.020 * scale, mp_comm_s: 0.004 * scale, zero_exposed_s: 0.0 },
+            forward: crate::step::cost::PassCost {
+                compute_s: 0.010 * scale,
+                mp_comm_s: 0.002 * scale,
+                ep_comm_s: 0.0,
+                zero_exposed_s: 0.0,
+            },
+            backward: crate::step::cost::PassCost {
+                compute_s: 0.020 * scale,
+                mp_comm_s: 0.004 * scale,
+                ep_comm_s: 0.0,
+                zero_exposed_s: 0.0,
+            },
             ..Default::default()
         };
         let chunks: Vec<ChunkCost> = (0..pp).map(|s| chunk(if s == 2 { 3.0 } else { 1.0 })).collect();
@@ -414,6 +476,7 @@ mod tests {
             optimizer_s: vec![0.001; pp as usize],
             param_gather_s: vec![0.0; pp as usize],
             iteration_overhead_s: 0.0,
+            ep_overlap_sm_fraction: None,
         };
         let (timelines, b, crit, step_s) = simulate(&plan, &cost, &chunks);
         assert_eq!(crit, 2);
@@ -431,7 +494,8 @@ mod tests {
     /// and its backward `t_b` (split evenly over the chunks), sends are free, each stage's optimizer
     /// takes `opt`, and `reduce` is each chunk's gradient reduction, not overlapped with the backward.
     fn uniform(p: u32, v: u32, t_f: f64, t_b: f64, opt: f64, reduce: f64, overhead: f64) -> (CostModel, Vec<ChunkCost>) {
-        let pass = |t: f64| crate::step::cost::PassCost { compute_s: t / f64::from(v), mp_comm_s: 0.0, zero_exposed_s: 0.0 };
+        let pass =
+            |t: f64| crate::step::cost::PassCost { compute_s: t / f64::from(v), mp_comm_s: 0.0, ep_comm_s: 0.0, zero_exposed_s: 0.0 };
         let chunk = ChunkCost { layers: 1, forward: pass(t_f), backward: pass(t_b), grad_reduce_s: reduce, ..Default::default() };
         let cost = CostModel {
             p2p_next_s: vec![0.0; (p * v) as usize],
@@ -439,6 +503,7 @@ mod tests {
             optimizer_s: vec![opt; p as usize],
             param_gather_s: vec![0.0; p as usize],
             iteration_overhead_s: overhead,
+            ep_overlap_sm_fraction: None,
         };
         (cost, vec![chunk; (p * v) as usize])
     }

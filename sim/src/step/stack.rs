@@ -177,6 +177,10 @@ framework_fields! {
     /// overlapped; MoE-layer compute slows by `1 / (1 − share)` (DeepSeek-V3 §3.2.2 dedicates 20 of the
     /// H800's 132 SMs: 0.15).
     moe_comm_sm_fraction: f64,
+    /// Routed rows on the busiest device over the mean, in one dispatch (1 = perfectly balanced, as in
+    /// benchmarks that force balanced routing). The busiest device's experts and received bytes set
+    /// the layer's pace.
+    moe_routing_imbalance: f64,
 }
 
 /// Id of the profile used when a scenario names none.

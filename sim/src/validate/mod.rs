@@ -22,7 +22,7 @@ use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
 use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::scenario::{Scenario, TrainingSpec};
-use crate::step::cost::{FrameworkSpec, GradDtype, Precision};
+use crate::step::cost::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 use crate::step::schedule::Breakdown;
 use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
 use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
@@ -206,6 +206,10 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "gated_ffn",
     "grad_dtype",
     "optimizer",
+    "etp",
+    "moe_dispatcher",
+    "moe_overlap",
+    "routing",
     "ep",
     "experts",
     "top_k",
@@ -339,6 +343,24 @@ fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     if let Some(g) = r.choice("grad_dtype", &[("fp32", GradDtype::Fp32), ("bf16", GradDtype::Bf16), ("fp16", GradDtype::Bf16)], None)? {
         fw.grad_reduce_dtype = g;
     }
+    // MoE: DeepEP and NVIDIA's HybridEP both de-duplicate tokens per destination node (HybridEP per
+    // NVLink domain); Megatron's `alltoall` sends one copy per routed expert.
+    let dispatchers = [("alltoall", MoeDispatcher::AllToAll), ("deepep", MoeDispatcher::NodeDedup), ("hybridep", MoeDispatcher::NodeDedup)];
+    if let Some(d) = r.choice("moe_dispatcher", &dispatchers, None)? {
+        fw.moe_dispatcher = d;
+    }
+    if let Some(v) = r.choice("moe_overlap", &BOOLS, None)? {
+        fw.overlap_moe_comm = v;
+    }
+    match r.raw("routing") {
+        "" => {}
+        // Forced-balanced routing (Megatron `--moe-router-force-load-balancing`, the published benchmarks).
+        s if s.eq_ignore_ascii_case("forced") => fw.moe_routing_imbalance = 1.0,
+        s => match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && (1.0..=8.0).contains(&v) => fw.moe_routing_imbalance = v,
+            _ => return Err(r.err("routing", format!("`{s}`: expected `forced` or the max/mean routed rows per device, 1 to 8"))),
+        },
+    }
     Ok(fw)
 }
 
@@ -423,6 +445,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             dp: r.req("dp", "a whole number")?,
             cp: r.opt("cp", "a whole number")?.unwrap_or(1),
             ep: r.opt("ep", "a whole number")?.unwrap_or(1),
+            etp: r.opt("etp", "a whole number (expert tensor parallelism; blank = tp)")?,
             schedule: r.choice("schedule", &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved)], None)?,
             vpp: r.opt("vpp", "a whole number")?,
             micro_batch: r.opt("micro_batch", "a whole number")?,

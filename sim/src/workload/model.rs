@@ -354,6 +354,25 @@ impl ModelRef {
 
 /// A dense preset from its shape `[layers, hidden, heads, kv_heads, ffn, vocab]`; `llama_style`: gated
 /// FFN without biases, rotary positions, untied embeddings, no dropout (else GPT-style).
+/// A Qwen3 MoE shape `[layers, hidden, heads, kv_heads, vocab]`: 128 experts of `expert_ffn`, top-8,
+/// 128-wide heads, every layer MoE (the dense `ffn_hidden` is unused and set to the expert width).
+fn qwen3_moe(name: &str, shape: [u32; 5], expert_ffn: u32) -> ModelSpec {
+    let [layers, hidden, heads, kv_heads, vocab] = shape;
+    ModelSpec {
+        moe: Some(MoeSpec {
+            experts: 128,
+            top_k: 8,
+            shared_experts: 0,
+            expert_ffn_hidden: expert_ffn,
+            dense_layers: 0,
+            max_nodes_per_token: None,
+        }),
+        head_dim: Some(128),
+        tied_embeddings: false,
+        ..dense(name, [layers, hidden, heads, kv_heads, expert_ffn, vocab], true)
+    }
+}
+
 fn dense(name: &str, shape: [u32; 6], llama_style: bool) -> ModelSpec {
     let [layers, hidden, heads, kv_heads, ffn, vocab] = shape;
     ModelSpec {
@@ -376,8 +395,18 @@ fn dense(name: &str, shape: [u32; 6], llama_style: bool) -> ModelSpec {
 }
 
 /// Ids of the bundled model presets.
-pub const PRESET_IDS: &[&str] =
-    &["gpt3-175b", "llama3-8b", "llama3-70b", "llama3-405b", "dense-200b", "mixtral-8x7b", "deepseek-v3-like", "mt-nlg-530b"];
+pub const PRESET_IDS: &[&str] = &[
+    "gpt3-175b",
+    "llama3-8b",
+    "llama3-70b",
+    "llama3-405b",
+    "dense-200b",
+    "mixtral-8x7b",
+    "deepseek-v3-like",
+    "mt-nlg-530b",
+    "qwen3-30b-a3b",
+    "qwen3-235b-a22b",
+];
 
 /// A bundled model by id. Sources:
 /// GPT-3 175B: Brown et al. 2020 Table 2.1 (96 layers, d 12288, 96 heads, vocab 50257 padded to 51200 as in
@@ -387,6 +416,10 @@ pub const PRESET_IDS: &[&str] =
 /// report (61 layers, 7168, 128 heads, 256 routed experts of 2048 + 1 shared, top-8, first 3 layers
 /// dense with FFN 18432, vocab 129,280, routing limited to 4 nodes, MLA: query latent 1536, key-value
 /// latent 512, 128 + 64 query-key and 128 value dimensions per head).
+/// Qwen3 MoE (Qwen team, "Qwen3 Technical Report", arXiv 2505.09388, Table 2, and the Hugging Face
+/// `config.json` of Qwen/Qwen3-30B-A3B and Qwen/Qwen3-235B-A22B): 30B-A3B 48 layers, hidden 2048, 32
+/// query / 4 KV heads of 128, 128 experts of 768, top-8; 235B-A22B 94 layers, hidden 4096, 64 / 4 heads
+/// of 128, 128 experts of 1536, top-8; vocab 151,936, untied, no shared experts, every layer MoE.
 /// dense-200b: an illustrative 200B Llama-style shape (96 l, 12288 hidden, 96 heads, 8 kv, FFN 49152).
 /// MT-NLG 530B: Smith et al. 2022 (105 l, 20480, 128 heads).
 pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
@@ -420,6 +453,8 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
             mla: Some(MlaSpec { q_lora_rank: 1536, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128 }),
             ..dense("DeepSeek-V3-shaped MoE", [61, 7168, 128, 128, 18432, 129_280], true)
         },
+        "qwen3-30b-a3b" => qwen3_moe("Qwen3-30B-A3B", [48, 2048, 32, 4, 151_936], 768),
+        "qwen3-235b-a22b" => qwen3_moe("Qwen3-235B-A22B", [94, 4096, 64, 4, 151_936], 1536),
         _ => {
             let ids: Vec<String> = PRESET_IDS.iter().map(|s| s.to_string()).collect();
             return Err(WankaError::Unknown { kind: "model preset", id: id.to_string(), closest: closest_ids(id, ids.iter()) });
@@ -457,6 +492,8 @@ mod tests {
             ("llama3-405b", 405.0, 0.01),
             ("gpt3-175b", 175.0, 0.01),
             ("mixtral-8x7b", 46.7, 0.02),
+            ("qwen3-30b-a3b", 30.5, 0.02),
+            ("qwen3-235b-a22b", 235.0, 0.01),
         ] {
             let p = preset(id).unwrap().params(8192).total / 1e9;
             assert!((p - billions).abs() / billions < tol, "{id}: {p}B");

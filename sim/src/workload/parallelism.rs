@@ -8,8 +8,15 @@
 //! Rank order ([`RankOrder`]) decides which groups share a node. TP is always innermost, so TP groups are
 //! contiguous ranks and land inside one scale-up domain when `tp` divides the domain size. The default
 //! is Megatron-core's `tp-cp-ep-dp-pp` (expert- and data-parallel peers next, pipeline stages farthest
-//! apart); Llama 3 used `[TP, CP, PP, DP]` (pipeline neighbours close, DP outermost). Expert parallelism
-//! reuses the DP×CP ranks (Megatron's "expert data parallel" layout), innermost within them.
+//! apart); Llama 3 used `[TP, CP, PP, DP]` (pipeline neighbours close, DP outermost).
+//!
+//! Expert layers are laid out by Megatron-core's MoE parallel folding (Liu et al. 2025, "MoE Parallel
+//! Folding", arXiv 2504.14960): attention runs on TP×CP×DP×PP, the experts on ETP×EP×EDP×PP over the
+//! same ranks, with `etp·ep·edp = tp·cp·dp` and the expert dimensions ordered `etp-ep-edp` innermost
+//! first inside each pipeline stage's block of ranks. `etp` (expert tensor parallelism) defaults to
+//! `tp`, Megatron-core's default, which with `cp = 1` is the older "EP inside DP" layout. Under the
+//! Llama 3 order the stage block is not contiguous, so there `etp` must equal `tp` and EP stays inside
+//! DP×CP.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +69,8 @@ impl RankOrder {
 pub struct Strides {
     pub tp: u64,
     pub cp: u64,
+    /// Expert tensor parallelism (the TP group of the expert GEMMs).
+    pub etp: u64,
     pub ep: u64,
     /// Data-parallel replicas (the gradient all-reduce group of dense parameters).
     pub dp: u64,
@@ -82,6 +91,9 @@ pub struct ParallelismSpec {
     pub cp: u32,
     #[serde(default = "one")]
     pub ep: u32,
+    /// Expert tensor parallelism; `None`: `tp` (Megatron-core's default). See the module docs.
+    #[serde(default)]
+    pub etp: Option<u32>,
     /// `None`: interleaved when `pp > 1` (the Megatron-LM recommendation), else 1F1B.
     #[serde(default)]
     pub schedule: Option<Schedule>,
@@ -114,6 +126,8 @@ pub struct Plan {
     pub dp: u32,
     pub cp: u32,
     pub ep: u32,
+    /// Expert tensor parallelism (`etp · ep` divides `tp · cp · dp`).
+    pub etp: u32,
     pub schedule: Schedule,
     /// Virtual chunks per stage (1 for 1F1B).
     pub vpp: u32,
@@ -144,10 +158,18 @@ impl Plan {
     /// Rank distances of each group kind under the plan's rank order.
     pub fn strides(&self) -> Strides {
         let (tp, cp, pp, dp, ep) = (u64::from(self.tp), u64::from(self.cp), u64::from(self.pp), u64::from(self.dp), u64::from(self.ep));
+        let etp = u64::from(self.etp);
         match self.rank_order {
-            RankOrder::TpCpDpPp => Strides { tp: 1, cp: tp, ep: tp * cp, dp: tp * cp, edp: tp * cp * ep, pp: tp * cp * dp },
-            RankOrder::TpCpPpDp => Strides { tp: 1, cp: tp, ep: tp * cp * pp, dp: tp * cp * pp, edp: tp * cp * pp * ep, pp: tp * cp },
+            // Folded: the expert dimensions `etp-ep-edp` over the stage's contiguous block of tp·cp·dp ranks.
+            RankOrder::TpCpDpPp => Strides { tp: 1, cp: tp, etp: 1, ep: etp, dp: tp * cp, edp: etp * ep, pp: tp * cp * dp },
+            RankOrder::TpCpPpDp => {
+                Strides { tp: 1, cp: tp, etp: 1, ep: tp * cp * pp, dp: tp * cp * pp, edp: tp * cp * pp * ep, pp: tp * cp }
+            }
         }
+    }
+    /// Expert-data-parallel replicas: ranks holding the same experts (`tp·cp·dp / (etp·ep)`).
+    pub fn edp(&self) -> u64 {
+        (u64::from(self.tp) * u64::from(self.cp) * u64::from(self.dp) / (u64::from(self.etp) * u64::from(self.ep))).max(1)
     }
     /// Layers held by stage `s` (all its virtual chunks).
     pub fn layers_on_stage(&self, s: u32) -> u32 {
@@ -210,12 +232,27 @@ pub fn resolve(
             if moe.experts % spec.ep != 0 {
                 why.push(Violation::ExpertsEp { experts: moe.experts, ep: spec.ep });
             }
-            let dp_cp = u64::from(spec.dp) * u64::from(spec.cp);
-            if dp_cp % u64::from(spec.ep) != 0 {
-                why.push(Violation::EpDpCp { ep: spec.ep, dp_cp });
+            let etp = spec.etp.unwrap_or(spec.tp);
+            if etp == 0 {
+                why.push(Violation::ZeroSize { name: "etp" });
+            } else {
+                let dp_cp = u64::from(spec.dp) * u64::from(spec.cp);
+                let folded = u64::from(spec.tp) * dp_cp;
+                match spec.rank_order {
+                    RankOrder::TpCpDpPp if folded % (u64::from(etp) * u64::from(spec.ep)) != 0 => {
+                        why.push(Violation::EpFold { ep: spec.ep, etp, tp_cp_dp: folded })
+                    }
+                    RankOrder::TpCpPpDp if etp != spec.tp => why.push(Violation::EtpRankOrder { etp, tp: spec.tp }),
+                    RankOrder::TpCpPpDp if dp_cp % u64::from(spec.ep) != 0 => why.push(Violation::EpDpCp { ep: spec.ep, dp_cp }),
+                    _ => {}
+                }
+                if moe.expert_ffn_hidden % etp != 0 {
+                    why.push(Violation::ExpertFfnEtp { expert_ffn_hidden: moe.expert_ffn_hidden, etp });
+                }
             }
         }
         None if spec.ep != 1 => why.push(Violation::EpWithoutMoe { ep: spec.ep }),
+        None if spec.etp.is_some_and(|e| e != spec.tp) => why.push(Violation::EpWithoutMoe { ep: spec.ep }),
         None => {}
     }
     let micro_batch = spec.micro_batch.unwrap_or(1);
@@ -257,6 +294,7 @@ pub fn resolve(
         dp: spec.dp,
         cp: spec.cp,
         ep: spec.ep,
+        etp: spec.etp.unwrap_or(spec.tp),
         schedule,
         vpp,
         micro_batch,
@@ -314,6 +352,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
         dp: 8,
         cp: 1,
         ep: 8,
+        etp: None,
         schedule: Some(Schedule::OneFOneB),
         vpp: None,
         micro_batch: Some(1),
@@ -337,6 +376,7 @@ mod tests {
             dp,
             cp: 1,
             ep: 1,
+            etp: None,
             schedule: None,
             vpp: None,
             micro_batch: None,
@@ -389,9 +429,30 @@ mod tests {
         let m = crate::workload::model::preset("mixtral-8x7b").unwrap();
         // Megatron: expert and data-parallel peers next to each other, pipeline stages 8 ranks apart.
         let megatron = resolve(&moe_test_spec(RankOrder::TpCpDpPp), &m, 2048, 16, 0.0).unwrap();
-        assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });
+        assert_eq!(megatron.strides(), Strides { tp: 1, cp: 1, etp: 1, ep: 1, dp: 1, edp: 8, pp: 8 });
         // Llama 3: pipeline neighbours adjacent, data parallelism outermost.
         let meta = resolve(&moe_test_spec(RankOrder::TpCpPpDp), &m, 2048, 16, 0.0).unwrap();
-        assert_eq!(meta.strides(), Strides { tp: 1, cp: 1, ep: 2, dp: 2, edp: 16, pp: 1 });
+        assert_eq!(meta.strides(), Strides { tp: 1, cp: 1, etp: 1, ep: 2, dp: 2, edp: 16, pp: 1 });
+    }
+
+    /// MoE parallel folding (arXiv 2504.14960): Qwen3-235B's published H100 layout TP2 × PP8 × DP16
+    /// with EP32 folds the experts over all 32 ranks of a stage (ETP1), which the older EP-inside-DP
+    /// layout cannot express; ETP = TP keeps EP inside DP.
+    #[test]
+    fn moe_parallel_folding() {
+        let m = preset("qwen3-235b-a22b").unwrap();
+        let mut s = spec(2, 8, 16);
+        s.ep = 32;
+        s.etp = Some(1);
+        s.sequence_parallel = true;
+        let p = resolve(&s, &m, 4096, 256, 0.0).unwrap();
+        assert_eq!((p.etp, p.edp()), (1, 1));
+        assert_eq!(p.strides(), Strides { tp: 1, cp: 2, etp: 1, ep: 1, dp: 2, edp: 32, pp: 32 });
+        s.etp = None; // ETP = TP = 2: 2 × 32 does not divide 32 ranks.
+        let err = resolve(&s, &m, 4096, 256, 0.0).unwrap_err();
+        assert!(err.iter().any(|e| e.to_string().contains("etp·ep (2·32) must divide tp·cp·dp (32)")), "{err:?}");
+        s.ep = 8; // ETP2 × EP8 × EDP2.
+        let p = resolve(&s, &m, 4096, 256, 0.0).unwrap();
+        assert_eq!((p.etp, p.edp(), p.strides().ep, p.strides().edp), (2, 2, 2, 16));
     }
 }

@@ -1,0 +1,193 @@
+//! The mixture-of-experts feed-forward of one layer, for one micro-batch on one device: router, token
+//! permutation, dispatch to the experts, the experts' grouped GEMMs, combine.
+//!
+//! Layout (MoE parallel folding, see [`crate::workload::parallelism`]): a device enters the layer with
+//! `t_in` tokens (its attention tokens, ÷ TP under sequence parallelism), dispatches each token's `k`
+//! routed copies over its expert-parallel (EP) group, and its expert-tensor-parallel (ETP) group then
+//! all-gathers what it received so each ETP rank runs its `1/etp` slice of every local expert's FFN on
+//! the same rows. Combine is the reverse (ETP reduce-scatter, then all-to-all back).
+//!
+//! Modelled:
+//! - **Grouped GEMM**: each local expert's GEMMs at the shape-dependent efficiency of its own rows
+//!   (`rows = t_in·k·ep·etp / experts`), so few tokens per expert run far below peak.
+//! - **Routing imbalance** ([`FrameworkSpec::moe_routing_imbalance`], max/mean routed rows per device
+//!   in one dispatch): the busiest device's expert GEMMs and received bytes set the pace, since every
+//!   device waits for it at the combine.
+//! - **Dispatch/combine**: NCCL all-to-all of BF16 copies ([`MoeDispatcher::AllToAll`]), or DeepEP-style
+//!   node de-duplication ([`MoeDispatcher::NodeDedup`]): a token crosses the network once per distinct
+//!   remote node (node-limited routing caps them) and fans out over the scale-up links; FP8 dispatch
+//!   (1 byte + one FP32 scale per 128 elements) under FP8 GEMMs, combine in BF16. The backward moves the
+//!   gradients the same way, in BF16 both ways.
+//! - **Permutation and router** as HBM traffic: the all-to-all dispatcher permutes tokens into
+//!   destination order, sorts the received chunks by local expert, and undoes both (four passes of
+//!   read + write over the routed rows, two when a device holds one expert); DeepEP writes received
+//!   tokens in expert order itself (two passes). The router's FP32 scores, softmax/sigmoid, top-k and
+//!   auxiliary loss cost [`ROUTER_PASSES`] reads or writes of `t_in × experts × 4` bytes.
+//! - Shared experts run as a dense FFN on the attention layout (TP-split).
+//!
+//! Not modelled: capacity-factor token dropping (Megatron's dropless default and the published
+//! benchmarks' force-balanced routing never drop), the auxiliary-loss value itself, the DtoH
+//! synchronisation of token counts (its cost is inside the chip's per-kernel gap), expert-choice
+//! routing.
+
+use crate::hardware::collective::Collective;
+use crate::hardware::topology::Tier;
+use crate::step::cost::Ctx;
+use crate::step::stack::{MoeDispatcher, Precision};
+use crate::workload::model::MoeSpec;
+
+/// Reads/writes of the router's `tokens × experts` FP32 scores per forward: logits out, score function
+/// in and out, top-k in, auxiliary (or bias-update) statistics in, and the probability gather
+/// (Megatron-core `router.py`: `gating` → `routing` → `topk_softmax_with_capacity` → aux loss).
+pub const ROUTER_PASSES: f64 = 6.0;
+
+/// Bytes per element of an FP8 dispatch: one byte plus one FP32 scale per 128-element block (DeepEP and
+/// DeepSeek-V3 §3.3.2's 1×128 activation tiles).
+pub const FP8_DISPATCH_BYTES_PER_ELEMENT: f64 = 1.0 + 4.0 / 128.0;
+
+/// Costs of the MoE feed-forward of one layer for one micro-batch on one device.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MoeFfnCost {
+    /// Router, expert and shared-expert GEMMs, forward.
+    pub gemm_s: f64,
+    pub flops: f64,
+    /// Column-parallel (TP-split) GEMM time, for TP overlap accounting.
+    pub col_parallel_s: f64,
+    pub tp_split_s: f64,
+    /// HBM traffic: permutation, router scores, activation function of the routed rows, forward.
+    pub elementwise_s: f64,
+    /// Dispatch + combine of the forward pass (all-to-all and the ETP gather/scatter).
+    pub comm_fwd_s: f64,
+    /// Dispatch + combine of the backward pass (gradients, BF16 both ways).
+    pub comm_bwd_s: f64,
+    /// Expert parameters on this device (before ZeRO sharding).
+    pub params_expert: f64,
+    /// Shared-expert and router parameters on this device (TP-split).
+    pub params_dense: f64,
+    /// Kernel launches of the forward (router, permutes, dispatch, one GEMM pair per local expert).
+    pub kernels: f64,
+}
+
+impl Ctx<'_> {
+    /// Tokens a device brings into the MoE layer (its attention tokens, ÷ TP under SP).
+    fn moe_tokens_in(&self, attention_tokens: f64) -> f64 {
+        if self.plan.sequence_parallel { attention_tokens / f64::from(self.plan.tp) } else { attention_tokens }
+    }
+
+    /// Routed rows per local expert on the busiest device (after the ETP all-gather).
+    pub(crate) fn moe_rows_per_expert(&self, moe: &MoeSpec, attention_tokens: f64) -> f64 {
+        let pl = self.plan;
+        let t_in = self.moe_tokens_in(attention_tokens);
+        // Without SP the ETP ranks (= TP ranks) already hold the same tokens: no gather.
+        let gathered = if pl.sequence_parallel { f64::from(pl.etp) } else { 1.0 };
+        t_in * f64::from(moe.top_k) * f64::from(pl.ep) * gathered / f64::from(moe.experts) * self.fw.moe_routing_imbalance
+    }
+
+    pub(crate) fn moe_ffn(&self, moe: &MoeSpec, attention_tokens: f64) -> MoeFfnCost {
+        let m = self.model;
+        let pl = self.plan;
+        let h = f64::from(m.hidden);
+        let (t, etp, ep) = (f64::from(pl.tp), f64::from(pl.etp), f64::from(pl.ep));
+        let k = f64::from(moe.top_k);
+        let e = f64::from(moe.experts);
+        let fe = f64::from(moe.expert_ffn_hidden);
+        let mats = if m.gated_ffn { 3.0 } else { 2.0 };
+        let experts_local = e / ep;
+        let t_in = self.moe_tokens_in(attention_tokens);
+        let rows = self.moe_rows_per_expert(moe, attention_tokens);
+        let mut c = MoeFfnCost::default();
+        let mut add = |(s, f): (f64, f64)| {
+            c.gemm_s += s;
+            c.flops += f;
+        };
+        // Router: a small GEMM kept in 16 bits (not a TE FP8 module).
+        add(self.gemm16(t_in, e, h, 1.0));
+        // Grouped expert GEMMs: `experts_local` GEMMs of `rows` rows each. FLOPs counted at balanced
+        // routing (the model's work), time at the busiest device's rows.
+        let up = self.gemm(rows, (mats - 1.0) * fe / etp, h, experts_local);
+        let down = self.gemm(rows, h, fe / etp, experts_local);
+        c.gemm_s += up.0 + down.0;
+        c.flops += (up.1 + down.1) / self.fw.moe_routing_imbalance;
+        c.col_parallel_s += up.0;
+        c.tp_split_s += up.0 + down.0;
+        if moe.shared_experts > 0 {
+            let fs = fe * f64::from(moe.shared_experts);
+            let up_s = self.gemm(attention_tokens, (mats - 1.0) * fs / t, h, 1.0);
+            let down_s = self.gemm(attention_tokens, h, fs / t, 1.0);
+            c.col_parallel_s += up_s.0;
+            c.tp_split_s += up_s.0 + down_s.0;
+            c.gemm_s += up_s.0 + down_s.0;
+            c.flops += up_s.1 + down_s.1;
+        }
+        // HBM traffic: permutation passes over the routed rows, router scores, the activation function
+        // over the local experts' rows (gated: read 2f, write f; plain: read f, write f, in BF16).
+        let routed_rows_out = t_in * k;
+        let received_rows = rows * experts_local;
+        let passes = match self.fw.moe_dispatcher {
+            MoeDispatcher::AllToAll if experts_local > 1.0 => 4.0,
+            MoeDispatcher::AllToAll | MoeDispatcher::NodeDedup => 2.0,
+        };
+        let permute_bytes = passes / 2.0 * 2.0 * (routed_rows_out + received_rows) * h * 2.0;
+        let router_bytes = ROUTER_PASSES * t_in * e * 4.0;
+        let act_bytes = received_rows * fe / etp * if m.gated_ffn { 6.0 } else { 4.0 };
+        c.elementwise_s = self.mem_s(permute_bytes + router_bytes + act_bytes);
+        // Dispatch + combine.
+        let (fwd, bwd) = self.moe_dispatch_combine_s(moe, t_in, received_rows);
+        c.comm_fwd_s = fwd;
+        c.comm_bwd_s = bwd;
+        c.params_expert = experts_local * mats * h * fe / etp;
+        c.params_dense = (f64::from(moe.shared_experts) * mats * h * fe + h * e) / t;
+        c.kernels = 24.0 + 2.0 * experts_local;
+        c
+    }
+
+    /// Dispatch plus combine of one MoE layer, forward and backward, for `t_in` tokens sent by this
+    /// device and `received_rows` rows its experts process.
+    fn moe_dispatch_combine_s(&self, moe: &MoeSpec, t_in: f64, received_rows: f64) -> (f64, f64) {
+        let h = f64::from(self.model.hidden);
+        let k = f64::from(moe.top_k);
+        let pl = self.plan;
+        let ep = u64::from(pl.ep);
+        let p = &self.ep_path;
+        let imbalance = self.fw.moe_routing_imbalance;
+        let fp8 = self.fw.precision == Precision::Fp8;
+        // ETP: the received rows are all-gathered before the experts and reduce-scattered after.
+        let etp_s = if pl.etp > 1 && pl.sequence_parallel {
+            2.0 * self.coll(Collective::AllGather, received_rows * h * 2.0, u64::from(pl.etp), &self.etp_path)
+        } else {
+            0.0
+        };
+        if ep <= 1 {
+            return (etp_s, etp_s);
+        }
+        let a2a = match self.fw.moe_dispatcher {
+            // Every routed copy crosses the EP group (the all-to-all keeps the in-node share on the
+            // scale-up links); the busiest receiver takes `imbalance` times the mean.
+            MoeDispatcher::AllToAll => {
+                let one = self.coll(Collective::AllToAll, t_in * k * h * 2.0, ep, p) * imbalance;
+                (2.0 * one, 2.0 * one)
+            }
+            MoeDispatcher::NodeDedup => {
+                // Distinct nodes a token's k experts fall on, experts spread evenly over the group's
+                // nodes (balanced routing); node-limited routing caps it.
+                let nodes = p.nodes as f64;
+                let mut distinct = nodes * (1.0 - (1.0 - 1.0 / nodes).powf(k));
+                if let Some(m) = moe.max_nodes_per_token {
+                    distinct = distinct.min(f64::from(m));
+                }
+                let remote_copies = distinct * (nodes - 1.0) / nodes;
+                let latency = (ep as f64 - 1.0).min(nodes.max(2.0)) * p.step_latency_s;
+                let phase = |bytes_per_elem: f64| {
+                    let over_network =
+                        if p.tier == Tier::ScaleUp { 0.0 } else { t_in * remote_copies * h * bytes_per_elem / p.all_to_all_bytes_per_s };
+                    // Fan-out to (or gathering from) the k experts inside the nodes.
+                    let over_scale_up = t_in * k * h * bytes_per_elem * (1.0 - 1.0 / ep as f64) / p.scale_up_bytes_per_s;
+                    latency + over_network.max(over_scale_up) * imbalance
+                };
+                let dispatch = phase(if fp8 { FP8_DISPATCH_BYTES_PER_ELEMENT } else { 2.0 });
+                (dispatch + phase(2.0), 2.0 * phase(2.0))
+            }
+        };
+        (a2a.0 + etp_s, a2a.1 + etp_s)
+    }
+}
