@@ -578,7 +578,8 @@ mod tests {
         assert!(free.breakdown.tp_comm_s < limited.breakdown.tp_comm_s, "{:?} vs {:?}", free.breakdown, limited.breakdown);
         assert!((free.breakdown.compute_s / limited.breakdown.compute_s - 1.0).abs() < 0.02);
         let costly = step(&m, &FrameworkSpec { overlap_moe_comm: true, moe_comm_sm_fraction: 0.15, ..dedup_fw.clone() });
-        assert!(costly.step_s > free.step_s && (costly.breakdown.compute_s - free.breakdown.compute_s).abs() < 1e-6);
+        assert!(costly.step_s > free.step_s, "{} vs {}", costly.step_s, free.step_s);
+        assert!((costly.breakdown.compute_s / free.breakdown.compute_s - 1.0).abs() < 0.02, "{:?} vs {:?}", costly.breakdown, free.breakdown);
         // The routing limit changes nothing when the dispatcher does not de-duplicate.
         assert_eq!(step(&m, &FrameworkSpec::default()).step_s, a2a.step_s);
     }
