@@ -437,6 +437,7 @@ fn parallelism_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bo
             (None, "auto".to_string()),
             (Some(Schedule::OneFOneB), "1F1B".to_string()),
             (Some(Schedule::Interleaved), "interleaved 1F1B".to_string()),
+            (Some(Schedule::DualPipe), "DualPipe".to_string()),
         ],
         false,
     );

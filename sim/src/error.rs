@@ -66,6 +66,10 @@ pub enum Violation {
         ep: u32,
         dp_cp: u64,
     },
+    DualPipeShape {
+        pp: u32,
+        micro_batches: u32,
+    },
     EpFold {
         ep: u32,
         etp: u32,
@@ -150,6 +154,10 @@ impl std::fmt::Display for Violation {
             ZeroStage { zero_stage } => write!(f, "zero_stage must be 0, 1, 2 or 3, got {zero_stage}"),
             ExpertsEp { experts, ep } => write!(f, "experts ({experts}) not divisible by ep ({ep})"),
             EpDpCp { ep, dp_cp } => write!(f, "ep ({ep}) must divide dp·cp ({dp_cp})"),
+            DualPipeShape { pp, micro_batches } => write!(
+                f,
+                "DualPipe needs an even pp and an even number of micro-batches per step, at least 2·pp; got pp {pp}, {micro_batches} micro-batches"
+            ),
             EpFold { ep, etp, tp_cp_dp } => write!(
                 f,
                 "etp·ep ({etp}·{ep}) must divide tp·cp·dp ({tp_cp_dp}): the experts fold over the ranks of one pipeline stage (etp defaults to tp)"

@@ -239,14 +239,24 @@ fn public_cases_match_published_runs() {
     }
 }
 
-/// MoE cases are reported family by family; MoE step times are not yet within the dense bounds (see the
-/// MoE issue), so this checks that every case is reported, simulated or failed with its reason.
+/// MoE cases, each with the settings of its recipe (dispatcher, EP overlap, forced balance, ETP):
+/// every case is reported, simulated or failed with its reason, and the set stays within the bounds
+/// it reached with the MoE model of 2026-12 (MAPE 22%, worst 62%; the MoE issue's target is 12% / 25%:
+/// not met, mostly optimistic on small-expert models, see ARCHITECTURE.md). At most one case may fail.
 #[test]
 fn moe_cases_are_reported_with_reasons() {
     let run = wanka(["validate", "scenarios/validation/moe_cases.csv", "--json"]).success();
     let v = run.json();
     let cases = v["cases"].as_array().expect("cases");
     assert!(cases.len() >= 10);
+    let (mape, worst) = (v["mape"].as_f64().unwrap(), v["max_abs_error"].as_f64().unwrap());
+    println!("MoE: MAPE {:.1}%, worst {:.1}%", 100.0 * mape, 100.0 * worst);
+    assert!(mape <= 0.25, "MoE MAPE {:.1}% beyond 25%", 100.0 * mape);
+    assert!(worst <= 0.65, "MoE worst {:.1}% beyond 65%", 100.0 * worst);
+    assert!(v["failed"].as_u64().unwrap_or(99) <= 1, "more than one MoE case could not be simulated");
+    let families: std::collections::HashSet<&str> =
+        cases.iter().filter(|c| c["error"].is_number()).filter_map(|c| c["family"].as_str()).collect();
+    assert!(families.len() >= 2, "MoE cases from at least two chip families: {families:?}");
     for c in cases {
         let ok = c["error"].is_number() || c["failure"].as_str().is_some_and(|f| !f.is_empty());
         assert!(ok, "case without a result or a reason: {c}");

@@ -108,6 +108,8 @@ pub fn gantt_ui(ui: &mut Ui, r: &StepResult, height: f32) {
             let (list, base, what) = match op.op.pass {
                 Pass::Forward => (&mut fwd, FORWARD, "forward"),
                 Pass::Backward => (&mut bwd, BACKWARD, "backward"),
+                Pass::BackwardInput => (&mut bwd, BACKWARD, "backward (input gradients)"),
+                Pass::Weight => (&mut bwd, BACKWARD, "weight gradients"),
             };
             list.push(
                 Bar::new(y, op.end_s - op.start_s)

@@ -63,6 +63,9 @@ pub struct ChunkCost {
     pub grad_reduce_per_microbatch_s: f64,
     /// FLOPs executed per micro-batch on one device, forward + backward + recompute (convention above).
     pub hardware_flops: f64,
+    /// The weight-gradient GEMMs inside `backward` (about the forward GEMM time): what a zero-bubble
+    /// schedule (DualPipe) defers to fill idle time.
+    pub weight_grad_s: f64,
 }
 
 /// Step-level costs that are not per chunk.
@@ -100,6 +103,8 @@ struct LayerCost {
     recompute: PassCost,
     flops_fwd: f64,
     flops_recompute: f64,
+    /// Weight-gradient GEMMs of the backward (= the forward's projection and FFN GEMM time).
+    wgrad_s: f64,
     /// Parameters of this layer on one device (dense part, expert part), before ZeRO sharding.
     params_dense: f64,
     params_expert: f64,
@@ -306,6 +311,7 @@ impl Ctx<'_> {
             recompute,
             flops_fwd: proj_flops + attn_flops,
             flops_recompute,
+            wgrad_s: proj_s,
             params_dense: (m.params(self.seq).attention_per_layer) / t + ffn_params,
             params_expert,
         }
@@ -392,6 +398,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         let mut fwd = PassCost::default();
         let mut bwd = PassCost::default();
         let mut flops = 0.0;
+        let mut weight_grad_s = 0.0;
         let (mut pd, mut pe) = (0.0, 0.0);
         let mut compute_f = Vec::with_capacity(n_layers as usize);
         let mut compute_b = Vec::with_capacity(n_layers as usize);
@@ -404,6 +411,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             bwd.mp_comm_s += lc.bwd.mp_comm_s + lc.recompute.mp_comm_s;
             bwd.ep_comm_s += lc.bwd.ep_comm_s + lc.recompute.ep_comm_s;
             flops += 3.0 * lc.flops_fwd + lc.flops_recompute;
+            weight_grad_s += lc.wgrad_s;
             pd += lc.params_dense;
             pe += lc.params_expert;
             compute_f.push(lc.fwd.total_s());
@@ -474,6 +482,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             grad_reduce_s,
             grad_reduce_per_microbatch_s,
             hardware_flops: flops,
+            weight_grad_s,
         });
     }
 
@@ -483,18 +492,30 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let mut first = 0u32;
     let mut stage_params = vec![(0.0, 0.0); plan.pp as usize];
     for (c, &n) in plan.layers_per_chunk.iter().enumerate() {
-        let s = plan.stage_of_chunk(c as u32) as usize;
-        for l in first..first + n {
-            let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
-            stage_params[s].0 += lc.params_dense;
-            stage_params[s].1 += lc.params_expert;
+        for s in (0..plan.pp).filter(|s| plan.holds_chunk(*s, c as u32)) {
+            for l in first..first + n {
+                let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
+                stage_params[s as usize].0 += lc.params_dense;
+                stage_params[s as usize].1 += lc.params_expert;
+            }
         }
         first += n;
     }
     let pparams = model.params(seq_len);
-    stage_params[0].0 += pparams.embedding / t;
     let last = plan.pp as usize - 1;
-    stage_params[last].0 += pparams.last_stage_output(model, plan.pp) / t;
+    // DualPipe: both end stages hold the embedding and the output layer.
+    let dualpipe = plan.schedule == crate::workload::parallelism::Schedule::DualPipe;
+    for s in [0, last] {
+        if s == 0 || dualpipe {
+            stage_params[s].0 += pparams.embedding / t;
+        }
+        if s == last || dualpipe {
+            stage_params[s].0 += pparams.last_stage_output(model, plan.pp) / t;
+        }
+        if last == 0 {
+            break;
+        }
+    }
     for (s, (pd, pe)) in stage_params.iter().enumerate() {
         let shard = |n: u64| if zero >= 1 { n as f64 } else { 1.0 };
         let updated = pd / shard(dp_ranks) + pe / shard(edp_ranks);
@@ -579,7 +600,12 @@ mod tests {
         assert!((free.breakdown.compute_s / limited.breakdown.compute_s - 1.0).abs() < 0.02);
         let costly = step(&m, &FrameworkSpec { overlap_moe_comm: true, moe_comm_sm_fraction: 0.15, ..dedup_fw.clone() });
         assert!(costly.step_s > free.step_s, "{} vs {}", costly.step_s, free.step_s);
-        assert!((costly.breakdown.compute_s / free.breakdown.compute_s - 1.0).abs() < 0.02, "{:?} vs {:?}", costly.breakdown, free.breakdown);
+        assert!(
+            (costly.breakdown.compute_s / free.breakdown.compute_s - 1.0).abs() < 0.02,
+            "{:?} vs {:?}",
+            costly.breakdown,
+            free.breakdown
+        );
         // The routing limit changes nothing when the dispatcher does not de-duplicate.
         assert_eq!(step(&m, &FrameworkSpec::default()).step_s, a2a.step_s);
     }

@@ -112,19 +112,20 @@ pub fn stage_memory(
         flash_attention,
     };
     let moe_from = m.moe.as_ref().map_or(u32::MAX, |x| x.dense_layers);
-    // Stage of every layer, in model order (plans built for probing may hold more layers than the model).
-    let mut layer_stage = Vec::with_capacity(m.layers as usize);
+    // Chunk of every layer, in model order (plans built for probing may hold more layers than the model).
+    let mut layer_chunk = Vec::with_capacity(m.layers as usize);
     for (c, n) in plan.layers_per_chunk.iter().enumerate() {
-        layer_stage.extend(std::iter::repeat_n(plan.stage_of_chunk(c as u32), *n as usize));
+        layer_chunk.extend(std::iter::repeat_n(c as u32, *n as usize));
     }
+    let dualpipe = plan.schedule == crate::workload::parallelism::Schedule::DualPipe;
     (0..plan.pp)
         .map(|s| {
             // Parameters on this device: (dense part, expert part).
             let (mut dense, mut expert) = (0.0, 0.0);
             let mut act_per_layer_sum = 0.0;
             let mut layers = 0.0;
-            for (l, st) in layer_stage.iter().enumerate() {
-                if *st != s {
+            for (l, c) in layer_chunk.iter().enumerate() {
+                if !plan.holds_chunk(s, *c) {
                     continue;
                 }
                 let moe = l as u32 >= moe_from;
@@ -138,8 +139,9 @@ pub fn stage_memory(
                 act_per_layer_sum += layer_activation_bytes(m, &acts, moe);
                 layers += 1.0;
             }
-            let last = s + 1 == plan.pp;
-            if s == 0 {
+            // DualPipe: the first and last stages hold both ends of the model.
+            let last = s + 1 == plan.pp || (dualpipe && s == 0);
+            if s == 0 || (dualpipe && s + 1 == plan.pp) {
                 dense += params.embedding / t;
             }
             if last {

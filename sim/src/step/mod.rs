@@ -175,11 +175,17 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
     let mut notes = vec![format!("software stack: {}", fw.describe())];
     notes.extend(cluster.calibration.caveat(&cluster.chip.id));
     if model.moe.is_some() {
-        notes.push(
-            "MoE: balanced routing assumed (no capacity-factor drops or hot experts); MoE step times are not validated \
-             against a published run (DeepSeek-V3: about 1.6x off either way depending on the MoE stack settings, see ARCHITECTURE.md)"
-                .into(),
-        );
+        notes.push(format!(
+            "MoE: routed rows on the busiest device {:.2}x the mean (the stack's moe_routing_imbalance), {} dispatch{}; \
+             MoE step times are less validated than dense ones (mostly optimistic on small-expert models): \
+             `wanka validate scenarios/validation/moe_cases.csv` prints their error",
+            fw.moe_routing_imbalance,
+            match fw.moe_dispatcher {
+                cost::MoeDispatcher::AllToAll => "all-to-all",
+                cost::MoeDispatcher::NodeDedup => "node-de-duplicated",
+            },
+            if cost::ep_overlapped(model, plan, fw) { ", overlapped with another micro-batch" } else { "" },
+        ));
     }
     Ok(StepResult {
         step_s,

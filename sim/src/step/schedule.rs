@@ -24,11 +24,17 @@ use crate::step::cost::{ChunkCost, CostModel};
 use crate::step::memory::MemoryBreakdown;
 use crate::workload::parallelism::{Plan, Schedule};
 
-/// Forward or backward.
+/// What an operation computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Pass {
     Forward,
+    /// Full backward (input and weight gradients).
     Backward,
+    /// Backward for the input gradient only; its weight gradient runs later as [`Pass::Weight`]
+    /// (zero-bubble split, DualPipe).
+    BackwardInput,
+    /// Deferred weight-gradient GEMMs of an earlier [`Pass::BackwardInput`].
+    Weight,
 }
 
 /// One operation of a stage's compute stream.
@@ -36,7 +42,8 @@ pub enum Pass {
 pub struct Op {
     pub pass: Pass,
     pub micro_batch: u32,
-    /// Virtual chunk index on this stage (0 for 1F1B).
+    /// Virtual chunk index on this stage (0 for 1F1B); under DualPipe the direction (0: micro-batches
+    /// entering at stage 0, 1: entering at the last stage).
     pub chunk: u32,
 }
 
@@ -143,18 +150,152 @@ pub fn stage_order(plan: &Plan, stage: u32, ep_overlap: bool) -> Vec<Op> {
     ops
 }
 
+/// DualPipe's order of operations on `rank`, ported from the reference implementation
+/// (github deepseek-ai/DualPipe `dualpipe/dualpipe.py`, `DualPipe.step`, eight phases). Returns the
+/// operations and, per operation, whether it runs fused (overlapped) with the next one. `chunk` is the
+/// direction; direction `d`'s micro-batches are numbered `d·m/2 …`.
+pub fn dualpipe_order(p: u32, m: u32, rank: u32) -> (Vec<Op>, Vec<bool>) {
+    let half_ranks = p / 2;
+    let half_rank = rank.min(p - 1 - rank);
+    let half_chunks = m / 2;
+    let is_middle = rank == half_ranks - 1 || rank == half_ranks;
+    // Phase 0 is the forward direction on the first half of the ranks, the reverse one on the second.
+    let dir = |phase: u32| if rank < half_ranks { phase } else { 1 - phase };
+    let mut ops: Vec<Op> = Vec::with_capacity(3 * m as usize);
+    let mut fused: Vec<bool> = Vec::with_capacity(3 * m as usize);
+    let mut next_f = [0u32; 2];
+    let mut next_b = [0u32; 2];
+    let mut weights: std::collections::VecDeque<Op> = std::collections::VecDeque::new();
+    let mut fwd = |phase: u32, ops: &mut Vec<Op>, fused: &mut Vec<bool>, fuse: bool| {
+        let d = dir(phase);
+        ops.push(Op { pass: Pass::Forward, micro_batch: d * half_chunks + next_f[d as usize], chunk: d });
+        fused.push(fuse);
+        next_f[d as usize] += 1;
+    };
+    let mut bwd = |phase: u32, zb: bool, ops: &mut Vec<Op>, fused: &mut Vec<bool>, weights: &mut std::collections::VecDeque<Op>| {
+        let d = dir(phase);
+        let mb = d * half_chunks + next_b[d as usize];
+        ops.push(Op { pass: if zb { Pass::BackwardInput } else { Pass::Backward }, micro_batch: mb, chunk: d });
+        fused.push(false);
+        if zb {
+            weights.push_back(Op { pass: Pass::Weight, micro_batch: mb, chunk: d });
+        }
+        next_b[d as usize] += 1;
+    };
+    let weight = |ops: &mut Vec<Op>, fused: &mut Vec<bool>, weights: &mut std::collections::VecDeque<Op>| {
+        if let Some(w) = weights.pop_front() {
+            ops.push(w);
+            fused.push(false);
+        }
+    };
+    // Step 1: nF0.
+    for _ in 0..(half_ranks - half_rank - 1) * 2 {
+        fwd(0, &mut ops, &mut fused, false);
+    }
+    // Step 2: nF0F1.
+    for _ in 0..half_rank + 1 {
+        fwd(0, &mut ops, &mut fused, false);
+        fwd(1, &mut ops, &mut fused, false);
+    }
+    // Step 3: nB1W1F1 (zero bubble).
+    for _ in 0..half_ranks - half_rank - 1 {
+        bwd(1, true, &mut ops, &mut fused, &mut weights);
+        weight(&mut ops, &mut fused, &mut weights);
+        fwd(1, &mut ops, &mut fused, false);
+    }
+    // Step 4 (main): nF0B1F1B0, forward/backward pairs overlapped.
+    let step4 = (half_chunks + half_rank + 1).saturating_sub(p);
+    for i in 0..step4 {
+        if i == 0 && is_middle {
+            fwd(0, &mut ops, &mut fused, false);
+            bwd(1, false, &mut ops, &mut fused, &mut weights);
+        } else {
+            fwd(0, &mut ops, &mut fused, true);
+            bwd(1, false, &mut ops, &mut fused, &mut weights);
+        }
+        fwd(1, &mut ops, &mut fused, true);
+        bwd(0, false, &mut ops, &mut fused, &mut weights);
+    }
+    // Step 5: nB1F1B0.
+    for _ in 0..half_ranks - half_rank - 1 {
+        bwd(1, false, &mut ops, &mut fused, &mut weights);
+        fwd(1, &mut ops, &mut fused, true);
+        bwd(0, false, &mut ops, &mut fused, &mut weights);
+    }
+    // Step 6: nB1B0, the second half with zero bubble.
+    let step6 = half_rank + 1;
+    let mut zb = false;
+    for i in 0..step6 {
+        if i == step6 / 2 && half_rank % 2 == 1 {
+            zb = true;
+        }
+        bwd(1, zb, &mut ops, &mut fused, &mut weights);
+        if i == step6 / 2 && half_rank % 2 == 0 {
+            zb = true;
+        }
+        bwd(0, zb, &mut ops, &mut fused, &mut weights);
+    }
+    // Step 7: nWB0 (zero bubble).
+    for _ in 0..half_ranks - half_rank - 1 {
+        weight(&mut ops, &mut fused, &mut weights);
+        bwd(0, true, &mut ops, &mut fused, &mut weights);
+    }
+    // Step 8: nW.
+    while !weights.is_empty() {
+        weight(&mut ops, &mut fused, &mut weights);
+    }
+    (ops, fused)
+}
+
+/// Global chunk (index into the plan's chunks and their costs) that `op` runs on `stage`.
+pub fn global_chunk(plan: &Plan, op: &Op, stage: u32) -> usize {
+    if plan.schedule == Schedule::DualPipe {
+        (if op.chunk == 0 { stage } else { plan.pp - 1 - stage }) as usize
+    } else {
+        (op.chunk * plan.pp + stage) as usize
+    }
+}
+
+/// Each stage's operations and which of them run fused with the next (see [`stage_order`],
+/// [`dualpipe_order`]).
+pub fn stage_programs(plan: &Plan, ep_overlap: bool) -> Vec<(Vec<Op>, Vec<bool>)> {
+    (0..plan.pp)
+        .map(|s| {
+            if plan.schedule == Schedule::DualPipe {
+                return dualpipe_order(plan.pp, plan.micro_batches, s);
+            }
+            let ops = stage_order(plan, s, ep_overlap);
+            // Only pairs whose backward does not wait on the forward beside it (on the last stage a
+            // micro-batch's backward follows its own forward directly: those run one after the other).
+            let fused = (0..ops.len())
+                .map(|i| {
+                    ep_overlap
+                        && ops[i].pass == Pass::Forward
+                        && ops
+                            .get(i + 1)
+                            .is_some_and(|n| n.pass == Pass::Backward && (n.micro_batch, n.chunk) != (ops[i].micro_batch, ops[i].chunk))
+                })
+                .collect();
+            (ops, fused)
+        })
+        .collect()
+}
+
 /// Largest number of (layer × micro-batch) activations each stage holds at once (`ep_overlap`: see
 /// [`stage_order`]).
 pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
-    (0..plan.pp)
-        .map(|s| {
+    stage_programs(plan, ep_overlap)
+        .into_iter()
+        .enumerate()
+        .map(|(s, (ops, _))| {
             let mut cur = 0i64;
             let mut peak = 0i64;
-            for op in stage_order(plan, s, ep_overlap) {
-                let layers = i64::from(plan.layers_per_chunk[(op.chunk * plan.pp + s) as usize]);
+            for op in ops {
+                let layers = i64::from(plan.layers_per_chunk[global_chunk(plan, &op, s as u32)]);
                 match op.pass {
                     Pass::Forward => cur += layers,
-                    Pass::Backward => cur -= layers,
+                    Pass::Backward | Pass::BackwardInput => cur -= layers,
+                    Pass::Weight => {}
                 }
                 peak = peak.max(cur);
             }
@@ -173,13 +314,15 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let p = plan.pp;
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
-    let orders: Vec<Vec<Op>> = (0..p).map(|s| stage_order(plan, s, cost.ep_overlap_sm_fraction.is_some())).collect();
+    let programs = stage_programs(plan, cost.ep_overlap_sm_fraction.is_some());
+    let (orders, fused): (Vec<Vec<Op>>, Vec<Vec<bool>>) = programs.into_iter().unzip();
+    let gc = |op: &Op, stage: u32| global_chunk(plan, op, stage);
     // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
     // output to the next chunk, a backward the send of its input gradient to the previous one.
     let sends = |g: usize, pass: Pass| -> Ticks {
         match pass {
             Pass::Forward if g + 1 < g_count => ticks(cost.p2p_next_s[g]),
-            Pass::Backward if g > 0 => ticks(cost.p2p_next_s[g - 1]),
+            Pass::Backward | Pass::BackwardInput if g > 0 => ticks(cost.p2p_next_s[g - 1]),
             _ => 0,
         }
     };
@@ -196,14 +339,18 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
     };
-    // Only pairs whose backward does not wait on the forward beside it (on the last stage a
-    // micro-batch's backward follows its own forward directly: those run one after the other).
-    let fuses = |ops: &[Op], i: usize| -> bool {
-        cost.ep_overlap_sm_fraction.is_some()
-            && ops[i].pass == Pass::Forward
-            && ops.get(i + 1).is_some_and(|n| n.pass == Pass::Backward && (n.micro_batch, n.chunk) != (ops[i].micro_batch, ops[i].chunk))
-    };
+    let fuses = |si: usize, i: usize| -> bool { fused[si].get(i).copied().unwrap_or(false) };
     let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
+    // Zero-bubble split: the weight-gradient GEMMs leave the backward and run later on their own.
+    let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| ticks(c.weight_grad_s).min(*b)).collect();
+    let dur_of = |op: &Op, g: usize| -> Ticks {
+        match op.pass {
+            Pass::Forward => fwd_t[g],
+            Pass::Backward => bwd_t[g],
+            Pass::BackwardInput => bwd_t[g] - wgrad_t[g],
+            Pass::Weight => wgrad_t[g],
+        }
+    };
     // Completion time of forward / backward per (global chunk, micro-batch).
     let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
     let mut bwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
@@ -215,13 +362,15 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
 
     // Ready time of an op's input, if known.
     let ready = |op: &Op, stage: u32, fwd_done: &[Option<Ticks>], bwd_done: &[Option<Ticks>]| -> Option<Ticks> {
-        let g = (op.chunk * p + stage) as usize;
+        let g = gc(op, stage);
         let mb = op.micro_batch as usize;
         match op.pass {
             Pass::Forward if g == 0 => Some(0),
             Pass::Forward => fwd_done[(g - 1) * m + mb],
-            Pass::Backward if g + 1 == g_count => fwd_done[g * m + mb],
-            Pass::Backward => bwd_done[(g + 1) * m + mb],
+            Pass::Backward | Pass::BackwardInput if g + 1 == g_count => fwd_done[g * m + mb],
+            Pass::Backward | Pass::BackwardInput => bwd_done[(g + 1) * m + mb],
+            // Runs in program order after its own input-gradient pass.
+            Pass::Weight => Some(0),
         }
     };
 
@@ -239,10 +388,10 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             return;
         }
         let op = orders[si][next[si]];
-        let g = (op.chunk * p + s) as usize;
-        if fuses(&orders[si], next[si]) {
+        let g = gc(&op, s);
+        if fuses(si, next[si]) {
             let op_b = orders[si][next[si] + 1];
-            let gb = (op_b.chunk * p + s) as usize;
+            let gb = gc(&op_b, s);
             if let (Some(rf), Some(rb)) = (ready(&op, s, fwd_done, bwd_done), ready(&op_b, s, fwd_done, bwd_done)) {
                 let start = rf.max(rb).max(free_at[si]).max(now);
                 let dur = fused_t(g, gb);
@@ -260,10 +409,7 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         }
         if let Some(r) = ready(&op, s, fwd_done, bwd_done) {
             let start = r.max(free_at[si]).max(now);
-            let dur = match op.pass {
-                Pass::Forward => fwd_t[g],
-                Pass::Backward => bwd_t[g],
-            };
+            let dur = dur_of(&op, g);
             busy[si] = true;
             free_at[si] = start + dur;
             spans[si].push((op, start, start + dur));
@@ -277,14 +423,15 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     while let Some((now, Event::OpEnd { stage })) = q.pop() {
         let si = stage as usize;
         // A fused pair completes both its operations.
-        let n_done = if fuses(&orders[si], next[si]) { 2 } else { 1 };
+        let n_done = if fuses(si, next[si]) { 2 } else { 1 };
         for _ in 0..n_done {
             let op = orders[si][next[si]];
-            let g = (op.chunk * p + stage) as usize;
+            let g = gc(&op, stage);
             let idx = g * m + op.micro_batch as usize;
             match op.pass {
                 Pass::Forward => fwd_done[idx] = Some(now),
-                Pass::Backward => bwd_done[idx] = Some(now),
+                Pass::Backward | Pass::BackwardInput => bwd_done[idx] = Some(now),
+                Pass::Weight => {}
             }
             next[si] += 1;
         }
@@ -305,16 +452,18 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         // Last backward of each virtual chunk on this stage: (start, end).
         let mut comm_free: Ticks = 0;
         let mut dp_spans = Vec::new();
-        let mut chunk_order: Vec<(Ticks, Ticks, usize)> = (0..plan.vpp)
+        // Weight gradients are complete after a full backward or a deferred weight pass.
+        let grads_done = |op: &Op| matches!(op.pass, Pass::Backward | Pass::Weight);
+        let local_chunks = if plan.schedule == Schedule::DualPipe { 2 } else { plan.vpp };
+        let mut chunk_order: Vec<(Ticks, Ticks, usize)> = (0..local_chunks)
             .filter_map(|v| {
-                let g = (v * p + s) as usize;
-                spans[si].iter().rev().find(|(op, _, _)| op.pass == Pass::Backward && op.chunk == v).map(|(_, st, en)| (*st, *en, g))
+                spans[si].iter().rev().find(|(op, _, _)| grads_done(op) && op.chunk == v).map(|(op, st, en)| (*st, *en, gc(op, s)))
             })
             .collect();
         chunk_order.sort();
         // ZeRO-2: every backward's gradients are reduce-scattered right after it, in order.
-        for (op, _, en) in spans[si].iter().filter(|(op, _, _)| op.pass == Pass::Backward) {
-            let g = (op.chunk * p + s) as usize;
+        for (op, _, en) in spans[si].iter().filter(|(op, _, _)| grads_done(op)) {
+            let g = gc(op, s);
             let red = ticks(chunk_costs[g].grad_reduce_per_microbatch_s);
             if red > 0 {
                 let start = (*en).max(comm_free);
@@ -366,10 +515,10 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let mut comm: Ticks = 0;
     let mut zero3: Ticks = 0;
     for (op, a, b) in &spans[crit] {
-        let g = (op.chunk * p + crit as u32) as usize;
+        let g = gc(op, crit as u32);
         let part = match op.pass {
             Pass::Forward => &chunk_costs[g].forward,
-            Pass::Backward => &chunk_costs[g].backward,
+            Pass::Backward | Pass::BackwardInput | Pass::Weight => &chunk_costs[g].backward,
         };
         let dur = b - a;
         // Compute at full speed is compute; the rest of the span (blocking or unhidden communication,
@@ -555,6 +704,54 @@ mod tests {
             assert!(close(fraction, expected), "{case}");
             assert!(close(b.compute_s, ideal), "{case}");
             assert!(close(step_s, ideal * (1.0 + expected) + opt + overhead), "{case}");
+        }
+    }
+
+    fn dualpipe_plan(pp: u32, m: u32) -> Plan {
+        Plan { schedule: Schedule::DualPipe, vpp: 1, ..plan(pp, 1, m) }
+    }
+
+    #[test]
+    fn dualpipe_runs_every_operation_once() {
+        for (pp, m) in [(2u32, 4u32), (4, 8), (4, 10), (8, 16), (8, 20), (16, 32), (16, 120)] {
+            let pl = dualpipe_plan(pp, m);
+            for s in 0..pp {
+                let (ops, fused) = dualpipe_order(pp, m, s);
+                assert_eq!(ops.len(), fused.len());
+                let count = |f: &dyn Fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count() as u32;
+                assert_eq!(count(&|o| o.pass == Pass::Forward), m, "pp {pp} m {m} stage {s}");
+                assert_eq!(count(&|o| matches!(o.pass, Pass::Backward | Pass::BackwardInput)), m, "pp {pp} m {m} stage {s}");
+                assert_eq!(count(&|o| o.pass == Pass::Weight), count(&|o| o.pass == Pass::BackwardInput));
+                // Fused pairs are a forward followed by a backward of the other direction.
+                for i in (0..ops.len()).filter(|i| fused[*i]) {
+                    assert!(ops[i].pass == Pass::Forward && ops[i + 1].pass == Pass::Backward && ops[i].chunk != ops[i + 1].chunk);
+                }
+            }
+            let (cost, chunks) = uniform(pp, 1, 0.010, 0.020, 0.0, 0.0, 0.0);
+            let (_, b, _, step_s) = simulate(&pl, &cost, &chunks);
+            assert!(step_s > 0.0 && b.compute_s > 0.0);
+        }
+    }
+
+    /// DualPipe's bubble against the paper's formula (DeepSeek-V3 report Table 2, DualPipe README):
+    /// `(PP/2 − 1)·(F&B + B − 3W)`, with `F&B` the overlapped forward+backward pair (here without
+    /// communication to hide: `F + B`). Against 1F1B's `(PP − 1)·(F + B)` it is much smaller, and it
+    /// does not grow with the micro-batches.
+    #[test]
+    fn dualpipe_bubble_matches_the_paper() {
+        let (t_f, t_b, t_w) = (0.010, 0.020, 0.008);
+        for (pp, m) in [(4u32, 16u32), (8, 32), (8, 64), (16, 64)] {
+            let (cost, mut chunks) = uniform(pp, 1, t_f, t_b, 0.0, 0.0, 0.0);
+            for c in &mut chunks {
+                c.weight_grad_s = t_w;
+            }
+            let (_, b, _, _) = simulate(&dualpipe_plan(pp, m), &cost, &chunks);
+            let formula = f64::from(pp / 2 - 1) * ((t_f + t_b) + t_b - 3.0 * t_w);
+            let case = format!("pp {pp} m {m}: bubble {} vs formula {formula}; {b:?}", b.pp_bubble_s);
+            assert!((b.pp_bubble_s - formula).abs() <= 0.1 * formula, "{case}");
+            assert!(close(b.compute_s, f64::from(m) * (t_f + t_b)), "{case}");
+            let (_, one, _, _) = simulate(&plan(pp, 1, m), &cost, &chunks);
+            assert!(b.pp_bubble_s < 0.6 * one.pp_bubble_s, "{case} vs 1F1B {}", one.pp_bubble_s);
         }
     }
 }

@@ -446,7 +446,11 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             cp: r.opt("cp", "a whole number")?.unwrap_or(1),
             ep: r.opt("ep", "a whole number")?.unwrap_or(1),
             etp: r.opt("etp", "a whole number (expert tensor parallelism; blank = tp)")?,
-            schedule: r.choice("schedule", &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved)], None)?,
+            schedule: r.choice(
+                "schedule",
+                &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)],
+                None,
+            )?,
             vpp: r.opt("vpp", "a whole number")?,
             micro_batch: r.opt("micro_batch", "a whole number")?,
             global_batch: r.req("global_batch", "a whole number")?,

@@ -30,6 +30,12 @@ pub enum Schedule {
     OneFOneB,
     /// Interleaved 1F1B with `vpp` virtual chunks per stage (Megatron-LM SC21).
     Interleaved,
+    /// DualPipe (DeepSeek-V3 report §3.2.1; github deepseek-ai/DualPipe): micro-batches enter from both
+    /// ends of the pipeline, each stage holds two copies of parameters (its own chunk of the forward
+    /// direction and the mirrored chunk of the reverse one), forward and backward chunks of the two
+    /// directions run as overlapped pairs, and backward splits into input and weight gradients (zero
+    /// bubble) at the edges. Needs an even `pp` and at least `2·pp` micro-batches, an even number.
+    DualPipe,
 }
 
 /// Activation recomputation.
@@ -151,9 +157,14 @@ impl Plan {
     pub fn chunks(&self) -> u32 {
         self.pp * self.vpp
     }
-    /// Stage that runs chunk `c`.
+    /// Stage that runs chunk `c` (under DualPipe, of the forward direction; see [`Plan::holds_chunk`]).
     pub fn stage_of_chunk(&self, c: u32) -> u32 {
         c % self.pp
+    }
+    /// Whether stage `s` holds chunk `c`: its own, and under DualPipe also the mirrored chunk of the
+    /// reverse direction.
+    pub fn holds_chunk(&self, s: u32, c: u32) -> bool {
+        self.stage_of_chunk(c) == s || (self.schedule == Schedule::DualPipe && self.pp - 1 - c == s)
     }
     /// Rank distances of each group kind under the plan's rank order.
     pub fn strides(&self) -> Strides {
@@ -171,9 +182,9 @@ impl Plan {
     pub fn edp(&self) -> u64 {
         (u64::from(self.tp) * u64::from(self.cp) * u64::from(self.dp) / (u64::from(self.etp) * u64::from(self.ep))).max(1)
     }
-    /// Layers held by stage `s` (all its virtual chunks).
+    /// Layers held by stage `s` (all its virtual chunks; both directions' under DualPipe).
     pub fn layers_on_stage(&self, s: u32) -> u32 {
-        (0..self.vpp).map(|v| self.layers_per_chunk[(v * self.pp + s) as usize]).sum()
+        (0..self.chunks()).filter(|c| self.holds_chunk(s, *c)).map(|c| self.layers_per_chunk[c as usize]).sum()
     }
 }
 
@@ -274,6 +285,15 @@ pub fn resolve(
             1
         }
         Schedule::Interleaved => spec.vpp.unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
+        Schedule::DualPipe => {
+            if spec.vpp.is_some_and(|v| v != 1) {
+                why.push(Violation::VppNeedsInterleaved);
+            }
+            if !spec.pp.is_multiple_of(2) || micro_batches < 2 * spec.pp || !micro_batches.is_multiple_of(2) {
+                why.push(Violation::DualPipeShape { pp: spec.pp, micro_batches });
+            }
+            1
+        }
     };
     if vpp == 0 {
         why.push(Violation::VppZero);
