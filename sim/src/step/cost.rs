@@ -130,7 +130,32 @@ pub(crate) struct Ctx<'a> {
     pub(crate) edp_path: GroupPath,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The costing context of one plan on one cluster.
+    pub(crate) fn new(model: &'a ModelSpec, plan: &'a Plan, cluster: &'a Cluster, seq_len: u32, fw: &'a FrameworkSpec) -> Ctx<'a> {
+        let chip = &cluster.chip;
+        // `simulate_step` refuses a precision the chip lacks before costing anything.
+        let peak = chip.peak_flops(fw.precision).unwrap_or_else(|_| chip.bf16_peak_flops());
+        let (tp, cp, dp, ep) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.dp), u64::from(plan.ep));
+        let st = plan.strides();
+        Ctx {
+            model,
+            plan,
+            cluster,
+            fw,
+            seq: seq_len,
+            peak_flops: peak,
+            bf16_peak_flops: chip.bf16_peak_flops(),
+            hbm_bytes_per_s: chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction,
+            tp_path: cluster.group_path(0, st.tp, tp),
+            cp_path: cluster.group_path(0, st.cp, cp),
+            etp_path: cluster.group_path(0, st.etp, u64::from(plan.etp)),
+            ep_path: cluster.group_path(0, st.ep, ep),
+            dp_path: cluster.group_path(0, st.dp, dp),
+            edp_path: cluster.group_path(0, st.edp, plan.edp()),
+        }
+    }
+
     fn eff(&self, m: f64, n: f64, k: f64, ceiling: f64) -> f64 {
         let c = &self.cluster.calibration;
         let g = |d: f64| d / (d + c.gemm_half_dim);
@@ -356,28 +381,9 @@ pub fn ep_overlapped(model: &ModelSpec, plan: &Plan, fw: &FrameworkSpec) -> bool
 
 /// Build the cost model of one step.
 pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> (CostModel, Vec<ChunkCost>) {
-    let chip = &cluster.chip;
-    // `simulate_step` refuses a precision the chip lacks before costing anything.
-    let peak = chip.peak_flops(fw.precision).unwrap_or_else(|_| chip.bf16_peak_flops());
     let (tp, cp, dp) = (u64::from(plan.tp), u64::from(plan.cp), u64::from(plan.dp));
-    let ep = u64::from(plan.ep);
     let st = plan.strides();
-    let ctx = Ctx {
-        model,
-        plan,
-        cluster,
-        fw,
-        seq: seq_len,
-        peak_flops: peak,
-        bf16_peak_flops: chip.bf16_peak_flops(),
-        hbm_bytes_per_s: chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction,
-        tp_path: cluster.group_path(0, st.tp, tp),
-        cp_path: cluster.group_path(0, st.cp, cp),
-        etp_path: cluster.group_path(0, st.etp, u64::from(plan.etp)),
-        ep_path: cluster.group_path(0, st.ep, ep),
-        dp_path: cluster.group_path(0, st.dp, dp),
-        edp_path: cluster.group_path(0, st.edp, plan.edp()),
-    };
+    let ctx = Ctx::new(model, plan, cluster, seq_len, fw);
     let dense_layer = ctx.layer(false);
     let moe_layer = if model.moe.is_some() { ctx.layer(true) } else { dense_layer };
     let moe_from = model.moe.as_ref().map_or(u32::MAX, |m| m.dense_layers);
