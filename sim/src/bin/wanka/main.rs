@@ -330,7 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sweep(args) => sweep_cmd::sweep(args, &catalog, quiet),
-        Command::Merge(args) => sweep_cmd::merge(args),
+        Command::Merge(args) => sweep_cmd::merge(args, &catalog),
         Command::Catalog { json } => {
             if json {
                 emit_json("catalog", report::catalog_json(&catalog))?;

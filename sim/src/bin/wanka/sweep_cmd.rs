@@ -73,14 +73,30 @@ pub struct MergeArgs {
     /// Write the expectations' outcome as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Refuse shards that are not of this sweep file (with these --seeds/--set), e.g. stale results
+    /// of an earlier run left on shared storage.
+    #[arg(long, value_name = "FILE")]
+    pub sweep: Option<PathBuf>,
+    /// With --sweep: the `--seeds` the shards ran with.
+    #[arg(long, value_parser = crate::seeds_arg, requires = "sweep")]
+    pub seeds: Option<u64>,
+    /// With --sweep: the `--set PATH=VALUE` overrides the shards ran with (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE", requires = "sweep")]
+    pub set: Vec<String>,
+}
+
+/// `--set PATH=VALUE` arguments as (path, value) pairs.
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for s in sets {
+        let (k, v) = s.split_once('=').ok_or_else(|| anyhow!("--set `{s}`: expected PATH=VALUE"))?;
+        out.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    Ok(out)
 }
 
 pub fn sweep(a: SweepArgs, catalog: &Catalog, quiet: bool) -> Result<ExitCode> {
-    let mut set = Vec::new();
-    for s in &a.set {
-        let (k, v) = s.split_once('=').ok_or_else(|| anyhow!("--set `{s}`: expected PATH=VALUE"))?;
-        set.push((k.trim().to_string(), v.trim().to_string()));
-    }
+    let set = parse_sets(&a.set)?;
     anyhow::ensure!(a.chunk_rows > 0, "--chunk-rows must be at least 1");
     if let Some(t) = a.threads {
         wanka_sim::limits::threads(t)?;
@@ -150,13 +166,30 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog, quiet: bool) -> Result<ExitCode> {
     Ok(if a.no_gate { ExitCode::SUCCESS } else { code })
 }
 
-pub fn merge(a: MergeArgs) -> Result<ExitCode> {
+pub fn merge(a: MergeArgs, catalog: &Catalog) -> Result<ExitCode> {
+    let expected = match &a.sweep {
+        Some(f) => {
+            let sw = Sweep::load(f, catalog, &LoadOptions { set: parse_sets(&a.set)?, seeds: a.seeds })?;
+            Some((f.display().to_string(), sw.fingerprint))
+        }
+        None => None,
+    };
     let mut first: Option<(PathBuf, Manifest)> = None;
     let mut rows = Rows::new();
     let mut seen_shards = Vec::new();
     for d in &a.dirs {
         let mpath = d.join(table::MANIFEST);
         let m = Manifest::load(&mpath).with_context(|| format!("{} is not a sweep output directory", d.display()))?;
+        if let Some((f, fp)) = &expected
+            && &m.fingerprint != fp
+        {
+            bail!(
+                "{} holds results of another sweep (fingerprint {}) than {f} ({fp}): stale results of an earlier run? \
+                 Use a fresh output directory",
+                d.display(),
+                m.fingerprint
+            );
+        }
         if let Some((fdir, f)) = &first {
             if m.fingerprint != f.fingerprint || m.columns != f.columns || m.format != f.format {
                 bail!(
