@@ -48,4 +48,4 @@ def read_sweep_polars(out, file: str = "results.csv"):
     path = Path(out) / file
     if file.endswith(".jsonl"):
         return pl.read_ndjson(path, schema=schema).select(list(cols))
-    return pl.read_csv(path, schema_overrides=schema, missing_utf8_is_empty_string=True)
+    return pl.read_csv(path, schema_overrides=schema)
