@@ -117,7 +117,8 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
             }
         }
     }
-    // JSON lines: same keys in the same order, numbers as numbers, missing as null.
+    // JSON lines: same keys in the same order, numbers as numbers, a missing number as null, text
+    // always a string ("" when empty, never null).
     let jsonl = read(&out.join("results.jsonl"));
     assert_eq!(jsonl.lines().count(), 24);
     for (line, r) in jsonl.lines().zip(&rows) {
@@ -127,6 +128,7 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
         for ((name, ty), cell) in types.iter().zip(r.iter()) {
             let j = &obj[name];
             match (ty.as_str(), cell.is_empty()) {
+                ("str", true) => assert_eq!(j.as_str(), Some(""), "{name}: {j}"),
                 (_, true) => assert!(j.is_null(), "{name}: {j}"),
                 ("int", false) => assert_eq!(j.as_i64(), cell.parse::<i64>().ok(), "{name}"),
                 // serde_json's default float parser may be one ulp off; the text is exact.
