@@ -4,15 +4,19 @@
 //! checks it between independent pieces of work (one candidate plan of a search, one seed of a Monte
 //! Carlo) and stops with [`WankaError::Cancelled`]. Work already done is thrown away, never returned as
 //! if complete. Checking costs one relaxed atomic load.
+//!
+//! The same handle counts finished pieces of work ([`Cancel::progress`]: Monte Carlo runs), so a
+//! caller on another thread can show progress without the library touching the terminal.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::WankaError;
 
-/// A cancellation flag shared between the caller and the computation (clones share it).
+/// A cancellation flag shared between the caller and the computation (clones share it), with the
+/// count of finished pieces of work.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<AtomicBool>, Arc<AtomicU64>);
 
 impl Cancel {
     /// A flag nobody has set.
@@ -25,6 +29,14 @@ impl Cancel {
     }
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::Relaxed)
+    }
+    /// Pieces of work finished so far (one per simulated Monte Carlo run).
+    pub fn progress(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
+    }
+    /// Count one finished piece of work.
+    pub fn advance(&self) {
+        self.1.fetch_add(1, Ordering::Relaxed);
     }
     /// `Err(Cancelled)` once the flag is set.
     pub fn check(&self) -> Result<(), WankaError> {

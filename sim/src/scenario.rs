@@ -1,6 +1,25 @@
 //! Scenario files (RON): a model, a cluster, a parallelism plan, the training goal and the software
 //! stack; later sections (failures, checkpointing) drive the training-run simulator.
 //!
+//! Only the model, the chip, the device count and the tokens are required; every other field takes a
+//! documented default ([`ScenarioSrc`] is the file as written, with every optional field open), and
+//! the scenario keeps one note per default it filled ([`Scenario::defaults`]), which reports print:
+//!
+//! | field | default |
+//! |---|---|
+//! | `name` | `"<model> on <gpus> <chip>"` |
+//! | `cluster.gpus_per_node` | 8, or the chip's scale-up domain when smaller (built-in catalog) |
+//! | `cluster.network` | `fabric: "ib-ndr"` (InfiniBand NDR 400G), `topology: "generic-fat-tree"` |
+//! | `cluster.network.nic_gbit_per_s_per_gpu` | the fabric's line rate (one NIC per device; built-in catalog) |
+//! | `parallelism.tp` | the largest power of two ≤ `min(8, gpus_per_node)` that divides `gpus` |
+//! | `parallelism.pp` | 1 |
+//! | `parallelism.dp` | `gpus / (tp·pp·cp)` (derived; an error when it does not divide) |
+//! | `parallelism.global_batch` | ≈ 4M tokens per step: `ceil(4,194,304 / seq_len / (dp·micro_batch))·dp·micro_batch` sequences |
+//! | `parallelism.recompute` | `Selective` |
+//! | `parallelism.sequence_parallel` | `tp > 1` |
+//! | `parallelism.zero_stage` | 1 (optimizer states sharded over DP: Megatron's distributed optimizer) |
+//! | `training.seq_len` | 4096 |
+//!
 //! This module is the file format only: loading checks RON syntax (file, line, column), unknown
 //! fields and the field-level constraints that need no catalog. Resolving against the catalog and
 //! simulating live downstream: `Scenario::resolve` and `Scenario::simulate_step` in [`crate::step`],
@@ -10,12 +29,12 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::error::WankaError;
-use crate::hardware::topology::ClusterSpec;
+use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::ron_util::{parse_ron, read_file};
 use crate::run::RunSpec;
 use crate::step::cost::FrameworkSpec;
 use crate::workload::model::ModelRef;
-use crate::workload::parallelism::ParallelismSpec;
+use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
 
 /// What to train.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,9 +46,10 @@ pub struct TrainingSpec {
     pub tokens: f64,
 }
 
-/// A complete scenario.
+/// A complete scenario: every default filled (it is read through [`ScenarioSrc`], so a file may omit
+/// what has a default; it is written out complete).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ScenarioSrc")]
 pub struct Scenario {
     pub name: String,
     #[serde(default)]
@@ -47,10 +67,312 @@ pub struct Scenario {
     /// Seed of every random stream of the run (default 1).
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// The defaults filled when the file was read, one note each (`field = value (why)`); not part
+    /// of the file and ignored by `==`.
+    #[serde(skip)]
+    pub defaults: DefaultsFilled,
+}
+
+/// The notes of the defaults a scenario file left to wanka; equal to every other (a scenario written
+/// out complete and read back is the same scenario).
+#[derive(Debug, Clone, Default)]
+pub struct DefaultsFilled(pub Vec<String>);
+
+impl PartialEq for DefaultsFilled {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 fn default_seed() -> u64 {
     1
+}
+
+/// Tokens per step the default global batch aims at (4 Mi: GPT-3 and Llama 2 scale batches).
+pub const DEFAULT_BATCH_TOKENS: u64 = 4 * 1024 * 1024;
+/// Sequence length when `training.seq_len` is omitted.
+pub const DEFAULT_SEQ_LEN: u32 = 4096;
+/// Scale-out fabric when `cluster.network` is omitted.
+pub const DEFAULT_FABRIC: &str = "ib-ndr";
+/// Topology template when `cluster.network.topology` is omitted.
+pub const DEFAULT_TOPOLOGY: &str = "generic-fat-tree";
+
+/// A scenario file as written: [`Scenario`]'s fields, with every field that has a default open.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Scenario")]
+pub struct ScenarioSrc {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub model: ModelRef,
+    pub cluster: ClusterSrc,
+    #[serde(default)]
+    pub parallelism: ParallelismSrc,
+    pub training: TrainingSrc,
+    #[serde(default)]
+    pub framework: FrameworkSpec,
+    #[serde(default)]
+    pub run: RunSpec,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+/// `cluster` as written ([`ClusterSpec`] with defaults open).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ClusterSpec")]
+pub struct ClusterSrc {
+    pub chip: String,
+    pub gpus: u32,
+    #[serde(default)]
+    pub gpus_per_node: Option<u32>,
+    #[serde(default)]
+    pub network: NetworkSrc,
+}
+
+/// `cluster.network` as written ([`NetworkSpec`] with defaults open).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename = "NetworkSpec")]
+pub struct NetworkSrc {
+    #[serde(default)]
+    pub fabric: Option<String>,
+    #[serde(default)]
+    pub nic_gbit_per_s_per_gpu: Option<f64>,
+    #[serde(default)]
+    pub topology: Option<String>,
+}
+
+/// `parallelism` as written ([`ParallelismSpec`] with defaults open).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ParallelismSpec")]
+pub struct ParallelismSrc {
+    #[serde(default)]
+    pub tp: Option<u32>,
+    #[serde(default)]
+    pub pp: Option<u32>,
+    #[serde(default)]
+    pub dp: Option<u32>,
+    #[serde(default)]
+    pub cp: Option<u32>,
+    #[serde(default)]
+    pub ep: Option<u32>,
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default)]
+    pub vpp: Option<u32>,
+    #[serde(default)]
+    pub micro_batch: Option<u32>,
+    #[serde(default)]
+    pub global_batch: Option<u32>,
+    /// Not `Option`: with RON's implicit `Some`, `recompute: None` must stay [`Recompute::None`].
+    #[serde(default)]
+    pub recompute: Given<Recompute>,
+    #[serde(default)]
+    pub sequence_parallel: Option<bool>,
+    #[serde(default)]
+    pub zero_stage: Option<u8>,
+    #[serde(default)]
+    pub rank_order: RankOrder,
+}
+
+/// A field that is either written (`Some`) or omitted (`None`, via `#[serde(default)]`), read as the
+/// bare value: unlike `Option<T>` it does not take RON's `None`/`Some(…)`, so an enum with a `None`
+/// variant (recompute) keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct Given<T>(pub Option<T>);
+
+impl<T> Default for Given<T> {
+    fn default() -> Self {
+        Given(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Given<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(|v| Given(Some(v)))
+    }
+}
+
+/// `training` as written ([`TrainingSpec`] with defaults open).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "TrainingSpec")]
+pub struct TrainingSrc {
+    #[serde(default)]
+    pub seq_len: Option<u32>,
+    pub tokens: f64,
+}
+
+impl TryFrom<ScenarioSrc> for Scenario {
+    type Error = String;
+
+    /// Fill every open field with its documented default (module docs), noting each one.
+    fn try_from(src: ScenarioSrc) -> Result<Scenario, String> {
+        let mut notes = Vec::new();
+        let mut note = |field: &str, value: String| notes.push(format!("{field} = {value}"));
+        let builtin = crate::hardware::catalog::Catalog::builtin();
+        let c = &src.cluster;
+        let gpus_per_node = match c.gpus_per_node {
+            Some(n) => n,
+            None => {
+                let domain = builtin.chips.get(&c.chip).map_or(8, |chip| chip.scale_up_domain);
+                let n = domain.clamp(1, 8);
+                note("cluster.gpus_per_node", format!("{n} (default: 8, or the chip's scale-up domain when smaller)"));
+                n
+            }
+        };
+        let fabric = match &c.network.fabric {
+            Some(f) => f.clone(),
+            None => {
+                note("cluster.network.fabric", format!("{DEFAULT_FABRIC:?} (default)"));
+                DEFAULT_FABRIC.to_string()
+            }
+        };
+        let nic = match c.network.nic_gbit_per_s_per_gpu {
+            Some(x) => x,
+            None => {
+                let Some(f) = builtin.fabrics.get(&fabric) else {
+                    return Err(format!(
+                        "field `cluster.network.nic_gbit_per_s_per_gpu`: required for fabric `{fabric}`, which is not in the \
+                         built-in catalog (the default is the built-in fabric's line rate)"
+                    ));
+                };
+                let x = f.gbit_per_s_per_direction;
+                note("cluster.network.nic_gbit_per_s_per_gpu", format!("{x} (default: the line rate of `{fabric}`, one NIC per device)"));
+                x
+            }
+        };
+        let topology = match &c.network.topology {
+            Some(t) => t.clone(),
+            None => {
+                note("cluster.network.topology", format!("{DEFAULT_TOPOLOGY:?} (default)"));
+                DEFAULT_TOPOLOGY.to_string()
+            }
+        };
+        let cluster = ClusterSpec {
+            chip: c.chip.clone(),
+            gpus: c.gpus,
+            gpus_per_node,
+            network: NetworkSpec { fabric, nic_gbit_per_s_per_gpu: nic, topology },
+        };
+        let seq_len = match src.training.seq_len {
+            Some(n) => n,
+            None => {
+                note("training.seq_len", format!("{DEFAULT_SEQ_LEN} (default)"));
+                DEFAULT_SEQ_LEN
+            }
+        };
+        let training = TrainingSpec { seq_len, tokens: src.training.tokens };
+        let parallelism = fill_parallelism(&src.parallelism, &cluster, seq_len, &mut note)?;
+        let name = match src.name {
+            Some(n) => n,
+            None => {
+                let model = match &src.model {
+                    ModelRef::Preset(id) => id.clone(),
+                    ModelRef::Custom(m) => m.name.clone(),
+                };
+                let n = format!("{model} on {} {}", cluster.gpus, cluster.chip);
+                note("name", format!("{n:?} (default)"));
+                n
+            }
+        };
+        Ok(Scenario {
+            name,
+            description: src.description,
+            model: src.model,
+            cluster,
+            parallelism,
+            training,
+            framework: src.framework,
+            run: src.run,
+            seed: src.seed,
+            defaults: DefaultsFilled(notes),
+        })
+    }
+}
+
+/// The parallelism section with its defaults filled (module docs); errors name the field.
+fn fill_parallelism(
+    p: &ParallelismSrc,
+    cluster: &ClusterSpec,
+    seq_len: u32,
+    note: &mut impl FnMut(&str, String),
+) -> Result<ParallelismSpec, String> {
+    let gpus = cluster.gpus;
+    let tp = match p.tp {
+        Some(t) => t,
+        None => {
+            let cap = cluster.gpus_per_node.clamp(1, 8);
+            let mut t = 1u32;
+            while t * 2 <= cap && gpus % (t * 2) == 0 {
+                t *= 2;
+            }
+            note("parallelism.tp", format!("{t} (default: the largest power of two <= min(8, gpus_per_node) dividing gpus)"));
+            t
+        }
+    };
+    let pp = p.pp.unwrap_or_else(|| {
+        note("parallelism.pp", "1 (default)".into());
+        1
+    });
+    let cp = p.cp.unwrap_or(1);
+    let ep = p.ep.unwrap_or(1);
+    let dp = match p.dp {
+        Some(d) => d,
+        None => {
+            let per_replica = u64::from(tp) * u64::from(pp) * u64::from(cp);
+            if per_replica == 0 || u64::from(gpus) % per_replica != 0 || u64::from(gpus) < per_replica {
+                return Err(format!(
+                    "field `parallelism.dp`: omitted, so derived as cluster.gpus / (tp·pp·cp) = {gpus} / ({tp}·{pp}·{cp}), \
+                     which is not a whole number of at least 1: set parallelism.dp, or choose gpus, tp, pp and cp so that it divides"
+                ));
+            }
+            let d = (u64::from(gpus) / per_replica) as u32;
+            note("parallelism.dp", format!("{d} (derived: gpus / (tp·pp·cp) = {gpus} / ({tp}·{pp}·{cp}))"));
+            d
+        }
+    };
+    let global_batch = match p.global_batch {
+        Some(b) => b,
+        None => {
+            let unit = u64::from(dp).max(1) * u64::from(p.micro_batch.unwrap_or(1).max(1));
+            let sequences = DEFAULT_BATCH_TOKENS.div_ceil(u64::from(seq_len.max(1)));
+            let b = sequences.div_ceil(unit).max(1) * unit;
+            let b = u32::try_from(b)
+                .map_err(|_| format!("field `parallelism.global_batch`: the default ({b} sequences) is too large; set it"))?;
+            note(
+                "parallelism.global_batch",
+                format!("{b} (default: about {DEFAULT_BATCH_TOKENS} tokens per step, a multiple of dp·micro_batch = {unit})"),
+            );
+            b
+        }
+    };
+    let recompute = p.recompute.0.unwrap_or_else(|| {
+        note("parallelism.recompute", "Selective (default)".into());
+        Recompute::Selective
+    });
+    let sequence_parallel = p.sequence_parallel.unwrap_or_else(|| {
+        note("parallelism.sequence_parallel", format!("{} (default: tp > 1)", tp > 1));
+        tp > 1
+    });
+    let zero_stage = p.zero_stage.unwrap_or_else(|| {
+        note("parallelism.zero_stage", "1 (default: optimizer states sharded over DP)".into());
+        1
+    });
+    Ok(ParallelismSpec {
+        tp,
+        pp,
+        dp,
+        cp,
+        ep,
+        schedule: p.schedule,
+        vpp: p.vpp,
+        micro_batch: p.micro_batch,
+        global_batch,
+        recompute,
+        sequence_parallel,
+        zero_stage,
+        rank_order: p.rank_order,
+    })
 }
 
 impl Scenario {
@@ -92,5 +414,46 @@ impl Scenario {
         }
         self.run.check(file)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = r#"(model: Preset("llama3-8b"), cluster: (chip: "h100-sxm", gpus: 64), training: (tokens: 1e12))"#;
+
+    #[test]
+    fn recompute_none_is_not_a_missing_field() {
+        let s = Scenario::parse(&MIN.replace("training:", "parallelism: (recompute: None), training:"), "t.ron").unwrap();
+        assert_eq!(s.parallelism.recompute, Recompute::None);
+        assert!(!s.defaults.0.iter().any(|n| n.starts_with("parallelism.recompute")), "{:?}", s.defaults.0);
+        let s = Scenario::parse(MIN, "t.ron").unwrap();
+        assert_eq!(s.parallelism.recompute, Recompute::Selective);
+        assert!(s.defaults.0.iter().any(|n| n.starts_with("parallelism.recompute")));
+    }
+
+    #[test]
+    fn minimal_scenario_fills_and_round_trips() {
+        let s = Scenario::parse(MIN, "t.ron").unwrap();
+        let p = &s.parallelism;
+        assert_eq!((p.tp, p.pp, p.dp, p.zero_stage, p.sequence_parallel), (8, 1, 8, 1, true));
+        assert_eq!(p.global_batch, 1024); // 4 Mi tokens / 4096 = 1024 sequences, a multiple of 8
+        assert_eq!(s.cluster.network.nic_gbit_per_s_per_gpu, 400.0);
+        // Written out complete, read back: the same scenario, with nothing left to fill.
+        let text = crate::ron_util::to_ron_pretty(&s).unwrap();
+        let back = Scenario::parse(&text, "back.ron").unwrap();
+        assert_eq!(back, s);
+        assert!(back.defaults.0.is_empty(), "{:?}", back.defaults.0);
+        // Explicit values are kept and never noted.
+        let d = Scenario::parse(&MIN.replace("gpus: 64)", "gpus: 64, gpus_per_node: 4)"), "t.ron").unwrap();
+        assert_eq!(d.parallelism.tp, 4);
+        assert!(!d.defaults.0.iter().any(|n| n.starts_with("cluster.gpus_per_node")));
+    }
+
+    #[test]
+    fn underivable_dp_names_the_field() {
+        let e = Scenario::parse(&MIN.replace("training:", "parallelism: (tp: 8, pp: 3), training:"), "t.ron").unwrap_err();
+        assert!(e.to_string().contains("parallelism.dp") && e.to_string().contains("t.ron"), "{e}");
     }
 }

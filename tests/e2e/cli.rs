@@ -156,3 +156,166 @@ fn catalog_dir_flag_reads_the_repository_catalog() {
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("chips.ron"), "{run}");
 }
+
+#[test]
+fn copied_binary_runs_the_default_plan_from_an_empty_directory() {
+    // The default plan, scenario and catalog are inside the binary: a copy far from the source tree,
+    // run from an empty directory, prints the default comparison.
+    let dir = temp_dir("copied_binary");
+    let bin = dir.join("wanka");
+    std::fs::copy(super::support::wanka_bin(), &bin).expect("copy the binary");
+    let work = dir.join("empty");
+    std::fs::create_dir_all(&work).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(&work)
+            .env_remove("CARGO_MANIFEST_DIR")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the copied binary");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("10k H800 (RoCE 400G)") && stdout.contains("16k Ascend 910B"), "{stdout}");
+    let (code, stdout, stderr) = run(&["run", "--seeds", "2"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("dense-200b on 10,240 H800"), "{stdout}");
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0, "nothing written to the working directory");
+}
+
+#[test]
+fn catalog_dir_reads_an_edited_failures_ron() {
+    // A 100x faulty-GPU rate in a copied failures.ron must change the run (it was silently ignored).
+    let dir = temp_dir("catalog_failures");
+    let cat = dir.join("catalog");
+    std::fs::create_dir_all(&cat).unwrap();
+    let src = super::support::repo_root().join("scenarios/catalog");
+    for f in ["chips.ron", "fabrics.ron", "failures.ron", "stacks.ron"] {
+        std::fs::copy(src.join(f), cat.join(f)).unwrap();
+    }
+    let interruptions = |extra: &[&str]| {
+        let mut args = extra.to_vec();
+        args.extend(["run", "--seeds", "3", "--json"]);
+        let v = wanka(&args).success().json();
+        v["monte_carlo"]["interruptions"]["mean"].as_f64().expect("interruptions.mean")
+    };
+    let cat_s = cat.display().to_string();
+    let same = interruptions(&["--catalog-dir", &cat_s]);
+    assert_eq!(same, interruptions(&[]), "an unedited copy gives the built-in results");
+    let failures = std::fs::read_to_string(cat.join("failures.ron")).unwrap();
+    let edited = failures.replacen("rate_per_unit_hour: 6.9701e-6", "rate_per_unit_hour: 6.9701e-4", 1);
+    assert_ne!(edited, failures);
+    std::fs::write(cat.join("failures.ron"), edited).unwrap();
+    let more = interruptions(&["--catalog-dir", &cat_s]);
+    assert!(more > 10.0 * same, "edited failures.ron: {more} interruptions vs {same}");
+    // A broken failures.ron is an error naming the file, not a silent fallback.
+    std::fs::write(cat.join("failures.ron"), "(profiles: [(id: 3)])").unwrap();
+    let run = wanka(["--catalog-dir", &cat_s, "run", "--seeds", "1"]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("failures.ron"), "{run}");
+}
+
+/// The smallest scenario: model preset, chip, device count and tokens; everything else defaults.
+const FIVE_LINES: &str = r#"(
+    model: Preset("llama3-8b"),
+    cluster: (chip: "h100-sxm", gpus: 64),
+    training: (tokens: 1e12),
+)
+"#;
+
+#[test]
+fn five_line_scenario_runs_step_and_run_and_lists_its_defaults() {
+    let dir = temp_dir("five_lines");
+    let f = write_file(&dir, "min.ron", FIVE_LINES);
+    let f = f.display().to_string();
+    let step = wanka(["step", &f]).success();
+    for field in [
+        "name",
+        "cluster.gpus_per_node",
+        "cluster.network.fabric",
+        "cluster.network.nic_gbit_per_s_per_gpu",
+        "cluster.network.topology",
+        "parallelism.tp",
+        "parallelism.pp",
+        "parallelism.dp",
+        "parallelism.global_batch",
+        "parallelism.recompute",
+        "parallelism.sequence_parallel",
+        "parallelism.zero_stage",
+        "training.seq_len",
+    ] {
+        assert!(step.stdout.contains(&format!("note: {field} = ")), "{field} not listed:\n{step}");
+    }
+    assert!(step.stdout.contains("note: parallelism.dp = 8 (derived"), "{step}");
+    let json = wanka(["step", &f, "--json"]).success().json();
+    let notes = json["defaults_filled"].as_array().expect("defaults_filled");
+    assert_eq!(notes.len(), 13, "{notes:?}");
+    let run = wanka(["run", &f, "--seeds", "3"]).success();
+    assert!(run.stdout.contains("note: parallelism.tp = 8"), "{run}");
+    let run_json = wanka(["run", &f, "--seeds", "3", "--json"]).success().json();
+    assert_eq!(run_json["defaults_filled"].as_array().map(Vec::len), Some(13));
+    // A complete scenario fills nothing and says so by listing nothing.
+    let full = wanka(["step", "scenarios/default.ron", "--json"]).success().json();
+    assert_eq!(full["defaults_filled"], serde_json::json!([]));
+    let text = wanka(["step", "scenarios/default.ron"]).success();
+    assert!(!text.stdout.contains("defaults filled"), "{text}");
+}
+
+#[test]
+fn defaults_never_hide_bad_values() {
+    let dir = temp_dir("bad_defaults");
+    // dp cannot be derived: 100 devices over TP 8.
+    let f = write_file(
+        &dir,
+        "a.ron",
+        &FIVE_LINES.replace("gpus: 64", "gpus: 4, gpus_per_node: 4").replace("(tokens", "(seq_len: 2048, tokens"),
+    );
+    let run = wanka(["step", &f.display().to_string()]).success();
+    // 4 devices on one node of 4: tp defaults to 4, dp to 1. An explicit tp 8 over 100 does not divide.
+    assert!(run.stdout.contains("note: parallelism.tp = 4") && run.stdout.contains("note: parallelism.dp = 1 "), "{run}");
+    let f = write_file(
+        &dir,
+        "b.ron",
+        &FIVE_LINES.replace("training:", "parallelism: (tp: 8),\n    training:").replace("gpus: 64", "gpus: 100"),
+    );
+    let run = wanka(["step", &f.display().to_string()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("parallelism.dp") && run.stderr.contains("b.ron"), "{run}");
+    assert!(!run.stderr.contains("panicked"), "{run}");
+    // An explicit bad value stays an error: zero devices, a misspelt field.
+    for (name, text, needle) in [
+        ("c.ron", FIVE_LINES.replace("gpus: 64", "gpus: 0"), "gpus"),
+        ("d.ron", FIVE_LINES.replace("gpus: 64", "gpus: 64, gpuz: 8"), "gpuz"),
+        ("e.ron", FIVE_LINES.replace("gpus: 64", "gpus: 64, network: (fabric: \"warp\")"), "warp"),
+    ] {
+        let f = write_file(&dir, name, &text);
+        let run = wanka(["step", &f.display().to_string()]);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stderr.contains(needle) && run.stderr.contains(name), "{run}");
+        assert!(!run.stderr.contains("panicked"), "{run}");
+    }
+}
+
+#[test]
+fn long_runs_show_progress_on_stderr_unless_quiet() {
+    let with_env = |args: &[&str]| {
+        let out = std::process::Command::new(super::support::wanka_bin())
+            .args(args)
+            .current_dir(super::support::repo_root())
+            .env("WANKA_PROGRESS_SECS", "0")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (stdout, stderr) = with_env(&["run", "--seeds", "50", "--json"]);
+    assert!(stderr.contains("run: ") && stderr.contains("/50 seeds"), "{stderr}");
+    assert!(stdout.trim_start().starts_with('{'), "progress stays off stdout");
+    let (_, stderr) = with_env(&["compare", "--seeds", "3"]);
+    assert!(stderr.contains("compare: ") && stderr.contains("/15 Monte Carlo runs"), "{stderr}");
+    let (_, stderr) = with_env(&["--quiet", "compare", "--seeds", "3"]);
+    assert!(stderr.is_empty(), "{stderr}");
+}

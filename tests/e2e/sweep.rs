@@ -117,7 +117,8 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
             }
         }
     }
-    // JSON lines: same keys in the same order, numbers as numbers, missing as null.
+    // JSON lines: same keys in the same order, numbers as numbers, a missing number as null, text
+    // always a string ("" when empty, never null).
     let jsonl = read(&out.join("results.jsonl"));
     assert_eq!(jsonl.lines().count(), 24);
     for (line, r) in jsonl.lines().zip(&rows) {
@@ -127,6 +128,7 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
         for ((name, ty), cell) in types.iter().zip(r.iter()) {
             let j = &obj[name];
             match (ty.as_str(), cell.is_empty()) {
+                ("str", true) => assert_eq!(j.as_str(), Some(""), "{name}: {j}"),
                 (_, true) => assert!(j.is_null(), "{name}: {j}"),
                 ("int", false) => assert_eq!(j.as_i64(), cell.parse::<i64>().ok(), "{name}"),
                 // serde_json's default float parser may be one ulp off; the text is exact.
@@ -409,4 +411,99 @@ fn check_lists_points() {
     let r: Run = wanka(["sweep", "scenarios/sweeps/planner_study.ron", "--check"]).success();
     assert!(r.stdout.contains("64 points") && r.stdout.contains("ok: 64 points checked"), "{r}");
     assert!(r.stdout.contains("cluster.gpus=4096, parallelism.dp=64, parallelism.global_batch=2048, run.failures.multiplier=0.5"), "{r}");
+}
+
+#[test]
+fn closed_stdout_and_stderr_do_not_abort_a_sweep() {
+    // `wanka sweep … 2>&1 | head -1`: the reader goes away after one line; the sweep must still
+    // finish, write every output and exit 0 (a failed write to stderr used to panic, exit 101).
+    use std::io::BufRead;
+    let dir = temp_dir("closed_pipes");
+    let f = sweep_file(&dir, "pipes", "    axes: {\"run.failures.multiplier\": [0.5, 1, 2, 4]},\n    seeds: 2,");
+    let out = dir.join("out");
+    let mut child = Command::new(super::support::wanka_bin())
+        .args(["sweep", &s(&f), "--out", &s(&out), "--flush-secs", "0.01", "--chunk-rows", "1"])
+        .current_dir(repo_root())
+        .env_remove("CI")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wanka");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut first).unwrap();
+    drop(stderr);
+    let status = child.wait().unwrap();
+    assert!(first.starts_with("sweep"), "{first}");
+    assert_eq!(status.code(), Some(0), "exit status with closed pipes");
+    let csv = read(&out.join("results.csv"));
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(out.join("results.jsonl").is_file() && out.join("manifest.json").is_file());
+}
+
+#[test]
+fn zero_seeds_are_refused_and_quiet_is_quiet() {
+    let dir = temp_dir("zero_seeds");
+    let f = sweep_file(&dir, "zero", "    axes: {\"run.failures.multiplier\": [0.5, 1]},\n    seeds: 2,");
+    for args in [
+        vec!["sweep".to_string(), s(&f), "--out".into(), s(&dir.join("o")), "--seeds".into(), "0".into()],
+        vec!["run".into(), "--seeds".into(), "0".into()],
+        vec!["compare".into(), "--seeds".into(), "0".into()],
+    ] {
+        let run = wanka(&args);
+        assert_eq!(run.code, Some(2), "{run}");
+        assert!(run.stderr.contains("--seeds") && run.stderr.contains("at least 1"), "{run}");
+        assert!(!dir.join("o").exists(), "{run}");
+    }
+    let run = wanka(["--quiet", "sweep", &s(&f), "--out", &s(&dir.join("q"))]).success();
+    assert!(run.stderr.is_empty(), "{run}");
+    let run = wanka(["sweep", &s(&f), "--out", &s(&dir.join("loud"))]).success();
+    assert!(run.stderr.contains("points"), "{run}");
+    let run = wanka(["run", "--seeds", "2", "--quiet"]).success();
+    assert!(run.stderr.is_empty(), "{run}");
+}
+
+/// An all-ok sweep (no failed point, so `error` is empty in every row) and the mixed one, read with
+/// `notebooks/wanka_frames.py`: every column has the manifest's type, in pandas and polars, from CSV
+/// and JSON lines; `error` is text even when empty everywhere, integer columns are integers.
+#[test]
+fn typed_readers_keep_the_manifest_types_on_all_ok_sweeps() {
+    let dir = temp_dir("sweep-typed");
+    let ok = sweep_file(&dir, "allok", "    axes: {\"run.failures.multiplier\": [0.5, 1, 2]},\n    seeds: 2,");
+    let mixed = sweep_file(&dir, "mixed", MIXED);
+    let (ok_out, mixed_out) = (dir.join("ok"), dir.join("mixed"));
+    wanka(["sweep", &s(&ok), "--out", &s(&ok_out)]).success();
+    assert_eq!(wanka(["sweep", &s(&mixed), "--out", &s(&mixed_out)]).code, Some(1));
+    let jsonl = read(&ok_out.join("results.jsonl"));
+    assert!(jsonl.contains("\"error\":\"\"") && !jsonl.contains("\"error\":null"), "{jsonl}");
+    let script = r#"
+import sys
+sys.path.insert(0, sys.argv[1])
+import pandas as pd, polars as pl
+from wanka_frames import columns, read_sweep, read_sweep_polars
+for out, n_ok in [(sys.argv[2], 3), (sys.argv[3], 12)]:
+    want = columns(out)
+    for f in ["results.csv", "results.jsonl"]:
+        df = read_sweep(out, f)
+        assert list(df.columns) == list(want), (f, list(df.columns))
+        for c, t in want.items():
+            assert str(df[c].dtype) == {"int": "Int64", "float": "float64", "str": "string"}[t], (out, f, c, df[c].dtype)
+        assert (df["status"] == "ok").sum() == n_ok
+        assert df.loc[df["status"] == "ok", "error"].eq("").all(), df["error"]
+        pf = read_sweep_polars(out, f)
+        for c, t in want.items():
+            assert pf.schema[c] == {"int": pl.Int64, "float": pl.Float64, "str": pl.String}[t], (out, f, c, pf.schema[c])
+        assert pf.filter(pl.col("status") == "ok").height == n_ok
+    # Plain readers on JSON lines: text stays text without any hint.
+    plain = pd.read_json(out + "/results.jsonl", lines=True)
+    assert plain["error"].dtype.kind in "OT" or str(plain["error"].dtype).startswith(("str", "string")), plain["error"].dtype
+    assert pl.read_ndjson(out + "/results.jsonl").schema["error"] == pl.String
+print("typed ok")
+"#;
+    let nb = repo_root().join("notebooks");
+    if let Some(o) = python(script, &[&s(&nb), &s(&ok_out), &s(&mixed_out)], "pandas, polars") {
+        assert!(String::from_utf8_lossy(&o.stdout).contains("typed ok"));
+    }
 }

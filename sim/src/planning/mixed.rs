@@ -270,11 +270,11 @@ pub fn simulate_hetero_pipeline(
     Some(MixedOption {
         strategy: "hetero-pipeline".into(),
         layout: format!(
-            "TP{tp} x PP{pp} ({sa} stages on {}, {sb} on {}) x DP{dp}, {}, gb{global_batch}, {:?} recompute, layers per stage {:?}",
+            "TP{tp} x PP{pp} ({sa} stages on {}, {sb} on {}) x DP{dp}, {}, gb{global_batch}, {} recompute, layers per stage {:?}",
             a.chip.id,
             b.chip.id,
             if vpp > 1 { format!("interleaved v{vpp}") } else { "1F1B".to_string() },
-            rc,
+            rc.label(),
             layers_per_stage
         ),
         step_s,
@@ -378,8 +378,10 @@ pub fn hetero_data(
                     let o = MixedOption {
                         strategy: "hetero-data".into(),
                         layout: format!(
-                            "TP{tp} x PP{pp} {sched}; DP{dpa} on {} with {m_a} micro-batches each, DP{dpb} on {} with {m_b}; {:?} recompute",
-                            a.chip.id, b.chip.id, rc
+                            "TP{tp} x PP{pp} {sched}; DP{dpa} on {} with {m_a} micro-batches each, DP{dpb} on {} with {m_b}; {} recompute",
+                            a.chip.id,
+                            b.chip.id,
+                            rc.label()
                         ),
                         step_s,
                         tokens_per_s: tokens / step_s,

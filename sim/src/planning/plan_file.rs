@@ -531,10 +531,10 @@ pub fn describe(s: &crate::workload::parallelism::ParallelismSpec) -> String {
         out.push_str(&format!(" EP{}", s.ep));
     }
     out.push_str(&format!(
-        " mb{} gb{} {sched} {:?} ZeRO-{}{}",
+        " mb{} gb{} {sched} recompute-{} ZeRO-{}{}",
         s.micro_batch.unwrap_or(1),
         s.global_batch,
-        s.recompute,
+        s.recompute.label(),
         s.zero_stage,
         if s.sequence_parallel { " SP" } else { "" }
     ));
@@ -577,6 +577,7 @@ pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate
         framework: plan.framework.clone(),
         run: cand.run.clone(),
         seed: plan.settings.seed,
+        defaults: Default::default(),
     })
 }
 

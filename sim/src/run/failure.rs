@@ -69,6 +69,24 @@ struct ProfileFile {
 
 const FAILURES_RON: &str = include_str!("../../../scenarios/catalog/failures.ron");
 
+/// Profiles installed for this process by [`install_profiles`] (the binary's `--catalog-dir`).
+static INSTALLED: std::sync::OnceLock<BTreeMap<String, FailureProfile>> = std::sync::OnceLock::new();
+
+/// Use these profiles instead of the built-in ones for the rest of the process (`wanka --catalog-dir`
+/// with a `failures.ron`). Call before anything reads a profile; a second call is refused.
+pub fn install_profiles(profiles: BTreeMap<String, FailureProfile>) -> Result<(), WankaError> {
+    INSTALLED.set(profiles).map_err(|_| WankaError::Invalid {
+        file: "failures.ron".into(),
+        field: "profiles".into(),
+        msg: "failure profiles are already installed for this process".into(),
+    })
+}
+
+/// The profiles in use: the installed ones, else the built-in ones.
+pub fn profiles() -> &'static BTreeMap<String, FailureProfile> {
+    INSTALLED.get().unwrap_or_else(|| builtin_profiles())
+}
+
 /// The failure profiles compiled into the binary.
 pub fn builtin_profiles() -> &'static BTreeMap<String, FailureProfile> {
     static P: std::sync::OnceLock<BTreeMap<String, FailureProfile>> = std::sync::OnceLock::new();
@@ -90,9 +108,9 @@ pub fn parse_profiles(src: &str, file: &str) -> Result<BTreeMap<String, FailureP
     Ok(out)
 }
 
-/// Look up a built-in profile by id.
+/// Look up a profile in use ([`profiles`]) by id.
 pub fn profile(id: &str) -> Result<&'static FailureProfile, WankaError> {
-    let all = builtin_profiles();
+    let all = profiles();
     all.get(id).ok_or_else(|| WankaError::Unknown { kind: "failure profile", id: id.into(), closest: closest_ids(id, all.keys()) })
 }
 

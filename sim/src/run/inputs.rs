@@ -52,6 +52,22 @@ impl Scenario {
         Ok(RunReport { context, monte_carlo })
     }
 
+    /// [`Scenario::simulate_run`] that counts each finished seed on `cancel` (progress) and stops with
+    /// [`WankaError::Cancelled`] when it is set.
+    pub fn simulate_run_cancellable(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+        seeds: u64,
+        cancel: &crate::Cancel,
+    ) -> Result<RunReport, WankaError> {
+        crate::limits::seeds(file, "seeds", seeds)?;
+        let (inputs, context) = self.run_inputs(catalog, file)?;
+        check_event_budget(&inputs, seeds, file)?;
+        let monte_carlo = crate::run::monte_carlo::monte_carlo_cancellable(&inputs, self.seed, seeds, cancel)?;
+        Ok(RunReport { context, monte_carlo })
+    }
+
     /// The event log of the first seed's run.
     pub fn run_event_log(&self, catalog: &Catalog, file: &str) -> Result<Vec<LogEvent>, WankaError> {
         let (inputs, _) = self.run_inputs(catalog, file)?;

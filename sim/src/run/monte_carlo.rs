@@ -114,7 +114,13 @@ pub fn monte_carlo(inp: &RunInputs, base_seed: u64, seeds: u64) -> MonteCarlo {
 pub fn monte_carlo_cancellable(inp: &RunInputs, base_seed: u64, seeds: u64, cancel: &Cancel) -> Result<MonteCarlo, WankaError> {
     let runs: Vec<Option<RunOutcome>> = (0..seeds.max(1))
         .into_par_iter()
-        .map(|i| (!cancel.is_cancelled()).then(|| simulate_run(inp, base_seed.wrapping_add(i), false).0))
+        .map(|i| {
+            (!cancel.is_cancelled()).then(|| {
+                let run = simulate_run(inp, base_seed.wrapping_add(i), false).0;
+                cancel.advance();
+                run
+            })
+        })
         .collect();
     cancel.check()?;
     let runs: Vec<RunOutcome> = runs.into_iter().flatten().collect();

@@ -270,8 +270,32 @@ pub fn parse_stacks(text: &str, file: &str) -> Result<Vec<StackProfile>, WankaEr
     Ok(out)
 }
 
-/// The built-in stack profiles (`scenarios/catalog/stacks.ron`).
+/// Profiles installed for this process by [`install_profiles`] (the binary's `--catalog-dir`).
+static INSTALLED: OnceLock<Vec<StackProfile>> = OnceLock::new();
+
+/// Use these stack profiles instead of the built-in ones for the rest of the process (`wanka
+/// --catalog-dir` with a `stacks.ron`). The default stack must be among them; call before anything
+/// reads a profile; a second call is refused.
+pub fn install_profiles(stacks: Vec<StackProfile>, file: &str) -> Result<(), WankaError> {
+    if !stacks.iter().any(|p| p.id == DEFAULT_STACK) {
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "stacks".into(),
+            msg: format!("must keep the default stack `{DEFAULT_STACK}`"),
+        });
+    }
+    INSTALLED.set(stacks).map_err(|_| WankaError::Invalid {
+        file: file.into(),
+        field: "stacks".into(),
+        msg: "stack profiles are already installed for this process".into(),
+    })
+}
+
+/// The stack profiles in use: the installed ones, else the built-in `scenarios/catalog/stacks.ron`.
 pub fn profiles() -> &'static [StackProfile] {
+    if let Some(p) = INSTALLED.get() {
+        return p;
+    }
     static P: OnceLock<Vec<StackProfile>> = OnceLock::new();
     P.get_or_init(|| parse_stacks(STACKS_RON, "scenarios/catalog/stacks.ron").expect("built-in stacks.ron parses (tested)"))
 }

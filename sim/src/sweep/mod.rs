@@ -210,6 +210,7 @@ impl Sweep {
         fp.add(FORMAT.as_bytes());
         fp.add(env!("CARGO_PKG_VERSION").as_bytes());
         fp.add(format!("{catalog:?}").as_bytes());
+        fp.add(format!("{:?}{:?}", crate::run::failure::profiles(), crate::step::stack::profiles()).as_bytes());
         fp.add(&seeds.to_le_bytes());
         fp.add(serde_json::to_string(&columns).expect("columns serialise").as_bytes());
         let layout = build::Layout { axes: &axes, dims: &dims, coords: &coords };

@@ -1,7 +1,8 @@
 //! Result tables: typed columns, CSV and JSON-lines rendering, chunk files that become visible
 //! atomically, and the deterministic assembly of the final outputs.
 //!
-//! A row is a vector of cell texts, one per column; an empty cell is a missing value (`null` in JSON).
+//! A row is a vector of cell texts, one per column; an empty cell is a missing number (`null` in JSON)
+//! or an empty text (`""` in JSON, never `null`).
 //! Integers are written as integers, floats always with a decimal point or an exponent (Rust's
 //! shortest round-trip form: `1.0`, `0.1`, `5e12` is written `5000000000000.0`), so pandas and polars
 //! infer the same type for every row. The JSON line of a row is a pure function of its cells and the
@@ -56,7 +57,8 @@ pub fn render_csv(cols: &[Column], rows: &[&Vec<String>]) -> Result<Vec<u8>, Wan
     w.into_inner().map_err(|e| WankaError::Io { path: "<csv>".into(), reason: e.to_string() })
 }
 
-/// One JSON object per row, keys in column order.
+/// One JSON object per row, keys in column order: numbers as numbers (`null` when missing), text as
+/// strings (never `null`).
 pub fn render_jsonl(cols: &[Column], rows: &[&Vec<String>]) -> String {
     let mut out = String::new();
     for r in rows {
@@ -67,7 +69,9 @@ pub fn render_jsonl(cols: &[Column], rows: &[&Vec<String>]) -> String {
             }
             out.push_str(&serde_json::to_string(&c.name).expect("string"));
             out.push(':');
-            if v.is_empty() {
+            if v.is_empty() && c.ty != ColumnType::Str {
+                // A missing number is null; a text column is always a string ("" when empty: the
+                // `error` of an ok point), so readers never infer a float or null column from it.
                 out.push_str("null");
             } else {
                 match c.ty {

@@ -467,6 +467,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
         framework: case_framework(r)?,
         run: Default::default(),
         seed: 1,
+        defaults: Default::default(),
     };
     Ok(StepCase {
         id,

@@ -48,6 +48,17 @@ pub enum Recompute {
     Full,
 }
 
+impl Recompute {
+    /// The word reports print (`none`, `selective`, `full`), never Rust debug text.
+    pub fn label(self) -> &'static str {
+        match self {
+            Recompute::None => "none",
+            Recompute::Selective => "selective",
+            Recompute::Full => "full",
+        }
+    }
+}
+
 /// Order of the parallel dimensions over consecutive ranks, innermost first.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum RankOrder {

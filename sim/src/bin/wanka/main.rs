@@ -12,6 +12,14 @@ use wanka_sim::Catalog;
 macro_rules! out {
     ($($t:tt)*) => { $crate::emit(&format!($($t)*)) };
 }
+/// `eprintln!` that never fails: a closed or broken stderr (`wanka … 2>&1 | head -1`) must not abort
+/// the work (the results still get written), so write errors on stderr are ignored.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
 /// `println!` through [`emit`].
 macro_rules! outln {
     ($($t:tt)*) => { $crate::emit(&format!("{}\n", format_args!($($t)*))) };
@@ -23,9 +31,13 @@ mod sweep_cmd;
 #[derive(Parser)]
 #[command(name = "wanka", version, about = "wanka (万卡): plan GPU/accelerator clusters for large-model training")]
 struct Cli {
-    /// Read the catalog from this directory (chips.ron, fabrics.ron) instead of the built-in one.
+    /// Read the catalog from this directory instead of the built-in one: chips.ron and fabrics.ron
+    /// (required), failures.ron and stacks.ron (each used when present, else the built-in file).
     #[arg(long, global = true)]
     catalog_dir: Option<PathBuf>,
+    /// No progress on stderr (compare, run, sweep); errors and notes still go there.
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -42,8 +54,8 @@ enum Command {
         /// Also write the ranked table as CSV to this file.
         #[arg(long)]
         csv: Option<PathBuf>,
-        /// Monte Carlo seeds per candidate (overrides the plan's settings).
-        #[arg(long)]
+        /// Monte Carlo seeds per candidate (overrides the plan's settings; at least 1).
+        #[arg(long, value_parser = seeds_arg)]
         seeds: Option<u64>,
     },
     /// Simulate one training step of a scenario: step time, MFU, breakdown, memory.
@@ -58,8 +70,8 @@ enum Command {
     Run {
         /// Scenario file (RON); default: the bundled scenarios/default.ron.
         scenario: Option<PathBuf>,
-        /// Monte Carlo seeds (independent runs).
-        #[arg(long, default_value_t = 200)]
+        /// Monte Carlo seeds (independent runs; at least 1).
+        #[arg(long, default_value_t = 200, value_parser = seeds_arg)]
         seeds: u64,
         /// Print one JSON object instead of the report.
         #[arg(long)]
@@ -85,6 +97,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON schema of a `--json` output (step, run, compare, validate, catalog).
+    Schema {
+        /// Which output.
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
     /// Fit each chip family's GEMM ceilings (BF16/FP16, then FP8) to step cases and print the fitted
     /// values beside the catalog's, with in-sample and leave-one-out errors.
     Calibrate {
@@ -100,45 +118,158 @@ enum Command {
     },
 }
 
+/// The outputs with a JSON schema (`wanka schema KIND`).
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaKind {
+    Step,
+    Run,
+    Compare,
+    Validate,
+    Catalog,
+}
+
+/// The schemas, compiled in (`sim/schemas/`); `tests/e2e/schema.rs` validates real outputs against them.
+fn schema_text(kind: SchemaKind) -> &'static str {
+    match kind {
+        SchemaKind::Step => include_str!("../../../schemas/step.schema.json"),
+        SchemaKind::Run => include_str!("../../../schemas/run.schema.json"),
+        SchemaKind::Compare => include_str!("../../../schemas/compare.schema.json"),
+        SchemaKind::Validate => include_str!("../../../schemas/validate.schema.json"),
+        SchemaKind::Catalog => include_str!("../../../schemas/catalog.schema.json"),
+    }
+}
+
+/// `--seeds N`: a whole number from 1 to the library's limit (0 seeds would simulate nothing).
+pub(crate) fn seeds_arg(s: &str) -> std::result::Result<u64, String> {
+    let n: u64 = s.trim().parse().map_err(|_| format!("`{s}` is not a whole number of seeds"))?;
+    if n == 0 {
+        return Err("must be at least 1: every Monte Carlo seed is one simulated run, and 0 runs has no result".into());
+    }
+    wanka_sim::limits::seeds("command line", "--seeds", n).map_err(|e| e.to_string())
+}
+
+/// Run `work` while another thread shows its progress on stderr (`done` of `total` units read from
+/// the [`wanka_sim::Cancel`] it is given): a bar on a terminal, otherwise (or when `CI` is set) a plain
+/// line every `WANKA_PROGRESS_SECS` seconds (default 5); nothing with `--quiet` or when the work ends
+/// within a second.
+fn with_progress<T>(what: &str, unit: &str, total: u64, quiet: bool, work: impl FnOnce(&wanka_sim::Cancel) -> T) -> T {
+    use std::io::IsTerminal;
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::time::{Duration, Instant};
+    let cancel = wanka_sim::Cancel::new();
+    if quiet {
+        return work(&cancel);
+    }
+    let (tx, rx) = channel::<()>();
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    let every = std::env::var("WANKA_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .map_or(Duration::from_secs(5), Duration::from_secs_f64);
+    std::thread::scope(|scope| {
+        let watcher = cancel.clone();
+        scope.spawn(move || {
+            let t0 = Instant::now();
+            let mut bar: Option<indicatif::ProgressBar> = None;
+            let mut last_line = Instant::now();
+            loop {
+                match rx.recv_timeout(Duration::from_millis(200).min(every.max(Duration::from_millis(10)))) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => break,
+                }
+                if t0.elapsed() < Duration::from_secs(1).min(every) {
+                    continue;
+                }
+                let done = watcher.progress().min(total);
+                if tty {
+                    let b = bar.get_or_insert_with(|| {
+                        let b = indicatif::ProgressBar::new(total);
+                        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+                            "{what} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {unit} (ETA {{eta}})"
+                        )) {
+                            b.set_style(style);
+                        }
+                        b
+                    });
+                    b.set_position(done);
+                } else if last_line.elapsed() >= every {
+                    let secs = t0.elapsed().as_secs_f64();
+                    errln!("{what}: {done}/{total} {unit} ({:.0}%), elapsed {secs:.0} s", 100.0 * done as f64 / total.max(1) as f64);
+                    last_line = Instant::now();
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        let out = work(&cancel);
+        drop(tx);
+        out
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
 fn load_catalog(dir: &Option<PathBuf>) -> Result<Catalog> {
-    Ok(match dir {
-        Some(d) => Catalog::load_dir(d)?,
-        None => Catalog::builtin().clone(),
-    })
-}
-
-/// A bundled file under `scenarios/`, relative to the current directory or else to the repository.
-fn bundled(name: &str) -> PathBuf {
-    let here = PathBuf::from("scenarios").join(name);
-    if here.exists() {
-        return here;
+    let Some(d) = dir else {
+        return Ok(Catalog::builtin().clone());
+    };
+    let catalog = Catalog::load_dir(d)?;
+    // The failure profiles and stack profiles live beside the hardware catalog: an edited copy in the
+    // directory replaces the built-in one for this process (never silently ignored).
+    let failures = d.join("failures.ron");
+    if failures.exists() {
+        let name = failures.display().to_string();
+        let text = wanka_sim::ron_util::read_file(&failures)?;
+        wanka_sim::run::failure::install_profiles(wanka_sim::run::failure::parse_profiles(&text, &name)?)?;
+    } else {
+        errln!("note: {} has no failures.ron: using the built-in failure profiles", d.display());
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(name)
+    let stacks = d.join("stacks.ron");
+    if stacks.exists() {
+        let name = stacks.display().to_string();
+        let text = wanka_sim::ron_util::read_file(&stacks)?;
+        wanka_sim::step::stack::install_profiles(wanka_sim::step::stack::parse_stacks(&text, &name)?, &name)?;
+    } else {
+        errln!("note: {} has no stacks.ron: using the built-in stack profiles", d.display());
+    }
+    Ok(catalog)
 }
 
-fn default_scenario() -> PathBuf {
-    bundled("default.ron")
+/// The bundled default plan and scenario, compiled into the binary: `wanka` with no arguments works
+/// from any directory, whatever machine built it.
+const DEFAULT_PLAN: (&str, &str) = ("scenarios/default_plan.ron (built in)", include_str!("../../../../scenarios/default_plan.ron"));
+const DEFAULT_SCENARIO: (&str, &str) = ("scenarios/default.ron (built in)", include_str!("../../../../scenarios/default.ron"));
+
+/// A scenario file, or the built-in default scenario; with the name errors use.
+fn load_scenario(path: Option<&PathBuf>) -> Result<(wanka_sim::Scenario, String)> {
+    Ok(match path {
+        Some(p) => (wanka_sim::Scenario::load(p)?, p.display().to_string()),
+        None => (wanka_sim::Scenario::parse(DEFAULT_SCENARIO.1, DEFAULT_SCENARIO.0)?, DEFAULT_SCENARIO.0.to_string()),
+    })
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let catalog = load_catalog(&cli.catalog_dir)?;
+    let quiet = cli.quiet;
     let command = cli.command.unwrap_or(Command::Compare { plan: None, json: false, csv: None, seeds: None });
     match command {
         Command::Compare { plan, json, csv, seeds } => {
-            let path = plan.unwrap_or_else(|| bundled("default_plan.ron"));
-            let name = path.display().to_string();
-            let mut p = wanka_sim::planning::plan_file::PlanFile::load(&path)?;
+            use wanka_sim::planning::plan_file::PlanFile;
+            let (mut p, name) = match &plan {
+                Some(path) => (PlanFile::load(path)?, path.display().to_string()),
+                None => (PlanFile::parse(DEFAULT_PLAN.1, DEFAULT_PLAN.0)?, DEFAULT_PLAN.0.to_string()),
+            };
             if let Some(n) = seeds {
                 p.settings.seeds = wanka_sim::limits::seeds("command line", "--seeds", n)?;
             }
@@ -146,38 +277,37 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 check_writable(f)?;
             }
             let t0 = std::time::Instant::now();
-            let c = p.compare(&catalog, &name)?;
+            let total = p.candidates.len() as u64 * p.settings.seeds;
+            let c = with_progress("compare", "Monte Carlo runs", total, quiet, |cancel| p.compare_cancellable(&catalog, &name, cancel))?;
             let elapsed = t0.elapsed().as_secs_f64();
             if let Some(f) = csv {
                 write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
             }
             if json {
-                let v = serde_json::to_value(&c)?;
-                emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
+                emit_json("compare", serde_json::to_value(&c)?)?;
             } else {
                 emit(&report::compare_text(&c, elapsed));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Step { scenario, json } => {
-            let s = wanka_sim::Scenario::load(&scenario)?;
-            let r = s.simulate_step(&catalog, &scenario.display().to_string())?;
+            let (s, name) = load_scenario(Some(&scenario))?;
+            let r = s.simulate_step(&catalog, &name)?;
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&report::step_json(&s, &r))?));
+                emit_json("step", with_defaults(report::step_json(&s, &r), &s))?;
             } else {
                 emit(&report::step_text(&s, &r, &catalog));
+                emit(&defaults_text(&s));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { scenario, seeds, json, events } => {
-            let path = scenario.unwrap_or_else(default_scenario);
-            let name = path.display().to_string();
             wanka_sim::limits::seeds("command line", "--seeds", seeds)?;
             if let Some(ev) = &events {
                 check_writable(ev)?;
             }
-            let s = wanka_sim::Scenario::load(&path)?;
-            let r = s.simulate_run(&catalog, &name, seeds)?;
+            let (s, name) = load_scenario(scenario.as_ref())?;
+            let r = with_progress("run", "seeds", seeds, quiet, |cancel| s.simulate_run_cancellable(&catalog, &name, seeds, cancel))?;
             if let Some(ev) = events {
                 let log = s.run_event_log(&catalog, &name)?;
                 let mut text = String::new();
@@ -188,17 +318,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write_atomic(&ev, text.as_bytes())?;
             }
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&report::run_json(&r))?));
+                emit_json("run", with_defaults(report::run_json(&r), &s))?;
             } else {
                 emit(&report::run_text(&r));
+                emit(&defaults_text(&s));
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sweep(args) => sweep_cmd::sweep(args, &catalog),
-        Command::Merge(args) => sweep_cmd::merge(args),
+        Command::Schema { kind } => {
+            emit(schema_text(kind));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep(args) => sweep_cmd::sweep(args, &catalog, quiet),
+        Command::Merge(args) => sweep_cmd::merge(args, &catalog),
         Command::Catalog { json } => {
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&report::catalog_json(&catalog))?));
+                emit_json("catalog", report::catalog_json(&catalog))?;
             } else {
                 emit(&report::catalog_text(&catalog));
             }
@@ -230,7 +365,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 wanka_sim::validate::CaseKind::Step => {
                     let r = wanka_sim::validate::validate_steps(&cases, &catalog)?;
                     if json {
-                        emit(&format!("{}\n", serde_json::to_string_pretty(&r)?));
+                        emit_json("validate", serde_json::to_value(&r)?)?;
                     } else {
                         emit(&report::validation_text(&r));
                     }
@@ -239,7 +374,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 wanka_sim::validate::CaseKind::Reliability => {
                     let r = wanka_sim::validate::validate_reliability(&cases, wanka_sim::validate::RELIABILITY_SEEDS)?;
                     if json {
-                        emit(&format!("{}\n", serde_json::to_string_pretty(&r)?));
+                        emit_json("validate", serde_json::to_value(&r)?)?;
                     } else {
                         emit(&report::reliability_text(&r));
                     }
@@ -248,6 +383,39 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// Version of the JSON outputs' layout (`schema_version` in every `--json` object; `wanka schema
+/// KIND` prints the schema). Raised whenever a field is renamed, removed or changes type.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Print one `--json` object of output `kind`, with its `schema` and `schema_version`.
+fn emit_json(kind: &str, mut v: serde_json::Value) -> Result<()> {
+    let o = v.as_object_mut().ok_or_else(|| anyhow::anyhow!("internal: {kind} JSON output is not an object"))?;
+    o.insert("schema".into(), serde_json::json!(format!("wanka.{kind}")));
+    o.insert("schema_version".into(), serde_json::json!(SCHEMA_VERSION));
+    emit(&format!("{}\n", serde_json::to_string_pretty(&v)?));
+    Ok(())
+}
+
+/// The defaults a scenario file left open, as the report's closing notes (empty when none).
+fn defaults_text(s: &wanka_sim::Scenario) -> String {
+    let mut o = String::new();
+    if !s.defaults.0.is_empty() {
+        o.push_str("\ndefaults filled (fields the scenario file omits):\n");
+        for n in &s.defaults.0 {
+            o.push_str(&format!("  note: {n}\n"));
+        }
+    }
+    o
+}
+
+/// A JSON report with `defaults_filled`: the notes of the defaults the scenario file left open.
+fn with_defaults(mut v: serde_json::Value, s: &wanka_sim::Scenario) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("defaults_filled".into(), serde_json::json!(s.defaults.0));
+    }
+    v
 }
 
 /// Write a file so that it is either complete or absent: the library's `write_atomic` (temporary
@@ -268,7 +436,7 @@ fn emit(text: &str) {
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("error: writing output: {e}");
+        errln!("error: writing output: {e}");
         std::process::exit(2);
     }
 }

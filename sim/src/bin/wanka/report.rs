@@ -35,8 +35,15 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
     );
     let _ = writeln!(
         o,
-        "plan      TP{} PP{} DP{} CP{} EP{}  zero {}  recompute {:?}  SP {}",
-        p.tp, p.pp, p.dp, p.cp, p.ep, p.zero_stage, p.recompute, p.sequence_parallel
+        "plan      TP{} PP{} DP{} CP{} EP{}  zero {}  recompute {}  SP {}",
+        p.tp,
+        p.pp,
+        p.dp,
+        p.cp,
+        p.ep,
+        p.zero_stage,
+        p.recompute.label(),
+        p.sequence_parallel
     );
     let _ = writeln!(o);
     let _ = writeln!(o, "step time        {:>10.3} s", r.step_s);

@@ -40,8 +40,8 @@ pub struct SweepArgs {
     /// Write the expectations' outcome as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Monte Carlo seeds per point (overrides the sweep file's `seeds`).
-    #[arg(long)]
+    /// Monte Carlo seeds per point (overrides the sweep file's `seeds`; at least 1).
+    #[arg(long, value_parser = crate::seeds_arg)]
     pub seeds: Option<u64>,
     /// Override a field of every point, after the file's `set`: PATH=VALUE with VALUE in RON
     /// (e.g. --set run.failures.multiplier=4). Repeatable.
@@ -73,14 +73,30 @@ pub struct MergeArgs {
     /// Write the expectations' outcome as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Refuse shards that are not of this sweep file (with these --seeds/--set), e.g. stale results
+    /// of an earlier run left on shared storage.
+    #[arg(long, value_name = "FILE")]
+    pub sweep: Option<PathBuf>,
+    /// With --sweep: the `--seeds` the shards ran with.
+    #[arg(long, value_parser = crate::seeds_arg, requires = "sweep")]
+    pub seeds: Option<u64>,
+    /// With --sweep: the `--set PATH=VALUE` overrides the shards ran with (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE", requires = "sweep")]
+    pub set: Vec<String>,
 }
 
-pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
-    let mut set = Vec::new();
-    for s in &a.set {
+/// `--set PATH=VALUE` arguments as (path, value) pairs.
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for s in sets {
         let (k, v) = s.split_once('=').ok_or_else(|| anyhow!("--set `{s}`: expected PATH=VALUE"))?;
-        set.push((k.trim().to_string(), v.trim().to_string()));
+        out.push((k.trim().to_string(), v.trim().to_string()));
     }
+    Ok(out)
+}
+
+pub fn sweep(a: SweepArgs, catalog: &Catalog, quiet: bool) -> Result<ExitCode> {
+    let set = parse_sets(&a.set)?;
     anyhow::ensure!(a.chunk_rows > 0, "--chunk-rows must be at least 1");
     if let Some(t) = a.threads {
         wanka_sim::limits::threads(t)?;
@@ -124,7 +140,7 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
     out!("{}", header(&sw, shard, mine.len()));
     let t0 = Instant::now();
     let writing = Writing { out: &out, chunk_rows: a.chunk_rows, flush: Duration::from_secs_f64(a.flush_secs) };
-    run_points(&sw, &todo, catalog, threads, &writing, (done.len() as u64, mine.len() as u64))?;
+    run_points(&sw, &todo, catalog, threads, &writing, (done.len() as u64, mine.len() as u64, quiet))?;
     let elapsed = t0.elapsed().as_secs_f64();
     outln!(
         "ran       {} points in {elapsed:.1} s on {threads} thread{} ({:.1} points/s); {} already done",
@@ -150,13 +166,30 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog) -> Result<ExitCode> {
     Ok(if a.no_gate { ExitCode::SUCCESS } else { code })
 }
 
-pub fn merge(a: MergeArgs) -> Result<ExitCode> {
+pub fn merge(a: MergeArgs, catalog: &Catalog) -> Result<ExitCode> {
+    let expected = match &a.sweep {
+        Some(f) => {
+            let sw = Sweep::load(f, catalog, &LoadOptions { set: parse_sets(&a.set)?, seeds: a.seeds })?;
+            Some((f.display().to_string(), sw.fingerprint))
+        }
+        None => None,
+    };
     let mut first: Option<(PathBuf, Manifest)> = None;
     let mut rows = Rows::new();
     let mut seen_shards = Vec::new();
     for d in &a.dirs {
         let mpath = d.join(table::MANIFEST);
         let m = Manifest::load(&mpath).with_context(|| format!("{} is not a sweep output directory", d.display()))?;
+        if let Some((f, fp)) = &expected
+            && &m.fingerprint != fp
+        {
+            bail!(
+                "{} holds results of another sweep (fingerprint {}) than {f} ({fp}): stale results of an earlier run? \
+                 Use a fresh output directory",
+                d.display(),
+                m.fingerprint
+            );
+        }
         if let Some((fdir, f)) = &first {
             if m.fingerprint != f.fingerprint || m.columns != f.columns || m.format != f.format {
                 bail!(
@@ -212,7 +245,8 @@ fn header(sw: &Sweep, shard: Shard, mine: usize) -> String {
         sw.points.len(),
         match &sw.sampling {
             wanka_sim::sweep::Sampling::Grid => "grid".to_string(),
-            other => format!("{other:?}"),
+            wanka_sim::sweep::Sampling::Random { n, seed } => format!("random, n {n}, seed {seed}"),
+            wanka_sim::sweep::Sampling::LatinHypercube { n, seed } => format!("Latin hypercube, n {n}, seed {seed}"),
         },
         sw.seeds,
         sw.base
@@ -260,9 +294,9 @@ struct Writing<'a> {
 
 /// Simulate `todo` on `threads` threads, writing rows as they finish; `progress` is (points already
 /// done, points of this shard) for the progress bar.
-fn run_points(sw: &Sweep, todo: &[&Point], catalog: &Catalog, threads: usize, writing: &Writing, progress: (u64, u64)) -> Result<()> {
+fn run_points(sw: &Sweep, todo: &[&Point], catalog: &Catalog, threads: usize, writing: &Writing, progress: (u64, u64, bool)) -> Result<()> {
     let Writing { out, chunk_rows, flush } = *writing;
-    let (already, total) = progress;
+    let (already, total, quiet) = progress;
     if todo.is_empty() {
         return Ok(());
     }
@@ -270,7 +304,7 @@ fn run_points(sw: &Sweep, todo: &[&Point], catalog: &Catalog, threads: usize, wr
     let (tx, rx) = channel::<Vec<String>>();
     let mut seq = table::next_chunk_seq(out)?;
     let cols: &[Column] = &sw.columns;
-    let mut progress = Progress::new(&sw.name, already, total);
+    let mut progress = Progress::new(&sw.name, already, total, quiet);
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || -> Result<()> {
             let mut buf: Vec<Vec<String>> = Vec::new();
@@ -313,8 +347,10 @@ fn run_points(sw: &Sweep, todo: &[&Point], catalog: &Catalog, threads: usize, wr
     })
 }
 
-/// Progress: a bar on a terminal, plain periodic lines otherwise (or when `CI` is set).
+/// Progress: a bar on a terminal, plain periodic lines otherwise (or when `CI` is set), nothing with
+/// `--quiet`.
 struct Progress {
+    quiet: bool,
     bar: Option<indicatif::ProgressBar>,
     name: String,
     done: u64,
@@ -327,8 +363,8 @@ struct Progress {
 impl Progress {
     const EVERY: Duration = Duration::from_secs(10);
 
-    fn new(name: &str, already: u64, total: u64) -> Progress {
-        let tty = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    fn new(name: &str, already: u64, total: u64, quiet: bool) -> Progress {
+        let tty = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let bar = tty.then(|| {
             let b = indicatif::ProgressBar::new(total);
             b.set_style(
@@ -341,10 +377,10 @@ impl Progress {
             b.set_position(already);
             b
         });
-        if bar.is_none() {
-            eprintln!("sweep {name}: {already}/{total} points done, {} to run", total - already);
+        if bar.is_none() && !quiet {
+            errln!("sweep {name}: {already}/{total} points done, {} to run", total - already);
         }
-        Progress { bar, name: name.into(), done: already, total, start: Instant::now(), ran: 0, last_line: Instant::now() }
+        Progress { quiet, bar, name: name.into(), done: already, total, start: Instant::now(), ran: 0, last_line: Instant::now() }
     }
 
     fn inc(&mut self) {
@@ -359,7 +395,7 @@ impl Progress {
         let secs = self.start.elapsed().as_secs_f64();
         let rate = self.ran as f64 / secs.max(1e-9);
         let eta = if rate > 0.0 { (self.total - self.done) as f64 / rate } else { f64::NAN };
-        eprintln!(
+        errln!(
             "sweep {}: {}/{} points ({:.1}%), {rate:.1} points/s, elapsed {secs:.0} s, ETA {eta:.0} s",
             self.name,
             self.done,
@@ -369,7 +405,7 @@ impl Progress {
     }
 
     fn tick(&mut self) {
-        if self.bar.is_none() && self.last_line.elapsed() >= Self::EVERY {
+        if self.bar.is_none() && !self.quiet && self.last_line.elapsed() >= Self::EVERY {
             self.line();
             self.last_line = Instant::now();
         }
@@ -378,7 +414,8 @@ impl Progress {
     fn finish(&mut self) {
         match &self.bar {
             Some(b) => b.finish_and_clear(),
-            None => self.line(),
+            None if !self.quiet => self.line(),
+            None => {}
         }
     }
 }
