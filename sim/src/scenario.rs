@@ -156,6 +156,9 @@ pub struct ParallelismSrc {
     pub cp: Option<u32>,
     #[serde(default)]
     pub ep: Option<u32>,
+    /// Expert tensor parallelism; omitted: `tp` (Megatron-core's default).
+    #[serde(default)]
+    pub etp: Option<u32>,
     #[serde(default)]
     pub schedule: Option<Schedule>,
     #[serde(default)]
@@ -364,6 +367,7 @@ fn fill_parallelism(
         dp,
         cp,
         ep,
+        etp: p.etp,
         schedule: p.schedule,
         vpp: p.vpp,
         micro_batch: p.micro_batch,
