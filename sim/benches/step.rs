@@ -7,6 +7,9 @@
 //!   Measured twice: parsing + resolving + simulating from the RON text, and simulating a parsed
 //!   scenario.
 //! - `default`: the bundled `scenarios/default.ron`, from text.
+//! - `deepseek-v3/2048xh800/simulate`: `scenarios/examples/deepseek-v3-2048-h800.ron` (DualPipe over
+//!   PP16 with 120 micro-batches, EP64, de-duplicated FP8 dispatch), a parsed scenario (the MoE issue's
+//!   target: under 1 ms).
 
 use std::hint::black_box;
 
@@ -64,6 +67,13 @@ fn bench_step(c: &mut Criterion) {
     let default_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.ron");
     let default = std::fs::read_to_string(default_path).expect("read scenarios/default.ron");
     g.bench_function("default/from-text", |b| b.iter(|| step_from_text(black_box(&default), "scenarios/default.ron")));
+
+    let ds_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/examples/deepseek-v3-2048-h800.ron");
+    let ds_text = std::fs::read_to_string(ds_path).expect("read the DeepSeek-V3 example");
+    let ds = Scenario::parse(&ds_text, "deepseek-v3-2048-h800.ron").expect("scenario parses");
+    g.bench_function("deepseek-v3/2048xh800/simulate", |b| {
+        b.iter(|| black_box(&ds).simulate_step(catalog, "deepseek-v3-2048-h800.ron").expect("step simulates").step_s)
+    });
 
     g.finish();
 }
