@@ -381,3 +381,32 @@ fn reliability_cases_pass() {
     assert!((379.0..=460.0).contains(&n), "{llama}");
     assert!(llama["predicted_ettr"].as_f64().unwrap() >= 0.90, "{llama}");
 }
+
+/// A tolerance written as text is parsed strictly: `mtti within 5%` is a check (and Daly's 24-hour case
+/// is inside it), a clause the layout does not know is an error naming the row and the column.
+#[test]
+fn reliability_tolerances_are_parsed_strictly() {
+    let dir = temp_dir("reliability_tolerance");
+    let row = |tol: &str| format!("daly-24h,Daly 2006,analytic,,,,,1440,,5,10,,0.913,116.7,{tol},\n");
+    let ok = write_file(&dir, "ok.csv", &format!("{RELIABILITY_HEADER}\n{}", row("ettr +-0.005; mtti within 5%")));
+    let v = wanka(["validate".as_ref(), ok.as_os_str(), "--json".as_ref()]).success().json();
+    let c = &v["cases"][0];
+    assert_eq!(c["pass"], true, "{c}");
+    assert_eq!(c["role"], "EngineCheck", "{c}");
+    let checks = c["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|x| x.as_str().unwrap().starts_with("mtti ")), "{c}");
+    let mtti = c["predicted_mtti_min"].as_f64().unwrap();
+    assert!((mtti - 1440.0).abs() / 1440.0 <= 0.05, "{mtti}");
+
+    let bad = write_file(&dir, "bad.csv", &format!("{RELIABILITY_HEADER}\n{}", row("mtti roughly right")));
+    let run = wanka(["validate".as_ref(), bad.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("bad.csv:2:") && run.stderr.contains("`tolerance`"), "{run}");
+    assert!(run.stderr.contains("`mtti roughly right` is not a tolerance") && run.stderr.contains("mtti within X%"), "{run}");
+
+    // A check whose expected figure is blank is an error too, not a silent failure.
+    let blank = write_file(&dir, "blank.csv", &format!("{RELIABILITY_HEADER}\n{}", row("interruptions within a factor 1.5")));
+    let run = wanka(["validate".as_ref(), blank.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("expected_interruptions"), "{run}");
+}

@@ -146,6 +146,17 @@ impl FailureProfile {
     pub fn rate_per_hour(&self, devices: u64, per_node: u32, horizon_h: f64) -> f64 {
         self.components.iter().map(|c| c.mean_rate_per_hour(devices, per_node, horizon_h)).sum()
     }
+
+    /// The same rate per 1,000 node-days, the unit fleet studies publish.
+    pub fn per_1000_node_days(&self, devices: u64, per_node: u32, horizon_h: f64) -> f64 {
+        let nodes = devices.div_ceil(u64::from(per_node.max(1))).max(1) as f64;
+        self.rate_per_hour(devices, per_node, horizon_h) * 24.0 / nodes * 1000.0
+    }
+
+    /// The profile's processes for a job, every rate scaled by `multiplier`.
+    pub fn processes(&self, devices: u64, per_node: u32, multiplier: f64) -> Vec<Process> {
+        self.components.iter().map(|c| Process::new(c, devices, per_node, multiplier)).collect()
+    }
 }
 
 impl Component {

@@ -8,7 +8,7 @@ use wanka_sim::planning::plan_file::Comparison;
 use wanka_sim::run::RunReport;
 use wanka_sim::scenario::Scenario;
 use wanka_sim::step::schedule::StepResult;
-use wanka_sim::validate::{ReliabilityReport, StepReport};
+use wanka_sim::validate::{CaseRole, ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
     json!({ "scenario": s.name, "result": r })
@@ -383,20 +383,34 @@ pub fn reliability_text(r: &ReliabilityReport) -> String {
     for c in &r.cases {
         let _ = writeln!(
             o,
-            "  {:<18} {:<9} ETTR {:.4} (p10 {:.4}, p90 {:.4}) expected {}  {}",
+            "  {:<22} {:<9} {:<17} ETTR {:.4} (p10 {:.4}, p90 {:.4}) expected {}  {}",
             c.id,
             c.kind,
+            c.role.describe(),
             c.predicted_ettr,
             c.predicted_ettr_p10,
             c.predicted_ettr_p90,
             c.expected_ettr,
             if c.pass { "PASS" } else { "FAIL" }
         );
+        let _ = writeln!(o, "      failure rate: {}", c.rate_basis);
         for ch in &c.checks {
             let _ = writeln!(o, "      {ch}");
         }
     }
-    let _ = writeln!(o, "\n  {} passed, {} failed", r.passed, r.failed);
+    let _ = writeln!(o);
+    for role in [CaseRole::EngineCheck, CaseRole::Prediction] {
+        let of: Vec<_> = r.cases.iter().filter(|c| c.role == role).collect();
+        if !of.is_empty() {
+            let passed = of.iter().filter(|c| c.pass).count();
+            let what = match role {
+                CaseRole::EngineCheck => "engine checks (analytic, or the run's own rate given)",
+                CaseRole::Prediction => "predictions (failure profile from other data)",
+            };
+            let _ = writeln!(o, "  {what}: {passed} of {} passed", of.len());
+        }
+    }
+    let _ = writeln!(o, "  {} passed, {} failed", r.passed, r.failed);
     o
 }
 
