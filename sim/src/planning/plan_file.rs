@@ -484,6 +484,11 @@ impl PlanFile {
         {
             flags.push(format!("over power cap: {:.1} > {cap:.1} MW", econ.peak_mw));
         }
+        if let Ok(p) = crate::run::failure::profile(&c.run.failures.profile)
+            && p.estimate
+        {
+            flags.push(format!("failure rates are an estimate ({}): {}", p.id, p.basis));
+        }
         for cl in clusters {
             if !cl.calibration.calibrated {
                 flags.push(format!("{}: efficiency not calibrated on published runs (estimate)", cl.chip.id));

@@ -3,8 +3,9 @@
 //! Each component (GPU, HBM, NIC, switch/cable, host, software, silent data corruption …) fails per
 //! device-hour or per node-hour, exponentially or with a Weibull hazard (shape < 1: infant mortality,
 //! > 1: wear-out). In synchronous training every component failure on any of the job's devices
-//! > interrupts the whole job. Profiles live in `scenarios/catalog/failures.ron`, derived from published
-//! > fleet data (Llama 3 Table 5 counts; Meta RSC rates), with a low/high band.
+//! > interrupts the whole job. Profiles live in `scenarios/catalog/failures.ron`, one per hardware class
+//! > and operator, derived from published fleet data (Llama 3 Table 5 counts; Meta RSC rates; Azure's
+//! > SuperBench node MTBI), with a low/high band; a profile without fleet data is an `estimate`.
 //!
 //! The superposition of many units is sampled directly: an exponential component over `n` units is a
 //! Poisson process of rate `n·λ`; a Weibull component is a non-homogeneous Poisson process with the
@@ -56,6 +57,9 @@ pub struct FailureProfile {
     pub id: String,
     pub name: String,
     pub basis: String,
+    /// No published fleet data behind the rates: every report that uses the profile says so.
+    #[serde(default)]
+    pub estimate: bool,
     pub low_multiplier: f64,
     pub high_multiplier: f64,
     pub components: Vec<Component>,
@@ -128,11 +132,16 @@ impl Component {
 
 impl FailureProfile {
     pub fn check(&self, file: &str, field: &str) -> Result<(), WankaError> {
-        if !(self.low_multiplier > 0.0 && self.low_multiplier <= 1.0 && self.high_multiplier >= 1.0 && self.high_multiplier.is_finite()) {
+        let max = crate::limits::MAX_FAILURE_MULTIPLIER;
+        if !(self.low_multiplier > 0.0 && self.low_multiplier <= 1.0 && self.high_multiplier >= 1.0 && self.high_multiplier <= max) {
             return Err(WankaError::Invalid {
                 file: file.into(),
                 field: field.into(),
-                msg: "need 0 < low_multiplier <= 1 <= high_multiplier".into(),
+                msg: format!(
+                    "need 0 < low_multiplier <= 1 <= high_multiplier <= {max}, got {} and {}",
+                    crate::limits::num(self.low_multiplier),
+                    crate::limits::num(self.high_multiplier)
+                ),
             });
         }
         for (i, c) in self.components.iter().enumerate() {
@@ -255,12 +264,32 @@ mod tests {
     }
 
     #[test]
-    fn meta_rsc_profile_is_in_the_published_band() {
+    fn meta_rsc_profile_reproduces_the_published_rates_and_mtti() {
         let p = profile("a100-meta-rsc").unwrap();
-        let per_1000_node_days = p.rate_per_hour(8000, 8, 1000.0) * 24.0 / 1000.0 * 1000.0;
-        assert!((per_1000_node_days - 3.90).abs() < 0.01, "{per_1000_node_days}");
+        let per_1000_node_days = p.per_1000_node_days(8000, 8, 1000.0);
+        assert!((per_1000_node_days - 6.50).abs() < 0.01, "{per_1000_node_days}");
         assert!((per_1000_node_days * p.low_multiplier - 2.34).abs() < 0.02);
-        assert!((per_1000_node_days * p.high_multiplier - 6.50).abs() < 0.02);
+        // Kokolis et al.'s projections: 16,384 GPUs 1.8 h (108 min), 131,072 GPUs 0.23 h.
+        let mtti_min = |gpus| 60.0 / p.rate_per_hour(gpus, 8, 1000.0);
+        assert!((mtti_min(16_384) - 108.0).abs() < 1.0, "{}", mtti_min(16_384));
+        assert!((mtti_min(131_072) / 60.0 - 0.23).abs() < 0.01, "{}", mtti_min(131_072));
+    }
+
+    #[test]
+    fn cloud_a100_profile_is_superbench_rate_with_unicron_split() {
+        let p = profile("a100-cloud").unwrap();
+        // 1 / 719.4 h per node = 33.4 per 1,000 node-days.
+        assert!((p.per_1000_node_days(992, 8, 1000.0) - 24_000.0 / 719.4).abs() < 0.01);
+        let repair: f64 = p.components.iter().filter(|c| c.needs_repair).map(|c| c.rate_per_unit_hour).sum();
+        assert!((repair * 719.4 - 0.37).abs() < 0.001, "{}", repair * 719.4);
+    }
+
+    #[test]
+    fn profiles_without_fleet_data_are_flagged() {
+        assert!(profile("ascend-910b-estimate").unwrap().estimate);
+        for id in ["h100-llama3", "a100-meta-rsc", "a100-cloud"] {
+            assert!(!profile(id).unwrap().estimate, "{id}");
+        }
     }
 
     #[test]

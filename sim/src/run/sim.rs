@@ -100,8 +100,13 @@ pub struct RunOutcome {
     /// Useful training ÷ elapsed.
     pub ettr: f64,
     pub lost: LostTime,
-    /// Unplanned interruptions (failures and straggler evictions).
+    /// Unplanned interruptions of a running job (failures and straggler evictions while it trained or
+    /// checkpointed).
     pub interruptions: u64,
+    /// Failures that struck while the job was already down (detecting, restarting, waiting for a node,
+    /// in maintenance): no interruption, but a node to replace when the component needs a repair, and
+    /// a restart in progress starts over.
+    pub failures_while_down: u64,
     pub interruptions_by_cause: BTreeMap<String, u64>,
     pub checkpoints: u64,
     pub spares_used: u64,
@@ -286,20 +291,42 @@ impl<'a> Sim<'a> {
         self.pending.clear();
         self.maint_after_stall = false;
         if needs_node {
-            let mean_s = self.inp.recovery.repair_hours * 3600.0;
-            let e: f64 = Exp1.sample(&mut self.rng_repair);
-            self.q.schedule_at(now.saturating_add(ticks(e * mean_s)), Ev::Repaired);
-            if self.spares_free > 0 {
-                self.spares_free -= 1;
-                self.out.spares_used += 1;
-                self.swap_needed = true;
-            } else {
-                self.nodes_short += 1;
-            }
+            self.lose_node(now);
         }
         self.log(now, "interruption", format!("{cause}; lost {:.0} s of work", secs(lost)));
         self.enter(Phase::Detecting, now);
         self.q.schedule_at(now.saturating_add(ticks(self.inp.recovery.detection_s)), Ev::DetectEnd(self.epoch));
+    }
+
+    /// A node leaves the job for repair: a hot spare replaces it, or the job is a node short.
+    fn lose_node(&mut self, now: Ticks) {
+        let mean_s = self.inp.recovery.repair_hours * 3600.0;
+        let e: f64 = Exp1.sample(&mut self.rng_repair);
+        self.q.schedule_at(now.saturating_add(ticks(e * mean_s)), Ev::Repaired);
+        if self.spares_free > 0 {
+            self.spares_free -= 1;
+            self.out.spares_used += 1;
+            self.swap_needed = true;
+        } else {
+            self.nodes_short += 1;
+        }
+    }
+
+    /// A failure while the job is already down is not an interruption: nothing is running to lose.
+    /// A failed node still has to be replaced, and a restart in progress starts over (Daly's
+    /// semantics: a failure during a restart repeats it); detection, waiting for a node and
+    /// maintenance go on.
+    fn fail_while_down(&mut self, now: Ticks, cause: &str, needs_node: bool) {
+        self.out.failures_while_down += 1;
+        self.log(now, "failure while down", cause.to_string());
+        if needs_node {
+            self.lose_node(now);
+        }
+        if self.phase == Phase::Recovering {
+            self.close(now);
+            self.enter(Phase::Detecting, now);
+            self.q.schedule_at(now.saturating_add(ticks(self.inp.recovery.detection_s)), Ev::DetectEnd(self.epoch));
+        }
     }
 
     fn after_detection(&mut self, now: Ticks) {
@@ -348,7 +375,11 @@ impl<'a> Sim<'a> {
                 Ev::Failure(i) => {
                     let p = &self.inp.processes[i];
                     let (name, repair) = (p.name.clone(), p.needs_repair);
-                    self.interrupt(now, &name, repair);
+                    if matches!(self.phase, Phase::Running | Phase::Stalled) {
+                        self.interrupt(now, &name, repair);
+                    } else {
+                        self.fail_while_down(now, &name, repair);
+                    }
                     self.schedule_failure(i);
                 }
                 Ev::Milestone(g) if g == self.epoch && self.phase == Phase::Running => {
@@ -375,7 +406,14 @@ impl<'a> Sim<'a> {
                 Ev::Maintenance => self.on_maintenance(now),
                 Ev::MaintenanceEnd(g) if g == self.epoch && self.phase == Phase::Maintenance => {
                     self.close(now);
-                    self.start_running(now);
+                    if self.nodes_short > 0 {
+                        // A node failed during the window and no spare was left: wait for it.
+                        self.log(now, "down after maintenance", format!("{} node(s) short", self.nodes_short));
+                        self.after_detection(now);
+                    } else {
+                        self.swap_needed = false;
+                        self.start_running(now);
+                    }
                 }
                 _ => {} // superseded by a later state change
             }
@@ -567,6 +605,7 @@ pub fn simulate_run(inp: &RunInputs, seed: u64, log: bool) -> (RunOutcome, Optio
             ettr: 0.0,
             lost: LostTime::default(),
             interruptions: 0,
+            failures_while_down: 0,
             interruptions_by_cause: BTreeMap::new(),
             checkpoints: 0,
             spares_used: 0,

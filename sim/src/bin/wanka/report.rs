@@ -321,6 +321,9 @@ pub fn run_text(r: &RunReport) -> String {
     let _ =
         writeln!(o, "target    {:.3e} tokens = {} of uninterrupted training on {} devices", c.tokens, duration(c.ideal_days), c.devices);
     let _ = writeln!(o, "failures  profile {}, job MTTI {}", c.failure_profile, duration(c.mtti_hours / 24.0));
+    if let Some(basis) = &c.failure_profile_estimate {
+        let _ = writeln!(o, "          failure rates are an estimate: {basis}");
+    }
     let _ = writeln!(
         o,
         "recovery  checkpoint {:.2} TB, stall {:.1} s, every {:.1} min; restart {:.1} min; {} hot-spare nodes",
@@ -347,6 +350,7 @@ pub fn run_text(r: &RunReport) -> String {
         (wall_name.as_str(), &wall, 2usize),
         ("ETTR", &mc.ettr, 3),
         ("interruptions", &mc.interruptions, 1),
+        ("failures while down", &mc.failures_while_down, 1),
         ("spares used", &mc.spares_used, 1),
     ] {
         let _ = writeln!(o, "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}", name, f, s.mean, f, s.p10, f, s.p50, f, s.p90);

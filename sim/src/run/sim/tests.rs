@@ -57,6 +57,7 @@ proptest! {
         }
         let count = |k: &str| log.iter().filter(|e| e.kind == k).count() as u64;
         prop_assert_eq!(count("interruption"), o.interruptions);
+        prop_assert_eq!(count("failure while down"), o.failures_while_down);
         prop_assert_eq!(count("checkpoint"), o.checkpoints);
         // A window is counted when its checkpoint starts; a failure during that checkpoint cancels
         // the window before it is logged, so the log can hold fewer.
@@ -64,12 +65,18 @@ proptest! {
         // Rework: a "failure" logs the work before the rollback, its "interruption" the work after.
         let rework: f64 = log.windows(2).filter(|w| w[0].kind == "failure" && w[1].kind == "interruption").map(|w| w[0].work_s - w[1].work_s).sum();
         prop_assert!((rework - o.lost.rework_s).abs() <= 1e-6 * o.wall_s.max(1.0), "{rework} vs {}", o.lost.rework_s);
-        // Down windows: from an interruption of a running job to the next "resumed" (or the end).
+        // Down windows: from an interruption of a running job (or a maintenance window that ends a
+        // node short) to the next "resumed" (or the end). A job that is down is never interrupted:
+        // failures then are "failure while down".
         let mut down = 0.0;
         let mut since: Option<f64> = None;
         for e in &log {
             match e.kind.as_str() {
-                "interruption" if since.is_none() => since = Some(e.t_s),
+                "interruption" => {
+                    prop_assert!(since.is_none(), "interrupted at {} while down since {:?}", e.t_s, since);
+                    since = Some(e.t_s);
+                }
+                "down after maintenance" => since = Some(e.t_s),
                 "resumed" => down += e.t_s - since.take().expect("resumed after an interruption"),
                 _ => {}
             }
