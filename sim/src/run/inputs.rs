@@ -107,6 +107,18 @@ pub struct RunJob<'a> {
 pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
     let RunJob { run, tokens, tokens_per_s, devices, gpus_per_node, params, nic_gb_per_s, degraded_speed, replicas_per_node } = job;
     let profile = crate::run::failure::profile(&run.failures.profile).map_err(|e| e.in_field(file, "run.failures.profile"))?;
+    if let Some(name) = run.unknown_includes(profile).first() {
+        let optional: Vec<&str> = profile.components.iter().filter(|c| c.optional).map(|c| c.name.as_str()).collect();
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run.failures.include".into(),
+            msg: format!(
+                "`{name}` is not an optional entry of profile `{}`; it has: {}",
+                profile.id,
+                if optional.is_empty() { "none".to_string() } else { optional.join(", ") }
+            ),
+        });
+    }
     let work_s = tokens / tokens_per_s;
     let horizon_h = (work_s / 3600.0).min(run.max_days * 24.0).max(1.0);
     let processes = run.processes(profile, devices, gpus_per_node, horizon_h);

@@ -171,6 +171,7 @@ mod band_tests {
             rate_per_unit_hour: 2e-4,
             distribution: FailureLaw::Exponential,
             needs_repair: false,
+            optional: false,
         };
         let inp = RunInputs {
             devices: 1000,

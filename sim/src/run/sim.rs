@@ -15,6 +15,7 @@
 //! its background write is durable. Not modelled: partial-job failures that do not stop training,
 //! loss spikes and rollbacks, data-loader stalls, diurnal throughput swings.
 
+use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -196,6 +197,8 @@ struct Sim<'a> {
     rng_straggler: rand::rngs::Xoshiro256PlusPlus,
     rng_fail: Vec<rand::rngs::Xoshiro256PlusPlus>,
     next_fail_h: Vec<Option<f64>>,
+    /// Per lemon process: the failures of each lemon still in the job (empty for other processes).
+    lemon_failures: Vec<Vec<u32>>,
 }
 
 impl<'a> Sim<'a> {
@@ -256,9 +259,28 @@ impl<'a> Sim<'a> {
         self.q.schedule_at(now.saturating_add(wall), Ev::Milestone(self.epoch));
     }
 
+    /// A lemon process failed: one of its active lemons (drawn uniformly) counts the failure and is
+    /// replaced by a healthy node at its `retire_after`-th.
+    fn retire_lemon(&mut self, i: usize) {
+        let Some((_, retire_after)) = self.inp.processes[i].lemons() else { return };
+        let counts = &mut self.lemon_failures[i];
+        if counts.is_empty() {
+            return;
+        }
+        let k = self.rng_fail[i].random_range(0..counts.len());
+        counts[k] += 1;
+        if counts[k] >= retire_after {
+            counts.swap_remove(k);
+        }
+    }
+
     fn schedule_failure(&mut self, i: usize) {
         let age_h = self.next_fail_h[i].unwrap_or(0.0);
-        let next = self.inp.processes[i].next_after(age_h, &mut self.rng_fail[i]);
+        let p = &self.inp.processes[i];
+        let next = match p.lemons() {
+            Some(_) => p.next_after_active(age_h, self.lemon_failures[i].len() as f64, &mut self.rng_fail[i]),
+            None => p.next_after(age_h, &mut self.rng_fail[i]),
+        };
         self.next_fail_h[i] = next;
         if let Some(h) = next {
             let t = ticks(h * 3600.0);
@@ -276,7 +298,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Start the down sequence after an unplanned interruption at `now`.
-    fn interrupt(&mut self, now: Ticks, cause: &str, needs_node: bool) {
+    fn interrupt(&mut self, now: Ticks, cause: &str, nodes_lost: u32) {
         self.close(now);
         // Progress up to the failure, before the rollback (progress plots rise to here, then drop).
         self.log(now, "failure", cause.to_string());
@@ -290,7 +312,7 @@ impl<'a> Sim<'a> {
         self.next_ckpt_at = self.committed.saturating_add(self.interval);
         self.pending.clear();
         self.maint_after_stall = false;
-        if needs_node {
+        for _ in 0..nodes_lost {
             self.lose_node(now);
         }
         self.log(now, "interruption", format!("{cause}; lost {:.0} s of work", secs(lost)));
@@ -316,10 +338,10 @@ impl<'a> Sim<'a> {
     /// A failed node still has to be replaced, and a restart in progress starts over (Daly's
     /// semantics: a failure during a restart repeats it); detection, waiting for a node and
     /// maintenance go on.
-    fn fail_while_down(&mut self, now: Ticks, cause: &str, needs_node: bool) {
+    fn fail_while_down(&mut self, now: Ticks, cause: &str, nodes_lost: u32) {
         self.out.failures_while_down += 1;
         self.log(now, "failure while down", cause.to_string());
-        if needs_node {
+        for _ in 0..nodes_lost {
             self.lose_node(now);
         }
         if self.phase == Phase::Recovering {
@@ -374,11 +396,12 @@ impl<'a> Sim<'a> {
                 }
                 Ev::Failure(i) => {
                     let p = &self.inp.processes[i];
-                    let (name, repair) = (p.name.clone(), p.needs_repair);
+                    let (name, lost) = (p.name.clone(), if p.needs_repair { p.nodes_per_event } else { 0 });
+                    self.retire_lemon(i);
                     if matches!(self.phase, Phase::Running | Phase::Stalled) {
-                        self.interrupt(now, &name, repair);
+                        self.interrupt(now, &name, lost);
                     } else {
-                        self.fail_while_down(now, &name, repair);
+                        self.fail_while_down(now, &name, lost);
                     }
                     self.schedule_failure(i);
                 }
@@ -535,7 +558,7 @@ impl<'a> Sim<'a> {
         // job was already down, the eviction happens with that restart.
         self.stragglers_active -= 1;
         if matches!(self.phase, Phase::Running | Phase::Stalled) {
-            self.interrupt(now, "straggler eviction", true);
+            self.interrupt(now, "straggler eviction", 1);
         }
     }
 
@@ -617,6 +640,7 @@ pub fn simulate_run(inp: &RunInputs, seed: u64, log: bool) -> (RunOutcome, Optio
         rng_straggler: rng_stream(seed, 2),
         rng_fail: (0..n).map(|i| rng_stream(seed, 100 + i as u64)).collect(),
         next_fail_h: vec![None; n],
+        lemon_failures: inp.processes.iter().map(|p| p.lemons().map_or(Vec::new(), |(n, _)| vec![0; n as usize])).collect(),
     };
     sim.run()
 }

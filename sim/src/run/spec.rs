@@ -31,6 +31,8 @@ pub struct FailureSpec {
     /// scaled together so that their mean rate over the run is this one; band and multiplier still
     /// apply on top. `None` (default): the profile's own rates.
     pub failures_per_1000_node_days: Option<f64>,
+    /// Optional entries of the profile to include (correlated failure domains, lemon nodes), by name.
+    pub include: Vec<String>,
     /// Components that replace the profile's component of the same name, or are added.
     pub overrides: Vec<Component>,
 }
@@ -42,6 +44,7 @@ impl Default for FailureSpec {
             band: Band::Mid,
             multiplier: 1.0,
             failures_per_1000_node_days: None,
+            include: Vec::new(),
             overrides: Vec::new(),
         }
     }
@@ -242,7 +245,13 @@ impl RunSpec {
         Ok(())
     }
 
-    /// The failure processes of a job: the profile with overrides, scaled to the published rate when one
+    /// Names in `failures.include` that are not optional entries of `profile` (an error for the caller).
+    pub fn unknown_includes<'a>(&'a self, profile: &FailureProfile) -> Vec<&'a str> {
+        let optional: Vec<&str> = profile.components.iter().filter(|c| c.optional).map(|c| c.name.as_str()).collect();
+        self.failures.include.iter().map(String::as_str).filter(|n| !optional.contains(n)).collect()
+    }
+
+    /// The failure processes of a job: the profile (optional entries only when included) with overrides, scaled to the published rate when one
     /// is given (its mean over the first `horizon_h` hours), band and multiplier applied.
     pub fn processes(&self, profile: &FailureProfile, devices: u64, per_node: u32, horizon_h: f64) -> Vec<Process> {
         let band = match self.failures.band {
@@ -250,7 +259,8 @@ impl RunSpec {
             Band::Mid => 1.0,
             Band::High => profile.high_multiplier,
         };
-        let mut comps: Vec<Component> = profile.components.clone();
+        let mut comps: Vec<Component> =
+            profile.components.iter().filter(|c| !c.optional || self.failures.include.contains(&c.name)).cloned().collect();
         for o in &self.failures.overrides {
             match comps.iter_mut().find(|c| c.name == o.name) {
                 Some(c) => *c = o.clone(),

@@ -252,6 +252,7 @@ fn analytic_inputs(r: &Row) -> Result<(RunInputs, Option<f64>), WankaError> {
         rate_per_unit_hour: 3600.0 / m_s,
         distribution: FailureLaw::Exponential,
         needs_repair: false,
+        optional: false,
     };
     let recovery = RecoverySpec {
         detection_s: 0.0,
