@@ -190,12 +190,15 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
 pub fn estimated_events(inp: &RunInputs) -> f64 {
     let horizon_h = inp.max_s / 3600.0;
     let failures: f64 = inp.processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum::<f64>() * horizon_h;
+    // A failure domain takes many nodes per event, each with its own repair.
+    let nodes_lost: f64 = inp.processes.iter().map(|p| p.node_loss_rate_per_hour(horizon_h)).sum::<f64>() * horizon_h;
     let nodes = (inp.devices as f64 / f64::from(inp.gpus_per_node.max(1))).ceil();
     let stragglers = 2.0 * inp.stragglers.rate_per_node_hour * nodes * horizon_h;
     let maintenance = inp.maintenance.as_ref().map_or(0.0, |m| 2.0 * horizon_h / m.interval_hours);
     let checkpoints = 3.0 * inp.work_s / inp.interval_s.max(1e-9);
-    // Each failure is followed by detection, a restart and possibly a repair.
-    4.0 * failures + stragglers + maintenance + checkpoints
+    // Each failure is followed by detection, a restart and possibly a repair; a domain event by one
+    // repair per node it takes.
+    4.0 * failures + (nodes_lost - failures).max(0.0) + stragglers + maintenance + checkpoints
 }
 
 /// Refuse a Monte Carlo of `seeds` runs whose estimated events exceed the budget.
