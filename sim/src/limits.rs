@@ -29,6 +29,14 @@ pub const MIN_MAINTENANCE_INTERVAL_H: f64 = 1.0;
 pub const MAX_FAILURE_MULTIPLIER: f64 = 1000.0;
 /// Largest per-unit failure rate of a component override, failures per unit-hour (one a day).
 pub const MAX_RATE_PER_UNIT_HOUR: f64 = 1.0 / 24.0;
+/// Range of a published failure rate given as input, failures per 1,000 node-days: above zero, and at
+/// most one failure a day per node (the per-unit bound of [`MAX_RATE_PER_UNIT_HOUR`]). Published
+/// fleets lie in 2–35.
+pub const FAILURES_PER_1000_NODE_DAYS: (f64, f64) = (1e-6, 1000.0);
+/// Largest failure domain (switch, rack, power), nodes: a whole pod of the biggest topologies.
+pub const MAX_DOMAIN_NODES: u32 = 4096;
+/// Most failures a lemon node may have before it is replaced.
+pub const MAX_LEMON_FAILURES: u32 = 1000;
 /// Largest straggler onset rate, per node-hour (one a day per node).
 pub const MAX_STRAGGLER_RATE_PER_NODE_HOUR: f64 = 1.0 / 24.0;
 /// Shortest straggler detection, hours (one second).

@@ -319,3 +319,34 @@ fn long_runs_show_progress_on_stderr_unless_quiet() {
     let (_, stderr) = with_env(&["--quiet", "compare", "--seeds", "3"]);
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// An 11-minute-scale run is reported in minutes, not "0.0 days"; MTTI is in the text and the JSON.
+#[test]
+fn short_runs_read_in_minutes_and_report_mtti() {
+    let text = std::fs::read_to_string(super::support::repo_root().join("scenarios/default.ron")).unwrap();
+    assert!(text.contains("tokens: 5e12"), "the default scenario's token target moved");
+    // 2e10 tokens at about 3M tokens/s: under two hours of training.
+    let dir = temp_dir("short_run");
+    let f = write_file(&dir, "short.ron", &text.replace("tokens: 5e12", "tokens: 2e10"));
+    let out = wanka(["run".as_ref(), f.as_os_str(), "--seeds".as_ref(), "4".as_ref()]).success();
+    assert!(out.stdout.contains("min of uninterrupted training"), "{out}");
+    assert!(out.stdout.contains("wall clock, min"), "{out}");
+    assert!(!out.stdout.contains("0.0 days"), "{out}");
+    assert!(out.stdout.contains("job MTTI "), "{out}");
+    let j = wanka(["run".as_ref(), f.as_os_str(), "--seeds".as_ref(), "4".as_ref(), "--json".as_ref()]).success().json();
+    let mtti = j["context"]["mtti_hours"].as_f64().expect("mtti_hours in the run JSON");
+    assert!(mtti > 0.1 && mtti < 100.0, "{mtti}");
+}
+
+/// Every feasible candidate of a comparison carries its MTTI, in the table and in the JSON.
+#[test]
+fn compare_reports_mtti_per_candidate() {
+    let out = wanka(["compare", "scenarios/default_plan.ron", "--seeds", "4"]).success();
+    let header = out.stdout.lines().find(|l| l.contains("candidate") && l.contains("ETTR")).expect("table header");
+    assert!(header.contains("MTTI"), "{header}");
+    let j = wanka(["compare", "scenarios/default_plan.ron", "--seeds", "4", "--json"]).success().json();
+    for c in j["candidates"].as_array().unwrap().iter().filter(|c| c["feasible"] == true) {
+        let m = c["mtti_hours"].as_f64().unwrap_or_else(|| panic!("no mtti_hours in {c}"));
+        assert!(m > 0.1 && m < 1000.0, "{}: {m}", c["name"]);
+    }
+}

@@ -391,3 +391,70 @@ fn reliability_cases_pass() {
     assert!((379.0..=460.0).contains(&n), "{llama}");
     assert!(llama["predicted_ettr"].as_f64().unwrap() >= 0.90, "{llama}");
 }
+
+/// A tolerance written as text is parsed strictly: `mtti within 5%` is a check (and Daly's 24-hour case
+/// is inside it), a clause the layout does not know is an error naming the row and the column.
+#[test]
+fn reliability_tolerances_are_parsed_strictly() {
+    let dir = temp_dir("reliability_tolerance");
+    let row = |tol: &str| format!("daly-24h,Daly 2006,analytic,,,,,1440,,5,10,,0.913,116.7,{tol},\n");
+    let ok = write_file(&dir, "ok.csv", &format!("{RELIABILITY_HEADER}\n{}", row("ettr +-0.005; mtti within 5%")));
+    let v = wanka(["validate".as_ref(), ok.as_os_str(), "--json".as_ref()]).success().json();
+    let c = &v["cases"][0];
+    assert_eq!(c["pass"], true, "{c}");
+    assert_eq!(c["role"], "EngineCheck", "{c}");
+    let checks = c["checks"].as_array().unwrap();
+    assert!(checks.iter().any(|x| x.as_str().unwrap().starts_with("mtti ")), "{c}");
+    let mtti = c["predicted_mtti_min"].as_f64().unwrap();
+    assert!((mtti - 1440.0).abs() / 1440.0 <= 0.05, "{mtti}");
+
+    let bad = write_file(&dir, "bad.csv", &format!("{RELIABILITY_HEADER}\n{}", row("mtti roughly right")));
+    let run = wanka(["validate".as_ref(), bad.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("bad.csv:2:") && run.stderr.contains("`tolerance`"), "{run}");
+    assert!(run.stderr.contains("`mtti roughly right` is not a tolerance") && run.stderr.contains("mtti within X%"), "{run}");
+
+    // A check whose expected figure is blank is an error too, not a silent failure.
+    let blank = write_file(&dir, "blank.csv", &format!("{RELIABILITY_HEADER}\n{}", row("interruptions within a factor 1.5")));
+    let run = wanka(["validate".as_ref(), blank.as_os_str()]);
+    assert_eq!(run.code, Some(2), "{run}");
+    assert!(run.stderr.contains("expected_interruptions"), "{run}");
+}
+
+/// Whole runs predicted from failure data not taken from them.
+const RELIABILITY_PREDICTIONS: &str = "scenarios/validation/reliability_predictions.csv";
+
+fn opt_case() -> serde_json::Value {
+    // Exit 1: the file's predictions miss their tolerance (see the ignored test below).
+    let run = wanka(["validate", RELIABILITY_PREDICTIONS, "--json"]);
+    assert!(run.code == Some(0) || run.code == Some(1), "{run}");
+    let v = run.json();
+    v["cases"].as_array().unwrap().iter().find(|c| c["id"] == "opt-175b-56d").expect("the OPT-175B case").clone()
+}
+
+/// OPT-175B (56 days on 992 cloud A100, about 105 interruptions) is a prediction: the profile is a
+/// cloud-A100 one whose basis is not OPT's logbook, and its figure is printed against the reported count.
+#[test]
+fn opt_175b_is_predicted_from_an_independent_cloud_profile() {
+    let c = opt_case();
+    assert_eq!(c["role"], "Prediction", "{c}");
+    let basis = c["rate_basis"].as_str().unwrap();
+    assert!(basis.contains("a100-cloud") && basis.contains("SuperBench"), "{basis}");
+    assert!(!basis.to_lowercase().contains("opt") && !basis.contains("metaseq"), "circular: {basis}");
+    assert_eq!(c["expected_interruptions"].as_f64(), Some(105.0));
+    let n = c["predicted_interruptions"].as_f64().unwrap();
+    println!("OPT-175B: {n:.1} interruptions predicted from a100-cloud against about 105 reported ({:.2}x)", n / 105.0);
+    assert!(n > 0.0 && n.is_finite());
+    assert!(c["checks"][0].as_str().unwrap().contains("within a factor 1.5 of 105"), "{c}");
+}
+
+/// The bar: within a factor 1.5 of the reported count. Not met by the cloud-A100 profile chosen
+/// before the comparison (Azure's SuperBench node MTBI gives about 2.2x; the on-premises Meta RSC-1 rate
+/// about 0.42x); kept, ignored, so that a better independent source is measured against it.
+#[test]
+#[ignore = "known miss: a100-cloud (SuperBench) predicts about 2.2x OPT-175B's ~105 interruptions"]
+fn opt_175b_interruptions_within_a_factor_1_5() {
+    let c = opt_case();
+    let n = c["predicted_interruptions"].as_f64().unwrap();
+    assert!((105.0 / 1.5..=105.0 * 1.5).contains(&n), "{n:.1} interruptions against 105");
+}

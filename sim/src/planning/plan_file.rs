@@ -116,6 +116,8 @@ pub struct CandidateResult {
     pub tokens_per_s: f64,
     pub mfu: f64,
     pub ideal_days: f64,
+    /// Mean time to interruption of the job, hours (infinite without failures; 0 for infeasible candidates).
+    pub mtti_hours: f64,
     pub days: Stats,
     pub ettr: Stats,
     pub interruptions: Stats,
@@ -347,6 +349,7 @@ impl PlanFile {
             tokens_per_s: 0.0,
             mfu: 0.0,
             ideal_days: 0.0,
+            mtti_hours: 0.0,
             days: Stats::default(),
             ettr: Stats::default(),
             interruptions: Stats::default(),
@@ -395,6 +398,7 @@ impl PlanFile {
         crate::run::inputs::check_event_budget(&inputs, self.settings.seeds, file)?;
         let mc = run::monte_carlo_cancellable(&inputs, self.settings.seed, self.settings.seeds, cancel)?;
         result.ideal_days = ctx.ideal_days;
+        result.mtti_hours = ctx.mtti_hours;
         result.days = mc.wall_days;
         result.ettr = mc.ettr;
         result.interruptions = mc.interruptions;
@@ -479,6 +483,11 @@ impl PlanFile {
             && econ.peak_mw > cap
         {
             flags.push(format!("over power cap: {:.1} > {cap:.1} MW", econ.peak_mw));
+        }
+        if let Ok(p) = crate::run::failure::profile(&c.run.failures.profile)
+            && p.estimate
+        {
+            flags.push(format!("failure rates are an estimate ({}): {}", p.id, p.basis));
         }
         for cl in clusters {
             if !cl.calibration.calibrated {

@@ -123,9 +123,31 @@ pub struct RunJob<'a> {
 pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
     let RunJob { run, tokens, tokens_per_s, devices, gpus_per_node, params, nic_gb_per_s, degraded_speed, replicas_per_node } = job;
     let profile = crate::run::failure::profile(&run.failures.profile).map_err(|e| e.in_field(file, "run.failures.profile"))?;
-    let processes = run.processes(profile, devices, gpus_per_node);
+    if let Some(name) = run.unknown_includes(profile).first() {
+        let optional: Vec<&str> = profile.components.iter().filter(|c| c.optional).map(|c| c.name.as_str()).collect();
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run.failures.include".into(),
+            msg: format!(
+                "`{name}` is not an optional entry of profile `{}`; it has: {}",
+                profile.id,
+                if optional.is_empty() { "none".to_string() } else { optional.join(", ") }
+            ),
+        });
+    }
     let work_s = tokens / tokens_per_s;
     let horizon_h = (work_s / 3600.0).min(run.max_days * 24.0).max(1.0);
+    let processes = run.processes(profile, devices, gpus_per_node, horizon_h);
+    if run.failures.failures_per_1000_node_days.is_some()
+        && run.failures.multiplier > 0.0
+        && processes.iter().all(|p| p.mean_rate_per_hour(horizon_h) == 0.0)
+    {
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run.failures.failures_per_1000_node_days".into(),
+            msg: format!("profile `{}` has no failing component whose mix the rate could scale", profile.id),
+        });
+    }
     let rate_h: f64 = processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum();
     let mtti_s = if rate_h > 0.0 { 3600.0 / rate_h } else { f64::INFINITY };
     let ckpt = run.checkpoint.cost(params, devices, nic_gb_per_s);
@@ -166,6 +188,7 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
         mfu: 0.0,
         ideal_days: work_s / 86400.0,
         failure_profile: profile.id.clone(),
+        failure_profile_estimate: profile.estimate.then(|| profile.basis.clone()),
         mtti_hours: mtti_s / 3600.0,
         checkpoint: ckpt,
         checkpoint_interval_s: interval_s,
@@ -183,12 +206,15 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
 pub fn estimated_events(inp: &RunInputs) -> f64 {
     let horizon_h = inp.max_s / 3600.0;
     let failures: f64 = inp.processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum::<f64>() * horizon_h;
+    // A failure domain takes many nodes per event, each with its own repair.
+    let nodes_lost: f64 = inp.processes.iter().map(|p| p.node_loss_rate_per_hour(horizon_h)).sum::<f64>() * horizon_h;
     let nodes = (inp.devices as f64 / f64::from(inp.gpus_per_node.max(1))).ceil();
     let stragglers = 2.0 * inp.stragglers.rate_per_node_hour * nodes * horizon_h;
     let maintenance = inp.maintenance.as_ref().map_or(0.0, |m| 2.0 * horizon_h / m.interval_hours);
     let checkpoints = 3.0 * inp.work_s / inp.interval_s.max(1e-9);
-    // Each failure is followed by detection, a restart and possibly a repair.
-    4.0 * failures + stragglers + maintenance + checkpoints
+    // Each failure is followed by detection, a restart and possibly a repair; a domain event by one
+    // repair per node it takes.
+    4.0 * failures + (nodes_lost - failures).max(0.0) + stragglers + maintenance + checkpoints
 }
 
 /// Refuse a Monte Carlo of `seeds` runs whose estimated events exceed the budget.
@@ -220,6 +246,8 @@ pub struct RunContext {
     /// Training time without any interruption or checkpoint, days.
     pub ideal_days: f64,
     pub failure_profile: String,
+    /// The profile's basis when it is an estimate without published fleet data (reports flag it).
+    pub failure_profile_estimate: Option<String>,
     /// Mean time to interruption of the job, hours.
     pub mtti_hours: f64,
     pub checkpoint: CheckpointCost,

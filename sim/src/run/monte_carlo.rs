@@ -90,6 +90,8 @@ pub struct MonteCarlo {
     pub wall_days: Stats,
     pub ettr: Stats,
     pub interruptions: Stats,
+    /// Failures while the job was already down (not interruptions; see [`RunOutcome::failures_while_down`]).
+    pub failures_while_down: Stats,
     pub spares_used: Stats,
     /// Mean lost time per cause, days.
     pub lost_days_mean: LostDays,
@@ -151,6 +153,7 @@ pub fn summarize(runs: Vec<RunOutcome>, base_seed: u64) -> MonteCarlo {
         wall_days: Stats::of(&col(&|r| r.wall_s / day)),
         ettr: Stats::of(&col(&|r| r.ettr)),
         interruptions: Stats::of(&col(&|r| r.interruptions as f64)),
+        failures_while_down: Stats::of(&col(&|r| r.failures_while_down as f64)),
         spares_used: Stats::of(&col(&|r| r.spares_used as f64)),
         lost_days_mean: lost,
         interruptions_by_cause_mean: causes,
@@ -174,6 +177,7 @@ mod band_tests {
             rate_per_unit_hour: 2e-4,
             distribution: FailureLaw::Exponential,
             needs_repair: false,
+            optional: false,
         };
         let inp = RunInputs {
             devices: 1000,

@@ -15,6 +15,7 @@
 //! its background write is durable. Not modelled: partial-job failures that do not stop training,
 //! loss spikes and rollbacks, data-loader stalls, diurnal throughput swings.
 
+use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -100,8 +101,13 @@ pub struct RunOutcome {
     /// Useful training ÷ elapsed.
     pub ettr: f64,
     pub lost: LostTime,
-    /// Unplanned interruptions (failures and straggler evictions).
+    /// Unplanned interruptions of a running job (failures and straggler evictions while it trained or
+    /// checkpointed).
     pub interruptions: u64,
+    /// Failures that struck while the job was already down (detecting, restarting, waiting for a node,
+    /// in maintenance): no interruption, but a node to replace when the component needs a repair, and
+    /// a restart in progress starts over.
+    pub failures_while_down: u64,
     pub interruptions_by_cause: BTreeMap<String, u64>,
     pub checkpoints: u64,
     pub spares_used: u64,
@@ -191,6 +197,8 @@ struct Sim<'a> {
     rng_straggler: rand::rngs::Xoshiro256PlusPlus,
     rng_fail: Vec<rand::rngs::Xoshiro256PlusPlus>,
     next_fail_h: Vec<Option<f64>>,
+    /// Per lemon process: the failures of each lemon still in the job (empty for other processes).
+    lemon_failures: Vec<Vec<u32>>,
 }
 
 impl<'a> Sim<'a> {
@@ -251,9 +259,28 @@ impl<'a> Sim<'a> {
         self.q.schedule_at(now.saturating_add(wall), Ev::Milestone(self.epoch));
     }
 
+    /// A lemon process failed: one of its active lemons (drawn uniformly) counts the failure and is
+    /// replaced by a healthy node at its `retire_after`-th.
+    fn retire_lemon(&mut self, i: usize) {
+        let Some((_, retire_after)) = self.inp.processes[i].lemons() else { return };
+        let counts = &mut self.lemon_failures[i];
+        if counts.is_empty() {
+            return;
+        }
+        let k = self.rng_fail[i].random_range(0..counts.len());
+        counts[k] += 1;
+        if counts[k] >= retire_after {
+            counts.swap_remove(k);
+        }
+    }
+
     fn schedule_failure(&mut self, i: usize) {
         let age_h = self.next_fail_h[i].unwrap_or(0.0);
-        let next = self.inp.processes[i].next_after(age_h, &mut self.rng_fail[i]);
+        let p = &self.inp.processes[i];
+        let next = match p.lemons() {
+            Some(_) => p.next_after_active(age_h, self.lemon_failures[i].len() as f64, &mut self.rng_fail[i]),
+            None => p.next_after(age_h, &mut self.rng_fail[i]),
+        };
         self.next_fail_h[i] = next;
         if let Some(h) = next {
             let t = ticks(h * 3600.0);
@@ -271,7 +298,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Start the down sequence after an unplanned interruption at `now`.
-    fn interrupt(&mut self, now: Ticks, cause: &str, needs_node: bool) {
+    fn interrupt(&mut self, now: Ticks, cause: &str, nodes_lost: u32) {
         self.close(now);
         // Progress up to the failure, before the rollback (progress plots rise to here, then drop).
         self.log(now, "failure", cause.to_string());
@@ -285,21 +312,43 @@ impl<'a> Sim<'a> {
         self.next_ckpt_at = self.committed.saturating_add(self.interval);
         self.pending.clear();
         self.maint_after_stall = false;
-        if needs_node {
-            let mean_s = self.inp.recovery.repair_hours * 3600.0;
-            let e: f64 = Exp1.sample(&mut self.rng_repair);
-            self.q.schedule_at(now.saturating_add(ticks(e * mean_s)), Ev::Repaired);
-            if self.spares_free > 0 {
-                self.spares_free -= 1;
-                self.out.spares_used += 1;
-                self.swap_needed = true;
-            } else {
-                self.nodes_short += 1;
-            }
+        for _ in 0..nodes_lost {
+            self.lose_node(now);
         }
         self.log(now, "interruption", format!("{cause}; lost {:.0} s of work", secs(lost)));
         self.enter(Phase::Detecting, now);
         self.q.schedule_at(now.saturating_add(ticks(self.inp.recovery.detection_s)), Ev::DetectEnd(self.epoch));
+    }
+
+    /// A node leaves the job for repair: a hot spare replaces it, or the job is a node short.
+    fn lose_node(&mut self, now: Ticks) {
+        let mean_s = self.inp.recovery.repair_hours * 3600.0;
+        let e: f64 = Exp1.sample(&mut self.rng_repair);
+        self.q.schedule_at(now.saturating_add(ticks(e * mean_s)), Ev::Repaired);
+        if self.spares_free > 0 {
+            self.spares_free -= 1;
+            self.out.spares_used += 1;
+            self.swap_needed = true;
+        } else {
+            self.nodes_short += 1;
+        }
+    }
+
+    /// A failure while the job is already down is not an interruption: nothing is running to lose.
+    /// A failed node still has to be replaced, and a restart in progress starts over (Daly's
+    /// semantics: a failure during a restart repeats it); detection, waiting for a node and
+    /// maintenance go on.
+    fn fail_while_down(&mut self, now: Ticks, cause: &str, nodes_lost: u32) {
+        self.out.failures_while_down += 1;
+        self.log(now, "failure while down", cause.to_string());
+        for _ in 0..nodes_lost {
+            self.lose_node(now);
+        }
+        if self.phase == Phase::Recovering {
+            self.close(now);
+            self.enter(Phase::Detecting, now);
+            self.q.schedule_at(now.saturating_add(ticks(self.inp.recovery.detection_s)), Ev::DetectEnd(self.epoch));
+        }
     }
 
     fn after_detection(&mut self, now: Ticks) {
@@ -347,8 +396,13 @@ impl<'a> Sim<'a> {
                 }
                 Ev::Failure(i) => {
                     let p = &self.inp.processes[i];
-                    let (name, repair) = (p.name.clone(), p.needs_repair);
-                    self.interrupt(now, &name, repair);
+                    let (name, lost) = (p.name.clone(), if p.needs_repair { p.nodes_per_event } else { 0 });
+                    self.retire_lemon(i);
+                    if matches!(self.phase, Phase::Running | Phase::Stalled) {
+                        self.interrupt(now, &name, lost);
+                    } else {
+                        self.fail_while_down(now, &name, lost);
+                    }
                     self.schedule_failure(i);
                 }
                 Ev::Milestone(g) if g == self.epoch && self.phase == Phase::Running => {
@@ -375,7 +429,14 @@ impl<'a> Sim<'a> {
                 Ev::Maintenance => self.on_maintenance(now),
                 Ev::MaintenanceEnd(g) if g == self.epoch && self.phase == Phase::Maintenance => {
                     self.close(now);
-                    self.start_running(now);
+                    if self.nodes_short > 0 {
+                        // A node failed during the window and no spare was left: wait for it.
+                        self.log(now, "down after maintenance", format!("{} node(s) short", self.nodes_short));
+                        self.after_detection(now);
+                    } else {
+                        self.swap_needed = false;
+                        self.start_running(now);
+                    }
                 }
                 _ => {} // superseded by a later state change
             }
@@ -497,7 +558,7 @@ impl<'a> Sim<'a> {
         // job was already down, the eviction happens with that restart.
         self.stragglers_active -= 1;
         if matches!(self.phase, Phase::Running | Phase::Stalled) {
-            self.interrupt(now, "straggler eviction", true);
+            self.interrupt(now, "straggler eviction", 1);
         }
     }
 
@@ -567,6 +628,7 @@ pub fn simulate_run(inp: &RunInputs, seed: u64, log: bool) -> (RunOutcome, Optio
             ettr: 0.0,
             lost: LostTime::default(),
             interruptions: 0,
+            failures_while_down: 0,
             interruptions_by_cause: BTreeMap::new(),
             checkpoints: 0,
             spares_used: 0,
@@ -578,6 +640,7 @@ pub fn simulate_run(inp: &RunInputs, seed: u64, log: bool) -> (RunOutcome, Optio
         rng_straggler: rng_stream(seed, 2),
         rng_fail: (0..n).map(|i| rng_stream(seed, 100 + i as u64)).collect(),
         next_fail_h: vec![None; n],
+        lemon_failures: inp.processes.iter().map(|p| p.lemons().map_or(Vec::new(), |(n, _)| vec![0; n as usize])).collect(),
     };
     sim.run()
 }

@@ -26,13 +26,27 @@ pub struct FailureSpec {
     pub band: Band,
     /// Scales every rate (what-if: 2.0 = twice the failures). Default 1.
     pub multiplier: f64,
+    /// A published job-interrupting failure rate, per 1,000 node-days, as the input: the profile's
+    /// components (with the overrides) keep their mix — which failures need a repair, which law — and are
+    /// scaled together so that their mean rate over the run is this one; band and multiplier still
+    /// apply on top. `None` (default): the profile's own rates.
+    pub failures_per_1000_node_days: Option<f64>,
+    /// Optional entries of the profile to include (correlated failure domains, lemon nodes), by name.
+    pub include: Vec<String>,
     /// Components that replace the profile's component of the same name, or are added.
     pub overrides: Vec<Component>,
 }
 
 impl Default for FailureSpec {
     fn default() -> Self {
-        FailureSpec { profile: "h100-llama3".into(), band: Band::Mid, multiplier: 1.0, overrides: Vec::new() }
+        FailureSpec {
+            profile: "h100-llama3".into(),
+            band: Band::Mid,
+            multiplier: 1.0,
+            failures_per_1000_node_days: None,
+            include: Vec::new(),
+            overrides: Vec::new(),
+        }
     }
 }
 
@@ -150,6 +164,11 @@ impl RunSpec {
             return bad("failures.multiplier", format!("must be >= 0, got {}", f.multiplier));
         }
         in_range(file, "run.failures.multiplier", f.multiplier, 0.0, limits::MAX_FAILURE_MULTIPLIER, "")?;
+        if let Some(r) = f.failures_per_1000_node_days {
+            // Positive (zero failures: set the multiplier to 0) and at most one failure a day per node.
+            let (lo, hi) = limits::FAILURES_PER_1000_NODE_DAYS;
+            in_range(file, "run.failures.failures_per_1000_node_days", r, lo, hi, "failures per 1000 node-days")?;
+        }
         for (i, c) in f.overrides.iter().enumerate() {
             c.check(file, &format!("run.failures.overrides[{i}]"))?;
         }
@@ -226,20 +245,89 @@ impl RunSpec {
         Ok(())
     }
 
-    /// The failure processes of a job: the profile (band and multiplier applied) with overrides.
-    pub fn processes(&self, profile: &FailureProfile, devices: u64, per_node: u32) -> Vec<Process> {
+    /// Names in `failures.include` that are not optional entries of `profile` (an error for the caller).
+    pub fn unknown_includes<'a>(&'a self, profile: &FailureProfile) -> Vec<&'a str> {
+        let optional: Vec<&str> = profile.components.iter().filter(|c| c.optional).map(|c| c.name.as_str()).collect();
+        self.failures.include.iter().map(String::as_str).filter(|n| !optional.contains(n)).collect()
+    }
+
+    /// The failure processes of a job: the profile (optional entries only when included) with overrides, scaled to the published rate when one
+    /// is given (its mean over the first `horizon_h` hours), band and multiplier applied.
+    pub fn processes(&self, profile: &FailureProfile, devices: u64, per_node: u32, horizon_h: f64) -> Vec<Process> {
         let band = match self.failures.band {
             Band::Low => profile.low_multiplier,
             Band::Mid => 1.0,
             Band::High => profile.high_multiplier,
         };
-        let mut comps: Vec<Component> = profile.components.clone();
+        let mut comps: Vec<Component> =
+            profile.components.iter().filter(|c| !c.optional || self.failures.include.contains(&c.name)).cloned().collect();
         for o in &self.failures.overrides {
             match comps.iter_mut().find(|c| c.name == o.name) {
                 Some(c) => *c = o.clone(),
                 None => comps.push(o.clone()),
             }
         }
-        comps.iter().map(|c| Process::new(c, devices, per_node, band * self.failures.multiplier)).collect()
+        let given = match self.failures.failures_per_1000_node_days {
+            Some(rate) => {
+                let nodes = devices.div_ceil(u64::from(per_node.max(1))).max(1) as f64;
+                let own: f64 =
+                    comps.iter().map(|c| c.mean_rate_per_hour(devices, per_node, horizon_h)).sum::<f64>() * 24.0 / nodes * 1000.0;
+                // A profile whose components never fail has no mix to scale: the rate cannot be met.
+                if own > 0.0 { rate / own } else { 0.0 }
+            }
+            None => 1.0,
+        };
+        comps.iter().map(|c| Process::new(c, devices, per_node, given * band * self.failures.multiplier)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::failure::profile;
+
+    fn per_1000_node_days(spec: &RunSpec, devices: u64) -> f64 {
+        let p = spec.processes(profile(&spec.failures.profile).unwrap(), devices, 8, 1296.0);
+        p.iter().map(|p| p.mean_rate_per_hour(1296.0)).sum::<f64>() * 24.0 / (devices / 8) as f64 * 1000.0
+    }
+
+    #[test]
+    fn a_published_rate_is_the_input_and_keeps_the_mix() {
+        let mut spec = RunSpec::default();
+        let own = per_1000_node_days(&spec, 16384);
+        assert!((own - 3.79).abs() < 0.01, "{own}");
+        spec.failures.failures_per_1000_node_days = Some(16.0);
+        let given = per_1000_node_days(&spec, 16384);
+        assert!((given - 16.0).abs() < 1e-9, "{given}");
+        // The mix is kept: the share of failures that need a repair does not move.
+        let share = |spec: &RunSpec| {
+            let p = spec.processes(profile("h100-llama3").unwrap(), 16384, 8, 1296.0);
+            let all: f64 = p.iter().map(|p| p.mean_rate_per_hour(1296.0)).sum();
+            p.iter().filter(|p| p.needs_repair).map(|p| p.mean_rate_per_hour(1296.0)).sum::<f64>() / all
+        };
+        let before = share(&RunSpec::default());
+        assert!((share(&spec) - before).abs() < 1e-12);
+        // The band and the multiplier still apply on top.
+        spec.failures.multiplier = 2.0;
+        assert!((per_1000_node_days(&spec, 16384) - 32.0).abs() < 1e-9);
+        // Weibull components too: the mean over the horizon is the given rate.
+        let mut infant = RunSpec::default();
+        infant.failures.profile = "h100-llama3-infant".into();
+        infant.failures.failures_per_1000_node_days = Some(5.0);
+        assert!((per_1000_node_days(&infant, 16384) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_published_rate_out_of_bounds_is_refused_with_the_bound() {
+        for bad in [0.0, -1.0, 1e308, f64::NAN] {
+            let mut spec = RunSpec::default();
+            spec.failures.failures_per_1000_node_days = Some(bad);
+            let e = spec.check("s.ron").unwrap_err().to_string();
+            assert!(e.contains("run.failures.failures_per_1000_node_days") && e.contains("must be in [1e-6, 1000]"), "{e}");
+        }
+        let mut spec = RunSpec::default();
+        spec.failures.multiplier = 1e308;
+        let e = spec.check("s.ron").unwrap_err().to_string();
+        assert!(e.contains("run.failures.multiplier") && e.contains("[0, 1000]"), "{e}");
     }
 }

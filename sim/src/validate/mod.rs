@@ -33,7 +33,7 @@ mod reliability;
 
 pub use csv_rows::settings_path;
 pub(crate) use csv_rows::{Row, csv_records, read_rows, read_settings};
-pub use reliability::{ReliabilityReport, ReliabilityResult, validate_reliability};
+pub use reliability::{CaseRole, ReliabilityReport, ReliabilityResult, TOLERANCE_FORMS, validate_reliability};
 
 /// Topology used for validation cases without a `topology` column.
 pub const VALIDATION_TOPOLOGY: &str = "generic-fat-tree";

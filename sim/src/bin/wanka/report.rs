@@ -8,7 +8,7 @@ use wanka_sim::planning::plan_file::Comparison;
 use wanka_sim::run::RunReport;
 use wanka_sim::scenario::Scenario;
 use wanka_sim::step::schedule::StepResult;
-use wanka_sim::validate::{ReliabilityReport, StepReport};
+use wanka_sim::validate::{CaseRole, ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
     json!({ "scenario": s.name, "result": r })
@@ -16,6 +16,49 @@ pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
+}
+
+/// The unit a duration reads best in: minutes under two hours, hours under two days, else days (an
+/// 11-minute run is "11.0 min", not "0.0 days"). One unit is chosen per table, from its reference value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DurUnit {
+    Min,
+    Hours,
+    Days,
+}
+
+impl DurUnit {
+    fn for_days(days: f64) -> DurUnit {
+        match days.abs() {
+            d if d < 2.0 / 24.0 => DurUnit::Min,
+            d if d < 2.0 => DurUnit::Hours,
+            _ => DurUnit::Days,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            DurUnit::Min => "min",
+            DurUnit::Hours => "h",
+            DurUnit::Days => "days",
+        }
+    }
+    fn of_days(self, days: f64) -> f64 {
+        match self {
+            DurUnit::Min => days * 1440.0,
+            DurUnit::Hours => days * 24.0,
+            DurUnit::Days => days,
+        }
+    }
+}
+
+/// A duration given in days, in the unit that reads best (`11.0 min`, `5.3 h`, `17.4 days`; `never`
+/// when infinite, as the MTTI of a run without failures).
+fn duration(days: f64) -> String {
+    if !days.is_finite() {
+        return "never".into();
+    }
+    let u = DurUnit::for_days(days);
+    format!("{:.1} {}", u.of_days(days), u.name())
 }
 
 pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
@@ -282,8 +325,12 @@ pub fn run_text(r: &RunReport) -> String {
     let mc = &r.monte_carlo;
     let _ = writeln!(o, "scenario  {}", c.scenario);
     let _ = writeln!(o, "step      {:.3} s, {:.0} tokens/s, MFU {}", c.step_s, c.tokens_per_s, pct(c.mfu));
-    let _ = writeln!(o, "target    {:.3e} tokens = {:.1} days of uninterrupted training on {} devices", c.tokens, c.ideal_days, c.devices);
-    let _ = writeln!(o, "failures  profile {}, job MTTI {:.2} h", c.failure_profile, c.mtti_hours);
+    let _ =
+        writeln!(o, "target    {:.3e} tokens = {} of uninterrupted training on {} devices", c.tokens, duration(c.ideal_days), c.devices);
+    let _ = writeln!(o, "failures  profile {}, job MTTI {}", c.failure_profile, duration(c.mtti_hours / 24.0));
+    if let Some(basis) = &c.failure_profile_estimate {
+        let _ = writeln!(o, "          failure rates are an estimate: {basis}");
+    }
     let _ = writeln!(
         o,
         "recovery  checkpoint {:.2} TB, stall {:.1} s, every {:.1} min; restart {:.1} min; {} hot-spare nodes",
@@ -295,10 +342,22 @@ pub fn run_text(r: &RunReport) -> String {
     );
     let _ = writeln!(o, "\nMonte Carlo over {} seeds (base seed {}):", mc.seeds, mc.base_seed);
     let _ = writeln!(o, "  {:<22}{:>10}{:>10}{:>10}{:>10}", "", "mean", "p10", "p50", "p90");
+    // Wall clock and lost time in one unit, the one the median run reads best in.
+    let unit = DurUnit::for_days(mc.wall_days.p50);
+    let w = &mc.wall_days;
+    let wall = wanka_sim::run::Stats {
+        mean: unit.of_days(w.mean),
+        p10: unit.of_days(w.p10),
+        p50: unit.of_days(w.p50),
+        p90: unit.of_days(w.p90),
+        ..*w
+    };
+    let wall_name = format!("wall clock, {}", unit.name());
     for (name, s, f) in [
-        ("wall clock, days", &mc.wall_days, 2usize),
+        (wall_name.as_str(), &wall, 2usize),
         ("ETTR", &mc.ettr, 3),
         ("interruptions", &mc.interruptions, 1),
+        ("failures while down", &mc.failures_while_down, 1),
         ("spares used", &mc.spares_used, 1),
     ] {
         let _ = writeln!(o, "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}", name, f, s.mean, f, s.p10, f, s.p50, f, s.p90);
@@ -307,7 +366,7 @@ pub fn run_text(r: &RunReport) -> String {
         let _ = writeln!(o, "  WARNING: only {} of runs reached the token target within max_days", pct(mc.completed_fraction));
     }
     let l = &mc.lost_days_mean;
-    let _ = writeln!(o, "\nwhere the time goes (mean days):");
+    let _ = writeln!(o, "\nwhere the time goes (mean, {}):", unit.name());
     let useful = mc.wall_days.mean - l.total_days();
     for (name, v) in [
         ("useful training", useful),
@@ -318,7 +377,7 @@ pub fn run_text(r: &RunReport) -> String {
         ("straggler slowdown", l.straggler_days),
         ("planned maintenance", l.maintenance_days),
     ] {
-        let _ = writeln!(o, "  {name:<26}{v:>9.2}  {:>6}", pct(v / mc.wall_days.mean));
+        let _ = writeln!(o, "  {name:<26}{:>9.2}  {:>6}", unit.of_days(v), pct(v / mc.wall_days.mean));
     }
     let _ = writeln!(o, "\ninterruptions by cause (mean per run):");
     let mut causes: Vec<(&String, &f64)> = mc.interruptions_by_cause_mean.iter().collect();
@@ -335,20 +394,34 @@ pub fn reliability_text(r: &ReliabilityReport) -> String {
     for c in &r.cases {
         let _ = writeln!(
             o,
-            "  {:<18} {:<9} ETTR {:.4} (p10 {:.4}, p90 {:.4}) expected {}  {}",
+            "  {:<22} {:<9} {:<17} ETTR {:.4} (p10 {:.4}, p90 {:.4}) expected {}  {}",
             c.id,
             c.kind,
+            c.role.describe(),
             c.predicted_ettr,
             c.predicted_ettr_p10,
             c.predicted_ettr_p90,
             c.expected_ettr,
             if c.pass { "PASS" } else { "FAIL" }
         );
+        let _ = writeln!(o, "      failure rate: {}", c.rate_basis);
         for ch in &c.checks {
             let _ = writeln!(o, "      {ch}");
         }
     }
-    let _ = writeln!(o, "\n  {} passed, {} failed", r.passed, r.failed);
+    let _ = writeln!(o);
+    for role in [CaseRole::EngineCheck, CaseRole::Prediction] {
+        let of: Vec<_> = r.cases.iter().filter(|c| c.role == role).collect();
+        if !of.is_empty() {
+            let passed = of.iter().filter(|c| c.pass).count();
+            let what = match role {
+                CaseRole::EngineCheck => "engine checks (analytic, or the run's own rate given)",
+                CaseRole::Prediction => "predictions (failure profile from other data)",
+            };
+            let _ = writeln!(o, "  {what}: {passed} of {} passed", of.len());
+        }
+    }
+    let _ = writeln!(o, "  {} passed, {} failed", r.passed, r.failed);
     o
 }
 
@@ -356,10 +429,27 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "plan      {}", c.plan);
     let _ = writeln!(o, "goal      {} on {:.2e} tokens; {} Monte Carlo seeds per candidate\n", c.model, c.tokens, c.seeds);
+    // Days, hours or minutes for the whole table, from the fastest candidate's median.
+    let fastest = c.candidates.iter().filter(|r| r.feasible).map(|r| r.days.p50).fold(f64::INFINITY, f64::min);
+    let unit = DurUnit::for_days(if fastest.is_finite() { fastest } else { 1e9 });
+    let short = match unit {
+        DurUnit::Days => "d",
+        u => u.name(),
+    };
     let _ = writeln!(
         o,
-        "{:>2}  {:<40} {:>7} {:>7} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7}",
-        "#", "candidate", "p50 d", "p90 d", "MFU", "ETTR", "cost M$", "$/1M tok", "MWh", "peak MW"
+        "{:>2}  {:<40} {:>7} {:>7} {:>6} {:>6} {:>9} {:>9} {:>9} {:>8} {:>7}",
+        "#",
+        "candidate",
+        format!("p50 {short}"),
+        format!("p90 {short}"),
+        "MFU",
+        "ETTR",
+        "MTTI",
+        "cost M$",
+        "$/1M tok",
+        "MWh",
+        "peak MW"
     );
     for r in &c.candidates {
         if !r.feasible {
@@ -369,13 +459,14 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
         let e = &r.economics;
         let _ = writeln!(
             o,
-            "{:>2}  {:<40} {:>7.1} {:>7.1} {:>6} {:>6.3} {:>9.1} {:>9.2} {:>8.0} {:>7.1}{}",
+            "{:>2}  {:<40} {:>7.1} {:>7.1} {:>6} {:>6.3} {:>9} {:>9.1} {:>9.2} {:>8.0} {:>7.1}{}",
             r.rank,
             r.name,
-            r.days.p50,
-            r.days.p90,
+            unit.of_days(r.days.p50),
+            unit.of_days(r.days.p90),
             pct(r.mfu),
             r.ettr.mean,
+            duration(r.mtti_hours / 24.0),
             e.total_usd / 1e6,
             e.usd_per_million_tokens,
             e.energy_mwh,
@@ -397,8 +488,12 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
         let _ = writeln!(o, "  {}: {}", r.name, r.parallelism);
         let _ = writeln!(
             o,
-            "      step {:.2} s, {:.0} tokens/s, ideal {:.1} days, {:.0} interruptions (mean)",
-            r.step_s, r.tokens_per_s, r.ideal_days, r.interruptions.mean
+            "      step {:.2} s, {:.0} tokens/s, ideal {}, {:.0} interruptions (mean), MTTI {}",
+            r.step_s,
+            r.tokens_per_s,
+            duration(r.ideal_days),
+            r.interruptions.mean,
+            duration(r.mtti_hours / 24.0)
         );
         if let Some(v) = &r.mixed_verdict {
             let _ = writeln!(o, "      mixed hardware: {v}");
@@ -444,6 +539,7 @@ pub fn compare_csv(c: &Comparison) -> anyhow::Result<String> {
         "p90_days",
         "ettr_mean",
         "interruptions_mean",
+        "mtti_hours",
         "total_cost_usd",
         "usd_per_million_tokens",
         "capex_usd",
@@ -470,6 +566,7 @@ pub fn compare_csv(c: &Comparison) -> anyhow::Result<String> {
             r.days.p90.to_string(),
             r.ettr.mean.to_string(),
             r.interruptions.mean.to_string(),
+            r.mtti_hours.to_string(),
             e.total_usd.to_string(),
             e.usd_per_million_tokens.to_string(),
             e.capex_usd.to_string(),
@@ -496,4 +593,21 @@ fn imbalance_note(r: &StepResult) -> Option<String> {
             100.0 * (hi.busy_s / lo.busy_s - 1.0)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_in_the_unit_that_fits() {
+        assert_eq!(duration(11.0 / 1440.0), "11.0 min");
+        assert_eq!(duration(5.25 / 24.0), "5.2 h");
+        assert_eq!(duration(17.44), "17.4 days");
+        assert_eq!(duration(f64::INFINITY), "never");
+        // The boundaries: two hours and two days change the unit.
+        assert_eq!(DurUnit::for_days(1.99 / 24.0), DurUnit::Min);
+        assert_eq!(DurUnit::for_days(2.0 / 24.0), DurUnit::Hours);
+        assert_eq!(DurUnit::for_days(2.0), DurUnit::Days);
+    }
 }

@@ -15,6 +15,7 @@ fn inputs(rate_per_hour: f64, repair: bool, spares: u32) -> RunInputs {
         rate_per_unit_hour: rate_per_hour / 1000.0,
         distribution: FailureLaw::Exponential,
         needs_repair: repair,
+        optional: false,
     };
     RunInputs {
         devices: 1000,
@@ -57,6 +58,7 @@ proptest! {
         }
         let count = |k: &str| log.iter().filter(|e| e.kind == k).count() as u64;
         prop_assert_eq!(count("interruption"), o.interruptions);
+        prop_assert_eq!(count("failure while down"), o.failures_while_down);
         prop_assert_eq!(count("checkpoint"), o.checkpoints);
         // A window is counted when its checkpoint starts; a failure during that checkpoint cancels
         // the window before it is logged, so the log can hold fewer.
@@ -64,12 +66,18 @@ proptest! {
         // Rework: a "failure" logs the work before the rollback, its "interruption" the work after.
         let rework: f64 = log.windows(2).filter(|w| w[0].kind == "failure" && w[1].kind == "interruption").map(|w| w[0].work_s - w[1].work_s).sum();
         prop_assert!((rework - o.lost.rework_s).abs() <= 1e-6 * o.wall_s.max(1.0), "{rework} vs {}", o.lost.rework_s);
-        // Down windows: from an interruption of a running job to the next "resumed" (or the end).
+        // Down windows: from an interruption of a running job (or a maintenance window that ends a
+        // node short) to the next "resumed" (or the end). A job that is down is never interrupted:
+        // failures then are "failure while down".
         let mut down = 0.0;
         let mut since: Option<f64> = None;
         for e in &log {
             match e.kind.as_str() {
-                "interruption" if since.is_none() => since = Some(e.t_s),
+                "interruption" => {
+                    prop_assert!(since.is_none(), "interrupted at {} while down since {:?}", e.t_s, since);
+                    since = Some(e.t_s);
+                }
+                "down after maintenance" => since = Some(e.t_s),
                 "resumed" => down += e.t_s - since.take().expect("resumed after an interruption"),
                 _ => {}
             }
@@ -230,4 +238,94 @@ proptest! {
         let (_, e_hi) = mean_wall_and_ettr(&inputs(hi, false, 1), 8);
         prop_assert!(e_hi <= e_lo + 0.01, "rate {lo}: ETTR {e_lo}, rate {hi}: ETTR {e_hi}");
     }
+}
+
+/// A 256-node job (2,048 GPUs), 20 days of work, 4 hot spares, repairs of 24 h on average, with
+/// node-taking failures from one component.
+fn correlated_job(unit: Unit, rate_per_unit_hour: f64) -> RunInputs {
+    let comp = Component {
+        name: "hardware".into(),
+        unit,
+        rate_per_unit_hour,
+        distribution: FailureLaw::Exponential,
+        needs_repair: true,
+        optional: false,
+    };
+    let mut inp = inputs(0.0, true, 4);
+    inp.devices = 2048;
+    inp.work_s = 20.0 * 86400.0;
+    inp.processes = vec![Process::new(&comp, 2048, 8, 1.0)];
+    inp.recovery.repair_hours = 24.0;
+    inp.stragglers = StragglerSpec::default();
+    inp.maintenance = None;
+    inp
+}
+
+/// Correlated failures (a 16-node domain taking all its nodes at once) against independent node
+/// failures of the same mean rate of nodes lost: the p10–p90 band of days is wider. A real Monte
+/// Carlo: if the engine took one node per event, or none, the two bands would be alike.
+#[test]
+fn correlated_failures_widen_the_band_of_days() {
+    let per_node_hour = 1.0 / (180.0 * 24.0); // one failure per node in six months: ~28 nodes lost in 20 days
+    let independent = correlated_job(Unit::Node, per_node_hour);
+    // 16 domains of 16 nodes; each event takes 16 nodes, so the domain rate is the node rate.
+    let correlated = correlated_job(Unit::Domain { nodes: 16 }, per_node_hour);
+    let (pi, pc) = (&independent.processes[0], &correlated.processes[0]);
+    assert_eq!(pc.nodes_per_event, 16);
+    assert!((pi.node_loss_rate_per_hour(480.0) - pc.node_loss_rate_per_hour(480.0)).abs() < 1e-12, "same mean rate of nodes lost");
+    assert!((pc.mean_rate_per_hour(480.0) * 16.0 - pi.mean_rate_per_hour(480.0)).abs() < 1e-12, "a sixteenth of the events");
+    let seeds = 400;
+    let (mi, mc) = (monte_carlo(&independent, 7, seeds), monte_carlo(&correlated, 7, seeds));
+    let band = |m: &crate::run::MonteCarlo| m.wall_days.p90 - m.wall_days.p10;
+    println!(
+        "independent: {:.2}-{:.2} days ({:.1} interruptions); correlated: {:.2}-{:.2} days ({:.1} interruptions)",
+        mi.wall_days.p10, mi.wall_days.p90, mi.interruptions.mean, mc.wall_days.p10, mc.wall_days.p90, mc.interruptions.mean
+    );
+    assert!(band(&mc) > 2.0 * band(&mi), "correlated band {:.3} d vs independent {:.3} d", band(&mc), band(&mi));
+    // Fewer, larger events: far fewer interruptions for the same nodes lost.
+    assert!(mc.interruptions.mean < mi.interruptions.mean / 4.0);
+}
+
+/// Lemon nodes fail again and again until replaced: with 2 lemons retired after 3 failures each, a run
+/// long enough sees exactly 6 lemon failures (interruptions or failures while down), never more.
+#[test]
+fn lemon_nodes_are_replaced_after_their_last_failure() {
+    let lemon = Component {
+        name: "lemon nodes".into(),
+        unit: Unit::Node,
+        rate_per_unit_hour: 1.0 / 24.0, // one failure a day per lemon
+        distribution: FailureLaw::Lemon { share_of_nodes: 0.015, retire_after: 3 },
+        needs_repair: false,
+        optional: false,
+    };
+    let mut inp = correlated_job(Unit::Node, 0.0);
+    inp.devices = 1000; // 125 nodes: 1.5% rounds up to 2 lemons
+    inp.processes = vec![Process::new(&lemon, 1000, 8, 1.0)];
+    assert_eq!(inp.processes[0].lemons(), Some((2, 3)));
+    inp.work_s = 60.0 * 86400.0;
+    let mc = monte_carlo(&inp, 3, 64);
+    for r in &mc.runs {
+        assert_eq!(r.interruptions + r.failures_while_down, 6, "seed {}", r.seed);
+    }
+    // The same rate without retirement keeps failing: about two a day over the 60 days.
+    let plain = Component { distribution: FailureLaw::Exponential, unit: Unit::Node, ..lemon };
+    inp.processes = vec![Process::new(&plain, 16, 8, 1.0)];
+    let (o, _) = simulate_run(&inp, 3, false);
+    assert!(o.interruptions + o.failures_while_down > 60, "{}", o.interruptions);
+}
+
+#[test]
+fn optional_entries_only_when_included() {
+    use crate::run::failure::profile;
+    let p = profile("a100-cloud").unwrap();
+    let mut spec = RunSpec::default();
+    let base = spec.processes(p, 992, 8, 1000.0);
+    assert!(base.iter().all(|x| x.lemons().is_none() && x.nodes_per_event == 1));
+    spec.failures.include = vec!["lemon nodes".into(), "leaf switch / link flash cut (16 nodes)".into()];
+    let all = spec.processes(p, 992, 8, 1000.0);
+    assert_eq!(all.len(), base.len() + 2);
+    assert!(all.iter().any(|x| x.lemons() == Some((2, 3))), "1.3% of 124 nodes rounds up to 2 lemons");
+    assert!(all.iter().any(|x| x.nodes_per_event == 16));
+    spec.failures.include = vec!["lemons".into()];
+    assert_eq!(spec.unknown_includes(p), vec!["lemons"]);
 }
