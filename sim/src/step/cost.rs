@@ -507,19 +507,15 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         }
         first += n;
     }
+    // The stages holding the first chunk carry the embedding, those holding the last the output layer
+    // (both end stages under DualPipe).
     let pparams = model.params(seq_len);
-    let last = plan.pp as usize - 1;
-    // DualPipe: both end stages hold the embedding and the output layer.
-    let dualpipe = plan.schedule == crate::workload::parallelism::Schedule::DualPipe;
-    for s in [0, last] {
-        if s == 0 || dualpipe {
-            stage_params[s].0 += pparams.embedding / t;
+    for (s, p) in stage_params.iter_mut().enumerate() {
+        if plan.holds_chunk(s as u32, 0) {
+            p.0 += pparams.embedding / t;
         }
-        if s == last || dualpipe {
-            stage_params[s].0 += pparams.last_stage_output(model, plan.pp) / t;
-        }
-        if last == 0 {
-            break;
+        if plan.holds_chunk(s as u32, plan.chunks() - 1) {
+            p.0 += pparams.last_stage_output(model, plan.pp) / t;
         }
     }
     for (s, (pd, pe)) in stage_params.iter().enumerate() {

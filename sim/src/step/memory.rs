@@ -117,7 +117,6 @@ pub fn stage_memory(
     for (c, n) in plan.layers_per_chunk.iter().enumerate() {
         layer_chunk.extend(std::iter::repeat_n(c as u32, *n as usize));
     }
-    let dualpipe = plan.schedule == crate::workload::parallelism::Schedule::DualPipe;
     (0..plan.pp)
         .map(|s| {
             // Parameters on this device: (dense part, expert part).
@@ -139,9 +138,10 @@ pub fn stage_memory(
                 act_per_layer_sum += layer_activation_bytes(m, &acts, moe);
                 layers += 1.0;
             }
-            // DualPipe: the first and last stages hold both ends of the model.
-            let last = s + 1 == plan.pp || (dualpipe && s == 0);
-            if s == 0 || (dualpipe && s + 1 == plan.pp) {
+            // The stages holding the first chunk carry the embedding, those holding the last the output
+            // layer (both end stages under DualPipe).
+            let last = plan.holds_chunk(s, plan.chunks() - 1);
+            if plan.holds_chunk(s, 0) {
                 dense += params.embedding / t;
             }
             if last {

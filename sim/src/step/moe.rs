@@ -75,7 +75,7 @@ impl Ctx<'_> {
     }
 
     /// Routed rows per local expert on the busiest device (after the ETP all-gather).
-    pub(crate) fn moe_rows_per_expert(&self, moe: &MoeSpec, attention_tokens: f64) -> f64 {
+    fn moe_rows_per_expert(&self, moe: &MoeSpec, attention_tokens: f64) -> f64 {
         let pl = self.plan;
         let t_in = self.moe_tokens_in(attention_tokens);
         // Without SP the ETP ranks (= TP ranks) already hold the same tokens: no gather.
@@ -151,7 +151,6 @@ impl Ctx<'_> {
         let p = &self.ep_path;
         let imbalance = self.fw.moe_routing_imbalance;
         let fp8 = self.fw.precision == Precision::Fp8;
-        let _ = k;
         // ETP: the received rows are all-gathered before the experts and reduce-scattered after.
         let etp_s = if pl.etp > 1 && pl.sequence_parallel {
             2.0 * self.coll(Collective::AllGather, received_rows * h * 2.0, u64::from(pl.etp), &self.etp_path)
@@ -176,9 +175,7 @@ impl Ctx<'_> {
         };
         (a2a.0 + etp_s, a2a.1 + etp_s)
     }
-}
 
-impl Ctx<'_> {
     /// Copies of a token that cross the scale-out network under de-duplicated dispatch: the distinct
     /// remote nodes its `k` experts fall on (experts spread evenly over the EP group's nodes, balanced
     /// routing), capped by node-limited routing.
