@@ -129,6 +129,15 @@ pub enum Violation {
         hbm_gb: f64,
         capacity_gb: f64,
     },
+    /// Activation offloading (`framework.activation_offload_layers`) where Megatron-core refuses it
+    /// (pp > 1, recompute) or the chip has no host-link figure.
+    ActivationOffload {
+        layers: u32,
+        pp: u32,
+        recompute: bool,
+        chip: String,
+        host_link: bool,
+    },
     // Enumeration of the parallelism search.
     GroupLargerThanCluster,
     InterleavingNeedsPp,
@@ -193,6 +202,19 @@ impl std::fmt::Display for Violation {
                     "memory: stage {stage} needs {total_gb:.1} GB per device (weights {weights_gb:.1}, gradients {gradients_gb:.1}, optimizer {optimizer_gb:.1}, activations {activations_gb:.1}, buffers {buffers_gb:.1}) but {chip} has {hbm_gb:.0} GB ({capacity_gb:.1}e9 bytes)"
                 )
             }
+            ActivationOffload { layers, pp, recompute, chip, host_link } => {
+                write!(f, "framework.activation_offload_layers = {layers} needs pp 1 and no recompute (Megatron-core's constraint)")?;
+                if *pp > 1 {
+                    write!(f, "; pp is {pp}")?;
+                }
+                if *recompute {
+                    write!(f, "; recompute is on")?;
+                }
+                if !host_link {
+                    write!(f, "; {chip} has no host_link_gb_per_s in the catalog")?;
+                }
+                Ok(())
+            }
             GroupLargerThanCluster => write!(f, "model-parallel group larger than the cluster"),
             InterleavingNeedsPp => write!(f, "interleaving needs pp > 1"),
             GlobalBatchUnit => write!(f, "global batch not divisible by dp·micro_batch(·pp)"),
@@ -222,6 +244,7 @@ impl Violation {
             TooFewLayers { .. } => "too few layers for pp·vpp".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
+            ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),
             OperationLimit { .. } => "exceeds the step simulator's operation limit".into(),
             StepTimeLimit { .. } => "exceeds the step time limit".into(),
             other => other.to_string(),

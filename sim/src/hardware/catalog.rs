@@ -45,6 +45,10 @@ pub struct Chip {
     pub scale_up_gb_per_s_bidir: f64,
     /// Devices in one scale-up domain (one node for HGX-class servers; 72 for NVL72).
     pub scale_up_domain: u32,
+    /// Device-to-host link per device, GB/s in one direction (PCIe, NVLink-C2C): what activation
+    /// offloading moves over. `None`: not in the catalog, and offloading on this chip is refused.
+    #[serde(default)]
+    pub host_link_gb_per_s: Option<f64>,
     /// Thermal design power, W.
     pub tdp_w: f64,
     /// Id of the calibration profile (achievable efficiencies) this chip uses.
@@ -294,6 +298,11 @@ impl Catalog {
                 if !(v > 0.0 && v.is_finite()) {
                     return Err(bad(chips_name, format!("{f}.{name}"), format!("must be a positive number, got {v}")));
                 }
+            }
+            if let Some(v) = chip.host_link_gb_per_s
+                && !(v > 0.0 && v.is_finite())
+            {
+                return Err(bad(chips_name, format!("{f}.host_link_gb_per_s"), format!("must be a positive number, got {v}")));
             }
             if chip.scale_up_domain == 0 {
                 return Err(bad(chips_name, format!("{f}.scale_up_domain"), "must be at least 1".into()));

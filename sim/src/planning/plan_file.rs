@@ -146,11 +146,11 @@ pub struct CandidateResult {
 }
 
 /// The out-of-sample accuracy statement for each chip family of a candidate under the plan's stack.
-fn accuracy_notes(clusters: &[Cluster], stack: &str) -> Vec<crate::step::accuracy::AccuracyNote> {
+fn accuracy_notes(clusters: &[Cluster], stack: &str, moe: bool) -> Vec<crate::step::accuracy::AccuracyNote> {
     let mut notes: Vec<crate::step::accuracy::AccuracyNote> = Vec::new();
     for cl in clusters {
         if !notes.iter().any(|n| n.family == cl.calibration.id) {
-            notes.push(crate::step::accuracy::note(&cl.calibration, stack));
+            notes.push(crate::step::accuracy::note(&cl.calibration, stack, moe));
         }
     }
     notes
@@ -364,7 +364,7 @@ impl PlanFile {
             top_plans,
             mixed_options: options.clone(),
             mixed_verdict,
-            accuracy: accuracy_notes(&clusters, &self.framework.stack),
+            accuracy: accuracy_notes(&clusters, &self.framework.stack, model.moe.is_some()),
             run_inputs: None,
         };
         let Some(best) = options.first() else {

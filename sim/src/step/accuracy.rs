@@ -3,12 +3,17 @@
 //!
 //! The figures are leave-one-out errors of [`crate::validate::calibrate::fit_all`] on the calibration case files
 //! ([`CALIBRATION_FILES`]): each case predicted with its family's ceiling fitted without it. They are
-//! computed by `wanka calibrate --write-accuracy scenarios/validation/accuracy.csv` from the case files
+//! computed by `wanka calibrate step_cases.csv public_cases.csv --moe-cases moe_cases.csv --write-accuracy
+//! scenarios/validation/accuracy.csv` from the case files
 //! and compiled in; a test re-runs the fit and fails when the file no longer matches the cases or the
 //! catalog (regenerate it with that command). Nothing here is typed by hand.
 //!
 //! A chip whose family has no published runs gets "no published runs for this family: estimate",
 //! naming the calibrated parent whose figures it carries.
+//!
+//! Mixture-of-experts models are quoted from the MoE case file ([`MOE_FILE`]) instead, whose runs no
+//! constant is fitted on (so their plain errors are out of sample): rows with stack `moe:<stack>` and
+//! `moe:*`, and family `*` for all MoE runs together.
 
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -17,6 +22,9 @@ use crate::hardware::catalog::Calibration;
 
 /// Case files the calibration is fitted on (holdout and MoE files are never fitted).
 pub const CALIBRATION_FILES: [&str; 2] = ["scenarios/validation/step_cases.csv", "scenarios/validation/public_cases.csv"];
+
+/// MoE runs the accuracy of MoE predictions is quoted from (never fitted).
+pub const MOE_FILE: &str = "scenarios/validation/moe_cases.csv";
 
 const ACCURACY_CSV: &str = include_str!("../../../scenarios/validation/accuracy.csv");
 
@@ -70,6 +78,17 @@ pub fn rows_from_errors<'a>(errors: impl IntoIterator<Item = (&'a str, &'a str, 
         .collect()
 }
 
+/// Rows for MoE runs from their (family, stack, error): stacks as `moe:<stack>` / `moe:*`, plus the
+/// all-family row (`*`, `moe:*`).
+pub fn moe_rows_from_errors<'a>(errors: impl IntoIterator<Item = (&'a str, &'a str, f64)> + Clone) -> Vec<AccuracyRow> {
+    let mut rows = rows_from_errors(errors.clone());
+    rows.extend(rows_from_errors(errors.into_iter().map(|(_, _, e)| ("*", "all", e))).into_iter().filter(|r| r.stack == "*"));
+    for r in &mut rows {
+        r.stack = format!("moe:{}", r.stack);
+    }
+    rows
+}
+
 /// The CSV text of accuracy rows (what `wanka calibrate --write-accuracy` writes).
 pub fn to_csv(rows: &[AccuracyRow]) -> String {
     let mut s = String::from("family,stack,n,loo_mape,loo_worst,loo_bias\n");
@@ -105,8 +124,12 @@ pub fn builtin_rows() -> &'static [AccuracyRow] {
 /// Fewest cases for a (family, stack) figure to be quoted on its own; below it the family's is used.
 pub const MIN_GROUP_CASES: usize = 3;
 
-/// The accuracy statement for a prediction on a chip of `calibration`'s family under `stack`.
-pub fn note(calibration: &Calibration, stack: &str) -> AccuracyNote {
+/// The accuracy statement for a prediction on a chip of `calibration`'s family under `stack`; `moe`:
+/// the model is a mixture of experts, quoted from the MoE runs.
+pub fn note(calibration: &Calibration, stack: &str, moe: bool) -> AccuracyNote {
+    if moe {
+        return moe_note(calibration, stack);
+    }
     let rows = builtin_rows();
     let find = |s: &str| rows.iter().find(|r| r.family == calibration.id && r.stack == s);
     let pick = find(stack).filter(|r| r.n >= MIN_GROUP_CASES).map(|r| (r, true)).or_else(|| find("*").map(|r| (r, false)));
@@ -147,5 +170,64 @@ pub fn note(calibration: &Calibration, stack: &str) -> AccuracyNote {
                 calibration.parent.as_ref().map_or(String::new(), |p| format!(", carrying {p}'s calibrated figures"))
             ),
         },
+    }
+}
+
+fn moe_note(calibration: &Calibration, stack: &str) -> AccuracyNote {
+    let rows = builtin_rows();
+    let find = |family: &str, s: &str| rows.iter().find(|r| r.family == family && r.stack == s);
+    let own = format!("moe:{stack}");
+    let (r, scope) =
+        match (find(&calibration.id, &own).filter(|r| r.n >= MIN_GROUP_CASES), find(&calibration.id, "moe:*"), find("*", "moe:*")) {
+            (Some(r), _, _) => (r, format!("published MoE runs of {} on {stack}", calibration.id)),
+            (None, Some(r), _) => (r, format!("published MoE runs of {} (all stacks)", calibration.id)),
+            (None, None, Some(r)) => (r, format!("published MoE runs of other families (none of {})", calibration.id)),
+            (None, None, None) => {
+                return AccuracyNote {
+                    family: calibration.id.clone(),
+                    stack: stack.into(),
+                    cases: 0,
+                    loo_mape: None,
+                    loo_worst: None,
+                    loo_bias: None,
+                    text: "no published MoE runs in the case files: estimate".into(),
+                };
+            }
+        };
+    AccuracyNote {
+        family: calibration.id.clone(),
+        stack: stack.into(),
+        cases: r.n,
+        loo_mape: Some(r.loo_mape),
+        loo_worst: Some(r.loo_worst),
+        loo_bias: Some(r.loo_bias),
+        text: format!(
+            "MoE step time within {:.0}% on average of {} {scope}, {:.0}% worst, {} by {:.0}% (no constant fitted on them; `wanka validate {MOE_FILE}`)",
+            100.0 * r.loo_mape,
+            r.n,
+            100.0 * r.loo_worst,
+            if r.loo_bias < 0.0 { "optimistic" } else { "pessimistic" },
+            100.0 * r.loo_bias.abs()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hardware::catalog::Catalog;
+
+    /// A MoE prediction quotes the MoE runs, not the dense ones (the dense figures are several times
+    /// smaller and would overstate how far a MoE step time can be trusted).
+    #[test]
+    fn moe_predictions_quote_the_moe_runs() {
+        let hopper = &Catalog::builtin().calibrations["nvidia-hopper"];
+        let (dense, moe) = (note(hopper, "nemo", false), note(hopper, "nemo", true));
+        assert!(moe.text.starts_with("MoE step time"), "{}", moe.text);
+        assert!(moe.cases > 0 && moe.loo_mape != dense.loo_mape, "{} / {}", moe.text, dense.text);
+        // A family without MoE runs falls back to all MoE runs, said so.
+        let tpu = &Catalog::builtin().calibrations["google-tpu"];
+        let t = note(tpu, "maxtext", true);
+        assert!(t.text.contains("other families"), "{}", t.text);
     }
 }

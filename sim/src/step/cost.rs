@@ -40,11 +40,14 @@ pub struct PassCost {
     pub ep_comm_s: f64,
     /// ZeRO-3 parameter gathers / gradient reduce-scatters not hidden by prefetching.
     pub zero_exposed_s: f64,
+    /// Activation offload transfers (device to host in the forward, back in the backward) not hidden
+    /// behind the chunk's compute ([`FrameworkSpec::activation_offload_layers`]).
+    pub offload_exposed_s: f64,
 }
 
 impl PassCost {
     pub fn total_s(&self) -> f64 {
-        self.compute_s + self.mp_comm_s + self.ep_comm_s + self.zero_exposed_s
+        self.compute_s + self.mp_comm_s + self.ep_comm_s + self.zero_exposed_s + self.offload_exposed_s
     }
 }
 
@@ -318,9 +321,9 @@ impl<'a> Ctx<'a> {
             (tp_fwd, tp_fwd)
         };
         let fwd =
-            PassCost { compute_s: fwd_compute, mp_comm_s: tp_exposed_fwd + cp_exposed_fwd, ep_comm_s: moe_comm.0, zero_exposed_s: 0.0 };
+            PassCost { compute_s: fwd_compute, mp_comm_s: tp_exposed_fwd + cp_exposed_fwd, ep_comm_s: moe_comm.0, ..Default::default() };
         let bwd =
-            PassCost { compute_s: bwd_compute, mp_comm_s: tp_exposed_bwd + cp_exposed_bwd, ep_comm_s: moe_comm.1, zero_exposed_s: 0.0 };
+            PassCost { compute_s: bwd_compute, mp_comm_s: tp_exposed_bwd + cp_exposed_bwd, ep_comm_s: moe_comm.1, ..Default::default() };
         let (recompute, flops_recompute) = match pl.recompute {
             Recompute::None => (PassCost::default(), 0.0),
             Recompute::Full => (fwd, proj_flops + attn_flops),
@@ -422,6 +425,20 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             pe += lc.params_expert;
             compute_f.push(lc.fwd.total_s());
             compute_b.push(lc.bwd.total_s() + lc.recompute.total_s());
+        }
+        if fw.activation_offload_layers > 0 {
+            // Offloaded layers' activations stream to the host during the forward and back during the
+            // backward, beside the compute of the chunk's other layers (pp 1: one chunk holds every layer).
+            let k = fw.activation_offload_layers.min(n_layers) as usize;
+            let acts = crate::step::memory::activation_inputs(plan, seq_len, fw);
+            let bytes: f64 = (first_layer..first_layer + k as u32)
+                .map(|l| crate::step::memory::layer_activation_bytes(model, &acts, l >= moe_from))
+                .sum();
+            let link_bytes_per_s = cluster.chip.host_link_gb_per_s.unwrap_or(f64::INFINITY) * 1e9;
+            let transfer_s = bytes / link_bytes_per_s;
+            let window = |per_layer: &[f64]| per_layer.iter().sum::<f64>() - per_layer.first().copied().unwrap_or(0.0);
+            fwd.offload_exposed_s = (transfer_s - window(&compute_f)).max(0.0);
+            bwd.offload_exposed_s = (transfer_s - window(&compute_b)).max(0.0);
         }
         first_layer += n_layers;
         if c == 0 {

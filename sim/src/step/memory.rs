@@ -11,7 +11,9 @@
 //! `h_kv = h`, `f = 4h`, dropout and no flash attention they reduce exactly to the paper's
 //! `sbh(34 + 5as/h)` (no parallelism), `sbh(10 + 24/t + 5as/(ht))` (TP), `sbh(34 + 5as/h)/t` (TP+SP),
 //! `34sbh/t` (selective + SP) and `2sbh` per layer input with full recompute.
-//! Not modelled: allocator fragmentation beyond the fixed reserve, pipeline send buffers, FP8 copies;
+//! FP8 runs whose stack caches FP8 inputs (TransformerEngine, DeepSeek-V3) keep the linear layers'
+//! inputs at 1 byte per element; the attention tensors and the FC1 output stay 16-bit.
+//! Not modelled: allocator fragmentation beyond the fixed reserve, pipeline send buffers, FP8 weight copies;
 //! MLA activations are counted as multi-head attention with `kv_heads = heads` (the latents are smaller,
 //! the up-projected keys wider: an approximation).
 
@@ -46,6 +48,9 @@ pub struct ActivationInputs {
     pub sequence_parallel: bool,
     pub recompute: Recompute,
     pub flash_attention: bool,
+    /// Bytes per element of the linear layers' inputs kept for the backward: 2 (BF16/FP16), or 1 with
+    /// FP8 GEMMs whose stack caches the FP8 cast ([`FrameworkSpec::fp8_activation_cache`]).
+    pub gemm_input_bytes: f64,
 }
 
 pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bool) -> f64 {
@@ -60,17 +65,25 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
     }
     let kv_ratio = f64::from(m.kv_heads) / f64::from(m.heads);
     let mask = if m.dropout { 1.0 } else { 0.0 };
-    // Replicated across TP ranks unless SP: LN inputs (2+2), QKV input (2), FC1 input (2), dropout masks.
-    let replicated = sbh * (4.0 + 2.0 + 2.0 + 2.0 * mask);
-    // TP-sharded: Q (2), K and V (2 each, scaled for GQA), attention output / projection input (2).
-    let mut sharded = sbh * (2.0 + 4.0 * kv_ratio + 2.0);
-    // FFN activations: plain GeLU keeps its input and output (2+2 bytes per element of f), gated keeps
-    // gate, up and their product (6).
+    let gi = a.gemm_input_bytes;
+    // Replicated across TP ranks unless SP: LN inputs (2+2), QKV input (gi), FC1 input (gi), dropout masks.
+    let replicated = sbh * (4.0 + 2.0 * gi + 2.0 * mask);
+    // Projection input: the attention output (2). With FP8 caching the projection keeps its own FP8
+    // copy, and fused attention still keeps the 16-bit output for its backward.
+    let proj_input = match (gi < 2.0, a.flash_attention) {
+        (false, _) => 2.0,
+        (true, true) => 2.0 + gi,
+        (true, false) => gi,
+    };
+    // TP-sharded: Q (2), K and V (2 each, scaled for GQA), projection input.
+    let mut sharded = sbh * (2.0 + 4.0 * kv_ratio + proj_input);
+    // FFN activations per element of f: the FC1 output the activation's backward needs (2, or 4 for
+    // gate and up) and the activation output that is FC2's input (gi): GeLU 2+2, gated 4+2 in 16 bits.
     let f = match (&m.moe, moe_layer) {
         (Some(moe), true) => f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts),
         _ => f64::from(m.ffn_hidden),
     };
-    sharded += s * b * f * if m.gated_ffn { 6.0 } else { 4.0 };
+    sharded += s * b * f * (if m.gated_ffn { 4.0 } else { 2.0 } + gi);
     // Attention scores: softmax output (2), dropout mask (1), dropout output (2) per score element.
     let keeps_scores = !a.flash_attention && a.recompute == Recompute::None;
     if keeps_scores {
@@ -78,6 +91,20 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
         sharded += score_bytes * f64::from(m.heads) * s * f64::from(a.seq_len) * b;
     }
     replicated / sp + sharded / t
+}
+
+/// What one layer's activations depend on, for a plan under a stack.
+pub fn activation_inputs(plan: &Plan, seq_len: u32, fw: &FrameworkSpec) -> ActivationInputs {
+    ActivationInputs {
+        seq_len,
+        micro_batch: plan.micro_batch,
+        tp: plan.tp,
+        cp: plan.cp,
+        sequence_parallel: plan.sequence_parallel,
+        recompute: plan.recompute,
+        flash_attention: fw.flash_attention,
+        gemm_input_bytes: if fw.precision == crate::step::stack::Precision::Fp8 && fw.fp8_activation_cache { 1.0 } else { 2.0 },
+    }
 }
 
 /// Memory of every stage and the worst one. `inflight_layer_mbs[s]` is the largest number of
@@ -91,7 +118,6 @@ pub fn stage_memory(
     zero_shard_ranks: u64,
     inflight_layer_mbs: &[f64],
 ) -> Vec<MemoryBreakdown> {
-    let flash_attention = fw.flash_attention;
     let grad_bytes = fw.grad_reduce_dtype.bytes();
     let params = m.params(seq_len);
     let t = f64::from(plan.tp);
@@ -102,15 +128,7 @@ pub fn stage_memory(
     } else {
         plan.edp() as f64
     };
-    let acts = ActivationInputs {
-        seq_len,
-        micro_batch: plan.micro_batch,
-        tp: plan.tp,
-        cp: plan.cp,
-        sequence_parallel: plan.sequence_parallel,
-        recompute: plan.recompute,
-        flash_attention,
-    };
+    let acts = activation_inputs(plan, seq_len, fw);
     let moe_from = m.moe.as_ref().map_or(u32::MAX, |x| x.dense_layers);
     // Chunk of every layer, in model order (plans built for probing may hold more layers than the model).
     let mut layer_chunk = Vec::with_capacity(m.layers as usize);
@@ -154,6 +172,11 @@ pub fn stage_memory(
             let optim = 12.0 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
             let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
             let mut activations = mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
+            let offloaded = f64::from(fw.activation_offload_layers).min(layers);
+            if offloaded > 0.0 && plan.pp == 1 {
+                // Offloaded layers leave the device, but the one in transit is still on it.
+                activations *= (layers - offloaded + 1.0).min(layers) / layers;
+            }
             if last {
                 // FP32 logits/softmax and BF16 logits of the micro-batch in the loss.
                 let tokens = f64::from(seq_len) / f64::from(plan.cp) * f64::from(plan.micro_batch);
@@ -208,7 +231,16 @@ mod tests {
     }
 
     fn inputs(tp: u32, sp: bool, rc: Recompute) -> ActivationInputs {
-        ActivationInputs { seq_len: 2048, micro_batch: 1, tp, cp: 1, sequence_parallel: sp, recompute: rc, flash_attention: false }
+        ActivationInputs {
+            seq_len: 2048,
+            micro_batch: 1,
+            tp,
+            cp: 1,
+            sequence_parallel: sp,
+            recompute: rc,
+            flash_attention: false,
+            gemm_input_bytes: 2.0,
+        }
     }
 
     /// Korthikanti et al. 2022, eq. 1–5 and Table 2, for GPT-3 175B (s 2048, b 1, h 12288, a 96, t 8).
@@ -296,5 +328,64 @@ mod tests {
             let per_param = (mem.weights_gb + mem.gradients_gb + mem.optimizer_gb) * 1e9 / p;
             assert!((per_param - (want + 12.0 / 64.0)).abs() < 1e-4, "{grad:?}: {per_param} bytes per parameter");
         }
+    }
+
+    /// TransformerEngine under FP8 keeps the linear layers' inputs as their FP8 casts (LayerNormLinear
+    /// and Linear save the FP8 input for the weight-gradient GEMM): per layer the QKV and FC1 inputs
+    /// (SP-sharded) and the FC2 input (f wide) shrink to 1 byte, while fused attention keeps its 16-bit
+    /// output beside the projection's FP8 copy.
+    #[test]
+    fn fp8_caching_saves_the_linear_inputs() {
+        let m = preset("llama3-70b").unwrap();
+        let mut a = ActivationInputs {
+            seq_len: 8192,
+            micro_batch: 1,
+            tp: 4,
+            cp: 1,
+            sequence_parallel: true,
+            recompute: Recompute::None,
+            flash_attention: true,
+            gemm_input_bytes: 2.0,
+        };
+        let bf16 = layer_activation_bytes(&m, &a, false);
+        a.gemm_input_bytes = 1.0;
+        let fp8 = layer_activation_bytes(&m, &a, false);
+        let (sbh, t) = (8192.0 * f64::from(m.hidden), 4.0);
+        let saved = 2.0 * sbh / t /* QKV and FC1 inputs */ + 8192.0 * f64::from(m.ffn_hidden) / t /* FC2 input */
+            - sbh / t /* the projection's own FP8 copy */;
+        assert!((bf16 - fp8 - saved).abs() < 1e-6 * bf16, "saved {} of {bf16}, expected {saved}", bf16 - fp8);
+    }
+
+    /// Megatron-Bridge's GB200 recipes ran as published on 186 GB devices, and the settings NVIDIA did
+    /// not pick for them would not fit: Llama 3.1 405B on 256 GPUs at TP4 PP16 without recompute fits
+    /// at VP4 in FP8 (llama31_405b_pretrain_256gpu_gb200_fp8cs_config) but not in BF16, whose recipe
+    /// uses VP8 (..._bf16_config; 128 chunks with the embedding and loss counted as pipeline layers,
+    /// which wanka cannot express); Llama 3 70B on 64 GPUs under Megatron-FSDP at micro-batch 2 fits
+    /// with 40 layers' activations offloaded to the Grace host (LLAMA3_70B_PRETRAIN_CONFIG_GB200_FP8_CS_V2)
+    /// and not without.
+    #[test]
+    fn gb200_recipes_fit_as_they_ran() {
+        use crate::step::stack::Precision;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/validation/public_cases.csv");
+        let cases = crate::validate::read_step_cases(&path).unwrap();
+        let cat = crate::hardware::catalog::Catalog::builtin();
+        let get = |id: &str| cases.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("case {id}")).scenario.clone();
+        let fits = |s: &crate::scenario::Scenario| match s.simulate_step(cat, "case") {
+            Ok(r) => Ok(r.memory.total_gb),
+            Err(e) if e.to_string().contains("memory:") => Err(e.to_string()),
+            Err(e) => panic!("{e}"),
+        };
+        let mut s = get("mbridge2606-llama31-405b-gb200-256-fp8");
+        s.parallelism.recompute = Recompute::None;
+        assert!(fits(&s).is_ok(), "405B FP8 VP4: {:?}", fits(&s));
+        s.framework.precision = Precision::Bf16;
+        assert!(fits(&s).is_err(), "405B BF16 VP4 fits: {:?}", fits(&s));
+
+        let mut s = get("mbridge260401-llama3-70b-gb200-64-fp8-fsdp");
+        s.parallelism.recompute = Recompute::None;
+        assert_eq!(s.framework.activation_offload_layers, 40);
+        assert!(fits(&s).is_ok(), "70B offloading 40 layers: {:?}", fits(&s));
+        s.framework.activation_offload_layers = 0;
+        assert!(fits(&s).is_err(), "70B without offload fits: {:?}", fits(&s));
     }
 }

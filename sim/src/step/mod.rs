@@ -125,6 +125,19 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         });
     }
     let fp8_peak = cluster.chip.peak_flops(fw.precision)?;
+    let recompute = plan.recompute != parallelism::Recompute::None;
+    let host_link = cluster.chip.host_link_gb_per_s.is_some();
+    if fw.activation_offload_layers > 0 && (plan.pp > 1 || recompute || !host_link) {
+        return Err(WankaError::Infeasible {
+            reasons: vec![Violation::ActivationOffload {
+                layers: fw.activation_offload_layers,
+                pp: plan.pp,
+                recompute,
+                chip: cluster.chip.id.clone(),
+                host_link,
+            }],
+        });
+    }
     let inflight = schedule::inflight_layer_microbatches(plan, cost::ep_overlapped(model, plan, fw));
     let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
     let capacity = cluster.chip.hbm_capacity_gb();
@@ -202,6 +215,6 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         memory_capacity_gb: capacity,
         timelines,
         notes,
-        accuracy: accuracy::note(&cluster.calibration, &fw.stack),
+        accuracy: accuracy::note(&cluster.calibration, &fw.stack, model.moe.is_some()),
     })
 }

@@ -335,7 +335,7 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         let (f, b) = (&chunk_costs[gf].forward, &chunk_costs[gb].backward);
         let slow = 1.0 / (1.0 - cost.ep_overlap_sm_fraction.unwrap_or(0.0));
         let overlapped = ((f.compute_s + b.compute_s) * slow).max(f.ep_comm_s + b.ep_comm_s);
-        ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s)
+        ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s + f.offload_exposed_s + b.offload_exposed_s)
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
     };
@@ -608,13 +608,13 @@ mod tests {
                 compute_s: 0.010 * scale,
                 mp_comm_s: 0.002 * scale,
                 ep_comm_s: 0.0,
-                zero_exposed_s: 0.0,
+                ..Default::default()
             },
             backward: crate::step::cost::PassCost {
                 compute_s: 0.020 * scale,
                 mp_comm_s: 0.004 * scale,
                 ep_comm_s: 0.0,
-                zero_exposed_s: 0.0,
+                ..Default::default()
             },
             ..Default::default()
         };
@@ -644,7 +644,7 @@ mod tests {
     /// takes `opt`, and `reduce` is each chunk's gradient reduction, not overlapped with the backward.
     fn uniform(p: u32, v: u32, t_f: f64, t_b: f64, opt: f64, reduce: f64, overhead: f64) -> (CostModel, Vec<ChunkCost>) {
         let pass =
-            |t: f64| crate::step::cost::PassCost { compute_s: t / f64::from(v), mp_comm_s: 0.0, ep_comm_s: 0.0, zero_exposed_s: 0.0 };
+            |t: f64| crate::step::cost::PassCost { compute_s: t / f64::from(v), mp_comm_s: 0.0, ep_comm_s: 0.0, ..Default::default() };
         let chunk = ChunkCost { layers: 1, forward: pass(t_f), backward: pass(t_b), grad_reduce_s: reduce, ..Default::default() };
         let cost = CostModel {
             p2p_next_s: vec![0.0; (p * v) as usize],

@@ -162,6 +162,15 @@ framework_fields! {
     native_attention: bool,
     /// GEMM precision.
     precision: Precision,
+    /// With FP8 GEMMs, linear layers keep their inputs for the backward in FP8 (1 byte per element)
+    /// instead of 16 bits (TransformerEngine: `LayerNormLinear`/`Linear` save the FP8 cast of the input
+    /// for the weight-gradient GEMM; DeepSeek-V3 report §3.3.2). Only used when `precision` is FP8.
+    fp8_activation_cache: bool,
+    /// Transformer layers per device whose activations go to host memory in the forward and come back
+    /// for the backward (Megatron-core `cpu_offloading_num_layers`); 0 = none. Megatron-core requires
+    /// pp 1 and no recompute (Megatron-Bridge docs/training/cpu-offloading.md); the transfers run over
+    /// the chip's host link beside the layers' compute, and only their excess is exposed.
+    activation_offload_layers: u32,
     /// Dtype of gradient accumulation and reduction.
     grad_reduce_dtype: GradDtype,
     /// Fixed cost per iteration: data loading, logging, synchronisation, seconds.

@@ -210,6 +210,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "moe_dispatcher",
     "moe_overlap",
     "routing",
+    "offload_layers",
     "ep",
     "experts",
     "top_k",
@@ -351,6 +352,12 @@ fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     }
     if let Some(v) = r.choice("moe_overlap", &BOOLS, None)? {
         fw.overlap_moe_comm = v;
+    }
+    if let Some(n) = r.opt::<u32>("offload_layers", "a whole number of layers (Megatron-core cpu_offloading_num_layers)")? {
+        if n > crate::limits::MAX_LAYERS {
+            return Err(r.err("offload_layers", format!("{n} is above the {} layers a model may have", crate::limits::MAX_LAYERS)));
+        }
+        fw.activation_offload_layers = n;
     }
     match r.raw("routing") {
         "" => {}

@@ -115,6 +115,10 @@ enum Command {
         /// `scenarios/validation/accuracy.csv` is made.
         #[arg(long)]
         write_accuracy: Option<PathBuf>,
+        /// MoE case file whose (never fitted) errors give the accuracy rows of MoE predictions in the
+        /// table written by --write-accuracy.
+        #[arg(long, requires = "write_accuracy")]
+        moe_cases: Option<PathBuf>,
     },
 }
 
@@ -339,7 +343,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calibrate { cases, json, write_accuracy } => {
+        Command::Calibrate { cases, json, write_accuracy, moe_cases } => {
             if let Some(f) = &write_accuracy {
                 check_writable(f)?;
             }
@@ -349,7 +353,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let fits = wanka_sim::validate::calibrate::fit_all(&all, &catalog);
             if let Some(f) = write_accuracy {
-                let rows = wanka_sim::step::accuracy::rows_from_errors(fits.iter().flat_map(|f| f.loo_errors()));
+                let mut rows = wanka_sim::step::accuracy::rows_from_errors(fits.iter().flat_map(|f| f.loo_errors()));
+                if let Some(m) = &moe_cases {
+                    let r = wanka_sim::validate::validate_steps(m, &catalog)?;
+                    let errors: Vec<(&str, &str, f64)> =
+                        r.cases.iter().filter_map(|c| c.error.map(|e| (c.family.as_str(), c.stack.as_str(), e))).collect();
+                    rows.extend(wanka_sim::step::accuracy::moe_rows_from_errors(errors.iter().copied()));
+                }
                 write_atomic(&f, wanka_sim::step::accuracy::to_csv(&rows).as_bytes())?;
             }
             if json {
