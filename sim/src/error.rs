@@ -140,6 +140,11 @@ pub enum Violation {
     },
     // Enumeration of the parallelism search.
     GroupLargerThanCluster,
+    /// The layout leaves more devices idle than the search space allows.
+    IdleDevices {
+        idle: u64,
+        allowed: u64,
+    },
     InterleavingNeedsPp,
     GlobalBatchUnit,
     BatchTooFar,
@@ -216,6 +221,9 @@ impl std::fmt::Display for Violation {
                 Ok(())
             }
             GroupLargerThanCluster => write!(f, "model-parallel group larger than the cluster"),
+            IdleDevices { idle, allowed } => {
+                write!(f, "the layout leaves {idle} devices idle, more than the {allowed} allowed (parallelism.idle_devices)")
+            }
             InterleavingNeedsPp => write!(f, "interleaving needs pp > 1"),
             GlobalBatchUnit => write!(f, "global batch not divisible by dp·micro_batch(·pp)"),
             BatchTooFar => write!(f, "global batch too far from the target"),
@@ -245,6 +253,7 @@ impl Violation {
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
             ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),
+            IdleDevices { .. } => "leaves devices idle".into(),
             OperationLimit { .. } => "exceeds the step simulator's operation limit".into(),
             StepTimeLimit { .. } => "exceeds the step time limit".into(),
             other => other.to_string(),

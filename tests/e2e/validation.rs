@@ -460,3 +460,41 @@ fn opt_175b_interruptions_within_a_factor_1_5() {
     let n = c["predicted_interruptions"].as_f64().unwrap();
     assert!((105.0 / 1.5..=105.0 * 1.5).contains(&n), "{n:.1} interruptions against 105");
 }
+
+/// Whole published runs through the planner, pinned to the published layout and searched. The
+/// whole-runs issue asks for at least 8 runs (met) and the pinned prediction within each case's
+/// tolerance for 75% of them (NOT met: 1 of 8 on 2026-12-01; OPT, GLM and BLOOM lose time to
+/// divergences and downtime wanka does not model, Falcon and StarCoder are pessimistic steps). The
+/// bounds below hold the state reached so every regression shows; the output prints every case.
+#[test]
+fn whole_runs_are_reported_pinned_and_searched() {
+    let run = wanka(["validate", "scenarios/validation/whole_runs.csv", "--json"]).success();
+    let v = run.json();
+    let cases = v["cases"].as_array().expect("cases");
+    for c in cases {
+        println!(
+            "{:<42} published {:>12.4e} pinned {:>+8.1}% searched {:>+8.1}% speed-up {:>+7.1}% {}",
+            c["id"].as_str().unwrap(),
+            c["published"].as_f64().unwrap(),
+            100.0 * c["error"].as_f64().unwrap_or(f64::NAN),
+            100.0 * c["searched_error"].as_f64().unwrap_or(f64::NAN),
+            100.0 * c["search_speedup"].as_f64().unwrap_or(f64::NAN),
+            c["failure"].as_str().unwrap_or("")
+        );
+    }
+    assert!(cases.len() >= 8, "{} whole runs", cases.len());
+    assert!(v["failed"].as_u64().unwrap() <= 1, "more than one whole run could not be planned");
+    let pinned = cases.iter().filter(|c| c["error"].is_number()).count();
+    assert_eq!(v["pinned_cases"].as_u64().unwrap() as usize, pinned);
+    let within = cases.iter().filter(|c| c["within_tolerance"].as_bool() == Some(true)).count();
+    assert_eq!(v["pinned_within_tolerance"].as_u64().unwrap() as usize, within);
+    assert!(pinned >= 7, "{pinned} runs with a published layout planned");
+    assert!(v["pinned_mape"].as_f64().unwrap() <= 0.60, "pinned MAPE {:.1}%", 100.0 * v["pinned_mape"].as_f64().unwrap());
+    // A searched plan far faster than the published one is flagged unless a sourced reason is given.
+    for c in cases {
+        if let Some(s) = c["search_speedup"].as_f64() {
+            let reason = !c["search_reason"].as_str().unwrap().is_empty();
+            assert_eq!(c["search_flagged"].as_bool().unwrap(), s > 0.15 && !reason, "{}", c["id"]);
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! Parallelism search: enumerate TP, PP, DP, CP, EP, micro-batch, virtual stages, recomputation and
 //! ZeRO stage for a model on a cluster; prune by divisibility and memory; rank by simulated step time.
 //!
-//! Every knob can be pinned (a one-element list). DP is what is left: `⌊devices / (TP·PP·CP)⌋`, the
-//! rest of the devices idle (reported, usable as extra spares). The global batch is the multiple of
+//! Every knob can be pinned (a one-element list). DP is what is left: `⌊devices / (TP·PP·CP)⌋`; a
+//! layout that leaves devices idle is rejected unless the space allows that many
+//! ([`SearchSpace::idle_devices`], default none), and idle devices are reported. The global batch is the multiple of
 //! `DP·micro-batch` (·PP for interleaved schedules) nearest the target, so every plan trains on
 //! (almost) the same batch; plans whose batch would be more than [`BATCH_TOLERANCE`] off the target are rejected.
 //! Rejections are counted per reason. The search runs in parallel (rayon) and its result is
@@ -44,6 +45,9 @@ pub struct SearchSpace {
     pub even_layers: Option<bool>,
     /// Placements of the dimensions over ranks (default: both orders wanka models).
     pub rank_order: Option<Vec<RankOrder>>,
+    /// Most devices a layout may leave idle (default 0: every device works, as real runs size their
+    /// layout to the cluster; a planner who accepts idle devices, e.g. as extra spares, says how many).
+    pub idle_devices: Option<u64>,
 }
 
 /// How far (as a fraction) a plan's global batch may be from the goal's batch: planners accept about a
@@ -162,6 +166,7 @@ pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> Sear
         sequence_parallel: Some(true),
         even_layers: Some(false),
         rank_order: Some(vec![RankOrder::TpCpDpPp, RankOrder::TpCpPpDp]),
+        idle_devices: Some(0),
     }
 }
 
@@ -180,6 +185,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
         sequence_parallel: pins.sequence_parallel.or(defaults.sequence_parallel),
         even_layers: pins.even_layers.or(defaults.even_layers),
         rank_order: pins.rank_order.clone().or(defaults.rank_order),
+        idle_devices: pins.idle_devices.or(defaults.idle_devices),
     }
 }
 
@@ -228,7 +234,10 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             zero_stage: z,
                                             rank_order: RankOrder::default(),
                                         };
-                                        let made = size_spec(spec, devices, batch, seq_len);
+                                        let made = size_spec(spec, devices, batch, seq_len).and_then(|(spec, idle)| {
+                                            let allowed = space.idle_devices.unwrap_or(0);
+                                            if idle > allowed { Err(Violation::IdleDevices { idle, allowed }) } else { Ok((spec, idle)) }
+                                        });
                                         out.push(made.map(|(mut spec, idle)| {
                                             spec.rank_order = order;
                                             (spec, idle)
@@ -477,5 +486,28 @@ mod tests {
         assert!(r.feasible > 0);
         assert!(r.top.iter().all(|p| p.spec.tp == 4 && p.spec.zero_stage == 1));
         assert_eq!(r.enumerated, r.feasible + r.rejected.values().sum::<u64>());
+    }
+
+    /// Real runs size their layout to the cluster: on 1,000 devices (not a power of two) the search
+    /// keeps only layouts that use every device, unless the space allows idle ones; then a layout
+    /// leaving some idle may win, and its idle devices are reported.
+    #[test]
+    fn idle_devices_only_when_allowed() {
+        let m = crate::workload::model::preset("llama3-70b").unwrap();
+        let c = crate::hardware::topology::test_cluster("h100-sxm", 1000, "ib-ndr", 400.0, "generic-fat-tree");
+        let pins = SearchSpace { tp: Some(vec![8]), pp: Some(vec![4, 8]), ..Default::default() };
+        let space = merge(&pins, default_space(&m, &c, 8192));
+        let r = search(&m, &c, 8192, &FrameworkSpec::default(), &space, BatchTarget::Tokens(4e6), 5);
+        // 1,000 = 8 x 125: TP8 with PP 4 or 8 cannot use every device.
+        assert_eq!(r.feasible, 0, "{:?}", r.top.first().map(|p| p.idle_devices));
+        assert!(r.rejected.get("leaves devices idle").copied().unwrap_or(0) > 0, "{:?}", r.rejected);
+        let allowed = SearchSpace { idle_devices: Some(64), ..space };
+        let r = search(&m, &c, 8192, &FrameworkSpec::default(), &allowed, BatchTarget::Tokens(4e6), 5);
+        assert!(r.feasible > 0);
+        assert!(
+            r.top.iter().all(|p| p.idle_devices > 0 && p.idle_devices <= 64),
+            "{:?}",
+            r.top.iter().map(|p| p.idle_devices).collect::<Vec<_>>()
+        );
     }
 }

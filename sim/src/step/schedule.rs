@@ -119,6 +119,12 @@ pub struct StepResult {
 /// would wait for its neighbour's, which waits for the stage's previous pair, and neighbouring stages
 /// would run in turn rather than together. The interleaved warm-up already leaves that gap of two.
 pub fn stage_order(plan: &Plan, stage: u32, ep_overlap: bool) -> Vec<Op> {
+    stage_order_and_warm_up(plan, stage, ep_overlap).0
+}
+
+/// [`stage_order`] and the number of warm-up forwards before the steady one-forward-one-backward
+/// phase (whose pairs are the only ones an overlapped schedule fuses).
+fn stage_order_and_warm_up(plan: &Plan, stage: u32, ep_overlap: bool) -> (Vec<Op>, usize) {
     let (p, m) = (plan.pp, plan.micro_batches);
     if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
         let warm = if ep_overlap { 2 * (p - stage - 1) + 1 } else { p - stage - 1 }.min(m);
@@ -131,7 +137,7 @@ pub fn stage_order(plan: &Plan, stage: u32, ep_overlap: bool) -> Vec<Op> {
             ops.push(b(i));
         }
         ops.extend((m - warm..m).map(b));
-        return ops;
+        return (ops, warm as usize);
     }
     let v = plan.vpp;
     let total = m * v;
@@ -147,7 +153,7 @@ pub fn stage_order(plan: &Plan, stage: u32, ep_overlap: bool) -> Vec<Op> {
         ops.push(b(i));
     }
     ops.extend((total - warm..total).map(b));
-    ops
+    (ops, warm as usize)
 }
 
 /// DualPipe's order of operations on `rank`, ported from the reference implementation
@@ -264,12 +270,18 @@ pub fn stage_programs(plan: &Plan, ep_overlap: bool) -> Vec<(Vec<Op>, Vec<bool>)
             if plan.schedule == Schedule::DualPipe {
                 return dualpipe_order(plan.pp, plan.micro_batches, s);
             }
-            let ops = stage_order(plan, s, ep_overlap);
-            // Only pairs whose backward does not wait on the forward beside it (on the last stage a
-            // micro-batch's backward follows its own forward directly: those run one after the other).
+            let (ops, warm) = stage_order_and_warm_up(plan, s, ep_overlap);
+            // Only the steady phase's pairs (a warm-up forward fused with the first cool-down backward
+            // would wait on the next stage, which waits on it: a deadlock), and only pairs whose
+            // backward does not wait on the forward beside it (on the last stage a micro-batch's
+            // backward follows its own forward directly: those run one after the other).
+            let steady_end = ops.len() - warm;
             let fused = (0..ops.len())
                 .map(|i| {
                     ep_overlap
+                        && i >= warm
+                        && i < steady_end
+                        && (i - warm) % 2 == 0
                         && ops[i].pass == Pass::Forward
                         && ops
                             .get(i + 1)
@@ -587,6 +599,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// With EP communication overlapped, steady-state forward/backward pairs run fused; every
+    /// schedule shape the search can produce must still run every operation (no deadlock), whatever
+    /// the number of micro-batches relative to the stages.
+    #[test]
+    fn fused_pairs_never_deadlock() {
+        let mut bad = Vec::new();
+        for p in [2u32, 3, 4, 8, 16] {
+            for v in [1u32, 2, 3, 4] {
+                for m in [1u32, 2, 3, 4, 5, 8, 12, 16, 24, 32, 48, 64] {
+                    if v > 1 && (m % p != 0) {
+                        continue;
+                    }
+                    let pl = plan(p, v, m);
+                    let (mut cost, chunks) = uniform(p, v, 0.01, 0.02, 0.0, 0.0, 0.0);
+                    cost.ep_overlap_sm_fraction = Some(0.15);
+                    if std::panic::catch_unwind(|| simulate(&pl, &cost, &chunks)).is_err() {
+                        bad.push((p, v, m));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "fused schedules that deadlock (pp, vpp, micro-batches): {bad:?}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedu
 pub mod calibrate;
 mod csv_rows;
 mod reliability;
+pub mod whole_run;
 
 pub use csv_rows::settings_path;
 pub(crate) use csv_rows::{Row, csv_records, read_rows, read_settings};
@@ -227,6 +228,8 @@ pub const SETTING_COLUMNS: &[&str] = &[
 pub enum CaseKind {
     Step,
     Reliability,
+    /// Whole published runs ([`whole_run`]).
+    WholeRun,
 }
 
 /// Read the header of a case file and tell its kind.
@@ -238,12 +241,15 @@ pub fn case_kind(path: &Path) -> Result<CaseKind, WankaError> {
         Ok(CaseKind::Step)
     } else if cols.contains(&"expected_ettr") {
         Ok(CaseKind::Reliability)
+    } else if cols.contains(&"published_days") {
+        Ok(CaseKind::WholeRun)
     } else {
         Err(WankaError::Parse {
             file: path.display().to_string(),
             line: 1,
             col: 1,
-            msg: "header has neither `measured_step_s` (step cases) nor `expected_ettr` (reliability cases)".into(),
+            msg: "header has none of `measured_step_s` (step cases), `expected_ettr` (reliability cases), `published_days` (whole runs)"
+                .into(),
         })
     }
 }

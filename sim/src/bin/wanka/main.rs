@@ -381,6 +381,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
+                wanka_sim::validate::CaseKind::WholeRun => {
+                    let r = wanka_sim::validate::whole_run::validate_whole_runs(&cases, &catalog)?;
+                    if json {
+                        emit_json("validate", serde_json::to_value(&r)?)?;
+                    } else {
+                        emit(&report::whole_run_text(&r));
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
                 wanka_sim::validate::CaseKind::Reliability => {
                     let r = wanka_sim::validate::validate_reliability(&cases, wanka_sim::validate::RELIABILITY_SEEDS)?;
                     if json {

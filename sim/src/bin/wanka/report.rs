@@ -425,6 +425,84 @@ pub fn reliability_text(r: &ReliabilityReport) -> String {
     o
 }
 
+/// A published figure or prediction in the unit the case compares (days or GPU-hours).
+fn measure_text(measure: &str, v: f64) -> String {
+    if measure == "days" { format!("{v:.1} d") } else { format!("{:.2}M GPU-h", v / 1e6) }
+}
+
+pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport) -> String {
+    use wanka_sim::validate::whole_run::SEARCH_SPEEDUP_LIMIT;
+    let mut o = String::new();
+    let _ = writeln!(o, "whole-run validation: {} (Monte Carlo p50 with failures)", r.file);
+    let _ = writeln!(
+        o,
+        "  {:<30} {:>18} {:>14} {:>14} {:>8} {:>4} {:>14} {:>8} {:>9}",
+        "case", "devices", "published", "pinned", "error", "tol", "searched", "error", "speed-up"
+    );
+    for c in &r.cases {
+        let pin = c
+            .pinned
+            .as_ref()
+            .map_or("-".into(), |p| measure_text(&c.measure, if c.measure == "days" { p.days_p50 } else { p.gpu_hours_p50 }));
+        let srch = c
+            .searched
+            .as_ref()
+            .map_or("-".into(), |p| measure_text(&c.measure, if c.measure == "days" { p.days_p50 } else { p.gpu_hours_p50 }));
+        let pct = |e: Option<f64>| e.map_or("-".into(), |e| format!("{:+.1}%", 100.0 * e));
+        let ok = match c.within_tolerance {
+            Some(true) => "ok",
+            Some(false) => "MISS",
+            None => "",
+        };
+        let flag = if c.search_flagged { " (!)" } else { "" };
+        let _ = writeln!(
+            o,
+            "  {:<30} {:>18} {:>14} {:>14} {:>8} {:>4} {:>14} {:>8} {:>9}{flag}",
+            c.id,
+            format!("{} x {}", c.gpus, c.chip),
+            measure_text(&c.measure, c.published),
+            pin,
+            pct(c.error),
+            ok,
+            srch,
+            pct(c.searched_error),
+            pct(c.search_speedup),
+        );
+        if let Some(p) = &c.pinned {
+            let _ = writeln!(
+                o,
+                "      published layout: {}  step {:.2} s, MFU {:.1}%, MTTI {:.1} h",
+                p.parallelism,
+                p.step_s,
+                100.0 * p.mfu,
+                p.mtti_hours
+            );
+        }
+        if let Some(p) = &c.searched {
+            let _ = writeln!(o, "      searched layout:  {}  step {:.2} s, MFU {:.1}%", p.parallelism, p.step_s, 100.0 * p.mfu);
+        }
+        if !c.search_reason.is_empty() {
+            let _ = writeln!(o, "      why the published layout is slower: {}", c.search_reason);
+        }
+        if let Some(f) = &c.failure {
+            let _ = writeln!(o, "      FAILED: {f}");
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n  pinned: {} of {} within tolerance (MAPE {:.1}%); searched: {} of {} within tolerance; {} searched plans more than {:.0}% faster than the published one without a stated reason (!); {} failed",
+        r.pinned_within_tolerance,
+        r.pinned_cases,
+        100.0 * r.pinned_mape,
+        r.searched_within_tolerance,
+        r.searched_cases,
+        r.search_flagged,
+        100.0 * SEARCH_SPEEDUP_LIMIT,
+        r.failed
+    );
+    o
+}
+
 pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "plan      {}", c.plan);
