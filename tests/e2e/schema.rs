@@ -107,7 +107,8 @@ fn real_outputs_match_their_schemas() {
     let compare = schema("compare");
     assert_valid("compare", &compare, &wanka(["-q", "compare", "--seeds", "3", "--json"]).success().json(), "default plan");
     let validate = schema("validate");
-    for f in ["scenarios/validation/holdout_cases.csv", "scenarios/validation/reliability_cases.csv", "scenarios/validation/whole_runs.csv"] {
+    for f in ["scenarios/validation/holdout_cases.csv", "scenarios/validation/reliability_cases.csv", "scenarios/validation/whole_runs.csv"]
+    {
         let r = wanka(["validate", f, "--json"]);
         assert!(r.code == Some(0) || r.code == Some(1), "{r}");
         assert_valid("validate", &validate, &r.json(), f);
