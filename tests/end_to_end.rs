@@ -7,5 +7,7 @@
 //! - `bad_input`: the corpus of bad scenarios in `bad_scenarios/` and the good scenarios;
 //! - `cli`: the catalog, the infeasibility report and command-line errors;
 //! - `determinism`: identical input gives byte-identical output.
+//! - `outputs`: output files through symlinks, special files refused before work, failed writes, stdout;
+//! - `fuzz`: mutated scenario, plan and sweep files through `fuzz/src/harness.rs` for a fixed budget.
 
 mod e2e;

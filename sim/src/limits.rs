@@ -71,6 +71,49 @@ pub const MAX_THREADS: usize = 1024;
 /// Largest scenario, plan, sweep, catalog or case file, bytes.
 pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
+// Catalog figures (`chips.ron`, `fabrics.ron`, also read from `--catalog-dir`): wide bands around
+// every real device (an H100 is 989 TFLOP/s, 80 GB, 3.35 TB/s, 700 W, about 30,000 USD), so a typo
+// of several orders of magnitude, a sign or a non-number is refused, never priced or simulated.
+
+/// Dense tensor throughput of one device, TFLOP/s (or TOP/s): 1 GFLOP/s to 1 EFLOP/s.
+pub const CHIP_TFLOPS: (f64, f64) = (1e-3, 1e6);
+/// Device memory, GB (1 MB to 1 PB).
+pub const CHIP_MEMORY_GB: (f64, f64) = (1e-3, 1e6);
+/// Device memory or scale-up bandwidth, GB/s (1 MB/s to 10 PB/s).
+pub const CHIP_GB_PER_S: (f64, f64) = (1e-3, 1e7);
+/// Devices of one scale-up domain.
+pub const CHIP_SCALE_UP_DOMAIN: (u32, u32) = (1, 1_000_000);
+/// Power of one device, W.
+pub const CHIP_TDP_W: (f64, f64) = (1.0, 1e5);
+/// Host power of one node, W.
+pub const HOST_W_PER_NODE: (f64, f64) = (0.0, 1e6);
+/// Price of one device or one network port, USD (ten million: 300x an H100).
+pub const DEVICE_USD: (f64, f64) = (0.0, 1e7);
+/// Overhead of one node (host, chassis), USD.
+pub const NODE_USD: (f64, f64) = (0.0, 1e8);
+/// Storage of a cluster, USD (a trillion).
+pub const STORAGE_USD: (f64, f64) = (0.0, 1e12);
+/// Rental price, USD per device-hour.
+pub const RENTAL_USD_PER_DEVICE_HOUR: (f64, f64) = (0.0, 1e5);
+/// Amortisation period of purchased hardware, years (a month to a century).
+pub const AMORTISATION_YEARS: (f64, f64) = (1.0 / 12.0, 100.0);
+/// Electricity price, USD per kWh.
+pub const USD_PER_KWH: (f64, f64) = (0.0, 100.0);
+/// Power usage effectiveness of a facility.
+pub const PUE: (f64, f64) = (1.0, 10.0);
+/// A facility's power cap, MW.
+pub const FACILITY_CAP_MW: (f64, f64) = (1e-6, 1e5);
+/// Bandwidth of one scale-out port or scale-up link, Gbit/s per direction (1 Mbit/s to 1 Pbit/s).
+pub const FABRIC_GBIT: (f64, f64) = (1e-3, 1e6);
+/// A latency (fabric hop, switch hop), microseconds: up to a second.
+pub const LATENCY_US: (f64, f64) = (0.0, 1e6);
+/// Fixed cost of a kernel launch gap, microseconds: up to a second.
+pub const KERNEL_OVERHEAD_US: (f64, f64) = (0.0, 1e6);
+/// GEMM dimension that halves efficiency (a calibration figure).
+pub const GEMM_HALF_DIM: (f64, f64) = (0.0, 1e9);
+/// Oversubscription ratio of a switch tier (1 = non-blocking).
+pub const OVERSUBSCRIPTION: (f64, f64) = (1.0, 1000.0);
+
 fn invalid(file: &str, field: &str, msg: String) -> WankaError {
     WankaError::Invalid { file: file.into(), field: field.into(), msg }
 }
@@ -87,6 +130,19 @@ pub fn in_range(file: &str, field: &str, v: f64, lo: f64, hi: f64, unit: &str) -
     }
     let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
     Err(invalid(file, field, format!("must be in [{}, {}]{unit}, got {}", num(lo), num(hi), num(v))))
+}
+
+/// `v` in the band `(lo, hi)` (see [`in_range`]).
+pub fn in_band(file: &str, field: &str, v: f64, band: (f64, f64), unit: &str) -> Result<(), WankaError> {
+    in_range(file, field, v, band.0, band.1, unit)
+}
+
+/// A fraction in (0, 1] (efficiencies, ceilings).
+pub fn fraction(file: &str, field: &str, v: f64) -> Result<(), WankaError> {
+    if v > 0.0 && v <= 1.0 {
+        return Ok(());
+    }
+    Err(invalid(file, field, format!("must be in (0, 1], got {}", num(v))))
 }
 
 /// A number of Monte Carlo seeds: 1 to [`MAX_SEEDS`].

@@ -413,6 +413,7 @@ impl Scenario {
         if !(0.0..0.9).contains(&f) {
             return bad("framework.moe_comm_sm_fraction", format!("must be in [0, 0.9), got {f}"));
         }
+        self.framework.check_numbers(file, "framework")?;
         if let ModelRef::Custom(m) = &self.model {
             m.check(file)?;
         }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::support::{Run, repo_root, wanka};
 
 const BAD_DIR: &str = "tests/bad_scenarios";
-const MIN_BAD_FILES: usize = 95;
+const MIN_BAD_FILES: usize = 135;
 
 /// `.ron` files directly in `dir` (relative to the repository root), sorted.
 fn ron_files(dir: &str) -> Vec<PathBuf> {

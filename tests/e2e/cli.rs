@@ -353,3 +353,88 @@ fn compare_reports_mtti_per_candidate() {
         assert!(m > 0.1 && m < 1000.0, "{}: {m}", c["name"]);
     }
 }
+
+#[test]
+fn catalog_dir_figures_out_of_range_name_file_field_and_range() {
+    // Each edit of a copied catalog puts one figure out of its band: the error (exit 2, before any
+    // simulation) names the file, the entry and field, and the allowed range.
+    let dir = temp_dir("catalog_bands");
+    let src = super::support::repo_root().join("scenarios/catalog");
+    let h100 = "price_usd: Some(27500.0),         // S: Raymond James";
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("chips.ron", h100, "price_usd: Some(-1.0), //", "field `chips[h100-sxm].price_usd`: must be in [0, 10000000] USD, got -1"),
+        ("chips.ron", h100, "price_usd: Some(1e308), //", "field `chips[h100-sxm].price_usd`: must be in [0, 10000000] USD, got 1e308"),
+        (
+            "chips.ron",
+            "tdp_w: 700.0,                     // V: Llama 3",
+            "tdp_w: -700.0, //",
+            "field `chips[h100-sxm].tdp_w`: must be in [1, 100000] W",
+        ),
+        (
+            "chips.ron",
+            "bf16_dense_tflops: 989.0,         // S: H100 SXM5",
+            "bf16_dense_tflops: 1e308, //",
+            "field `chips[h100-sxm].bf16_dense_tflops`: must be in [0.001, 1000000] TFLOP/s, got 1e308",
+        ),
+        (
+            "fabrics.ron",
+            "latency_us: 5.0,                  // M: as ib-hdr; switch port-to-port",
+            "latency_us: NaN, //",
+            "field `fabrics[ib-ndr].latency_us`: must be in [0, 1000000] us, got NaN",
+        ),
+        (
+            "fabrics.ron",
+            "gbit_per_s_per_direction: 400.0,  // S: P §10, 400 Gb/s per port",
+            "gbit_per_s_per_direction: inf, //",
+            "field `fabrics[ib-ndr].gbit_per_s_per_direction`: must be in [0.001, 1000000] Gbit/s, got inf",
+        ),
+    ];
+    for (i, (file, from, to, want)) in cases.iter().enumerate() {
+        let cat = dir.join(format!("catalog{i}"));
+        std::fs::create_dir_all(&cat).unwrap();
+        for f in ["chips.ron", "fabrics.ron", "failures.ron", "stacks.ron"] {
+            std::fs::copy(src.join(f), cat.join(f)).unwrap();
+        }
+        let text = std::fs::read_to_string(cat.join(file)).unwrap();
+        assert_eq!(text.matches(from).count(), 1, "{file} must hold `{from}` once");
+        std::fs::write(cat.join(file), text.replacen(from, to, 1)).unwrap();
+        let run = wanka(["--catalog-dir".as_ref(), cat.as_os_str(), "step".as_ref(), "scenarios/default.ron".as_ref()]);
+        assert_eq!(run.code, Some(2), "{run}");
+        let named = format!("{}: {want}", cat.join(file).display());
+        assert!(run.stderr.contains(&named), "want `{named}`\n{run}");
+        assert!(run.stdout.is_empty() && !run.stderr.contains("panicked"), "{run}");
+    }
+}
+
+#[test]
+fn two_pools_of_one_chip_run_as_one_pool_with_a_note() {
+    let dir = temp_dir("same_chip_pools");
+    let plan = std::fs::read_to_string(super::support::repo_root().join("fuzz/seeds/plan_small.ron")).unwrap();
+    let two = plan.replace(r#"(chip: "a800-sxm-80gb", count: 4, gpus_per_node: 4)"#, r#"(chip: "h100-sxm", count: 4, gpus_per_node: 4)"#);
+    assert_ne!(two, plan);
+    let p = super::support::write_file(&dir, "two.ron", &two);
+    let v = wanka(["compare".as_ref(), "--seeds".as_ref(), "1".as_ref(), "--json".as_ref(), p.as_os_str()]).success().json();
+    let b = v["candidates"].as_array().unwrap().iter().find(|c| c["name"] == "b").expect("candidate b");
+    assert_eq!(b["chips"], "8 x h100-sxm", "{b}");
+    assert!(b["mixed_options"].as_array().unwrap().iter().all(|o| !o["strategy"].as_str().unwrap().starts_with("hetero")), "{b}");
+    let flags: Vec<&str> = b["flags"].as_array().unwrap().iter().filter_map(|f| f.as_str()).collect();
+    assert!(flags.iter().any(|f| f.contains("pools of one chip merged: 4 x h100-sxm + 4 x h100-sxm run as 8 x h100-sxm")), "{flags:?}");
+}
+
+#[test]
+fn uneven_pipeline_chunks_are_noted() {
+    // 126 layers over PP16 x vpp 4: the chunks cannot be even; the report says so.
+    let run = wanka(["step", "scenarios/examples/llama3-405b-16k.ron"]).success();
+    assert!(run.stdout.contains("uneven pipeline chunks: 126 layers do not divide into pp x vpp = 16 x 4 chunks"), "{run}");
+    // 32 layers over PP4 with vpp 3 (8 layers a stage): vpp does not divide a stage's layers.
+    let dir = temp_dir("uneven_vpp");
+    let s = FIVE_LINES.replace("training:", "parallelism: (tp: 8, pp: 4, dp: 2, schedule: Interleaved, vpp: 3),\n    training:");
+    let p = super::support::write_file(&dir, "vpp3.ron", &s);
+    let run = wanka(["step".as_ref(), p.as_os_str()]).success();
+    assert!(run.stdout.contains("vpp = 3 does not divide the 8 layers of a stage"), "{run}");
+    // An even split says nothing.
+    let s = FIVE_LINES.replace("training:", "parallelism: (tp: 8, pp: 4, dp: 2, schedule: Interleaved, vpp: 2),\n    training:");
+    let p = super::support::write_file(&dir, "vpp2.ron", &s);
+    let run = wanka(["step".as_ref(), p.as_os_str()]).success();
+    assert!(!run.stdout.contains("uneven pipeline chunks"), "{run}");
+}

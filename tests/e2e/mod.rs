@@ -3,6 +3,8 @@ pub mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod fuzz;
+mod outputs;
 mod schema;
 mod sweep;
 mod sweep_deploy;

@@ -273,39 +273,60 @@ impl Catalog {
         Ok(cat)
     }
 
+    /// Every figure within its band of [`crate::limits`] (named with the file, the entry and the field),
+    /// and every reference resolved.
     fn check(&self, chips_name: &str, fabrics_name: &str) -> Result<(), WankaError> {
+        use crate::limits::{self as l, fraction, in_band};
         let bad = |file: &str, field: String, msg: String| WankaError::Invalid { file: file.to_string(), field, msg };
         for cal in self.calibrations.values() {
             let f = format!("calibrations[{}]", cal.id);
-            for (name, v) in [("gemm_max_fraction", cal.gemm_max_fraction), ("hbm_fraction", cal.hbm_fraction)] {
-                if !(v > 0.0 && v <= 1.0) {
-                    return Err(bad(chips_name, format!("{f}.{name}"), format!("must be in (0, 1], got {v}")));
+            fraction(chips_name, &format!("{f}.gemm_max_fraction"), cal.gemm_max_fraction)?;
+            fraction(chips_name, &format!("{f}.hbm_fraction"), cal.hbm_fraction)?;
+            for (name, v) in [
+                ("attention_fraction", cal.attention_fraction),
+                ("native_attention_fraction", cal.native_attention_fraction),
+                ("fp8_gemm_max_fraction", cal.fp8_gemm_max_fraction),
+            ] {
+                if let Some(v) = v {
+                    fraction(chips_name, &format!("{f}.{name}"), v)?;
                 }
             }
-            if !(cal.gemm_half_dim >= 0.0 && cal.gemm_half_dim.is_finite()) || !(cal.kernel_overhead_us >= 0.0) {
-                return Err(bad(chips_name, f, "gemm_half_dim and kernel_overhead_us must be >= 0".into()));
-            }
+            in_band(chips_name, &format!("{f}.gemm_half_dim"), cal.gemm_half_dim, l::GEMM_HALF_DIM, "")?;
+            in_band(chips_name, &format!("{f}.kernel_overhead_us"), cal.kernel_overhead_us, l::KERNEL_OVERHEAD_US, "us")?;
         }
         for chip in self.chips.values() {
             let f = format!("chips[{}]", chip.id);
-            for (name, v) in [
-                ("bf16_dense_tflops", chip.bf16_dense_tflops),
-                ("hbm_gb", chip.hbm_gb),
-                ("hbm_gb_per_s", chip.hbm_gb_per_s),
-                ("scale_up_gb_per_s_bidir", chip.scale_up_gb_per_s_bidir),
-                ("tdp_w", chip.tdp_w),
-            ] {
-                if !(v > 0.0 && v.is_finite()) {
-                    return Err(bad(chips_name, format!("{f}.{name}"), format!("must be a positive number, got {v}")));
-                }
+            let field = |name: &str| format!("{f}.{name}");
+            in_band(chips_name, &field("bf16_dense_tflops"), chip.bf16_dense_tflops, l::CHIP_TFLOPS, "TFLOP/s")?;
+            if let Some(v) = chip.fp8_dense_tflops {
+                in_band(chips_name, &field("fp8_dense_tflops"), v, l::CHIP_TFLOPS, "TFLOP/s")?;
             }
-            if let Some(v) = chip.host_link_gb_per_s
-                && !(v > 0.0 && v.is_finite())
-            {
-                return Err(bad(chips_name, format!("{f}.host_link_gb_per_s"), format!("must be a positive number, got {v}")));
+            if let Some(v) = chip.host_link_gb_per_s {
+                in_band(chips_name, &field("host_link_gb_per_s"), v, l::CHIP_GB_PER_S, "GB/s")?;
             }
-            if chip.scale_up_domain == 0 {
-                return Err(bad(chips_name, format!("{f}.scale_up_domain"), "must be at least 1".into()));
+            if let Some(v) = chip.int8_dense_tops {
+                in_band(chips_name, &field("int8_dense_tops"), v, l::CHIP_TFLOPS, "TOP/s")?;
+            }
+            in_band(chips_name, &field("hbm_gb"), chip.hbm_gb, l::CHIP_MEMORY_GB, "GB")?;
+            in_band(chips_name, &field("hbm_gb_per_s"), chip.hbm_gb_per_s, l::CHIP_GB_PER_S, "GB/s")?;
+            in_band(chips_name, &field("scale_up_gb_per_s_bidir"), chip.scale_up_gb_per_s_bidir, l::CHIP_GB_PER_S, "GB/s")?;
+            in_band(chips_name, &field("tdp_w"), chip.tdp_w, l::CHIP_TDP_W, "W")?;
+            if let Some(v) = chip.price_usd {
+                in_band(chips_name, &field("price_usd"), v, l::DEVICE_USD, "USD")?;
+            }
+            if let Some(v) = chip.rental_usd_per_hour {
+                in_band(chips_name, &field("rental_usd_per_hour"), v, l::RENTAL_USD_PER_DEVICE_HOUR, "USD per device-hour")?;
+            }
+            if let Some(v) = chip.host_w_per_node {
+                in_band(chips_name, &field("host_w_per_node"), v, l::HOST_W_PER_NODE, "W")?;
+            }
+            let (lo, hi) = l::CHIP_SCALE_UP_DOMAIN;
+            if !(lo..=hi).contains(&chip.scale_up_domain) {
+                return Err(bad(
+                    chips_name,
+                    field("scale_up_domain"),
+                    format!("must be between {lo} and {hi} devices, got {}", chip.scale_up_domain),
+                ));
             }
             if !self.calibrations.contains_key(&chip.calibration) {
                 return Err(bad(
@@ -324,27 +345,25 @@ impl Catalog {
         }
         for fab in self.fabrics.values() {
             let f = format!("fabrics[{}]", fab.id);
-            if !(fab.gbit_per_s_per_direction > 0.0)
-                || !(fab.latency_us >= 0.0)
-                || !(fab.collective_efficiency > 0.0 && fab.collective_efficiency <= 1.0)
-            {
-                return Err(bad(
-                    fabrics_name,
-                    f,
-                    "needs gbit_per_s_per_direction > 0, latency_us >= 0, collective_efficiency in (0, 1]".into(),
-                ));
-            }
+            in_band(fabrics_name, &format!("{f}.gbit_per_s_per_direction"), fab.gbit_per_s_per_direction, l::FABRIC_GBIT, "Gbit/s")?;
+            in_band(fabrics_name, &format!("{f}.latency_us"), fab.latency_us, l::LATENCY_US, "us")?;
+            fraction(fabrics_name, &format!("{f}.collective_efficiency"), fab.collective_efficiency)?;
         }
         for t in self.topologies.values() {
             let f = format!("topologies[{}]", t.id);
-            if t.nodes_per_leaf == 0 || t.nodes_per_pod < t.nodes_per_leaf || t.leaf_oversubscription < 1.0 || t.core_oversubscription < 1.0
-            {
+            if t.nodes_per_leaf == 0 || t.nodes_per_pod < t.nodes_per_leaf {
                 return Err(bad(
                     fabrics_name,
-                    f,
-                    "needs nodes_per_leaf >= 1, nodes_per_pod >= nodes_per_leaf, oversubscription ratios >= 1".into(),
+                    format!("{f}.nodes_per_pod"),
+                    format!(
+                        "needs nodes_per_leaf >= 1 and nodes_per_pod >= nodes_per_leaf, got {} and {}",
+                        t.nodes_per_leaf, t.nodes_per_pod
+                    ),
                 ));
             }
+            in_band(fabrics_name, &format!("{f}.leaf_oversubscription"), t.leaf_oversubscription, l::OVERSUBSCRIPTION, "")?;
+            in_band(fabrics_name, &format!("{f}.core_oversubscription"), t.core_oversubscription, l::OVERSUBSCRIPTION, "")?;
+            in_band(fabrics_name, &format!("{f}.switch_hop_latency_us"), t.switch_hop_latency_us, l::LATENCY_US, "us")?;
         }
         Ok(())
     }

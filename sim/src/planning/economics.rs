@@ -83,47 +83,29 @@ pub struct Economics {
 pub const AVG_TO_MAX: f64 = 0.75;
 
 pub fn check(money: &Money, power: &Power, file: &str, field: &str) -> Result<(), WankaError> {
-    let bad = |f: &str, msg: String| Err(WankaError::Invalid { file: file.into(), field: format!("{field}.{f}"), msg });
-    let nonneg = |v: f64| v >= 0.0 && v.is_finite();
+    use crate::limits::{self as l, in_band};
+    let f = |name: &str| format!("{field}.{name}");
     match money {
         Money::Purchase { card_usd, node_overhead_usd, network_usd_per_port, storage_usd, amortisation_years } => {
-            if let Some(c) = card_usd
-                && !nonneg(*c)
-            {
-                return bad("money.card_usd", format!("price must be >= 0 USD, got {c}"));
+            if let Some(c) = card_usd {
+                in_band(file, &f("money.card_usd"), *c, l::DEVICE_USD, "USD")?;
             }
-            for (n, v) in
-                [("node_overhead_usd", *node_overhead_usd), ("network_usd_per_port", *network_usd_per_port), ("storage_usd", *storage_usd)]
-            {
-                if !nonneg(v) {
-                    return bad(&format!("money.{n}"), format!("price must be >= 0 USD, got {v}"));
-                }
-            }
-            if !(*amortisation_years > 0.0 && amortisation_years.is_finite()) {
-                return bad("money.amortisation_years", format!("must be positive, got {amortisation_years}"));
-            }
+            in_band(file, &f("money.node_overhead_usd"), *node_overhead_usd, l::NODE_USD, "USD")?;
+            in_band(file, &f("money.network_usd_per_port"), *network_usd_per_port, l::DEVICE_USD, "USD")?;
+            in_band(file, &f("money.storage_usd"), *storage_usd, l::STORAGE_USD, "USD")?;
+            in_band(file, &f("money.amortisation_years"), *amortisation_years, l::AMORTISATION_YEARS, "years")?;
         }
         Money::Rental { usd_per_device_hour } => {
-            if !nonneg(*usd_per_device_hour) {
-                return bad("money.usd_per_device_hour", format!("price must be >= 0 USD, got {usd_per_device_hour}"));
-            }
+            in_band(file, &f("money.usd_per_device_hour"), *usd_per_device_hour, l::RENTAL_USD_PER_DEVICE_HOUR, "USD")?;
         }
     }
-    if !(power.pue >= 1.0 && power.pue.is_finite()) {
-        return bad("power.pue", format!("must be >= 1.0, got {}", power.pue));
+    in_band(file, &f("power.pue"), power.pue, l::PUE, "")?;
+    in_band(file, &f("power.usd_per_kwh"), power.usd_per_kwh, l::USD_PER_KWH, "USD")?;
+    if let Some(h) = power.host_w_per_node {
+        in_band(file, &f("power.host_w_per_node"), h, l::HOST_W_PER_NODE, "W")?;
     }
-    if !nonneg(power.usd_per_kwh) {
-        return bad("power.usd_per_kwh", format!("price must be >= 0, got {}", power.usd_per_kwh));
-    }
-    if let Some(h) = power.host_w_per_node
-        && !nonneg(h)
-    {
-        return bad("power.host_w_per_node", format!("must be >= 0 W, got {h}"));
-    }
-    if let Some(c) = power.facility_cap_mw
-        && !(c > 0.0 && c.is_finite())
-    {
-        return bad("power.facility_cap_mw", format!("must be positive, got {c}"));
+    if let Some(c) = power.facility_cap_mw {
+        in_band(file, &f("power.facility_cap_mw"), c, l::FACILITY_CAP_MW, "MW")?;
     }
     Ok(())
 }
@@ -175,7 +157,7 @@ pub fn economics(
             (hw, hw)
         }
     };
-    Ok(Economics {
+    let e = Economics {
         capex_usd: capex,
         hardware_usd,
         energy_mwh,
@@ -184,7 +166,24 @@ pub fn economics(
         usd_per_million_tokens: total_usd / (tokens / 1e6),
         peak_mw: peak_w * power.pue / 1e6,
         avg_mw: avg_w * power.pue / 1e6,
-    })
+    };
+    // Every input is bounded ([`check`], the catalog's bands), so this holds; a non-finite or negative
+    // figure is refused rather than ranked (an infinite cost must never reach the Pareto front).
+    for (name, v) in [
+        ("capex_usd", e.capex_usd),
+        ("hardware_usd", e.hardware_usd),
+        ("energy_mwh", e.energy_mwh),
+        ("energy_usd", e.energy_usd),
+        ("total_usd", e.total_usd),
+        ("usd_per_million_tokens", e.usd_per_million_tokens),
+        ("peak_mw", e.peak_mw),
+        ("avg_mw", e.avg_mw),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(format!("the run's {name} comes out as {v} (wall clock {wall_days} days): a price, power or size is out of range"));
+        }
+    }
+    Ok(e)
 }
 
 #[cfg(test)]
@@ -220,6 +219,40 @@ mod tests {
         let money = Money::Rental { usd_per_device_hour: -1.0 };
         let power = Power { host_w_per_node: None, pue: 1.2, usd_per_kwh: 0.08, facility_cap_mw: None };
         let e = check(&money, &power, "p.ron", "candidates[0]").unwrap_err().to_string();
-        assert!(e.contains("candidates[0].money.usd_per_device_hour"), "{e}");
+        assert!(e.contains("p.ron") && e.contains("candidates[0].money.usd_per_device_hour") && e.contains("[0, 100000]"), "{e}");
+    }
+
+    #[test]
+    fn huge_prices_are_refused_and_totals_stay_finite() {
+        let power = Power { host_w_per_node: None, pue: 1.2, usd_per_kwh: 0.08, facility_cap_mw: None };
+        let money = |storage: f64| Money::Purchase {
+            card_usd: None,
+            node_overhead_usd: 0.0,
+            network_usd_per_port: 0.0,
+            storage_usd: storage,
+            amortisation_years: 4.0,
+        };
+        let e = check(&money(1e308), &power, "p.ron", "candidates[2]").unwrap_err().to_string();
+        assert!(e.contains("candidates[2].money.storage_usd") && e.contains("1e308") && e.contains("[0, 1000000000000] USD"), "{e}");
+        for bad in [f64::NAN, f64::INFINITY, -1.0] {
+            assert!(check(&money(bad), &power, "p.ron", "c").is_err(), "storage {bad} accepted");
+        }
+        // At every bound at once the totals are finite.
+        let chip = Catalog::builtin().chip("h100-sxm").unwrap();
+        let pools = [PoolHw { chip, devices: u64::from(u32::MAX), gpus_per_node: 8 }];
+        let max = Money::Purchase {
+            card_usd: Some(1e7),
+            node_overhead_usd: 1e8,
+            network_usd_per_port: 1e7,
+            storage_usd: 1e12,
+            amortisation_years: 1.0 / 12.0,
+        };
+        let top = Power { host_w_per_node: Some(1e6), pue: 10.0, usd_per_kwh: 100.0, facility_cap_mw: None };
+        check(&max, &top, "p.ron", "c").unwrap();
+        let e = economics(&max, &top, &pools, 1000, crate::limits::MAX_DAYS, 1.0).unwrap();
+        assert!(e.total_usd.is_finite() && e.total_usd > 0.0, "{e:?}");
+        // A non-finite total (an unchecked caller) is refused, not returned.
+        let inf = Money::Rental { usd_per_device_hour: f64::MAX };
+        assert!(economics(&inf, &power, &pools, 0, 10.0, 1e12).unwrap_err().contains("comes out as inf"));
     }
 }

@@ -212,6 +212,9 @@ pub fn simulate_hetero_pipeline(
             let mut lps = vec![1u32; pp as usize];
             lps[s as usize] = n;
             let Some(pl) = mixed_plan(model, seq_len, shape(pp, 1), lps) else { return false };
+            if crate::step::operations(&pl) > crate::step::MAX_STEP_OPERATIONS {
+                return false;
+            }
             let mem = memory::stage_memory(
                 model,
                 &pl,
@@ -235,6 +238,10 @@ pub fn simulate_hetero_pipeline(
     let layers = split_layers(model.layers, &chunk_s, logits_b.max(0.0), &chunk_caps)?;
     let plan = mixed_plan(model, seq_len, shape(pp, vpp), layers.clone())?;
     if plan.micro_batches == 0 || (vpp > 1 && !plan.micro_batches.is_multiple_of(pp)) {
+        return None;
+    }
+    // Past the operation limit the schedule is never built (the step simulator refuses it).
+    if crate::step::operations(&plan) > crate::step::MAX_STEP_OPERATIONS {
         return None;
     }
     let mem = memory::stage_memory(

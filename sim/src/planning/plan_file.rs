@@ -223,6 +223,7 @@ impl PlanFile {
         if let ModelRef::Custom(m) = &g.model {
             m.check(file)?;
         }
+        self.framework.check_numbers(file, "framework")?;
         if self.candidates.is_empty() {
             return bad("candidates".into(), "a plan needs at least one candidate cluster".into());
         }
@@ -242,6 +243,30 @@ impl PlanFile {
             let f = format!("candidates[{i}]");
             if c.pools.is_empty() {
                 return bad(format!("{f}.pools"), format!("candidate `{}` has no chip pool", c.name));
+            }
+            let chips: Vec<&str> = c.pools.iter().map(|p| p.chip.as_str()).collect();
+            for (j, p) in c.pools.iter().enumerate() {
+                if let Some(k) = chips[..j].iter().position(|&id| id == p.chip)
+                    && c.pools[k].gpus_per_node != p.gpus_per_node
+                {
+                    return bad(
+                        format!("{f}.pools[{j}].gpus_per_node"),
+                        format!(
+                            "pools[{k}] is also `{}`, with {} per node: pools of one chip are run as one pool, so they need the \
+                             same gpus_per_node (got {}); give both the same node size or list the nodes as one pool",
+                            p.chip, c.pools[k].gpus_per_node, p.gpus_per_node
+                        ),
+                    );
+                }
+            }
+            let mut distinct = chips.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() > 2 {
+                return bad(
+                    format!("{f}.pools"),
+                    format!("{} different chips ({}); mixed hardware pairs at most two chip types", distinct.len(), distinct.join(", ")),
+                );
             }
             for (j, p) in c.pools.iter().enumerate() {
                 if p.count == 0 {
@@ -292,9 +317,11 @@ impl PlanFile {
         }
         // Pareto front on (p50 days, total cost): no other feasible candidate is at least as good on
         // both and better on one.
-        let feasible: Vec<(f64, f64)> = ranked.iter().filter(|r| r.feasible).map(|r| (r.days.p50, r.economics.total_usd)).collect();
+        // Only finite points take part (economics refuses non-finite costs; this keeps it so).
+        let on_front = |r: &CandidateResult| r.feasible && r.days.p50.is_finite() && r.economics.total_usd.is_finite();
+        let feasible: Vec<(f64, f64)> = ranked.iter().filter(|r| on_front(r)).map(|r| (r.days.p50, r.economics.total_usd)).collect();
         let mut front = Vec::new();
-        for r in ranked.iter_mut().filter(|r| r.feasible) {
+        for r in ranked.iter_mut().filter(|r| on_front(r)) {
             let (d, c) = (r.days.p50, r.economics.total_usd);
             let dominated = feasible.iter().any(|&(d2, c2)| d2 <= d && c2 <= c && (d2 < d || c2 < c));
             r.pareto = !dominated;
@@ -326,6 +353,8 @@ impl PlanFile {
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let seq = self.goal.seq_len;
+        let (merged, merge_note) = merge_same_chip(c);
+        let c = &merged;
         let clusters = resolve_pools(c, catalog, file, &field)?;
         let devices: u64 = clusters.iter().map(|c| c.gpus).sum();
         let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
@@ -354,7 +383,7 @@ impl PlanFile {
             ettr: Stats::default(),
             interruptions: Stats::default(),
             economics: Economics::default(),
-            flags: Vec::new(),
+            flags: merge_note.into_iter().collect(),
             facility_cap_mw: c.power.facility_cap_mw,
             pareto: false,
             search_enumerated: enumerated,
@@ -508,6 +537,26 @@ struct SearchOutcome {
     enumerated: u64,
     feasible: u64,
     rejected: BTreeMap<String, u64>,
+}
+
+/// A candidate whose pools of one chip are merged into one (in the order of their first pool), with a
+/// note saying so: two pools of the same chip and node size are one cluster, not mixed hardware
+/// (`check` refuses them with different node sizes).
+fn merge_same_chip(c: &Candidate) -> (Candidate, Option<String>) {
+    let mut pools: Vec<Pool> = Vec::with_capacity(c.pools.len());
+    for p in &c.pools {
+        match pools.iter_mut().find(|q| q.chip == p.chip) {
+            Some(q) => q.count = q.count.saturating_add(p.count),
+            None => pools.push(p.clone()),
+        }
+    }
+    if pools.len() == c.pools.len() {
+        return (c.clone(), None);
+    }
+    let before = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
+    let after = pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
+    let note = format!("pools of one chip merged: {before} run as {after} (the same chip is one pool, not mixed hardware)");
+    (Candidate { pools, ..c.clone() }, Some(note))
 }
 
 /// The pools of a candidate resolved against the catalog (errors name `candidates[i].pools[j]`).

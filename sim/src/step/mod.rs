@@ -48,6 +48,9 @@ impl Scenario {
         let r = self.resolve(catalog, file)?;
         let mut result =
             simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))?;
+        if let Some(n) = uneven_chunks_note(&r.plan, r.model.layers) {
+            result.notes.insert(0, n);
+        }
         // A knob left open that memory decided is said, never silent.
         if let Ok(open) = resolve_plan(&r.model, &self.parallelism, self.training.seq_len, r.cluster.gpus)
             && open.vpp > r.plan.vpp
@@ -64,6 +67,28 @@ impl Scenario {
         }
         Ok(result)
     }
+}
+
+/// A note when the layers do not split evenly over the pipeline's chunks (`pp × vpp`): the chunks then
+/// hold different layer counts (balanced with the output layer, see `parallelism::resolve`), which
+/// Megatron-LM accepts only with an explicit uneven split (`--decoder-first-pipeline-num-layers`,
+/// `--decoder-last-pipeline-num-layers`); a vpp that does not divide a stage's layers is never silent.
+pub fn uneven_chunks_note(plan: &Plan, layers: u32) -> Option<String> {
+    let chunks = plan.pp * plan.vpp;
+    if chunks <= 1 || layers.is_multiple_of(chunks) {
+        return None;
+    }
+    let lo = plan.layers_per_chunk.iter().min().copied().unwrap_or(0);
+    let hi = plan.layers_per_chunk.iter().max().copied().unwrap_or(0);
+    let what = if plan.vpp > 1 && layers.is_multiple_of(plan.pp) {
+        format!("vpp = {} does not divide the {} layers of a stage", plan.vpp, layers / plan.pp)
+    } else {
+        format!("{layers} layers do not divide into pp x vpp = {} x {} chunks", plan.pp, plan.vpp)
+    };
+    Some(format!(
+        "uneven pipeline chunks: {what}, so chunks hold {lo} to {hi} layers (balanced with the output layer); Megatron-LM needs \
+         an explicit uneven split for this (--decoder-first/last-pipeline-num-layers)"
+    ))
 }
 
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
@@ -84,7 +109,9 @@ pub fn resolve_plan_fitting(
     fw: &FrameworkSpec,
 ) -> Result<Plan, Vec<Violation>> {
     let plan = resolve_plan(model, spec, seq_len, cluster.gpus)?;
-    if spec.vpp.is_some() || plan.vpp <= 1 {
+    // Past the operation limit the schedule is not built here either ([`simulate`] refuses the plan
+    // with the limit): building it to measure its memory would take minutes and gigabytes.
+    if spec.vpp.is_some() || plan.vpp <= 1 || operations(&plan) > MAX_STEP_OPERATIONS {
         return Ok(plan);
     }
     for v in (1..=plan.vpp).rev() {
@@ -111,9 +138,15 @@ pub fn resolve_plan_fitting(
 /// global batch), and simulating it would take seconds and gigabytes.
 pub const MAX_STEP_OPERATIONS: u64 = 4_000_000;
 
+/// Pipeline operations of one step of `plan` (forward and backward per micro-batch and chunk, over all
+/// stages), checked against [`MAX_STEP_OPERATIONS`] before a schedule is built.
+pub fn operations(plan: &Plan) -> u64 {
+    2 * u64::from(plan.micro_batches) * u64::from(plan.vpp) * u64::from(plan.pp)
+}
+
 /// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
 pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<StepResult, WankaError> {
-    let ops = 2 * u64::from(plan.micro_batches) * u64::from(plan.vpp) * u64::from(plan.pp);
+    let ops = operations(plan);
     if ops > MAX_STEP_OPERATIONS {
         return Err(WankaError::Infeasible {
             reasons: vec![Violation::OperationLimit {

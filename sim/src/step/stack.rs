@@ -216,6 +216,23 @@ impl FrameworkSpec {
     pub fn for_stack(id: &str) -> Result<FrameworkSpec, WankaError> {
         Ok(profile(id)?.framework.clone())
     }
+    /// The numeric settings within their meaning: the per-step overhead at most an hour (a step must
+    /// fit in the longest run many times over), the SM share of overlapped MoE communication in
+    /// [0, 0.9), the routing imbalance (busiest device's routed rows over the mean) in [1, 8]. `prefix`
+    /// leads every field name (`framework`, `stacks[id].settings`).
+    pub fn check_numbers(&self, file: &str, prefix: &str) -> Result<(), WankaError> {
+        use crate::limits::in_range;
+        in_range(file, &format!("{prefix}.iteration_overhead_s"), self.iteration_overhead_s, 0.0, 3600.0, "seconds")?;
+        let f = self.moe_comm_sm_fraction;
+        if !(0.0..0.9).contains(&f) {
+            return Err(WankaError::Invalid {
+                file: file.into(),
+                field: format!("{prefix}.moe_comm_sm_fraction"),
+                msg: format!("must be in [0, 0.9), got {}", crate::limits::num(f)),
+            });
+        }
+        in_range(file, &format!("{prefix}.moe_routing_imbalance"), self.moe_routing_imbalance, 1.0, 8.0, "x the mean")
+    }
     /// One line naming the stack and what was changed from it.
     pub fn describe(&self) -> String {
         let name = profile(&self.stack).map(|p| p.name.as_str()).unwrap_or("?");
@@ -274,6 +291,7 @@ pub fn parse_stacks(text: &str, file: &str) -> Result<Vec<StackProfile>, WankaEr
             field: format!("stacks[{}].settings.{missing}", e.id),
             msg: "every stack profile must set every framework field".into(),
         })?;
+        framework.check_numbers(file, &format!("stacks[{}].settings", e.id))?;
         out.push(StackProfile { id: e.id, name: e.name, period: e.period, basis: e.basis, framework });
     }
     Ok(out)

@@ -10,7 +10,7 @@ use super::file::{AxisKind, BaseSrc, EconomicsSpec, Sampling, SweepSrc, parse_ax
 use super::path::FieldPath;
 use super::ron_value::{self, Node};
 use super::table::Column;
-use super::{Axis, COST_OUTPUTS, LEAD, LoadOptions, MAX_POINTS, OUTPUTS, Point, invalid, point_seed};
+use super::{Axis, COST_OUTPUTS, LEAD, LoadOptions, OUTPUTS, Point, invalid, point_seed};
 use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
 use crate::hardware::topology::Cluster;
@@ -91,8 +91,10 @@ pub(super) fn load_base(src: &SweepSrc, path: &Path, catalog: &Catalog) -> Resul
     if let Some(e) = &src.economics {
         econ = Some(e.clone());
     }
-    if let Some(e) = &src.economics {
-        econ = Some(e.clone());
+    // Checked before the base becomes a document: a NaN would turn into JSON null there and come back
+    // as a type error on whichever axis is applied first.
+    if let Some(e) = &econ {
+        economics::check(&e.money, &e.power, &file, "economics")?;
     }
     Ok((base_scenario, econ, base))
 }
@@ -207,8 +209,14 @@ pub(super) fn dimensions(src: &SweepSrc, axes: &[Axis], file: &str) -> Result<Ve
     Ok(dims)
 }
 
-/// Coordinates of every point, one per dimension.
-pub(super) fn coordinates(sampling: &Sampling, dims: &[Vec<usize>], axes: &[Axis], file: &str) -> Result<Vec<Vec<Coord>>, WankaError> {
+/// Coordinates of every point, one per dimension; more than `max_points` points are refused.
+pub(super) fn coordinates(
+    sampling: &Sampling,
+    dims: &[Vec<usize>],
+    axes: &[Axis],
+    max_points: u64,
+    file: &str,
+) -> Result<Vec<Vec<Coord>>, WankaError> {
     let coords: Vec<Vec<Coord>> = match sampling {
         Sampling::Grid => {
             let mut lens = Vec::new();
@@ -219,8 +227,8 @@ pub(super) fn coordinates(sampling: &Sampling, dims: &[Vec<usize>], axes: &[Axis
                 })?;
                 lens.push(len);
             }
-            let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l).filter(|t| *t <= MAX_POINTS));
-            let total = total.ok_or_else(|| invalid(file, "axes", format!("the grid has more than {MAX_POINTS} points")))?;
+            let total = lens.iter().try_fold(1u64, |acc, &l| acc.checked_mul(l).filter(|t| *t <= max_points));
+            let total = total.ok_or_else(|| invalid(file, "axes", format!("the grid has more than {max_points} points")))?;
             (0..total)
                 .map(|mut i| {
                     let mut c = vec![Coord::Index(0, 1); dims.len()];
@@ -233,8 +241,8 @@ pub(super) fn coordinates(sampling: &Sampling, dims: &[Vec<usize>], axes: &[Axis
                 .collect()
         }
         Sampling::Random { n, seed } | Sampling::LatinHypercube { n, seed } => {
-            if *n == 0 || *n > MAX_POINTS {
-                return Err(invalid(file, "sampling", format!("n must be between 1 and {MAX_POINTS}, got {n}")));
+            if *n == 0 || *n > max_points {
+                return Err(invalid(file, "sampling", format!("n must be between 1 and {max_points}, got {n}")));
             }
             let lhs = matches!(sampling, Sampling::LatinHypercube { .. });
             let cols: Vec<Vec<f64>> = (0..dims.len()).map(|d| unit_samples(*seed, d as u64, *n, lhs)).collect();

@@ -100,6 +100,10 @@ pub struct LoadOptions {
     pub set: Vec<(String, String)>,
     /// Monte Carlo seeds per point instead of the file's `seeds`.
     pub seeds: Option<u64>,
+    /// Refuse a sweep of more points than this (below [`MAX_POINTS`]; `None`: that limit), checked
+    /// before any point is built: a caller with a tighter budget than the library's (the fuzz harness)
+    /// does not pay for building a million points.
+    pub max_points: Option<u64>,
 }
 
 /// A loaded, fully checked sweep.
@@ -204,7 +208,8 @@ impl Sweep {
         let (axes, axis_seed) = build::parse_axes(&src, &doc, &file)?;
         build::check_sets_not_axes(&src, opts, &axes, &file)?;
         let dims = build::dimensions(&src, &axes, &file)?;
-        let coords = build::coordinates(&src.sampling, &dims, &axes, &file)?;
+        let max_points = opts.max_points.map_or(MAX_POINTS, |m| m.min(MAX_POINTS));
+        let coords = build::coordinates(&src.sampling, &dims, &axes, max_points, &file)?;
         let (columns, axis_columns) = build::columns(&axes, econ.is_some());
         let mut fp = Fingerprint::new();
         fp.add(FORMAT.as_bytes());

@@ -123,8 +123,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WankaError> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp).map_err(|e| write_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| write_err(&tmp, e))?;
-    f.sync_all().map_err(|e| write_err(&tmp, e))?;
+    // A failed write (no space, file size limit) leaves neither the file nor the temporary behind.
+    if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(path, e));
+    }
     drop(f);
     if let Err(e) = std::fs::rename(&tmp, path) {
         let _ = std::fs::remove_file(&tmp);

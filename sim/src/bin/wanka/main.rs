@@ -215,6 +215,14 @@ fn with_progress<T>(what: &str, unit: &str, total: u64, quiet: bool, work: impl 
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if stdout_was_closed() {
+        errln!(
+            "error: cannot write stdout: it was closed when wanka started (`>&-`; stdout is /dev/null opened read-write, as \
+             the runtime reopens a closed stdout), so the report would be lost; send it to a file, or to a write-only \
+             `>/dev/null` to discard it"
+        );
+        return ExitCode::from(2);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -448,14 +456,38 @@ fn check_writable(path: &std::path::Path) -> Result<()> {
     Ok(wanka_sim::sweep::table::check_writable(path)?)
 }
 
-/// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking.
+/// Write to stdout; a closed pipe (`wanka … | head`) ends output quietly instead of panicking; any
+/// other write error (`>/dev/full`: no space left) is an error, exit code 2.
 fn emit(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        errln!("error: writing output: {e}");
+        errln!("error: cannot write stdout: {e}");
         std::process::exit(2);
     }
+}
+
+/// Whether stdout was closed when the process started (`wanka step s.ron >&-`). The Rust runtime
+/// reopens a closed descriptor 0–2 on `/dev/null` before `main`, so writes would succeed and the
+/// report vanish with exit code 0. It opens it read-write, while a shell's `>/dev/null` opens it
+/// write-only: on Linux `/proc/self/fdinfo/1` tells the two apart. A stdout on /dev/null opened
+/// read-write on purpose (`1<>/dev/null`, Python's `subprocess.DEVNULL`) looks the same and is refused
+/// too; the error says to discard output with a write-only `>/dev/null`. Elsewhere, or without `/proc`,
+/// this says `false` (a closed stdout then goes unnoticed).
+fn stdout_was_closed() -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let on_null = std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == std::path::Path::new("/dev/null"));
+    if !on_null {
+        return false;
+    }
+    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else { return false };
+    // `flags:` is octal; the access mode is its two low bits (O_RDWR = 2).
+    info.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        .is_some_and(|flags| flags & 3 == 2)
 }

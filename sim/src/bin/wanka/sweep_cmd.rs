@@ -110,7 +110,7 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog, quiet: bool) -> Result<ExitCode> {
     if let Some(o) = a.out.as_ref().filter(|o| o.exists() && !o.is_dir()) {
         bail!("{}: cannot write: --out must be a directory", o.display());
     }
-    let sw = Sweep::load(&a.file, catalog, &LoadOptions { set, seeds: a.seeds })?;
+    let sw = Sweep::load(&a.file, catalog, &LoadOptions { set, seeds: a.seeds, max_points: None })?;
     let shard = a.shard.unwrap_or(Shard::ALL);
     let mine: Vec<&Point> = sw.points.iter().filter(|p| shard.contains(p.index)).collect();
     if a.check {
@@ -169,7 +169,7 @@ pub fn sweep(a: SweepArgs, catalog: &Catalog, quiet: bool) -> Result<ExitCode> {
 pub fn merge(a: MergeArgs, catalog: &Catalog) -> Result<ExitCode> {
     let expected = match &a.sweep {
         Some(f) => {
-            let sw = Sweep::load(f, catalog, &LoadOptions { set: parse_sets(&a.set)?, seeds: a.seeds })?;
+            let sw = Sweep::load(f, catalog, &LoadOptions { set: parse_sets(&a.set)?, seeds: a.seeds, max_points: None })?;
             Some((f.display().to_string(), sw.fingerprint))
         }
         None => None,

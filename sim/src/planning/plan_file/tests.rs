@@ -29,7 +29,7 @@ fn invalid_plans_get_clear_errors() {
     let e = err(&no_cands);
     assert!(e.contains("candidates") && e.contains("at least one candidate"), "{e}");
     let e = err(&PLAN.replace("usd_per_device_hour: 2.0", "usd_per_device_hour: -2.0"));
-    assert!(e.contains("candidates[0].money.usd_per_device_hour") && e.contains(">= 0"), "{e}");
+    assert!(e.contains("candidates[0].money.usd_per_device_hour") && e.contains("must be in [0, 100000] USD, got -2"), "{e}");
     let e = err(&PLAN.replace("count: 64", "count: 0"));
     assert!(e.contains("candidates[0].pools[0].count") && e.contains("zero devices"), "{e}");
     let e = err(&PLAN.replace("pue: 1.2", "pue: 0.9"));

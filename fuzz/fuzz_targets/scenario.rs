@@ -1,0 +1,4 @@
+//! `cargo fuzz run scenario`: see `fuzz/README.md`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wanka_fuzz::harness::scenario(data));
