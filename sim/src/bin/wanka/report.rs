@@ -167,16 +167,17 @@ pub fn catalog_text(c: &Catalog) -> String {
         );
     }
     let _ = writeln!(o, "\nfabrics ({}):", c.fabrics.len());
-    let _ = writeln!(o, "  {:<20} {:<10} {:>12} {:>10} {:>6}  name", "id", "kind", "Gbit/s/dir", "latency us", "eff");
+    let _ = writeln!(o, "  {:<22} {:<10} {:>12} {:>10} {:>6} {:>6}  name", "id", "kind", "Gbit/s/dir", "latency us", "eff", "domain");
     for f in c.fabrics.values() {
         let _ = writeln!(
             o,
-            "  {:<20} {:<10} {:>12.0} {:>10.1} {:>6.2}  {}",
+            "  {:<22} {:<10} {:>12.0} {:>10.1} {:>6.2} {:>6}  {}",
             f.id,
             format!("{:?}", f.kind),
             f.gbit_per_s_per_direction,
             f.latency_us,
             f.collective_efficiency,
+            f.domain_devices.map_or("-".to_string(), |d| d.to_string()),
             f.name
         );
     }
