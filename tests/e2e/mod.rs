@@ -3,6 +3,7 @@ pub mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod domains;
 mod schema;
 mod sweep;
 mod sweep_deploy;

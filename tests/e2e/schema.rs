@@ -97,11 +97,18 @@ fn real_outputs_match_their_schemas() {
     );
     let min = min.display().to_string();
     let step = schema("step");
-    for f in ["scenarios/default.ron", "scenarios/examples/llama3-405b-16k.ron", "scenarios/examples/deepseek-v3-2048-h800.ron", &min] {
+    for f in [
+        "scenarios/default.ron",
+        "scenarios/examples/llama3-405b-16k.ron",
+        "scenarios/examples/deepseek-v3-2048-h800.ron",
+        "scenarios/examples/gb200-nvl72-128.ron",
+        "scenarios/examples/cloudmatrix384-1536.ron",
+        &min,
+    ] {
         assert_valid("step", &step, &wanka(["step", f, "--json"]).success().json(), f);
     }
     let run = schema("run");
-    for f in ["scenarios/examples/llama3-405b-16k.ron", &min] {
+    for f in ["scenarios/examples/llama3-405b-16k.ron", "scenarios/examples/gb200-nvl72-128.ron", &min] {
         assert_valid("run", &run, &wanka(["-q", "run", f, "--seeds", "3", "--json"]).success().json(), f);
     }
     let compare = schema("compare");

@@ -47,7 +47,12 @@ pub struct Goal {
 pub struct Pool {
     pub chip: String,
     pub count: u32,
+    /// Devices per scale-up domain (server, NVL72 rack, CloudMatrix supernode); `count` need not fill
+    /// whole domains (the report counts the remainder as idle).
     pub gpus_per_node: u32,
+    /// Devices of each domain the job may use (partial racks); all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_per_domain: Option<u32>,
 }
 
 /// One candidate cluster.
@@ -139,6 +144,9 @@ pub struct CandidateResult {
     /// How far step predictions are from published runs for each chip family of the candidate and the
     /// plan's stack (out of sample).
     pub accuracy: Vec<crate::step::accuracy::AccuracyNote>,
+    /// How the best plan sits on the pool's scale-up domains (single-pool candidates): TP/EP groups
+    /// inside a domain, domains occupied, idle devices.
+    pub placement: Option<crate::hardware::topology::Placement>,
     /// The training run's inputs as simulated (feasible candidates): for callers that want more of
     /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
     #[serde(skip)]
@@ -247,11 +255,8 @@ impl PlanFile {
                 if p.count == 0 {
                     return bad(format!("{f}.pools[{j}].count"), format!("pool of `{}` has zero devices", p.chip));
                 }
-                if p.gpus_per_node == 0 || p.count % p.gpus_per_node != 0 {
-                    return bad(
-                        format!("{f}.pools[{j}].gpus_per_node"),
-                        format!("{} devices do not fill whole nodes of {}", p.count, p.gpus_per_node),
-                    );
+                if p.gpus_per_node == 0 {
+                    return bad(format!("{f}.pools[{j}].gpus_per_node"), "must be at least 1 device per node".into());
                 }
             }
             economics::check(&c.money, &c.power, file, &f)?;
@@ -365,6 +370,7 @@ impl PlanFile {
             mixed_options: options.clone(),
             mixed_verdict,
             accuracy: accuracy_notes(&clusters, &self.framework.stack),
+            placement: None,
             run_inputs: None,
         };
         let Some(best) = options.first() else {
@@ -377,6 +383,24 @@ impl PlanFile {
             return Ok(result);
         };
         result.feasible = true;
+        result.placement = match (clusters.as_slice(), result.top_plans.first()) {
+            ([cl], Some(top)) => {
+                let mut used = cl.clone();
+                used.gpus -= top.idle_devices.min(cl.gpus);
+                crate::step::resolve_plan(model, &top.spec, seq, used.gpus).ok().map(|plan| {
+                    let mut p = crate::step::placement(&used, &plan);
+                    // Devices the layout leaves unused count as idle too.
+                    p.idle_devices += top.idle_devices;
+                    p
+                })
+            }
+            _ => None,
+        };
+        if let Some(p) = &result.placement
+            && (p.idle_devices > 0 || p.unusable_devices > 0 || !p.across_domains.is_empty())
+        {
+            result.flags.push(format!("placement: {}", p.describe()));
+        }
         result.parallelism = format!("{}: {}", best.strategy, best.layout);
         result.step_s = best.step_s;
         result.tokens_per_s = best.tokens_per_s;
@@ -403,7 +427,7 @@ impl PlanFile {
         result.ettr = mc.ettr;
         result.interruptions = mc.interruptions;
         let pools: Vec<PoolHw> =
-            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
+            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.domain_devices }).collect();
         result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
         result.run_inputs = Some(inputs);
@@ -514,7 +538,13 @@ struct SearchOutcome {
 fn resolve_pools(c: &Candidate, catalog: &Catalog, file: &str, field: &str) -> Result<Vec<Cluster>, WankaError> {
     let mut clusters = Vec::with_capacity(c.pools.len());
     for (j, p) in c.pools.iter().enumerate() {
-        let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
+        let spec = ClusterSpec {
+            chip: p.chip.clone(),
+            gpus: p.count,
+            gpus_per_node: p.gpus_per_node,
+            usable_per_domain: p.usable_per_domain,
+            network: c.network.clone(),
+        };
         let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
             WankaError::Invalid { file, field: f, msg } => {
                 WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
@@ -579,6 +609,7 @@ pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate
             chip: p.chip.clone(),
             gpus: (u64::from(p.count) - best.idle_devices) as u32,
             gpus_per_node: p.gpus_per_node,
+            usable_per_domain: p.usable_per_domain,
             network: cand.network.clone(),
         },
         parallelism: best.spec.clone(),

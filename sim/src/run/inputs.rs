@@ -40,6 +40,7 @@ impl Scenario {
         ctx.scenario = self.name.clone();
         ctx.step_s = step.step_s;
         ctx.mfu = step.mfu;
+        ctx.placement = Some(step.placement.clone());
         Ok((inputs, ctx))
     }
 
@@ -195,6 +196,7 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
         restart_s,
         hot_spare_nodes,
         devices,
+        placement: None,
     };
     Ok((inputs, ctx))
 }
@@ -256,6 +258,9 @@ pub struct RunContext {
     pub restart_s: f64,
     pub hot_spare_nodes: u32,
     pub devices: u64,
+    /// How the job sits on its scale-up domains (scenario runs; `None` for plan candidates, whose
+    /// placement is the candidate's). A failing node in the run model is one such domain.
+    pub placement: Option<crate::hardware::topology::Placement>,
 }
 
 /// Result of `wanka run`.
