@@ -102,7 +102,10 @@ fn run_reports_the_placement_and_what_a_failing_node_means() {
     let p = &v["context"]["placement"];
     assert_eq!((p["domains"].as_u64(), p["idle_devices"].as_u64()), (Some(2), Some(16)), "{p}");
     let text = wanka(["run", rel, "--seeds", "2"]).success().stdout;
-    assert!(text.contains("domains   2 domains of 72") && text.contains("a failing node is a whole 72-device domain"), "{text}");
+    assert!(
+        text.contains("domains   2 domains of 72") && text.contains("failures count 8-device servers inside the 72-device domains"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -112,4 +115,42 @@ fn usable_devices_above_the_rack_size_name_the_field() {
     let run = wanka(["step", f.to_str().unwrap()]);
     assert_eq!(run.code, Some(2), "{run}");
     assert!(run.stderr.contains("cluster.usable_per_domain") && run.stderr.contains("between 1 and gpus_per_node (72), got 80"), "{run}");
+}
+
+#[test]
+fn the_2026_plan_compares_supernodes_and_names_its_estimates() {
+    let plan = "scenarios/plan_2026_supernodes.ron";
+    let t0 = std::time::Instant::now();
+    let v = wanka(["-q", "compare", plan, "--json"]).success().json();
+    // The default plan's budget on this machine class: the bundled plans must stay interactive.
+    assert!(t0.elapsed().as_secs() < 120, "took {:?}", t0.elapsed());
+    let cands = v["candidates"].as_array().expect("candidates");
+    assert_eq!(cands.len(), 4);
+    let by_name =
+        |prefix: &str| cands.iter().find(|c| c["name"].as_str().unwrap().starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"));
+    // 4,096 GB200 on racks of 72: ceil(4096 / 72) = 57 racks, 57 x 72 - 4096 = 8 idle.
+    let gb = by_name("57 GB200");
+    let p = &gb["placement"];
+    assert_eq!((p["domain_devices"].as_u64(), p["domains"].as_u64(), p["idle_devices"].as_u64()), (Some(72), Some(57), Some(8)), "{p}");
+    // 6,144 910C on supernodes of 384: 16 exactly, nothing idle; TP inside a supernode.
+    let cm = by_name("16 CloudMatrix");
+    let p = &cm["placement"];
+    assert_eq!((p["domain_devices"].as_u64(), p["domains"].as_u64(), p["idle_devices"].as_u64()), (Some(384), Some(16), Some(0)), "{p}");
+    assert!(p["inside_domain"][0].as_str().unwrap().starts_with("TP"), "{p}");
+    // Every candidate resting on figures without a published run says so in its flags.
+    let flags = |c: &Value| c["flags"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let cm_flags = flags(cm);
+    for needle in [
+        "no published Ascend 910C training run",
+        "not priced",
+        "ascend-910c: catalog figures include estimates",
+        "failure rates are an estimate",
+    ] {
+        assert!(cm_flags.iter().any(|f| f.contains(needle)), "CloudMatrix flags lack {needle:?}: {cm_flags:?}");
+    }
+    let gb_flags = flags(gb);
+    assert!(gb_flags.iter().any(|f| f.contains("no published GB200 fleet failure data")), "{gb_flags:?}");
+    assert!(gb_flags.iter().any(|f| f.starts_with("placement: 57 domains of 72")), "{gb_flags:?}");
+    let h20 = by_name("10k H20");
+    assert!(h20["placement"]["idle_devices"].as_u64() == Some(0), "{}", h20["placement"]);
 }

@@ -113,6 +113,8 @@ fn real_outputs_match_their_schemas() {
     }
     let compare = schema("compare");
     assert_valid("compare", &compare, &wanka(["-q", "compare", "--seeds", "3", "--json"]).success().json(), "default plan");
+    let p2026 = wanka(["-q", "compare", "scenarios/plan_2026_supernodes.ron", "--seeds", "3", "--json"]).success().json();
+    assert_valid("compare", &compare, &p2026, "2026 plan");
     let validate = schema("validate");
     for f in ["scenarios/validation/holdout_cases.csv", "scenarios/validation/reliability_cases.csv"] {
         let r = wanka(["validate", f, "--json"]);

@@ -70,6 +70,10 @@ pub struct Candidate {
     pub run: RunSpec,
     pub money: Money,
     pub power: Power,
+    /// Figures this candidate rests on that no published run or datasheet confirms (a price without a
+    /// quote, a power figure derived from a ratio): each is printed as a flag, so the report names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub estimates: Vec<String>,
 }
 
 /// Search and Monte Carlo settings.
@@ -387,12 +391,8 @@ impl PlanFile {
             ([cl], Some(top)) => {
                 let mut used = cl.clone();
                 used.gpus -= top.idle_devices.min(cl.gpus);
-                crate::step::resolve_plan(model, &top.spec, seq, used.gpus).ok().map(|plan| {
-                    let mut p = crate::step::placement(&used, &plan);
-                    // Devices the layout leaves unused count as idle too.
-                    p.idle_devices += top.idle_devices;
-                    p
-                })
+                // On the devices the layout uses (the search's own idle devices are its `idle_devices`).
+                crate::step::resolve_plan(model, &top.spec, seq, used.gpus).ok().map(|plan| crate::step::placement(&used, &plan))
             }
             _ => None,
         };
@@ -400,6 +400,15 @@ impl PlanFile {
             && (p.idle_devices > 0 || p.unusable_devices > 0 || !p.across_domains.is_empty())
         {
             result.flags.push(format!("placement: {}", p.describe()));
+        }
+        if let Some(p) = &result.placement
+            && p.domain_devices > crate::run::inputs::FAILURE_NODE_DEVICES
+        {
+            result.flags.push(format!(
+                "failures: node rates counted per {}-device server inside the {}-device domains; a fault of the domain's own switches is not in the profile (estimate)",
+                crate::run::inputs::FAILURE_NODE_DEVICES,
+                p.domain_devices
+            ));
         }
         result.parallelism = format!("{}: {}", best.strategy, best.layout);
         result.step_s = best.step_s;
@@ -412,7 +421,7 @@ impl PlanFile {
             tokens: self.goal.tokens,
             tokens_per_s: best.tokens_per_s,
             devices: best.devices_used,
-            gpus_per_node: first.gpus_per_node,
+            gpus_per_node: first.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES),
             params: model.params(seq).total,
             nic_gb_per_s: first.nic_peak_bytes_per_s() / 1e9,
             degraded_speed: vec![1.0],
@@ -428,10 +437,19 @@ impl PlanFile {
         result.interruptions = mc.interruptions;
         let pools: Vec<PoolHw> =
             clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.domain_devices }).collect();
-        result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
+        // Spares are failure-profile nodes; bought as whole domains of the first pool.
+        let node = u64::from(job_node_devices(first));
+        let spare_domains = (u64::from(inputs.hot_spare_nodes) * node).div_ceil(u64::from(first.domain_devices)) as u32;
+        result.economics = economics::economics(&c.money, &c.power, &pools, spare_domains, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
         result.run_inputs = Some(inputs);
         result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
+        result.flags.extend(c.estimates.iter().map(|e| format!("estimate: {e}")));
+        for cl in &clusters {
+            if cl.chip.confidence.to_lowercase().contains("estimat") {
+                result.flags.push(format!("{}: catalog figures include estimates ({})", cl.chip.id, cl.chip.confidence));
+            }
+        }
         Ok(result)
     }
 
@@ -532,6 +550,11 @@ struct SearchOutcome {
     enumerated: u64,
     feasible: u64,
     rejected: BTreeMap<String, u64>,
+}
+
+/// Devices of one failure-profile node of a cluster (see [`crate::run::inputs::FAILURE_NODE_DEVICES`]).
+fn job_node_devices(cl: &Cluster) -> u32 {
+    cl.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES)
 }
 
 /// The pools of a candidate resolved against the catalog (errors name `candidates[i].pools[j]`).

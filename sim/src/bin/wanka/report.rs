@@ -332,12 +332,12 @@ pub fn run_text(r: &RunReport) -> String {
         writeln!(o, "target    {:.3e} tokens = {} of uninterrupted training on {} devices", c.tokens, duration(c.ideal_days), c.devices);
     if let Some(p) = &c.placement {
         let _ = writeln!(o, "domains   {}", p.describe());
-        if p.domain_devices > 8 {
+        if p.domain_devices > wanka_sim::run::inputs::FAILURE_NODE_DEVICES {
             let _ = writeln!(
                 o,
-                "          a failing node is a whole {}-device domain here (the profiles' node rates are per 8-GPU server: node failures are counted {:.0}x too rarely, and each takes the domain out)",
-                p.domain_devices,
-                f64::from(p.domain_devices) / 8.0
+                "          failures count {}-device servers inside the {}-device domains (the profiles' node rates are per server); a fault of the domain's own switches is not in the profile",
+                wanka_sim::run::inputs::FAILURE_NODE_DEVICES,
+                p.domain_devices
             );
         }
     }
