@@ -169,7 +169,8 @@ fn garbage_and_extreme_input_never_panics() {
 #[test]
 fn unknown_gpus_message_names_the_field() {
     let mut h = harness();
-    set_field(&mut h, "GPUs", "10241");
+    // A count need not fill whole nodes any more (10,241 is a plan mismatch now); zero is a cluster error.
+    set_field(&mut h, "GPUs", "0");
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("field `cluster.gpus`")), "{errors:?}");
@@ -271,6 +272,9 @@ fn clicking_a_listed_scenario_opens_it() {
         |p: &&std::path::PathBuf| wanka_sim::Scenario::load(p).is_err() && wanka_sim::planning::plan_file::PlanFile::load(p).is_err();
     if let Some(not_scenario) = files.iter().find(neither) {
         let name = wanka_gui::files::display_name(Some(&dir), not_scenario);
+        // The list scrolls (it holds more files than it shows): bring the entry into view first.
+        h.get_by_label(&name).scroll_to_me();
+        h.run_steps(2);
         h.get_by_label(&name).click();
         h.run_steps(2);
         assert!(h.state().path.as_deref().is_some_and(|p| p.ends_with("default.ron")));
@@ -281,6 +285,8 @@ fn clicking_a_listed_scenario_opens_it() {
         return; // no other scenario in this checkout
     };
     let name = wanka_gui::files::display_name(Some(&dir), &other);
+    h.get_by_label(&name).scroll_to_me();
+    h.run_steps(2);
     h.get_by_label(&name).click();
     h.run_steps(2);
     wait_idle(&mut h);

@@ -21,6 +21,7 @@ fn bench_search(c: &mut Criterion) {
         chip: "h100-sxm".into(),
         gpus: 16384,
         gpus_per_node: 8,
+        usable_per_domain: None,
         network: NetworkSpec { fabric: "roce-400g".into(), nic_gbit_per_s_per_gpu: 400.0, topology: "meta-roce-clos".into() },
     };
     let cluster = Cluster::resolve(&spec, Catalog::builtin(), "bench").unwrap();

@@ -127,6 +127,8 @@ pub struct ClusterSrc {
     #[serde(default)]
     pub gpus_per_node: Option<u32>,
     #[serde(default)]
+    pub usable_per_domain: Option<u32>,
+    #[serde(default)]
     pub network: NetworkSrc,
 }
 
@@ -255,6 +257,7 @@ impl TryFrom<ScenarioSrc> for Scenario {
             chip: c.chip.clone(),
             gpus: c.gpus,
             gpus_per_node,
+            usable_per_domain: c.usable_per_domain,
             network: NetworkSpec { fabric, nic_gbit_per_s_per_gpu: nic, topology },
         };
         let seq_len = match src.training.seq_len {

@@ -38,7 +38,26 @@ const GPT3_NO_SHARDING: &str = r#"// GPT-3 175B, TP1 PP1 DP8, ZeRO-0: cannot fit
 #[test]
 fn catalog_lists_chips() {
     let run = wanka(["catalog"]).success();
-    for id in ["a100-sxm-80gb", "h100-sxm"] {
+    // Including the 2026 purchase-decision parts and scale-up fabrics (issue 20).
+    for id in [
+        "a100-sxm-80gb",
+        "h100-sxm",
+        "ascend-910c",
+        "ascend-910a",
+        "kunlunxin-p800",
+        "enflame-t20",
+        "mlu590",
+        "gb300",
+        "b300",
+        "mi325x",
+        "mi355x",
+        "tpu-v6e",
+        "h100-nvl",
+        "ub-cloudmatrix",
+        "nvlink5-nvl72",
+        "infinity-fabric-cdna4",
+        "tpu-ici-v6e",
+    ] {
         assert!(run.stdout.lines().any(|l| l.split_whitespace().next() == Some(id)), "`wanka catalog` does not list {id}:\n{}", run.stdout);
     }
 }

@@ -3,6 +3,7 @@ pub mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod domains;
 mod fuzz;
 mod outputs;
 mod schema;

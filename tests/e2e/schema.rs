@@ -97,15 +97,24 @@ fn real_outputs_match_their_schemas() {
     );
     let min = min.display().to_string();
     let step = schema("step");
-    for f in ["scenarios/default.ron", "scenarios/examples/llama3-405b-16k.ron", "scenarios/examples/deepseek-v3-2048-h800.ron", &min] {
+    for f in [
+        "scenarios/default.ron",
+        "scenarios/examples/llama3-405b-16k.ron",
+        "scenarios/examples/deepseek-v3-2048-h800.ron",
+        "scenarios/examples/gb200-nvl72-128.ron",
+        "scenarios/examples/cloudmatrix384-1536.ron",
+        &min,
+    ] {
         assert_valid("step", &step, &wanka(["step", f, "--json"]).success().json(), f);
     }
     let run = schema("run");
-    for f in ["scenarios/examples/llama3-405b-16k.ron", &min] {
+    for f in ["scenarios/examples/llama3-405b-16k.ron", "scenarios/examples/gb200-nvl72-128.ron", &min] {
         assert_valid("run", &run, &wanka(["-q", "run", f, "--seeds", "3", "--json"]).success().json(), f);
     }
     let compare = schema("compare");
     assert_valid("compare", &compare, &wanka(["-q", "compare", "--seeds", "3", "--json"]).success().json(), "default plan");
+    let p2026 = wanka(["-q", "compare", "scenarios/plan_2026_supernodes.ron", "--seeds", "3", "--json"]).success().json();
+    assert_valid("compare", &compare, &p2026, "2026 plan");
     let validate = schema("validate");
     for f in ["scenarios/validation/holdout_cases.csv", "scenarios/validation/reliability_cases.csv", "scenarios/validation/whole_runs.csv"]
     {

@@ -185,6 +185,11 @@ pub struct Fabric {
     pub collective_efficiency: f64,
     /// Switch can reduce in the network (SHARP, NVLS).
     pub in_network_reduction: bool,
+    /// Largest scale-up domain the fabric builds, devices (72 for an NVL72 rack, 384 for CloudMatrix);
+    /// `None` where not recorded (and for scale-out fabrics). A chip on this fabric may not claim a
+    /// larger `scale_up_domain`.
+    #[serde(default)]
+    pub domain_devices: Option<u32>,
 }
 
 /// A scale-out topology template: leaf/spine(/core) with oversubscription.
@@ -335,11 +340,23 @@ impl Catalog {
                     unknown_msg("calibration", &chip.calibration, self.calibrations.keys()),
                 ));
             }
-            if !self.fabrics.contains_key(&chip.scale_up_fabric) {
+            let Some(fabric) = self.fabrics.get(&chip.scale_up_fabric) else {
                 return Err(bad(
                     chips_name,
                     format!("{f}.scale_up_fabric"),
                     unknown_msg("fabric", &chip.scale_up_fabric, self.fabrics.keys()),
+                ));
+            };
+            if let Some(max) = fabric.domain_devices
+                && chip.scale_up_domain > max
+            {
+                return Err(bad(
+                    chips_name,
+                    format!("{f}.scale_up_domain"),
+                    format!(
+                        "{} exceeds the {} devices fabric `{}` builds (fabrics.ron domain_devices)",
+                        chip.scale_up_domain, max, fabric.id
+                    ),
                 ));
             }
         }
@@ -348,6 +365,9 @@ impl Catalog {
             in_band(fabrics_name, &format!("{f}.gbit_per_s_per_direction"), fab.gbit_per_s_per_direction, l::FABRIC_GBIT, "Gbit/s")?;
             in_band(fabrics_name, &format!("{f}.latency_us"), fab.latency_us, l::LATENCY_US, "us")?;
             fraction(fabrics_name, &format!("{f}.collective_efficiency"), fab.collective_efficiency)?;
+            if fab.domain_devices == Some(0) {
+                return Err(bad(fabrics_name, format!("{f}.domain_devices"), "must be at least 1 (or left out)".into()));
+            }
         }
         for t in self.topologies.values() {
             let f = format!("topologies[{}]", t.id);
@@ -513,6 +533,89 @@ mod tests {
         assert_eq!(h100.peak_flops(crate::step::stack::Precision::Fp8).unwrap(), 1979e12);
         // FP16 and BF16 share the 16-bit peak.
         assert_eq!(a100.peak_flops(crate::step::stack::Precision::Fp16).unwrap(), a100.bf16_peak_flops());
+    }
+
+    /// Lines of a catalog file that set a number (`field: 1.0,` or `field: Some(1.0),`) without a `//`
+    /// comment carrying a confidence tag: `V`, `S`, `M`, `D` (the reference notes' tags) or a word saying
+    /// what the figure is when it has no source (fitted, carried, assumption, estimate, placeholder,
+    /// illustrative, limitation, derived).
+    fn figures_without_source(src: &str) -> Vec<String> {
+        const WORDS: [&str; 8] = ["fitted", "carried", "assumption", "estimate", "placeholder", "illustrative", "limitation", "derived"];
+        let mut missing = Vec::new();
+        for (i, line) in src.lines().enumerate() {
+            let (code, comment) = line.split_once("//").unwrap_or((line, ""));
+            let Some((key, value)) = code.trim().split_once(':') else { continue };
+            let value = value.trim().trim_start_matches("Some(");
+            let is_field = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !is_field || !value.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+                continue;
+            }
+            let tagged = comment.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| matches!(w, "V" | "S" | "M" | "D"))
+                || WORDS.iter().any(|w| comment.to_lowercase().contains(w));
+            if !tagged {
+                missing.push(format!("line {}: {}", i + 1, line.trim()));
+            }
+        }
+        missing
+    }
+
+    #[test]
+    fn every_catalog_figure_has_a_source_comment_and_a_confidence_tag() {
+        let failures = include_str!("../../../scenarios/catalog/failures.ron");
+        for (name, src) in [("chips.ron", CHIPS_RON), ("fabrics.ron", FABRICS_RON), ("failures.ron", failures)] {
+            let missing = figures_without_source(src);
+            assert!(missing.is_empty(), "scenarios/catalog/{name}: figures without a tagged source comment:\n{}", missing.join("\n"));
+        }
+        for chip in Catalog::builtin().chips.values() {
+            let first = chip.confidence.split(|c: char| !c.is_ascii_alphanumeric()).next().unwrap_or("");
+            assert!(
+                matches!(first, "V" | "S" | "M" | "D") || chip.confidence.starts_with("estimate"),
+                "{}: confidence `{}` does not start with a tag (V, S, M, D or estimate)",
+                chip.id,
+                chip.confidence
+            );
+        }
+    }
+
+    #[test]
+    fn the_source_check_flags_untagged_and_uncommented_figures() {
+        let src = "(\n  tdp_w: 700.0,\n  hbm_gb: 80.0, // from a blog\n  price_usd: Some(1.0), // S: list price\n  \
+                   latency_us: 2.0, // assumption\n  name: \"x\",\n  price_usd: None,\n  id: \"DSV3\", // M\n)";
+        let missing = figures_without_source(src);
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].starts_with("line 2: tdp_w") && missing[1].starts_with("line 3: hbm_gb"), "{missing:?}");
+    }
+
+    #[test]
+    fn new_2026_parts_are_in_the_catalog_with_their_domains() {
+        let cat = Catalog::builtin();
+        for (id, domain) in [
+            ("ascend-910c", 384),
+            ("ascend-910a", 4),
+            ("kunlunxin-p800", 8),
+            ("enflame-t20", 8),
+            ("mlu590", 8),
+            ("gb300", 72),
+            ("b300", 8),
+            ("mi325x", 8),
+            ("mi355x", 8),
+            ("tpu-v6e", 256),
+            ("h100-nvl", 2),
+        ] {
+            let chip = cat.chip(id).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(chip.scale_up_domain, domain, "{id}");
+        }
+        for (id, devices) in [("nvlink5-nvl72", 72), ("ub-cloudmatrix", 384), ("infinity-fabric-cdna4", 8), ("tpu-ici-v6e", 256)] {
+            assert_eq!(cat.fabric(id).unwrap().domain_devices, Some(devices), "{id}");
+        }
+        assert_eq!(cat.chip("gb200").unwrap().scale_up_fabric, "nvlink5-nvl72");
+    }
+
+    #[test]
+    fn a_chip_domain_larger_than_its_fabric_builds_is_an_error_naming_the_field() {
+        let chips = CHIPS_RON.replace("scale_up_domain: 384,", "scale_up_domain: 512,");
+        let e = Catalog::from_sources(&chips, "chips.ron", FABRICS_RON, "fabrics.ron").unwrap_err().to_string();
+        assert!(e.contains("chips[ascend-910c].scale_up_domain") && e.contains("384") && e.contains("ub-cloudmatrix"), "{e}");
     }
 
     #[test]

@@ -36,8 +36,14 @@ pub struct ClusterSpec {
     pub chip: String,
     /// Devices used by the job.
     pub gpus: u32,
-    /// Devices per node (scale-up domain of the job; at most the chip's domain size).
+    /// Devices per scale-up domain ("node": an 8-GPU server, a 72-GPU NVL72 rack, a 384-NPU CloudMatrix
+    /// supernode; at most the chip's domain size). The job need not fill whole domains: it occupies
+    /// `ceil(gpus / devices used per domain)` of them and the report counts the rest as idle.
     pub gpus_per_node: u32,
+    /// Devices of each domain the job may use (partial racks: spare or failed trays); all of
+    /// `gpus_per_node` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_per_domain: Option<u32>,
     pub network: NetworkSpec,
 }
 
@@ -90,8 +96,87 @@ pub struct Cluster {
     pub scale_out: Fabric,
     pub template: TopologyTemplate,
     pub gpus: u64,
+    /// Job devices per scale-up domain as placed: every rank `r` sits in domain `r / gpus_per_node`
+    /// (the usable devices of a domain, or fewer after [`Cluster::packed`] keeps TP/EP groups whole).
     pub gpus_per_node: u32,
+    /// Devices in one scale-up domain (the scenario's `gpus_per_node`).
+    pub domain_devices: u32,
+    /// Devices of a domain the job may use (`usable_per_domain`, default all).
+    pub usable_per_domain: u32,
     pub nic_gbit_per_s_per_gpu: f64,
+}
+
+/// How a job sits on its scale-up domains (racks, supernodes, servers): the groups kept inside one
+/// domain, the domains it occupies and the devices it leaves idle there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    /// Devices in one scale-up domain.
+    pub domain_devices: u32,
+    /// Devices of a domain the job may use (the rest are declared unusable: spare or failed trays).
+    pub usable_per_domain: u32,
+    /// Devices per domain the job runs on: the largest multiple of the packed groups' span that the
+    /// usable devices hold (a TP or EP group never straddles two domains).
+    pub used_per_domain: u32,
+    /// Devices of the job.
+    pub devices: u64,
+    /// Domains the job occupies: `ceil(devices / used_per_domain)`.
+    pub domains: u64,
+    /// Job devices in the last domain (fewer than `used_per_domain` when it is partly used).
+    pub last_domain_devices: u64,
+    /// Usable devices of the occupied domains the job leaves idle (usable as hot spares):
+    /// `domains · usable_per_domain − devices`.
+    pub idle_devices: u64,
+    /// Devices of the occupied domains declared unusable: `domains · (domain_devices − usable_per_domain)`.
+    pub unusable_devices: u64,
+    /// Parallel groups kept inside one domain, e.g. `TP8`, `EP16 (spans 64)`.
+    pub inside_domain: Vec<String>,
+    /// Parallel groups too large for one domain's usable devices: they cross the scale-out network.
+    pub across_domains: Vec<String>,
+}
+
+impl Placement {
+    /// One line: `2 domains of 72 (72 + 56 used), TP8 inside a domain, 16 idle`.
+    pub fn describe(&self) -> String {
+        let mut used = if self.domains <= 1 || self.last_domain_devices == u64::from(self.used_per_domain) {
+            format!("{} used in each", self.used_per_domain)
+        } else {
+            format!("{} used in {} and {} in the last", self.used_per_domain, self.domains - 1, self.last_domain_devices)
+        };
+        if self.usable_per_domain < self.domain_devices {
+            used.push_str(&format!(" of {} usable", self.usable_per_domain));
+        }
+        let mut o = format!(
+            "{} domain{} of {} ({used}), {} idle device{}",
+            self.domains,
+            if self.domains == 1 { "" } else { "s" },
+            self.domain_devices,
+            self.idle_devices,
+            if self.idle_devices == 1 { "" } else { "s" }
+        );
+        if self.unusable_devices > 0 {
+            o.push_str(&format!(", {} unusable", self.unusable_devices));
+        }
+        if !self.inside_domain.is_empty() {
+            o.push_str(&format!("; inside a domain: {}", self.inside_domain.join(", ")));
+        }
+        if !self.across_domains.is_empty() {
+            o.push_str(&format!("; across domains (larger than {} devices): {}", self.usable_per_domain, self.across_domains.join(", ")));
+        }
+        o
+    }
+}
+
+/// A parallel group that should stay inside one scale-up domain: its name, members and the span of
+/// consecutive ranks one group's block covers (`stride · size`: the groups of that stride tile it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DomainGroup {
+    pub name: &'static str,
+    pub size: u64,
+    pub span: u64,
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 impl Cluster {
@@ -110,8 +195,9 @@ impl Cluster {
                 format!("must be between 1 and the {}'s scale-up domain of {}, got {}", chip.id, chip.scale_up_domain, spec.gpus_per_node),
             );
         }
-        if !spec.gpus.is_multiple_of(spec.gpus_per_node) {
-            return bad("gpus", format!("{} devices do not fill whole nodes of {}", spec.gpus, spec.gpus_per_node));
+        let usable = spec.usable_per_domain.unwrap_or(spec.gpus_per_node);
+        if usable == 0 || usable > spec.gpus_per_node {
+            return bad("usable_per_domain", format!("must be between 1 and gpus_per_node ({}), got {usable}", spec.gpus_per_node));
         }
         if !(spec.network.nic_gbit_per_s_per_gpu > 0.0 && spec.network.nic_gbit_per_s_per_gpu.is_finite()) {
             return bad(
@@ -142,13 +228,53 @@ impl Cluster {
             scale_out,
             template,
             gpus: u64::from(spec.gpus),
-            gpus_per_node: spec.gpus_per_node,
+            gpus_per_node: usable,
+            domain_devices: spec.gpus_per_node,
+            usable_per_domain: usable,
             nic_gbit_per_s_per_gpu: spec.network.nic_gbit_per_s_per_gpu,
         })
     }
 
+    /// Scale-up domains the job occupies (the last one may be partly used).
     pub fn nodes(&self) -> u64 {
-        self.gpus / u64::from(self.gpus_per_node)
+        self.gpus.div_ceil(u64::from(self.gpus_per_node))
+    }
+
+    /// Place the job on its domains: `groups` (TP, EP, …) are packed so that none straddles two
+    /// domains. Their spans' least common multiple is the block a domain holds whole copies of (the
+    /// largest fitting span alone when the multiple exceeds the usable devices); a group larger than a
+    /// domain's usable devices crosses domains, as it must. PP and DP groups cross domains.
+    pub fn place(&self, groups: &[DomainGroup]) -> Placement {
+        let usable = u64::from(self.usable_per_domain);
+        let fitting: Vec<&DomainGroup> = groups.iter().filter(|g| g.size > 1 && g.span <= usable).collect();
+        let lcm = fitting.iter().fold(1u64, |b, g| b / gcd(b, g.span) * g.span);
+        let block = if lcm <= usable { lcm } else { fitting.iter().map(|g| g.span).max().unwrap_or(1) };
+        let used = (usable / block * block).max(1);
+        let domains = self.gpus.div_ceil(used).max(1);
+        let describe = |g: &DomainGroup| {
+            if g.span == g.size { format!("{}{}", g.name, g.size) } else { format!("{}{} (spans {})", g.name, g.size, g.span) }
+        };
+        Placement {
+            domain_devices: self.domain_devices,
+            usable_per_domain: self.usable_per_domain,
+            used_per_domain: used as u32,
+            devices: self.gpus,
+            domains,
+            last_domain_devices: self.gpus - (domains - 1) * used,
+            idle_devices: domains * usable - self.gpus,
+            unusable_devices: domains * u64::from(self.domain_devices - self.usable_per_domain),
+            inside_domain: fitting.iter().filter(|g| block.is_multiple_of(g.span)).map(|g| describe(g)).collect(),
+            across_domains: groups
+                .iter()
+                .filter(|g| g.size > 1 && !(g.span <= usable && block.is_multiple_of(g.span)))
+                .map(describe)
+                .collect(),
+        }
+    }
+
+    /// The same cluster with ranks laid out as `placement` says (its devices used per domain).
+    pub fn packed(&self, placement: &Placement) -> Cluster {
+        Cluster { gpus_per_node: placement.used_per_domain, ..self.clone() }
     }
 
     /// Tier between two devices (by global rank).
@@ -290,7 +416,7 @@ impl ClusterGraph {
         let spines: Vec<NodeIndex> = (0..pods).map(|pod| g.add_node(Vertex::Spine { pod })).collect();
         for (pod, s) in spines.iter().enumerate() {
             // Uplink capacity of a pod: its devices' NIC bandwidth over the oversubscription ratio.
-            let pod_devices = (npp.min(nodes - pod as u64 * npp) * gpn) as f64;
+            let pod_devices = ((npp.min(nodes - pod as u64 * npp) * gpn).min(c.gpus - pod as u64 * npp * gpn)) as f64;
             g.add_edge(*s, core, Edge { tier: Tier::Core, bytes_per_s: pod_devices * nic / c.template.core_oversubscription });
         }
         let leaf_groups = nodes.div_ceil(npl);
@@ -314,6 +440,9 @@ impl ClusterGraph {
             let sw = g.add_node(Vertex::ScaleUpSwitch { node });
             for local in 0..gpn {
                 let rank = node * gpn + local;
+                if rank >= c.gpus {
+                    break; // the last domain is partly used
+                }
                 let d = g.add_node(Vertex::Device { rank });
                 g.add_edge(d, sw, Edge { tier: Tier::ScaleUp, bytes_per_s: up });
                 let rail = if c.template.rails { local as u32 } else { 0 };
@@ -363,6 +492,7 @@ pub(crate) fn test_cluster(chip: &str, gpus: u32, fabric: &str, nic_gbit_per_s_p
         chip: chip.into(),
         gpus,
         gpus_per_node: 8,
+        usable_per_domain: None,
         network: NetworkSpec { fabric: fabric.into(), nic_gbit_per_s_per_gpu, topology: topology.into() },
     };
     Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
@@ -411,16 +541,88 @@ mod tests {
         assert!(tp.ring_bytes_per_s > pod_local.ring_bytes_per_s);
     }
 
+    fn rack_cluster(chip: &str, gpus: u32, domain: u32, usable: Option<u32>) -> Cluster {
+        let spec = ClusterSpec {
+            chip: chip.into(),
+            gpus,
+            gpus_per_node: domain,
+            usable_per_domain: usable,
+            network: NetworkSpec { fabric: "ib-ndr".into(), nic_gbit_per_s_per_gpu: 400.0, topology: "generic-fat-tree".into() },
+        };
+        Cluster::resolve(&spec, Catalog::builtin(), "test").unwrap()
+    }
+    fn group(name: &'static str, size: u64, span: u64) -> DomainGroup {
+        DomainGroup { name, size, span }
+    }
+
+    #[test]
+    fn a_job_need_not_fill_whole_racks_and_the_rest_is_idle() {
+        // 128 GB200 on NVL72 racks, TP8: 72 + 56, 16 idle (2 x 72 - 128).
+        let c = rack_cluster("gb200", 128, 72, None);
+        let p = c.place(&[group("TP", 8, 8)]);
+        assert_eq!((p.domains, p.used_per_domain, p.last_domain_devices, p.idle_devices, p.unusable_devices), (2, 72, 56, 16, 0));
+        assert_eq!(p.inside_domain, vec!["TP8".to_string()]);
+        // TP16 does not tile 72: four whole groups per rack (64 GPUs), so 576 GPUs need 9 racks, 72 idle.
+        let c = rack_cluster("gb200", 576, 72, None);
+        let p = c.place(&[group("TP", 16, 16)]);
+        assert_eq!((p.domains, p.used_per_domain, p.idle_devices), (9, 64, 72));
+        // Packed, a TP16 group runs on the scale-up links; unpacked (ranks 64..79 straddle racks 0 and 1)
+        // its members 64..71 and 72..79 would sit in different racks.
+        let packed = c.packed(&p);
+        assert_eq!(packed.group_path(64, 1, 16).tier, Tier::ScaleUp);
+        assert_ne!(c.group_path(64, 1, 16).tier, Tier::ScaleUp);
+        // EP32 inside a CloudMatrix 384 supernode: 1,536 NPUs fill 4 exactly.
+        let c = rack_cluster("ascend-910c", 1536, 384, None);
+        let p = c.place(&[group("EP", 32, 32)]);
+        assert_eq!((p.domains, p.used_per_domain, p.idle_devices), (4, 384, 0));
+    }
+
+    #[test]
+    fn partial_racks_and_groups_larger_than_a_domain() {
+        // Two spare trays (8 GPUs) per rack: 64 usable of 72; 576 GPUs on 9 racks, 72 unusable, 0 idle.
+        let c = rack_cluster("gb200", 576, 72, Some(64));
+        let p = c.place(&[group("TP", 8, 8)]);
+        assert_eq!((p.domains, p.used_per_domain, p.idle_devices, p.unusable_devices), (9, 64, 0, 72));
+        assert!(p.describe().contains("of 64 usable") && p.describe().contains("72 unusable"), "{}", p.describe());
+        // EP64 spanning 128 ranks on 8-GPU nodes cannot stay inside: it crosses, the node is used whole.
+        let c = rack_cluster("h100-sxm", 1024, 8, None);
+        let p = c.place(&[group("TP", 8, 8), group("EP", 64, 512)]);
+        assert_eq!((p.used_per_domain, p.idle_devices), (8, 0));
+        assert_eq!((p.inside_domain.clone(), p.across_domains.clone()), (vec!["TP8".to_string()], vec!["EP64 (spans 512)".to_string()]));
+        // The usual case is untouched: TP8 on 8-GPU nodes places every node whole.
+        let p = c.place(&[group("TP", 8, 8)]);
+        assert_eq!((p.used_per_domain, p.domains, p.idle_devices), (8, 128, 0));
+        assert_eq!(c.packed(&p).gpus_per_node, c.gpus_per_node);
+    }
+
+    #[test]
+    fn the_graph_of_a_partly_used_rack_has_only_the_job_devices() {
+        let c = rack_cluster("gb200", 128, 72, None).packed(&rack_cluster("gb200", 128, 72, None).place(&[group("TP", 8, 8)]));
+        let g = c.graph();
+        assert_eq!(g.devices.len(), 128);
+        assert_eq!(g.path_tier(70, 71), Tier::ScaleUp);
+        assert_eq!(g.path_tier(71, 72), c.tier_between(71, 72));
+        assert_eq!(g.path_tier(127, 0), c.tier_between(127, 0));
+    }
+
     #[test]
     fn bad_cluster_names_field() {
         let mut spec = ClusterSpec {
             chip: "a100-sxm-80gb".into(),
             gpus: 12,
-            gpus_per_node: 8,
+            gpus_per_node: 16,
+            usable_per_domain: None,
             network: NetworkSpec { fabric: "ib-hdr".into(), nic_gbit_per_s_per_gpu: 200.0, topology: "selene-fat-tree".into() },
         };
         let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap_err().to_string();
-        assert!(e.contains("cluster.gpus") && e.contains("whole nodes"), "{e}");
+        assert!(e.contains("cluster.gpus_per_node") && e.contains("scale-up domain of 8"), "{e}");
+        spec.gpus_per_node = 8;
+        spec.usable_per_domain = Some(9);
+        let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap_err().to_string();
+        assert!(e.contains("cluster.usable_per_domain") && e.contains("between 1 and gpus_per_node (8), got 9"), "{e}");
+        spec.usable_per_domain = None;
+        // 12 devices on 8-device nodes: 2 nodes, the second half used (no longer an error).
+        assert_eq!(Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap().nodes(), 2);
         spec.gpus = 16;
         spec.network.fabric = "nvlink3".into();
         let e = Cluster::resolve(&spec, Catalog::builtin(), "x.ron").unwrap_err().to_string();

@@ -47,7 +47,12 @@ pub struct Goal {
 pub struct Pool {
     pub chip: String,
     pub count: u32,
+    /// Devices per scale-up domain (server, NVL72 rack, CloudMatrix supernode); `count` need not fill
+    /// whole domains (the report counts the remainder as idle).
     pub gpus_per_node: u32,
+    /// Devices of each domain the job may use (partial racks); all when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usable_per_domain: Option<u32>,
 }
 
 /// One candidate cluster.
@@ -65,6 +70,10 @@ pub struct Candidate {
     pub run: RunSpec,
     pub money: Money,
     pub power: Power,
+    /// Figures this candidate rests on that no published run or datasheet confirms (a price without a
+    /// quote, a power figure derived from a ratio): each is printed as a flag, so the report names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub estimates: Vec<String>,
 }
 
 /// Search and Monte Carlo settings.
@@ -139,6 +148,9 @@ pub struct CandidateResult {
     /// How far step predictions are from published runs for each chip family of the candidate and the
     /// plan's stack (out of sample).
     pub accuracy: Vec<crate::step::accuracy::AccuracyNote>,
+    /// How the best plan sits on the pool's scale-up domains (single-pool candidates): TP/EP groups
+    /// inside a domain, domains occupied, idle devices.
+    pub placement: Option<crate::hardware::topology::Placement>,
     /// The training run's inputs as simulated (feasible candidates): for callers that want more of
     /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
     #[serde(skip)]
@@ -272,11 +284,8 @@ impl PlanFile {
                 if p.count == 0 {
                     return bad(format!("{f}.pools[{j}].count"), format!("pool of `{}` has zero devices", p.chip));
                 }
-                if p.gpus_per_node == 0 || p.count % p.gpus_per_node != 0 {
-                    return bad(
-                        format!("{f}.pools[{j}].gpus_per_node"),
-                        format!("{} devices do not fill whole nodes of {}", p.count, p.gpus_per_node),
-                    );
+                if p.gpus_per_node == 0 {
+                    return bad(format!("{f}.pools[{j}].gpus_per_node"), "must be at least 1 device per node".into());
                 }
             }
             economics::check(&c.money, &c.power, file, &f)?;
@@ -394,6 +403,7 @@ impl PlanFile {
             mixed_options: options.clone(),
             mixed_verdict,
             accuracy: accuracy_notes(&clusters, &self.framework.stack, model.moe.is_some()),
+            placement: None,
             run_inputs: None,
         };
         let Some(best) = options.first() else {
@@ -406,6 +416,29 @@ impl PlanFile {
             return Ok(result);
         };
         result.feasible = true;
+        result.placement = match (clusters.as_slice(), result.top_plans.first()) {
+            ([cl], Some(top)) => {
+                let mut used = cl.clone();
+                used.gpus -= top.idle_devices.min(cl.gpus);
+                // On the devices the layout uses (the search's own idle devices are its `idle_devices`).
+                crate::step::resolve_plan(model, &top.spec, seq, used.gpus).ok().map(|plan| crate::step::placement(&used, &plan))
+            }
+            _ => None,
+        };
+        if let Some(p) = &result.placement
+            && (p.idle_devices > 0 || p.unusable_devices > 0 || !p.across_domains.is_empty())
+        {
+            result.flags.push(format!("placement: {}", p.describe()));
+        }
+        if let Some(p) = &result.placement
+            && p.domain_devices > crate::run::inputs::FAILURE_NODE_DEVICES
+        {
+            result.flags.push(format!(
+                "failures: node rates counted per {}-device server inside the {}-device domains; a fault of the domain's own switches is not in the profile (estimate)",
+                crate::run::inputs::FAILURE_NODE_DEVICES,
+                p.domain_devices
+            ));
+        }
         result.parallelism = format!("{}: {}", best.strategy, best.layout);
         result.step_s = best.step_s;
         result.tokens_per_s = best.tokens_per_s;
@@ -417,7 +450,7 @@ impl PlanFile {
             tokens: self.goal.tokens,
             tokens_per_s: best.tokens_per_s,
             devices: best.devices_used,
-            gpus_per_node: first.gpus_per_node,
+            gpus_per_node: first.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES),
             params: model.params(seq).total,
             nic_gb_per_s: first.nic_peak_bytes_per_s() / 1e9,
             degraded_speed: vec![1.0],
@@ -432,11 +465,20 @@ impl PlanFile {
         result.ettr = mc.ettr;
         result.interruptions = mc.interruptions;
         let pools: Vec<PoolHw> =
-            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.gpus_per_node }).collect();
-        result.economics = economics::economics(&c.money, &c.power, &pools, inputs.hot_spare_nodes, mc.wall_days.p50, self.goal.tokens)
+            clusters.iter().map(|cl| PoolHw { chip: &cl.chip, devices: cl.gpus, gpus_per_node: cl.domain_devices }).collect();
+        // Spares are failure-profile nodes; bought as whole domains of the first pool.
+        let node = u64::from(job_node_devices(first));
+        let spare_domains = (u64::from(inputs.hot_spare_nodes) * node).div_ceil(u64::from(first.domain_devices)) as u32;
+        result.economics = economics::economics(&c.money, &c.power, &pools, spare_domains, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
         result.run_inputs = Some(inputs);
         result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
+        result.flags.extend(c.estimates.iter().map(|e| format!("estimate: {e}")));
+        for cl in &clusters {
+            if cl.chip.confidence.to_lowercase().contains("estimat") {
+                result.flags.push(format!("{}: catalog figures include estimates ({})", cl.chip.id, cl.chip.confidence));
+            }
+        }
         Ok(result)
     }
 
@@ -559,11 +601,22 @@ fn merge_same_chip(c: &Candidate) -> (Candidate, Option<String>) {
     (Candidate { pools, ..c.clone() }, Some(note))
 }
 
+/// Devices of one failure-profile node of a cluster (see [`crate::run::inputs::FAILURE_NODE_DEVICES`]).
+fn job_node_devices(cl: &Cluster) -> u32 {
+    cl.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES)
+}
+
 /// The pools of a candidate resolved against the catalog (errors name `candidates[i].pools[j]`).
 fn resolve_pools(c: &Candidate, catalog: &Catalog, file: &str, field: &str) -> Result<Vec<Cluster>, WankaError> {
     let mut clusters = Vec::with_capacity(c.pools.len());
     for (j, p) in c.pools.iter().enumerate() {
-        let spec = ClusterSpec { chip: p.chip.clone(), gpus: p.count, gpus_per_node: p.gpus_per_node, network: c.network.clone() };
+        let spec = ClusterSpec {
+            chip: p.chip.clone(),
+            gpus: p.count,
+            gpus_per_node: p.gpus_per_node,
+            usable_per_domain: p.usable_per_domain,
+            network: c.network.clone(),
+        };
         let cl = Cluster::resolve(&spec, catalog, file).map_err(|e| match e {
             WankaError::Invalid { file, field: f, msg } => {
                 WankaError::Invalid { file, field: format!("{field}.pools[{j}].{}", f.trim_start_matches("cluster.")), msg }
@@ -628,6 +681,7 @@ pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate
             chip: p.chip.clone(),
             gpus: (u64::from(p.count) - best.idle_devices) as u32,
             gpus_per_node: p.gpus_per_node,
+            usable_per_domain: p.usable_per_domain,
             network: cand.network.clone(),
         },
         parallelism: best.spec.clone(),

@@ -14,6 +14,12 @@ use crate::scenario::Scenario;
 use crate::step::schedule::StepResult;
 use crate::step::{self, Resolved};
 
+/// Devices of one node as the failure profiles count nodes: their node-level rates are per 8-GPU
+/// server (Llama 3, Meta RSC, Azure), so a scale-up domain larger than that (an NVL72 rack, a
+/// CloudMatrix supernode) is counted as `domain / 8` servers for failures, spares and repairs, not as one
+/// node. A fault of the domain's own switches is not in the profiles (a `Domain` entry models it).
+pub const FAILURE_NODE_DEVICES: u32 = 8;
+
 impl Scenario {
     /// Everything the run simulator needs: the step simulated at full size (and at reduced DP sizes for
     /// elastic mode), checkpoint costs and interval, failure processes.
@@ -22,7 +28,7 @@ impl Scenario {
         let r = self.resolve(catalog, file)?;
         let step = step::simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework)?;
         let replica = u64::from(r.plan.tp) * u64::from(r.plan.pp) * u64::from(r.plan.cp);
-        let gpn = r.cluster.gpus_per_node;
+        let gpn = r.cluster.gpus_per_node.min(FAILURE_NODE_DEVICES);
         let replicas_per_node = if replica >= u64::from(gpn) { 1 } else { (u64::from(gpn) / replica) as u32 };
         let degraded_speed = if self.run.recovery.elastic { self.degraded_speed(&r, &step) } else { vec![1.0] };
         let job = RunJob {
@@ -40,6 +46,7 @@ impl Scenario {
         ctx.scenario = self.name.clone();
         ctx.step_s = step.step_s;
         ctx.mfu = step.mfu;
+        ctx.placement = Some(step.placement.clone());
         Ok((inputs, ctx))
     }
 
@@ -195,6 +202,7 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
         restart_s,
         hot_spare_nodes,
         devices,
+        placement: None,
     };
     Ok((inputs, ctx))
 }
@@ -256,6 +264,9 @@ pub struct RunContext {
     pub restart_s: f64,
     pub hot_spare_nodes: u32,
     pub devices: u64,
+    /// How the job sits on its scale-up domains (scenario runs; `None` for plan candidates, whose
+    /// placement is the candidate's). Failures count nodes of at most [`FAILURE_NODE_DEVICES`].
+    pub placement: Option<crate::hardware::topology::Placement>,
 }
 
 /// Result of `wanka run`.

@@ -15,7 +15,7 @@ pub mod stack;
 
 use crate::error::{Violation, WankaError};
 use crate::hardware::catalog::Catalog;
-use crate::hardware::topology::Cluster;
+use crate::hardware::topology::{Cluster, DomainGroup, Placement};
 use crate::scenario::Scenario;
 use crate::workload::model::ModelSpec;
 use crate::workload::parallelism::{self, ParallelismSpec, Plan};
@@ -39,6 +39,7 @@ impl Scenario {
             resolve_plan_fitting(&model, &self.parallelism, self.training.seq_len, &cluster, &self.framework).map_err(|reasons| {
                 WankaError::Invalid { file: file.to_string(), field: "parallelism".into(), msg: crate::error::join(&reasons) }
             })?;
+        let cluster = cluster.packed(&placement(&cluster, &plan));
         Ok(Resolved { model, cluster, plan })
     }
 
@@ -91,6 +92,12 @@ pub fn uneven_chunks_note(plan: &Plan, layers: u32) -> Option<String> {
     ))
 }
 
+/// Where the plan's TP/EP groups sit on the cluster's scale-up domains ([`Cluster::place`]).
+pub fn placement(cluster: &Cluster, plan: &Plan) -> Placement {
+    let groups: Vec<DomainGroup> = plan.domain_groups().into_iter().map(|(name, size, span)| DomainGroup { name, size, span }).collect();
+    cluster.place(&groups)
+}
+
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
 pub fn resolve_plan(model: &ModelSpec, spec: &ParallelismSpec, seq_len: u32, gpus: u64) -> Result<Plan, Vec<Violation>> {
     let layer = model.layer_forward_flops_per_token(seq_len, model.moe_layers() == model.layers && model.layers > 0);
@@ -123,7 +130,7 @@ pub fn resolve_plan_fitting(
             &candidate,
             seq_len,
             fw,
-            cost::zero_shard_ranks(&candidate, cluster, fw),
+            cost::zero_shard_ranks(&candidate, &cluster.packed(&placement(cluster, &candidate)), fw),
             &schedule::inflight_layer_microbatches(&candidate, cost::ep_overlapped(model, &candidate, fw)),
         );
         if mem.iter().all(|m| m.total_gb <= cluster.chip.hbm_capacity_gb()) {
@@ -146,6 +153,9 @@ pub fn operations(plan: &Plan) -> u64 {
 
 /// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
 pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<StepResult, WankaError> {
+    // Ranks laid out on the scale-up domains with TP/EP groups kept whole (a no-op when they divide it).
+    let placement = placement(cluster, plan);
+    let cluster = &cluster.packed(&placement);
     let ops = operations(plan);
     if ops > MAX_STEP_OPERATIONS {
         return Err(WankaError::Infeasible {
@@ -220,6 +230,9 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
     let mfu_of_fp8_peak = (fw.precision == cost::Precision::Fp8).then(|| model_flops / (step_s * cluster.gpus as f64 * fp8_peak));
     let mut notes = vec![format!("software stack: {}", fw.describe())];
     notes.extend(cluster.calibration.caveat(&cluster.chip.id));
+    if placement.idle_devices > 0 || placement.unusable_devices > 0 || !placement.across_domains.is_empty() {
+        notes.push(format!("placement: {}", placement.describe()));
+    }
     if model.moe.is_some() {
         notes.push(format!(
             "MoE: routed rows on the busiest device {:.2}x the mean (the stack's moe_routing_imbalance), {} dispatch{}; \
@@ -249,5 +262,6 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         timelines,
         notes,
         accuracy: accuracy::note(&cluster.calibration, &fw.stack, model.moe.is_some()),
+        placement,
     })
 }

@@ -110,6 +110,8 @@ pub struct StepResult {
     pub notes: Vec<String>,
     /// How far predictions for this chip family and stack are from published runs (out of sample).
     pub accuracy: crate::step::accuracy::AccuracyNote,
+    /// How the job sits on its scale-up domains: TP/EP groups inside, domains occupied, idle devices.
+    pub placement: crate::hardware::topology::Placement,
 }
 
 /// The order in which stage `stage` runs its operations (Megatron-LM's schedules). With

@@ -316,8 +316,12 @@ impl Sweep {
         ];
         if let Some(e) = &p.economics {
             let cluster = Cluster::resolve(&s.cluster, catalog, &self.file)?;
-            let pools = [PoolHw { chip: &cluster.chip, devices: cluster.gpus, gpus_per_node: cluster.gpus_per_node }];
-            let econ = economics::economics(&e.money, &e.power, &pools, c.hot_spare_nodes, mc.wall_days.p50, s.training.tokens)
+            // Capital cost charges whole scale-up domains (a partly used NVL72 rack is bought whole).
+            let pools = [PoolHw { chip: &cluster.chip, devices: cluster.gpus, gpus_per_node: cluster.domain_devices }];
+            // Spares are failure-profile nodes (at most 8 devices), bought as whole domains.
+            let node = u64::from(cluster.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES));
+            let spare_domains = (u64::from(c.hot_spare_nodes) * node).div_ceil(u64::from(cluster.domain_devices)) as u32;
+            let econ = economics::economics(&e.money, &e.power, &pools, spare_domains, mc.wall_days.p50, s.training.tokens)
                 .map_err(|msg| invalid(&self.file, "economics", msg))?;
             v.extend([
                 f(econ.total_usd / 1e6),

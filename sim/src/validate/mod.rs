@@ -440,6 +440,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             chip: r.req("chip", "a catalog chip id")?,
             gpus: r.req("gpus", "a whole number")?,
             gpus_per_node: r.req("gpus_per_node", "a whole number")?,
+            usable_per_domain: None,
             network: NetworkSpec {
                 fabric: match r.raw("fabric") {
                     "" => fabric_for_nic(nic).into(),

@@ -180,13 +180,14 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
     }
     let candidate = |name: &str, parallelism: SearchSpace| Candidate {
         name: name.into(),
-        pools: vec![Pool { chip: r.raw("chip").to_string(), count: gpus, gpus_per_node }],
+        pools: vec![Pool { chip: r.raw("chip").to_string(), count: gpus, gpus_per_node, usable_per_domain: None }],
         network: network.clone(),
         parallelism,
         run: run.clone(),
         // Cost is not what a whole-run case checks; a nominal rental keeps the economics defined.
         money: Money::Rental { usd_per_device_hour: 1.0 },
         power: Power { host_w_per_node: None, pue: 1.2, usd_per_kwh: 0.08, facility_cap_mw: None },
+        estimates: Vec::new(),
     };
     let pinned = pins(r)?;
     let mut candidates = Vec::new();

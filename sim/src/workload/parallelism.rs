@@ -189,6 +189,21 @@ impl Plan {
             }
         }
     }
+    /// The groups whose collectives run on the scale-up links when they fit in one domain — TP, expert
+    /// TP and EP — as `(name, members, span)`: the span is the block of consecutive ranks that the
+    /// groups of that kind tile (`stride · members`). Placement keeps whole blocks inside a domain;
+    /// CP, PP and DP groups may cross domains.
+    pub fn domain_groups(&self) -> Vec<(&'static str, u64, u64)> {
+        let st = self.strides();
+        let (tp, etp, ep) = (u64::from(self.tp), u64::from(self.etp), u64::from(self.ep));
+        let mut groups = vec![("TP", tp, st.tp * tp)];
+        if ep > 1 || etp != tp {
+            groups.push(("ETP", etp, st.etp * etp));
+            groups.push(("EP", ep, st.ep * ep));
+        }
+        groups.retain(|g| g.1 > 1);
+        groups
+    }
     /// Expert-data-parallel replicas: ranks holding the same experts (`tp·cp·dp / (etp·ep)`).
     pub fn edp(&self) -> u64 {
         (u64::from(self.tp) * u64::from(self.cp) * u64::from(self.dp) / (u64::from(self.etp) * u64::from(self.ep))).max(1)

@@ -76,6 +76,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
         s.cluster.network.nic_gbit_per_s_per_gpu,
         s.cluster.network.topology
     );
+    let _ = writeln!(o, "domains   {}", r.placement.describe());
     let _ = writeln!(
         o,
         "plan      TP{} PP{} DP{} CP{} EP{}  zero {}  recompute {}  SP {}",
@@ -126,7 +127,8 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
         r.memory_capacity_gb,
         r.memory_capacity_gb * 1e9 / 1_073_741_824.0
     );
-    for n in &r.notes {
+    // The placement note repeats the `domains` line above.
+    for n in r.notes.iter().filter(|n| !n.starts_with("placement: ")) {
         let _ = writeln!(o, "\nnote: {n}");
     }
     o
@@ -167,16 +169,17 @@ pub fn catalog_text(c: &Catalog) -> String {
         );
     }
     let _ = writeln!(o, "\nfabrics ({}):", c.fabrics.len());
-    let _ = writeln!(o, "  {:<20} {:<10} {:>12} {:>10} {:>6}  name", "id", "kind", "Gbit/s/dir", "latency us", "eff");
+    let _ = writeln!(o, "  {:<22} {:<10} {:>12} {:>10} {:>6} {:>6}  name", "id", "kind", "Gbit/s/dir", "latency us", "eff", "domain");
     for f in c.fabrics.values() {
         let _ = writeln!(
             o,
-            "  {:<20} {:<10} {:>12.0} {:>10.1} {:>6.2}  {}",
+            "  {:<22} {:<10} {:>12.0} {:>10.1} {:>6.2} {:>6}  {}",
             f.id,
             format!("{:?}", f.kind),
             f.gbit_per_s_per_direction,
             f.latency_us,
             f.collective_efficiency,
+            f.domain_devices.map_or("-".to_string(), |d| d.to_string()),
             f.name
         );
     }
@@ -327,6 +330,17 @@ pub fn run_text(r: &RunReport) -> String {
     let _ = writeln!(o, "step      {:.3} s, {:.0} tokens/s, MFU {}", c.step_s, c.tokens_per_s, pct(c.mfu));
     let _ =
         writeln!(o, "target    {:.3e} tokens = {} of uninterrupted training on {} devices", c.tokens, duration(c.ideal_days), c.devices);
+    if let Some(p) = &c.placement {
+        let _ = writeln!(o, "domains   {}", p.describe());
+        if p.domain_devices > wanka_sim::run::inputs::FAILURE_NODE_DEVICES {
+            let _ = writeln!(
+                o,
+                "          failures count {}-device servers inside the {}-device domains (the profiles' node rates are per server); a fault of the domain's own switches is not in the profile",
+                wanka_sim::run::inputs::FAILURE_NODE_DEVICES,
+                p.domain_devices
+            );
+        }
+    }
     let _ = writeln!(o, "failures  profile {}, job MTTI {}", c.failure_profile, duration(c.mtti_hours / 24.0));
     if let Some(basis) = &c.failure_profile_estimate {
         let _ = writeln!(o, "          failure rates are an estimate: {basis}");
