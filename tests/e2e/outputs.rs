@@ -1,7 +1,7 @@
 //! Output files and stdout: a symlink is written through (the link stays a link), a FIFO, a directory
 //! or a device is refused with "cannot write" before any work starts (and left as it was), a write that
 //! fails half-way (a file size limit, `/dev/full` on stdout) exits non-zero and leaves no file that
-//! looks complete, and a stdout closed at start (`>&-`) is an error, not a silent exit 0.
+//! looks complete, and a stdout closed at start (`>&-`) is said on stderr, never silent.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -121,7 +121,7 @@ fn a_write_failing_half_way_exits_non_zero_and_leaves_no_file() {
 }
 
 #[test]
-fn stdout_on_dev_full_or_closed_is_an_error() {
+fn stdout_on_dev_full_is_an_error_and_a_closed_one_is_said() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
     let out = Command::new(wanka_bin())
         .args(["step", "scenarios/default.ron"])
@@ -144,10 +144,12 @@ fn stdout_on_dev_full_or_closed_is_an_error() {
             .output()
             .expect("run sh")
     };
+    // A closed stdout cannot be told apart from Python's subprocess.DEVNULL (both /dev/null read-write):
+    // said on stderr, not an error that would break harnesses discarding output that way.
     let closed = sh(">&-");
     let stderr = String::from_utf8_lossy(&closed.stderr);
-    assert_eq!(closed.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("cannot write stdout") && stderr.contains("closed"), "{stderr}");
+    assert_eq!(closed.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: stdout is /dev/null opened read-write") && stderr.contains("closed"), "{stderr}");
     // Discarding the report on purpose still works.
     let discarded = sh(">/dev/null");
     assert_eq!(discarded.status.code(), Some(0), "{}", String::from_utf8_lossy(&discarded.stderr));

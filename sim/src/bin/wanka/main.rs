@@ -216,12 +216,12 @@ fn with_progress<T>(what: &str, unit: &str, total: u64, quiet: bool, work: impl 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if stdout_was_closed() {
+        // A warning, not an error: Python's `subprocess.DEVNULL` (how many CI harnesses discard output)
+        // opens /dev/null read-write too and cannot be told apart from a closed stdout.
         errln!(
-            "error: cannot write stdout: it was closed when wanka started (`>&-`; stdout is /dev/null opened read-write, as \
-             the runtime reopens a closed stdout), so the report would be lost; send it to a file, or to a write-only \
-             `>/dev/null` to discard it"
+            "warning: stdout is /dev/null opened read-write: it was closed when wanka started (`>&-`, which the runtime \
+             reopens on /dev/null) or discarded on purpose (Python's subprocess.DEVNULL); the report is not written anywhere"
         );
-        return ExitCode::from(2);
     }
     match run(cli) {
         Ok(code) => code,
@@ -473,9 +473,8 @@ fn emit(text: &str) {
 /// reopens a closed descriptor 0–2 on `/dev/null` before `main`, so writes would succeed and the
 /// report vanish with exit code 0. It opens it read-write, while a shell's `>/dev/null` opens it
 /// write-only: on Linux `/proc/self/fdinfo/1` tells the two apart. A stdout on /dev/null opened
-/// read-write on purpose (`1<>/dev/null`, Python's `subprocess.DEVNULL`) looks the same and is refused
-/// too; the error says to discard output with a write-only `>/dev/null`. Elsewhere, or without `/proc`,
-/// this says `false` (a closed stdout then goes unnoticed).
+/// read-write on purpose (`1<>/dev/null`, Python's `subprocess.DEVNULL`) looks the same, so `main` only
+/// warns. Elsewhere, or without `/proc`, this says `false` (a closed stdout then goes unnoticed).
 fn stdout_was_closed() -> bool {
     if !cfg!(target_os = "linux") {
         return false;
