@@ -136,40 +136,21 @@ pub fn note(calibration: &Calibration, stack: &str, moe: bool) -> AccuracyNote {
     match pick {
         Some((r, own_stack)) => {
             let scope = if own_stack {
-                format!("{} runs on {stack}", calibration.id)
+                format!("published {} runs on {stack}", calibration.id)
             } else {
-                format!("{} runs (all stacks; too few on {stack})", calibration.id)
+                format!("published {} runs (all stacks; too few on {stack})", calibration.id)
             };
-            AccuracyNote {
-                family: calibration.id.clone(),
-                stack: stack.into(),
-                cases: r.n,
-                loo_mape: Some(r.loo_mape),
-                loo_worst: Some(r.loo_worst),
-                loo_bias: Some(r.loo_bias),
-                text: format!(
-                    "step time within {:.0}% on average of {} published {scope}, {:.0}% worst, {} by {:.0}% (leave-one-out; `wanka validate`)",
-                    100.0 * r.loo_mape,
-                    r.n,
-                    100.0 * r.loo_worst,
-                    if r.loo_bias < 0.0 { "optimistic" } else { "pessimistic" },
-                    100.0 * r.loo_bias.abs()
-                ),
-            }
+            AccuracyNote::quoted(calibration, stack, r, "step time", &scope, "leave-one-out; `wanka validate`")
         }
-        None => AccuracyNote {
-            family: calibration.id.clone(),
-            stack: stack.into(),
-            cases: 0,
-            loo_mape: None,
-            loo_worst: None,
-            loo_bias: None,
-            text: format!(
+        None => AccuracyNote::estimate(
+            calibration,
+            stack,
+            format!(
                 "no published runs for this family ({}): estimate{}",
                 calibration.id,
                 calibration.parent.as_ref().map_or(String::new(), |p| format!(", carrying {p}'s calibrated figures"))
             ),
-        },
+        ),
     }
 }
 
@@ -183,32 +164,51 @@ fn moe_note(calibration: &Calibration, stack: &str) -> AccuracyNote {
             (None, Some(r), _) => (r, format!("published MoE runs of {} (all stacks)", calibration.id)),
             (None, None, Some(r)) => (r, format!("published MoE runs of other families (none of {})", calibration.id)),
             (None, None, None) => {
-                return AccuracyNote {
-                    family: calibration.id.clone(),
-                    stack: stack.into(),
-                    cases: 0,
-                    loo_mape: None,
-                    loo_worst: None,
-                    loo_bias: None,
-                    text: "no published MoE runs in the case files: estimate".into(),
-                };
+                return AccuracyNote::estimate(calibration, stack, "no published MoE runs in the case files: estimate".into());
             }
         };
-    AccuracyNote {
-        family: calibration.id.clone(),
-        stack: stack.into(),
-        cases: r.n,
-        loo_mape: Some(r.loo_mape),
-        loo_worst: Some(r.loo_worst),
-        loo_bias: Some(r.loo_bias),
-        text: format!(
-            "MoE step time within {:.0}% on average of {} {scope}, {:.0}% worst, {} by {:.0}% (no constant fitted on them; `wanka validate {MOE_FILE}`)",
-            100.0 * r.loo_mape,
-            r.n,
-            100.0 * r.loo_worst,
-            if r.loo_bias < 0.0 { "optimistic" } else { "pessimistic" },
-            100.0 * r.loo_bias.abs()
-        ),
+    AccuracyNote::quoted(
+        calibration,
+        stack,
+        r,
+        "MoE step time",
+        &scope,
+        &format!("no constant fitted on them; `wanka validate {MOE_FILE}`"),
+    )
+}
+
+impl AccuracyNote {
+    /// The statement of one accuracy row: "`what` within X% on average of n `scope`, … (`how`)".
+    fn quoted(calibration: &Calibration, stack: &str, r: &AccuracyRow, what: &str, scope: &str, how: &str) -> AccuracyNote {
+        AccuracyNote {
+            family: calibration.id.clone(),
+            stack: stack.into(),
+            cases: r.n,
+            loo_mape: Some(r.loo_mape),
+            loo_worst: Some(r.loo_worst),
+            loo_bias: Some(r.loo_bias),
+            text: format!(
+                "{what} within {:.0}% on average of {} {scope}, {:.0}% worst, {} by {:.0}% ({how})",
+                100.0 * r.loo_mape,
+                r.n,
+                100.0 * r.loo_worst,
+                if r.loo_bias < 0.0 { "optimistic" } else { "pessimistic" },
+                100.0 * r.loo_bias.abs()
+            ),
+        }
+    }
+
+    /// No published runs behind the prediction.
+    fn estimate(calibration: &Calibration, stack: &str, text: String) -> AccuracyNote {
+        AccuracyNote {
+            family: calibration.id.clone(),
+            stack: stack.into(),
+            cases: 0,
+            loo_mape: None,
+            loo_worst: None,
+            loo_bias: None,
+            text,
+        }
     }
 }
 

@@ -429,6 +429,22 @@ fn read_step_cases_with_settings(path: &Path) -> Result<(Vec<StepCase>, Option<S
     Ok((out, settings.map(|_| sp.display().to_string())))
 }
 
+/// A row's scale-out network: its `fabric` and `topology` columns, else the fabric its NIC speed
+/// implies on the validation topology.
+fn case_network(r: &Row, nic: f64) -> NetworkSpec {
+    NetworkSpec {
+        fabric: match r.raw("fabric") {
+            "" => fabric_for_nic(nic).into(),
+            f => f.to_string(),
+        },
+        nic_gbit_per_s_per_gpu: nic,
+        topology: match r.raw("topology") {
+            "" => VALIDATION_TOPOLOGY.into(),
+            t => t.to_string(),
+        },
+    }
+}
+
 fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
     let model = case_model(r, &id)?;
     let nic = r.positive("nic_gbps_per_gpu")?;
@@ -441,17 +457,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             gpus: r.req("gpus", "a whole number")?,
             gpus_per_node: r.req("gpus_per_node", "a whole number")?,
             usable_per_domain: None,
-            network: NetworkSpec {
-                fabric: match r.raw("fabric") {
-                    "" => fabric_for_nic(nic).into(),
-                    f => f.to_string(),
-                },
-                nic_gbit_per_s_per_gpu: nic,
-                topology: match r.raw("topology") {
-                    "" => VALIDATION_TOPOLOGY.into(),
-                    t => t.to_string(),
-                },
-            },
+            network: case_network(r, nic),
         },
         parallelism: ParallelismSpec {
             tp: r.req("tp", "a whole number")?,

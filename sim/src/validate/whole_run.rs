@@ -17,7 +17,6 @@ use std::path::Path;
 
 use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
-use crate::hardware::topology::NetworkSpec;
 use crate::planning::economics::{Money, Power};
 use crate::planning::plan_file::{Candidate, CandidateResult, Goal, PlanFile, Pool, Settings};
 use crate::planning::search::SearchSpace;
@@ -160,17 +159,7 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
     let nic = r.positive("nic_gbps_per_gpu")?;
     let gpus: u32 = r.req("gpus", "a whole number")?;
     let gpus_per_node: u32 = r.req("gpus_per_node", "a whole number")?;
-    let network = NetworkSpec {
-        fabric: match r.raw("fabric") {
-            "" => super::fabric_for_nic(nic).into(),
-            f => f.to_string(),
-        },
-        nic_gbit_per_s_per_gpu: nic,
-        topology: match r.raw("topology") {
-            "" => super::VALIDATION_TOPOLOGY.into(),
-            t => t.to_string(),
-        },
-    };
+    let network = super::case_network(r, nic);
     let mut run = RunSpec::default();
     match r.raw("failure_profile") {
         "" => {}

@@ -454,14 +454,10 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport) -> Str
         "case", "devices", "published", "pinned", "error", "tol", "searched", "error", "speed-up"
     );
     for c in &r.cases {
-        let pin = c
-            .pinned
-            .as_ref()
-            .map_or("-".into(), |p| measure_text(&c.measure, if c.measure == "days" { p.days_p50 } else { p.gpu_hours_p50 }));
-        let srch = c
-            .searched
-            .as_ref()
-            .map_or("-".into(), |p| measure_text(&c.measure, if c.measure == "days" { p.days_p50 } else { p.gpu_hours_p50 }));
+        let shown = |p: &Option<wanka_sim::validate::whole_run::RunPrediction>| {
+            p.as_ref().map_or("-".into(), |p| measure_text(&c.measure, if c.measure == "days" { p.days_p50 } else { p.gpu_hours_p50 }))
+        };
+        let (pin, srch) = (shown(&c.pinned), shown(&c.searched));
         let pct = |e: Option<f64>| e.map_or("-".into(), |e| format!("{:+.1}%", 100.0 * e));
         let ok = match c.within_tolerance {
             Some(true) => "ok",
