@@ -146,6 +146,15 @@ pub enum Violation {
         allowed: u64,
     },
     InterleavingNeedsPp,
+    /// The plan uses a parallelism feature its software stack does not implement (an interleaved
+    /// schedule under DeepSpeed's pipeline engine, selective recompute before Megatron-LM v3 …).
+    StackUnsupported {
+        stack: String,
+        /// What the plan asks for, e.g. `schedule interleaved`.
+        feature: String,
+        /// What the stack implements, e.g. `1f1b`.
+        supported: String,
+    },
     GlobalBatchUnit,
     BatchTooFar,
     UnevenLayers,
@@ -225,6 +234,11 @@ impl std::fmt::Display for Violation {
                 write!(f, "the layout leaves {idle} devices idle, more than the {allowed} allowed (parallelism.idle_devices)")
             }
             InterleavingNeedsPp => write!(f, "interleaving needs pp > 1"),
+            StackUnsupported { stack, feature, supported } => write!(
+                f,
+                "stack `{stack}` does not implement {feature} (it implements: {supported}; see its `supports` in stacks.ron); \
+                 choose another value or another stack"
+            ),
             GlobalBatchUnit => write!(f, "global batch not divisible by dp·micro_batch(·pp)"),
             BatchTooFar => write!(f, "global batch too far from the target"),
             UnevenLayers => write!(f, "layers not divisible by pp·vpp (even stages required)"),
@@ -254,6 +268,7 @@ impl Violation {
             Memory { .. } => "does not fit in device memory".into(),
             ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),
             IdleDevices { .. } => "leaves devices idle".into(),
+            StackUnsupported { .. } => "not implemented by the software stack".into(),
             OperationLimit { .. } => "exceeds the step simulator's operation limit".into(),
             StepTimeLimit { .. } => "exceeds the step time limit".into(),
             other => other.to_string(),

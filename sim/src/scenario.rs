@@ -11,13 +11,16 @@
 //! | `cluster.gpus_per_node` | 8, or the chip's scale-up domain when smaller (built-in catalog) |
 //! | `cluster.network` | `fabric: "ib-ndr"` (InfiniBand NDR 400G), `topology: "generic-fat-tree"` |
 //! | `cluster.network.nic_gbit_per_s_per_gpu` | the fabric's line rate (one NIC per device; built-in catalog) |
-//! | `parallelism.tp` | the largest power of two ≤ `min(8, gpus_per_node)` that divides `gpus` |
+//! | `parallelism.tp` | the largest power of two ≤ `min(8, gpus_per_node)` that divides `gpus`; 1 under a stack without TP |
 //! | `parallelism.pp` | 1 |
 //! | `parallelism.dp` | `gpus / (tp·pp·cp)` (derived; an error when it does not divide) |
 //! | `parallelism.global_batch` | ≈ 4M tokens per step: `ceil(4,194,304 / seq_len / (dp·micro_batch))·dp·micro_batch` sequences |
-//! | `parallelism.recompute` | `Selective` |
-//! | `parallelism.sequence_parallel` | `tp > 1` |
-//! | `parallelism.zero_stage` | 1 (optimizer states sharded over DP: Megatron's distributed optimizer) |
+//! | `parallelism.recompute` | `Selective`; `Full` under a stack without selective recomputation |
+//! | `parallelism.sequence_parallel` | `tp > 1`, when the stack implements it |
+//! | `parallelism.zero_stage` | 1 (optimizer states sharded over DP: Megatron's distributed optimizer); under a stack without ZeRO-1, its largest stage |
+//! | `parallelism.schedule` | interleaved when `pp > 1` (see `parallelism::resolve`); `OneFOneB` under a stack without interleaving |
+//!
+//! The stack's defaults come from its `supports` in `scenarios/catalog/stacks.ron` ([`StackSupport`]).
 //! | `training.seq_len` | 4096 |
 //!
 //! This module is the file format only: loading checks RON syntax (file, line, column), unknown
@@ -33,6 +36,7 @@ use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::ron_util::{parse_ron, read_file};
 use crate::run::RunSpec;
 use crate::step::cost::FrameworkSpec;
+use crate::step::stack::StackSupport;
 use crate::workload::model::ModelRef;
 use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
 
@@ -268,7 +272,8 @@ impl TryFrom<ScenarioSrc> for Scenario {
             }
         };
         let training = TrainingSpec { seq_len, tokens: src.training.tokens };
-        let parallelism = fill_parallelism(&src.parallelism, &cluster, seq_len, &mut note)?;
+        let supports = crate::step::stack::profile(&src.framework.stack).map(|p| p.supports.clone()).map_err(|e| e.to_string())?;
+        let parallelism = fill_parallelism(&src.parallelism, &cluster, seq_len, &supports, &mut note)?;
         let name = match src.name {
             Some(n) => n,
             None => {
@@ -301,11 +306,16 @@ fn fill_parallelism(
     p: &ParallelismSrc,
     cluster: &ClusterSpec,
     seq_len: u32,
+    supports: &StackSupport,
     note: &mut impl FnMut(&str, String),
 ) -> Result<ParallelismSpec, String> {
     let gpus = cluster.gpus;
     let tp = match p.tp {
         Some(t) => t,
+        None if !supports.tensor_parallel => {
+            note("parallelism.tp", "1 (default: the stack has no tensor parallelism)".into());
+            1
+        }
         None => {
             let cap = cluster.gpus_per_node.clamp(1, 8);
             let mut t = 1u32;
@@ -352,18 +362,40 @@ fn fill_parallelism(
             b
         }
     };
+    // Defaults are what the named stack implements (its `supports` in stacks.ron): a 2021 stack
+    // recomputes whole layers, DeepSpeed's pipeline engine runs 1F1B, FSDP stacks shard fully.
     let recompute = p.recompute.0.unwrap_or_else(|| {
-        note("parallelism.recompute", "Selective (default)".into());
-        Recompute::Selective
+        if supports.recompute.contains(&Recompute::Selective) {
+            note("parallelism.recompute", "Selective (default)".into());
+            Recompute::Selective
+        } else {
+            note("parallelism.recompute", "Full (default: the stack has no selective recomputation)".into());
+            Recompute::Full
+        }
     });
     let sequence_parallel = p.sequence_parallel.unwrap_or_else(|| {
-        note("parallelism.sequence_parallel", format!("{} (default: tp > 1)", tp > 1));
-        tp > 1
+        let sp = tp > 1 && supports.sequence_parallel;
+        note("parallelism.sequence_parallel", format!("{sp} (default: tp > 1 and the stack implements it)"));
+        sp
     });
     let zero_stage = p.zero_stage.unwrap_or_else(|| {
-        note("parallelism.zero_stage", "1 (default: optimizer states sharded over DP)".into());
-        1
+        if supports.zero_stages.contains(&1) && (pp == 1 || supports.max_zero_stage_with_pp >= 1) {
+            note("parallelism.zero_stage", "1 (default: optimizer states sharded over DP)".into());
+            1
+        } else {
+            let cap = if pp > 1 { supports.max_zero_stage_with_pp } else { 3 };
+            let z = supports.zero_stages.iter().copied().filter(|z| *z <= cap).max().unwrap_or(0);
+            note("parallelism.zero_stage", format!("{z} (default: the stack's largest stage, as it has no ZeRO-1)"));
+            z
+        }
     });
+    let schedule = match p.schedule {
+        None if pp > 1 && !supports.schedules.contains(&Schedule::Interleaved) => {
+            note("parallelism.schedule", "OneFOneB (default: the stack has no interleaved schedule)".into());
+            Some(Schedule::OneFOneB)
+        }
+        other => other,
+    };
     Ok(ParallelismSpec {
         tp,
         pp,
@@ -371,7 +403,7 @@ fn fill_parallelism(
         cp,
         ep,
         etp: p.etp,
-        schedule: p.schedule,
+        schedule,
         vpp: p.vpp,
         micro_batch: p.micro_batch,
         global_batch,
@@ -430,6 +462,22 @@ mod tests {
     use super::*;
 
     const MIN: &str = r#"(model: Preset("llama3-8b"), cluster: (chip: "h100-sxm", gpus: 64), training: (tokens: 1e12))"#;
+
+    /// Omitted knobs take what the named stack implements, each said in a note.
+    #[test]
+    fn defaults_follow_the_stack() {
+        let text = MIN.replace("training:", "parallelism: (pp: 2), framework: (stack: \"megatron-deepspeed\"), training:");
+        let s = Scenario::parse(&text, "t.ron").unwrap();
+        assert_eq!(s.parallelism.recompute, Recompute::Full);
+        assert_eq!(s.parallelism.schedule, Some(Schedule::OneFOneB));
+        assert!(!s.parallelism.sequence_parallel);
+        let notes = s.defaults.0.join("\n");
+        assert!(notes.contains("no selective recomputation") && notes.contains("no interleaved schedule"), "{notes}");
+        let s = Scenario::parse(&MIN.replace("training:", "framework: (stack: \"megatron-lm-2021\"), training:"), "t.ron").unwrap();
+        assert_eq!((s.parallelism.zero_stage, s.parallelism.recompute), (0, Recompute::Full));
+        let s = Scenario::parse(&MIN.replace("training:", "framework: (stack: \"fsdp\"), training:"), "t.ron").unwrap();
+        assert_eq!((s.parallelism.zero_stage, s.parallelism.tp), (3, 1));
+    }
 
     #[test]
     fn recompute_none_is_not_a_missing_field() {

@@ -18,6 +18,7 @@ use crate::error::{Violation, WankaError};
 use crate::hardware::topology::Cluster;
 use crate::step::cost::FrameworkSpec;
 use crate::step::schedule::StepResult;
+use crate::step::stack::StackSupport;
 use crate::step::{resolve_plan, simulate as simulate_step};
 use crate::workload::model::ModelSpec;
 use crate::workload::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
@@ -34,8 +35,11 @@ pub struct SearchSpace {
     /// for that `tp`. Default for MoE models: 1 and `tp`.
     pub etp: Option<Vec<u32>>,
     pub micro_batch: Option<Vec<u32>>,
-    /// Virtual chunks per stage; 1 = non-interleaved 1F1B.
+    /// Virtual chunks per stage; 1 = non-interleaved (1F1B or DualPipe).
     pub vpp: Option<Vec<u32>>,
+    /// Pipeline schedules to try (default: every schedule the stack implements, see
+    /// [`within_stack`]); interleaved plans take the `vpp` values above 1, the others `vpp` 1.
+    pub schedule: Option<Vec<Schedule>>,
     pub recompute: Option<Vec<Recompute>>,
     pub zero_stage: Option<Vec<u8>>,
     /// Sequence parallelism whenever TP > 1 (default true).
@@ -161,6 +165,7 @@ pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> Sear
         ep: Some(ep),
         micro_batch: Some(vec![1, 2, 4, 8]),
         vpp: Some(vec![1, 2, 3, 4, 6, 8]),
+        schedule: None,
         recompute: Some(vec![Recompute::None, Recompute::Selective, Recompute::Full]),
         zero_stage: Some(vec![0, 1, 2, 3]),
         sequence_parallel: Some(true),
@@ -180,6 +185,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
         etp: pins.etp.clone().or(defaults.etp),
         micro_batch: pins.micro_batch.clone().or(defaults.micro_batch),
         vpp: pins.vpp.clone().or(defaults.vpp),
+        schedule: pins.schedule.clone().or(defaults.schedule),
         recompute: pins.recompute.clone().or(defaults.recompute),
         zero_stage: pins.zero_stage.clone().or(defaults.zero_stage),
         sequence_parallel: pins.sequence_parallel.or(defaults.sequence_parallel),
@@ -189,9 +195,37 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
     }
 }
 
+/// The space cut to what the software stack implements (`supports` in stacks.ron): schedules,
+/// recomputation modes, ZeRO stages, and TP/PP/CP/EP and sequence parallelism where the stack lacks
+/// them. A list the cut would empty is left as it is, so that its plans are rejected with the reason
+/// ([`Violation::StackUnsupported`]) rather than silently never tried.
+pub fn within_stack(space: &SearchSpace, supports: &StackSupport) -> SearchSpace {
+    fn cut<T: Clone>(list: &Option<Vec<T>>, keep: impl Fn(&T) -> bool) -> Option<Vec<T>> {
+        let l = list.as_ref()?;
+        let kept: Vec<T> = l.iter().filter(|x| keep(x)).cloned().collect();
+        Some(if kept.is_empty() { l.clone() } else { kept })
+    }
+    let only_one = |list: &Option<Vec<u32>>, has: bool| if has { list.clone() } else { cut(list, |v| *v == 1) };
+    let schedules = space.schedule.clone().or_else(|| Some(supports.schedules.clone()));
+    SearchSpace {
+        tp: only_one(&space.tp, supports.tensor_parallel),
+        pp: only_one(&space.pp, supports.pipeline_parallel),
+        cp: only_one(&space.cp, supports.context_parallel),
+        ep: only_one(&space.ep, supports.expert_parallel),
+        schedule: cut(&schedules, |s| supports.schedules.contains(s)),
+        vpp: if supports.schedules.contains(&Schedule::Interleaved) { space.vpp.clone() } else { cut(&space.vpp, |v| *v == 1) },
+        recompute: cut(&space.recompute, |r| supports.recompute.contains(r)),
+        zero_stage: cut(&space.zero_stage, |z| supports.zero_stages.contains(z)),
+        sequence_parallel: space.sequence_parallel.map(|sp| sp && supports.sequence_parallel),
+        even_layers: if supports.uneven_layers { space.even_layers } else { Some(true) },
+        ..space.clone()
+    }
+}
+
 /// Enumerate the specs of a space for `devices` devices (in a fixed order).
 pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len: u32) -> Vec<Result<(ParallelismSpec, u64), Violation>> {
     let v = |o: &Option<Vec<u32>>| o.clone().unwrap_or_else(|| vec![1]);
+    let schedules = space.schedule.clone().unwrap_or_else(|| vec![Schedule::OneFOneB, Schedule::Interleaved]);
     let mut out = Vec::new();
     for &tp in &v(&space.tp) {
         for &pp in &v(&space.pp) {
@@ -208,7 +242,9 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                     }
                     for etp in etps {
                         for &mb in &v(&space.micro_batch) {
-                            for &vpp in &v(&space.vpp) {
+                            for (vpp, schedule) in v(&space.vpp).into_iter().flat_map(|vpp| {
+                                schedules.iter().filter(move |s| (**s == Schedule::Interleaved) == (vpp > 1)).map(move |s| (vpp, *s))
+                            }) {
                                 for rc in space.recompute.clone().unwrap_or_else(|| vec![Recompute::Selective]) {
                                     for (z, order) in space.zero_stage.clone().unwrap_or_else(|| vec![1]).into_iter().flat_map(|z| {
                                         space
@@ -225,7 +261,7 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             cp,
                                             ep,
                                             etp,
-                                            schedule: Some(if vpp > 1 { Schedule::Interleaved } else { Schedule::OneFOneB }),
+                                            schedule: Some(schedule),
                                             vpp: Some(vpp),
                                             micro_batch: Some(mb),
                                             global_batch: 0,
@@ -267,7 +303,13 @@ fn size_spec(mut spec: ParallelismSpec, devices: u64, batch: BatchTarget, seq_le
         return Err(Violation::InterleavingNeedsPp);
     }
     let dp = (devices / replica) as u32;
-    let unit = u64::from(dp) * u64::from(mb) * if vpp > 1 { u64::from(pp) } else { 1 };
+    // Interleaving needs the micro-batches in multiples of pp, DualPipe an even number of them.
+    let per = match spec.schedule {
+        Some(Schedule::Interleaved) if vpp > 1 => u64::from(pp),
+        Some(Schedule::DualPipe) => 2,
+        _ => 1,
+    };
+    let unit = u64::from(dp) * u64::from(mb) * per;
     let gb = batch.global_batch(seq_len, unit)?;
     spec.dp = dp;
     spec.global_batch = gb as u32;
@@ -306,6 +348,10 @@ pub struct Search<'a> {
 /// [`search`] that stops with [`WankaError::Cancelled`] when `cancel` is set.
 pub fn search_cancellable(q: &Search<'_>, cancel: &Cancel) -> Result<SearchResult, WankaError> {
     let Search { model, cluster, seq_len, fw, space, batch, top_k } = *q;
+    let space = &match crate::step::stack::profile(&fw.stack) {
+        Ok(p) => within_stack(space, &p.supports),
+        Err(_) => space.clone(),
+    };
     let even = space.even_layers.unwrap_or(false);
     let specs = enumerate(space, cluster.gpus, batch, seq_len);
     let enumerated = specs.len() as u64;
@@ -508,6 +554,30 @@ mod tests {
             r.top.iter().all(|p| p.idle_devices > 0 && p.idle_devices <= 64),
             "{:?}",
             r.top.iter().map(|p| p.idle_devices).collect::<Vec<_>>()
+        );
+    }
+
+    /// Under a period stack the search proposes only what that stack ran: Megatron-LM 2021 had no
+    /// selective recomputation, sequence parallelism or distributed optimizer; DeepSpeed's pipeline
+    /// engine no interleaving. The same space under Megatron-core does reach them.
+    #[test]
+    fn search_keeps_to_the_stack() {
+        let m = crate::workload::model::preset("gpt3-175b").unwrap();
+        let c = crate::hardware::topology::test_cluster("a100-sxm-80gb", 1024, "ib-hdr", 200.0, "generic-fat-tree");
+        let pins = SearchSpace { tp: Some(vec![8]), pp: Some(vec![8, 16]), micro_batch: Some(vec![1, 2]), ..Default::default() };
+        let space = merge(&pins, default_space(&m, &c, 2048));
+        let run = |stack: &str| search(&m, &c, 2048, &FrameworkSpec::for_stack(stack).unwrap(), &space, BatchTarget::Sequences(1536), 50);
+        let old = run("megatron-lm-2021");
+        assert!(old.feasible > 0);
+        for p in &old.top {
+            assert!(p.plan.recompute != Recompute::Selective && !p.plan.sequence_parallel && p.plan.zero_stage == 0, "{:?}", p.spec);
+        }
+        let ds = run("megatron-deepspeed");
+        assert!(ds.feasible > 0 && ds.top.iter().all(|p| p.plan.schedule == Schedule::OneFOneB && p.plan.zero_stage <= 1));
+        let core = run("megatron-core");
+        assert!(
+            core.top.iter().any(|p| p.plan.schedule == Schedule::Interleaved || p.plan.sequence_parallel),
+            "the cut is the stack's, not the space's"
         );
     }
 }

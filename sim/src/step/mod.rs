@@ -151,6 +151,13 @@ pub fn operations(plan: &Plan) -> u64 {
     2 * u64::from(plan.micro_batches) * u64::from(plan.vpp) * u64::from(plan.pp)
 }
 
+/// The plan's first choice its software stack does not implement ([`stack::StackSupport`]), as a
+/// violation naming what the stack does implement.
+pub fn stack_violation(plan: &Plan, layers: u32, fw: &FrameworkSpec) -> Option<Violation> {
+    let p = stack::profile(&fw.stack).ok()?;
+    p.supports.unsupported(plan, layers).map(|(feature, supported)| Violation::StackUnsupported { stack: p.id.clone(), feature, supported })
+}
+
 /// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
 pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<StepResult, WankaError> {
     // Ranks laid out on the scale-up domains with TP/EP groups kept whole (a no-op when they divide it).
@@ -166,6 +173,9 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
                 limit: MAX_STEP_OPERATIONS,
             }],
         });
+    }
+    if let Some(v) = stack_violation(plan, model.layers, fw) {
+        return Err(WankaError::Infeasible { reasons: vec![v] });
     }
     let fp8_peak = cluster.chip.peak_flops(fw.precision)?;
     let recompute = plan.recompute != parallelism::Recompute::None;

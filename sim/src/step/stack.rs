@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 use crate::error::WankaError;
 use crate::hardware::collective::Algorithm;
 use crate::ron_util::parse_ron;
+use crate::workload::parallelism::{Plan, Recompute, Schedule};
 
 /// Numeric format of the GEMMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -241,6 +242,88 @@ impl FrameworkSpec {
     }
 }
 
+/// What a stack implements: the parallelism choices a plan run under it can make. A plan outside them
+/// is refused ([`crate::error::Violation::StackUnsupported`], which names what the stack does
+/// implement), and the parallelism search never proposes one: a 2021 stack is not credited with
+/// selective recomputation, nor DeepSpeed's pipeline engine with an interleaved schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSupport {
+    /// Pipeline schedules implemented.
+    pub schedules: Vec<Schedule>,
+    /// Activation recomputation modes implemented.
+    pub recompute: Vec<Recompute>,
+    /// ZeRO stages implemented (0 = plain data parallelism; 1 = sharded optimizer states, Megatron's
+    /// distributed optimizer; 2 = + gradients; 3 = + parameters, FSDP full sharding).
+    pub zero_stages: Vec<u8>,
+    /// Largest ZeRO stage that combines with pipeline parallelism.
+    pub max_zero_stage_with_pp: u8,
+    pub tensor_parallel: bool,
+    pub pipeline_parallel: bool,
+    /// Megatron-style sequence parallelism of the norms and dropout over the TP group.
+    pub sequence_parallel: bool,
+    pub context_parallel: bool,
+    pub expert_parallel: bool,
+    /// Layers may split unevenly over the pipeline's chunks (`pp × vpp`).
+    pub uneven_layers: bool,
+}
+
+impl StackSupport {
+    /// The first choice of `plan` (for a model of `layers` layers) the stack does not implement, as
+    /// (what the plan asks for, what the stack implements).
+    pub fn unsupported(&self, plan: &Plan, layers: u32) -> Option<(String, String)> {
+        let list = |items: Vec<&str>| if items.is_empty() { "none".to_string() } else { items.join(", ") };
+        if plan.tp > 1 && !self.tensor_parallel {
+            return Some((format!("tensor parallelism (tp {})", plan.tp), "tp 1 only".into()));
+        }
+        if plan.pp > 1 && !self.pipeline_parallel {
+            return Some((format!("pipeline parallelism (pp {})", plan.pp), "pp 1 only".into()));
+        }
+        if plan.cp > 1 && !self.context_parallel {
+            return Some((format!("context parallelism (cp {})", plan.cp), "cp 1 only".into()));
+        }
+        if plan.ep > 1 && !self.expert_parallel {
+            return Some((format!("expert parallelism (ep {})", plan.ep), "ep 1 only".into()));
+        }
+        if plan.pp > 1 && !self.schedules.contains(&plan.schedule) {
+            return Some((
+                format!("the {} pipeline schedule", plan.schedule.label()),
+                list(self.schedules.iter().map(|s| s.label()).collect()),
+            ));
+        }
+        if !self.recompute.contains(&plan.recompute) {
+            return Some((
+                format!("{} activation recomputation", plan.recompute.label()),
+                list(self.recompute.iter().map(|r| r.label()).collect()),
+            ));
+        }
+        if plan.sequence_parallel && plan.tp > 1 && !self.sequence_parallel {
+            return Some(("sequence parallelism".into(), "no sequence parallelism".into()));
+        }
+        if !self.zero_stages.contains(&plan.zero_stage) {
+            let stages: Vec<String> = self.zero_stages.iter().map(|z| z.to_string()).collect();
+            return Some((
+                format!("ZeRO stage {}", plan.zero_stage),
+                format!("ZeRO stages {}", list(stages.iter().map(String::as_str).collect())),
+            ));
+        }
+        if plan.pp > 1 && plan.zero_stage > self.max_zero_stage_with_pp {
+            return Some((
+                format!("ZeRO stage {} with pipeline parallelism", plan.zero_stage),
+                format!("ZeRO stage at most {} with pp > 1", self.max_zero_stage_with_pp),
+            ));
+        }
+        let chunks = plan.pp * plan.vpp;
+        if !self.uneven_layers && chunks > 1 && !layers.is_multiple_of(chunks) {
+            return Some((
+                format!("uneven pipeline chunks ({layers} layers over pp x vpp = {} x {})", plan.pp, plan.vpp),
+                "layers divisible by pp x vpp only".into(),
+            ));
+        }
+        None
+    }
+}
+
 /// A named software stack: what it sets and what that rests on.
 #[derive(Debug, Clone, Serialize)]
 pub struct StackProfile {
@@ -251,6 +334,8 @@ pub struct StackProfile {
     /// Sources and reasoning behind the settings.
     pub basis: String,
     pub framework: FrameworkSpec,
+    /// The parallelism choices the stack implements.
+    pub supports: StackSupport,
 }
 
 #[derive(Deserialize)]
@@ -261,6 +346,7 @@ struct StackEntry {
     period: String,
     basis: String,
     settings: FrameworkInput,
+    supports: StackSupport,
 }
 
 #[derive(Deserialize)]
@@ -292,7 +378,27 @@ pub fn parse_stacks(text: &str, file: &str) -> Result<Vec<StackProfile>, WankaEr
             msg: "every stack profile must set every framework field".into(),
         })?;
         framework.check_numbers(file, &format!("stacks[{}].settings", e.id))?;
-        out.push(StackProfile { id: e.id, name: e.name, period: e.period, basis: e.basis, framework });
+        for (field, empty) in [
+            ("schedules", e.supports.schedules.is_empty()),
+            ("recompute", e.supports.recompute.is_empty()),
+            ("zero_stages", e.supports.zero_stages.is_empty()),
+        ] {
+            if empty {
+                return Err(WankaError::Invalid {
+                    file: file.into(),
+                    field: format!("stacks[{}].supports.{field}", e.id),
+                    msg: "must list at least one value".into(),
+                });
+            }
+        }
+        if let Some(z) = e.supports.zero_stages.iter().find(|z| **z > 3) {
+            return Err(WankaError::Invalid {
+                file: file.into(),
+                field: format!("stacks[{}].supports.zero_stages", e.id),
+                msg: format!("ZeRO stages are 0 to 3, got {z}"),
+            });
+        }
+        out.push(StackProfile { id: e.id, name: e.name, period: e.period, basis: e.basis, framework, supports: e.supports });
     }
     Ok(out)
 }
@@ -365,8 +471,85 @@ mod tests {
     fn unknown_stack_and_incomplete_profile_are_errors() {
         let e = parse_ron::<FrameworkSpec>("(stack: \"megatron-9000\")", "t").unwrap_err().to_string();
         assert!(e.contains("unknown stack `megatron-9000`") && e.contains("megatron-core"), "{e}");
-        let text = "(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: (flash_attention: true))])";
-        let e = parse_stacks(text, "s.ron").unwrap_err().to_string();
+        let supports = "supports: (schedules: [OneFOneB], recompute: [Full], zero_stages: [0], max_zero_stage_with_pp: 0, \
+            tensor_parallel: true, pipeline_parallel: true, sequence_parallel: false, context_parallel: false, expert_parallel: false, \
+            uneven_layers: true)";
+        let text =
+            format!("(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: (flash_attention: true), {supports})])");
+        let e = parse_stacks(&text, "s.ron").unwrap_err().to_string();
         assert!(e.contains("stacks[x].settings.collective_algorithm"), "{e}");
+        // A profile without `supports` is refused, and so is one that supports no schedule.
+        let text = "(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: ())])";
+        let e = parse_stacks(text, "s.ron").unwrap_err().to_string();
+        assert!(e.contains("supports"), "{e}");
+        let full = profile("megatron-lm-2021").unwrap();
+        let settings = ron::to_string(&full.framework).unwrap().replace("stack:\"megatron-lm-2021\",", "");
+        let text = format!(
+            "(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: {settings}, {})])",
+            supports.replace("schedules: [OneFOneB]", "schedules: []")
+        );
+        let e = parse_stacks(&text, "s.ron").unwrap_err().to_string();
+        assert!(e.contains("stacks[x].supports.schedules"), "{e}");
+    }
+
+    /// What each period's stack implements, against what its sources say (stacks.ron comments).
+    #[test]
+    fn stacks_refuse_what_they_did_not_implement() {
+        use crate::workload::model::ModelRef;
+        use crate::workload::parallelism::{ParallelismSpec, RankOrder};
+        let model = ModelRef::Preset("gpt3-175b".into()).resolve().unwrap();
+        let spec = |schedule, recompute, sp, zero| ParallelismSpec {
+            tp: 8,
+            pp: 16,
+            dp: 8,
+            cp: 1,
+            ep: 1,
+            etp: None,
+            schedule: Some(schedule),
+            vpp: if schedule == Schedule::Interleaved { Some(2) } else { None },
+            micro_batch: Some(1),
+            global_batch: 1536,
+            recompute,
+            sequence_parallel: sp,
+            zero_stage: zero,
+            rank_order: RankOrder::default(),
+        };
+        let plan = |s: &ParallelismSpec| crate::step::resolve_plan(&model, s, 2048, 1024).unwrap();
+        let why = |stack: &str, s: &ParallelismSpec| profile(stack).unwrap().supports.unsupported(&plan(s), model.layers).map(|w| w.0);
+        // DeepSpeed's pipeline engine: 1F1B only, ZeRO < 2 with pipelines; no sequence parallelism before Megatron v3.
+        let interleaved = spec(Schedule::Interleaved, Recompute::Full, false, 1);
+        assert_eq!(why("megatron-deepspeed", &interleaved).as_deref(), Some("the interleaved pipeline schedule"));
+        assert_eq!(why("megatron-deepspeed", &spec(Schedule::OneFOneB, Recompute::Full, false, 1)), None);
+        assert!(why("megatron-deepspeed", &spec(Schedule::OneFOneB, Recompute::Full, true, 1)).unwrap().contains("sequence parallelism"));
+        assert!(why("deepspeed-2021", &spec(Schedule::OneFOneB, Recompute::Full, false, 0)).unwrap().contains("tensor parallelism"));
+        // Megatron-LM 2021: interleaving but no selective recompute and no distributed optimizer.
+        assert_eq!(why("megatron-lm-2021", &interleaved.clone()).map(|w| w.contains("ZeRO stage 1")), Some(true));
+        assert_eq!(why("megatron-lm-2021", &spec(Schedule::Interleaved, Recompute::Full, false, 0)), None);
+        assert!(why("megatron-lm-2021", &spec(Schedule::Interleaved, Recompute::Selective, false, 0)).unwrap().contains("selective"));
+        assert_eq!(why("megatron-lm-2022", &spec(Schedule::Interleaved, Recompute::Selective, true, 1)), None);
+        // DualPipe only where DeepSeek's stack runs it.
+        let dualpipe = spec(Schedule::DualPipe, Recompute::Selective, true, 1);
+        assert!(why("megatron-core", &dualpipe).unwrap().contains("dualpipe"));
+        // And the refusal reaches a step simulation as a violation naming the stack.
+        let cat = crate::hardware::catalog::Catalog::builtin();
+        let cluster = crate::hardware::topology::Cluster::resolve(
+            &crate::hardware::topology::ClusterSpec {
+                chip: "a100-sxm-80gb".into(),
+                gpus: 1024,
+                gpus_per_node: 8,
+                usable_per_domain: None,
+                network: crate::hardware::topology::NetworkSpec {
+                    fabric: "ib-hdr".into(),
+                    nic_gbit_per_s_per_gpu: 200.0,
+                    topology: "generic-fat-tree".into(),
+                },
+            },
+            cat,
+            "t",
+        )
+        .unwrap();
+        let fw = FrameworkSpec::for_stack("megatron-deepspeed").unwrap();
+        let e = crate::step::simulate(&model, &plan(&interleaved), &cluster, 2048, &fw).unwrap_err().to_string();
+        assert!(e.contains("stack `megatron-deepspeed` does not implement the interleaved pipeline schedule") && e.contains("1f1b"), "{e}");
     }
 }

@@ -531,7 +531,9 @@ pub fn simulate_case(c: &StepCase, catalog: &Catalog, file: &str) -> CaseResult 
     let mut result = c.scenario.simulate_step(catalog, &where_);
     if c.recompute_open {
         // Not published: the least recomputation that fits, said in the result.
-        for rc in [Recompute::Selective, Recompute::Full] {
+        // Only modes the case's stack implements (a stack without selective recomputation goes to full).
+        let supported = crate::step::stack::profile(&fw.stack).map(|p| p.supports.recompute.clone()).unwrap_or_default();
+        for rc in [Recompute::Selective, Recompute::Full].into_iter().filter(|rc| supported.contains(rc)) {
             let Err(WankaError::Invalid { msg, .. }) = &result else { break };
             if !msg.contains("memory:") {
                 break;

@@ -38,6 +38,17 @@ pub enum Schedule {
     DualPipe,
 }
 
+impl Schedule {
+    /// The word reports and case files use (`1f1b`, `interleaved`, `dualpipe`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Schedule::OneFOneB => "1f1b",
+            Schedule::Interleaved => "interleaved",
+            Schedule::DualPipe => "dualpipe",
+        }
+    }
+}
+
 /// Activation recomputation.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub enum Recompute {
