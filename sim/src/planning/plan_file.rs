@@ -632,6 +632,7 @@ fn resolve_pools(c: &Candidate, catalog: &Catalog, file: &str, field: &str) -> R
 pub fn describe(s: &crate::workload::parallelism::ParallelismSpec) -> String {
     let sched = match (s.schedule, s.vpp) {
         (Some(crate::workload::parallelism::Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        (Some(crate::workload::parallelism::Schedule::DualPipe), _) => "DualPipe".into(),
         _ => "1F1B".into(),
     };
     let mut out = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);

@@ -182,7 +182,9 @@ pub fn stage_memory(
                 let tokens = f64::from(seq_len) / f64::from(plan.cp) * f64::from(plan.micro_batch);
                 activations += 6.0 * tokens * f64::from(m.vocab) / t;
             }
-            let mut buffers = RESERVED_GB * 1e9;
+            // Fragmentation: the allocator reserves activations / (1 − f) to hold them.
+            let f = fw.allocator_fragmentation;
+            let mut buffers = RESERVED_GB * 1e9 + activations * f / (1.0 - f);
             if zero >= 3 {
                 // Gathered BF16 weights of the module in use and the prefetched one, plus the gradient
                 // of one module before its reduce-scatter: ZeRO-3 gathers per module (linear layer).

@@ -341,6 +341,9 @@ fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     if let Some(v) = r.choice("overlap_grad_reduce", &BOOLS, None)? {
         fw.overlap_grad_reduce = v;
     }
+    if let Some(v) = r.choice("flash_attention", &BOOLS, None)? {
+        fw.flash_attention = v;
+    }
     if let Some(p) = r.choice("precision", &[("bf16", Precision::Bf16), ("fp16", Precision::Fp16), ("fp8", Precision::Fp8)], None)? {
         fw.precision = p;
     }

@@ -23,7 +23,7 @@ use crate::planning::search::SearchSpace;
 use crate::run::RunSpec;
 use crate::validate::csv_rows::{Row, csv_records};
 use crate::workload::model::ModelRef;
-use crate::workload::parallelism::Recompute;
+use crate::workload::parallelism::{Recompute, Schedule};
 
 /// Columns every whole-run file has.
 pub const WHOLE_RUN_COLUMNS: &[&str] = &[
@@ -145,6 +145,13 @@ fn pins(r: &Row) -> Result<Option<SearchSpace>, WankaError> {
         micro_batch: r.opt("micro_batch", "a whole number")?.map(|m| vec![m]),
         recompute: recompute.map(|x| vec![x]),
         zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.map(|z| vec![z]),
+        schedule: r
+            .choice(
+                "schedule",
+                &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)],
+                None,
+            )?
+            .map(|s| vec![s]),
         ..Default::default()
     }))
 }
@@ -166,6 +173,17 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
         // A published figure computed from throughput (an estimate, or a failure-free ideal).
         "none" => run.failures.multiplier = 0.0,
         p => run.failures.profile = p.to_string(),
+    }
+    // A failure rate the run's own report gives is an input (the run's cluster, as it was); the profile
+    // then gives only the mix of causes.
+    if let Some(rate) = r.opt::<f64>("failures_per_1000_node_days", "a published failure rate per 1,000 node-days")? {
+        if !(rate > 0.0 && rate <= 1000.0) {
+            return Err(r.err("failures_per_1000_node_days", format!("must be in (0, 1000], got {rate}")));
+        }
+        if run.failures.multiplier == 0.0 {
+            return Err(r.err("failures_per_1000_node_days", "a published rate contradicts failure_profile `none`".into()));
+        }
+        run.failures.failures_per_1000_node_days = Some(rate);
     }
     let candidate = |name: &str, parallelism: SearchSpace| Candidate {
         name: name.into(),
