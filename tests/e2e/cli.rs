@@ -457,3 +457,16 @@ fn uneven_pipeline_chunks_are_noted() {
     let run = wanka(["step".as_ref(), p.as_os_str()]).success();
     assert!(!run.stdout.contains("uneven pipeline chunks"), "{run}");
 }
+
+/// `compare --explain`: each candidate's best plan against its runner-up, term by term.
+#[test]
+fn compare_explains_the_best_plan() {
+    let out = wanka(["compare", "scenarios/default_plan.ron", "--seeds", "2", "--explain"]).success().stdout;
+    let plain = wanka(["compare", "scenarios/default_plan.ron", "--seeds", "2"]).success().stdout;
+    assert!(!plain.contains("beats runner-up"));
+    assert!(out.starts_with(&plain) || out.contains(plain.lines().next().unwrap()), "{out}");
+    assert!(out.matches("beats runner-up").count() >= 4, "{out}");
+    for term in ["compute", "pipeline bubble", "exposed DP communication", "differs in: "] {
+        assert!(out.contains(term), "{term}: {out}");
+    }
+}

@@ -495,6 +495,22 @@ fn whole_runs_are_reported_pinned_and_searched() {
         if let Some(s) = c["search_speedup"].as_f64() {
             let reason = !c["search_reason"].as_str().unwrap().is_empty();
             assert_eq!(c["search_flagged"].as_bool().unwrap(), s > 0.15 && !reason, "{}", c["id"]);
+            // Why, term by term: the explanation's terms add up to each plan's step per token, and the
+            // searched plan's step per token is the one the speed-up came from.
+            let e = &c["explanation"];
+            let sum = |k: &str| e["terms"].as_array().unwrap().iter().map(|t| t[k].as_f64().unwrap()).sum::<f64>();
+            for (k, total) in [("first_s_per_mtok", "first_s_per_mtok"), ("second_s_per_mtok", "second_s_per_mtok")] {
+                let t = e[total].as_f64().unwrap();
+                assert!((sum(k) - t).abs() <= 0.02 * t, "{}: terms {} vs step {t}", c["id"], sum(k));
+            }
         }
     }
+    // Flagged runs print their explanation without being asked; every run with --explain.
+    let text = wanka(["validate", "scenarios/validation/whole_runs.csv"]).success().stdout;
+    let flagged = cases.iter().filter(|c| c["search_flagged"].as_bool() == Some(true)).count();
+    assert_eq!(text.matches("why searched (").count(), flagged, "{text}");
+    let all = wanka(["validate", "scenarios/validation/whole_runs.csv", "--explain"]).success().stdout;
+    let both = cases.iter().filter(|c| c["explanation"].is_object()).count();
+    assert_eq!(all.matches("why searched (").count(), both);
+    assert!(all.contains("differs in: "), "{all}");
 }

@@ -303,9 +303,12 @@ pub fn hetero_data(
     fw: &FrameworkSpec,
     batch: BatchTarget,
 ) -> Option<MixedOption> {
-    let target = match batch {
-        BatchTarget::Sequences(n) => f64::from(n),
-        BatchTarget::Tokens(t) => t / f64::from(seq_len),
+    let target = batch.sequences(seq_len);
+    // Two pools' micro-batch splits rarely hit a sequence count exactly: even an exact target keeps the
+    // default token tolerance here.
+    let tolerance = match batch {
+        BatchTarget::Sequences(_) => crate::planning::search::BATCH_TOLERANCE,
+        b => b.tolerance(),
     };
     let mut best: Option<MixedOption> = None;
     for tp in [8u32, 4, 2, 1] {
@@ -368,7 +371,7 @@ pub fn hetero_data(
                     splits.dedup();
                     for (m_a, m_b) in splits {
                         let gb = f64::from(dpa * m_a + dpb * m_b);
-                        if (gb - target).abs() / target > crate::planning::search::BATCH_TOLERANCE {
+                        if (gb - target).abs() / target > tolerance {
                             continue;
                         }
                         let (Some(sa), Some(sb)) = (probe(a, dpa, m_a), probe(b, dpb, m_b)) else { continue };

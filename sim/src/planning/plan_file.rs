@@ -34,6 +34,11 @@ pub struct Goal {
     pub seq_len: u32,
     /// Tokens per optimizer step to aim for (the search picks the nearest feasible global batch).
     pub batch_tokens: f64,
+    /// How far (a fraction) a searched plan's global batch may be from `batch_tokens` (default 0.35:
+    /// planners accept about a third either way; a run reproducing a published one states its own,
+    /// since the batch changes the optimisation, not only the step time).
+    #[serde(default)]
+    pub batch_tolerance: Option<f64>,
     #[serde(default)]
     pub deadline_days: Option<f64>,
     /// Budget for the run, million USD.
@@ -214,6 +219,9 @@ impl PlanFile {
         }
         crate::limits::in_range(file, "goal.tokens", g.tokens, 1.0, crate::limits::MAX_TOKENS, "tokens")?;
         crate::limits::in_range(file, "goal.batch_tokens", g.batch_tokens, 1.0, crate::limits::MAX_GLOBAL_BATCH_TOKENS, "tokens")?;
+        if let Some(tol) = g.batch_tolerance {
+            crate::limits::in_range(file, "goal.batch_tolerance", tol, 0.0, 1.0, "(a fraction of batch_tokens)")?;
+        }
         let sequences = g.batch_tokens / f64::from(g.seq_len);
         if sequences > crate::limits::MAX_BATCH_SEQUENCES {
             return bad(
@@ -486,7 +494,10 @@ impl PlanFile {
     fn search_options(&self, model: &ModelSpec, c: &Candidate, clusters: &[Cluster], cancel: &Cancel) -> Result<SearchOutcome, WankaError> {
         let seq = self.goal.seq_len;
         let fw = &self.framework;
-        let batch = BatchTarget::Tokens(self.goal.batch_tokens);
+        let batch = match self.goal.batch_tolerance {
+            Some(tol) => BatchTarget::TokensWithin(self.goal.batch_tokens, tol),
+            None => BatchTarget::Tokens(self.goal.batch_tokens),
+        };
         let mut searches = Vec::new();
         let mut enumerated = 0;
         let mut feasible_plans = 0;

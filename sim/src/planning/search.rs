@@ -17,7 +17,7 @@ use crate::cancel::Cancel;
 use crate::error::{Violation, WankaError};
 use crate::hardware::topology::Cluster;
 use crate::step::cost::FrameworkSpec;
-use crate::step::schedule::StepResult;
+use crate::step::schedule::{Breakdown, StepResult};
 use crate::step::stack::StackSupport;
 use crate::step::{resolve_plan, simulate as simulate_step};
 use crate::workload::model::ModelSpec;
@@ -73,9 +73,26 @@ pub enum BatchTarget {
     Sequences(u32),
     /// About this many tokens per step (nearest feasible multiple, within [`BATCH_TOLERANCE`]).
     Tokens(f64),
+    /// About this many tokens per step, within this fraction of it (a plan's `goal.batch_tolerance`).
+    TokensWithin(f64, f64),
 }
 
 impl BatchTarget {
+    /// The target in sequences (fractional for a token target).
+    pub fn sequences(self, seq_len: u32) -> f64 {
+        match self {
+            BatchTarget::Sequences(n) => f64::from(n),
+            BatchTarget::Tokens(t) | BatchTarget::TokensWithin(t, _) => t / f64::from(seq_len),
+        }
+    }
+    /// How far (a fraction) a plan's global batch may be from the target: 0 for an exact target.
+    pub fn tolerance(self) -> f64 {
+        match self {
+            BatchTarget::Sequences(_) => 0.0,
+            BatchTarget::Tokens(_) => BATCH_TOLERANCE,
+            BatchTarget::TokensWithin(_, tol) => tol,
+        }
+    }
     /// The global batch (sequences) for plans whose batch comes in multiples of `unit` sequences:
     /// exactly the target when it divides, else the nearest multiple within [`BATCH_TOLERANCE`] of
     /// the token target.
@@ -87,11 +104,11 @@ impl BatchTarget {
                 }
                 Ok(u64::from(n))
             }
-            BatchTarget::Tokens(t) => {
-                let target = t / f64::from(seq_len);
+            BatchTarget::Tokens(_) | BatchTarget::TokensWithin(..) => {
+                let target = self.sequences(seq_len);
                 let k = (target / unit as f64).round().max(1.0);
                 let gb = k * unit as f64;
-                if (gb - target).abs() / target > BATCH_TOLERANCE {
+                if (gb - target).abs() / target > self.tolerance() {
                     return Err(Violation::BatchTooFar);
                 }
                 Ok(gb as u64)
@@ -113,6 +130,8 @@ pub struct Ranked {
     pub memory_gb: f64,
     /// Devices left idle by this layout.
     pub idle_devices: u64,
+    /// Where the step's time goes (bottleneck stage), for `planning::explain`.
+    pub breakdown: Breakdown,
 }
 
 /// Search outcome.
@@ -427,6 +446,7 @@ pub fn rank(spec: ParallelismSpec, plan: Plan, r: &StepResult, seq_len: u32, idl
         mfu: r.mfu,
         memory_gb: r.memory.total_gb,
         idle_devices: idle,
+        breakdown: r.breakdown,
     }
 }
 

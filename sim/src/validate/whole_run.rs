@@ -18,6 +18,7 @@ use std::path::Path;
 use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
 use crate::planning::economics::{Money, Power};
+use crate::planning::explain::{Explanation, explain};
 use crate::planning::plan_file::{Candidate, CandidateResult, Goal, PlanFile, Pool, Settings};
 use crate::planning::search::SearchSpace;
 use crate::run::RunSpec;
@@ -44,6 +45,10 @@ pub const WHOLE_RUN_COLUMNS: &[&str] = &[
 
 /// Largest speed-up of the searched plan over the published one that passes without a stated reason.
 pub const SEARCH_SPEEDUP_LIMIT: f64 = 0.15;
+
+/// How far the searched plan's global batch may be from the published one (5%: enough for the
+/// nearest multiple of dp × micro-batch, not for a different optimisation).
+pub const WHOLE_RUN_BATCH_TOLERANCE: f64 = 0.05;
 
 /// Monte Carlo seeds per prediction (the p50 of days moves by well under 1% beyond this).
 pub const WHOLE_RUN_SEEDS: u64 = 16;
@@ -104,6 +109,8 @@ pub struct WholeRunResult {
     pub search_reason: String,
     /// The speed-up is above [`SEARCH_SPEEDUP_LIMIT`] without a stated reason.
     pub search_flagged: bool,
+    /// The searched plan against the published one, term by term (when both were planned).
+    pub explanation: Option<Explanation>,
     pub failure: Option<String>,
 }
 
@@ -210,6 +217,9 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
             tokens: r.positive("tokens")?,
             seq_len: r.req("seq_len", "a whole number")?,
             batch_tokens: r.positive("batch_tokens")?,
+            // The searched plan trains with (nearly) the published batch: a plan that steps faster only
+            // by taking a larger batch is not the same run.
+            batch_tolerance: Some(WHOLE_RUN_BATCH_TOLERANCE),
             deadline_days: None,
             budget_musd: None,
         },
@@ -303,6 +313,7 @@ pub fn simulate_whole_run(case: &WholeRunCase, catalog: &Catalog, file: &str) ->
         search_speedup: None,
         search_reason: case.search_reason.clone(),
         search_flagged: false,
+        explanation: None,
         failure: None,
     };
     let where_ = format!("{file} line {} ({})", case.line, case.id);
@@ -330,6 +341,10 @@ pub fn simulate_whole_run(case: &WholeRunCase, catalog: &Catalog, file: &str) ->
             out.searched_error = Some(err);
             out.searched = Some(p);
         }
+    }
+    let top = |name: &str| cmp.candidates.iter().find(|c| c.name == name && c.feasible).and_then(|c| c.top_plans.first());
+    if let (Some(searched), Some(published)) = (top("searched"), top("published")) {
+        out.explanation = Some(explain(searched, published, case.plan.goal.seq_len));
     }
     if let (Some(p), Some(s)) = (&out.pinned, &out.searched) {
         let speedup = p.days_p50 / s.days_p50 - 1.0;

@@ -57,6 +57,9 @@ enum Command {
         /// Monte Carlo seeds per candidate (overrides the plan's settings; at least 1).
         #[arg(long, value_parser = seeds_arg)]
         seeds: Option<u64>,
+        /// Also print why each candidate's best plan beats its runner-up, term by term.
+        #[arg(long)]
+        explain: bool,
     },
     /// Simulate one training step of a scenario: step time, MFU, breakdown, memory.
     Step {
@@ -96,6 +99,10 @@ enum Command {
         cases: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Whole-run files: print for every run why the searched plan beats the published one, term by
+        /// term (always printed for runs whose search is flagged).
+        #[arg(long)]
+        explain: bool,
     },
     /// Print the JSON schema of a `--json` output (step, run, compare, validate, catalog).
     Schema {
@@ -274,9 +281,9 @@ fn load_scenario(path: Option<&PathBuf>) -> Result<(wanka_sim::Scenario, String)
 fn run(cli: Cli) -> Result<ExitCode> {
     let catalog = load_catalog(&cli.catalog_dir)?;
     let quiet = cli.quiet;
-    let command = cli.command.unwrap_or(Command::Compare { plan: None, json: false, csv: None, seeds: None });
+    let command = cli.command.unwrap_or(Command::Compare { plan: None, json: false, csv: None, seeds: None, explain: false });
     match command {
-        Command::Compare { plan, json, csv, seeds } => {
+        Command::Compare { plan, json, csv, seeds, explain } => {
             use wanka_sim::planning::plan_file::PlanFile;
             let (mut p, name) = match &plan {
                 Some(path) => (PlanFile::load(path)?, path.display().to_string()),
@@ -299,6 +306,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 emit_json("compare", serde_json::to_value(&c)?)?;
             } else {
                 emit(&report::compare_text(&c, elapsed));
+                if explain {
+                    emit(&report::compare_explain_text(&c, p.goal.seq_len));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -377,7 +387,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Validate { cases, json } => {
+        Command::Validate { cases, json, explain } => {
             let kind = wanka_sim::validate::case_kind(&cases)?;
             match kind {
                 wanka_sim::validate::CaseKind::Step => {
@@ -394,7 +404,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     if json {
                         emit_json("validate", serde_json::to_value(&r)?)?;
                     } else {
-                        emit(&report::whole_run_text(&r));
+                        emit(&report::whole_run_text(&r, explain));
                     }
                     Ok(ExitCode::SUCCESS)
                 }

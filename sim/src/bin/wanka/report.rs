@@ -444,7 +444,47 @@ fn measure_text(measure: &str, v: f64) -> String {
     if measure == "days" { format!("{v:.1} d") } else { format!("{:.2}M GPU-h", v / 1e6) }
 }
 
-pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport) -> String {
+/// One plan against another, term by term (seconds per million tokens), and the knobs that differ.
+pub fn explain_text(e: &wanka_sim::planning::explain::Explanation, first: &str, second: &str, indent: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "{indent}why {first} ({}) beats {second} ({}), seconds per million tokens:", e.first, e.second);
+    let _ = writeln!(o, "{indent}  {:<32} {:>10} {:>10} {:>10}", "term", first, second, "gain");
+    for t in &e.terms {
+        let _ = writeln!(
+            o,
+            "{indent}  {:<32} {:>10.3} {:>10.3} {:>+10.3}",
+            t.term,
+            t.first_s_per_mtok,
+            t.second_s_per_mtok,
+            t.second_s_per_mtok - t.first_s_per_mtok
+        );
+    }
+    let _ = writeln!(
+        o,
+        "{indent}  {:<32} {:>10.3} {:>10.3} {:>+10.3}",
+        "step",
+        e.first_s_per_mtok,
+        e.second_s_per_mtok,
+        e.second_s_per_mtok - e.first_s_per_mtok
+    );
+    if !e.knobs.is_empty() {
+        let _ = writeln!(o, "{indent}  differs in: {}", e.knobs.join("; "));
+    }
+    o
+}
+
+/// Each candidate's best plan against its runner-up (`compare --explain`).
+pub fn compare_explain_text(c: &Comparison, seq_len: u32) -> String {
+    let mut o = String::new();
+    for cand in &c.candidates {
+        let [first, second, ..] = cand.top_plans.as_slice() else { continue };
+        let _ = writeln!(o, "{}:", cand.name);
+        o.push_str(&explain_text(&wanka_sim::planning::explain::explain(first, second, seq_len), "best", "runner-up", "  "));
+    }
+    o
+}
+
+pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport, explain_all: bool) -> String {
     use wanka_sim::validate::whole_run::SEARCH_SPEEDUP_LIMIT;
     let mut o = String::new();
     let _ = writeln!(o, "whole-run validation: {} (Monte Carlo p50 with failures)", r.file);
@@ -493,6 +533,9 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport) -> Str
         }
         if !c.search_reason.is_empty() {
             let _ = writeln!(o, "      why the published layout is slower: {}", c.search_reason);
+        }
+        if let Some(e) = c.explanation.as_ref().filter(|_| explain_all || c.search_flagged) {
+            o.push_str(&explain_text(e, "searched", "published", "      "));
         }
         if let Some(f) = &c.failure {
             let _ = writeln!(o, "      FAILED: {f}");
