@@ -160,7 +160,7 @@ impl Catalog {
                     cal.fitted_on.push(p.chip.clone());
                 }
             }
-            cal.overlay = Some(origin.clone());
+            cal.overlay = Some(format!("{file}, {}, {} rows", p.date, p.rows_used));
         }
         for (id, patch) in &overlay.fabrics {
             let known: Vec<String> = self.fabrics.keys().cloned().collect();

@@ -56,7 +56,7 @@ pub fn errors_for(calibration: &Calibration, stack: &str, moe: bool) -> ModelErr
     if !calibration.loo_step_errors.is_empty() {
         return ModelError {
             source: format!(
-                "{} leave-one-out step errors of {}'s calibration overlay ({})",
+                "{} leave-one-out step errors of {}'s calibration overlay {}",
                 calibration.loo_step_errors.len(),
                 calibration.id,
                 calibration.overlay.as_deref().unwrap_or("overlay")

@@ -559,8 +559,11 @@ fn calibrate_measurements(
     } else {
         emit(&report::measured_fit_text(&fit, out.as_deref()));
     }
-    for w in &fit.warnings {
-        errln!("warning: {w}");
+    if json {
+        // The text report lists them; with --json they also go to stderr, where a person sees them.
+        for w in &fit.warnings {
+            errln!("warning: {w}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
