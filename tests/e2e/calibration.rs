@@ -3,7 +3,7 @@
 
 use super::support::{repo_root, temp_dir, wanka, write_file};
 
-const EXAMPLE_PLAN: &str = "scenarios/examples/plan_mlu590.ron";
+const EXAMPLE_PLAN: &str = "scenarios/plan_mlu590.ron";
 const MEASUREMENTS: [&str; 3] = [
     "scenarios/examples/measurements/mlu590_gemm.csv",
     "scenarios/examples/measurements/mlu590_allreduce_roce200.txt",
