@@ -3,11 +3,11 @@
 
 use super::support::{repo_root, temp_dir, wanka, write_file};
 
-const EXAMPLE_PLAN: &str = "scenarios/plan_mlu590.ron";
+const EXAMPLE_PLAN: &str = "scenarios/validation/calibration_example/plan_mlu590.ron";
 const MEASUREMENTS: [&str; 3] = [
-    "scenarios/examples/measurements/mlu590_gemm.csv",
-    "scenarios/examples/measurements/mlu590_allreduce_roce200.txt",
-    "scenarios/examples/measurements/mlu590_steps.csv",
+    "scenarios/validation/calibration_example/mlu590_gemm.csv",
+    "scenarios/validation/calibration_example/mlu590_allreduce_roce200.txt",
+    "scenarios/validation/calibration_example/mlu590_steps.csv",
 ];
 
 fn candidate<'a>(v: &'a serde_json::Value, prefix: &str) -> &'a serde_json::Value {
