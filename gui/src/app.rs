@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
 use egui::{Align, Layout, RichText, Ui};
+use wanka_sim::Scenario;
 use wanka_sim::planning::plan_file::PlanFile;
 use wanka_sim::validate::StepReport;
-use wanka_sim::{Catalog, Scenario};
 
 use crate::document::{Document, PlanDoc, ScenarioDoc, Workers};
 use crate::editor::{self, Knob};
@@ -350,7 +350,7 @@ impl WankaApp {
             Document::Scenario(d) => {
                 let form = &mut d.form;
                 ui.label(RichText::new(&form.base.name).strong());
-                changed = editor::editor_ui(ui, form, &errors, Catalog::builtin());
+                changed = editor::editor_ui(ui, form, &errors, crate::catalog());
             }
             Document::Plan(d) => {
                 let pf = &mut d.form;
@@ -358,7 +358,7 @@ impl WankaApp {
                 if !pf.base.description.is_empty() {
                     ui.add(egui::Label::new(RichText::new(&pf.base.description).small().weak()).wrap());
                 }
-                changed = plan_editor::plan_editor_ui(ui, pf, &plan_errors, Catalog::builtin());
+                changed = plan_editor::plan_editor_ui(ui, pf, &plan_errors, crate::catalog());
             }
             Document::Empty => {
                 ui.label("Open a scenario or plan to edit it.");

@@ -10,7 +10,7 @@ use wanka_sim::run::{self, LogEvent, MonteCarlo, ProgressBand, RunInputs, RunOut
 use wanka_sim::step::schedule::StepResult;
 use wanka_sim::validate::{self, StepReport};
 use wanka_sim::workload::parallelism::Plan;
-use wanka_sim::{Cancel, Catalog, Scenario, WankaError};
+use wanka_sim::{Cancel, Scenario, WankaError};
 
 use crate::view_data::{Losses, TopologySummary, Trace};
 
@@ -41,7 +41,7 @@ pub const MAX_GRAPH_DEVICES: u64 = 1_000_000;
 
 /// Run one step simulation (on the worker thread).
 pub fn run_step(job: StepJob) -> Result<StepOutput, WankaError> {
-    let catalog = Catalog::builtin();
+    let catalog = crate::catalog();
     // `simulate_step` does not repeat the field checks `Scenario::parse` makes; edits need them.
     job.scenario.check(&job.file)?;
     let resolved = job.scenario.resolve(catalog, &job.file)?;
@@ -127,7 +127,7 @@ pub fn candidate_run_inputs(r: &CandidateResult) -> Result<RunInputs, String> {
 
 /// Compare a plan's candidates (on the worker thread).
 pub fn run_plan(job: PlanJob, cancel: &Cancel) -> Result<PlanOutput, WankaError> {
-    let catalog = Catalog::builtin();
+    let catalog = crate::catalog();
     // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
     job.plan.check(&job.file)?;
     let comparison = job.plan.compare_cancellable(catalog, &job.file, cancel)?;
@@ -205,7 +205,7 @@ pub fn log_events(o: &RunOutcome) -> u64 {
 /// Simulate a training run (on the worker thread): Monte Carlo first, then, if the logs are of a size
 /// to keep, one seed's event log and the progress band.
 pub fn run_training(job: RunJob, cancel: &Cancel) -> Result<RunOutput, WankaError> {
-    let catalog = Catalog::builtin();
+    let catalog = crate::catalog();
     let (inputs, context) = job.scenario.run_inputs(catalog, &job.file)?;
     let seed = job.scenario.seed;
     let monte_carlo = run::monte_carlo_cancellable(&inputs, seed, job.seeds, cancel)?;
@@ -237,7 +237,7 @@ pub fn run_training(job: RunJob, cancel: &Cancel) -> Result<RunOutput, WankaErro
 
 /// Run the validation cases of a file (on the worker thread).
 pub fn run_validation(path: PathBuf) -> Result<StepReport, WankaError> {
-    validate::validate_steps(&path, Catalog::builtin())
+    validate::validate_steps(&path, crate::catalog())
 }
 
 #[cfg(test)]

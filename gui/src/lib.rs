@@ -18,3 +18,19 @@ pub mod widgets;
 pub mod worker;
 
 pub use app::{View, WankaApp};
+
+use std::sync::OnceLock;
+use wanka_sim::Catalog;
+
+static CATALOG: OnceLock<Catalog> = OnceLock::new();
+
+/// Use `catalog` (the built-in one with a calibration overlay applied, `--calibration FILE`) for every
+/// job of this process; only the first call counts (`false` after it).
+pub fn install_catalog(catalog: Catalog) -> bool {
+    CATALOG.set(catalog).is_ok()
+}
+
+/// The catalog jobs and editors use: the installed one, else the built-in catalog.
+pub fn catalog() -> &'static Catalog {
+    CATALOG.get().unwrap_or_else(|| Catalog::builtin())
+}

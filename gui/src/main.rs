@@ -62,6 +62,9 @@ struct Cli {
     /// Initial window size, WIDTHxHEIGHT in points.
     #[arg(long, default_value = "1280x800")]
     size: String,
+    /// Layer a calibration overlay (from `wanka calibrate … --chip ID --out FILE`) over the catalog.
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,15 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    if let Some(f) = &cli.calibration {
+        let mut catalog = wanka_sim::Catalog::builtin().clone();
+        let applied = wanka_sim::hardware::overlay::Overlay::load(f).and_then(|o| catalog.apply_overlay(&o, &f.display().to_string()));
+        if let Err(e) = applied {
+            eprintln!("wanka-gui: --calibration: {e}");
+            return ExitCode::from(2);
+        }
+        wanka_gui::install_catalog(catalog);
     }
     let (w, h) =
         cli.size.split_once('x').and_then(|(w, h)| Some((w.parse::<f32>().ok()?, h.parse::<f32>().ok()?))).unwrap_or((1280.0, 800.0));

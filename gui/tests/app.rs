@@ -352,6 +352,12 @@ fn default_plan_opens_and_ranks_its_candidates() {
     assert_eq!(rows[0], H800);
     assert_eq!(table_cell(&h, H800, "#"), "1");
     assert_eq!(table_cell(&h, H800, "p50 days"), format!("{:.1}", out.comparison.candidates[0].days.p50));
+    // Both bands side by side: failures alone, and with the model's own error (wider).
+    let b = out.comparison.candidates[0].bands.clone().expect("bands of a feasible candidate");
+    assert_eq!(table_cell(&h, H800, "days p10–p90"), format!("{:.1}–{:.1}", b.days_p10_failures, b.days_p90_failures));
+    let with = table_cell(&h, H800, "+ model error");
+    assert!(with.starts_with(&format!("{:.1}–{:.1}", b.days_p10_with_model_error, b.days_p90_with_model_error)), "{with}");
+    assert!(b.days_p90_with_model_error - b.days_p10_with_model_error > b.days_p90_failures - b.days_p10_failures);
     // The fastest candidate is selected and named in the summary.
     assert_eq!(h.state().selected_candidate(), 1);
     assert!(h.query_by_label_contains("Fastest").is_some());

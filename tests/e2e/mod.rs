@@ -1,6 +1,7 @@
 pub mod support;
 
 mod bad_input;
+mod calibration;
 mod cli;
 mod determinism;
 mod domains;

@@ -179,6 +179,9 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
     let table = dir.join("accuracy.csv");
     args.push("--write-accuracy".into());
     args.push(table.clone().into());
+    let errors = dir.join("accuracy_errors.csv");
+    args.push("--write-loo-errors".into());
+    args.push(errors.clone().into());
     args.push("--json".into());
     let run = wanka(args.iter().map(|a| a.as_os_str())).success();
     let fits = run.json();
@@ -197,6 +200,10 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
         files.join(" "),
         wanka_sim::step::accuracy::MOE_FILE
     );
+    // The per-case errors behind it (which the forecasts' model-error bands use) too.
+    let fresh = std::fs::read_to_string(&errors).expect("written errors");
+    let bundled = std::fs::read_to_string(repo_root().join("scenarios/validation/accuracy_errors.csv")).expect("bundled errors");
+    assert_eq!(fresh, bundled, "scenarios/validation/accuracy_errors.csv is stale: regenerate with --write-loo-errors (same command)");
 }
 
 /// The public set: published runs from five chip families and many stacks, each simulated with the

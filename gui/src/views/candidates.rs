@@ -15,6 +15,8 @@ pub enum Column {
     Name,
     P50Days,
     P90Days,
+    BandFailures,
+    BandModelError,
     Mfu,
     Ettr,
     Cost,
@@ -26,11 +28,13 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 14] = [
         Column::Rank,
         Column::Name,
         Column::P50Days,
         Column::P90Days,
+        Column::BandFailures,
+        Column::BandModelError,
         Column::Mfu,
         Column::Ettr,
         Column::Cost,
@@ -48,6 +52,8 @@ impl Column {
             Column::Name => "candidate",
             Column::P50Days => "p50 days",
             Column::P90Days => "p90 days",
+            Column::BandFailures => "days p10–p90",
+            Column::BandModelError => "+ model error",
             Column::Mfu => "MFU",
             Column::Ettr => "ETTR",
             Column::Cost => "cost M$",
@@ -65,6 +71,10 @@ impl Column {
             Column::Name => "candidate name and its chips",
             Column::P50Days => "median wall-clock days over the Monte Carlo seeds (with failures and restarts)",
             Column::P90Days => "90th percentile of wall-clock days",
+            Column::BandFailures => "p10–p90 wall-clock days from failures alone (Monte Carlo seeds)",
+            Column::BandModelError => {
+                "p10–p90 wall-clock days with the model's own step-time error too (seeds × the family's leave-one-out errors, or a calibration overlay's); ≈ marks candidates that cannot be told apart within it"
+            }
             Column::Mfu => "model FLOPs utilisation of the chosen parallelism",
             Column::Ettr => "effective training time ratio (useful ÷ wall clock), p50",
             Column::Cost => "total cost of the run, million USD (amortised hardware + electricity, or rental)",
@@ -87,6 +97,7 @@ impl Column {
             Column::Name => 168.0,
             Column::Parallelism => 136.0,
             Column::Flags => 50.0,
+            Column::BandFailures | Column::BandModelError => 84.0,
             _ => 54.0,
         }
     }
@@ -134,6 +145,15 @@ pub fn cell_text(r: &CandidateResult, c: Column) -> String {
         Column::Name => r.name.clone(),
         Column::P50Days => format!("{:.1}", r.days.p50),
         Column::P90Days => format!("{:.1}", r.days.p90),
+        Column::BandFailures => r.bands.as_ref().map_or("—".into(), |b| format!("{:.1}–{:.1}", b.days_p10_failures, b.days_p90_failures)),
+        Column::BandModelError => r.bands.as_ref().map_or("—".into(), |b| {
+            format!(
+                "{:.1}–{:.1}{}",
+                b.days_p10_with_model_error,
+                b.days_p90_with_model_error,
+                if r.indistinguishable_from.is_empty() { "" } else { " ≈" }
+            )
+        }),
         Column::Mfu => format!("{:.1}%", 100.0 * r.mfu),
         Column::Ettr => format!("{:.3}", r.ettr.p50),
         Column::Cost => format!("{:.2}", e.total_usd / 1e6),
@@ -164,6 +184,8 @@ fn key(r: &CandidateResult, c: Column) -> f64 {
         Column::Rank => r.rank as f64,
         Column::P50Days => r.days.p50,
         Column::P90Days => r.days.p90,
+        Column::BandFailures => r.bands.as_ref().map_or(f64::INFINITY, |b| b.days_p90_failures),
+        Column::BandModelError => r.bands.as_ref().map_or(f64::INFINITY, |b| b.days_p90_with_model_error),
         Column::Mfu => r.mfu,
         Column::Ettr => r.ettr.p50,
         Column::Cost => e.total_usd,

@@ -137,6 +137,13 @@ pub struct Calibration {
     /// extrapolation and reports say so.
     #[serde(default)]
     pub fitted_on: Vec<String>,
+    /// Leave-one-out step-time errors from a calibration overlay's step rows (signed fractions); empty
+    /// for the built-in profiles, whose errors are the case files' (`scenarios/validation/accuracy_errors.csv`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loo_step_errors: Vec<f64>,
+    /// The calibration overlay that changed this profile (`--calibration FILE`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
 }
 
 impl Calibration {
@@ -280,7 +287,7 @@ impl Catalog {
 
     /// Every figure within its band of [`crate::limits`] (named with the file, the entry and the field),
     /// and every reference resolved.
-    fn check(&self, chips_name: &str, fabrics_name: &str) -> Result<(), WankaError> {
+    pub(crate) fn check(&self, chips_name: &str, fabrics_name: &str) -> Result<(), WankaError> {
         use crate::limits::{self as l, fraction, in_band};
         let bad = |file: &str, field: String, msg: String| WankaError::Invalid { file: file.to_string(), field, msg };
         for cal in self.calibrations.values() {
@@ -416,7 +423,7 @@ impl Catalog {
     }
 }
 
-fn unknown_msg<'a>(kind: &str, id: &str, ids: impl Iterator<Item = &'a String>) -> String {
+pub(crate) fn unknown_msg<'a>(kind: &str, id: &str, ids: impl Iterator<Item = &'a String>) -> String {
     format!("unknown {kind} `{id}`; closest: {}", closest_ids(id, ids).join(", "))
 }
 

@@ -5,4 +5,5 @@
 
 pub mod catalog;
 pub mod collective;
+pub mod overlay;
 pub mod topology;

@@ -156,6 +156,13 @@ pub struct CandidateResult {
     /// How the best plan sits on the pool's scale-up domains (single-pool candidates): TP/EP groups
     /// inside a domain, domains occupied, idle devices.
     pub placement: Option<crate::hardware::topology::Placement>,
+    /// Days and cost p10–p90 from failures alone and with the model's own step-time error
+    /// ([`crate::run::model_error`]); `None` for an infeasible candidate.
+    pub bands: Option<crate::run::model_error::Bands>,
+    /// Other candidates (by name) this one cannot be told apart from within model error: their bands
+    /// with model error overlap by at least half of the narrower one
+    /// ([`crate::run::model_error::indistinguishable`]).
+    pub indistinguishable_from: Vec<String>,
     /// The training run's inputs as simulated (feasible candidates): for callers that want more of
     /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
     #[serde(skip)]
@@ -325,11 +332,24 @@ impl PlanFile {
             b.feasible.cmp(&a.feasible).then(a.days.p50.total_cmp(&b.days.p50)).then(x.cmp(&y))
         });
         let mut ranked: Vec<CandidateResult> = order.into_iter().map(|i| results[i].clone()).collect();
+        let names: Vec<String> = ranked.iter().map(|r| r.name.clone()).collect();
         let mut rank = 0;
         for r in ranked.iter_mut() {
             if r.feasible {
                 rank += 1;
                 r.rank = rank;
+            }
+        }
+        // Candidates that cannot be told apart within model error.
+        let bands: Vec<Option<crate::run::model_error::Bands>> = ranked.iter().map(|r| r.bands.clone()).collect();
+        for (i, r) in ranked.iter_mut().enumerate() {
+            if let Some(a) = &bands[i] {
+                r.indistinguishable_from = bands
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, b)| *j != i && b.as_ref().is_some_and(|b| crate::run::model_error::indistinguishable(a, b)))
+                    .map(|(j, _)| names[j].clone())
+                    .collect();
             }
         }
         // Pareto front on (p50 days, total cost): no other feasible candidate is at least as good on
@@ -412,6 +432,8 @@ impl PlanFile {
             mixed_verdict,
             accuracy: accuracy_notes(&clusters, &self.framework.stack, model.moe.is_some()),
             placement: None,
+            bands: None,
+            indistinguishable_from: Vec::new(),
             run_inputs: None,
         };
         let Some(best) = options.first() else {
@@ -479,6 +501,16 @@ impl PlanFile {
         let spare_domains = (u64::from(inputs.hot_spare_nodes) * node).div_ceil(u64::from(first.domain_devices)) as u32;
         result.economics = economics::economics(&c.money, &c.power, &pools, spare_domains, mc.wall_days.p50, self.goal.tokens)
             .map_err(|msg| WankaError::Invalid { file: file.into(), field: field.clone(), msg })?;
+        // Model error: the family (of the pools) whose forecasts erred most widely.
+        let err = clusters
+            .iter()
+            .map(|cl| crate::run::model_error::errors_for(&cl.calibration, &self.framework.stack, model.moe.is_some()))
+            .max_by(|a, b| a.mape().total_cmp(&b.mape()))
+            .unwrap_or_default();
+        let days: Vec<f64> = mc.runs.iter().map(|r| r.wall_s / 86_400.0).collect();
+        let price =
+            |d: f64| economics::economics(&c.money, &c.power, &pools, spare_domains, d, self.goal.tokens).ok().map(|e| e.total_usd / 1e6);
+        result.bands = Some(crate::run::model_error::Bands::new(&days, &err, Some(&price)));
         result.run_inputs = Some(inputs);
         result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
         result.flags.extend(c.estimates.iter().map(|e| format!("estimate: {e}")));

@@ -47,6 +47,7 @@ impl Scenario {
         ctx.step_s = step.step_s;
         ctx.mfu = step.mfu;
         ctx.placement = Some(step.placement.clone());
+        ctx.model_error = crate::run::model_error::errors_for(&r.cluster.calibration, &self.framework.stack, r.model.moe.is_some());
         Ok((inputs, ctx))
     }
 
@@ -56,7 +57,7 @@ impl Scenario {
         let (inputs, context) = self.run_inputs(catalog, file)?;
         check_event_budget(&inputs, seeds, file)?;
         let monte_carlo = monte_carlo(&inputs, self.seed, seeds);
-        Ok(RunReport { context, monte_carlo })
+        Ok(RunReport::new(context, monte_carlo))
     }
 
     /// [`Scenario::simulate_run`] that counts each finished seed on `cancel` (progress) and stops with
@@ -72,7 +73,7 @@ impl Scenario {
         let (inputs, context) = self.run_inputs(catalog, file)?;
         check_event_budget(&inputs, seeds, file)?;
         let monte_carlo = crate::run::monte_carlo::monte_carlo_cancellable(&inputs, self.seed, seeds, cancel)?;
-        Ok(RunReport { context, monte_carlo })
+        Ok(RunReport::new(context, monte_carlo))
     }
 
     /// The event log of the first seed's run.
@@ -188,6 +189,7 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
     }
     check_event_budget(&inputs, 1, file)?;
     let ctx = RunContext {
+        model_error: crate::run::model_error::ModelError::default(),
         scenario: String::new(),
         tokens,
         step_s: 0.0,
@@ -246,6 +248,9 @@ pub fn check_event_budget(inp: &RunInputs, seeds: u64, file: &str) -> Result<(),
 /// The fixed figures of a training run (same for every seed).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunContext {
+    /// The step-time error distribution the run's bands carry (reported in [`RunReport::bands`]).
+    #[serde(skip)]
+    pub model_error: crate::run::model_error::ModelError,
     pub scenario: String,
     pub tokens: f64,
     pub step_s: f64,
@@ -274,4 +279,15 @@ pub struct RunContext {
 pub struct RunReport {
     pub context: RunContext,
     pub monte_carlo: MonteCarlo,
+    /// Wall-clock days p10–p90 from failures alone and with the model's own step-time error
+    /// ([`crate::run::model_error`]).
+    pub bands: crate::run::model_error::Bands,
+}
+
+impl RunReport {
+    pub fn new(context: RunContext, monte_carlo: MonteCarlo) -> RunReport {
+        let days: Vec<f64> = monte_carlo.runs.iter().map(|r| r.wall_s / 86_400.0).collect();
+        let bands = crate::run::model_error::Bands::new(&days, &context.model_error, None);
+        RunReport { context, monte_carlo, bands }
+    }
 }

@@ -12,6 +12,7 @@
 pub mod checkpoint;
 pub mod failure;
 pub mod inputs;
+pub mod model_error;
 pub mod monte_carlo;
 pub mod sim;
 pub mod spec;

@@ -27,6 +27,47 @@ pub const CALIBRATION_FILES: [&str; 2] = ["scenarios/validation/step_cases.csv",
 pub const MOE_FILE: &str = "scenarios/validation/moe_cases.csv";
 
 const ACCURACY_CSV: &str = include_str!("../../../scenarios/validation/accuracy.csv");
+const ERRORS_CSV: &str = include_str!("../../../scenarios/validation/accuracy_errors.csv");
+
+/// One case's leave-one-out step-time error (signed fraction), the rows behind the accuracy table:
+/// `scenarios/validation/accuracy_errors.csv`, written by `wanka calibrate … --write-loo-errors FILE`
+/// (MoE cases with stack `moe:<stack>`, their plain errors: nothing is fitted on them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseError {
+    pub family: String,
+    pub stack: String,
+    pub case: String,
+    pub loo_error: f64,
+}
+
+/// The CSV text of per-case errors (what `--write-loo-errors` writes).
+pub fn errors_to_csv(rows: &[CaseError]) -> String {
+    let mut s = String::from("family,stack,case,loo_error\n");
+    for r in rows {
+        s.push_str(&format!("{},{},{},{:.4}\n", r.family, r.stack, r.case, r.loo_error));
+    }
+    s
+}
+
+/// The compiled-in per-case errors.
+pub fn builtin_case_errors() -> &'static [CaseError] {
+    static R: OnceLock<Vec<CaseError>> = OnceLock::new();
+    R.get_or_init(|| {
+        ERRORS_CSV
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                Some(CaseError {
+                    family: f.first()?.to_string(),
+                    stack: f.get(1)?.to_string(),
+                    case: f.get(2)?.to_string(),
+                    loo_error: f.get(3)?.parse().ok()?,
+                })
+            })
+            .collect()
+    })
+}
 
 /// Out-of-sample step-time error of one (family, stack) group; `stack` is `*` for the whole family.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,6 +170,13 @@ pub const MIN_GROUP_CASES: usize = 3;
 pub fn note(calibration: &Calibration, stack: &str, moe: bool) -> AccuracyNote {
     if moe {
         return moe_note(calibration, stack);
+    }
+    if !calibration.loo_step_errors.is_empty() {
+        let e: Vec<(&str, &str, f64)> = calibration.loo_step_errors.iter().map(|e| (calibration.id.as_str(), "*", *e)).collect();
+        if let Some(r) = rows_from_errors(e).into_iter().find(|r| r.stack == "*") {
+            let scope = format!("measured runs ({})", calibration.overlay.as_deref().unwrap_or("calibration overlay"));
+            return AccuracyNote::quoted(calibration, stack, &r, "step time", &scope, "leave-one-out");
+        }
     }
     let rows = builtin_rows();
     let find = |s: &str| rows.iter().find(|r| r.family == calibration.id && r.stack == s);

@@ -29,6 +29,7 @@ use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedu
 
 pub mod calibrate;
 mod csv_rows;
+pub mod measurements;
 mod reliability;
 pub mod whole_run;
 

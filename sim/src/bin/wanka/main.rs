@@ -35,6 +35,11 @@ struct Cli {
     /// (required), failures.ron and stacks.ron (each used when present, else the built-in file).
     #[arg(long, global = true)]
     catalog_dir: Option<PathBuf>,
+    /// Layer a calibration overlay (written by `wanka calibrate … --chip ID --out FILE`) over the
+    /// catalog: its fitted constants replace the catalog's, its leave-one-out errors give the model-error
+    /// bands. The built-in catalog is never changed.
+    #[arg(long, global = true)]
+    calibration: Option<PathBuf>,
     /// No progress on stderr (compare, run, sweep); errors and notes still go there.
     #[arg(long, short, global = true)]
     quiet: bool,
@@ -110,18 +115,41 @@ enum Command {
         #[arg(value_enum)]
         kind: SchemaKind,
     },
-    /// Fit each chip family's GEMM ceilings (BF16/FP16, then FP8) to step cases and print the fitted
-    /// values beside the catalog's, with in-sample and leave-one-out errors.
+    /// Fit calibration constants. Without --chip/--family: each chip family's GEMM ceilings (BF16/FP16,
+    /// then FP8) from step cases, with in-sample and leave-one-out errors. With --chip ID (or --family
+    /// ID): one family's constants from your own measurements — any mix of step rows (validation layout),
+    /// GEMM rows (CSV `m,n,k,dtype,tflops|time_us`) and nccl-tests/HCCL test output — written as an
+    /// overlay with --out (load it with --calibration FILE).
     Calibrate {
-        /// Step-case files (CSV, validation layout).
+        /// Measurement files: step cases (CSV, validation layout), GEMM rows (CSV) or nccl-tests output (text).
         #[arg(required = true)]
         cases: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// The chip the measurements were taken on: fit its calibration family from the files.
+        #[arg(long, conflicts_with = "write_accuracy")]
+        chip: Option<String>,
+        /// Fit this calibration family (GEMM rows use the peaks of the first chip it was fitted on, or
+        /// its first chip); with --chip, must be that chip's family.
+        #[arg(long, conflicts_with = "write_accuracy")]
+        family: Option<String>,
+        /// Fabric the collective measurements ran over (catalog id; required with nccl-tests files).
+        #[arg(long)]
+        fabric: Option<String>,
+        /// Write the fitted constants as a calibration overlay (RON) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Date written into the overlay's provenance (YYYY-MM-DD; default: today, UTC).
+        #[arg(long)]
+        date: Option<String>,
         /// Also write the leave-one-out accuracy table (per family and stack) to this CSV file, as
         /// `scenarios/validation/accuracy.csv` is made.
         #[arg(long)]
         write_accuracy: Option<PathBuf>,
+        /// Also write every case's leave-one-out error (the rows behind the accuracy table, which the
+        /// model-error bands use) to this CSV file, as `scenarios/validation/accuracy_errors.csv` is made.
+        #[arg(long, requires = "write_accuracy")]
+        write_loo_errors: Option<PathBuf>,
         /// MoE case file whose (never fitted) errors give the accuracy rows of MoE predictions in the
         /// table written by --write-accuracy.
         #[arg(long, requires = "write_accuracy")]
@@ -279,7 +307,22 @@ fn load_scenario(path: Option<&PathBuf>) -> Result<(wanka_sim::Scenario, String)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let catalog = load_catalog(&cli.catalog_dir)?;
+    let mut catalog = load_catalog(&cli.catalog_dir)?;
+    if let Some(f) = &cli.calibration {
+        let overlay = wanka_sim::hardware::overlay::Overlay::load(f)?;
+        catalog.apply_overlay(&overlay, &f.display().to_string())?;
+        let families: Vec<&String> = overlay.calibrations.keys().collect();
+        let fabrics: Vec<&String> = overlay.fabrics.keys().collect();
+        errln!(
+            "note: calibration overlay {} ({}, {} rows) over the catalog: families {:?}, fabrics {:?}",
+            f.display(),
+            overlay.provenance.date,
+            overlay.provenance.rows_used,
+            families,
+            fabrics
+        );
+    }
+    let catalog = catalog;
     let quiet = cli.quiet;
     let command = cli.command.unwrap_or(Command::Compare { plan: None, json: false, csv: None, seeds: None, explain: false });
     match command {
@@ -361,8 +404,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calibrate { cases, json, write_accuracy, moe_cases } => {
-            if let Some(f) = &write_accuracy {
+        Command::Calibrate { cases, json, chip, family, fabric, out, date, write_accuracy, write_loo_errors, moe_cases } => {
+            if chip.is_some() || family.is_some() {
+                return calibrate_measurements(&catalog, &cases, chip, family, fabric, out, date, json);
+            }
+            if out.is_some() || fabric.is_some() {
+                anyhow::bail!("--out and --fabric fit one family from measurements: name it with --chip ID or --family ID");
+            }
+            for f in write_accuracy.iter().chain(&write_loo_errors) {
                 check_writable(f)?;
             }
             let mut all = Vec::new();
@@ -372,13 +421,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let fits = wanka_sim::validate::calibrate::fit_all(&all, &catalog);
             if let Some(f) = write_accuracy {
                 let mut rows = wanka_sim::step::accuracy::rows_from_errors(fits.iter().flat_map(|f| f.loo_errors()));
+                let mut case_errors: Vec<wanka_sim::step::accuracy::CaseError> = fits
+                    .iter()
+                    .flat_map(|f| {
+                        f.cases.iter().map(|(id, stack, e)| wanka_sim::step::accuracy::CaseError {
+                            family: f.family.clone(),
+                            stack: stack.clone(),
+                            case: id.clone(),
+                            loo_error: *e,
+                        })
+                    })
+                    .collect();
                 if let Some(m) = &moe_cases {
                     let r = wanka_sim::validate::validate_steps(m, &catalog)?;
                     let errors: Vec<(&str, &str, f64)> =
                         r.cases.iter().filter_map(|c| c.error.map(|e| (c.family.as_str(), c.stack.as_str(), e))).collect();
                     rows.extend(wanka_sim::step::accuracy::moe_rows_from_errors(errors.iter().copied()));
+                    case_errors.extend(r.cases.iter().filter_map(|c| {
+                        c.error.map(|e| wanka_sim::step::accuracy::CaseError {
+                            family: c.family.clone(),
+                            stack: format!("moe:{}", c.stack),
+                            case: c.id.clone(),
+                            loo_error: e,
+                        })
+                    }));
                 }
                 write_atomic(&f, wanka_sim::step::accuracy::to_csv(&rows).as_bytes())?;
+                if let Some(e) = write_loo_errors {
+                    write_atomic(&e, wanka_sim::step::accuracy::errors_to_csv(&case_errors).as_bytes())?;
+                }
             }
             if json {
                 emit(&format!("{}\n", serde_json::to_string_pretty(&fits)?));
@@ -420,6 +491,106 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `wanka calibrate FILES… --chip ID`: fit one family from measurements, print the fit, write the overlay.
+#[allow(clippy::too_many_arguments)]
+fn calibrate_measurements(
+    catalog: &Catalog,
+    files: &[PathBuf],
+    chip: Option<String>,
+    family: Option<String>,
+    fabric: Option<String>,
+    out: Option<PathBuf>,
+    date: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    use wanka_sim::validate::calibrate::{MeasureRequest, fit_measurements};
+    if let Some(f) = &out {
+        check_writable(f)?;
+    }
+    let closest = |id: &str, ids: Vec<&String>| wanka_sim::error::closest_ids(id, ids.into_iter()).join(", ");
+    let (chip_id, family_id) = match (&chip, &family) {
+        (Some(c), fam) => {
+            let ch = catalog
+                .chips
+                .get(c)
+                .ok_or_else(|| anyhow::anyhow!("--chip: unknown chip `{c}`; closest: {}", closest(c, catalog.chips.keys().collect())))?;
+            if let Some(f) = fam.as_ref().filter(|f| **f != ch.calibration) {
+                anyhow::bail!("--family {f}: chip {c} belongs to family {} (give one of the two, or matching ones)", ch.calibration);
+            }
+            (c.clone(), ch.calibration.clone())
+        }
+        (None, Some(f)) => {
+            let cal = catalog.calibrations.get(f).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--family: unknown calibration family `{f}`; closest: {}",
+                    closest(f, catalog.calibrations.keys().collect())
+                )
+            })?;
+            let first =
+                cal.fitted_on.first().cloned().or_else(|| catalog.chips.values().find(|ch| &ch.calibration == f).map(|ch| ch.id.clone()));
+            let Some(c) = first else { anyhow::bail!("--family {f}: no chip of the catalog uses it; name the chip with --chip") };
+            errln!("note: --family {f}: GEMM rows are converted with the peaks of {c} (name another with --chip)");
+            (c, f.clone())
+        }
+        (None, None) => unreachable!("called with --chip or --family"),
+    };
+    let others: Vec<&String> =
+        catalog.chips.values().filter(|ch| ch.calibration == family_id && ch.id != chip_id).map(|ch| &ch.id).collect();
+    if !others.is_empty() {
+        errln!(
+            "note: family {family_id} is shared: an overlay of it also moves {}",
+            others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut data = Vec::new();
+    for f in files {
+        data.push((f.display().to_string(), wanka_sim::validate::measurements::read(f)?));
+    }
+    let date = match date {
+        Some(d) => {
+            let ok = d.len() == 10 && d.chars().enumerate().all(|(i, ch)| if i == 4 || i == 7 { ch == '-' } else { ch.is_ascii_digit() });
+            if !ok {
+                anyhow::bail!("--date: `{d}` is not YYYY-MM-DD");
+            }
+            d
+        }
+        None => today_utc(),
+    };
+    let tool = format!("wanka {} calibrate", env!("CARGO_PKG_VERSION"));
+    let q = MeasureRequest { family: &family_id, chip: &chip_id, fabric: fabric.as_deref(), date: &date, tool: &tool };
+    let fit = fit_measurements(&data, catalog, &q)?;
+    if let Some(f) = &out {
+        write_atomic(f, fit.overlay.to_ron().as_bytes())?;
+    }
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&fit)?));
+    } else {
+        emit(&report::measured_fit_text(&fit, out.as_deref()));
+    }
+    if json {
+        // The text report lists them; with --json they also go to stderr, where a person sees them.
+        for w in &fit.warnings {
+            errln!("warning: {w}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Today's date in UTC, `YYYY-MM-DD` (civil-from-days, H. Hinnant's algorithm).
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Version of the JSON outputs' layout (`schema_version` in every `--json` object; `wanka schema

@@ -313,13 +313,74 @@ pub fn calibration_text(fits: &[wanka_sim::validate::calibrate::Fit]) -> String 
     o
 }
 
+/// The report of `wanka calibrate … --chip ID`: constants, per-row errors, warnings, the overlay written.
+pub fn measured_fit_text(f: &wanka_sim::validate::calibrate::MeasuredFit, out: Option<&std::path::Path>) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "calibration of family {} from measurements on {}", f.family, f.chip);
+    let _ = writeln!(o, "\n  {:<24} {:<18} {:>12} {:>12} {:>12} {:>5}  {}", "constant", "of", "fitted", "std error", "catalog", "rows", "");
+    for c in &f.constants {
+        let _ = writeln!(
+            o,
+            "  {:<24} {:<18} {:>12.4} {:>12} {:>12} {:>5}  {}",
+            c.name,
+            c.owner,
+            c.value,
+            c.std_error.map_or("-".into(), |s| format!("{s:.4}")),
+            c.catalog_value.map_or("-".into(), |v| format!("{v:.4}")),
+            c.rows,
+            if c.written { "written" } else { "reported only" }
+        );
+    }
+    let _ = writeln!(o, "\n  per row: error of the fit (in sample) and of the fit without the row (leave-one-out)");
+    let _ = writeln!(o, "  {:<44} {:>6} {:>12} {:>10} {:>10}", "row", "line", "measured", "in sample", "LOO");
+    for r in &f.rows {
+        let _ = writeln!(
+            o,
+            "  {:<44} {:>6} {:>10.4e} {} {:>+9.2}% {:>10}",
+            r.what,
+            r.line,
+            r.measured,
+            if r.quantity == "step_s" { "s " } else { "s " },
+            100.0 * r.in_sample_error,
+            r.loo_error.map_or("-".into(), |e| format!("{:+.2}%", 100.0 * e))
+        );
+    }
+    let n = f.rows.iter().filter(|r| r.loo_error.is_some()).count();
+    if n > 0 {
+        let mape = f.rows.iter().filter_map(|r| r.loo_error).map(f64::abs).sum::<f64>() / n as f64;
+        let _ = writeln!(o, "  leave-one-out mean |error| over {n} rows: {:.2}%", 100.0 * mape);
+    }
+    if let Some(s) = &f.step_leave_one_out {
+        let _ = writeln!(
+            o,
+            "  step rows, leave-one-out: MAPE {:.1}%, worst {:.1}%, bias {:+.1}% over {} runs (the overlay's model error)",
+            100.0 * s.mape,
+            100.0 * s.worst,
+            100.0 * s.mean_error,
+            s.n
+        );
+    }
+    for w in &f.warnings {
+        let _ = writeln!(o, "  warning: {w}");
+    }
+    match out {
+        Some(p) => {
+            let _ = writeln!(o, "\noverlay written to {} (use it with `--calibration {}`)", p.display(), p.display());
+        }
+        None => {
+            let _ = writeln!(o, "\nno overlay written (add --out FILE)");
+        }
+    }
+    o
+}
+
 pub fn run_json(r: &RunReport) -> Value {
     // The per-seed runs are summarised; keep them out of the default JSON to stay readable.
     let mut mc = serde_json::to_value(&r.monte_carlo).unwrap_or(Value::Null);
     if let Some(o) = mc.as_object_mut() {
         o.remove("runs");
     }
-    json!({ "context": r.context, "monte_carlo": mc })
+    json!({ "context": r.context, "monte_carlo": mc, "bands": r.bands })
 }
 
 pub fn run_text(r: &RunReport) -> String {
@@ -376,6 +437,17 @@ pub fn run_text(r: &RunReport) -> String {
     ] {
         let _ = writeln!(o, "  {:<22}{:>10.*}{:>10.*}{:>10.*}{:>10.*}", name, f, s.mean, f, s.p10, f, s.p50, f, s.p90);
     }
+    let b = &r.bands;
+    let _ = writeln!(
+        o,
+        "  {:<22}{:>10}{:>10.2}{:>10.2}{:>10.2}   (failures and the model's step-time error: {})",
+        format!("+ model error, {}", unit.name()),
+        "",
+        unit.of_days(b.days_p10_with_model_error),
+        unit.of_days(b.days_p50_with_model_error),
+        unit.of_days(b.days_p90_with_model_error),
+        b.model_error_source
+    );
     if mc.completed_fraction < 1.0 {
         let _ = writeln!(o, "  WARNING: only {} of runs reached the token target within max_days", pct(mc.completed_fraction));
     }
@@ -556,6 +628,85 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport, explai
     o
 }
 
+/// The bands table of `compare`: days and cost p10-p90 from failures alone and with model error, and
+/// which candidates cannot be told apart within model error.
+fn bands_text(c: &Comparison, unit: DurUnit, short: &str) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "\nbands p10-p90: from failures alone | with the model's own step-time error (`wanka_sim::run::model_error`)");
+    let _ = writeln!(
+        o,
+        "{:>2}  {:<40} {:>15} {:>15} {:>13} {:>13}  {}",
+        "#",
+        "candidate",
+        format!("{short} failures"),
+        format!("{short} +model"),
+        "M$ failures",
+        "M$ +model",
+        "model error"
+    );
+    let range = |a: f64, b: f64, p: usize| format!("{a:.p$}-{b:.p$}");
+    let opt_range = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => range(a, b, 1),
+        _ => "-".into(),
+    };
+    for r in c.candidates.iter().filter(|r| r.feasible) {
+        let Some(b) = &r.bands else { continue };
+        let _ = writeln!(
+            o,
+            "{:>2}  {:<40} {:>15} {:>15} {:>13} {:>13}  {:.1}% mean |error| over {} runs{}",
+            r.rank,
+            r.name,
+            range(unit.of_days(b.days_p10_failures), unit.of_days(b.days_p90_failures), 1),
+            range(unit.of_days(b.days_p10_with_model_error), unit.of_days(b.days_p90_with_model_error), 1),
+            opt_range(b.cost_musd_p10_failures, b.cost_musd_p90_failures),
+            opt_range(b.cost_musd_p10_with_model_error, b.cost_musd_p90_with_model_error),
+            100.0 * b.model_error_mape,
+            b.model_error_cases,
+            if r.indistinguishable_from.is_empty() {
+                String::new()
+            } else {
+                let ranks: Vec<String> = r
+                    .indistinguishable_from
+                    .iter()
+                    .filter_map(|n| c.candidates.iter().find(|x| &x.name == n).map(|x| format!("#{}", x.rank)))
+                    .collect();
+                format!("  ~ {}", ranks.join(" "))
+            }
+        );
+    }
+    let mut sources: Vec<&str> = c.candidates.iter().filter_map(|r| r.bands.as_ref().map(|b| b.model_error_source.as_str())).collect();
+    sources.dedup();
+    let mut shown = Vec::new();
+    for src in sources {
+        if !shown.contains(&src) {
+            shown.push(src);
+            let _ = writeln!(o, "  model error from: {src}");
+        }
+    }
+    let pairs: Vec<String> = c
+        .candidates
+        .iter()
+        .filter(|r| r.feasible)
+        .flat_map(|r| {
+            r.indistinguishable_from.iter().filter_map(move |n| {
+                let other = c.candidates.iter().find(|x| &x.name == n)?;
+                (other.rank > r.rank).then(|| format!("#{} {} and #{} {}", r.rank, r.name, other.rank, other.name))
+            })
+        })
+        .collect();
+    if pairs.is_empty() {
+        let _ = writeln!(o, "  ~ none: every ranked pair is told apart within model error");
+    } else {
+        for p in pairs {
+            let _ = writeln!(
+                o,
+                "  ~ {p}: cannot be told apart within model error (bands with model error overlap by at least half of the narrower one)"
+            );
+        }
+    }
+    o
+}
+
 pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "plan      {}", c.plan);
@@ -606,7 +757,8 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
         );
     }
     let _ = writeln!(o, "\n* = on the time-versus-cost Pareto front: {}", c.pareto_front.join(" -> "));
-    let _ = writeln!(o, "p10-p90 covers failure randomness only; the model's own error is larger:");
+    o.push_str(&bands_text(c, unit, short));
+    let _ = writeln!(o, "p10-p90 in the first table covers failure randomness only; the model's own error, per family:");
     let mut seen = Vec::new();
     for n in c.candidates.iter().flat_map(|r| &r.accuracy) {
         if !seen.contains(&&n.family) {
