@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod domains;
 mod fuzz;
+mod interop;
 mod outputs;
 mod schema;
 mod sweep;

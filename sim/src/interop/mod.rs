@@ -189,6 +189,7 @@ impl Draft {
             && self.global_batch.is_none()
         {
             let dp = g.value / per;
+            self.notes.retain(|n| !n.starts_with("global batch = local_batch_size") && !n.starts_with("tokens = steps"));
             self.global_batch =
                 src(local * dp, format!("[training] local_batch_size {local} × data-parallel degree {dp} ({} / tp·pp·cp {per})", g.from));
             if let (Some(steps), Some(seq)) = (self.pending_steps, self.seq_len.as_ref().map(|s| s.value))

@@ -316,6 +316,12 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
     if let Some(u) = y.boolean("model.ub_tp_comm_overlap")? {
         d.flag("tp_comm_overlap", u, format!("model.ub_tp_comm_overlap: {u}"));
     }
+    let te = y.boolean("model.transformer_engine")?;
+    let fa = y.boolean("model.use_flash_attention")?;
+    if te.is_some() || fa.is_some() {
+        let (te, fa) = (te.unwrap_or(false), fa.unwrap_or(false));
+        d.flag("flash_attention", te || fa, format!("model.transformer_engine: {te}, model.use_flash_attention: {fa}"));
+    }
     for (k, f) in [("model.overlap_grad_reduce", "overlap_grad_reduce"), ("model.overlap_param_gather", "overlap_param_gather")] {
         if let Some(b) = y.boolean(k)? {
             d.flag(f, b, format!("{k}: {b}"));
