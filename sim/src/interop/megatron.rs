@@ -15,7 +15,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::{MlaSpec, ModelSpec, MoeSpec};
-use crate::workload::parallelism::{Recompute, Schedule};
+use crate::workload::parallelism::{RankOrder, Recompute, Schedule};
 
 /// One `--name value…` of the launch line, with the 1-based line of the file it was written on.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,25 +28,32 @@ pub struct Arg {
 /// The arguments of a launch script or argument text; `notes` says what of the script was skipped.
 pub fn parse_args(text: &str) -> (Vec<Arg>, Vec<String>) {
     let mut notes = Vec::new();
-    // Logical lines: continuations joined, comments removed, with their first physical line.
+    // Logical lines: continuations joined, comments removed, with their first physical line and each
+    // physical piece (so a word of a continued launch line keeps its own line number).
     let mut lines: Vec<(usize, String)> = Vec::new();
+    let mut pieces: Vec<Vec<(usize, String)>> = Vec::new();
     let mut cur = String::new();
+    let mut cur_pieces: Vec<(usize, String)> = Vec::new();
     let mut start = 0usize;
     for (i, raw) in text.lines().enumerate() {
-        if cur.is_empty() {
+        if cur.is_empty() && cur_pieces.is_empty() {
             start = i + 1;
         }
         let l = strip_comment(raw);
         if let Some(body) = l.trim_end().strip_suffix('\\') {
             cur.push_str(body);
             cur.push(' ');
+            cur_pieces.push((i + 1, body.to_string()));
             continue;
         }
         cur.push_str(&l);
+        cur_pieces.push((i + 1, l));
         lines.push((start, std::mem::take(&mut cur)));
+        pieces.push(std::mem::take(&mut cur_pieces));
     }
     if !cur.is_empty() {
         lines.push((start, cur));
+        pieces.push(cur_pieces);
     }
     let mut scalars: HashMap<String, String> = HashMap::new();
     let mut arrays: HashMap<String, Vec<(usize, String)>> = HashMap::new();
@@ -126,13 +133,21 @@ pub fn parse_args(text: &str) -> (Vec<Arg>, Vec<String>) {
         let ws = words(body);
         let is_launch = ws.iter().any(|w| w.ends_with(".py")) || ws.first().is_some_and(|w| w == "torchrun" || w.ends_with("/torchrun"));
         let mut toks: Vec<(usize, String)> = Vec::new();
-        for w in &ws {
-            let unq = w.trim_matches('"');
-            if let Some(name) = unq.strip_prefix("${").and_then(|r| r.strip_suffix("[@]}")) {
-                // A whole array: its elements keep the lines they were written on.
-                toks.extend(arrays.get(name).into_iter().flatten().cloned());
-            } else {
-                toks.extend(expand(w, &scalars, &arrays).into_iter().map(|x| (*n, x)));
+        let mut first_piece = true;
+        for (ln, piece) in &pieces[i - 1] {
+            let mut piece = piece.as_str();
+            if first_piece {
+                piece = piece.trim_start().strip_prefix("export ").unwrap_or(piece);
+                first_piece = false;
+            }
+            for w in words(piece) {
+                let unq = w.trim_matches('"');
+                if let Some(name) = unq.strip_prefix("${").and_then(|r| r.strip_suffix("[@]}")) {
+                    // A whole array: its elements keep the lines they were written on.
+                    toks.extend(arrays.get(name).into_iter().flatten().cloned());
+                } else {
+                    toks.extend(expand(&w, &scalars, &arrays).into_iter().map(|x| (*ln, x)));
+                }
             }
         }
         if is_launch {
@@ -466,6 +481,10 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
                     ));
                 }
             };
+            let max_nodes = a.num::<u32>("moe-router-group-topk", WHOLE)?;
+            if let Some(g) = a.num::<u32>("moe-router-num-groups", WHOLE)? {
+                d.notes.push(format!("{}: wanka takes the routing groups to be the nodes of the expert-parallel group", g.from));
+            }
             let dense_layers = match a.str("moe-layer-freq")? {
                 None => 0,
                 Some((v, _)) => match layer_freq(&v, layers.value) {
@@ -480,7 +499,14 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
                     }
                 },
             };
-            Some(MoeSpec { experts: e.value, top_k, shared_experts, expert_ffn_hidden: eff, dense_layers, max_nodes_per_token: None })
+            Some(MoeSpec {
+                experts: e.value,
+                top_k,
+                shared_experts,
+                expert_ffn_hidden: eff,
+                dense_layers,
+                max_nodes_per_token: max_nodes.map(|m| m.value),
+            })
         }
     };
     let mla = if a.has("multi-latent-attention").is_some() {
@@ -554,11 +580,18 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         (None, Some(from)) => src(Recompute::Selective, from),
         (None, None) => src(Recompute::None, "no --recompute-granularity: Megatron recomputes nothing"),
     };
-    for opt in ["recompute-method", "recompute-num-layers"] {
-        if let Some((_, x)) = a.find(opt) {
-            d.unmapped(a_label(&x), x.values.join(" "), "wanka's full recompute covers every layer");
+    // `full` with `uniform` over 1 layer at a time is wanka's full recompute (every layer, its input
+    // kept); any other method or count recomputes part of the layers, which wanka does not model.
+    let method = a.find("recompute-method").map(|(_, x)| x);
+    let count = a.find("recompute-num-layers").map(|(_, x)| x);
+    let whole = |x: &Option<Arg>, v: &str| x.as_ref().is_none_or(|x| x.values.first().is_some_and(|s| s == v));
+    if !(whole(&method, "uniform") && whole(&count, "1")) {
+        for x in [method, count].into_iter().flatten() {
+            d.unmapped(a_label(&x), x.values.join(" "), "partial recomputation: wanka's full recompute covers every layer");
         }
     }
+    // Grouped expert GEMMs are how wanka costs the experts (step::moe) whether or not the flag is given.
+    let _ = a.has("moe-grouped-gemm");
     d.sequence_parallel = src(a.has("sequence-parallel").is_some(), a.has("sequence-parallel").unwrap_or("no --sequence-parallel".into()));
     let fsdp = a.has("use-megatron-fsdp").or(a.has("use-torch-fsdp2"));
     d.zero_stage = match (&fsdp, a.has("use-distributed-optimizer")) {
@@ -579,6 +612,9 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         (None, Some(from)) => src(1, from),
         (None, None) => src(0, "no --use-distributed-optimizer: optimizer states replicated"),
     };
+    if let Some(from) = a.has("use-tp-pp-dp-mapping") {
+        d.rank_order = src(RankOrder::TpCpPpDp, from);
+    }
     // Training length.
     d.seq_len = a.num("seq-length", WHOLE)?;
     let _ = a.num::<u32>("max-position-embeddings", WHOLE)?;
@@ -730,9 +766,10 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         arg("--moe-token-dispatcher-type alltoall".into());
         arg("--moe-grouped-gemm".into());
         if let Some(n) = e.max_nodes_per_token {
-            lost.push(format!(
-                "moe.max_nodes_per_token {n}: node-limited routing (Megatron's --moe-router-group-topk needs the group count of the run)"
-            ));
+            // Node-limited routing as Megatron's group-limited routing, one group per node of the EP group.
+            let groups = p.ep.div_ceil(s.cluster.gpus_per_node.max(1)).max(1);
+            arg(format!("--moe-router-num-groups {groups}"));
+            arg(format!("--moe-router-group-topk {n}"));
         }
     }
     if let Some(a) = &m.mla {
@@ -780,6 +817,9 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
             arg("--use-megatron-fsdp".into());
             arg(format!("--data-parallel-sharding-strategy {}", if z == 2 { "optim_grads" } else { "optim_grads_params" }));
         }
+    }
+    if p.rank_order == RankOrder::TpCpPpDp {
+        arg("--use-tp-pp-dp-mapping".into());
     }
     arg(format!("--micro-batch-size {}", p.micro_batch));
     arg(format!("--global-batch-size {}", p.global_batch));
@@ -852,7 +892,7 @@ mod tests {
             vec![
                 ("num-layers".into(), vec!["4".into()], 3),
                 ("hidden-size".into(), vec!["64".into()], 4),
-                ("seq-length".into(), vec!["128".into()], 9),
+                ("seq-length".into(), vec!["128".into()], 10),
             ]
         );
         assert!(notes.iter().any(|n| n.contains("lines 6-8")), "{notes:?}");

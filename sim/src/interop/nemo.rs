@@ -15,7 +15,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::{ModelSpec, MoeSpec};
-use crate::workload::parallelism::{Recompute, Schedule};
+use crate::workload::parallelism::{RankOrder, Recompute, Schedule};
 
 /// `model.` keys that do not change a step's time (optimizer, data, numerics, checkpoint formats, logging).
 const NOT_COST_PREFIX: &[&str] = &[
@@ -261,9 +261,14 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         Some("full") => src(Recompute::Full, "model.activations_checkpoint_granularity: full"),
         Some(o) => return Err(invalid(file, "model.activations_checkpoint_granularity", format!("`{o}`: selective, full or null"))),
     };
-    for k in ["model.activations_checkpoint_method", "model.activations_checkpoint_num_layers"] {
-        if let Some(v) = y.get(k)? {
-            d.unmapped(k, show(&v), "wanka's full recompute covers every layer");
+    // `full` with `uniform` over 1 layer is wanka's full recompute; other methods recompute part of the layers.
+    let method = y.get("model.activations_checkpoint_method")?.map(|v| show(&v));
+    let count = y.get("model.activations_checkpoint_num_layers")?.map(|v| show(&v));
+    if !(method.as_deref().is_none_or(|m| m == "uniform") && count.as_deref().is_none_or(|c| c == "1")) {
+        for (k, v) in [("model.activations_checkpoint_method", method), ("model.activations_checkpoint_num_layers", count)] {
+            if let Some(v) = v {
+                d.unmapped(k, v, "partial recomputation: wanka's full recompute covers every layer");
+            }
         }
     }
     let sp = y.boolean("model.sequence_parallel")?.unwrap_or(false);
@@ -289,6 +294,9 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
             None => None,
         }
     };
+    if y.boolean("model.use_tp_pp_dp_mapping")? == Some(true) {
+        d.rank_order = src(RankOrder::TpCpPpDp, "model.use_tp_pp_dp_mapping: true");
+    }
     // Training length and precision.
     d.seq_len = put(y.uint("model.encoder_seq_length")?);
     if let (Some(steps), Some(gb), Some(seq)) = (y.uint("trainer.max_steps")?, &d.global_batch, &d.seq_len) {
@@ -453,6 +461,9 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
     if p.recompute == Recompute::Full {
         kv("activations_checkpoint_method", "uniform".into());
         kv("activations_checkpoint_num_layers", "1".into());
+    }
+    if p.rank_order == RankOrder::TpCpPpDp {
+        kv("use_tp_pp_dp_mapping", "True".into());
     }
     kv("sequence_parallel", if p.sequence_parallel { "True".into() } else { "False".into() });
     kv("fp8", if s.framework.precision == Precision::Fp8 { "True".into() } else { "False".into() });
