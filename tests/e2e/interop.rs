@@ -210,6 +210,8 @@ fn export_then_import_round_trips() {
         let s = Scenario::load(&repo_root().join(scenario)).unwrap();
         let want = resolved(&s);
         let gpus = s.cluster.gpus.to_string();
+        // A torchrun node is a host; the scale-up domain (72 on NVL72) is given back as a flag.
+        let per_domain = s.cluster.gpus_per_node.to_string();
         let mut tools = vec!["megatron"];
         if nemo_too {
             tools.push("nemo");
@@ -226,6 +228,8 @@ fn export_then_import_round_trips() {
                 &s.cluster.chip,
                 "--gpus",
                 &gpus,
+                "--gpus-per-node",
+                &per_domain,
                 "-o",
                 back.to_str().unwrap(),
             ])

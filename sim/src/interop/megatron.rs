@@ -379,6 +379,10 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
     let nnodes = a.num::<u32>("nnodes", WHOLE)?;
     if let Some(p) = &nproc {
         d.gpus_per_node = src(p.value, p.from.clone());
+        d.notes.push(format!(
+            "cluster.gpus_per_node from {}: a torchrun node is one host; pass --gpus-per-node when the scale-up domain is larger (72 on NVL72)",
+            p.from
+        ));
         let nodes = nnodes.as_ref().map_or(1, |x| x.value);
         d.gpus = src(p.value * nodes, format!("{} × {}", p.from, nnodes.as_ref().map_or("1 node".to_string(), |x| x.from.clone())));
     }
@@ -846,9 +850,7 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
     if f.activation_offload_layers > 0 {
         arg(format!("--cpu-offloading-num-layers {}", f.activation_offload_layers));
     }
-    let nodes = s.cluster.gpus.div_ceil(s.cluster.gpus_per_node.max(1));
-    let per_node = if s.cluster.gpus % s.cluster.gpus_per_node.max(1) == 0 { s.cluster.gpus_per_node } else { s.cluster.gpus };
-    let single = per_node == s.cluster.gpus && nodes > 1;
+    let (per_node, nodes) = super::launch_shape(s.cluster.gpus, s.cluster.gpus_per_node);
     let mut o = String::new();
     o.push_str("#!/bin/bash\n");
     o.push_str(&format!("# Megatron-LM launch exported by `wanka export megatron` from {file} ({}).\n", s.name));
@@ -864,13 +866,13 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         "# Data, tokenizer files and checkpoint paths are not part of a wanka scenario: add --data-path, --save, ... for a real run\n",
     );
     o.push_str("# (the NullTokenizer arguments below only fix the vocabulary size).\n\n");
-    if single {
+    if per_node != s.cluster.gpus_per_node {
         o.push_str(&format!(
-            "# {} devices do not fill whole domains of {}: launch as one group.\n",
-            s.cluster.gpus, s.cluster.gpus_per_node
+            "# {} devices in domains of {}: launched as {nodes} groups of {per_node} (import with --gpus-per-node {}).\n",
+            s.cluster.gpus, s.cluster.gpus_per_node, s.cluster.gpus_per_node
         ));
     }
-    o.push_str(&format!("GPUS_PER_NODE={}\nNUM_NODES={}\n\n", per_node, if single { 1 } else { nodes }));
+    o.push_str(&format!("GPUS_PER_NODE={per_node}\nNUM_NODES={nodes}\n\n"));
     o.push_str("torchrun --nproc_per_node $GPUS_PER_NODE --nnodes $NUM_NODES pretrain_gpt.py \\\n");
     for (i, a) in args.iter().enumerate() {
         o.push_str(&format!("    {a}{}\n", if i + 1 < args.len() { " \\" } else { "" }));

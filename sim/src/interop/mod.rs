@@ -365,6 +365,16 @@ fn invalid(file: &str, field: &str, msg: String) -> WankaError {
     WankaError::Invalid { file: file.to_string(), field: field.to_string(), msg }
 }
 
+/// Launcher processes per node and node count for `gpus` devices in domains of `per_domain`: the
+/// domain when it divides the devices, else the largest common divisor (torchrun needs equal nodes).
+pub fn launch_shape(gpus: u32, per_domain: u32) -> (u32, u32) {
+    let (mut a, mut b) = (gpus.max(1), per_domain.max(1));
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    (a, gpus.max(1) / a)
+}
+
 /// Megatron's vocabulary padding (megatron/core/tokenizers/utils/build_tokenizer.py
 /// `vocab_size_with_padding`; NeMo does the same): up to a multiple of `divisible_by · tp`.
 pub fn padded_vocab(vocab: u32, divisible_by: u32, tp: u32) -> u32 {
@@ -407,5 +417,7 @@ mod tests {
         assert_eq!(megatron_default_ffn(4096, true), 10880);
         assert_eq!(identity_divisor(128_000, 8), Some(128));
         assert_eq!(identity_divisor(50257, 8), None);
+        assert_eq!(launch_shape(16384, 8), (8, 2048));
+        assert_eq!(launch_shape(128, 72), (8, 16));
     }
 }

@@ -387,8 +387,7 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
     o.push_str(
         "# Merge over examples/nlp/language_modeling/conf/megatron_gpt_config.yaml (data paths and the tokenizer files are yours).\n",
     );
-    let per_node = if s.cluster.gpus % s.cluster.gpus_per_node.max(1) == 0 { s.cluster.gpus_per_node } else { s.cluster.gpus };
-    let nodes = s.cluster.gpus / per_node.max(1);
+    let (per_node, nodes) = super::launch_shape(s.cluster.gpus, s.cluster.gpus_per_node);
     let steps = (s.training.tokens / (f64::from(p.global_batch) * f64::from(s.training.seq_len))).ceil() as u64;
     let prec = match s.framework.precision {
         Precision::Fp16 => "16-mixed",
