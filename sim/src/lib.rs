@@ -51,6 +51,8 @@ pub mod planning;
 pub mod sweep;
 pub mod validate;
 
+pub mod interop;
+
 pub use cancel::Cancel;
 pub use error::WankaError;
 pub use hardware::catalog::Catalog;

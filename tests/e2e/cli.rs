@@ -469,4 +469,40 @@ fn compare_explains_the_best_plan() {
     for term in ["compute", "pipeline bubble", "exposed DP communication", "differs in: "] {
         assert!(out.contains(term), "{term}: {out}");
     }
+
+/// The release recipe of deploy/README.md: a static musl build of `wanka` that runs a step. Needs the
+/// target (`rustup target add x86_64-unknown-linux-musl`); without it the test says so and passes.
+#[test]
+fn static_musl_build_runs() {
+    let root = super::support::repo_root();
+    let installed = std::process::Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let has = installed.as_ref().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "x86_64-unknown-linux-musl"));
+    if !has || !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        eprintln!(
+            "static_musl_build_runs: skipped: the x86_64-unknown-linux-musl target is not installed (rustup target add x86_64-unknown-linux-musl)"
+        );
+        return;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--release", "--locked", "--target", "x86_64-unknown-linux-musl", "-p", "wanka_sim", "--bin", "wanka"])
+        .output()
+        .expect("run cargo");
+    assert!(out.status.success(), "musl build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let bin = root.join("target/x86_64-unknown-linux-musl/release/wanka");
+    // Statically linked: no program interpreter (PT_INTERP) in the ELF program headers.
+    let elf = std::fs::read(&bin).expect("binary");
+    assert_eq!(&elf[..4], b"\x7fELF");
+    let phoff = u64::from_le_bytes(elf[0x20..0x28].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (u16::from_le_bytes([elf[0x36], elf[0x37]]) as usize, u16::from_le_bytes([elf[0x38], elf[0x39]]) as usize);
+    let interp = (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        u32::from_le_bytes(elf[o..o + 4].try_into().unwrap()) == 3
+    });
+    assert!(!interp, "{} has a program interpreter: not a static binary", bin.display());
+    let run = std::process::Command::new(&bin).current_dir(root).args(["step", "scenarios/default.ron", "--json"]).output().expect("run");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
+    assert_eq!(v["schema"], "wanka.step");
 }

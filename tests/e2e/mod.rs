@@ -6,6 +6,7 @@ mod cli;
 mod determinism;
 mod domains;
 mod fuzz;
+mod interop;
 mod outputs;
 mod schema;
 mod sweep;

@@ -109,6 +109,21 @@ enum Command {
         #[arg(long)]
         explain: bool,
     },
+    /// Read a training framework's configuration (Megatron-LM launch script, NeMo recipe YAML, Hugging
+    /// Face config.json, torchtitan TOML) into a wanka scenario (RON). Every option that could not be
+    /// mapped is listed, as comments in the scenario and on stderr.
+    Import(ImportArgs),
+    /// Write a scenario as Megatron-LM launch arguments or a NeMo recipe override (YAML).
+    Export {
+        /// Target format.
+        #[arg(value_enum)]
+        tool: ExportTool,
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Write to this file (atomically) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Print the JSON schema of a `--json` output (step, run, compare, validate, catalog).
     Schema {
         /// Which output.
@@ -155,6 +170,54 @@ enum Command {
         #[arg(long, requires = "write_accuracy")]
         moe_cases: Option<PathBuf>,
     },
+}
+
+/// `wanka import`: the file and what it cannot say.
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// Which tool wrote the file.
+    #[arg(value_enum)]
+    tool: ImportTool,
+    /// The configuration file.
+    file: PathBuf,
+    /// Write the scenario to this file (atomically) instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Chip id of the catalog (`wanka catalog`); no framework file names the hardware.
+    #[arg(long)]
+    chip: Option<String>,
+    /// Devices of the job (overrides a launch script's example node count).
+    #[arg(long)]
+    gpus: Option<u32>,
+    /// Devices per scale-up domain.
+    #[arg(long)]
+    gpus_per_node: Option<u32>,
+    /// Tokens to train on (when the file gives no steps or samples), e.g. 1e12.
+    #[arg(long)]
+    tokens: Option<f64>,
+    /// Sequence length in tokens (a Hugging Face config has none).
+    #[arg(long)]
+    seq_len: Option<u32>,
+    /// The model's padded vocabulary when the file names a tokenizer wanka cannot size.
+    #[arg(long)]
+    vocab: Option<u32>,
+    /// Scenario name (default: "<model> on <gpus> <chip>").
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ImportTool {
+    Megatron,
+    Nemo,
+    Hf,
+    Torchtitan,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportTool {
+    Megatron,
+    Nemo,
 }
 
 /// The outputs with a JSON schema (`wanka schema KIND`).
@@ -387,6 +450,71 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 emit(&report::run_text(&r));
                 emit(&defaults_text(&s));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import(a) => {
+            use wanka_sim::interop::{ImportOptions, Tool};
+            if let Some(f) = &a.output {
+                check_writable(f)?;
+            }
+            let tool = match a.tool {
+                ImportTool::Megatron => Tool::Megatron,
+                ImportTool::Nemo => Tool::Nemo,
+                ImportTool::Hf => Tool::Hf,
+                ImportTool::Torchtitan => Tool::Torchtitan,
+            };
+            if let Some(t) = a.tokens
+                && !(t > 0.0 && t.is_finite())
+            {
+                anyhow::bail!("--tokens: must be a positive number of tokens, got {t}");
+            }
+            let name = a.file.display().to_string();
+            let text = wanka_sim::ron_util::read_file(&a.file)?;
+            let opts = ImportOptions {
+                chip: a.chip,
+                gpus: a.gpus,
+                gpus_per_node: a.gpus_per_node,
+                tokens: a.tokens,
+                seq_len: a.seq_len,
+                vocab: a.vocab,
+                name: a.name,
+            };
+            let imp = wanka_sim::interop::import(tool, &text, &name, &opts)?;
+            // A scenario that does not resolve is still written (it is a complete file to edit), with the reason.
+            if let Err(e) = imp.scenario.resolve(&catalog, &name) {
+                errln!("warning: the imported scenario does not resolve as it stands: {e}");
+            }
+            for n in &imp.notes {
+                errln!("note: {n}");
+            }
+            if !imp.unmapped.is_empty() {
+                errln!("not mapped ({} options of {name}; also listed as comments in the scenario):", imp.unmapped.len());
+                for u in &imp.unmapped {
+                    errln!("  {} {}: {}", u.option, u.value.replace('\n', " "), u.why);
+                }
+            }
+            match a.output {
+                Some(f) => {
+                    write_atomic(&f, imp.text.as_bytes())?;
+                    errln!("wrote {}", f.display());
+                }
+                None => emit(&imp.text),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { tool, scenario, output } => {
+            if let Some(f) = &output {
+                check_writable(f)?;
+            }
+            let (s, name) = load_scenario(Some(&scenario))?;
+            let text = match tool {
+                ExportTool::Megatron => wanka_sim::interop::megatron::export(&s, &catalog, &name)?,
+                ExportTool::Nemo => wanka_sim::interop::nemo::export(&s, &catalog, &name)?,
+            };
+            match output {
+                Some(f) => write_atomic(&f, text.as_bytes())?,
+                None => emit(&text),
             }
             Ok(ExitCode::SUCCESS)
         }
