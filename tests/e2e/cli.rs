@@ -469,6 +469,7 @@ fn compare_explains_the_best_plan() {
     for term in ["compute", "pipeline bubble", "exposed DP communication", "differs in: "] {
         assert!(out.contains(term), "{term}: {out}");
     }
+}
 
 /// The release recipe of deploy/README.md: a static musl build of `wanka` that runs a step. Needs the
 /// target (`rustup target add x86_64-unknown-linux-musl`); without it the test says so and passes.
