@@ -336,11 +336,11 @@ pub fn measured_fit_text(f: &wanka_sim::validate::calibrate::MeasuredFit, out: O
     for r in &f.rows {
         let _ = writeln!(
             o,
-            "  {:<44} {:>6} {:>10.4e} {} {:>+9.2}% {:>10}",
+            // Every measured quantity is a time (`time_s` or `step_s`).
+            "  {:<44} {:>6} {:>10.4e} s  {:>+9.2}% {:>10}",
             r.what,
             r.line,
             r.measured,
-            if r.quantity == "step_s" { "s " } else { "s " },
             100.0 * r.in_sample_error,
             r.loo_error.map_or("-".into(), |e| format!("{:+.2}%", 100.0 * e))
         );
