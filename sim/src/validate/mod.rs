@@ -267,6 +267,12 @@ pub fn fabric_for_nic(gbps: f64) -> &'static str {
     }
 }
 
+/// The `schedule` and `recompute` cells every case layout accepts.
+pub(crate) const SCHEDULES: [(&str, Schedule); 3] =
+    [("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)];
+pub(crate) const RECOMPUTES: [(&str, Recompute); 3] =
+    [("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)];
+
 const BOOLS: [(&str, bool); 6] = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
 
 /// The model of a row: a preset (`model` column; the shape columns must then agree with it) or the
@@ -470,17 +476,11 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             cp: r.opt("cp", "a whole number")?.unwrap_or(1),
             ep: r.opt("ep", "a whole number")?.unwrap_or(1),
             etp: r.opt("etp", "a whole number (expert tensor parallelism; blank = tp)")?,
-            schedule: r.choice(
-                "schedule",
-                &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)],
-                None,
-            )?,
+            schedule: r.choice("schedule", &SCHEDULES, None)?,
             vpp: r.opt("vpp", "a whole number")?,
             micro_batch: r.opt("micro_batch", "a whole number")?,
             global_batch: r.req("global_batch", "a whole number")?,
-            recompute: r
-                .choice("recompute", &[("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)], None)?
-                .unwrap_or(Recompute::None),
+            recompute: r.choice("recompute", &RECOMPUTES, None)?.unwrap_or(Recompute::None),
             sequence_parallel: r.choice("seq_parallel", &BOOLS, Some(false))?.unwrap_or(false),
             zero_stage: case_zero_stage(r)?,
             rank_order: r

@@ -24,7 +24,6 @@ use crate::planning::search::SearchSpace;
 use crate::run::RunSpec;
 use crate::validate::csv_rows::{Row, csv_records};
 use crate::workload::model::ModelRef;
-use crate::workload::parallelism::{Recompute, Schedule};
 
 /// Columns every whole-run file has.
 pub const WHOLE_RUN_COLUMNS: &[&str] = &[
@@ -140,8 +139,7 @@ fn pins(r: &Row) -> Result<Option<SearchSpace>, WankaError> {
     if product != gpus {
         return Err(r.err("dp", format!("tp·pp·dp·cp = {tp}·{pp}·{dp}·{cp} = {product}, but the run has {gpus} devices")));
     }
-    let recompute =
-        r.choice("recompute", &[("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)], None)?;
+    let recompute = r.choice("recompute", &super::RECOMPUTES, None)?;
     Ok(Some(SearchSpace {
         tp: Some(vec![tp]),
         pp: Some(vec![pp]),
@@ -152,13 +150,7 @@ fn pins(r: &Row) -> Result<Option<SearchSpace>, WankaError> {
         micro_batch: r.opt("micro_batch", "a whole number")?.map(|m| vec![m]),
         recompute: recompute.map(|x| vec![x]),
         zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.map(|z| vec![z]),
-        schedule: r
-            .choice(
-                "schedule",
-                &[("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)],
-                None,
-            )?
-            .map(|s| vec![s]),
+        schedule: r.choice("schedule", &super::SCHEDULES, None)?.map(|s| vec![s]),
         ..Default::default()
     }))
 }
