@@ -3,6 +3,7 @@
 //! - `llama3-54d/16384xh100/one-run`: one 54-day run of 16,384 H100s with the Llama 3 failure
 //!   profile (≈420 interruptions, ≈20k checkpoints), i.e. the published 54-day snapshot.
 //! - `llama3-54d/16384xh100/1000-seeds`: 1,000 Monte Carlo seeds of the same, in parallel (rayon).
+//! - `…/1000-seeds/1-thread` and `…/2-threads`: the same on pools of one and two threads (scaling).
 
 use std::hint::black_box;
 
@@ -26,6 +27,11 @@ fn bench_run(c: &mut Criterion) {
     g.bench_function("llama3-54d/16384xh100/one-run", |b| b.iter(|| run::simulate_run(black_box(&inp), 7, false).0.interruptions));
     g.sample_size(10);
     g.bench_function("llama3-54d/16384xh100/1000-seeds", |b| b.iter(|| run::monte_carlo(black_box(&inp), 1, 1000).ettr.mean));
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("thread pool");
+        let name = format!("llama3-54d/16384xh100/1000-seeds/{threads}-thread{}", if threads > 1 { "s" } else { "" });
+        g.bench_function(&name, |b| b.iter(|| pool.install(|| run::monte_carlo(black_box(&inp), 1, 1000).ettr.mean)));
+    }
     g.finish();
 }
 

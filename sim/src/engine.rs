@@ -80,6 +80,17 @@ impl<E> EventQueue<E> {
     pub fn peek_time(&self) -> Option<Ticks> {
         self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
+    /// Time and sequence number of the next event: the order key of [`EventQueue::pop`].
+    pub fn peek_key(&self) -> Option<(Ticks, u64)> {
+        self.heap.peek().map(|Reverse((t, s, _))| (*t, *s))
+    }
+    /// Take the next sequence number without scheduling anything: for a caller that keeps some of
+    /// its events outside the heap (in time order of its own) and must order them against the heap's
+    /// with [`EventQueue::peek_key`], as if they had been scheduled now.
+    pub fn reserve_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq - 1
+    }
     pub fn len(&self) -> usize {
         self.heap.len()
     }
