@@ -115,6 +115,10 @@ fn real_outputs_match_their_schemas() {
     assert_valid("compare", &compare, &wanka(["-q", "compare", "--seeds", "3", "--json"]).success().json(), "default plan");
     let p2026 = wanka(["-q", "compare", "scenarios/plan_2026_supernodes.ron", "--seeds", "3", "--json"]).success().json();
     assert_valid("compare", &compare, &p2026, "2026 plan");
+    let phased = wanka(["-q", "compare", "scenarios/examples/plan_llama3_405b_phases.ron", "--seeds", "3", "--json"]).success().json();
+    assert_valid("compare", &compare, &phased, "phased plan");
+    assert_eq!(phased["candidates"][0]["phases"].as_array().map(Vec::len), Some(4), "one entry per phase");
+    assert!(p2026["candidates"][0].get("phases").is_none(), "a single-phase goal has no phase table");
     let validate = schema("validate");
     for f in ["scenarios/validation/holdout_cases.csv", "scenarios/validation/reliability_cases.csv", "scenarios/validation/whole_runs.csv"]
     {

@@ -44,6 +44,113 @@ pub struct Goal {
     /// Budget for the run, million USD.
     #[serde(default)]
     pub budget_musd: Option<f64>,
+    /// The run as stages (a long-context stage, a different batch): each is searched (or pinned) on
+    /// its own and the run's days, GPU-hours, cost and energy are reported per phase and in total.
+    /// Their tokens must add up to `tokens`. Empty (default): one phase with the goal's settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<GoalPhase>,
+    /// A batch ramp at the start of the run (Megatron's `--rampup-batch-size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ramp: Option<BatchRamp>,
+}
+
+/// One stage of a training goal. Omitted settings are the goal's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalPhase {
+    pub name: String,
+    pub tokens: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq_len: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_tokens: Option<f64>,
+    /// Pins for this phase on top of the candidate's (e.g. `cp: Some([16])` for a long-context stage);
+    /// knobs left out keep the candidate's pins or are searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelism: Option<SearchSpace>,
+    /// Devices this phase trains on, of a single-pool candidate's pool (Llama 3's first stage ran on
+    /// 8,192 of its 16,384 GPUs); all of them when left out. The run's failures are simulated on the
+    /// main phase's devices (an approximation for phases that use fewer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
+}
+
+/// The global batch grows linearly from `from_batch_tokens` to the first phase's batch over the
+/// first `over_tokens` tokens (Megatron-LM `--rampup-batch-size START INCREMENT SAMPLES`). Simulated
+/// as `steps` equal-token sub-phases, each searched at its mean batch: an approximation of the linear
+/// ramp (a step function through it) that reports say is one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRamp {
+    pub from_batch_tokens: f64,
+    pub over_tokens: f64,
+    #[serde(default = "default_ramp_steps")]
+    pub steps: u32,
+}
+
+fn default_ramp_steps() -> u32 {
+    4
+}
+
+/// A phase as simulated: the goal's settings filled in, a ramp expanded into its steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedPhase {
+    pub name: String,
+    pub tokens: f64,
+    pub seq_len: u32,
+    pub batch_tokens: f64,
+    pub pins: Option<SearchSpace>,
+    pub gpus: Option<u32>,
+}
+
+impl Goal {
+    /// The phases to simulate, in order: the goal itself when it has no phases and no ramp.
+    pub fn resolved_phases(&self) -> Vec<ResolvedPhase> {
+        let mut phases: Vec<ResolvedPhase> = if self.phases.is_empty() {
+            vec![ResolvedPhase {
+                name: "all".into(),
+                tokens: self.tokens,
+                seq_len: self.seq_len,
+                batch_tokens: self.batch_tokens,
+                pins: None,
+                gpus: None,
+            }]
+        } else {
+            self.phases
+                .iter()
+                .map(|p| ResolvedPhase {
+                    name: p.name.clone(),
+                    tokens: p.tokens,
+                    seq_len: p.seq_len.unwrap_or(self.seq_len),
+                    batch_tokens: p.batch_tokens.unwrap_or(self.batch_tokens),
+                    pins: p.parallelism.clone(),
+                    gpus: p.gpus,
+                })
+                .collect()
+        };
+        if let Some(r) = &self.batch_ramp {
+            let first = phases.remove(0);
+            let steps = r.steps.max(1);
+            let per = r.over_tokens / f64::from(steps);
+            let mut ramp: Vec<ResolvedPhase> = (0..steps)
+                .map(|k| {
+                    // Mean batch over step k of the linear ramp from `from` to the phase's batch.
+                    let mid = (f64::from(k) + 0.5) / f64::from(steps);
+                    let batch = r.from_batch_tokens + (first.batch_tokens - r.from_batch_tokens) * mid;
+                    ResolvedPhase {
+                        name: format!("{} ramp {}/{steps}", first.name, k + 1),
+                        tokens: per,
+                        batch_tokens: batch.max(f64::from(first.seq_len)),
+                        ..first.clone()
+                    }
+                })
+                .collect();
+            ramp.push(ResolvedPhase { tokens: first.tokens - r.over_tokens, ..first });
+            ramp.extend(phases);
+            phases = ramp;
+        }
+        phases
+    }
 }
 
 /// Devices of one chip type.
@@ -163,10 +270,38 @@ pub struct CandidateResult {
     /// with model error overlap by at least half of the narrower one
     /// ([`crate::run::model_error::indistinguishable`]).
     pub indistinguishable_from: Vec<String>,
+    /// Per phase of a multi-phase goal (empty for a single phase): its best plan and its share of
+    /// the run's days, GPU-hours, cost and energy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<PhaseResult>,
     /// The training run's inputs as simulated (feasible candidates): for callers that want more of
     /// the run than the summary statistics above (the GUI's loss breakdown). Not serialized.
     #[serde(skip)]
     pub run_inputs: Option<RunInputs>,
+}
+
+/// One phase of a candidate's run. The run is simulated once, failures and all, over the phases'
+/// useful time; each phase's days, GPU-hours, cost and energy are its share by useful time (failures
+/// strike in proportion to wall time, so the share is the phase's expected part of the losses too).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseResult {
+    pub name: String,
+    /// Devices the phase trains on (its GPU-hours count these).
+    pub devices: u64,
+    pub tokens: f64,
+    pub seq_len: u32,
+    pub batch_tokens: f64,
+    pub parallelism: String,
+    pub step_s: f64,
+    pub tokens_per_s: f64,
+    pub mfu: f64,
+    /// Days of this phase without failures (its tokens at its plan's throughput).
+    pub ideal_days: f64,
+    /// Its share of the run's Monte Carlo median days.
+    pub days_p50: f64,
+    pub gpu_hours: f64,
+    pub cost_usd: f64,
+    pub energy_mwh: f64,
 }
 
 /// The out-of-sample accuracy statement for each chip family of a candidate under the plan's stack.
@@ -250,6 +385,7 @@ impl PlanFile {
         if let ModelRef::Custom(m) = &g.model {
             m.check(file)?;
         }
+        self.check_phases(file)?;
         self.framework.check_numbers(file, "framework")?;
         if self.candidates.is_empty() {
             return bad("candidates".into(), "a plan needs at least one candidate cluster".into());
@@ -308,6 +444,75 @@ impl PlanFile {
                 WankaError::Invalid { file, field, msg } => WankaError::Invalid { file, field: format!("{f}.{field}"), msg },
                 other => other,
             })?;
+        }
+        Ok(())
+    }
+
+    /// Phases and the batch ramp: positive tokens adding up to the goal's, sequence lengths and
+    /// batches as the goal's own are checked, a ramp shorter than the phase it starts.
+    fn check_phases(&self, file: &str) -> Result<(), WankaError> {
+        let bad = |field: String, msg: String| Err(WankaError::Invalid { file: file.into(), field, msg });
+        let g = &self.goal;
+        for (i, p) in g.phases.iter().enumerate() {
+            let f = |name: &str| format!("goal.phases[{i}].{name}");
+            crate::limits::in_range(file, &f("tokens"), p.tokens, 1.0, crate::limits::MAX_TOKENS, "tokens")?;
+            if p.seq_len == Some(0) {
+                return bad(f("seq_len"), "must be at least 1".into());
+            }
+            if p.gpus == Some(0) {
+                return bad(f("gpus"), "must be at least 1 device (leave it out for all of the candidate's)".into());
+            }
+            let seq = f64::from(p.seq_len.unwrap_or(g.seq_len));
+            if let Some(b) = p.batch_tokens {
+                crate::limits::in_range(
+                    file,
+                    &f("batch_tokens"),
+                    b,
+                    seq,
+                    crate::limits::MAX_GLOBAL_BATCH_TOKENS,
+                    "tokens (at least one sequence)",
+                )?;
+                if b / seq > crate::limits::MAX_BATCH_SEQUENCES {
+                    return bad(
+                        f("batch_tokens"),
+                        format!("{b} tokens is {} sequences a batch; at most {} are allowed", b / seq, crate::limits::MAX_BATCH_SEQUENCES),
+                    );
+                }
+            }
+            if let Some(j) = g.phases[..i].iter().position(|o| o.name == p.name) {
+                return bad(f("name"), format!("`{}` is also the name of goal.phases[{j}]; names must be unique", p.name));
+            }
+        }
+        if !g.phases.is_empty() {
+            let sum: f64 = g.phases.iter().map(|p| p.tokens).sum();
+            if (sum - g.tokens).abs() > 1e-6 * g.tokens {
+                return bad(
+                    "goal.phases".into(),
+                    format!("the phases' tokens add up to {sum:e}, not the goal's {:e}; make goal.tokens their sum", g.tokens),
+                );
+            }
+        }
+        if let Some(r) = &g.batch_ramp {
+            let first = g.phases.first().map_or(g.tokens, |p| p.tokens);
+            let batch = g.phases.first().and_then(|p| p.batch_tokens).unwrap_or(g.batch_tokens);
+            let seq = f64::from(g.phases.first().and_then(|p| p.seq_len).unwrap_or(g.seq_len));
+            crate::limits::in_range(
+                file,
+                "goal.batch_ramp.from_batch_tokens",
+                r.from_batch_tokens,
+                seq,
+                batch,
+                "tokens (one sequence up to the batch it ramps to)",
+            )?;
+            if !(r.over_tokens > 0.0 && r.over_tokens < first) {
+                return bad(
+                    "goal.batch_ramp.over_tokens".into(),
+                    format!("must be positive and less than the first phase's {first:e} tokens, got {}", r.over_tokens),
+                );
+            }
+            if !(1..=16).contains(&r.steps) {
+                return bad("goal.batch_ramp.steps".into(), format!("must be 1 to 16 sub-phases, got {}", r.steps));
+            }
         }
         Ok(())
     }
@@ -389,18 +594,53 @@ impl PlanFile {
         cancel: &Cancel,
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
-        let seq = self.goal.seq_len;
         let (merged, merge_note) = merge_same_chip(c);
         let c = &merged;
         let clusters = resolve_pools(c, catalog, file, &field)?;
         let devices: u64 = clusters.iter().map(|c| c.gpus).sum();
         let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
+        let phases = self.goal.resolved_phases();
         let t0 = std::time::Instant::now();
-        let SearchOutcome { searches, mut options, enumerated, feasible: feasible_plans, rejected } =
-            self.search_options(model, c, &clusters, cancel)?;
+        let mut found = Vec::with_capacity(phases.len());
+        for (i, ph) in phases.iter().enumerate() {
+            let phase_clusters = match (ph.gpus, clusters.as_slice()) {
+                (None, _) => clusters.clone(),
+                (Some(n), [one]) if u64::from(n) <= one.gpus => vec![Cluster { gpus: u64::from(n), ..one.clone() }],
+                (Some(n), [one]) => {
+                    return Err(WankaError::Invalid {
+                        file: file.into(),
+                        field: format!("goal.phases[{i}].gpus"),
+                        msg: format!("{n} devices, but candidate `{}` has {}", c.name, one.gpus),
+                    });
+                }
+                (Some(_), _) => {
+                    return Err(WankaError::Invalid {
+                        file: file.into(),
+                        field: format!("goal.phases[{i}].gpus"),
+                        msg: format!("a phase's device count needs a single-pool candidate; `{}` mixes pools", c.name),
+                    });
+                }
+            };
+            let mut o = self.search_options(model, c, &phase_clusters, ph, cancel)?;
+            o.options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
+            found.push(o);
+        }
         // The library's only wall-clock read (see the crate docs): reported, never used.
         let search_ms = t0.elapsed().as_secs_f64() * 1e3;
-        options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
+        let enumerated = found.iter().map(|o| o.enumerated).sum();
+        let feasible_plans = found.iter().map(|o| o.feasible).sum();
+        let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
+        for (k, v) in found.iter().flat_map(|o| &o.rejected) {
+            *rejected.entry(k.clone()).or_insert(0) += v;
+        }
+        // Useful seconds of each phase at its best plan; the main phase (most of them) gives the
+        // candidate's layout, placement and search tables.
+        let work_s: Vec<f64> =
+            phases.iter().zip(&found).map(|(ph, o)| o.options.first().map_or(f64::INFINITY, |b| ph.tokens / b.tokens_per_s)).collect();
+        let main = (0..phases.len()).fold(0, |m, i| if work_s[i] > work_s[m] { i } else { m });
+        let unfeasible_phase = found.iter().position(|o| o.options.is_empty());
+        let seq = phases[main].seq_len;
+        let SearchOutcome { searches, options, .. } = found.remove(main);
         let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
         let top_plans = if clusters.len() == 1 { searches[0].top.clone() } else { Vec::new() };
         let mut result = CandidateResult {
@@ -434,6 +674,7 @@ impl PlanFile {
             placement: None,
             bands: None,
             indistinguishable_from: Vec::new(),
+            phases: Vec::new(),
             run_inputs: None,
         };
         let Some(best) = options.first() else {
@@ -445,6 +686,10 @@ impl PlanFile {
             result.infeasible_reason = why.or(Some("no feasible parallelism".into()));
             return Ok(result);
         };
+        if let Some(i) = unfeasible_phase {
+            result.infeasible_reason = Some(format!("no feasible parallelism for phase `{}`", phases[i].name));
+            return Ok(result);
+        }
         result.feasible = true;
         result.placement = match (clusters.as_slice(), result.top_plans.first()) {
             ([cl], Some(top)) => {
@@ -471,14 +716,22 @@ impl PlanFile {
         }
         result.parallelism = format!("{}: {}", best.strategy, best.layout);
         result.step_s = best.step_s;
-        result.tokens_per_s = best.tokens_per_s;
-        result.mfu = best.mfu;
+        let total_work_s: f64 = work_s.iter().sum();
+        // One phase: the best plan's own figures (bit for bit); several: the run's mean throughput and
+        // the useful-time-weighted MFU.
+        result.tokens_per_s = if phases.len() == 1 { best.tokens_per_s } else { self.goal.tokens / total_work_s };
+        result.mfu = if phases.len() == 1 {
+            best.mfu
+        } else {
+            let best_mfu = |i: usize| if i == main { best.mfu } else { found[if i > main { i - 1 } else { i }].options[0].mfu };
+            (0..phases.len()).map(|i| best_mfu(i) * work_s[i]).sum::<f64>() / total_work_s
+        };
         // The training run: failures over every device doing work, checkpoints of the whole model.
         let first = &clusters[0];
         let job = RunJob {
             run: &c.run,
             tokens: self.goal.tokens,
-            tokens_per_s: best.tokens_per_s,
+            tokens_per_s: result.tokens_per_s,
             devices: best.devices_used,
             gpus_per_node: first.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES),
             params: model.params(seq).total,
@@ -511,6 +764,44 @@ impl PlanFile {
         let price =
             |d: f64| economics::economics(&c.money, &c.power, &pools, spare_domains, d, self.goal.tokens).ok().map(|e| e.total_usd / 1e6);
         result.bands = Some(crate::run::model_error::Bands::new(&days, &err, Some(&price)));
+        if phases.len() > 1 {
+            let best_of = |i: usize| if i == main { best } else { &found[if i > main { i - 1 } else { i }].options[0] };
+            result.phases = phases
+                .iter()
+                .enumerate()
+                .map(|(i, ph)| {
+                    let b = best_of(i);
+                    // Failures strike in proportion to wall time: the run's days, cost and energy are
+                    // shared out by each phase's useful time.
+                    let share = work_s[i] / total_work_s;
+                    let phase_devices = ph.gpus.map_or(devices, u64::from);
+                    PhaseResult {
+                        name: ph.name.clone(),
+                        devices: phase_devices,
+                        tokens: ph.tokens,
+                        seq_len: ph.seq_len,
+                        batch_tokens: ph.batch_tokens,
+                        parallelism: format!("{}: {}", b.strategy, b.layout),
+                        step_s: b.step_s,
+                        tokens_per_s: b.tokens_per_s,
+                        mfu: b.mfu,
+                        ideal_days: work_s[i] / 86_400.0,
+                        days_p50: mc.wall_days.p50 * share,
+                        gpu_hours: mc.wall_days.p50 * share * 24.0 * phase_devices as f64,
+                        cost_usd: result.economics.total_usd * share,
+                        energy_mwh: result.economics.energy_mwh * share,
+                    }
+                })
+                .collect();
+            if let Some(r) = &self.goal.batch_ramp {
+                result.flags.push(format!(
+                    "batch ramp from {:.3e} tokens over {:.3e} tokens simulated as {} steps at their mean batch (approximation)",
+                    r.from_batch_tokens,
+                    r.over_tokens,
+                    r.steps.max(1)
+                ));
+            }
+        }
         result.run_inputs = Some(inputs);
         result.flags.extend(self.flags(c, &clusters, &mc, &result.economics));
         result.flags.extend(c.estimates.iter().map(|e| format!("estimate: {e}")));
@@ -523,12 +814,19 @@ impl PlanFile {
     }
 
     /// Single-pool searches (every pool), then the mixed options over two pools.
-    fn search_options(&self, model: &ModelSpec, c: &Candidate, clusters: &[Cluster], cancel: &Cancel) -> Result<SearchOutcome, WankaError> {
-        let seq = self.goal.seq_len;
+    fn search_options(
+        &self,
+        model: &ModelSpec,
+        c: &Candidate,
+        clusters: &[Cluster],
+        phase: &ResolvedPhase,
+        cancel: &Cancel,
+    ) -> Result<SearchOutcome, WankaError> {
+        let seq = phase.seq_len;
         let fw = &self.framework;
         let batch = match self.goal.batch_tolerance {
-            Some(tol) => BatchTarget::TokensWithin(self.goal.batch_tokens, tol),
-            None => BatchTarget::Tokens(self.goal.batch_tokens),
+            Some(tol) => BatchTarget::TokensWithin(phase.batch_tokens, tol),
+            None => BatchTarget::Tokens(phase.batch_tokens),
         };
         let mut searches = Vec::new();
         let mut enumerated = 0;
@@ -536,6 +834,10 @@ impl PlanFile {
         let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
         for cl in clusters {
             let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
+            let space = match &phase.pins {
+                Some(pins) => search::merge(pins, space),
+                None => space,
+            };
             let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
             let r = search::search_cancellable(&q, cancel)?;
             enumerated += r.enumerated;

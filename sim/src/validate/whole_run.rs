@@ -9,8 +9,10 @@
 //! a sourced reason (`search_reason`): a planner who trusts such a search is told a cluster is faster
 //! than it will be.
 //!
-//! Not modelled here: batch ramps and multi-phase runs (the row's final batch and main phase are
-//! simulated; the notes say what was left out), evaluation and ablation time inside published totals.
+//! A published batch ramp (`batch_ramp`) is simulated as the goal's ramp (four steps at their mean
+//! batch). Not modelled here: multi-phase runs whose phases change the device count (Llama 3's 8K-GPU
+//! stage; the row's main phase is simulated and the notes say what was left out), evaluation and
+//! ablation time inside published totals.
 
 use serde::Serialize;
 use std::path::Path;
@@ -155,6 +157,29 @@ fn pins(r: &Row) -> Result<Option<SearchSpace>, WankaError> {
     }))
 }
 
+/// The `batch_ramp` cell, `FROM_BATCH_TOKENS/OVER_TOKENS` (Megatron's `--rampup-batch-size START
+/// INCREMENT SAMPLES` is `START·seq_len/SAMPLES·seq_len`): the global batch grows linearly from the
+/// first figure to `batch_tokens` over the first `OVER_TOKENS` tokens. Blank: no ramp.
+fn batch_ramp(r: &Row) -> Result<Option<crate::planning::plan_file::BatchRamp>, WankaError> {
+    let cell = r.raw("batch_ramp");
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    let what = "FROM_BATCH_TOKENS/OVER_TOKENS, e.g. 393216/2.0e10 (the batch grows from the first figure to batch_tokens over the first OVER_TOKENS tokens)";
+    let parts: Vec<Option<f64>> = cell.split('/').map(|x| x.trim().parse::<f64>().ok()).collect();
+    let [Some(from), Some(over)] = parts[..] else { return Err(r.err("batch_ramp", format!("`{cell}` is not {what}"))) };
+    let batch: f64 = r.positive("batch_tokens")?;
+    let tokens: f64 = r.positive("tokens")?;
+    let seq: u32 = r.req("seq_len", "a whole number")?;
+    if !(from >= f64::from(seq) && from <= batch) {
+        return Err(r.err("batch_ramp", format!("starts at {from} tokens: must be one sequence ({seq}) up to batch_tokens ({batch})")));
+    }
+    if !(over > 0.0 && over < tokens) {
+        return Err(r.err("batch_ramp", format!("ramps over {over} tokens: must be positive and less than the run's {tokens}")));
+    }
+    Ok(Some(crate::planning::plan_file::BatchRamp { from_batch_tokens: from, over_tokens: over, steps: 4 }))
+}
+
 fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
     let id: String = r.req("id", "a case id")?;
     let model = if r.raw("layers").is_empty() && !r.raw("model").is_empty() {
@@ -214,6 +239,8 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
             batch_tolerance: Some(WHOLE_RUN_BATCH_TOLERANCE),
             deadline_days: None,
             budget_musd: None,
+            phases: Vec::new(),
+            batch_ramp: batch_ramp(r)?,
         },
         candidates,
         settings: Settings { top_k: 1, seeds: WHOLE_RUN_SEEDS, seed: 1 },

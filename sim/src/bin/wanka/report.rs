@@ -707,6 +707,35 @@ fn bands_text(c: &Comparison, unit: DurUnit, short: &str) -> String {
     o
 }
 
+/// A multi-phase candidate's phases: each phase's plan and its share of the run.
+fn phases_text(phases: &[wanka_sim::planning::plan_file::PhaseResult]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "      {:<24} {:>9} {:>7} {:>10} {:>8} {:>6} {:>9} {:>10} {:>8} {:>8}  plan",
+        "phase", "tokens", "seq", "batch tok", "step s", "MFU", "p50", "GPU-h", "M$", "MWh"
+    );
+    for p in phases {
+        let _ = writeln!(
+            o,
+            "      {:<24} {:>9.3e} {:>7} {:>10.3e} {:>8.2} {:>5.1}% {:>9} {:>10.3e} {:>8.2} {:>8.0}  {}",
+            p.name,
+            p.tokens,
+            p.seq_len,
+            p.batch_tokens,
+            p.step_s,
+            100.0 * p.mfu,
+            duration(p.days_p50),
+            p.gpu_hours,
+            p.cost_usd / 1e6,
+            p.energy_mwh,
+            p.parallelism
+        );
+    }
+    let _ = writeln!(o, "      (days, GPU-hours, cost and energy shared out by each phase's useful time)");
+    o
+}
+
 pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "plan      {}", c.plan);
@@ -780,6 +809,9 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
         );
         if let Some(v) = &r.mixed_verdict {
             let _ = writeln!(o, "      mixed hardware: {v}");
+        }
+        if !r.phases.is_empty() {
+            o.push_str(&phases_text(&r.phases));
         }
         for f in &r.flags {
             let _ = writeln!(o, "      ! {f}");

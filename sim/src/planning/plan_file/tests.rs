@@ -93,3 +93,75 @@ fn cancelled_comparisons_stop_with_cancelled() {
     };
     assert_eq!(json(&a), json(&b));
 }
+
+/// PLAN with phases in its goal (the goal's 1e11 tokens split 3:1, the second at twice the sequence).
+fn phased(phases: &str, extra: &str) -> String {
+    PLAN.replace("batch_tokens: 2e6)", &format!("batch_tokens: 2e6, phases: [{phases}]{extra})"))
+}
+
+const TWO_PHASES: &str = r#"(name: "main", tokens: 7.5e10), (name: "long", tokens: 2.5e10, seq_len: Some(8192))"#;
+
+#[test]
+fn phase_errors_name_the_field() {
+    let e = err(&phased(r#"(name: "main", tokens: 7.5e10), (name: "long", tokens: 2e10)"#, ""));
+    assert!(e.contains("goal.phases") && e.contains("add up to 9.5e10") && e.contains("1e11"), "{e}");
+    let e = err(&phased(r#"(name: "a", tokens: 5e10), (name: "a", tokens: 5e10)"#, ""));
+    assert!(e.contains("goal.phases[1].name") && e.contains("unique"), "{e}");
+    let e = err(&phased(r#"(name: "a", tokens: 1e11, gpus: Some(0))"#, ""));
+    assert!(e.contains("goal.phases[0].gpus"), "{e}");
+    let e = err(&phased(r#"(name: "a", tokens: 1e11, batch_tokens: Some(100.0))"#, ""));
+    assert!(e.contains("goal.phases[0].batch_tokens") && e.contains("at least one sequence"), "{e}");
+    let e = err(&phased(TWO_PHASES, ", batch_ramp: Some((from_batch_tokens: 4096, over_tokens: 8e10))"));
+    assert!(e.contains("goal.batch_ramp.over_tokens") && e.contains("7.5e10"), "{e}");
+    let e = err(&phased(TWO_PHASES, ", batch_ramp: Some((from_batch_tokens: 4e6, over_tokens: 1e9))"));
+    assert!(e.contains("goal.batch_ramp.from_batch_tokens"), "{e}");
+    // A phase on more devices than the candidate has is refused when compared.
+    let p = PlanFile::parse(&phased(r#"(name: "a", tokens: 1e11, gpus: Some(128))"#, ""), "p.ron").unwrap();
+    let e = p.compare(Catalog::builtin(), "p.ron").unwrap_err().to_string();
+    assert!(e.contains("goal.phases[0].gpus") && e.contains("has 64"), "{e}");
+}
+
+#[test]
+fn a_ramp_is_steps_of_its_mean_batch_that_keep_the_tokens() {
+    let p = PlanFile::parse(&phased(TWO_PHASES, ", batch_ramp: Some((from_batch_tokens: 4096, over_tokens: 2e10))"), "p.ron").unwrap();
+    let ph = p.goal.resolved_phases();
+    let names: Vec<&str> = ph.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["main ramp 1/4", "main ramp 2/4", "main ramp 3/4", "main ramp 4/4", "main", "long"]);
+    let total: f64 = ph.iter().map(|x| x.tokens).sum();
+    assert!((total - 1e11).abs() < 1.0, "{total}");
+    assert!((ph[4].tokens - 5.5e10).abs() < 1.0, "the ramp's tokens come out of the phase it starts");
+    // Mean of each quarter of the linear ramp 4096 -> 2e6: 4096 + (2e6 - 4096)·(k + ½)/4.
+    for (k, x) in ph[..4].iter().enumerate() {
+        let want = 4096.0 + (2e6 - 4096.0) * (k as f64 + 0.5) / 4.0;
+        assert!((x.batch_tokens - want).abs() < 1e-6, "step {k}: {} vs {want}", x.batch_tokens);
+    }
+    assert_eq!(ph[5].seq_len, 8192);
+    assert_eq!(ph[4].batch_tokens, 2e6);
+}
+
+#[test]
+fn phases_share_out_the_run_and_a_longer_context_costs_more_per_token() {
+    let p = PlanFile::parse(&phased(TWO_PHASES, ""), "p.ron").unwrap();
+    let c = p.compare(Catalog::builtin(), "p.ron").unwrap();
+    let r = &c.candidates[0];
+    assert!(r.feasible, "{:?}", r.infeasible_reason);
+    assert_eq!(r.phases.len(), 2);
+    let days: f64 = r.phases.iter().map(|x| x.days_p50).sum();
+    assert!((days - r.days.p50).abs() < 1e-9 * r.days.p50, "{days} vs {}", r.days.p50);
+    let cost: f64 = r.phases.iter().map(|x| x.cost_usd).sum();
+    assert!((cost - r.economics.total_usd).abs() < 1e-6 * r.economics.total_usd);
+    let (main, long) = (&r.phases[0], &r.phases[1]);
+    assert_eq!((main.seq_len, long.seq_len), (4096, 8192));
+    // Attention grows with the context: fewer tokens per second at 8k than at 4k.
+    assert!(long.tokens_per_s < main.tokens_per_s, "{} vs {}", long.tokens_per_s, main.tokens_per_s);
+    // The run's throughput is the tokens over the phases' useful time.
+    let work: f64 = r.phases.iter().map(|x| x.tokens / x.tokens_per_s).sum();
+    assert!((r.tokens_per_s - 1e11 / work).abs() < 1e-9 * r.tokens_per_s);
+    // One phase is the goal itself: no phase table, the same result as without phases.
+    let one =
+        PlanFile::parse(&phased(r#"(name: "all", tokens: 1e11)"#, ""), "p.ron").unwrap().compare(Catalog::builtin(), "p.ron").unwrap();
+    let plain = PlanFile::parse(PLAN, "p.ron").unwrap().compare(Catalog::builtin(), "p.ron").unwrap();
+    assert!(one.candidates[0].phases.is_empty());
+    assert_eq!(one.candidates[0].days, plain.candidates[0].days);
+    assert_eq!(one.candidates[0].parallelism, plain.candidates[0].parallelism);
+}
