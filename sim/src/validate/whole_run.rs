@@ -10,9 +10,9 @@
 //! than it will be.
 //!
 //! A published batch ramp (`batch_ramp`) is simulated as the goal's ramp (four steps at their mean
-//! batch). Not modelled here: multi-phase runs whose phases change the device count (Llama 3's 8K-GPU
-//! stage; the row's main phase is simulated and the notes say what was left out), evaluation and
-//! ablation time inside published totals.
+//! batch), published stages (`phases`: tokens, sequence length, batch, devices, CP) as the goal's
+//! phases; a run in phases is compared by the sum of its phases' GPU-hours. Not modelled here:
+//! evaluation and ablation time inside published totals.
 
 use serde::Serialize;
 use std::path::Path;
@@ -180,6 +180,45 @@ fn batch_ramp(r: &Row) -> Result<Option<crate::planning::plan_file::BatchRamp>, 
     Ok(Some(crate::planning::plan_file::BatchRamp { from_batch_tokens: from, over_tokens: over, steps: 4 }))
 }
 
+/// The `phases` cell: `NAME:TOKENS[:seq=N][:batch=TOKENS][:gpus=N][:cp=N]` per phase, `;` between
+/// phases, tokens adding up to the row's (e.g. Llama 3's
+/// `8M:2.618e12:batch=8388608:gpus=8192;16M:12.18e12;long:800e9:seq=131072:cp=16`). Omitted settings
+/// are the row's. Blank: one phase.
+fn phases(r: &Row) -> Result<Vec<crate::planning::plan_file::GoalPhase>, WankaError> {
+    let cell = r.raw("phases");
+    if cell.is_empty() {
+        return Ok(Vec::new());
+    }
+    let what = "NAME:TOKENS[:seq=N][:batch=TOKENS][:gpus=N][:cp=N], phases separated by `;`";
+    let mut out = Vec::new();
+    for part in cell.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut fields = part.split(':').map(str::trim);
+        let name = fields.next().unwrap_or_default().to_string();
+        let tokens = fields.next().and_then(|t| t.parse::<f64>().ok());
+        let (false, Some(tokens)) = (name.is_empty(), tokens) else {
+            return Err(r.err("phases", format!("`{part}` is not {what}")));
+        };
+        let mut phase =
+            crate::planning::plan_file::GoalPhase { name, tokens, seq_len: None, batch_tokens: None, parallelism: None, gpus: None };
+        for f in fields {
+            let bad = || r.err("phases", format!("`{f}` in `{part}`: expected seq=N, batch=TOKENS, gpus=N or cp=N ({what})"));
+            let (key, value) = f.split_once('=').ok_or_else(bad)?;
+            match key.trim() {
+                "seq" => phase.seq_len = Some(value.trim().parse().map_err(|_| bad())?),
+                "batch" => phase.batch_tokens = Some(value.trim().parse().map_err(|_| bad())?),
+                "gpus" => phase.gpus = Some(value.trim().parse().map_err(|_| bad())?),
+                "cp" => {
+                    let cp: u32 = value.trim().parse().map_err(|_| bad())?;
+                    phase.parallelism = Some(SearchSpace { cp: Some(vec![cp]), ..Default::default() });
+                }
+                _ => return Err(bad()),
+            }
+        }
+        out.push(phase);
+    }
+    Ok(out)
+}
+
 fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
     let id: String = r.req("id", "a case id")?;
     let model = if r.raw("layers").is_empty() && !r.raw("model").is_empty() {
@@ -239,7 +278,7 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
             batch_tolerance: Some(WHOLE_RUN_BATCH_TOLERANCE),
             deadline_days: None,
             budget_musd: None,
-            phases: Vec::new(),
+            phases: phases(r)?,
             batch_ramp: batch_ramp(r)?,
         },
         candidates,
@@ -302,7 +341,8 @@ fn prediction(c: &CandidateResult) -> RunPrediction {
         mfu: c.mfu,
         days_p50: c.days.p50,
         ideal_days: c.ideal_days,
-        gpu_hours_p50: c.days.p50 * 24.0 * c.devices as f64,
+        // Phases on fewer devices count their own (a published GPU-hour total counts the GPUs used).
+        gpu_hours_p50: if c.phases.is_empty() { c.days.p50 * 24.0 * c.devices as f64 } else { c.phases.iter().map(|p| p.gpu_hours).sum() },
         mtti_hours: c.mtti_hours,
         interruptions_p50: c.interruptions.p50,
     }
