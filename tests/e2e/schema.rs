@@ -80,7 +80,7 @@ fn schema(kind: &str) -> Value {
 }
 
 fn assert_valid(kind: &str, schema: &Value, v: &Value, what: &str) {
-    assert_eq!(v["schema_version"], 1, "{what}");
+    assert_eq!(v["schema_version"], 2, "{what}");
     assert_eq!(v["schema"], format!("wanka.{kind}"), "{what}");
     if let Err(e) = check(schema, v, "$") {
         panic!("{what}: output does not match `wanka schema {kind}`: {e}");
