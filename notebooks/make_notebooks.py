@@ -660,8 +660,8 @@ if rf.is_file():
     rel = pd.DataFrame(r["cases"])
     print(f"{r['passed']} passed, {r['failed']} failed ({r.get('seeds', '?')} seeds per case)")
     display(rel[["id", "kind", "expected_ettr", "predicted_ettr", "predicted_ettr_p10", "predicted_ettr_p90",
-                 "expected_tau_opt_min", "predicted_tau_opt_min", "expected_interruptions",
-                 "predicted_interruptions", "pass"]].round(4))
+                 "expected_tau_opt_s", "predicted_tau_opt_s", "expected_mtti_hours", "predicted_mtti_hours",
+                 "expected_interruptions", "predicted_interruptions", "pass"]].round(4))
     for _, c in rel.iterrows():
         print(f"{c['id']:<18} {'pass' if c['pass'] else 'FAIL'}: " + "; ".join(c["checks"]))
 else:

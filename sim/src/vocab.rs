@@ -3,8 +3,8 @@
 //! with its new one, e.g. a sweep expectation on `p90_days`.
 
 /// `(version 1 name, version 2 name)` for names that were renamed without a change of value (`error`
-/// is the sweep column; `hbm_gb` the catalog's, whose value was always GiB). The money totals that
-/// moved from USD to million USD (`total_usd` → `cost_musd`, …) are not here: their values changed too.
+/// is the sweep column; `hbm_gb` the catalog's, whose value was always GiB). Names whose unit changed
+/// too (USD → million USD, minutes → hours or seconds) are in [`V1_UNIT_CHANGES`].
 pub const V1_RENAMES: &[(&str, &str)] = &[
     ("mean_days", "days_mean"),
     ("p10_days", "days_p10"),
@@ -30,9 +30,27 @@ pub const V1_RENAMES: &[(&str, &str)] = &[
     ("optimizer", "optimizer_span_s"),
 ];
 
-/// The version 2 name of a name version 1 used, if it was renamed.
+/// Names of schema version 1 whose values changed unit in version 2: `(old, new, factor)`, new = old ×
+/// factor.
+pub const V1_UNIT_CHANGES: &[(&str, &str, f64)] = &[
+    ("total_usd", "cost_musd", 1e-6),
+    ("total_cost_usd", "cost_musd", 1e-6),
+    ("capex_usd", "capex_musd", 1e-6),
+    ("hardware_usd", "hardware_cost_musd", 1e-6),
+    ("energy_usd", "energy_cost_musd", 1e-6),
+    ("predicted_mtti_min", "predicted_mtti_hours", 1.0 / 60.0),
+    ("expected_mtti_min", "expected_mtti_hours", 1.0 / 60.0),
+    ("predicted_tau_opt_min", "predicted_tau_opt_s", 60.0),
+    ("expected_tau_opt_min", "expected_tau_opt_s", 60.0),
+];
+
+/// The version 2 name of a name version 1 used, if it was renamed (with or without a change of unit).
 pub fn renamed_in_v2(old: &str) -> Option<&'static str> {
-    V1_RENAMES.iter().find(|(o, _)| *o == old).map(|(_, n)| *n)
+    V1_RENAMES
+        .iter()
+        .find(|(o, _)| *o == old)
+        .map(|(_, n)| *n)
+        .or_else(|| V1_UNIT_CHANGES.iter().find(|(o, ..)| *o == old).map(|(_, n, _)| *n))
 }
 
 #[cfg(test)]
@@ -48,5 +66,11 @@ mod tests {
             assert!(V1_RENAMES[..i].iter().all(|(o, _)| o != old), "{old} twice");
             assert!(renamed_in_v2(new).is_none(), "{new} is itself renamed");
         }
+        for (old, new, factor) in V1_UNIT_CHANGES {
+            assert!(V1_RENAMES.iter().all(|(o, _)| o != old), "{old} in both lists");
+            assert_eq!(renamed_in_v2(old), Some(*new));
+            assert!(*factor > 0.0 && *factor != 1.0, "{old}: a unit change changes the value");
+        }
+        assert_eq!(renamed_in_v2("total_cost_usd"), Some("cost_musd"));
     }
 }
