@@ -465,9 +465,9 @@ fn zero_seeds_are_refused_and_quiet_is_quiet() {
     assert!(run.stderr.is_empty(), "{run}");
 }
 
-/// An all-ok sweep (no failed point, so `error` is empty in every row) and the mixed one, read with
+/// An all-ok sweep (no failed point, so `failure` is empty in every row) and the mixed one, read with
 /// `notebooks/wanka_frames.py`: every column has the manifest's type, in pandas and polars, from CSV
-/// and JSON lines; `error` is text even when empty everywhere, integer columns are integers.
+/// and JSON lines; `failure` is text even when empty everywhere, integer columns are integers.
 #[test]
 fn typed_readers_keep_the_manifest_types_on_all_ok_sweeps() {
     let dir = temp_dir("sweep-typed");
@@ -477,7 +477,7 @@ fn typed_readers_keep_the_manifest_types_on_all_ok_sweeps() {
     wanka(["sweep", &s(&ok), "--out", &s(&ok_out)]).success();
     assert_eq!(wanka(["sweep", &s(&mixed), "--out", &s(&mixed_out)]).code, Some(1));
     let jsonl = read(&ok_out.join("results.jsonl"));
-    assert!(jsonl.contains("\"error\":\"\"") && !jsonl.contains("\"error\":null"), "{jsonl}");
+    assert!(jsonl.contains("\"failure\":\"\"") && !jsonl.contains("\"failure\":null"), "{jsonl}");
     let script = r#"
 import sys
 sys.path.insert(0, sys.argv[1])
