@@ -59,6 +59,10 @@ def find_repo_root():
 
 
 ROOT = find_repo_root()
+if ROOT is not None:  # notebooks/wanka_frames.py: sweep tables with their manifest's column types
+    import sys
+
+    sys.path.insert(0, str(ROOT / "notebooks"))
 
 
 def resolve_data_dir(p):
@@ -140,13 +144,13 @@ if doc is not None:
     for c in doc["candidates"]:
         e, d, t = c.get("economics") or {}, c.get("days") or {}, c.get("ettr") or {}
         rows.append({
-            "rank": c["rank"], "candidate": c["name"], "feasible": c["feasible"],
+            "rank": c["rank"], "name": c["name"], "feasible": c["feasible"],
             "devices": c["devices"], "chips": c["chips"], "mfu": c.get("mfu", nan),
-            "ettr": t.get("mean", nan), "interruptions": (c.get("interruptions") or {}).get("mean", nan),
+            "ettr_mean": t.get("mean", nan), "interruptions_mean": (c.get("interruptions") or {}).get("mean", nan),
             "ideal_days": c.get("ideal_days", nan),
-            "p10_days": d.get("p10", nan), "p50_days": d.get("p50", nan), "p90_days": d.get("p90", nan),
-            "hardware_musd": e.get("hardware_usd", nan) / 1e6, "energy_musd": e.get("energy_usd", nan) / 1e6,
-            "cost_musd": e.get("total_usd", nan) / 1e6, "usd_per_mtok": e.get("usd_per_million_tokens", nan),
+            "days_p10": d.get("p10", nan), "days_p50": d.get("p50", nan), "days_p90": d.get("p90", nan),
+            "hardware_cost_musd": e.get("hardware_cost_musd", nan), "energy_cost_musd": e.get("energy_cost_musd", nan),
+            "cost_musd": e.get("cost_musd", nan), "usd_per_mtok": e.get("usd_per_mtok", nan),
             "energy_mwh": e.get("energy_mwh", nan), "peak_mw": e.get("peak_mw", nan),
             "pareto": bool(c.get("pareto")), "flags": "; ".join(c.get("flags") or []),
             "infeasible_reason": c.get("infeasible_reason"),
@@ -154,29 +158,27 @@ if doc is not None:
     cand = pd.DataFrame(rows)
     title = f"{doc['plan']} ({doc.get('seeds', '?')} seeds per candidate)"
 else:
-    cand = csv_df.rename(columns={"total_cost_usd": "total_cost_usd", "ettr_mean": "ettr",
-                                  "interruptions_mean": "interruptions", "usd_per_million_tokens": "usd_per_mtok"})
-    cand["cost_musd"] = cand["total_cost_usd"] / 1e6
-    cand["hardware_musd"] = nan
-    cand["energy_musd"] = nan
+    cand = csv_df.copy()   # the CSV's columns are the JSON's names (docs/OUTPUTS.md)
+    cand["hardware_cost_musd"] = nan
+    cand["energy_cost_musd"] = nan
     cand["flags"] = cand["flags"].fillna("")
     title = "wanka compare (from compare.csv)"
 
 # The CSV is the same ranking as the JSON when both come from one `wanka compare` call: check it.
 if doc is not None and csv_df is not None:
-    m = cand.merge(csv_df, left_on="candidate", right_on="candidate", suffixes=("", "_csv"))
-    same = len(m) == len(cand) and np.allclose(m["p50_days"], m["p50_days_csv"], equal_nan=True) \\
-        and np.allclose(m["cost_musd"] * 1e6, m["total_cost_usd"], rtol=1e-9, equal_nan=True)
+    m = cand.merge(csv_df, on="name", suffixes=("", "_csv"))
+    same = len(m) == len(cand) and np.allclose(m["days_p50"], m["days_p50_csv"], equal_nan=True) \\
+        and np.allclose(m["cost_musd"], m["cost_musd_csv"], rtol=1e-9, equal_nan=True)
     print("compare.csv agrees with compare.json" if same else
           "WARNING: compare.csv and compare.json differ (from different runs?); the figures use compare.json")
 
-ok = cand[cand["feasible"] & cand["p50_days"].notna()].sort_values("rank").reset_index(drop=True)
+ok = cand[cand["feasible"] & cand["days_p50"].notna()].sort_values("rank").reset_index(drop=True)
 if len(ok) < len(cand):
     print("not plotted (infeasible):")
-    for _, r in cand[~cand.index.isin(cand[cand["feasible"] & cand["p50_days"].notna()].index)].iterrows():
-        print("  ", r["candidate"], "-", r.get("infeasible_reason"))
+    for _, r in cand[~cand.index.isin(cand[cand["feasible"] & cand["days_p50"].notna()].index)].iterrows():
+        print("  ", r["name"], "-", r.get("infeasible_reason"))
 print(title)
-ok[["rank", "candidate", "devices", "mfu", "ettr", "ideal_days", "p10_days", "p50_days", "p90_days",
+ok[["rank", "name", "devices", "mfu", "ettr_mean", "ideal_days", "days_p10", "days_p50", "days_p90",
     "cost_musd", "usd_per_mtok", "energy_mwh", "peak_mw", "pareto"]].round(3)
 '''),
     ("code", '''\
@@ -200,7 +202,7 @@ print(f"deadline {deadline_days} days, budget {budget_musd} M USD, power cap {po
 
 for _, r in ok.iterrows():
     if r["flags"]:
-        print(f"{r['candidate']}: {r['flags']}")
+        print(f"{r['name']}: {r['flags']}")
 '''),
     ("md", """\
 ## Figures
@@ -212,31 +214,31 @@ for _, r in ok.iterrows():
 3. `candidates_pareto.png` — p50 days against cost with the Pareto front (computed here and checked against
    wanka's `pareto` flags)."""),
     ("code", '''\
-names = ok["candidate"].tolist()
+names = ok["name"].tolist()
 y = np.arange(len(ok))[::-1]  # rank 1 on top
 colors = plt.cm.tab10(np.arange(len(ok)) % 10)
 
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.5, 0.7 * len(ok) + 2.2), sharey=True,
                               gridspec_kw={"width_ratios": [1.6, 1]})
-err = [ok["p50_days"] - ok["p10_days"], ok["p90_days"] - ok["p50_days"]]
-ax.barh(y, ok["p50_days"], color=colors, alpha=0.8, height=0.6)
-ax.errorbar(ok["p50_days"], y, xerr=err, fmt="none", ecolor="black", capsize=5, lw=1.5, label="p10–p90 over seeds")
+err = [ok["days_p50"] - ok["days_p10"], ok["days_p90"] - ok["days_p50"]]
+ax.barh(y, ok["days_p50"], color=colors, alpha=0.8, height=0.6)
+ax.errorbar(ok["days_p50"], y, xerr=err, fmt="none", ecolor="black", capsize=5, lw=1.5, label="p10–p90 over seeds")
 ax.scatter(ok["ideal_days"], y, marker="|", s=400, color="black", zorder=3, label="ideal (no failures)")
 for yi, (_, r) in zip(y, ok.iterrows()):
-    ax.text(r["p90_days"] + 0.01 * ok["p90_days"].max(), yi, f"{r['p50_days']:.1f} d", va="center", fontsize=9)
+    ax.text(r["days_p90"] + 0.01 * ok["days_p90"].max(), yi, f"{r['days_p50']:.1f} d", va="center", fontsize=9)
 if deadline_days:
     ax.axvline(deadline_days, color="crimson", ls="--", lw=1.5, label=f"deadline {deadline_days:g} days")
-ax.set_yticks(y, [f"{r['rank']}. {r['candidate']}" for _, r in ok.iterrows()])
+ax.set_yticks(y, [f"{r['rank']}. {r['name']}" for _, r in ok.iterrows()])
 ax.set_xlabel("wall-clock training days (p50; bars p10–p90)")
-ax.set_xlim(0, max(ok["p90_days"].max(), deadline_days or 0) * 1.15)
+ax.set_xlim(0, max(ok["days_p90"].max(), deadline_days or 0) * 1.15)
 ax.set_title("Training time per candidate")
 ax.legend(loc="upper right")
 
-lost = ok["p50_days"] - ok["ideal_days"]
-err2 = [ok["p50_days"] - ok["p10_days"], ok["p90_days"] - ok["p50_days"]]
+lost = ok["days_p50"] - ok["ideal_days"]
+err2 = [ok["days_p50"] - ok["days_p10"], ok["days_p90"] - ok["days_p50"]]
 ax2.barh(y, lost, color=colors, alpha=0.8, height=0.6)
 ax2.errorbar(lost, y, xerr=err2, fmt="none", ecolor="black", capsize=5, lw=1.5)
-for yi, l, e in zip(y, lost, ok["ettr"]):
+for yi, l, e in zip(y, lost, ok["ettr_mean"]):
     ax2.text(l * 1.03 + 0.05, yi + 0.22, f"ETTR {e:.3f}", va="center", fontsize=8.5)
 ax2.set_xlabel("days lost (p50 − ideal; bars p10–p90)")
 ax2.set_title("Days lost to failures, restarts, checkpoints")
@@ -248,9 +250,9 @@ save(fig, "candidates_days.png")
     ("code", '''\
 fig, axes = plt.subplots(1, 3, figsize=(15, 0.7 * len(ok) + 2.2), sharey=True)
 ax = axes[0]
-if ok["hardware_musd"].notna().all():
-    ax.barh(y, ok["hardware_musd"], color="steelblue", height=0.6, label="hardware (amortised or rented)")
-    ax.barh(y, ok["energy_musd"], left=ok["hardware_musd"], color="orange", height=0.6, label="electricity")
+if ok["hardware_cost_musd"].notna().all():
+    ax.barh(y, ok["hardware_cost_musd"], color="steelblue", height=0.6, label="hardware (amortised or rented)")
+    ax.barh(y, ok["energy_cost_musd"], left=ok["hardware_cost_musd"], color="orange", height=0.6, label="electricity")
 else:
     ax.barh(y, ok["cost_musd"], color="steelblue", height=0.6, label="total")
 for yi, (_, r) in zip(y, ok.iterrows()):
@@ -258,7 +260,7 @@ for yi, (_, r) in zip(y, ok.iterrows()):
 if budget_musd:
     ax.axvline(budget_musd, color="crimson", ls="--", lw=1.5, label=f"budget {budget_musd:g} M USD")
 ax.set_xlim(0, max(ok["cost_musd"].max(), budget_musd or 0) * 1.45)
-ax.set_yticks(y, [f"{r['rank']}. {r['candidate']}" for _, r in ok.iterrows()])
+ax.set_yticks(y, [f"{r['rank']}. {r['name']}" for _, r in ok.iterrows()])
 ax.set_xlabel("cost of the run (million USD, at p50 days)")
 ax.set_title("Cost")
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8.5)
@@ -292,36 +294,36 @@ save(fig, "candidates_cost_energy.png")
 def pareto_front(df):
     keep = []
     for i, r in df.iterrows():
-        dominated = ((df["p50_days"] <= r["p50_days"]) & (df["cost_musd"] <= r["cost_musd"])
-                     & ((df["p50_days"] < r["p50_days"]) | (df["cost_musd"] < r["cost_musd"]))).any()
+        dominated = ((df["days_p50"] <= r["days_p50"]) & (df["cost_musd"] <= r["cost_musd"])
+                     & ((df["days_p50"] < r["days_p50"]) | (df["cost_musd"] < r["cost_musd"]))).any()
         keep.append(not dominated)
     return pd.Series(keep, index=df.index)
 
 ok["front"] = pareto_front(ok)
-if set(ok.loc[ok["front"], "candidate"]) != set(ok.loc[ok["pareto"], "candidate"]):
+if set(ok.loc[ok["front"], "name"]) != set(ok.loc[ok["pareto"], "name"]):
     print("NOTE: the front computed here differs from wanka's `pareto` flags:",
-          sorted(ok.loc[ok["front"], "candidate"]), "vs", sorted(ok.loc[ok["pareto"], "candidate"]))
+          sorted(ok.loc[ok["front"], "name"]), "vs", sorted(ok.loc[ok["pareto"], "name"]))
 else:
-    print("Pareto front:", ", ".join(ok.loc[ok["front"], "candidate"]), "(agrees with wanka)")
+    print("Pareto front:", ", ".join(ok.loc[ok["front"], "name"]), "(agrees with wanka)")
 
 fig, ax = plt.subplots(figsize=(10, 6.5))
 for (i, r), c in zip(ok.iterrows(), colors):
     warn = bool(r["flags"]) and any(k in r["flags"] for k in ("misses deadline", "over budget", "over power cap"))
-    ax.errorbar(r["p50_days"], r["cost_musd"], xerr=[[r["p50_days"] - r["p10_days"]], [r["p90_days"] - r["p50_days"]]],
+    ax.errorbar(r["days_p50"], r["cost_musd"], xerr=[[r["days_p50"] - r["days_p10"]], [r["days_p90"] - r["days_p50"]]],
                 fmt="o", ms=11, color=c, mfc=c if not warn else "white", mew=2.5, capsize=4,
-                label=f"{r['rank']}. {r['candidate']}" + (" (flagged)" if warn else ""))
+                label=f"{r['rank']}. {r['name']}" + (" (flagged)" if warn else ""))
     short = [f.split(":")[0] for f in r["flags"].split("; ") if f.startswith(("misses", "over"))]
-    ax.annotate(r["candidate"] + ("\\n(" + ", ".join(short) + ")" if short else ""), (r["p50_days"], r["cost_musd"]),
+    ax.annotate(r["name"] + ("\\n(" + ", ".join(short) + ")" if short else ""), (r["days_p50"], r["cost_musd"]),
                 textcoords="offset points", xytext=(10, 6), fontsize=8.5, color="crimson" if short else "black")
-f = ok[ok["front"]].sort_values("p50_days")
+f = ok[ok["front"]].sort_values("days_p50")
 if len(f) > 1:
-    ax.step(f["p50_days"], f["cost_musd"], where="post", color="black", lw=1.5, ls="-", zorder=0)
-ax.scatter(f["p50_days"], f["cost_musd"], s=420, facecolors="none", edgecolors="black", lw=1.5, label="Pareto front")
+    ax.step(f["days_p50"], f["cost_musd"], where="post", color="black", lw=1.5, ls="-", zorder=0)
+ax.scatter(f["days_p50"], f["cost_musd"], s=420, facecolors="none", edgecolors="black", lw=1.5, label="Pareto front")
 if deadline_days:
     ax.axvline(deadline_days, color="crimson", ls="--", lw=1.2, label=f"deadline {deadline_days:g} days")
 if budget_musd:
     ax.axhline(budget_musd, color="darkorange", ls="--", lw=1.2, label=f"budget {budget_musd:g} M USD")
-ax.set_xlim(0, max(ok["p90_days"].max(), deadline_days or 0) * 1.12)
+ax.set_xlim(0, max(ok["days_p90"].max(), deadline_days or 0) * 1.12)
 ax.set_ylim(0, max(ok["cost_musd"].max(), budget_musd or 0) * 1.15)
 ax.set_xlabel("wall-clock training days (p50; bars p10–p90)")
 ax.set_ylabel("cost of the run (million USD)")
@@ -359,14 +361,11 @@ are columns of the sweep: `checkpoint_stall_s`, `mtti_hours`):
     ("code", SETUP),
     ("md", "## Load the sweeps"),
     ("code", '''\
-# Columns every sweep table has (wanka's sweep module); anything else is an axis (a field path).
-LEAD = ["point", "status", "error", "base_seed"]
-OUTPUTS = ["devices", "step_s", "tokens_per_s", "mfu", "ideal_days", "mean_days", "p10_days", "p50_days",
-           "p90_days", "ettr_mean", "ettr_p10", "ettr_p90", "interruptions_mean", "spares_used_mean",
-           "completed_fraction", "lost_rework_days", "lost_restart_days", "lost_checkpoint_days",
-           "lost_spare_wait_days", "lost_straggler_days", "lost_maintenance_days", "mtti_hours",
-           "checkpoint_interval_s", "checkpoint_stall_s", "restart_s", "hot_spare_nodes",
-           "cost_musd", "capex_musd", "usd_per_mtok", "energy_mwh", "peak_mw"]
+# The sweep's tables are read with notebooks/wanka_frames.py: every column with the type its manifest
+# states (Int64, float64, string), whatever the cells look like; the manifest also names the axes.
+# Column names and units: docs/OUTPUTS.md.
+from wanka_frames import read_sweep, sweep_manifest
+
 LOST = {"lost_rework_days": "rework (since last durable checkpoint)", "lost_restart_days": "restarts",
         "lost_checkpoint_days": "checkpoint stalls", "lost_spare_wait_days": "waiting for spares / repairs",
         "lost_straggler_days": "stragglers", "lost_maintenance_days": "maintenance"}
@@ -383,21 +382,15 @@ def axis_role(axes, *keys):
 
 def load_sweep(name):
     d = Path(name) if Path(name).is_absolute() else DATA / name
-    if (d / "results.csv").is_file():
-        df = pd.read_csv(d / "results.csv")
-    elif (d / "results.parquet").is_file():  # sweeps built with the `parquet` feature
-        df = pd.read_parquet(d / "results.parquet")
-    else:
+    tables = [f for f in ("results.csv", "results.parquet", "results.jsonl") if (d / f).is_file()]
+    if not (d / "manifest.json").is_file() or not tables:
         return None
-    manifest = d / "manifest.json"
-    if manifest.is_file():  # the sweep's own list of its axis columns
-        axes = json.loads(manifest.read_text())["axis_columns"]
-    else:
-        axes = [c for c in df.columns if c not in LEAD and c not in OUTPUTS]
+    df = read_sweep(d, tables[0])     # results.parquet: sweeps built with the `parquet` feature
+    axes = sweep_manifest(d)["axis_columns"]
     bad = df[df["status"] != "ok"]
     if len(bad):
         print(f"{name}: {len(bad)} of {len(df)} points not ok:")
-        print(bad[["point", "status", "error"] + axes].to_string(index=False))
+        print(bad[["point", "status", "failure"] + axes].to_string(index=False))
     df = df[df["status"] == "ok"].copy()
     roles = {
         "gpus": axis_role(axes, "gpus", "devices"),
@@ -454,7 +447,7 @@ if rel.max() > 1e-6:
     print("WARNING: wanka's Daly interval differs from the formula above for some points")
 
 cols = ["gpus", "mult", "policy", "mtti_hours", "checkpoint_stall_s", "restart_s", "checkpoint_interval_s",
-        "tau_daly_s", "ettr_mean", "ettr_daly_model", "p50_days", "interruptions_mean", "hot_spare_nodes"]
+        "tau_daly_s", "ettr_mean", "ettr_daly_model", "days_p50", "interruptions_mean", "hot_spare_nodes"]
 chk[cols].sort_values(["policy", "mult", "gpus"]).round(4)
 '''),
     ("md", """\
@@ -571,7 +564,7 @@ for ax, (key, sub) in zip(axes[0], groups):
     ax.set_xlabel("checkpoint interval (minutes of training between checkpoints, log scale)")
     more = "".join(f", {a.split('.')[-1]} {v}" for a, v in zip(keys[2:], extra))
     ax.set_title(f"{int(g):,} GPUs, failure rate × {m:g}{more}  (MTTI {sub['mtti_hours'].iloc[0]:.2g} h)")
-    spare = (sub["lost_spare_wait_days"] / sub["mean_days"]).mean()
+    spare = (sub["lost_spare_wait_days"] / sub["days_mean"]).mean()
     lo = min(sub["ettr_p10"].min(), ax.get_ylim()[0])  # the autoscaled limit covers Daly's model too
     ax.set_ylim(max(0.0, lo - (0.12 if spare > 0.02 else 0.03)), 1.0)
     if spare > 0.02:
@@ -667,8 +660,8 @@ if rf.is_file():
     rel = pd.DataFrame(r["cases"])
     print(f"{r['passed']} passed, {r['failed']} failed ({r.get('seeds', '?')} seeds per case)")
     display(rel[["id", "kind", "expected_ettr", "predicted_ettr", "predicted_ettr_p10", "predicted_ettr_p90",
-                 "expected_tau_opt_min", "predicted_tau_opt_min", "expected_interruptions",
-                 "predicted_interruptions", "pass"]].round(4))
+                 "expected_tau_opt_s", "predicted_tau_opt_s", "expected_mtti_hours", "predicted_mtti_hours",
+                 "expected_interruptions", "predicted_interruptions", "pass"]].round(4))
     for _, c in rel.iterrows():
         print(f"{c['id']:<18} {'pass' if c['pass'] else 'FAIL'}: " + "; ".join(c["checks"]))
 else:

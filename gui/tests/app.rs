@@ -355,7 +355,7 @@ fn default_plan_opens_and_ranks_its_candidates() {
     // Both bands side by side: failures alone, and with the model's own error (wider).
     let b = out.comparison.candidates[0].bands.clone().expect("bands of a feasible candidate");
     assert_eq!(table_cell(&h, H800, "days p10–p90"), format!("{:.1}–{:.1}", b.days_p10_failures, b.days_p90_failures));
-    let with = table_cell(&h, H800, "+ model error");
+    let with = table_cell(&h, H800, "days + model error");
     assert!(with.starts_with(&format!("{:.1}–{:.1}", b.days_p10_with_model_error, b.days_p90_with_model_error)), "{with}");
     assert!(b.days_p90_with_model_error - b.days_p10_with_model_error > b.days_p90_failures - b.days_p10_failures);
     // The fastest candidate is selected and named in the summary.

@@ -50,6 +50,7 @@ pub mod planning;
 
 pub mod sweep;
 pub mod validate;
+pub mod vocab;
 
 pub mod interop;
 

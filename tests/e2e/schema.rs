@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use super::support::{temp_dir, wanka, write_file};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::support::{repo_root, temp_dir, wanka, write_file};
 
 /// Validate `v` against the subset of JSON Schema the schemas use: `type` (one or a list),
 /// `properties`, `required`, `additionalProperties` (false or a schema), `items`, `anyOf`, `const`.
@@ -80,7 +82,7 @@ fn schema(kind: &str) -> Value {
 }
 
 fn assert_valid(kind: &str, schema: &Value, v: &Value, what: &str) {
-    assert_eq!(v["schema_version"], 1, "{what}");
+    assert_eq!(v["schema_version"], 2, "{what}");
     assert_eq!(v["schema"], format!("wanka.{kind}"), "{what}");
     if let Err(e) = check(schema, v, "$") {
         panic!("{what}: output does not match `wanka schema {kind}`: {e}");
@@ -161,6 +163,211 @@ fn json_outputs_carry_no_rust_debug_text() {
     for o in outputs {
         for needle in [" None ", "None recompute", "Some(", " { n:"] {
             assert!(!o.contains(needle), "{needle:?} in output:\n{}", &o[..o.len().min(2000)]);
+        }
+    }
+}
+
+/// One row of a vocabulary table in `docs/OUTPUTS.md`: its names, its unit suffix (`None`: no unit),
+/// and the outputs it says carry it.
+struct VocabRow {
+    names: Vec<String>,
+    unit: Option<String>,
+    carried_by: String,
+}
+
+/// The backticked words of a table cell.
+fn backticked(cell: &str) -> Vec<String> {
+    cell.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// The rows of every table in `text` whose header is `header`, split into trimmed cells (a row with
+/// another number of cells fails: a `|` inside a cell would break the table).
+fn tables(text: &str, header: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l == header {
+            inside = true;
+            continue;
+        }
+        if !l.starts_with('|') {
+            inside = false;
+            continue;
+        }
+        if inside && !l.starts_with("|---") {
+            let cells: Vec<String> = l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect();
+            let want = header.trim_matches('|').split('|').count();
+            assert_eq!(cells.len(), want, "docs/OUTPUTS.md: row with {} cells, not {want}: {l}", cells.len());
+            rows.push(cells);
+        }
+    }
+    rows
+}
+
+/// `docs/OUTPUTS.md`: its vocabulary rows, its unit suffixes and its v1 → v2 rename rows.
+fn vocabulary() -> (Vec<VocabRow>, Vec<String>, Vec<Vec<String>>) {
+    let text = std::fs::read_to_string(repo_root().join("docs/OUTPUTS.md")).expect("docs/OUTPUTS.md");
+    let suffixes: Vec<String> = tables(&text, "| suffix | unit | GUI |").iter().flat_map(|r| backticked(&r[0])).collect();
+    let rows: Vec<VocabRow> = tables(&text, "| name | unit | meaning | carried by |")
+        .into_iter()
+        .map(|r| VocabRow {
+            names: backticked(&r[0]),
+            unit: if r[1] == "—" { None } else { Some(r[1].trim_matches('`').to_string()) },
+            carried_by: r[3].clone(),
+        })
+        .collect();
+    let renames = tables(&text, "| output | version 1 | version 2 |");
+    assert!(suffixes.len() >= 10 && rows.len() >= 100 && renames.len() >= 10, "docs/OUTPUTS.md: tables not found");
+    (rows, suffixes, renames)
+}
+
+const STATS: [&str; 6] = ["mean", "p10", "p50", "p90", "min", "max"];
+
+/// Every property name a schema allows, plus `X_p50`, … for each statistics object `X` (properties
+/// among `mean`, `p10`, …), the name of that statistic in a table.
+fn schema_names(schema: &Value, out: &mut BTreeSet<String>) {
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            out.insert(k.clone());
+            if let Some(inner) = v.get("properties").and_then(Value::as_object)
+                && !inner.is_empty()
+                && inner.keys().all(|s| STATS.contains(&s.as_str()))
+            {
+                out.extend(inner.keys().map(|s| format!("{k}_{s}")));
+            }
+            schema_names(v, out);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(v) = schema.get(key).filter(|v| v.is_object()) {
+            schema_names(v, out);
+        }
+    }
+    for v in schema.get("anyOf").and_then(Value::as_array).into_iter().flatten() {
+        schema_names(v, out);
+    }
+}
+
+fn keys_of(v: &Value, out: &mut BTreeSet<String>) {
+    if let Some(o) = v.as_object() {
+        out.extend(o.keys().cloned());
+    }
+}
+
+/// The names every output carries, by output (`step`, …, `compare.csv`, `sweep`, `manifest`, `events`),
+/// from the schemas and from real outputs.
+fn output_names() -> BTreeMap<&'static str, BTreeSet<String>> {
+    let mut by: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+    for kind in ["step", "run", "compare", "validate", "catalog"] {
+        schema_names(&schema(kind), by.entry(kind).or_default());
+    }
+    let dir = temp_dir("vocabulary");
+    let csv = dir.join("compare.csv");
+    wanka(["-q", "compare", "--seeds", "2", "--csv", csv.to_str().unwrap()]).success();
+    let header = |f: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(f).unwrap();
+        csv::Reader::from_reader(text.as_bytes()).headers().unwrap().iter().map(str::to_string).collect()
+    };
+    by.insert("compare.csv", header(&csv).into_iter().collect());
+    // A sweep with money (the cost columns) and expectations (their fields in the manifest).
+    let out = dir.join("guard");
+    wanka(["sweep", "scenarios/sweeps/ci_guard.ron", "--out", out.to_str().unwrap(), "--seeds", "2", "--quiet", "--no-gate"]).success();
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let axes: Vec<&str> = manifest["axis_columns"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(!axes.is_empty());
+    by.insert("sweep", header(&out.join("results.csv")).into_iter().filter(|c| !axes.contains(&c.as_str())).collect());
+    let m = by.entry("manifest").or_default();
+    keys_of(&manifest, m);
+    for list in ["columns", "expectations"] {
+        for x in manifest[list].as_array().unwrap() {
+            keys_of(x, m);
+        }
+    }
+    let events = dir.join("events.jsonl");
+    wanka(["-q", "run", "scenarios/examples/gb200-nvl72-128.ron", "--seeds", "1", "--events", events.to_str().unwrap()]).success();
+    let e = by.entry("events").or_default();
+    for line in std::fs::read_to_string(&events).unwrap().lines() {
+        keys_of(&serde_json::from_str(line).unwrap(), e);
+    }
+    by
+}
+
+/// Whether `name`'s words (split at `_`) hold the suffix's words in a row: `hbm_gb_per_s` holds `_gb_per_s`.
+fn holds(name: &str, suffix: &str) -> bool {
+    let w: Vec<&str> = name.split('_').collect();
+    let s: Vec<&str> = suffix.trim_start_matches('_').split('_').collect();
+    w.windows(s.len()).any(|x| x == s.as_slice())
+}
+
+#[test]
+fn vocabulary_document_covers_every_output() {
+    let (rows, suffixes, renames) = vocabulary();
+    let mut documented: BTreeMap<&str, &VocabRow> = BTreeMap::new();
+    for r in &rows {
+        assert!(!r.names.is_empty(), "docs/OUTPUTS.md: a row without a name (carried by {})", r.carried_by);
+        for n in &r.names {
+            assert!(documented.insert(n, r).is_none(), "docs/OUTPUTS.md lists `{n}` twice");
+        }
+    }
+    let outputs = output_names();
+    // Every name an output carries is documented, and the row says which outputs carry it.
+    let mut missing = Vec::new();
+    for (out, names) in &outputs {
+        for n in names {
+            match documented.get(n.as_str()) {
+                None => missing.push(format!("{out}: `{n}`")),
+                Some(r) => {
+                    let says = r.carried_by.split(',').map(|s| s.trim()).any(|s| s == *out);
+                    if !says {
+                        missing.push(format!("{out}: `{n}` is documented, but its row does not name `{out}` ({})", r.carried_by));
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "names not in docs/OUTPUTS.md:\n  {}", missing.join("\n  "));
+    // No documented name is dead, and no row claims an output that does not carry its names.
+    for (n, r) in &documented {
+        for out in r.carried_by.split(',').map(str::trim).filter(|s| !s.starts_with("GUI")) {
+            let names = outputs.get(out).unwrap_or_else(|| panic!("docs/OUTPUTS.md: `{n}` is carried by `{out}`: no such output"));
+            assert!(
+                names.contains(*n) || r.names.iter().any(|m| names.contains(m)),
+                "docs/OUTPUTS.md: `{n}` is said to be in `{out}`, which carries no name of its row"
+            );
+        }
+        assert!(outputs.values().any(|s| s.contains(*n)), "docs/OUTPUTS.md: `{n}` is carried by no output");
+    }
+    // Units: a row's unit is one of the suffixes and in each of its names; a name ending in a suffix has
+    // that (the longest) unit.
+    for r in &rows {
+        if let Some(u) = &r.unit {
+            assert!(suffixes.contains(u), "docs/OUTPUTS.md: unit `{u}` of {:?} is not in the Units table", r.names);
+        }
+        for n in &r.names {
+            if let Some(u) = &r.unit {
+                assert!(holds(n, u), "docs/OUTPUTS.md: `{n}` is in `{u}` but its name does not say so");
+            }
+            // `days_min` is the minimum of `days`, not minutes.
+            let stat = STATS.iter().any(|s| n.strip_suffix(&format!("_{s}")).is_some_and(|b| r.names.iter().any(|m| m == b)));
+            let ends = suffixes.iter().filter(|s| n.ends_with(s.as_str())).max_by_key(|s| s.len());
+            if let Some(s) = ends.filter(|_| !stat) {
+                assert_eq!(r.unit.as_ref(), Some(s), "docs/OUTPUTS.md: `{n}` ends in `{s}` but its unit is {:?}", r.unit);
+            }
+        }
+    }
+    // The rename table: version 2 names are in the vocabulary, version 1 names are gone from their output.
+    let ident = |s: &str| s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.[]".contains(c));
+    let last = |s: &str| s.rsplit('.').next().unwrap_or(s).trim_end_matches("[]").to_string();
+    for r in &renames {
+        let out = outputs.get(r[0].as_str());
+        for old in backticked(&r[1]).iter().filter(|s| ident(s)) {
+            if let Some(names) = out {
+                assert!(!names.contains(&last(old)), "docs/OUTPUTS.md: `{old}` (version 1) is still in `{}`", r[0]);
+            }
+        }
+        for new in backticked(&r[2]).iter().filter(|s| ident(s)) {
+            assert!(documented.contains_key(last(new).as_str()), "docs/OUTPUTS.md: version 2 name `{new}` is not in its tables");
         }
     }
 }

@@ -59,7 +59,7 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
     for col in [
         "point",
         "status",
-        "error",
+        "failure",
         "base_seed",
         "cluster.gpus",
         "run.failures.multiplier",
@@ -68,10 +68,10 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
         "tokens_per_s",
         "mfu",
         "ideal_days",
-        "mean_days",
-        "p10_days",
-        "p50_days",
-        "p90_days",
+        "days_mean",
+        "days_p10",
+        "days_p50",
+        "days_p90",
         "ettr_mean",
         "ettr_p10",
         "ettr_p90",
@@ -275,8 +275,8 @@ fn bad_sweeps_fail_before_anything_runs() {
     expect_bad(
         &dir,
         "bad_expect",
-        "    axes: {\"run.failures.multiplier\": [1]},\n    expect: [\"p90_dayz < 3\"],",
-        &["expect[0]", "p90_days"],
+        "    axes: {\"run.failures.multiplier\": [1]},\n    expect: [\"dayz_p90 < 3\"],",
+        &["expect[0]", "days_p90"],
     );
     expect_bad(
         &dir,
@@ -349,9 +349,9 @@ fn ci_guard_passes_on_the_default_and_fails_when_broken() {
         "run.failures.multiplier=4",
     ]);
     assert_eq!(bad.code, Some(1), "{bad}");
-    assert!(bad.stdout.contains("FAIL") && bad.stdout.contains("expected p90_days < 21"), "{bad}");
+    assert!(bad.stdout.contains("FAIL") && bad.stdout.contains("expected days_p90 < 21"), "{bad}");
     let x = read(&bad_junit);
-    assert!(x.contains("<failure") && x.contains("p90_days = "), "{x}");
+    assert!(x.contains("<failure") && x.contains("days_p90 = "), "{x}");
     if let Some(cases) = junit_cases(&bad_junit) {
         let (n, f) = cases.split_once(' ').unwrap();
         assert_eq!(n, "15", "{cases}");
@@ -387,8 +387,8 @@ for name, df in frames.items():
         else:
             assert k in "OT" or str(df[c].dtype).startswith(("str", "string")), (name, c, df[c].dtype)
     assert len(df) == 24 and (df["status"] == "ok").sum() == 12
-    assert df.loc[df["status"] == "ok", "p90_days"].notna().all()
-    assert df.loc[df["status"] != "ok", "p90_days"].isna().all()
+    assert df.loc[df["status"] == "ok", "days_p90"].notna().all()
+    assert df.loc[df["status"] != "ok", "days_p90"].isna().all()
 for name, df in {"polars csv": pl.read_csv(out + "/results.csv"), "polars jsonl": pl.read_ndjson(out + "/results.jsonl")}.items():
     # polars' ndjson reader does not keep the key order of the lines; the CSV reader does.
     assert (df.columns if "csv" in name else sorted(df.columns)) == (list(want) if "csv" in name else sorted(want)), (name, df.columns)
@@ -397,7 +397,7 @@ for name, df in {"polars csv": pl.read_csv(out + "/results.csv"), "polars jsonl"
         ok = {"float": dt.is_float(), "int": dt.is_integer(), "str": dt == pl.String or dt == pl.Null}[t]
         assert ok, (name, c, dt)
     assert df.height == 24 and df.filter(pl.col("status") == "ok").height == 12
-    assert df.filter(pl.col("status") != "ok")["p90_days"].null_count() == 12
+    assert df.filter(pl.col("status") != "ok")["days_p90"].null_count() == 12
 print("frames ok")
 "#;
     if let Some(o) = python(script, &[&s(&out)], "pandas, polars") {
@@ -465,9 +465,9 @@ fn zero_seeds_are_refused_and_quiet_is_quiet() {
     assert!(run.stderr.is_empty(), "{run}");
 }
 
-/// An all-ok sweep (no failed point, so `error` is empty in every row) and the mixed one, read with
+/// An all-ok sweep (no failed point, so `failure` is empty in every row) and the mixed one, read with
 /// `notebooks/wanka_frames.py`: every column has the manifest's type, in pandas and polars, from CSV
-/// and JSON lines; `error` is text even when empty everywhere, integer columns are integers.
+/// and JSON lines; `failure` is text even when empty everywhere, integer columns are integers.
 #[test]
 fn typed_readers_keep_the_manifest_types_on_all_ok_sweeps() {
     let dir = temp_dir("sweep-typed");
@@ -477,7 +477,7 @@ fn typed_readers_keep_the_manifest_types_on_all_ok_sweeps() {
     wanka(["sweep", &s(&ok), "--out", &s(&ok_out)]).success();
     assert_eq!(wanka(["sweep", &s(&mixed), "--out", &s(&mixed_out)]).code, Some(1));
     let jsonl = read(&ok_out.join("results.jsonl"));
-    assert!(jsonl.contains("\"error\":\"\"") && !jsonl.contains("\"error\":null"), "{jsonl}");
+    assert!(jsonl.contains("\"failure\":\"\"") && !jsonl.contains("\"failure\":null"), "{jsonl}");
     let script = r#"
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -491,15 +491,15 @@ for out, n_ok in [(sys.argv[2], 3), (sys.argv[3], 12)]:
         for c, t in want.items():
             assert str(df[c].dtype) == {"int": "Int64", "float": "float64", "str": "string"}[t], (out, f, c, df[c].dtype)
         assert (df["status"] == "ok").sum() == n_ok
-        assert df.loc[df["status"] == "ok", "error"].eq("").all(), df["error"]
+        assert df.loc[df["status"] == "ok", "failure"].eq("").all(), df["failure"]
         pf = read_sweep_polars(out, f)
         for c, t in want.items():
             assert pf.schema[c] == {"int": pl.Int64, "float": pl.Float64, "str": pl.String}[t], (out, f, c, pf.schema[c])
         assert pf.filter(pl.col("status") == "ok").height == n_ok
     # Plain readers on JSON lines: text stays text without any hint.
     plain = pd.read_json(out + "/results.jsonl", lines=True)
-    assert plain["error"].dtype.kind in "OT" or str(plain["error"].dtype).startswith(("str", "string")), plain["error"].dtype
-    assert pl.read_ndjson(out + "/results.jsonl").schema["error"] == pl.String
+    assert plain["failure"].dtype.kind in "OT" or str(plain["failure"].dtype).startswith(("str", "string")), plain["failure"].dtype
+    assert pl.read_ndjson(out + "/results.jsonl").schema["failure"] == pl.String
 print("typed ok")
 "#;
     let nb = repo_root().join("notebooks");

@@ -376,8 +376,8 @@ fn reliability_cases_pass() {
             c["kind"].as_str().unwrap(),
             c["predicted_ettr"].as_f64().unwrap(),
             c["expected_ettr"],
-            c["predicted_tau_opt_min"],
-            c["expected_tau_opt_min"],
+            c["predicted_tau_opt_s"],
+            c["expected_tau_opt_s"],
             c["predicted_interruptions"],
             c["expected_interruptions"],
             if c["pass"].as_bool().unwrap() { "pass" } else { "FAIL" }
@@ -388,12 +388,15 @@ fn reliability_cases_pass() {
         let ettr = c["predicted_ettr"].as_f64().unwrap();
         assert!(ettr > 0.0 && ettr <= 1.0);
     }
-    // The analytic cases, checked here too, not only by the command's own verdict.
+    // The analytic cases, checked here too, not only by the command's own verdict (Daly's optimum in
+    // minutes as published; the JSON has seconds).
     let daly = [("daly-24h", 0.913, 116.7), ("daly-6h", 0.819, 56.7), ("daly-15min", 0.200, 9.1)];
-    for (id, ettr, tau) in daly {
+    for (id, ettr, tau_min) in daly {
         let c = cases.iter().find(|c| c["id"] == id).unwrap();
         assert!((c["predicted_ettr"].as_f64().unwrap() - ettr).abs() <= 0.005, "{c}");
-        assert!((c["predicted_tau_opt_min"].as_f64().unwrap() - tau).abs() / tau <= 0.02, "{c}");
+        let tau_s = 60.0 * tau_min;
+        assert!((c["predicted_tau_opt_s"].as_f64().unwrap() - tau_s).abs() / tau_s <= 0.02, "{c}");
+        assert!((c["expected_tau_opt_s"].as_f64().unwrap() - tau_s).abs() < 1e-9, "{c}");
     }
     let llama = cases.iter().find(|c| c["id"] == "llama3-405b-54d").unwrap();
     let n = llama["predicted_interruptions"].as_f64().unwrap();
@@ -414,8 +417,9 @@ fn reliability_tolerances_are_parsed_strictly() {
     assert_eq!(c["role"], "EngineCheck", "{c}");
     let checks = c["checks"].as_array().unwrap();
     assert!(checks.iter().any(|x| x.as_str().unwrap().starts_with("mtti ")), "{c}");
-    let mtti = c["predicted_mtti_min"].as_f64().unwrap();
-    assert!((mtti - 1440.0).abs() / 1440.0 <= 0.05, "{mtti}");
+    // The row's MTTI is 1440 min: 24 hours in the JSON.
+    let mtti = c["predicted_mtti_hours"].as_f64().unwrap();
+    assert!((mtti - 24.0).abs() / 24.0 <= 0.05, "{mtti}");
 
     let bad = write_file(&dir, "bad.csv", &format!("{RELIABILITY_HEADER}\n{}", row("mtti roughly right")));
     let run = wanka(["validate".as_ref(), bad.as_os_str()]);

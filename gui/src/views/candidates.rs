@@ -53,13 +53,34 @@ impl Column {
             Column::P50Days => "p50 days",
             Column::P90Days => "p90 days",
             Column::BandFailures => "days p10–p90",
-            Column::BandModelError => "+ model error",
+            Column::BandModelError => "days + model error",
             Column::Mfu => "MFU",
             Column::Ettr => "ETTR",
             Column::Cost => "cost M$",
             Column::UsdPerMTok => "$/1M tok",
             Column::Mwh => "MWh",
             Column::PeakMw => "peak MW",
+            Column::Parallelism => "parallelism",
+            Column::Flags => "flags",
+        }
+    }
+
+    /// The output vocabulary's name of what the column shows (`docs/OUTPUTS.md`; the heading names its
+    /// unit): the same figure as in `compare --json` / `--csv`. Bands name their upper end.
+    pub fn vocab(self) -> &'static str {
+        match self {
+            Column::Rank => "rank",
+            Column::Name => "name",
+            Column::P50Days => "days_p50",
+            Column::P90Days => "days_p90",
+            Column::BandFailures => "days_p90_failures",
+            Column::BandModelError => "days_p90_with_model_error",
+            Column::Mfu => "mfu",
+            Column::Ettr => "ettr_p50",
+            Column::Cost => "cost_musd",
+            Column::UsdPerMTok => "usd_per_mtok",
+            Column::Mwh => "energy_mwh",
+            Column::PeakMw => "peak_mw",
             Column::Parallelism => "parallelism",
             Column::Flags => "flags",
         }
@@ -536,5 +557,55 @@ mod tests {
     fn parallelism_prefix_is_dropped() {
         assert_eq!(short_parallelism("single-pool:h800-sxm: TP8 PP7 DP182"), "TP8 PP7 DP182");
         assert_eq!(short_parallelism("hetero-data: TP8 x PP8"), "hetero-data: TP8 x PP8");
+    }
+
+    /// The table rows of `docs/OUTPUTS.md` under `header`, as trimmed cells.
+    fn doc_rows<'a>(doc: &'a str, header: &str) -> Vec<Vec<&'a str>> {
+        let mut inside = false;
+        let mut rows = Vec::new();
+        for l in doc.lines().map(str::trim) {
+            if l == header {
+                inside = true;
+            } else if !l.starts_with('|') {
+                inside = false;
+            } else if inside && !l.starts_with("|---") {
+                rows.push(l.trim_matches('|').split('|').map(str::trim).collect());
+            }
+        }
+        rows
+    }
+
+    /// Every heading of the candidates table is the GUI spelling `docs/OUTPUTS.md` gives for the column's
+    /// name, and names the unit of that name (`cost M$` for `cost_musd`); every GUI heading the document
+    /// quotes is one the GUI shows.
+    #[test]
+    fn headings_are_the_documented_vocabulary_with_its_units() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let doc = std::fs::read_to_string(root.join("docs/OUTPUTS.md")).expect("docs/OUTPUTS.md");
+        let gui_unit: std::collections::HashMap<&str, &str> =
+            doc_rows(&doc, "| suffix | unit | GUI |").iter().map(|r| (r[0].trim_matches('`'), r[2].trim_matches('"'))).collect();
+        let rows = doc_rows(&doc, "| name | unit | meaning | carried by |");
+        assert!(gui_unit.len() >= 10 && rows.len() >= 100, "docs/OUTPUTS.md: tables not found");
+        for c in Column::ALL {
+            let name = format!("`{}`", c.vocab());
+            let row =
+                rows.iter().find(|r| r[0].split(", ").any(|n| n == name)).unwrap_or_else(|| panic!("{name} is not in docs/OUTPUTS.md"));
+            let quoted = format!("GUI \"{}\"", c.title());
+            assert!(row[3].contains(&quoted), "docs/OUTPUTS.md: the row of {name} does not name its heading {quoted}: {}", row[3]);
+            if row[1] != "—" {
+                let unit = gui_unit.get(row[1].trim_matches('`')).unwrap_or_else(|| panic!("unit {} of {name}", row[1]));
+                assert!(c.title().contains(unit), "heading `{}` of {name} does not name its unit {unit}", c.title());
+            }
+        }
+        let mut views = String::new();
+        for f in std::fs::read_dir(root.join("gui/src/views")).unwrap() {
+            views.push_str(&std::fs::read_to_string(f.unwrap().path()).unwrap());
+        }
+        for r in &rows {
+            for q in r[3].split("GUI \"").skip(1) {
+                let heading = q.split('"').next().unwrap();
+                assert!(views.contains(&format!("\"{heading}\"")), "docs/OUTPUTS.md quotes GUI heading \"{heading}\", which no view shows");
+            }
+        }
     }
 }

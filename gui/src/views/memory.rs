@@ -101,7 +101,7 @@ pub fn memory_ui(ui: &mut Ui, out: &StepOutput) {
     ui.add_space(6.0);
     egui::ScrollArea::vertical().id_salt("memory table").auto_shrink([false, true]).show(ui, |ui| {
         egui::Grid::new("memory grid").striped(true).num_columns(8).min_col_width(70.0).show(ui, |ui| {
-            for h in ["stage", "weights", "gradients", "optimizer", "activations", "buffers", "total GB", "of capacity"] {
+            for h in ["stage", "weights GB", "gradients GB", "optimizer GB", "activations GB", "buffers GB", "total GB", "of capacity"] {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();

@@ -135,7 +135,7 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
         ui.separator();
         egui::ScrollArea::both().id_salt("validation table").auto_shrink([false, false]).show(ui, |ui| {
             egui::Grid::new("validation grid").striped(true).num_columns(8).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
-                for h in ["case", "family", "stack", "published", "predicted", "error", "MFU", "publ. MFU"] {
+                for h in ["case", "family", "stack", "published s", "predicted s", "error", "MFU", "publ. MFU"] {
                     ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();

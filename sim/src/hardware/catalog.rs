@@ -35,7 +35,9 @@ pub struct Chip {
     #[serde(default)]
     pub int8_dense_tops: Option<f64>,
     /// HBM (or device memory) capacity as marketed, "GB". HBM stacks are binary-sized, so the bytes are
-    /// `hbm_gb · 2^30` (an "80 GB" H100 holds 85.9e9 bytes); see [`Chip::hbm_capacity_gb`].
+    /// `hbm_gb · 2^30` (an "80 GB" H100 holds 85.9e9 bytes); see [`Chip::hbm_capacity_gb`]. `hbm_gib`
+    /// in `catalog --json` (units in the names, docs/OUTPUTS.md); `hbm_gb` in `chips.ron`, as marketed.
+    #[serde(rename(serialize = "hbm_gib"))]
     pub hbm_gb: f64,
     /// Device memory bandwidth, GB/s.
     pub hbm_gb_per_s: f64,

@@ -61,8 +61,11 @@ pub struct PoolHw<'a> {
     pub gpus_per_node: u32,
 }
 
-/// Cost and energy of one run.
+/// Cost and energy of one run. In JSON (`compare --json`, each candidate's `economics`) the money
+/// totals are million USD under the names of the sweep columns and the text reports (docs/OUTPUTS.md):
+/// `cost_musd`, `capex_musd`, `hardware_cost_musd`, `energy_cost_musd`, `usd_per_mtok`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(into = "EconomicsJson")]
 pub struct Economics {
     /// Capital cost of the hardware (owning), USD; 0 when renting.
     pub capex_usd: f64,
@@ -76,6 +79,34 @@ pub struct Economics {
     /// Facility power with devices at TDP, MW.
     pub peak_mw: f64,
     pub avg_mw: f64,
+}
+
+/// [`Economics`] as written in JSON (schema version 2): money totals in million USD.
+#[derive(Serialize)]
+struct EconomicsJson {
+    capex_musd: f64,
+    hardware_cost_musd: f64,
+    energy_mwh: f64,
+    energy_cost_musd: f64,
+    cost_musd: f64,
+    usd_per_mtok: f64,
+    peak_mw: f64,
+    avg_mw: f64,
+}
+
+impl From<Economics> for EconomicsJson {
+    fn from(e: Economics) -> EconomicsJson {
+        EconomicsJson {
+            capex_musd: e.capex_usd / 1e6,
+            hardware_cost_musd: e.hardware_usd / 1e6,
+            energy_mwh: e.energy_mwh,
+            energy_cost_musd: e.energy_usd / 1e6,
+            cost_musd: e.total_usd / 1e6,
+            usd_per_mtok: e.usd_per_million_tokens,
+            peak_mw: e.peak_mw,
+            avg_mw: e.avg_mw,
+        }
+    }
 }
 
 /// Average device draw relative to TDP during training (Epoch AI `energy.py`: server average = 0.75 ×

@@ -74,12 +74,18 @@ impl Default for CheckpointSpec {
 /// What one checkpoint costs for a given job.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CheckpointCost {
+    /// Size of one checkpoint, bytes. The fields serialise as `checkpoint_bytes`, `checkpoint_stall_s`,
+    /// … (docs/OUTPUTS.md): flattened into `run --json`'s `context`, they are the sweep's columns.
+    #[serde(rename = "checkpoint_bytes")]
     pub bytes: f64,
     /// Training stall per checkpoint, seconds.
+    #[serde(rename = "checkpoint_stall_s")]
     pub stall_s: f64,
     /// Time from the start of the checkpoint until it is durable, seconds.
+    #[serde(rename = "checkpoint_durable_after_s")]
     pub durable_after_s: f64,
     /// Time to load it on restart, seconds.
+    #[serde(rename = "checkpoint_load_s")]
     pub load_s: f64,
 }
 

@@ -263,6 +263,7 @@ pub struct RunContext {
     pub failure_profile_estimate: Option<String>,
     /// Mean time to interruption of the job, hours.
     pub mtti_hours: f64,
+    #[serde(flatten)]
     pub checkpoint: CheckpointCost,
     pub checkpoint_interval_s: f64,
     /// Restart after a failure without a spare swap: detection + reschedule + init + load + warm-up.

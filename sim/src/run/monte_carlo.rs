@@ -87,6 +87,8 @@ impl Stats {
 pub struct MonteCarlo {
     pub seeds: u64,
     pub base_seed: u64,
+    /// Wall clock of the whole run, days (`days` in JSON, as in `compare`; the sweep's `days_p50`, …).
+    #[serde(rename = "days")]
     pub wall_days: Stats,
     pub ettr: Stats,
     pub interruptions: Stats,

@@ -76,14 +76,21 @@ impl LostTime {
     }
 }
 
-/// Mean time lost per cause over Monte Carlo seeds, days.
+/// Mean time lost per cause over Monte Carlo seeds, days. Serialised as `lost_rework_days`, …: the
+/// names of the sweep columns (docs/OUTPUTS.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LostDays {
+    #[serde(rename = "lost_rework_days")]
     pub rework_days: f64,
+    #[serde(rename = "lost_restart_days")]
     pub restart_days: f64,
+    #[serde(rename = "lost_checkpoint_days")]
     pub checkpoint_days: f64,
+    #[serde(rename = "lost_spare_wait_days")]
     pub spare_wait_days: f64,
+    #[serde(rename = "lost_straggler_days")]
     pub straggler_days: f64,
+    #[serde(rename = "lost_maintenance_days")]
     pub maintenance_days: f64,
 }
 

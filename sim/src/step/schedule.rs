@@ -60,9 +60,12 @@ pub struct OpSpan {
 pub struct StageTimeline {
     pub stage: u32,
     pub ops: Vec<OpSpan>,
-    /// Gradient reduction on the communication stream: (start, end) seconds.
+    /// Gradient reduction on the communication stream: (start, end) seconds (`dp_comm_spans_s` in JSON).
+    #[serde(rename = "dp_comm_spans_s")]
     pub dp_comm: Vec<(f64, f64)>,
-    /// Optimizer step (start, end) seconds, including the ZeRO parameter all-gather after it.
+    /// Optimizer step (start, end) seconds, including the ZeRO parameter all-gather after it
+    /// (`optimizer_span_s` in JSON).
+    #[serde(rename = "optimizer_span_s")]
     pub optimizer: (f64, f64),
     pub end_s: f64,
     /// Time the compute stream is busy (forward and backward operations incl. blocking communication).

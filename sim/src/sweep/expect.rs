@@ -1,4 +1,4 @@
-//! Expectations: a sweep as a CI gate. `p90_days < 100` on every point, or on the points selected by
+//! Expectations: a sweep as a CI gate. `days_p90 < 100` on every point, or on the points selected by
 //! `when` conditions on the inputs (`cluster.gpus == 10240`) or by index; JUnit XML of the outcome.
 //!
 //! A condition is `COLUMN OP VALUE` with `OP` one of `<`, `<=`, `>`, `>=`, `==`, `!=`; `COLUMN` is any
@@ -13,7 +13,7 @@ use super::table::{Column, ColumnType};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
-    /// The condition every selected point must meet, e.g. `p90_days < 100`.
+    /// The condition every selected point must meet, e.g. `days_p90 < 100`.
     pub check: String,
     /// Name in reports and JUnit (default: the check).
     #[serde(default)]
@@ -76,7 +76,12 @@ pub fn parse_condition(text: &str, cols: &[Column]) -> Result<Condition, String>
     let value = text[pos + len..].trim();
     let column = cols.iter().position(|c| c.name == name).ok_or_else(|| {
         let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
-        format!("condition `{text}`: no column `{name}`; closest: {}", crate::error::closest_ids(name, names.iter()).join(", "))
+        match crate::vocab::renamed_in_v2(name) {
+            Some(new) => format!("condition `{text}`: no column `{name}`: renamed `{new}` in schema version 2 (docs/OUTPUTS.md)"),
+            None => {
+                format!("condition `{text}`: no column `{name}`; closest: {}", crate::error::closest_ids(name, names.iter()).join(", "))
+            }
+        }
     })?;
     if value.is_empty() {
         return Err(format!("condition `{text}` has no value after `{}`", op.text()));
@@ -167,7 +172,7 @@ pub struct Outcome {
 /// Evaluate every expectation on every selected row. `axis_cols` are the columns describing a point.
 pub fn evaluate(exps: &[Expectation], cols: &[Column], axis_cols: &[usize], rows: &[&Vec<String>]) -> Vec<Outcome> {
     let status = cols.iter().position(|c| c.name == "status");
-    let error = cols.iter().position(|c| c.name == "error");
+    let error = cols.iter().position(|c| c.name == "failure");
     let mut out = Vec::new();
     for e in exps {
         for row in rows {
@@ -247,22 +252,25 @@ mod tests {
         vec![
             Column::new("point", ColumnType::Int, ""),
             Column::new("status", ColumnType::Str, ""),
-            Column::new("error", ColumnType::Str, ""),
+            Column::new("failure", ColumnType::Str, ""),
             Column::new("cluster.gpus", ColumnType::Int, ""),
-            Column::new("p90_days", ColumnType::Float, ""),
+            Column::new("days_p90", ColumnType::Float, ""),
         ]
     }
 
     #[test]
     fn conditions_parse_and_evaluate() {
         let c = cols();
-        assert!(parse_condition("p90_days <= 1e2", &c).is_ok());
-        assert!(parse_condition("p90_dayz < 1", &c).unwrap_err().contains("p90_days"));
-        assert!(parse_condition("p90_days < x", &c).is_err());
+        assert!(parse_condition("days_p90 <= 1e2", &c).is_ok());
+        assert!(parse_condition("dayz_p90 < 1", &c).unwrap_err().contains("days_p90"));
+        // A name of schema version 1 is answered with its new name.
+        let old = parse_condition("p90_days < 1", &c).unwrap_err();
+        assert!(old.contains("renamed `days_p90` in schema version 2"), "{old}");
+        assert!(parse_condition("days_p90 < x", &c).is_err());
         assert!(parse_condition("status < ok", &c).is_err());
-        assert!(parse_condition("p90_days 3", &c).is_err());
+        assert!(parse_condition("days_p90 3", &c).is_err());
         let e = Expectation::new(
-            ExpectSpec { check: "p90_days < 100".into(), name: None, when: vec!["cluster.gpus >= 8192".into()], points: None },
+            ExpectSpec { check: "days_p90 < 100".into(), name: None, when: vec!["cluster.gpus >= 8192".into()], points: None },
             &c,
         )
         .unwrap();
@@ -276,7 +284,7 @@ mod tests {
         let o = evaluate(&[e], &c, &[3], &refs);
         assert_eq!(o.len(), 3);
         assert!(o[0].passed && !o[1].passed && !o[2].passed);
-        assert!(o[1].message.contains("p90_days = 120.0"), "{}", o[1].message);
+        assert!(o[1].message.contains("days_p90 = 120.0"), "{}", o[1].message);
         assert!(o[2].message.contains("infeasible: memory"), "{}", o[2].message);
         let x = junit_xml("s<1>", &o);
         assert!(x.contains("failures=\"2\"") && x.contains("s&lt;1&gt;") && x.contains("&lt; 100"), "{x}");

@@ -268,6 +268,6 @@ pub(super) fn parse_expect(ron_text: &str) -> Result<ExpectSpec, String> {
             }
             serde_json::from_value(json).map_err(|e| e.to_string())
         }
-        other => Err(format!("expected a condition such as \"p90_days < 100\" or (check: \"…\", when: [\"…\"]), got `{}`", other.render())),
+        other => Err(format!("expected a condition such as \"days_p90 < 100\" or (check: \"…\", when: [\"…\"]), got `{}`", other.render())),
     }
 }

@@ -44,7 +44,7 @@ pub use file::{Axis, AxisKind, EconomicsSpec, Sampling};
 pub use manifest::Manifest;
 
 /// Version tag of the output directory layout.
-pub const FORMAT: &str = "wanka-sweep/1";
+pub const FORMAT: &str = "wanka-sweep/2";
 
 /// Most points a sweep may have.
 pub const MAX_POINTS: u64 = crate::limits::MAX_SWEEP_POINTS;
@@ -133,10 +133,10 @@ const OUTPUTS: &[(&str, ColumnType, &str)] = &[
     ("tokens_per_s", ColumnType::Float, "training throughput at full size, tokens per second"),
     ("mfu", ColumnType::Float, "model FLOPs utilisation of a step, fraction"),
     ("ideal_days", ColumnType::Float, "training time without interruptions or checkpoints, days"),
-    ("mean_days", ColumnType::Float, "wall clock of the whole run, mean over seeds, days"),
-    ("p10_days", ColumnType::Float, "wall clock, 10th percentile over seeds, days"),
-    ("p50_days", ColumnType::Float, "wall clock, median over seeds, days"),
-    ("p90_days", ColumnType::Float, "wall clock, 90th percentile over seeds, days"),
+    ("days_mean", ColumnType::Float, "wall clock of the whole run, mean over seeds, days"),
+    ("days_p10", ColumnType::Float, "wall clock, 10th percentile over seeds, days"),
+    ("days_p50", ColumnType::Float, "wall clock, median over seeds, days"),
+    ("days_p90", ColumnType::Float, "wall clock, 90th percentile over seeds, days"),
     ("ettr_mean", ColumnType::Float, "effective training time ratio (useful / wall clock), mean"),
     ("ettr_p10", ColumnType::Float, "effective training time ratio, 10th percentile"),
     ("ettr_p90", ColumnType::Float, "effective training time ratio, 90th percentile"),
@@ -169,7 +169,7 @@ const COST_OUTPUTS: &[(&str, ColumnType, &str)] = &[
 const LEAD: &[(&str, ColumnType, &str)] = &[
     ("point", ColumnType::Int, "point index"),
     ("status", ColumnType::Str, "ok, infeasible or error"),
-    ("error", ColumnType::Str, "why the point failed (empty when ok)"),
+    ("failure", ColumnType::Str, "why the point is infeasible or failed (empty when ok)"),
     ("base_seed", ColumnType::Int, "the point's seed: Monte Carlo runs use base_seed, base_seed+1, …"),
 ];
 

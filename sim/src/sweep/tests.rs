@@ -21,7 +21,7 @@ fn grid_zip_and_overrides() {
             },
             zip: [["cluster.gpus", "parallelism.dp"]],
             seeds: 2,
-            expect: ["p90_days < 1000", (check: "mfu > 0.1", when: "cluster.gpus == 8192")],
+            expect: ["days_p90 < 1000", (check: "mfu > 0.1", when: "cluster.gpus == 8192")],
         )"#,
     )
     .unwrap();

@@ -61,6 +61,10 @@ impl Row<'_> {
     }
 }
 
+/// Older column names read as the vocabulary's (docs/OUTPUTS.md): the shared validation data spells
+/// the scenario's `sequence_parallel` as `seq_parallel`, so the case files may carry either.
+pub(crate) const COLUMN_ALIASES: &[(&str, &str)] = &[("seq_parallel", "sequence_parallel")];
+
 /// Parse CSV text into records with a header check.
 pub(crate) fn csv_records(
     text: &str,
@@ -69,7 +73,20 @@ pub(crate) fn csv_records(
 ) -> Result<(HashMap<String, usize>, Vec<csv::StringRecord>), WankaError> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
     let headers = rdr.headers().map_err(|e| WankaError::Parse { file: file.into(), line: 1, col: 1, msg: e.to_string() })?.clone();
-    let cols: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect();
+    let mut cols: HashMap<String, usize> = HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim();
+        let name = COLUMN_ALIASES.iter().find(|(old, _)| *old == h).map_or(h, |(_, new)| *new);
+        if let Some(j) = cols.insert(name.to_string(), i) {
+            let first = headers.get(j).map_or("", str::trim);
+            let msg = if first == h {
+                format!("column `{h}` twice")
+            } else {
+                format!("columns `{first}` and `{h}` are both `{name}` (under its older and its current name): give one")
+            };
+            return Err(WankaError::Parse { file: file.into(), line: 1, col: i + 1, msg });
+        }
+    }
     let missing: Vec<&str> = required.iter().copied().filter(|c| !cols.contains_key(*c)).collect();
     if !missing.is_empty() {
         return Err(WankaError::Parse { file: file.into(), line: 1, col: 1, msg: format!("missing columns: {}", missing.join(", ")) });
@@ -136,4 +153,22 @@ pub(crate) fn read_settings(path: &Path) -> Result<HashMap<String, HashMap<Strin
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_column_name_reads_as_the_vocabularys() {
+        let (old, _) = csv_records("id,seq_parallel\na,true\n", "old.csv", &["id", "sequence_parallel"]).unwrap();
+        let (new, _) = csv_records("id,sequence_parallel\na,true\n", "new.csv", &["id", "sequence_parallel"]).unwrap();
+        assert_eq!(old, new);
+        let both = csv_records("id,seq_parallel,sequence_parallel\na,true,true\n", "both.csv", &["id"]).unwrap_err().to_string();
+        assert!(both.contains("columns `seq_parallel` and `sequence_parallel` are both `sequence_parallel`"), "{both}");
+        let twice = csv_records("id,id\na,b\n", "twice.csv", &["id"]).unwrap_err().to_string();
+        assert!(twice.contains("column `id` twice"), "{twice}");
+        let missing = csv_records("id\na\n", "missing.csv", &["id", "sequence_parallel"]).unwrap_err().to_string();
+        assert!(missing.contains("missing columns: sequence_parallel"), "{missing}");
+    }
 }

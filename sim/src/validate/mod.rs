@@ -185,7 +185,7 @@ const STEP_COLUMNS: &[&str] = &[
     "micro_batch",
     "global_batch",
     "recompute",
-    "seq_parallel",
+    "sequence_parallel",
     "zero_stage",
     "measured_step_s",
     "measured_tflops_per_gpu",
@@ -481,7 +481,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             micro_batch: r.opt("micro_batch", "a whole number")?,
             global_batch: r.req("global_batch", "a whole number")?,
             recompute: r.choice("recompute", &RECOMPUTES, None)?.unwrap_or(Recompute::None),
-            sequence_parallel: r.choice("seq_parallel", &BOOLS, Some(false))?.unwrap_or(false),
+            sequence_parallel: r.choice("sequence_parallel", &BOOLS, Some(false))?.unwrap_or(false),
             zero_stage: case_zero_stage(r)?,
             rank_order: r
                 .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?

@@ -46,13 +46,16 @@ pub struct ReliabilityResult {
     pub predicted_ettr_p90: f64,
     /// As published: a number, or a bound such as `>=0.90`.
     pub expected_ettr: String,
-    pub predicted_tau_opt_min: Option<f64>,
-    pub expected_tau_opt_min: Option<f64>,
+    /// Optimal checkpoint interval (Daly), seconds: wanka's and the case's (its
+    /// `expected_tau_opt_min` column, converted), in the units of `checkpoint_interval_s`.
+    pub predicted_tau_opt_s: Option<f64>,
+    pub expected_tau_opt_s: Option<f64>,
     pub predicted_interruptions: Option<f64>,
     pub expected_interruptions: Option<f64>,
-    /// Time the job was up (training or checkpointing) per interruption, pooled over the seeds, minutes.
-    pub predicted_mtti_min: f64,
-    pub expected_mtti_min: Option<f64>,
+    /// Time the job was up (training or checkpointing) per interruption, pooled over the seeds, hours
+    /// (as `mtti_hours` everywhere else); the case's figure (`expected_mtti_min` or `mtti_min`) converted.
+    pub predicted_mtti_hours: f64,
+    pub expected_mtti_hours: Option<f64>,
     /// The checks applied, e.g. `|ettr - 0.913| <= 0.005`.
     pub checks: Vec<String>,
     pub pass: bool,
@@ -438,12 +441,12 @@ fn judge(case: Case, seeds: u64) -> ReliabilityResult {
         predicted_ettr_p10: mc.ettr.p10,
         predicted_ettr_p90: mc.ettr.p90,
         expected_ettr: ettr_raw,
-        predicted_tau_opt_min: tau_opt,
-        expected_tau_opt_min: exp_tau,
+        predicted_tau_opt_s: tau_opt.map(|m| m * 60.0),
+        expected_tau_opt_s: exp_tau.map(|m| m * 60.0),
         predicted_interruptions: (kind == "fleet").then_some(interruptions),
         expected_interruptions: exp_int,
-        predicted_mtti_min: mtti_min,
-        expected_mtti_min: exp_mtti,
+        predicted_mtti_hours: mtti_min / 60.0,
+        expected_mtti_hours: exp_mtti.map(|m| m / 60.0),
         kind,
         checks,
         pass,

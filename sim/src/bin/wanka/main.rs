@@ -723,7 +723,7 @@ fn today_utc() -> String {
 
 /// Version of the JSON outputs' layout (`schema_version` in every `--json` object; `wanka schema
 /// KIND` prints the schema). Raised whenever a field is renamed, removed or changes type.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Print one `--json` object of output `kind`, with its `schema` and `schema_version`.
 fn emit_json(kind: &str, mut v: serde_json::Value) -> Result<()> {
