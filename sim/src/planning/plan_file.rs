@@ -299,8 +299,10 @@ pub struct PhaseResult {
     pub ideal_days: f64,
     /// Its share of the run's Monte Carlo median days.
     pub days_p50: f64,
-    pub gpu_hours: f64,
-    pub cost_usd: f64,
+    /// GPU-hours of the phase at its share of `days_p50` (its own devices).
+    pub gpu_hours_p50: f64,
+    /// Its share of the run's cost, million USD.
+    pub cost_musd: f64,
     pub energy_mwh: f64,
 }
 
@@ -787,8 +789,8 @@ impl PlanFile {
                         mfu: b.mfu,
                         ideal_days: work_s[i] / 86_400.0,
                         days_p50: mc.wall_days.p50 * share,
-                        gpu_hours: mc.wall_days.p50 * share * 24.0 * phase_devices as f64,
-                        cost_usd: result.economics.total_usd * share,
+                        gpu_hours_p50: mc.wall_days.p50 * share * 24.0 * phase_devices as f64,
+                        cost_musd: result.economics.total_usd * share / 1e6,
                         energy_mwh: result.economics.energy_mwh * share,
                     }
                 })

@@ -342,7 +342,11 @@ fn prediction(c: &CandidateResult) -> RunPrediction {
         days_p50: c.days.p50,
         ideal_days: c.ideal_days,
         // Phases on fewer devices count their own (a published GPU-hour total counts the GPUs used).
-        gpu_hours_p50: if c.phases.is_empty() { c.days.p50 * 24.0 * c.devices as f64 } else { c.phases.iter().map(|p| p.gpu_hours).sum() },
+        gpu_hours_p50: if c.phases.is_empty() {
+            c.days.p50 * 24.0 * c.devices as f64
+        } else {
+            c.phases.iter().map(|p| p.gpu_hours_p50).sum()
+        },
         mtti_hours: c.mtti_hours,
         interruptions_p50: c.interruptions.p50,
     }

@@ -726,8 +726,8 @@ fn phases_text(phases: &[wanka_sim::planning::plan_file::PhaseResult]) -> String
             p.step_s,
             100.0 * p.mfu,
             duration(p.days_p50),
-            p.gpu_hours,
-            p.cost_usd / 1e6,
+            p.gpu_hours_p50,
+            p.cost_musd,
             p.energy_mwh,
             p.parallelism
         );

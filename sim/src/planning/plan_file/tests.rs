@@ -148,7 +148,7 @@ fn phases_share_out_the_run_and_a_longer_context_costs_more_per_token() {
     assert_eq!(r.phases.len(), 2);
     let days: f64 = r.phases.iter().map(|x| x.days_p50).sum();
     assert!((days - r.days.p50).abs() < 1e-9 * r.days.p50, "{days} vs {}", r.days.p50);
-    let cost: f64 = r.phases.iter().map(|x| x.cost_usd).sum();
+    let cost: f64 = r.phases.iter().map(|x| x.cost_musd * 1e6).sum();
     assert!((cost - r.economics.total_usd).abs() < 1e-6 * r.economics.total_usd);
     let (main, long) = (&r.phases[0], &r.phases[1]);
     assert_eq!((main.seq_len, long.seq_len), (4096, 8192));
