@@ -144,6 +144,9 @@ pub struct CandidateResult {
     pub search_enumerated: u64,
     pub search_feasible: u64,
     pub search_rejected: BTreeMap<String, u64>,
+    /// Plans the event simulation ran (the screen's best of each pool's search, see
+    /// [`search::EXACT_TOP_K`]); every other feasible plan was ranked by the closed-form screen.
+    pub search_simulated: u64,
     pub search_ms: f64,
     /// Best plans of the search (single-pool candidates).
     pub top_plans: Vec<Ranked>,
@@ -320,10 +323,24 @@ impl PlanFile {
     /// [`PlanFile::compare`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked
     /// per candidate plan of the searches, per Monte Carlo seed and between the mixed-hardware options).
     pub fn compare_cancellable(&self, catalog: &Catalog, file: &str, cancel: &Cancel) -> Result<Comparison, WankaError> {
+        self.compare_cached(catalog, file, cancel, &search::SearchCache::new())
+    }
+
+    /// [`PlanFile::compare_cancellable`] with the parallelism searches taken from (and added to)
+    /// `cache`: a caller that compares again after an edit that leaves every search's inputs alone
+    /// (money, power, deadline, budget, run settings) does not search again. Same result as without
+    /// the cache.
+    pub fn compare_cached(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+        cancel: &Cancel,
+        cache: &search::SearchCache,
+    ) -> Result<Comparison, WankaError> {
         let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
         let mut results = Vec::with_capacity(self.candidates.len());
         for (i, c) in self.candidates.iter().enumerate() {
-            results.push(self.evaluate(&model, c, i, catalog, file, cancel)?);
+            results.push(self.evaluate(&model, c, i, catalog, file, cancel, cache)?);
         }
         // Rank feasible by p50 days (stable on input order).
         let mut order: Vec<usize> = (0..results.len()).collect();
@@ -379,6 +396,7 @@ impl PlanFile {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         model: &ModelSpec,
@@ -387,6 +405,7 @@ impl PlanFile {
         catalog: &Catalog,
         file: &str,
         cancel: &Cancel,
+        cache: &search::SearchCache,
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let seq = self.goal.seq_len;
@@ -397,7 +416,7 @@ impl PlanFile {
         let chips = c.pools.iter().map(|p| format!("{} x {}", p.count, p.chip)).collect::<Vec<_>>().join(" + ");
         let t0 = std::time::Instant::now();
         let SearchOutcome { searches, mut options, enumerated, feasible: feasible_plans, rejected } =
-            self.search_options(model, c, &clusters, cancel)?;
+            self.search_options(model, c, &clusters, cancel, cache)?;
         // The library's only wall-clock read (see the crate docs): reported, never used.
         let search_ms = t0.elapsed().as_secs_f64() * 1e3;
         options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
@@ -426,6 +445,7 @@ impl PlanFile {
             search_enumerated: enumerated,
             search_feasible: feasible_plans,
             search_rejected: rejected,
+            search_simulated: searches.iter().map(|r| r.simulated).sum(),
             search_ms,
             top_plans,
             mixed_options: options.clone(),
@@ -523,13 +543,17 @@ impl PlanFile {
     }
 
     /// Single-pool searches (every pool), then the mixed options over two pools.
-    fn search_options(&self, model: &ModelSpec, c: &Candidate, clusters: &[Cluster], cancel: &Cancel) -> Result<SearchOutcome, WankaError> {
+    fn search_options(
+        &self,
+        model: &ModelSpec,
+        c: &Candidate,
+        clusters: &[Cluster],
+        cancel: &Cancel,
+        cache: &search::SearchCache,
+    ) -> Result<SearchOutcome, WankaError> {
         let seq = self.goal.seq_len;
         let fw = &self.framework;
-        let batch = match self.goal.batch_tolerance {
-            Some(tol) => BatchTarget::TokensWithin(self.goal.batch_tokens, tol),
-            None => BatchTarget::Tokens(self.goal.batch_tokens),
-        };
+        let batch = self.batch_target();
         let mut searches = Vec::new();
         let mut enumerated = 0;
         let mut feasible_plans = 0;
@@ -537,7 +561,7 @@ impl PlanFile {
         for cl in clusters {
             let space = search::merge(&c.parallelism, search::default_space(model, cl, seq));
             let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
-            let r = search::search_cancellable(&q, cancel)?;
+            let r = cache.search(&q, cancel)?;
             enumerated += r.enumerated;
             feasible_plans += r.feasible;
             for (k, v) in &r.rejected {
@@ -573,6 +597,38 @@ impl PlanFile {
             cancel.check()?;
         }
         Ok(SearchOutcome { searches, options, enumerated, feasible: feasible_plans, rejected })
+    }
+
+    /// The goal's batch as the searches take it.
+    fn batch_target(&self) -> BatchTarget {
+        match self.goal.batch_tolerance {
+            Some(tol) => BatchTarget::TokensWithin(self.goal.batch_tokens, tol),
+            None => BatchTarget::Tokens(self.goal.batch_tokens),
+        }
+    }
+
+    /// The single-pool parallelism searches [`PlanFile::compare`] runs, candidate by candidate and
+    /// pool by pool (pools of one chip merged, as compare merges them); the mixed-hardware options are
+    /// not searches and are not listed.
+    pub fn search_queries(&self, catalog: &Catalog, file: &str) -> Result<Vec<search::SearchQuery>, WankaError> {
+        let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
+        let mut out = Vec::new();
+        for (i, c) in self.candidates.iter().enumerate() {
+            let (merged, _) = merge_same_chip(c);
+            for cl in resolve_pools(&merged, catalog, file, &format!("candidates[{i}]"))? {
+                let space = search::merge(&merged.parallelism, search::default_space(&model, &cl, self.goal.seq_len));
+                out.push(search::SearchQuery {
+                    model: model.clone(),
+                    cluster: cl,
+                    seq_len: self.goal.seq_len,
+                    fw: self.framework.clone(),
+                    space,
+                    batch: self.batch_target(),
+                    top_k: self.settings.top_k,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Warnings on a simulated candidate: unfinished runs, deadline, budget, power cap, calibration.
