@@ -532,7 +532,13 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let mut first = 0u32;
     let mut stage_params = vec![(0.0, 0.0); plan.pp as usize];
     for (c, &n) in plan.layers_per_chunk.iter().enumerate() {
-        for s in (0..plan.pp).filter(|s| plan.holds_chunk(*s, c as u32)) {
+        // The stages holding chunk `c`: its own, and under DualPipe the mirrored one.
+        let own = plan.stage_of_chunk(c as u32);
+        let mirrored = (plan.schedule == crate::workload::parallelism::Schedule::DualPipe)
+            .then(|| plan.pp.checked_sub(1 + c as u32))
+            .flatten()
+            .filter(|m| *m != own);
+        for s in [Some(own), mirrored].into_iter().flatten().filter(|s| plan.holds_chunk(*s, c as u32)) {
             for l in first..first + n {
                 let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
                 stage_params[s as usize].0 += lc.params_dense;
