@@ -101,18 +101,12 @@ pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
         let mut comm_free = 0.0_f64;
         // ZeRO-2: a reduce-scatter after every backward, queued on the communication stream. The queue
         // ends after the last backward's own reduction, or — when reductions outlast the backwards'
-        // spacing — after all of them from the first backward on, or from the cool-down's backwards on
-        // (which run back to back).
-        let n = local.len().max(1) as f64;
+        // spacing — after all of them from the first backward on.
         let reduce_all: f64 = local.iter().map(|&g| chunks[g].grad_reduce_per_microbatch_s).sum::<f64>() * if dual { m / 2.0 } else { m };
         if reduce_all > 0.0 {
             let last_red = local.first().map_or(0.0, |&g| chunks[g].grad_reduce_per_microbatch_s);
-            let red_mean = local.iter().map(|&g| chunks[g].grad_reduce_per_microbatch_s).sum::<f64>() / n;
-            let bwd_mean = local.iter().map(|&g| bwd(g)).sum::<f64>() / n;
             let first_chunk = if dual { s } else { (v - 1) * p + s };
             let first_bwd_end = fwd_total + (first_chunk..g_count).map(bwd).sum::<f64>();
-            let cool = if dual { 0.0 } else { ((2 * (p - s - 1) + (v - 1) * p) as f64).min(m * v as f64) };
-            let _ = (cool, red_mean, bwd_mean);
             comm_free = (first_bwd_end + reduce_all).max(last_end + last_red);
         }
         // Once-per-step reductions, in the order the chunks' last backwards run (chunk 0 last).
