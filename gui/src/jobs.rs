@@ -130,7 +130,11 @@ pub fn run_plan(job: PlanJob, cancel: &Cancel) -> Result<PlanOutput, WankaError>
     let catalog = crate::catalog();
     // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
     job.plan.check(&job.file)?;
-    let comparison = job.plan.compare_cancellable(catalog, &job.file, cancel)?;
+    // Searches are remembered across edits: one that changes only money, power, the deadline or the
+    // run settings compares again without searching again.
+    static SEARCHES: std::sync::OnceLock<wanka_sim::planning::search::SearchCache> = std::sync::OnceLock::new();
+    let searches = SEARCHES.get_or_init(Default::default);
+    let comparison = job.plan.compare_cached(catalog, &job.file, cancel, searches)?;
     let candidate_of = match_candidates(&job.plan, &comparison);
     Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of })
 }

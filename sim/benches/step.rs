@@ -3,9 +3,13 @@
 //! - `llama3-405b/16384xh100`: Llama 3 405B on 16,384 H100s (8 per node, 400 Gbit/s InfiniBand NDR per
 //!   GPU, Meta's RoCE Clos topology), TP8 PP16 DP128, interleaved with 4 virtual chunks per stage
 //!   (fits in memory: about 77 of 86 GB on the worst stage), micro-batch 1, global batch 2048 of 8192
-//!   tokens, no recomputation, sequence parallelism, ZeRO-2 — the largest published dense run.
+//!   tokens, no recomputation, sequence parallelism, ZeRO-2, on Meta's stack (`llama3-meta`; the
+//!   default Megatron-core stack has no ZeRO-2) — the largest published dense run.
 //!   Measured twice: parsing + resolving + simulating from the RON text, and simulating a parsed
 //!   scenario.
+//! - `llama3-405b/16384xh100/screen`: the same plan through the search's first rung — resolve, every
+//!   check and the operation costs (`step::prepare`), then the closed-form screen (`step::screen`):
+//!   what the search pays per configuration (target ≤ 5 µs).
 //! - `default`: the bundled `scenarios/default.ron`, from text.
 //! - `deepseek-v3/2048xh800/simulate`: `scenarios/examples/deepseek-v3-2048-h800.ron` (DualPipe over
 //!   PP16 with 120 micro-batches, EP64, de-duplicated FP8 dispatch), a parsed scenario (the MoE issue's
@@ -45,6 +49,7 @@ const LLAMA3_405B_16K: &str = r#"(
         seq_len: 8192,
         tokens: 15.6e12,
     ),
+    framework: (stack: "llama3-meta"),
 )"#;
 
 /// Parse, resolve against the built-in catalog and simulate one step; returns the step time.
@@ -62,6 +67,16 @@ fn bench_step(c: &mut Criterion) {
     let parsed = Scenario::parse(LLAMA3_405B_16K, "llama3-405b-16k").expect("scenario parses");
     g.bench_function("llama3-405b/16384xh100/simulate", |b| {
         b.iter(|| black_box(&parsed).simulate_step(catalog, "llama3-405b-16k").expect("step simulates").step_s)
+    });
+
+    let r = parsed.resolve(catalog, "llama3-405b-16k").expect("resolves");
+    let (spec, seq, fw) = (parsed.parallelism.clone(), parsed.training.seq_len, parsed.framework.clone());
+    g.bench_function("llama3-405b/16384xh100/screen", |b| {
+        b.iter(|| {
+            let plan = wanka_sim::step::resolve_plan(&r.model, black_box(&spec), seq, r.cluster.gpus).expect("resolves");
+            let p = wanka_sim::step::prepare(&r.model, &plan, &r.cluster, seq, &fw).expect("fits");
+            wanka_sim::step::screen::step_s(&plan, &p.cost, &p.chunks)
+        })
     });
 
     let default_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/default.ron");

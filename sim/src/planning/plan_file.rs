@@ -251,6 +251,9 @@ pub struct CandidateResult {
     pub search_enumerated: u64,
     pub search_feasible: u64,
     pub search_rejected: BTreeMap<String, u64>,
+    /// Plans the event simulation ran (the screen's best of each pool's search, see
+    /// [`search::EXACT_TOP_K`]); every other feasible plan was ranked by the closed-form screen.
+    pub search_simulated: u64,
     pub search_ms: f64,
     /// Best plans of the search (single-pool candidates).
     pub top_plans: Vec<Ranked>,
@@ -527,10 +530,24 @@ impl PlanFile {
     /// [`PlanFile::compare`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked
     /// per candidate plan of the searches, per Monte Carlo seed and between the mixed-hardware options).
     pub fn compare_cancellable(&self, catalog: &Catalog, file: &str, cancel: &Cancel) -> Result<Comparison, WankaError> {
+        self.compare_cached(catalog, file, cancel, &search::SearchCache::new())
+    }
+
+    /// [`PlanFile::compare_cancellable`] with the parallelism searches taken from (and added to)
+    /// `cache`: a caller that compares again after an edit that leaves every search's inputs alone
+    /// (money, power, deadline, budget, run settings) does not search again. Same result as without
+    /// the cache.
+    pub fn compare_cached(
+        &self,
+        catalog: &Catalog,
+        file: &str,
+        cancel: &Cancel,
+        cache: &search::SearchCache,
+    ) -> Result<Comparison, WankaError> {
         let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
         let mut results = Vec::with_capacity(self.candidates.len());
         for (i, c) in self.candidates.iter().enumerate() {
-            results.push(self.evaluate(&model, c, i, catalog, file, cancel)?);
+            results.push(self.evaluate(&model, c, i, catalog, file, cancel, cache)?);
         }
         // Rank feasible by p50 days (stable on input order).
         let mut order: Vec<usize> = (0..results.len()).collect();
@@ -586,6 +603,7 @@ impl PlanFile {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
         model: &ModelSpec,
@@ -594,6 +612,7 @@ impl PlanFile {
         catalog: &Catalog,
         file: &str,
         cancel: &Cancel,
+        cache: &search::SearchCache,
     ) -> Result<CandidateResult, WankaError> {
         let field = format!("candidates[{index}]");
         let (merged, merge_note) = merge_same_chip(c);
@@ -623,7 +642,7 @@ impl PlanFile {
                     });
                 }
             };
-            let mut o = self.search_options(model, c, &phase_clusters, ph, cancel)?;
+            let mut o = self.search_options(model, c, &phase_clusters, ph, cancel, cache)?;
             o.options.sort_by(|x, y| x.s_per_mtok.total_cmp(&y.s_per_mtok));
             found.push(o);
         }
@@ -668,6 +687,7 @@ impl PlanFile {
             search_enumerated: enumerated,
             search_feasible: feasible_plans,
             search_rejected: rejected,
+            search_simulated: searches.iter().map(|r| r.simulated).sum(),
             search_ms,
             top_plans,
             mixed_options: options.clone(),
@@ -823,13 +843,11 @@ impl PlanFile {
         clusters: &[Cluster],
         phase: &ResolvedPhase,
         cancel: &Cancel,
+        cache: &search::SearchCache,
     ) -> Result<SearchOutcome, WankaError> {
         let seq = phase.seq_len;
         let fw = &self.framework;
-        let batch = match self.goal.batch_tolerance {
-            Some(tol) => BatchTarget::TokensWithin(phase.batch_tokens, tol),
-            None => BatchTarget::Tokens(phase.batch_tokens),
-        };
+        let batch = self.batch_target(phase.batch_tokens);
         let mut searches = Vec::new();
         let mut enumerated = 0;
         let mut feasible_plans = 0;
@@ -841,7 +859,7 @@ impl PlanFile {
                 None => space,
             };
             let q = search::Search { model, cluster: cl, seq_len: seq, fw, space: &space, batch, top_k: self.settings.top_k };
-            let r = search::search_cancellable(&q, cancel)?;
+            let r = cache.search(&q, cancel)?;
             enumerated += r.enumerated;
             feasible_plans += r.feasible;
             for (k, v) in &r.rejected {
@@ -877,6 +895,49 @@ impl PlanFile {
             cancel.check()?;
         }
         Ok(SearchOutcome { searches, options, enumerated, feasible: feasible_plans, rejected })
+    }
+
+    /// The goal's batch as the searches take it.
+    fn batch_target(&self, batch_tokens: f64) -> BatchTarget {
+        match self.goal.batch_tolerance {
+            Some(tol) => BatchTarget::TokensWithin(batch_tokens, tol),
+            None => BatchTarget::Tokens(batch_tokens),
+        }
+    }
+
+    /// The single-pool parallelism searches [`PlanFile::compare`] runs, candidate by candidate, phase
+    /// by phase and pool by pool (pools of one chip merged, as compare merges them; a phase's own
+    /// device count and pins applied); the mixed-hardware options are not searches and are not listed.
+    pub fn search_queries(&self, catalog: &Catalog, file: &str) -> Result<Vec<search::SearchQuery>, WankaError> {
+        let model = self.goal.model.resolve().map_err(|e| e.in_field(file, "goal.model"))?;
+        let mut out = Vec::new();
+        for (i, c) in self.candidates.iter().enumerate() {
+            let (merged, _) = merge_same_chip(c);
+            let clusters = resolve_pools(&merged, catalog, file, &format!("candidates[{i}]"))?;
+            for ph in self.goal.resolved_phases() {
+                for cl in &clusters {
+                    let mut cl = cl.clone();
+                    if let (Some(n), 1) = (ph.gpus, clusters.len()) {
+                        cl.gpus = u64::from(n).min(cl.gpus);
+                    }
+                    let space = search::merge(&merged.parallelism, search::default_space(&model, &cl, ph.seq_len));
+                    let space = match &ph.pins {
+                        Some(pins) => search::merge(pins, space),
+                        None => space,
+                    };
+                    out.push(search::SearchQuery {
+                        model: model.clone(),
+                        cluster: cl,
+                        seq_len: ph.seq_len,
+                        fw: self.framework.clone(),
+                        space,
+                        batch: self.batch_target(ph.batch_tokens),
+                        top_k: self.settings.top_k,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Warnings on a simulated candidate: unfinished runs, deadline, budget, power cap, calibration.

@@ -8,6 +8,23 @@
 //! (almost) the same batch; plans whose batch would be more than [`BATCH_TOLERANCE`] off the target are rejected.
 //! Rejections are counted per reason. The search runs in parallel (rayon) and its result is
 //! independent of the thread count: candidates are ranked by (objective, enumeration index).
+//!
+//! **Fidelity ladder.** Every enumerated plan goes through every check of the step simulation
+//! (`step::prepare`: stack, memory, limits) and is priced by the same cost model, then ranked by the
+//! closed-form screen ([`crate::step::screen`], microseconds per plan). Only the screen's best
+//! [`EXACT_TOP_K`] plans are simulated exactly on the event engine, and the exact figure decides the
+//! ranking and everything reported; each reported plan carries its screen estimate and screen rank
+//! ([`Ranked::screen_step_s`], [`Ranked::screen_rank`]) so the gap is visible. Feasibility and the
+//! rejection counts are the same as simulating every plan (the screen makes the same checks).
+//! `k = 64`: over every search of the bundled plans and of the whole-run validation cases (28
+//! searches, 2 to 6,087 feasible plans each), the event simulation's best plan is at screen rank 13 at
+//! worst (mostly 1) and its top five within rank 29, with the screen within 5% of the event
+//! simulation on every best plan; 64 keeps a margin of about five on the best plan and two on the top
+//! five, and simulating 64 plans exactly costs a few milliseconds. The test
+//! `tests::exact_best_is_inside_the_screen_top_k` checks that the ladder reports exactly what
+//! simulating every plan reports ([`Fidelity::Exhaustive`]) on all of them, with the best plan
+//! within a quarter of k and the top five within half. A pinned layout (a space of fewer than k
+//! plans) is always simulated exactly.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -19,7 +36,7 @@ use crate::hardware::topology::Cluster;
 use crate::step::cost::FrameworkSpec;
 use crate::step::schedule::{Breakdown, StepResult};
 use crate::step::stack::StackSupport;
-use crate::step::{resolve_plan, simulate as simulate_step};
+use crate::step::{finish, prepare, resolve_plan, screen};
 use crate::workload::model::ModelSpec;
 use crate::workload::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
 
@@ -117,6 +134,19 @@ impl BatchTarget {
     }
 }
 
+/// How many of the screen's best plans the event simulation decides between (module docs: why 64).
+pub const EXACT_TOP_K: usize = 64;
+
+/// How a search chooses the plans it simulates exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Fidelity {
+    /// Screen every plan, simulate the screen's best [`EXACT_TOP_K`] on the event engine.
+    #[default]
+    Ladder,
+    /// Simulate every feasible plan on the event engine.
+    Exhaustive,
+}
+
 /// One evaluated plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranked {
@@ -132,6 +162,19 @@ pub struct Ranked {
     pub idle_devices: u64,
     /// Where the step's time goes (bottleneck stage), for `planning::explain`.
     pub breakdown: Breakdown,
+    /// The closed-form screen's step time for this plan ([`crate::step::screen`]); `step_s` is the
+    /// event simulation's, which decides.
+    pub screen_step_s: f64,
+    /// This plan's rank (1-based) among the feasible plans by the screen; the event simulation ran on
+    /// the screen's best [`EXACT_TOP_K`].
+    pub screen_rank: u64,
+}
+
+impl Ranked {
+    /// The screen's error on this plan: `screen_step_s / step_s − 1` (negative: the screen is optimistic).
+    pub fn screen_gap(&self) -> f64 {
+        self.screen_step_s / self.step_s - 1.0
+    }
 }
 
 /// Search outcome.
@@ -145,8 +188,11 @@ pub struct SearchResult {
     pub rejected: BTreeMap<String, u64>,
     /// Best plans, best first.
     pub top: Vec<Ranked>,
-    /// Rank (1-based) of every feasible plan by objective is implied by `all_s_per_mtok` (sorted).
+    /// Seconds per million tokens of every plan the event simulation ran (the screen's best
+    /// [`EXACT_TOP_K`], or every feasible plan under [`Fidelity::Exhaustive`]), sorted.
     pub all_s_per_mtok: Vec<f64>,
+    /// Plans simulated exactly on the event engine.
+    pub simulated: u64,
 }
 
 fn divisors_up_to(n: u32, max: u32) -> Vec<u32> {
@@ -364,8 +410,117 @@ pub struct Search<'a> {
     pub top_k: usize,
 }
 
+/// A [`Search`] that owns its inputs (what a plan file's candidates search; see
+/// `PlanFile::search_queries`).
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub model: ModelSpec,
+    pub cluster: Cluster,
+    pub seq_len: u32,
+    pub fw: FrameworkSpec,
+    pub space: SearchSpace,
+    pub batch: BatchTarget,
+    pub top_k: usize,
+}
+
+impl SearchQuery {
+    pub fn as_search(&self) -> Search<'_> {
+        Search {
+            model: &self.model,
+            cluster: &self.cluster,
+            seq_len: self.seq_len,
+            fw: &self.fw,
+            space: &self.space,
+            batch: self.batch,
+            top_k: self.top_k,
+        }
+    }
+}
+
+/// Searches remembered by everything their result depends on (model, cluster with its catalog
+/// entries, sequence length, framework and its stack profile, space, batch target, `top_k`): a search is a
+/// pure function of those, so a repeated one — two candidates or pools with the same step problem,
+/// or a GUI edit that changes only money, power or the deadline — returns the remembered result,
+/// identical to searching again. Thread-safe; holds at most [`SearchCache::CAPACITY`] results (then
+/// starts over).
+#[derive(Debug, Default)]
+pub struct SearchCache {
+    results: std::sync::Mutex<std::collections::HashMap<String, SearchResult>>,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+impl SearchCache {
+    /// Most results kept.
+    pub const CAPACITY: usize = 256;
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`search_cancellable`], remembered.
+    pub fn search(&self, q: &Search<'_>, cancel: &Cancel) -> Result<SearchResult, WankaError> {
+        let key = Self::key(q);
+        if let Some(r) = self.results.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(r);
+        }
+        let r = search_cancellable(q, cancel)?;
+        if let Ok(mut m) = self.results.lock() {
+            if m.len() >= Self::CAPACITY {
+                m.clear();
+            }
+            m.insert(key, r.clone());
+        }
+        Ok(r)
+    }
+
+    /// Searches answered from memory so far.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Results held.
+    pub fn len(&self) -> usize {
+        self.results.lock().map_or(0, |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every input of the search, exactly (`Debug` prints floats round-trip).
+    fn key(q: &Search<'_>) -> String {
+        format!(
+            "{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{}",
+            q.model,
+            q.cluster,
+            q.seq_len,
+            q.fw,
+            crate::step::stack::profile(&q.fw.stack).ok(),
+            q.space,
+            q.batch,
+            q.top_k
+        )
+    }
+}
+
 /// [`search`] that stops with [`WankaError::Cancelled`] when `cancel` is set.
 pub fn search_cancellable(q: &Search<'_>, cancel: &Cancel) -> Result<SearchResult, WankaError> {
+    search_with(q, Fidelity::Ladder, cancel)
+}
+
+/// A feasible plan as the screen saw it.
+struct Screened {
+    index: usize,
+    spec: ParallelismSpec,
+    plan: Plan,
+    idle: u64,
+    screen_step_s: f64,
+    screen_s_per_mtok: f64,
+}
+
+/// [`search_cancellable`] at a chosen [`Fidelity`].
+pub fn search_with(q: &Search<'_>, fidelity: Fidelity, cancel: &Cancel) -> Result<SearchResult, WankaError> {
     let Search { model, cluster, seq_len, fw, space, batch, top_k } = *q;
     let space = &match crate::step::stack::profile(&fw.stack) {
         Ok(p) => within_stack(space, &p.supports),
@@ -374,9 +529,20 @@ pub fn search_cancellable(q: &Search<'_>, cancel: &Cancel) -> Result<SearchResul
     let even = space.even_layers.unwrap_or(false);
     let specs = enumerate(space, cluster.gpus, batch, seq_len);
     let enumerated = specs.len() as u64;
-    let evaluated: Vec<Result<Ranked, Option<Violation>>> = specs
+    let on_devices = |idle: u64| {
+        let mut c = cluster.clone();
+        c.gpus = cluster.gpus - idle;
+        c
+    };
+    let infeasible = |e: WankaError| match e {
+        WankaError::Infeasible { reasons } => first_violation(reasons),
+        other => Some(Violation::Other(other.to_string())),
+    };
+    // Rung 1: every check and the closed-form screen, for every plan.
+    let evaluated: Vec<Result<Screened, Option<Violation>>> = specs
         .into_par_iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(index, s)| {
             if cancel.is_cancelled() {
                 return Err(None);
             }
@@ -385,32 +551,57 @@ pub fn search_cancellable(q: &Search<'_>, cancel: &Cancel) -> Result<SearchResul
             if even && !model.layers.is_multiple_of(chunks) {
                 return Err(Some(Violation::UnevenLayers));
             }
-            let mut c = cluster.clone();
-            c.gpus = cluster.gpus - idle;
+            let c = on_devices(idle);
             let plan = resolve_plan(model, &spec, seq_len, c.gpus).map_err(first_violation)?;
-            let r = simulate_step(model, &plan, &c, seq_len, fw).map_err(|e| match e {
-                WankaError::Infeasible { reasons } => first_violation(reasons),
-                other => Some(Violation::Other(other.to_string())),
-            })?;
-            Ok(rank(spec, plan, &r, seq_len, idle))
+            let prepared = prepare(model, &plan, &c, seq_len, fw).map_err(infeasible)?;
+            let screen_step_s = screen::step_s(&plan, &prepared.cost, &prepared.chunks);
+            let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
+            Ok(Screened { index, spec, plan, idle, screen_step_s, screen_s_per_mtok: screen_step_s / tokens * 1e6 })
         })
         .collect();
     cancel.check()?;
     let mut rejected = BTreeMap::new();
-    let mut ok: Vec<(usize, Ranked)> = Vec::new();
-    for (i, e) in evaluated.into_iter().enumerate() {
+    let mut ok: Vec<Screened> = Vec::new();
+    for e in evaluated {
         match e {
-            Ok(r) => ok.push((i, r)),
+            Ok(r) => ok.push(r),
             Err(why) => *rejected.entry(why.map_or_else(String::new, |v| v.kind())).or_insert(0) += 1,
         }
     }
-    ok.sort_by(|a, b| a.1.s_per_mtok.total_cmp(&b.1.s_per_mtok).then(a.0.cmp(&b.0)));
+    let feasible = ok.len() as u64;
+    ok.sort_by(|a, b| a.screen_s_per_mtok.total_cmp(&b.screen_s_per_mtok).then(a.index.cmp(&b.index)));
+    let exact_n = match fidelity {
+        Fidelity::Ladder => EXACT_TOP_K.min(ok.len()),
+        Fidelity::Exhaustive => ok.len(),
+    };
+    ok.truncate(exact_n);
+    // Rung 2: the event simulation decides between the screen's best.
+    let mut exact: Vec<(usize, Ranked)> = ok
+        .into_par_iter()
+        .enumerate()
+        .filter_map(|(screen_pos, sc)| {
+            if cancel.is_cancelled() {
+                return None;
+            }
+            let c = on_devices(sc.idle);
+            // The same inputs passed `prepare` above: it cannot fail now.
+            let prepared = prepare(model, &sc.plan, &c, seq_len, fw).ok()?;
+            let r = finish(model, &sc.plan, seq_len, fw, prepared);
+            let mut ranked = rank(sc.spec, sc.plan, &r, seq_len, sc.idle);
+            ranked.screen_step_s = sc.screen_step_s;
+            ranked.screen_rank = screen_pos as u64 + 1;
+            Some((sc.index, ranked))
+        })
+        .collect();
+    cancel.check()?;
+    exact.sort_by(|a, b| a.1.s_per_mtok.total_cmp(&b.1.s_per_mtok).then(a.0.cmp(&b.0)));
     Ok(SearchResult {
         enumerated,
-        feasible: ok.len() as u64,
+        feasible,
         rejected,
-        all_s_per_mtok: ok.iter().map(|(_, r)| r.s_per_mtok).collect(),
-        top: distinct_top(ok.into_iter().map(|(_, r)| r), top_k),
+        all_s_per_mtok: exact.iter().map(|(_, r)| r.s_per_mtok).collect(),
+        simulated: exact.len() as u64,
+        top: distinct_top(exact.into_iter().map(|(_, r)| r), top_k),
     })
 }
 
@@ -447,6 +638,8 @@ pub fn rank(spec: ParallelismSpec, plan: Plan, r: &StepResult, seq_len: u32, idl
         memory_gb: r.memory.total_gb,
         idle_devices: idle,
         breakdown: r.breakdown,
+        screen_step_s: r.step_s,
+        screen_rank: 0,
     }
 }
 
@@ -599,5 +792,80 @@ mod tests {
             core.top.iter().any(|p| p.plan.schedule == Schedule::Interleaved || p.plan.sequence_parallel),
             "the cut is the stack's, not the space's"
         );
+    }
+
+    /// The fidelity ladder against simulating every feasible plan: on every search of the bundled
+    /// plans (`scenarios/*.ron` with candidates) and of the whole-run validation cases (published
+    /// layouts pinned, and searched), the ladder reports exactly what the exhaustive search reports,
+    /// and the event simulation's best plan lies well inside the screen's top [`EXACT_TOP_K`] (at most
+    /// a quarter of it, so k keeps a margin of four; its top five inside half of it). Prints the
+    /// screen's gap on every best plan.
+    #[test]
+    fn exact_best_is_inside_the_screen_top_k() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let cat = Catalog::builtin();
+        let mut queries = Vec::new();
+        for name in ["default_plan.ron", "plan_2026_supernodes.ron"] {
+            let path = root.join("scenarios").join(name);
+            let plan = crate::planning::plan_file::PlanFile::load(&path).unwrap();
+            queries.extend(plan.search_queries(cat, name).unwrap().into_iter().map(|q| (name.to_string(), q)));
+        }
+        let cases = crate::validate::whole_run::read_whole_runs(&root.join("scenarios/validation/whole_runs.csv")).unwrap();
+        for case in &cases {
+            queries.extend(case.plan.search_queries(cat, &case.id).unwrap().into_iter().map(|q| (case.id.clone(), q)));
+        }
+        assert!(queries.len() >= 20, "{}", queries.len());
+        let (mut worst_best, mut worst_top, mut worst_gap) = (0u64, 0u64, 0.0f64);
+        for (name, q) in &queries {
+            let mut q = q.clone();
+            q.top_k = 5;
+            let full = search_with(&q.as_search(), Fidelity::Exhaustive, &Cancel::new()).unwrap();
+            let ladder = search_with(&q.as_search(), Fidelity::Ladder, &Cancel::new()).unwrap();
+            assert_eq!((ladder.feasible, &ladder.rejected), (full.feasible, &full.rejected), "{name}");
+            assert_eq!(ladder.top, full.top, "{name} on {} x {}: the ladder changed the reported plans", q.cluster.gpus, q.cluster.chip.id);
+            let Some(best) = full.top.first() else { continue };
+            let top_rank = full.top.iter().map(|r| r.screen_rank).max().unwrap_or(0);
+            println!(
+                "{name:<40} {:>5} x {:<16} {:>5} feasible: exact best at screen rank {:>3} (gap {:+.1}%), top {} within rank {}",
+                q.cluster.gpus,
+                q.cluster.chip.id,
+                full.feasible,
+                best.screen_rank,
+                100.0 * best.screen_gap(),
+                full.top.len(),
+                top_rank
+            );
+            worst_best = worst_best.max(best.screen_rank);
+            worst_top = worst_top.max(top_rank);
+            worst_gap = worst_gap.max(best.screen_gap().abs());
+        }
+        println!("worst: best plan at screen rank {worst_best}, top five within {worst_top}, |gap| {:.1}%", 100.0 * worst_gap);
+        assert!(worst_best <= EXACT_TOP_K as u64 / 4, "best plan at screen rank {worst_best}");
+        assert!(worst_top <= EXACT_TOP_K as u64 / 2, "top five within screen rank {worst_top}");
+    }
+
+    /// A remembered search is the search: the same result as searching again, counted as a hit; a
+    /// search with any input changed (here the batch target, then the cluster's size) is searched.
+    #[test]
+    fn cache_returns_what_searching_returns() {
+        let m = crate::workload::model::preset("llama3-70b").unwrap();
+        let c = crate::hardware::topology::test_cluster("h100-sxm", 1024, "ib-ndr", 400.0, "generic-fat-tree");
+        let pins = SearchSpace { tp: Some(vec![4, 8]), zero_stage: Some(vec![1]), ..Default::default() };
+        let space = merge(&pins, default_space(&m, &c, 8192));
+        let fw = FrameworkSpec::default();
+        let q = Search { model: &m, cluster: &c, seq_len: 8192, fw: &fw, space: &space, batch: BatchTarget::Tokens(4e6), top_k: 5 };
+        let cache = SearchCache::new();
+        let fresh = search_cancellable(&q, &Cancel::new()).unwrap();
+        assert_eq!(cache.search(&q, &Cancel::new()).unwrap(), fresh);
+        assert_eq!((cache.hits(), cache.len()), (0, 1));
+        assert_eq!(cache.search(&q, &Cancel::new()).unwrap(), fresh);
+        assert_eq!((cache.hits(), cache.len()), (1, 1));
+        let other = Search { batch: BatchTarget::Tokens(8e6), ..q };
+        assert_eq!(cache.search(&other, &Cancel::new()).unwrap(), search_cancellable(&other, &Cancel::new()).unwrap());
+        let mut bigger = c.clone();
+        bigger.gpus = 2048;
+        let other = Search { cluster: &bigger, ..q };
+        assert_eq!(cache.search(&other, &Cancel::new()).unwrap(), search_cancellable(&other, &Cancel::new()).unwrap());
+        assert_eq!((cache.hits(), cache.len()), (1, 3));
     }
 }

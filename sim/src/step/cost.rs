@@ -401,9 +401,15 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let coll = |op, bytes: f64, n: u64, path: &GroupPath| coll_time(fw, op, bytes, n, path);
 
     let mut chunks = Vec::with_capacity(plan.layers_per_chunk.len());
-    let mut first_layer = 0u32;
     let n_chunks = plan.layers_per_chunk.len();
-    for (c, &n_layers) in plan.layers_per_chunk.iter().enumerate() {
+    // Hybrid sharding: shards live on `shard` DP ranks of one domain; `replicas` domains hold copies.
+    let shard = zero_shard_ranks(plan, cluster, fw);
+    let replicas = (dp_ranks / shard).max(1);
+    let (shard_path, replica_path) = (cluster.group_path(0, st.dp, shard), cluster.group_path(0, st.dp * shard, replicas));
+    // One chunk's costs: a function of its layer count, how many of them are dense (they come first:
+    // layers are contiguous and MoE layers follow the dense ones) and whether it is the first or last
+    // chunk, so chunks alike are priced once (the same sums in the same order: the same figures).
+    let chunk_cost = |c: usize, first_layer: u32, n_layers: u32| -> ChunkCost {
         let mut fwd = PassCost::default();
         let mut bwd = PassCost::default();
         let mut flops = 0.0;
@@ -440,7 +446,6 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             fwd.offload_exposed_s = (transfer_s - window(&compute_f)).max(0.0);
             bwd.offload_exposed_s = (transfer_s - window(&compute_b)).max(0.0);
         }
-        first_layer += n_layers;
         if c == 0 {
             // Embedding lookup (gather) forward and scatter-add backward.
             fwd.compute_s += ctx.mem_s(tokens * h * 4.0);
@@ -461,10 +466,6 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         }
         let mut grad_reduce_s = 0.0;
         let mut grad_reduce_per_microbatch_s = 0.0;
-        // Hybrid sharding: shards live on `shard` DP ranks of one domain; `replicas` domains hold copies.
-        let shard = zero_shard_ranks(plan, cluster, fw);
-        let replicas = (dp_ranks / shard).max(1);
-        let (shard_path, replica_path) = (cluster.group_path(0, st.dp, shard), cluster.group_path(0, st.dp * shard, replicas));
         if zero >= 3 {
             // Gather BF16 weights before forward and again before backward (twice with full
             // recompute: the recomputed forward releases them again); reduce-scatter gradients in the
@@ -498,7 +499,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
                 grad_reduce_s = t;
             }
         }
-        chunks.push(ChunkCost {
+        ChunkCost {
             layers: n_layers,
             forward: fwd,
             backward: bwd,
@@ -506,7 +507,23 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             grad_reduce_per_microbatch_s,
             hardware_flops: flops,
             weight_grad_s,
-        });
+        }
+    };
+    let mut priced: Vec<((u32, u32, bool, bool), ChunkCost)> = Vec::new();
+    let mut first_layer = 0u32;
+    for (c, &n_layers) in plan.layers_per_chunk.iter().enumerate() {
+        let dense = n_layers.min(moe_from.saturating_sub(first_layer));
+        let key = (n_layers, dense, c == 0, c + 1 == n_chunks);
+        let cost = match priced.iter().find(|(k, _)| *k == key) {
+            Some((_, cost)) => *cost,
+            None => {
+                let cost = chunk_cost(c, first_layer, n_layers);
+                priced.push((key, cost));
+                cost
+            }
+        };
+        chunks.push(cost);
+        first_layer += n_layers;
     }
 
     // Per-stage optimizer and ZeRO-1/2 parameter all-gather.
@@ -515,7 +532,13 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
     let mut first = 0u32;
     let mut stage_params = vec![(0.0, 0.0); plan.pp as usize];
     for (c, &n) in plan.layers_per_chunk.iter().enumerate() {
-        for s in (0..plan.pp).filter(|s| plan.holds_chunk(*s, c as u32)) {
+        // The stages holding chunk `c`: its own, and under DualPipe the mirrored one.
+        let own = plan.stage_of_chunk(c as u32);
+        let mirrored = (plan.schedule == crate::workload::parallelism::Schedule::DualPipe)
+            .then(|| plan.pp.checked_sub(1 + c as u32))
+            .flatten()
+            .filter(|m| *m != own);
+        for s in [Some(own), mirrored].into_iter().flatten().filter(|s| plan.holds_chunk(*s, c as u32)) {
             for l in first..first + n {
                 let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
                 stage_params[s as usize].0 += lc.params_dense;
@@ -560,7 +583,9 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         time_s(Collective::SendRecv, Algorithm::Auto, bytes, 2, &path, false)
     };
     let n = plan.layers_per_chunk.len() as u32;
-    let p2p_next_s: Vec<f64> = (0..n).map(|g| if plan.pp > 1 && g + 1 < n { send(g % plan.pp, (g + 1) % plan.pp) } else { 0.0 }).collect();
+    // Chunk g sends from stage g mod pp to the next: one price per stage.
+    let per_stage: Vec<f64> = if plan.pp > 1 { (0..plan.pp).map(|s| send(s, (s + 1) % plan.pp)).collect() } else { Vec::new() };
+    let p2p_next_s: Vec<f64> = (0..n).map(|g| if plan.pp > 1 && g + 1 < n { per_stage[(g % plan.pp) as usize] } else { 0.0 }).collect();
     let cost = CostModel {
         p2p_next_s,
         overlap_grad_reduce: fw.overlap_grad_reduce,

@@ -130,22 +130,26 @@ pub fn stage_memory(
     };
     let acts = activation_inputs(plan, seq_len, fw);
     let moe_from = m.moe.as_ref().map_or(u32::MAX, |x| x.dense_layers);
-    // Chunk of every layer, in model order (plans built for probing may hold more layers than the model).
-    let mut layer_chunk = Vec::with_capacity(m.layers as usize);
-    for (c, n) in plan.layers_per_chunk.iter().enumerate() {
-        layer_chunk.extend(std::iter::repeat_n(c as u32, *n as usize));
+    // First layer of every chunk, in model order (plans built for probing may hold more layers than the
+    // model); a layer's activations depend only on whether it is an MoE layer.
+    let mut chunk_start = Vec::with_capacity(plan.layers_per_chunk.len());
+    let mut next = 0u32;
+    for n in &plan.layers_per_chunk {
+        chunk_start.push(next);
+        next += n;
     }
+    let act_bytes = [layer_activation_bytes(m, &acts, false), layer_activation_bytes(m, &acts, true)];
     (0..plan.pp)
         .map(|s| {
             // Parameters on this device: (dense part, expert part).
             let (mut dense, mut expert) = (0.0, 0.0);
             let mut act_per_layer_sum = 0.0;
             let mut layers = 0.0;
-            for (l, c) in layer_chunk.iter().enumerate() {
-                if !plan.holds_chunk(s, *c) {
-                    continue;
-                }
-                let moe = l as u32 >= moe_from;
+            // The stage's layers in model order (its chunks ascending), as a walk over every layer
+            // keeping the held ones would visit them.
+            let held = (0..plan.layers_per_chunk.len() as u32).filter(|c| plan.holds_chunk(s, *c));
+            for l in held.flat_map(|c| chunk_start[c as usize]..chunk_start[c as usize] + plan.layers_per_chunk[c as usize]) {
+                let moe = l >= moe_from;
                 dense += params.attention_per_layer / t;
                 if moe {
                     dense += params.moe_shared_per_layer / t;
@@ -153,7 +157,7 @@ pub fn stage_memory(
                 } else {
                     dense += params.dense_ffn_per_layer / t;
                 }
-                act_per_layer_sum += layer_activation_bytes(m, &acts, moe);
+                act_per_layer_sum += act_bytes[usize::from(moe)];
                 layers += 1.0;
             }
             // The stages holding the first chunk carry the embedding, those holding the last the output

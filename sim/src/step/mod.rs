@@ -11,6 +11,7 @@ pub mod cost;
 pub mod memory;
 pub mod moe;
 pub mod schedule;
+pub mod screen;
 pub mod stack;
 
 use crate::error::{Violation, WankaError};
@@ -160,9 +161,35 @@ pub fn stack_violation(plan: &Plan, layers: u32, fw: &FrameworkSpec) -> Option<V
 
 /// Simulate one step of a resolved plan; fails with the memory breakdown when the plan does not fit.
 pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<StepResult, WankaError> {
+    let prepared = prepare(model, plan, cluster, seq_len, fw)?;
+    Ok(finish(model, plan, seq_len, fw, prepared))
+}
+
+/// A plan that passed every check of [`simulate`] with its operations priced: what the event
+/// simulation ([`finish`]) and the closed-form screen ([`screen`]) both start from.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The plan's groups on the cluster's domains.
+    pub placement: Placement,
+    /// The cluster with ranks packed that way.
+    pub cluster: Cluster,
+    /// Memory of every stage and of the worst one.
+    pub memory_per_stage: Vec<memory::MemoryBreakdown>,
+    pub memory: memory::MemoryBreakdown,
+    pub memory_capacity_gb: f64,
+    pub cost: cost::CostModel,
+    pub chunks: Vec<cost::ChunkCost>,
+    fp8_peak: f64,
+}
+
+/// Every check [`simulate`] makes before scheduling (operation limit, stack, precision, offloading,
+/// memory, serial step-time limit), and the operation costs; a plan refused here is refused with the
+/// same violation by [`simulate`].
+pub fn prepare(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<Prepared, WankaError> {
     // Ranks laid out on the scale-up domains with TP/EP groups kept whole (a no-op when they divide it).
     let placement = placement(cluster, plan);
-    let cluster = &cluster.packed(&placement);
+    let cluster = cluster.packed(&placement);
+    let cluster = &cluster;
     let ops = operations(plan);
     if ops > MAX_STEP_OPERATIONS {
         return Err(WankaError::Infeasible {
@@ -227,6 +254,31 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
     if !(serial_s <= crate::limits::MAX_STEP_S) {
         return Err(WankaError::Infeasible { reasons: vec![Violation::StepTimeLimit { serial_s, limit_s: crate::limits::MAX_STEP_S }] });
     }
+    Ok(Prepared {
+        placement,
+        cluster: cluster.clone(),
+        memory_per_stage: mem,
+        memory: worst,
+        memory_capacity_gb: capacity,
+        cost: cost_model,
+        chunks,
+        fp8_peak,
+    })
+}
+
+/// The event simulation of a prepared plan ([`schedule::simulate`]) and the step's report.
+pub fn finish(model: &ModelSpec, plan: &Plan, seq_len: u32, fw: &FrameworkSpec, prepared: Prepared) -> StepResult {
+    let Prepared {
+        placement,
+        cluster,
+        memory_per_stage: mem,
+        memory: worst,
+        memory_capacity_gb: capacity,
+        cost: cost_model,
+        chunks,
+        fp8_peak,
+    } = prepared;
+    let cluster = &cluster;
     let (timelines, breakdown, crit, step_s) = schedule::simulate(plan, &cost_model, &chunks);
     let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
     let model_flops = tokens * model.model_flops_per_token(seq_len);
@@ -256,7 +308,7 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
             if cost::ep_overlapped(model, plan, fw) { ", overlapped with another micro-batch" } else { "" },
         ));
     }
-    Ok(StepResult {
+    StepResult {
         step_s,
         tokens_per_s: tokens / step_s,
         mfu: model_flops / denom,
@@ -273,5 +325,5 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
         notes,
         accuracy: accuracy::note(&cluster.calibration, &fw.stack, model.moe.is_some()),
         placement,
-    })
+    }
 }

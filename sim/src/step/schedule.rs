@@ -1,5 +1,10 @@
 //! One training iteration of one pipeline replica, simulated as discrete events.
 //!
+//! The events are placed as dataflow rather than popped from a queue: an operation starts at the later
+//! of its input's arrival and its stage becoming free, which is exactly when an event loop over
+//! operation ends would start it (the tests keep that loop as the reference and compare to the
+//! tick), at a fraction of the cost.
+//!
 //! Every pipeline stage has a compute stream that runs its forward and backward operations in the
 //! order the schedule prescribes (1F1B or interleaved 1F1B, exactly as Megatron-LM orders them), and a
 //! communication stream for data-parallel gradient reduction. An operation starts when its stage is free
@@ -19,7 +24,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{EventQueue, Ticks, secs, ticks};
+use crate::engine::{Ticks, secs, ticks};
 use crate::step::cost::{ChunkCost, CostModel};
 use crate::step::memory::MemoryBreakdown;
 use crate::workload::parallelism::{Plan, Schedule};
@@ -299,8 +304,43 @@ pub fn stage_programs(plan: &Plan, ep_overlap: bool) -> Vec<(Vec<Op>, Vec<bool>)
 }
 
 /// Largest number of (layer × micro-batch) activations each stage holds at once (`ep_overlap`: see
-/// [`stage_order`]).
+/// [`stage_order`]). Computed from the order's shape rather than by walking it: 1F1B peaks after its
+/// warm-up plus one forward; interleaved 1F1B's count repeats with the period `p·v` of its chunk order
+/// in the steady phase (each chunk enters and leaves `p` times per period), so one period of pairs
+/// finds the peak; DualPipe walks its program. Equal to walking [`stage_programs`] (tested).
 pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
+    if plan.schedule == Schedule::DualPipe {
+        return inflight_by_walking(plan, ep_overlap);
+    }
+    let (p, m) = (plan.pp, plan.micro_batches);
+    let layers = |g: u32| i64::from(plan.layers_per_chunk.get(g as usize).copied().unwrap_or(0));
+    (0..p)
+        .map(|stage| {
+            if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
+                let warm = if ep_overlap { 2 * (p - stage - 1) + 1 } else { p - stage - 1 }.min(m);
+                let peak = i64::from(warm + u32::from(m > warm)) * layers(stage);
+                return peak as f64;
+            }
+            let v = plan.vpp;
+            let total = m * v;
+            let group = p * v;
+            let f_layers = |k: u32| layers(((k % group) / p) * p + stage);
+            let b_layers = |k: u32| layers((v - 1 - (k % group) / p) * p + stage);
+            let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
+            let mut cur: i64 = (0..warm).map(f_layers).sum();
+            let mut peak = cur;
+            for i in 0..(total - warm).min(group) {
+                cur += f_layers(warm + i);
+                peak = peak.max(cur);
+                cur -= b_layers(i);
+            }
+            peak as f64
+        })
+        .collect()
+}
+
+/// [`inflight_layer_microbatches`] by walking each stage's program operation by operation.
+fn inflight_by_walking(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
     stage_programs(plan, ep_overlap)
         .into_iter()
         .enumerate()
@@ -319,11 +359,6 @@ pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
             peak as f64
         })
         .collect()
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    OpEnd { stage: u32 },
 }
 
 /// Simulate one step. `costs` gives the per-chunk operation durations.
@@ -368,93 +403,89 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             Pass::Weight => wgrad_t[g],
         }
     };
-    // Completion time of forward / backward per (global chunk, micro-batch).
-    let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
-    let mut bwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
+    // Completion time of forward / backward per (global chunk, micro-batch); `NOT_YET` until it ran.
+    const NOT_YET: Ticks = Ticks::MAX;
+    let mut fwd_done: Vec<Ticks> = vec![NOT_YET; g_count * m];
+    let mut bwd_done: Vec<Ticks> = vec![NOT_YET; g_count * m];
     let mut next = vec![0usize; p as usize];
-    let mut busy = vec![false; p as usize];
     let mut free_at: Vec<Ticks> = vec![0; p as usize];
     let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> = orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
-    let mut q: EventQueue<Event> = EventQueue::new();
 
     // Ready time of an op's input, if known.
-    let ready = |op: &Op, stage: u32, fwd_done: &[Option<Ticks>], bwd_done: &[Option<Ticks>]| -> Option<Ticks> {
+    let ready = |op: &Op, stage: u32, fwd_done: &[Ticks], bwd_done: &[Ticks]| -> Option<Ticks> {
         let g = gc(op, stage);
         let mb = op.micro_batch as usize;
-        match op.pass {
-            Pass::Forward if g == 0 => Some(0),
+        let t = match op.pass {
+            Pass::Forward if g == 0 => 0,
             Pass::Forward => fwd_done[(g - 1) * m + mb],
             Pass::Backward | Pass::BackwardInput if g + 1 == g_count => fwd_done[g * m + mb],
             Pass::Backward | Pass::BackwardInput => bwd_done[(g + 1) * m + mb],
             // Runs in program order after its own input-gradient pass.
-            Pass::Weight => Some(0),
+            Pass::Weight => 0,
+        };
+        (t != NOT_YET).then_some(t)
+    };
+    let mark_done = |op: &Op, stage: u32, at: Ticks, fwd_done: &mut [Ticks], bwd_done: &mut [Ticks]| {
+        let idx = gc(op, stage) * m + op.micro_batch as usize;
+        match op.pass {
+            Pass::Forward => fwd_done[idx] = at,
+            Pass::Backward | Pass::BackwardInput => bwd_done[idx] = at,
+            Pass::Weight => {}
         }
     };
 
-    let try_start = |s: u32,
-                     now: Ticks,
-                     q: &mut EventQueue<Event>,
-                     next: &mut [usize],
-                     busy: &mut [bool],
-                     free_at: &mut [Ticks],
-                     spans: &mut [Vec<(Op, Ticks, Ticks)>],
-                     fwd_done: &[Option<Ticks>],
-                     bwd_done: &[Option<Ticks>]| {
+    // The schedule as dataflow: each stage runs its program in order, an operation starting when the
+    // stage is free and its input has arrived — `start = max(input ready, stage free)`, exactly the
+    // start a discrete-event loop over operation ends computes (the event that makes an operation
+    // startable is the later of those two), so no event queue is needed. A stage runs as far as its
+    // inputs are known, then its neighbours (the only stages it feeds) are revisited; every operation
+    // is placed once, in integer ticks.
+    let mut pending: Vec<u32> = (0..p).rev().collect();
+    let mut queued = vec![true; p as usize];
+    while let Some(s) = pending.pop() {
         let si = s as usize;
-        if busy[si] || next[si] >= orders[si].len() {
-            return;
-        }
-        let op = orders[si][next[si]];
-        let g = gc(&op, s);
-        if fuses(si, next[si]) {
-            let op_b = orders[si][next[si] + 1];
-            let gb = gc(&op_b, s);
-            if let (Some(rf), Some(rb)) = (ready(&op, s, fwd_done, bwd_done), ready(&op_b, s, fwd_done, bwd_done)) {
-                let start = rf.max(rb).max(free_at[si]).max(now);
+        queued[si] = false;
+        let mut advanced = false;
+        while next[si] < orders[si].len() {
+            let i = next[si];
+            let op = orders[si][i];
+            let g = gc(&op, s);
+            if fuses(si, i) {
+                let op_b = orders[si][i + 1];
+                let gb = gc(&op_b, s);
+                let (Some(rf), Some(rb)) = (ready(&op, s, &fwd_done, &bwd_done), ready(&op_b, s, &fwd_done, &bwd_done)) else { break };
+                let start = rf.max(rb).max(free_at[si]);
                 let dur = fused_t(g, gb);
                 // For the Gantt chart and the breakdown: the pair's span split in proportion to the two
                 // passes' compute (each part then holds at least its own full-speed compute).
                 let (tf, tb) = (chunk_costs[g].forward.compute_s, chunk_costs[gb].backward.compute_s);
                 let mid = start + if tf + tb > 0.0 { (dur as f64 * tf / (tf + tb)) as Ticks } else { 0 };
-                busy[si] = true;
-                free_at[si] = start + dur;
+                let end = start + dur;
+                free_at[si] = end;
                 spans[si].push((op, start, mid));
-                spans[si].push((op_b, mid, start + dur));
-                q.schedule_at(start + dur, Event::OpEnd { stage: s });
+                spans[si].push((op_b, mid, end));
+                // A fused pair completes both its operations at its end.
+                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
+                mark_done(&op_b, s, end, &mut fwd_done, &mut bwd_done);
+                next[si] += 2;
+            } else {
+                let Some(r) = ready(&op, s, &fwd_done, &bwd_done) else { break };
+                let start = r.max(free_at[si]);
+                let end = start + dur_of(&op, g);
+                free_at[si] = end;
+                spans[si].push((op, start, end));
+                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
+                next[si] += 1;
             }
-            return;
+            advanced = true;
         }
-        if let Some(r) = ready(&op, s, fwd_done, bwd_done) {
-            let start = r.max(free_at[si]).max(now);
-            let dur = dur_of(&op, g);
-            busy[si] = true;
-            free_at[si] = start + dur;
-            spans[si].push((op, start, start + dur));
-            q.schedule_at(start + dur, Event::OpEnd { stage: s });
-        }
-    };
-
-    for s in 0..p {
-        try_start(s, 0, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
-    }
-    while let Some((now, Event::OpEnd { stage })) = q.pop() {
-        let si = stage as usize;
-        // A fused pair completes both its operations.
-        let n_done = if fuses(si, next[si]) { 2 } else { 1 };
-        for _ in 0..n_done {
-            let op = orders[si][next[si]];
-            let g = gc(&op, stage);
-            let idx = g * m + op.micro_batch as usize;
-            match op.pass {
-                Pass::Forward => fwd_done[idx] = Some(now),
-                Pass::Backward | Pass::BackwardInput => bwd_done[idx] = Some(now),
-                Pass::Weight => {}
+        if advanced {
+            for n in [(s + 1) % p, (s + p - 1) % p] {
+                if !queued[n as usize] {
+                    queued[n as usize] = true;
+                    pending.push(n);
+                }
             }
-            next[si] += 1;
-        }
-        busy[si] = false;
-        for s in [stage, (stage + 1) % p, (stage + p - 1) % p] {
-            try_start(s, now, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
         }
     }
     // A schedule that stops early would report a step that never ran: an internal error, never a number.
@@ -794,5 +825,315 @@ mod tests {
             let (_, one, _, _) = simulate(&plan(pp, 1, m), &cost, &chunks);
             assert!(b.pp_bubble_s < 0.6 * one.pp_bubble_s, "{case} vs 1F1B {}", one.pp_bubble_s);
         }
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Event {
+        OpEnd { stage: u32 },
+    }
+
+    /// The step as the discrete-event loop over operation ends computed it (the implementation
+    /// before the dataflow placement), kept as the reference the placement must equal.
+    fn simulate_with_event_queue(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
+        let p = plan.pp;
+        let m = plan.micro_batches as usize;
+        let g_count = plan.chunks() as usize;
+        let programs = stage_programs(plan, cost.ep_overlap_sm_fraction.is_some());
+        let (orders, fused): (Vec<Vec<Op>>, Vec<Vec<bool>>) = programs.into_iter().unzip();
+        let gc = |op: &Op, stage: u32| global_chunk(plan, op, stage);
+        // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
+        // output to the next chunk, a backward the send of its input gradient to the previous one.
+        let sends = |g: usize, pass: Pass| -> Ticks {
+            match pass {
+                Pass::Forward if g + 1 < g_count => ticks(cost.p2p_next_s[g]),
+                Pass::Backward | Pass::BackwardInput if g > 0 => ticks(cost.p2p_next_s[g - 1]),
+                _ => 0,
+            }
+        };
+        let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
+        // Overlapped MoE communication: a steady-state forward/backward pair (the forward of one
+        // micro-batch followed by the backward of another, as 1F1B orders them) runs as one fused operation
+        // whose dispatch/combine hides behind the other's compute (Megatron-core's combined 1F1B, DeepSeek's
+        // F&B chunk); warm-up forwards and cool-down backwards stay blocking.
+        let fused_t = |gf: usize, gb: usize| -> Ticks {
+            let (f, b) = (&chunk_costs[gf].forward, &chunk_costs[gb].backward);
+            let slow = 1.0 / (1.0 - cost.ep_overlap_sm_fraction.unwrap_or(0.0));
+            let overlapped = ((f.compute_s + b.compute_s) * slow).max(f.ep_comm_s + b.ep_comm_s);
+            ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s + f.offload_exposed_s + b.offload_exposed_s)
+                + sends(gf, Pass::Forward)
+                + sends(gb, Pass::Backward)
+        };
+        let fuses = |si: usize, i: usize| -> bool { fused[si].get(i).copied().unwrap_or(false) };
+        let bwd_t: Vec<Ticks> =
+            chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
+        // Zero-bubble split: the weight-gradient GEMMs leave the backward and run later on their own.
+        let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| ticks(c.weight_grad_s).min(*b)).collect();
+        let dur_of = |op: &Op, g: usize| -> Ticks {
+            match op.pass {
+                Pass::Forward => fwd_t[g],
+                Pass::Backward => bwd_t[g],
+                Pass::BackwardInput => bwd_t[g] - wgrad_t[g],
+                Pass::Weight => wgrad_t[g],
+            }
+        };
+        // Completion time of forward / backward per (global chunk, micro-batch).
+        let mut fwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
+        let mut bwd_done: Vec<Option<Ticks>> = vec![None; g_count * m];
+        let mut next = vec![0usize; p as usize];
+        let mut busy = vec![false; p as usize];
+        let mut free_at: Vec<Ticks> = vec![0; p as usize];
+        let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> = orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
+        let mut q: crate::engine::EventQueue<Event> = crate::engine::EventQueue::new();
+
+        // Ready time of an op's input, if known.
+        let ready = |op: &Op, stage: u32, fwd_done: &[Option<Ticks>], bwd_done: &[Option<Ticks>]| -> Option<Ticks> {
+            let g = gc(op, stage);
+            let mb = op.micro_batch as usize;
+            match op.pass {
+                Pass::Forward if g == 0 => Some(0),
+                Pass::Forward => fwd_done[(g - 1) * m + mb],
+                Pass::Backward | Pass::BackwardInput if g + 1 == g_count => fwd_done[g * m + mb],
+                Pass::Backward | Pass::BackwardInput => bwd_done[(g + 1) * m + mb],
+                // Runs in program order after its own input-gradient pass.
+                Pass::Weight => Some(0),
+            }
+        };
+
+        let try_start = |s: u32,
+                         now: Ticks,
+                         q: &mut crate::engine::EventQueue<Event>,
+                         next: &mut [usize],
+                         busy: &mut [bool],
+                         free_at: &mut [Ticks],
+                         spans: &mut [Vec<(Op, Ticks, Ticks)>],
+                         fwd_done: &[Option<Ticks>],
+                         bwd_done: &[Option<Ticks>]| {
+            let si = s as usize;
+            if busy[si] || next[si] >= orders[si].len() {
+                return;
+            }
+            let op = orders[si][next[si]];
+            let g = gc(&op, s);
+            if fuses(si, next[si]) {
+                let op_b = orders[si][next[si] + 1];
+                let gb = gc(&op_b, s);
+                if let (Some(rf), Some(rb)) = (ready(&op, s, fwd_done, bwd_done), ready(&op_b, s, fwd_done, bwd_done)) {
+                    let start = rf.max(rb).max(free_at[si]).max(now);
+                    let dur = fused_t(g, gb);
+                    // For the Gantt chart and the breakdown: the pair's span split in proportion to the two
+                    // passes' compute (each part then holds at least its own full-speed compute).
+                    let (tf, tb) = (chunk_costs[g].forward.compute_s, chunk_costs[gb].backward.compute_s);
+                    let mid = start + if tf + tb > 0.0 { (dur as f64 * tf / (tf + tb)) as Ticks } else { 0 };
+                    busy[si] = true;
+                    free_at[si] = start + dur;
+                    spans[si].push((op, start, mid));
+                    spans[si].push((op_b, mid, start + dur));
+                    q.schedule_at(start + dur, Event::OpEnd { stage: s });
+                }
+                return;
+            }
+            if let Some(r) = ready(&op, s, fwd_done, bwd_done) {
+                let start = r.max(free_at[si]).max(now);
+                let dur = dur_of(&op, g);
+                busy[si] = true;
+                free_at[si] = start + dur;
+                spans[si].push((op, start, start + dur));
+                q.schedule_at(start + dur, Event::OpEnd { stage: s });
+            }
+        };
+
+        for s in 0..p {
+            try_start(s, 0, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
+        }
+        while let Some((now, Event::OpEnd { stage })) = q.pop() {
+            let si = stage as usize;
+            // A fused pair completes both its operations.
+            let n_done = if fuses(si, next[si]) { 2 } else { 1 };
+            for _ in 0..n_done {
+                let op = orders[si][next[si]];
+                let g = gc(&op, stage);
+                let idx = g * m + op.micro_batch as usize;
+                match op.pass {
+                    Pass::Forward => fwd_done[idx] = Some(now),
+                    Pass::Backward | Pass::BackwardInput => bwd_done[idx] = Some(now),
+                    Pass::Weight => {}
+                }
+                next[si] += 1;
+            }
+            busy[si] = false;
+            for s in [stage, (stage + 1) % p, (stage + p - 1) % p] {
+                try_start(s, now, &mut q, &mut next, &mut busy, &mut free_at, &mut spans, &fwd_done, &bwd_done);
+            }
+        }
+        // A schedule that stops early would report a step that never ran: an internal error, never a number.
+        assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "pipeline schedule deadlocked (a bug in wanka)");
+
+        // Gradient reduction, optimizer and ZeRO all-gather per stage.
+        let mut timelines = Vec::with_capacity(p as usize);
+        let mut stage_ends = Vec::with_capacity(p as usize);
+        for s in 0..p {
+            let si = s as usize;
+            let last_op_end = spans[si].last().map_or(0, |x| x.2);
+            // Last backward of each virtual chunk on this stage: (start, end).
+            let mut comm_free: Ticks = 0;
+            let mut dp_spans = Vec::new();
+            // Weight gradients are complete after a full backward or a deferred weight pass.
+            let grads_done = |op: &Op| matches!(op.pass, Pass::Backward | Pass::Weight);
+            let local_chunks = if plan.schedule == Schedule::DualPipe { 2 } else { plan.vpp };
+            let mut chunk_order: Vec<(Ticks, Ticks, usize)> = (0..local_chunks)
+                .filter_map(|v| {
+                    spans[si].iter().rev().find(|(op, _, _)| grads_done(op) && op.chunk == v).map(|(op, st, en)| (*st, *en, gc(op, s)))
+                })
+                .collect();
+            chunk_order.sort();
+            // ZeRO-2: every backward's gradients are reduce-scattered right after it, in order.
+            for (op, _, en) in spans[si].iter().filter(|(op, _, _)| grads_done(op)) {
+                let g = gc(op, s);
+                let red = ticks(chunk_costs[g].grad_reduce_per_microbatch_s);
+                if red > 0 {
+                    let start = (*en).max(comm_free);
+                    comm_free = start + red;
+                    dp_spans.push((secs(start), secs(comm_free)));
+                }
+            }
+            for (st, en, g) in chunk_order {
+                let red = ticks(chunk_costs[g].grad_reduce_s);
+                if red == 0 {
+                    continue;
+                }
+                let (start, end) = if cost.overlap_grad_reduce {
+                    // Buckets of this chunk's layers become ready during its final backward; the last
+                    // bucket can only go after the backward ends.
+                    let buckets = u64::from(chunk_costs[g].layers.max(1));
+                    let start = st.max(comm_free);
+                    (start, (start + red).max(en + red / buckets))
+                } else {
+                    let start = last_op_end.max(comm_free);
+                    (start, start + red)
+                };
+                comm_free = end;
+                dp_spans.push((secs(start), secs(end)));
+            }
+            let opt_start = last_op_end.max(comm_free);
+            let opt_end = opt_start + ticks(cost.optimizer_s[si]) + ticks(cost.param_gather_s[si]);
+            stage_ends.push(opt_end);
+            timelines.push(StageTimeline {
+                stage: s,
+                ops: spans[si].iter().map(|(op, a, b)| OpSpan { op: *op, start_s: secs(*a), end_s: secs(*b) }).collect(),
+                dp_comm: dp_spans,
+                optimizer: (secs(opt_start), secs(opt_end)),
+                end_s: secs(opt_end),
+                busy_s: secs(spans[si].iter().map(|(_, a, b)| b - a).sum()),
+            });
+        }
+        let overhead = ticks(cost.iteration_overhead_s);
+        let end = stage_ends.iter().copied().max().unwrap_or(0);
+        let step = end + overhead;
+        // The bottleneck stage: the most busy compute stream (ties: the later-finishing stage). Taking the
+        // breakdown there shows what limits the pipeline; on the last-finishing stage an imbalanced
+        // pipeline would show up only as "bubble".
+        let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
+        let crit = (0..busy.len()).max_by_key(|&i| (busy[i], stage_ends[i])).unwrap_or(0);
+
+        // Breakdown on the bottleneck stage, in integer ticks so the parts sum exactly.
+        let mut compute: Ticks = 0;
+        let mut comm: Ticks = 0;
+        let mut zero3: Ticks = 0;
+        for (op, a, b) in &spans[crit] {
+            let g = gc(op, crit as u32);
+            let part = match op.pass {
+                Pass::Forward => &chunk_costs[g].forward,
+                Pass::Backward | Pass::BackwardInput | Pass::Weight => &chunk_costs[g].backward,
+            };
+            let dur = b - a;
+            // Compute at full speed is compute; the rest of the span (blocking or unhidden communication,
+            // the slowdown of overlapped compute, sends) is model-parallel communication.
+            let z = ticks(part.zero_exposed_s).min(dur);
+            let c = (dur - z).saturating_sub(ticks(part.compute_s));
+            comm += c;
+            zero3 += z;
+            compute += dur - c - z;
+        }
+        let last_op_end = spans[crit].last().map_or(0, |x| x.2);
+        // Idle inside the stage's op stream plus waiting for the last stage to finish: fill, drain, imbalance.
+        let bubble = last_op_end - busy[crit] + (end - stage_ends[crit]);
+        let opt_ticks = ticks(cost.optimizer_s[crit]);
+        let dp_exposed = stage_ends[crit] - last_op_end - opt_ticks + zero3;
+        let other = opt_ticks + overhead;
+        let breakdown = Breakdown {
+            compute_s: secs(compute),
+            tp_comm_s: secs(comm),
+            pp_bubble_s: secs(bubble),
+            dp_comm_s: secs(dp_exposed),
+            optimizer_other_s: secs(other),
+        };
+        debug_assert_eq!(compute + comm + bubble + dp_exposed + other, step);
+        (timelines, breakdown, crit as u32, secs(step))
+    }
+
+    /// Plans of every schedule shape with uneven chunk costs, sends, ZeRO-2 reductions, overlapped
+    /// gradient reduction and fused MoE pairs: the dataflow placement gives the same timelines,
+    /// breakdown, critical stage and step time as the event loop, to the tick.
+    #[test]
+    fn dataflow_placement_equals_the_event_loop() {
+        let mut checked = 0;
+        for p in [1u32, 2, 3, 4, 8] {
+            for v in [1u32, 2, 3] {
+                for m in [1u32, 2, 3, 4, 6, 8, 12, 16, 24] {
+                    for variant in 0..4u32 {
+                        if v > 1 && (p == 1 || m % p != 0) {
+                            continue;
+                        }
+                        let mut pl = plan(p, v, m);
+                        pl.layers_per_chunk = (0..p * v).map(|g| 1 + (g * 7 + variant) % 3).collect();
+                        let dual = variant == 3 && v == 1 && p % 2 == 0 && m % 2 == 0 && m >= 2 * p;
+                        if dual {
+                            pl.schedule = Schedule::DualPipe;
+                        }
+                        let chunks: Vec<ChunkCost> = (0..p * v)
+                            .map(|g| {
+                                let x = f64::from(1 + (g * 5 + variant) % 4);
+                                let pass = |t: f64| crate::step::cost::PassCost {
+                                    compute_s: t * x,
+                                    mp_comm_s: 0.0003 * x,
+                                    ep_comm_s: if variant >= 2 { 0.002 * x } else { 0.0 },
+                                    zero_exposed_s: if variant == 1 { 0.0001 } else { 0.0 },
+                                    ..Default::default()
+                                };
+                                ChunkCost {
+                                    layers: pl.layers_per_chunk[g as usize],
+                                    forward: pass(0.0011),
+                                    backward: pass(0.0023),
+                                    grad_reduce_s: 0.004 * x,
+                                    grad_reduce_per_microbatch_s: if variant == 1 { 0.0002 } else { 0.0 },
+                                    weight_grad_s: 0.0007 * x,
+                                    ..Default::default()
+                                }
+                            })
+                            .collect();
+                        let cost = CostModel {
+                            p2p_next_s: (0..p * v).map(|g| 0.00001 * f64::from(g % 3)).collect(),
+                            overlap_grad_reduce: variant % 2 == 0,
+                            optimizer_s: (0..p).map(|s| 0.001 + 0.0001 * f64::from(s)).collect(),
+                            param_gather_s: vec![0.0002; p as usize],
+                            iteration_overhead_s: 0.003,
+                            ep_overlap_sm_fraction: (variant >= 2).then_some(0.2),
+                        };
+                        let new = simulate(&pl, &cost, &chunks);
+                        let reference = simulate_with_event_queue(&pl, &cost, &chunks);
+                        assert_eq!(new, reference, "pp {p} vpp {v} m {m} variant {variant}");
+                        for overlap in [false, true] {
+                            assert_eq!(
+                                inflight_layer_microbatches(&pl, overlap),
+                                inflight_by_walking(&pl, overlap),
+                                "inflight: pp {p} vpp {v} m {m} variant {variant} overlap {overlap}"
+                            );
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 300, "{checked}");
     }
 }

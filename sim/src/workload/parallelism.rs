@@ -361,7 +361,31 @@ pub fn resolve(
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
         rank_order: spec.rank_order,
-        layers_per_chunk: balance_layers(model.layers, chunks as u32, logits_layer_equiv),
+        layers_per_chunk: balance_layers_memo(model.layers, chunks as u32, logits_layer_equiv),
+    })
+}
+
+/// [`balance_layers`] remembered per thread: a search resolves tens of thousands of plans over a
+/// handful of `(layers, chunks, logits cost)` triples, and the split is a pure function of them.
+fn balance_layers_memo(layers: u32, chunks: u32, logits_cost: f64) -> Vec<u32> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static SPLITS: RefCell<HashMap<(u32, u32, u64), Vec<u32>>> = RefCell::new(HashMap::new());
+    }
+    let key = (layers, chunks, logits_cost.to_bits());
+    SPLITS.with(|m| {
+        let mut m = m.borrow_mut();
+        if let Some(v) = m.get(&key) {
+            return v.clone();
+        }
+        let v = balance_layers(layers, chunks, logits_cost);
+        // A bound on what a long-lived process (the GUI) keeps: a few hundred triples per model.
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(key, v.clone());
+        v
     })
 }
 

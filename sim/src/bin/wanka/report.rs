@@ -831,6 +831,20 @@ pub fn compare_text(c: &Comparison, elapsed_s: f64) -> String {
             r.search_ms,
             top.join(", ")
         );
+        // The fidelity ladder: what the event simulation ran and how far the screen was on the plans shown.
+        if let Some(best) = r.top_plans.first() {
+            let worst = r.top_plans.iter().map(|p| p.screen_gap()).fold(0.0_f64, |a, g| if g.abs() > a.abs() { g } else { a });
+            let _ = writeln!(
+                o,
+                "  {:<40} {} simulated exactly (the screen's best {} per pool); best plan screen rank {}, screen {:+.1}% of the event simulation (shown plans within {:+.1}%)",
+                "",
+                r.search_simulated,
+                wanka_sim::planning::search::EXACT_TOP_K,
+                best.screen_rank,
+                100.0 * best.screen_gap(),
+                100.0 * worst
+            );
+        }
     }
     let _ = writeln!(o, "  {} plans evaluated in {:.1} s in total", c.search_candidates_total, elapsed_s);
     o
