@@ -130,6 +130,27 @@ fn real_outputs_match_their_schemas() {
     }
     let catalog = schema("catalog");
     assert_valid("catalog", &catalog, &wanka(["catalog", "--json"]).success().json(), "catalog");
+    // Both forms of calibrate: the case-file fits, and one family's fit from measurements.
+    let calibrate = schema("calibrate");
+    let fits = wanka(["calibrate", "scenarios/validation/public_cases.csv", "--json"]).success().json();
+    assert_valid("calibrate", &calibrate, &fits, "calibrate (case files)");
+    assert!(fits["fits"].as_array().is_some_and(|f| !f.is_empty()), "one fit per family and constant");
+    let ex = "scenarios/validation/calibration_example";
+    let measured = wanka([
+        "calibrate",
+        &format!("{ex}/mlu590_steps.csv"),
+        &format!("{ex}/mlu590_gemm.csv"),
+        &format!("{ex}/mlu590_allreduce_roce200.txt"),
+        "--chip",
+        "mlu590",
+        "--fabric",
+        "roce-200g",
+        "--json",
+    ])
+    .success()
+    .json();
+    assert_valid("calibrate", &calibrate, &measured, "calibrate (measurements)");
+    assert_eq!(measured["schema"], "wanka.calibrate");
 }
 
 #[test]
@@ -259,7 +280,7 @@ fn keys_of(v: &Value, out: &mut BTreeSet<String>) {
 /// from the schemas and from real outputs.
 fn output_names() -> BTreeMap<&'static str, BTreeSet<String>> {
     let mut by: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
-    for kind in ["step", "run", "compare", "validate", "catalog"] {
+    for kind in ["step", "run", "compare", "validate", "catalog", "calibrate"] {
         schema_names(&schema(kind), by.entry(kind).or_default());
     }
     let dir = temp_dir("vocabulary");

@@ -331,6 +331,8 @@ pub struct FittedConstant {
     pub catalog_value: Option<f64>,
     /// Jackknife standard error (same unit as `value`); `None` with fewer than 3 rows.
     pub std_error: Option<f64>,
+    /// Measurement rows that identify the constant (`rows` is the rows themselves).
+    #[serde(rename = "rows_fitted")]
     pub rows: usize,
     /// Written into the overlay (`false`: reported only).
     pub written: bool,

@@ -124,7 +124,7 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Print the JSON schema of a `--json` output (step, run, compare, validate, catalog).
+    /// Print the JSON schema of a `--json` output (step, run, compare, validate, catalog, calibrate).
     Schema {
         /// Which output.
         #[arg(value_enum)]
@@ -228,6 +228,7 @@ enum SchemaKind {
     Compare,
     Validate,
     Catalog,
+    Calibrate,
 }
 
 /// The schemas, compiled in (`sim/schemas/`); `tests/e2e/schema.rs` validates real outputs against them.
@@ -238,6 +239,7 @@ fn schema_text(kind: SchemaKind) -> &'static str {
         SchemaKind::Compare => include_str!("../../../schemas/compare.schema.json"),
         SchemaKind::Validate => include_str!("../../../schemas/validate.schema.json"),
         SchemaKind::Catalog => include_str!("../../../schemas/catalog.schema.json"),
+        SchemaKind::Calibrate => include_str!("../../../schemas/calibrate.schema.json"),
     }
 }
 
@@ -580,7 +582,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
             if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&fits)?));
+                emit_json("calibrate", serde_json::json!({ "fits": fits }))?;
             } else {
                 emit(&report::calibration_text(&fits));
             }
@@ -693,7 +695,7 @@ fn calibrate_measurements(
         write_atomic(f, fit.overlay.to_ron().as_bytes())?;
     }
     if json {
-        emit(&format!("{}\n", serde_json::to_string_pretty(&fit)?));
+        emit_json("calibrate", serde_json::to_value(&fit)?)?;
     } else {
         emit(&report::measured_fit_text(&fit, out.as_deref()));
     }
