@@ -486,7 +486,7 @@ fn whole_runs_are_reported_pinned_and_searched() {
         println!(
             "{:<42} published {:>12.4e} pinned {:>+8.1}% searched {:>+8.1}% speed-up {:>+7.1}% {}",
             c["id"].as_str().unwrap(),
-            c["published"].as_f64().unwrap(),
+            c[if c["measure"] == "days" { "published_days" } else { "published_gpu_hours" }].as_f64().unwrap(),
             100.0 * c["error"].as_f64().unwrap_or(f64::NAN),
             100.0 * c["searched_error"].as_f64().unwrap_or(f64::NAN),
             100.0 * c["search_speedup"].as_f64().unwrap_or(f64::NAN),

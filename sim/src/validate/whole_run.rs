@@ -95,7 +95,13 @@ pub struct WholeRunResult {
     pub confidence: String,
     /// `days` or `gpu_hours`: which published figure the prediction is compared with.
     pub measure: String,
+    /// The figure compared (in days or GPU-hours as `measure` says; the JSON carries it under its
+    /// unit's name, `published_days` or `published_gpu_hours`).
+    #[serde(skip)]
     pub published: f64,
+    /// The run's published wall-clock days and GPU-hours (each when published).
+    pub published_days: Option<f64>,
+    pub published_gpu_hours: Option<f64>,
     pub tolerance: f64,
     pub pinned: Option<RunPrediction>,
     /// Signed error of the pinned prediction (fraction; negative = optimistic).
@@ -367,6 +373,8 @@ pub fn simulate_whole_run(case: &WholeRunCase, catalog: &Catalog, file: &str) ->
         confidence: case.confidence.clone(),
         measure: measure.into(),
         published,
+        published_days: case.published_days,
+        published_gpu_hours: case.published_gpu_hours,
         tolerance: case.tolerance,
         pinned: None,
         error: None,
