@@ -329,7 +329,7 @@ impl WankaApp {
             if self.scenario_files.is_empty() {
                 ui.label(RichText::new("no scenario or plan files found").weak());
             }
-            egui::ScrollArea::vertical().id_salt("scenario list").max_height(240.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().id_salt("scenario list").max_height(300.0).show(ui, |ui| {
                 for p in &self.scenario_files {
                     let name = files::display_name(self.scenarios_dir.as_deref(), p);
                     let selected = self.path.as_deref() == Some(p.as_path());
