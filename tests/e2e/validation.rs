@@ -185,7 +185,7 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
     args.push("--json".into());
     let run = wanka(args.iter().map(|a| a.as_os_str())).success();
     let fits = run.json();
-    for f in fits.as_array().expect("fits") {
+    for f in fits["fits"].as_array().expect("fits") {
         let (fitted, catalog) = (f["value"].as_f64().unwrap(), f["catalog_value"].as_f64());
         println!("{} {}: fitted {fitted:.4}, catalog {catalog:?}, LOO MAPE {:.3}", f["family"], f["parameter"], f["leave_one_out"]["mape"]);
         let catalog = catalog.unwrap_or_else(|| panic!("{} {} is fitted but the catalog has no value", f["family"], f["parameter"]));
