@@ -660,6 +660,8 @@ impl PlanFile {
             phases.iter().zip(&found).map(|(ph, o)| o.options.first().map_or(f64::INFINITY, |b| ph.tokens / b.tokens_per_s)).collect();
         let main = (0..phases.len()).fold(0, |m, i| if work_s[i] > work_s[m] { i } else { m });
         let unfeasible_phase = found.iter().position(|o| o.options.is_empty());
+        // Each phase's best option (the candidate's main one included), for the per-phase figures.
+        let phase_best: Vec<Option<MixedOption>> = found.iter().map(|o| o.options.first().cloned()).collect();
         let seq = phases[main].seq_len;
         let SearchOutcome { searches, options, .. } = found.remove(main);
         let mixed_verdict = (clusters.len() > 1).then(|| verdict(&options));
@@ -745,8 +747,7 @@ impl PlanFile {
         result.mfu = if phases.len() == 1 {
             best.mfu
         } else {
-            let best_mfu = |i: usize| if i == main { best.mfu } else { found[if i > main { i - 1 } else { i }].options[0].mfu };
-            (0..phases.len()).map(|i| best_mfu(i) * work_s[i]).sum::<f64>() / total_work_s
+            phase_best.iter().zip(&work_s).map(|(b, w)| b.as_ref().map_or(0.0, |b| b.mfu) * w).sum::<f64>() / total_work_s
         };
         // The training run: failures over every device doing work, checkpoints of the whole model.
         let first = &clusters[0];
@@ -787,17 +788,18 @@ impl PlanFile {
             |d: f64| economics::economics(&c.money, &c.power, &pools, spare_domains, d, self.goal.tokens).ok().map(|e| e.total_usd / 1e6);
         result.bands = Some(crate::run::model_error::Bands::new(&days, &err, Some(&price)));
         if phases.len() > 1 {
-            let best_of = |i: usize| if i == main { best } else { &found[if i > main { i - 1 } else { i }].options[0] };
+            // Every phase is feasible here (an infeasible one returned above).
             result.phases = phases
                 .iter()
+                .zip(&phase_best)
                 .enumerate()
-                .map(|(i, ph)| {
-                    let b = best_of(i);
+                .filter_map(|(i, (ph, b))| {
+                    let b = b.as_ref()?;
                     // Failures strike in proportion to wall time: the run's days, cost and energy are
                     // shared out by each phase's useful time.
                     let share = work_s[i] / total_work_s;
                     let phase_devices = ph.gpus.map_or(devices, u64::from);
-                    PhaseResult {
+                    Some(PhaseResult {
                         name: ph.name.clone(),
                         devices: phase_devices,
                         tokens: ph.tokens,
@@ -812,7 +814,7 @@ impl PlanFile {
                         gpu_hours_p50: mc.wall_days.p50 * share * 24.0 * phase_devices as f64,
                         cost_musd: result.economics.total_usd * share / 1e6,
                         energy_mwh: result.economics.energy_mwh * share,
-                    }
+                    })
                 })
                 .collect();
             if let Some(r) = &self.goal.batch_ramp {
