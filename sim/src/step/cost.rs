@@ -26,7 +26,7 @@ use crate::hardware::topology::{Cluster, GroupPath};
 use crate::workload::model::{ModelSpec, TpSplit};
 use crate::workload::parallelism::{Plan, Recompute};
 
-pub use crate::step::stack::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
+pub use crate::step::stack::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
 /// Time of one pass of one chunk for one micro-batch, split for the breakdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -229,6 +229,7 @@ impl<'a> Ctx<'a> {
             add(g);
         }
         let (mut moe_comm, mut params_expert, mut moe_elem_s, mut moe_kernels) = ((0.0, 0.0), 0.0, 0.0, 0.0);
+        let mut moe_floor = (0.0, 0.0);
         let mats = if m.gated_ffn { 3.0 } else { 2.0 };
         let ffn_params;
         match (&m.moe, moe_layer) {
@@ -242,6 +243,7 @@ impl<'a> Ctx<'a> {
                 ffn_params = c.params_dense;
                 moe_elem_s = c.elementwise_s;
                 moe_kernels = c.kernels;
+                moe_floor = (c.dispatch_floor_fwd_s, c.dispatch_floor_bwd_s);
             }
             _ => {
                 let f = f64::from(m.ffn_hidden);
@@ -309,8 +311,9 @@ impl<'a> Ctx<'a> {
         let cp_exposed_fwd = (cp_comm - attn_fwd_s).max(0.0);
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
 
-        let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd);
-        let bwd_compute = 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd);
+        let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd) + moe_floor.0;
+        let bwd_compute =
+            2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd) + moe_floor.1;
         // MoE dispatch/combine, once per pass: blocking here; the schedule overlaps them with another
         // micro-batch's compute when the stack says so (see `schedule`).
         let (tp_exposed_fwd, tp_exposed_bwd) = if self.fw.tp_comm_overlap && pl.tp > 1 {

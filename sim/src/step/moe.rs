@@ -24,16 +24,21 @@
 //!   tokens in expert order itself (two passes). The router's FP32 scores, softmax/sigmoid, top-k and
 //!   auxiliary loss cost [`ROUTER_PASSES`] reads or writes of `t_in × experts × 4` bytes.
 //! - Shared experts run as a dense FFN on the attention layout (TP-split).
+//! - **Grouped-GEMM dispatch floor** ([`FrameworkSpec::expert_gemm_dispatch_us`]): stacks that run one
+//!   GEMM per local expert (TransformerEngine's multi-stream `GroupedLinear`) cannot go below a fixed
+//!   time per expert per call, so many small local experts are launch-bound: each call takes
+//!   `max(GEMM time, experts_local × floor)`. Two calls per forward, four per backward. Whole-layer CUDA
+//!   graphs ([`CudaGraphs::Full`]) remove it; scoped graphs of attention and router do not.
 //!
 //! Not modelled: capacity-factor token dropping (Megatron's dropless default and the published
 //! benchmarks' force-balanced routing never drop), the auxiliary-loss value itself, the DtoH
-//! synchronisation of token counts (its cost is inside the chip's per-kernel gap), expert-choice
-//! routing.
+//! synchronisation of token counts (its cost is inside the chip's per-kernel gap), other host-side
+//! launch costs outside the experts' grouped GEMMs, expert-choice routing.
 
 use crate::hardware::collective::Collective;
 use crate::hardware::topology::Tier;
 use crate::step::cost::Ctx;
-use crate::step::stack::{MoeDispatcher, Precision};
+use crate::step::stack::{CudaGraphs, MoeDispatcher, Precision};
 use crate::workload::model::MoeSpec;
 
 /// Reads/writes of the router's `tokens × experts` FP32 scores per forward: logits out, score function
@@ -66,6 +71,10 @@ pub(crate) struct MoeFfnCost {
     pub params_dense: f64,
     /// Kernel launches of the forward (router, permutes, dispatch, one GEMM pair per local expert).
     pub kernels: f64,
+    /// Time the experts' grouped GEMMs spend beyond their FLOPs at the stack's per-expert dispatch
+    /// floor (`expert_gemm_dispatch_us`), forward and backward.
+    pub dispatch_floor_fwd_s: f64,
+    pub dispatch_floor_bwd_s: f64,
 }
 
 impl Ctx<'_> {
@@ -138,7 +147,23 @@ impl Ctx<'_> {
         c.params_expert = experts_local * mats * h * fe / etp;
         c.params_dense = (f64::from(moe.shared_experts) * mats * h * fe + h * e) / t;
         c.kernels = 24.0 + 2.0 * experts_local;
+        // Grouped-GEMM dispatch floor: what the GEMMs' own time does not cover is exposed. The
+        // backward's data- and weight-gradient calls each run about the forward call's GEMM time.
+        let exposed = |gemm_s: f64| self.grouped_gemm_call_s(gemm_s, experts_local) - gemm_s;
+        c.dispatch_floor_fwd_s = exposed(up.0) + exposed(down.0);
+        c.dispatch_floor_bwd_s = 2.0 * c.dispatch_floor_fwd_s;
         c
+    }
+
+    /// Time of one grouped-GEMM call over `experts` local experts whose GEMMs take `gemm_s` on the
+    /// device: at least `experts ×` the stack's per-expert dispatch floor, unless whole-layer CUDA
+    /// graphs replay the call.
+    pub(crate) fn grouped_gemm_call_s(&self, gemm_s: f64, experts: f64) -> f64 {
+        let floor_s = match self.fw.cuda_graphs {
+            CudaGraphs::Full => 0.0,
+            CudaGraphs::Eager | CudaGraphs::Partial => self.fw.expert_gemm_dispatch_us * 1e-6 * experts,
+        };
+        gemm_s.max(floor_s)
     }
 
     /// Dispatch plus combine of one MoE layer, forward and backward, for `t_in` tokens sent by this
@@ -301,5 +326,39 @@ mod tests {
         println!("wanka FP8 grouped GEMM on H800: {big:.0} TFLOPS at 8192 rows, {small:.0} at 256 (DeepGEMM 1346 / 932)");
         assert!(big <= 1346.0 && small <= 932.0);
         assert!((small / big - 932.0 / 1346.0).abs() <= 0.15, "ratio {:.2} vs DeepGEMM 0.69", small / big);
+    }
+
+    /// TransformerEngine's multi-stream grouped GEMM (one cuBLASLt GEMM per expert) has a floor per
+    /// expert: 8 experts × 128 rows, N = K = 2048, takes 0.267 ms per call on SM100 although the FLOPs
+    /// need a few microseconds (TransformerEngine PR #3134, "multi-stream, pure" row; a single-launch
+    /// kernel: 0.069 ms). wanka's call time under the TE stacks is within 10% of it; a single-kernel
+    /// grouped GEMM (DeepGEMM, the deepseek-v3 stack) and whole-layer CUDA graphs have no floor, and
+    /// scoped graphs (attention, router) keep it. The floor binds only while the GEMMs are short: at
+    /// 8,192 rows per expert the call runs at its FLOPs.
+    #[test]
+    fn grouped_gemm_has_a_per_expert_floor_under_te() {
+        use crate::step::stack::{CudaGraphs, Precision};
+        let m = preset("deepseek-v3-like").unwrap();
+        let cluster = test_cluster("b200", 8, "ib-ndr", 400.0, "generic-fat-tree");
+        let plan = ep_plan(8);
+        let call_ms = |fw: &FrameworkSpec, rows: f64| {
+            let ctx = Ctx::new(&m, &plan, &cluster, 4096, fw);
+            let (gemm_s, _) = ctx.gemm(rows, 2048.0, 2048.0, 8.0);
+            (ctx.grouped_gemm_call_s(gemm_s, 8.0) * 1e3, gemm_s * 1e3)
+        };
+        for stack in ["megatron-core", "nemo"] {
+            let fw = FrameworkSpec { precision: Precision::Fp8, ..FrameworkSpec::for_stack(stack).unwrap() };
+            let (t, gemm) = call_ms(&fw, 128.0);
+            println!("{stack}: 8 experts x 128 rows: {t:.3} ms per call (GEMMs alone {gemm:.4} ms; TE PR #3134: 0.267)");
+            assert!((t / 0.267 - 1.0).abs() <= 0.10, "{stack}: {t:.3} ms vs 0.267");
+            let partial = FrameworkSpec { cuda_graphs: CudaGraphs::Partial, ..fw.clone() };
+            assert_eq!(call_ms(&partial, 128.0).0, t, "scoped graphs leave the experts eager");
+            let full = FrameworkSpec { cuda_graphs: CudaGraphs::Full, ..fw.clone() };
+            assert!(call_ms(&full, 128.0).0 < 0.05, "whole-layer graphs replay the call");
+            let (big, big_gemm) = call_ms(&fw, 8192.0);
+            assert_eq!(big, big_gemm, "long GEMMs hide the floor");
+        }
+        let deepgemm = FrameworkSpec { precision: Precision::Fp8, ..FrameworkSpec::for_stack("deepseek-v3").unwrap() };
+        assert!(call_ms(&deepgemm, 128.0).0 < 0.05, "one kernel for all experts: no per-expert floor");
     }
 }

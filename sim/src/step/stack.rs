@@ -58,6 +58,22 @@ pub enum MoeDispatcher {
     NodeDedup,
 }
 
+/// Which parts of a training step run as replayed CUDA graphs instead of eager launches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum CudaGraphs {
+    /// Every kernel is launched eagerly from the host.
+    #[default]
+    Eager,
+    /// Scoped graphs of the static-shape parts (TransformerEngine graphs with Megatron-core
+    /// `--cuda-graph-scope attn moe_router moe_preprocess`): the experts' grouped GEMMs, whose row
+    /// counts change every step under dropless routing, stay eager.
+    Partial,
+    /// Whole layers or the whole iteration, experts included: Megatron-core `--cuda-graph-impl
+    /// full_iteration` (static expert buffers sized by a capacity factor), or NeMo's per-layer
+    /// `enable_cuda_graph` with token-drop padding to capacity (static shapes).
+    Full,
+}
+
 /// Dtype in which gradients are accumulated and reduced over data parallelism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum GradDtype {
@@ -197,6 +213,15 @@ framework_fields! {
     /// benchmarks that force balanced routing). The busiest device's experts and received bytes set
     /// the layer's pace.
     moe_routing_imbalance: f64,
+    /// Host/dispatch floor of a grouped expert GEMM, per local expert and per call, microseconds: the
+    /// grouped GEMM of `n` local experts takes at least `n ×` this, whatever its FLOPs (TE's
+    /// `GroupedLinear` runs one cuBLASLt GEMM per expert over several streams, with per-expert
+    /// `torch.split`/`torch.empty`/quantizer calls on the host). A forward has two calls per MoE layer
+    /// (FC1, FC2), a backward four (data and weight gradients of each). 0 where one kernel serves all
+    /// experts (DeepGEMM, `torch._grouped_mm`, Ascend `npu_gmm`). Removed by [`CudaGraphs::Full`].
+    expert_gemm_dispatch_us: f64,
+    /// CUDA graphs in force.
+    cuda_graphs: CudaGraphs,
 }
 
 /// Id of the profile used when a scenario names none.
@@ -246,7 +271,8 @@ impl FrameworkSpec {
                 msg: format!("must be in [0, 0.9), got {}", crate::limits::num(f)),
             });
         }
-        in_range(file, &format!("{prefix}.moe_routing_imbalance"), self.moe_routing_imbalance, 1.0, 8.0, "x the mean")
+        in_range(file, &format!("{prefix}.moe_routing_imbalance"), self.moe_routing_imbalance, 1.0, 8.0, "x the mean")?;
+        in_range(file, &format!("{prefix}.expert_gemm_dispatch_us"), self.expert_gemm_dispatch_us, 0.0, 10_000.0, "microseconds")
     }
     /// One line naming the stack and what was changed from it.
     pub fn describe(&self) -> String {

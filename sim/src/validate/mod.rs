@@ -22,7 +22,7 @@ use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
 use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::scenario::{Scenario, TrainingSpec};
-use crate::step::cost::{FrameworkSpec, GradDtype, MoeDispatcher, Precision};
+use crate::step::cost::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 use crate::step::schedule::Breakdown;
 use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
 use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
@@ -211,6 +211,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "etp",
     "moe_dispatcher",
     "moe_overlap",
+    "cuda_graphs",
     "routing",
     "offload_layers",
     "ep",
@@ -368,6 +369,12 @@ fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     }
     if let Some(v) = r.choice("moe_overlap", &BOOLS, None)? {
         fw.overlap_moe_comm = v;
+    }
+    // CUDA graphs as the run's recipe set them: `partial` = TE-scoped graphs (attention, router,
+    // preprocess), `full` = whole layers or iteration (experts included).
+    let graphs = [("none", CudaGraphs::Eager), ("partial", CudaGraphs::Partial), ("full", CudaGraphs::Full)];
+    if let Some(g) = r.choice("cuda_graphs", &graphs, None)? {
+        fw.cuda_graphs = g;
     }
     if let Some(n) = r.opt::<u32>("offload_layers", "a whole number of layers (Megatron-core cpu_offloading_num_layers)")? {
         if n > crate::limits::MAX_LAYERS {
