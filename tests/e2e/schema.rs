@@ -109,6 +109,12 @@ fn real_outputs_match_their_schemas() {
     ] {
         assert_valid("step", &step, &wanka(["step", f, "--json"]).success().json(), f);
     }
+    // A stack comparison: rows that ran and, with the default Megatron-core stack against DeepSeek's,
+    // every differing setting priced.
+    let versus =
+        wanka(["step", "scenarios/examples/deepseek-v3-2048-h800.ron", "--json", "--versus-stack", "megatron-core"]).success().json();
+    assert_valid("step", &step, &versus, "step --versus-stack");
+    assert!(versus["versus_stack"]["effects"].as_array().is_some_and(|e| e.len() >= 3), "{}", versus["versus_stack"]);
     let run = schema("run");
     for f in ["scenarios/examples/llama3-405b-16k.ron", "scenarios/examples/gb200-nvl72-128.ron", &min] {
         assert_valid("run", &run, &wanka(["-q", "run", f, "--seeds", "3", "--json"]).success().json(), f);

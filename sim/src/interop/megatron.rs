@@ -312,8 +312,14 @@ const IRRELEVANT: &[(&str, &str)] = &[
     ("moe-aux-loss-coeff", "router loss weight: does not change the step time"),
     ("moe-router-load-balancing-type", "router balancing loss: the scenario's `framework.moe_routing_imbalance` models imbalance"),
     ("seed", "random seed of training: not the simulator's seed"),
-    ("enable-cuda-graph", "CUDA graphs: set `framework.cuda_graphs` by hand (`Full` only when the experts are captured, e.g. with token-drop padding)"),
-    ("cuda-graph-", "CUDA graphs: set `framework.cuda_graphs` by hand (`Partial` for scopes attn/moe_router/moe_preprocess, `Full` for full_iteration)"),
+    (
+        "enable-cuda-graph",
+        "CUDA graphs: set `framework.cuda_graphs` by hand (`Full` only when the experts are captured, e.g. with token-drop padding)",
+    ),
+    (
+        "cuda-graph-",
+        "CUDA graphs: set `framework.cuda_graphs` by hand (`Partial` for scopes attn/moe_router/moe_preprocess, `Full` for full_iteration)",
+    ),
 ];
 
 struct Args {

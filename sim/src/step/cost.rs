@@ -312,8 +312,7 @@ impl<'a> Ctx<'a> {
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
 
         let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd) + moe_floor.0;
-        let bwd_compute =
-            2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd) + moe_floor.1;
+        let bwd_compute = 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd) + moe_floor.1;
         // MoE dispatch/combine, once per pass: blocking here; the schedule overlaps them with another
         // micro-batch's compute when the stack says so (see `schedule`).
         let (tp_exposed_fwd, tp_exposed_bwd) = if self.fw.tp_comm_overlap && pl.tp > 1 {

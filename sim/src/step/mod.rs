@@ -6,6 +6,7 @@
 //! Depends on `hardware` and `workload` (and the engine); never on `run`, `planning`, `sweep` or
 //! `validate`.
 
+pub mod ablation;
 pub mod accuracy;
 pub mod cost;
 pub mod memory;

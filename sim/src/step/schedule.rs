@@ -385,8 +385,11 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     // F&B chunk); warm-up forwards and cool-down backwards stay blocking.
     let fused_t = |gf: usize, gb: usize| -> Ticks {
         let (f, b) = (&chunk_costs[gf].forward, &chunk_costs[gb].backward);
-        let slow = 1.0 / (1.0 - cost.ep_overlap_sm_fraction.unwrap_or(0.0));
-        let overlapped = ((f.compute_s + b.compute_s) * slow).max(f.ep_comm_s + b.ep_comm_s);
+        // Without EP-communication overlap (DualPipe still pairs its F&B chunks) the all-to-alls block.
+        let overlapped = match cost.ep_overlap_sm_fraction {
+            Some(share) => ((f.compute_s + b.compute_s) / (1.0 - share)).max(f.ep_comm_s + b.ep_comm_s),
+            None => f.compute_s + b.compute_s + f.ep_comm_s + b.ep_comm_s,
+        };
         ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s + f.offload_exposed_s + b.offload_exposed_s)
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
@@ -857,8 +860,10 @@ mod tests {
         // F&B chunk); warm-up forwards and cool-down backwards stay blocking.
         let fused_t = |gf: usize, gb: usize| -> Ticks {
             let (f, b) = (&chunk_costs[gf].forward, &chunk_costs[gb].backward);
-            let slow = 1.0 / (1.0 - cost.ep_overlap_sm_fraction.unwrap_or(0.0));
-            let overlapped = ((f.compute_s + b.compute_s) * slow).max(f.ep_comm_s + b.ep_comm_s);
+            let overlapped = match cost.ep_overlap_sm_fraction {
+                Some(share) => ((f.compute_s + b.compute_s) / (1.0 - share)).max(f.ep_comm_s + b.ep_comm_s),
+                None => f.compute_s + b.compute_s + f.ep_comm_s + b.ep_comm_s,
+            };
             ticks(overlapped + f.mp_comm_s + b.mp_comm_s + f.zero_exposed_s + b.zero_exposed_s + f.offload_exposed_s + b.offload_exposed_s)
                 + sends(gf, Pass::Forward)
                 + sends(gb, Pass::Backward)

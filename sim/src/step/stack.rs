@@ -134,6 +134,21 @@ macro_rules! framework_fields {
         }
 
         impl FrameworkSpec {
+            /// Every setting in which `other` differs from `self`: (field, this value, other value),
+            /// in declaration order.
+            pub fn differences(&self, other: &FrameworkSpec) -> Vec<(&'static str, String, String)> {
+                let mut out = Vec::new();
+                $( if self.$name != other.$name {
+                    out.push((stringify!($name), format!("{:?}", self.$name), format!("{:?}", other.$name)));
+                } )*
+                out
+            }
+            /// These settings with the one named `field` taken from `other`; `None` for an unknown name.
+            pub fn with_setting_of(&self, other: &FrameworkSpec, field: &str) -> Option<FrameworkSpec> {
+                let mut out = self.clone();
+                $( if field == stringify!($name) { out.$name = other.$name.clone(); return Some(out); } )*
+                None
+            }
             /// Fields that differ from the named stack's own settings (for reports: "megatron-core,
             /// changed: precision").
             pub fn overrides(&self) -> Vec<&'static str> {

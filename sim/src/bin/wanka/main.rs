@@ -73,6 +73,11 @@ enum Command {
         /// Print one JSON object instead of the report.
         #[arg(long)]
         json: bool,
+        /// Also price every setting in which this stack differs from the scenario's: the step with
+        /// only that setting taken from it, and with all of them ("which missing optimisation costs
+        /// what"). Stack ids: `wanka catalog`.
+        #[arg(long, value_name = "STACK")]
+        versus_stack: Option<String>,
     },
     /// Simulate the whole training run with failures, checkpoints and restarts (Monte Carlo).
     Run {
@@ -420,13 +425,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Step { scenario, json } => {
+        Command::Step { scenario, json, versus_stack } => {
             let (s, name) = load_scenario(Some(&scenario))?;
             let r = s.simulate_step(&catalog, &name)?;
+            let versus = versus_stack.map(|id| s.compare_stack(&catalog, &name, &id)).transpose()?;
             if json {
-                emit_json("step", with_defaults(report::step_json(&s, &r), &s))?;
+                let mut v = report::step_json(&s, &r);
+                if let Some(c) = &versus {
+                    v["versus_stack"] = serde_json::to_value(c)?;
+                }
+                emit_json("step", with_defaults(v, &s))?;
             } else {
                 emit(&report::step_text(&s, &r, &catalog));
+                if let Some(c) = &versus {
+                    emit(&report::stack_comparison_text(&s, c));
+                }
                 emit(&defaults_text(&s));
             }
             Ok(ExitCode::SUCCESS)

@@ -14,6 +14,47 @@ pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
     json!({ "scenario": s.name, "result": r })
 }
 
+/// The step against another stack's settings, one re-simulated row per differing setting.
+pub fn stack_comparison_text(s: &Scenario, c: &wanka_sim::step::ablation::StackComparison) -> String {
+    let mut out = String::new();
+    let change = |t: f64| format!("{:+.3} s ({:+.1}%)", t - c.step_s, 100.0 * (t / c.step_s - 1.0));
+    let _ = writeln!(out, "\nversus stack {} (this scenario: {}, {:.3} s per step)", c.other_stack, s.framework.stack, c.step_s);
+    match (c.all_settings_step_s, &c.all_settings_failure) {
+        (Some(t), _) => {
+            let _ = writeln!(out, "  with all of its settings  {t:.3} s  {}", change(t));
+        }
+        (None, Some(e)) => {
+            let _ = writeln!(out, "  with all of its settings  cannot run: {e}");
+        }
+        (None, None) => {}
+    }
+    if c.effects.is_empty() {
+        let _ = writeln!(out, "  no setting differs");
+        return out;
+    }
+    let _ = writeln!(out, "  each setting alone (the others as in this scenario; effects overlap, so they need not add up):");
+    let _ = writeln!(out, "  {:<26} {:<16} {:<16} {:>10}  change", "setting", "this", c.other_stack, "step");
+    for e in &c.effects {
+        match (e.step_s, &e.failure) {
+            (Some(t), _) => {
+                let _ = writeln!(out, "  {:<26} {:<16} {:<16} {:>8.3} s  {}", e.field, e.this_value, e.other_value, t, change(t));
+            }
+            (None, err) => {
+                let _ = writeln!(
+                    out,
+                    "  {:<26} {:<16} {:<16} {:>10}  {}",
+                    e.field,
+                    e.this_value,
+                    e.other_value,
+                    "-",
+                    err.as_deref().unwrap_or("cannot run")
+                );
+            }
+        }
+    }
+    out
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
