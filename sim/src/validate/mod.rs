@@ -134,6 +134,48 @@ pub struct StepReport {
     pub failed: usize,
     pub by_family: Vec<ErrorStats>,
     pub by_stack: Vec<ErrorStats>,
+    /// Whether layouts of one model on one chip rank as published (see [`Ordering`]).
+    pub ordering: Ordering,
+}
+
+/// Ranking fidelity: for every pair of cases that train the same model on the same chip and whose
+/// published throughputs per device differ by more than [`ORDERING_MIN_GAP`], whether the predictions
+/// rank the pair the same way. A planner choosing between layouts needs the order more than the level.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Ordering {
+    pub pairs: usize,
+    /// Pairs the predictions rank as published.
+    pub agree: usize,
+    /// The pairs ranked the other way: (faster as published, slower as published).
+    pub disagree: Vec<(String, String)>,
+}
+
+/// Published throughputs closer than this (relative) do not make a pair: their order is within the
+/// figures' own noise.
+pub const ORDERING_MIN_GAP: f64 = 0.10;
+
+impl Ordering {
+    /// `keyed`: per case, (same-model-and-chip key, published and predicted tokens per second per
+    /// device); cases without a prediction are left out.
+    pub fn of(keyed: &[(String, String, f64, Option<f64>)]) -> Ordering {
+        let mut o = Ordering::default();
+        for (i, a) in keyed.iter().enumerate() {
+            for b in &keyed[i + 1..] {
+                let (Some(pa), Some(pb)) = (a.3, b.3) else { continue };
+                if a.0 != b.0 || (a.2 / b.2 - 1.0).abs() <= ORDERING_MIN_GAP && (b.2 / a.2 - 1.0).abs() <= ORDERING_MIN_GAP {
+                    continue;
+                }
+                o.pairs += 1;
+                let (fast, slow, pf, ps) = if a.2 > b.2 { (a, b, pa, pb) } else { (b, a, pb, pa) };
+                if pf > ps {
+                    o.agree += 1;
+                } else {
+                    o.disagree.push((fast.1.clone(), slow.1.clone()));
+                }
+            }
+        }
+        o
+    }
 }
 
 impl StepReport {
@@ -156,6 +198,7 @@ impl StepReport {
             failed: all.failed,
             by_family,
             by_stack,
+            ordering: Ordering::default(),
             cases,
         }
     }
@@ -575,8 +618,26 @@ pub fn simulate_case(c: &StepCase, catalog: &Catalog, file: &str) -> CaseResult 
 pub fn validate_steps(path: &Path, catalog: &Catalog) -> Result<StepReport, WankaError> {
     let file = path.display().to_string();
     let (cases, settings_file) = read_step_cases_with_settings(path)?;
-    let out = cases.iter().map(|c| simulate_case(c, catalog, &file)).collect();
-    Ok(StepReport::new(file, settings_file, out))
+    let out: Vec<CaseResult> = cases.iter().map(|c| simulate_case(c, catalog, &file)).collect();
+    let keyed: Vec<(String, String, f64, Option<f64>)> = cases
+        .iter()
+        .zip(&out)
+        .map(|(c, r)| {
+            // The shape, not the name (custom models are named after their case).
+            let model = c.scenario.model.resolve().map(|m| format!("{:?}", ModelSpec { name: String::new(), ..m })).unwrap_or_default();
+            let tokens = f64::from(c.scenario.parallelism.global_batch) * f64::from(c.scenario.training.seq_len);
+            let per_device = |step_s: f64| tokens / step_s / f64::from(c.scenario.cluster.gpus);
+            (
+                format!("{} on {}", model, c.scenario.cluster.chip),
+                c.id.clone(),
+                per_device(c.measured_step_s),
+                r.predicted_step_s.map(per_device),
+            )
+        })
+        .collect();
+    let mut report = StepReport::new(file, settings_file, out);
+    report.ordering = Ordering::of(&keyed);
+    Ok(report)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,3 +668,25 @@ pub const RELIABILITY_SEEDS: u64 = 64;
 /// Model state per GPU assumed for fleet rows without a checkpoint time: Llama 3 §3.3.1 "1 MB to 4 GB
 /// of model state per GPU" (the upper end), written at the default storage bandwidth.
 pub const FLEET_STATE_GB_PER_GPU: f64 = 4.0;
+
+#[cfg(test)]
+mod ordering_tests {
+    use super::Ordering;
+
+    /// Pairs form only within one model-and-chip key and past the noise gap; a pair counts as agreeing
+    /// when the prediction puts the published faster case first, and the others are named.
+    #[test]
+    fn ordering_counts_pairs_ranked_as_published() {
+        let k = |key: &str, id: &str, published: f64, predicted: Option<f64>| (key.to_string(), id.to_string(), published, predicted);
+        let cases = vec![
+            k("m on h100", "a", 100.0, Some(90.0)),
+            k("m on h100", "b", 130.0, Some(120.0)), // a–b: agree
+            k("m on h100", "c", 105.0, Some(200.0)), // a–c within 10%: no pair; b–c: disagree
+            k("m on h100", "d", 200.0, None),        // no prediction: left out
+            k("m on b200", "e", 300.0, Some(10.0)),  // another chip: no pair
+        ];
+        let o = Ordering::of(&cases);
+        assert_eq!((o.pairs, o.agree), (2, 1), "{o:?}");
+        assert_eq!(o.disagree, vec![("b".to_string(), "c".to_string())]);
+    }
+}

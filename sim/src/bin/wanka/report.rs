@@ -315,6 +315,19 @@ pub fn validation_text(r: &StepReport) -> String {
             stats_line(&mut o, s);
         }
     }
+    let ord = &r.ordering;
+    if ord.pairs > 0 {
+        let _ = writeln!(
+            o,
+            "\n  ranking: {} of {} pairs of layouts of one model on one chip ranked as published (throughput per device; pairs within {:.0}% left out)",
+            ord.agree,
+            ord.pairs,
+            100.0 * wanka_sim::validate::ORDERING_MIN_GAP
+        );
+        for (fast, slow) in &ord.disagree {
+            let _ = writeln!(o, "    published {fast} faster than {slow}; predicted the other way");
+        }
+    }
     let failed = if r.failed > 0 { format!(", {} could not be simulated", r.failed) } else { String::new() };
     let _ = writeln!(
         o,
