@@ -633,7 +633,13 @@ pub fn fit_measurements(
         let fabric = catalog.fabric(fid)?;
         let mut factors = Vec::new();
         for (name, m) in files {
-            if let Measurements::Collective { rows, bus_factor, .. } = m {
+            if let Measurements::Collective { rows, bus_factor, unverified_rows, .. } = m {
+                if *unverified_rows > 0 {
+                    warnings.push(format!(
+                        "{name}: {unverified_rows} of {} rows were not checked by the tool (check_result NULL: run with -c 1 to verify them)",
+                        rows.len()
+                    ));
+                }
                 let f = bus_factor.or_else(|| crate::validate::measurements::bus_factor(rows)).ok_or_else(|| WankaError::Invalid {
                     file: name.clone(),
                     field: "algbw".into(),
@@ -906,7 +912,12 @@ mod tests {
             ("gemm.csv".to_string(), Measurements::Gemm(synth_gemm("mlu590", truth, 0.0))),
             (
                 "ar.txt".to_string(),
-                Measurements::Collective { rows: synth_bus("roce-200g", 0.72, 30e-6, 16.0), ranks: Some(16), bus_factor: None },
+                Measurements::Collective {
+                    rows: synth_bus("roce-200g", 0.72, 30e-6, 16.0),
+                    ranks: Some(16),
+                    bus_factor: None,
+                    unverified_rows: 0,
+                },
             ),
         ];
         let f = fit_measurements(&files, Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
@@ -956,6 +967,11 @@ mod tests {
             assert!((c.value - eff).abs() <= 0.02 * eff, "{bin}: {} vs {eff}", c.value);
             assert!((a.value - 38.0).abs() <= 0.02 * 38.0, "{bin}: {} us", a.value);
             assert!(c.written && f.overlay.fabrics["roce-200g"].collective_efficiency == Some(c.value));
+            assert!(!f.warnings.iter().any(|w| w.contains("not checked")), "{:?}", f.warnings);
+            // Unchecked results (`-c 0`) are fitted and said.
+            let m = parse_hccl(&text.replace("success", "NULL"), "hccl.txt", CollectiveHint::default()).unwrap();
+            let u = fit_measurements(&[("hccl.txt".into(), m)], Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
+            assert!(u.warnings.iter().any(|w| w.starts_with("hccl.txt: 18 of 18 rows were not checked")), "{:?}", u.warnings);
             // Read with the wrong collective, the efficiency is off by the ratio of bus factors: the
             // conversion is not a no-op.
             if kind == CollectiveKind::AllGather {
@@ -1070,7 +1086,7 @@ mod tests {
         // Collective rows without a fabric are refused, naming the flag.
         let bus = vec![(
             "a.txt".to_string(),
-            Measurements::Collective { rows: synth_bus("roce-200g", 0.7, 3e-5, 8.0), ranks: None, bus_factor: None },
+            Measurements::Collective { rows: synth_bus("roce-200g", 0.7, 3e-5, 8.0), ranks: None, bus_factor: None, unverified_rows: 0 },
         )];
         let e = fit_measurements(&bus, Catalog::builtin(), &request(None)).unwrap_err().to_string();
         assert!(e.contains("--fabric"), "{e}");

@@ -149,11 +149,14 @@ pub enum Measurements {
     Attention(Vec<AttentionRow>),
     /// Rows and the number of ranks named in the header (`#  Rank  N …` lines, or HCCL's `mpirun -n N`),
     /// if any; `bus_factor` when the file's layout fixes it (HCCL: from the collective and the ranks),
-    /// else read from the rows' busbw / algbw ([`bus_factor`]).
+    /// else read from the rows' busbw / algbw ([`bus_factor`]); `unverified_rows`: rows whose result
+    /// the tool did not check (HCCL's `check_result` `NULL`, with `-c 0` or where the check would
+    /// overflow), said as a warning by the fit.
     Collective {
         rows: Vec<BusRow>,
         ranks: Option<usize>,
         bus_factor: Option<f64>,
+        unverified_rows: usize,
     },
 }
 
@@ -494,7 +497,7 @@ pub fn parse_collective(text: &str, file: &str) -> Result<Measurements, WankaErr
     if rows.is_empty() {
         return Err(parse_err(file, header_line, 1, "no rows under the column header".into()));
     }
-    Ok(Measurements::Collective { rows, ranks: (ranks > 0).then_some(ranks), bus_factor: None })
+    Ok(Measurements::Collective { rows, ranks: (ranks > 0).then_some(ranks), bus_factor: None, unverified_rows: 0 })
 }
 
 /// Whether `line` is HCCL Test's column header.
@@ -611,7 +614,6 @@ pub fn parse_hccl(text: &str, file: &str, hint: CollectiveHint) -> Result<Measur
     if raw_rows.is_empty() {
         return Err(parse_err(file, header_line, 1, "no rows under the HCCL Test header".into()));
     }
-    let _ = unchecked;
     // Ranks and collective: the file's command line, the flags, both agreeing.
     let (cmd_line, (cmd_ranks, cmd_kind)) = cmd.unwrap_or((0, (None, None)));
     let ranks = match (cmd_ranks, hint.ranks) {
@@ -673,7 +675,7 @@ pub fn parse_hccl(text: &str, file: &str, hint: CollectiveHint) -> Result<Measur
             algbw_gb_per_s: algbw,
         })
         .collect();
-    Ok(Measurements::Collective { rows, ranks: Some(ranks), bus_factor: Some(factor) })
+    Ok(Measurements::Collective { rows, ranks: Some(ranks), bus_factor: Some(factor), unverified_rows: unchecked })
 }
 
 /// The bus factor (busbw / algbw) of a collective file, from its rows with at least 1 GB/s of
@@ -725,7 +727,7 @@ mod tests {
 
     fn hccl(text: &str, hint: CollectiveHint) -> Result<Parsed, String> {
         match parse_hccl(text, "h.txt", hint).map_err(|e| e.to_string())? {
-            Measurements::Collective { rows, ranks, bus_factor } => Ok((rows, ranks, bus_factor)),
+            Measurements::Collective { rows, ranks, bus_factor, .. } => Ok((rows, ranks, bus_factor)),
             other => Err(format!("not a collective file: {other:?}")),
         }
     }
@@ -759,6 +761,12 @@ mod tests {
         assert!(e.contains("--collective") && e.contains("alltoall"), "{e}");
         let (rows, _, factor) = hccl(t, CollectiveHint { ranks: Some(8), collective: Some(CollectiveKind::AllGather) }).unwrap();
         assert_eq!((rows.len(), factor), (1, Some(7.0 / 8.0)));
+        // An unchecked result (`-c 0`) is read and counted.
+        let hint = CollectiveHint { ranks: Some(8), collective: Some(CollectiveKind::AllGather) };
+        let Measurements::Collective { unverified_rows, .. } = parse_hccl(&t.replace("success", "NULL"), "h.txt", hint).unwrap() else {
+            panic!()
+        };
+        assert_eq!(unverified_rows, 1);
         // A flag that contradicts the file's command line is an error naming that line.
         let e = hccl(HCCL, CollectiveHint { ranks: Some(8), collective: None }).unwrap_err();
         assert!(e.starts_with("h.txt:3:") && e.contains("-n 16"), "{e}");

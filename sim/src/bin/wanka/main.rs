@@ -133,8 +133,10 @@ enum Command {
     /// Fit calibration constants. Without --chip/--family: each chip family's GEMM ceilings (BF16/FP16,
     /// then FP8) from step cases, with in-sample and leave-one-out errors. With --chip ID (or --family
     /// ID): one family's constants from your own measurements — any mix of step rows (validation layout),
-    /// GEMM rows (CSV `m,n,k,dtype,tflops|time_us`) and nccl-tests/HCCL test output — written as an
-    /// overlay with --out (load it with --calibration FILE).
+    /// GEMM rows (CSV `m,n,k,dtype,tflops|time_us`), attention-kernel rows (CSV
+    /// `batch,seq_len,heads,head_dim,causal,dtype,tflops|time_us`, flash-attention's FLOP convention),
+    /// nccl-tests output and HCCL Test tables — written as an overlay with --out (load it with
+    /// --calibration FILE, or name it in a plan's `calibration:` field).
     Calibrate {
         /// Measurement files: step cases (CSV, validation layout), GEMM rows (CSV), attention-kernel rows
         /// (CSV), nccl-tests or HCCL Test output (text).
