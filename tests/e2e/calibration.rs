@@ -232,3 +232,36 @@ fn attention_rows_fit_the_attention_fraction_and_move_the_step() {
     println!("llama3-8b on 64 MLU590: step {before:.4} s, with the fitted attention_fraction {f:.3}: {after:.4} s");
     assert!((after - before).abs() > 1e-3 * before, "{before} vs {after}");
 }
+
+/// `--chip-only`: the overlay moves the measured chip alone (a profile `cambricon@mlu590`), not the
+/// family's other chip (MLU370).
+#[test]
+fn a_chip_only_overlay_leaves_the_familys_other_chips() {
+    let dir = temp_dir("calibration-chip-only");
+    let out = dir.join("only.ron");
+    let mut args: Vec<String> = vec!["calibrate".into(), MEASUREMENTS[0].into()];
+    args.extend(["--chip", "mlu590", "--chip-only", "--date", "2026-12-01", "--json", "--out"].map(String::from));
+    args.push(out.display().to_string());
+    let run = wanka(&args).success();
+    assert!(run.stderr.contains("cambricon@mlu590"), "{run}");
+    assert_eq!(run.json()["overlay"]["chip_only"], true);
+    assert!(std::fs::read_to_string(&out).unwrap().contains("chip_only: true"));
+    let cat = |extra: &[&str]| {
+        let mut a: Vec<&str> = extra.to_vec();
+        a.extend(["catalog", "--json"]);
+        wanka(a).success().json()
+    };
+    let (before, after) = (cat(&[]), cat(&["--calibration", out.to_str().unwrap()]));
+    let chip_profile = |v: &serde_json::Value, chip: &str| {
+        v["chips"].as_array().unwrap().iter().find(|c| c["id"] == chip).unwrap()["calibration"].as_str().unwrap().to_string()
+    };
+    assert_eq!(chip_profile(&after, "mlu590"), "cambricon@mlu590");
+    assert_eq!(chip_profile(&after, "mlu370-x8"), "cambricon");
+    let profile = |v: &serde_json::Value, id: &str| v["calibrations"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned();
+    assert_eq!(profile(&before, "cambricon"), profile(&after, "cambricon"), "the family's own profile is untouched");
+    let own = profile(&after, "cambricon@mlu590").unwrap();
+    assert_ne!(own["gemm_half_dim"], profile(&before, "cambricon").unwrap()["gemm_half_dim"]);
+    // Without --chip (a family named instead) the flag is refused.
+    let run = wanka(["calibrate", MEASUREMENTS[0], "--family", "cambricon", "--chip-only"]);
+    assert_eq!(run.code, Some(2), "{run}");
+}

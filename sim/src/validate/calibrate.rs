@@ -397,6 +397,9 @@ pub struct MeasureRequest<'a> {
     pub date: &'a str,
     /// Writer named in the provenance (`wanka 0.1.0 calibrate`).
     pub tool: &'a str,
+    /// Write a chip-only overlay (the measured chip gets its own profile, see
+    /// [`crate::hardware::overlay`]) instead of one that moves the whole family.
+    pub chip_only: bool,
 }
 
 /// Fit a family's constants to measurement files (see the module docs) and build the overlay.
@@ -811,6 +814,7 @@ pub fn fit_measurements(
             rows_used: used,
             rows_skipped: skipped,
         },
+        chip_only: q.chip_only,
         calibrations,
         fabrics,
     };
@@ -897,7 +901,7 @@ mod tests {
     }
 
     fn request<'a>(fabric: Option<&'a str>) -> MeasureRequest<'a> {
-        MeasureRequest { family: "cambricon", chip: "mlu590", fabric, date: "2026-12-01", tool: "test" }
+        MeasureRequest { family: "cambricon", chip: "mlu590", fabric, date: "2026-12-01", tool: "test", chip_only: false }
     }
 
     fn constant(f: &MeasuredFit, name: &str) -> FittedConstant {
@@ -1115,7 +1119,14 @@ mod tests {
             let (train, test): (Vec<StepCase>, Vec<StepCase>) =
                 cases.iter().cloned().enumerate().partition_map_by(|(i, _)| i % 2 == parity);
             let files = vec![("half.csv".to_string(), Measurements::Steps(train.clone()))];
-            let q = MeasureRequest { family: "huawei-ascend", chip: "ascend-910b", fabric: None, date: "2026-12-01", tool: "test" };
+            let q = MeasureRequest {
+                family: "huawei-ascend",
+                chip: "ascend-910b",
+                fabric: None,
+                date: "2026-12-01",
+                tool: "test",
+                chip_only: false,
+            };
             let f = fit_measurements(&files, &uncal, &q).unwrap();
             let mut cal = uncal.clone();
             cal.apply_overlay(&f.overlay, "half.ron").unwrap();

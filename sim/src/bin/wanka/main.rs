@@ -166,6 +166,11 @@ enum Command {
         /// Write the fitted constants as a calibration overlay (RON) to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The overlay is the measured chip's alone: loading it gives the chip a profile of its own
+        /// (`<family>@<chip>`) and leaves the family's other chips as they are (default: the whole family
+        /// moves).
+        #[arg(long, requires = "chip")]
+        chip_only: bool,
         /// Date written into the overlay's provenance (YYYY-MM-DD; default: today, UTC).
         #[arg(long)]
         date: Option<String>,
@@ -573,6 +578,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ranks,
             collective,
             out,
+            chip_only,
             date,
             write_accuracy,
             write_loo_errors,
@@ -580,7 +586,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             if chip.is_some() || family.is_some() {
                 let hint = wanka_sim::validate::measurements::CollectiveHint { ranks, collective };
-                return calibrate_measurements(&catalog, &cases, chip, family, fabric, hint, out, date, json);
+                return calibrate_measurements(&catalog, &cases, chip, family, fabric, hint, (out, chip_only), date, json);
             }
             if out.is_some() || fabric.is_some() || ranks.is_some() || collective.is_some() {
                 anyhow::bail!(
@@ -678,7 +684,7 @@ fn calibrate_measurements(
     family: Option<String>,
     fabric: Option<String>,
     hint: wanka_sim::validate::measurements::CollectiveHint,
-    out: Option<PathBuf>,
+    (out, chip_only): (Option<PathBuf>, bool),
     date: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
@@ -715,9 +721,13 @@ fn calibrate_measurements(
     };
     let others: Vec<&String> =
         catalog.chips.values().filter(|ch| ch.calibration == family_id && ch.id != chip_id).map(|ch| &ch.id).collect();
-    if !others.is_empty() {
+    if chip_only {
         errln!(
-            "note: family {family_id} is shared: an overlay of it also moves {}",
+            "note: --chip-only: the overlay gives {chip_id} a profile of its own ({family_id}@{chip_id}); the family's other chips keep theirs"
+        );
+    } else if !others.is_empty() {
+        errln!(
+            "note: family {family_id} is shared: an overlay of it also moves {} (--chip-only keeps it to {chip_id})",
             others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
@@ -736,7 +746,7 @@ fn calibrate_measurements(
         None => today_utc(),
     };
     let tool = format!("wanka {} calibrate", env!("CARGO_PKG_VERSION"));
-    let q = MeasureRequest { family: &family_id, chip: &chip_id, fabric: fabric.as_deref(), date: &date, tool: &tool };
+    let q = MeasureRequest { family: &family_id, chip: &chip_id, fabric: fabric.as_deref(), date: &date, tool: &tool, chip_only };
     let fit = fit_measurements(&data, catalog, &q)?;
     if let Some(f) = &out {
         write_atomic(f, fit.overlay.to_ron().as_bytes())?;
