@@ -83,9 +83,43 @@ fn sweep_writes_typed_csv_and_jsonl_with_every_point() {
         "hot_spare_nodes",
         "cost_musd",
         "usd_per_mtok",
+        "days_p10_failures",
+        "days_p50_failures",
+        "days_p90_failures",
+        "days_p10_with_model_error",
+        "days_p50_with_model_error",
+        "days_p90_with_model_error",
+        "model_error_cases",
+        "model_error_mape",
+        "model_error_source",
+        "cost_musd_p10_failures",
+        "cost_musd_p90_failures",
+        "cost_musd_p10_with_model_error",
+        "cost_musd_p90_with_model_error",
     ] {
         assert!(header.contains(&col), "no column {col} in {header:?}");
     }
+    // The bands, per row: the failure band is the seeds' percentiles, the band with model error is
+    // wider, costs follow days.
+    let mut bands = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let cols: Vec<String> = bands.headers().unwrap().iter().map(String::from).collect();
+    let at = |n: &str| cols.iter().position(|c| c == n).unwrap();
+    let mut checked = 0;
+    for r in bands.records().map(Result::unwrap).filter(|r| &r[1] == "ok") {
+        let x = |n: &str| r[at(n)].parse::<f64>().unwrap();
+        assert_eq!(x("days_p50_failures"), x("days_p50"));
+        assert_eq!((x("days_p10_failures"), x("days_p90_failures")), (x("days_p10"), x("days_p90")));
+        assert!(
+            x("days_p10_with_model_error") < x("days_p10_failures") && x("days_p90_with_model_error") > x("days_p90_failures"),
+            "{r:?}"
+        );
+        assert!(x("model_error_cases") >= 3.0 && x("model_error_mape") > 0.0 && !r[at("model_error_source")].is_empty());
+        assert!(x("cost_musd_p10_with_model_error") < x("cost_musd_p10_failures"), "{r:?}");
+        assert!(x("cost_musd_p10_failures") <= x("cost_musd") && x("cost_musd") <= x("cost_musd_p90_failures"), "{r:?}");
+        assert!(x("cost_musd_p90_with_model_error") > x("cost_musd_p90_failures"), "{r:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 12);
     let manifest: serde_json::Value = serde_json::from_str(&read(&out.join("manifest.json"))).unwrap();
     let types: Vec<(String, String)> = manifest["columns"]
         .as_array()

@@ -8,6 +8,11 @@
 //! band, see [`crate::run::model_error`]), and re-checks the whole catalog: a figure outside its band is
 //! an error naming the overlay file and field, an unknown family or fabric names the closest ids.
 //!
+//! With `chip_only: true` the overlay is the measured chip's alone (`provenance.chip`): the chip gets
+//! a profile of its own, `<family>@<chip>` (the family's figures with the overlay's in place), and the
+//! family's other chips keep theirs — a documented choice for families that group different chips
+//! (`cambricon`: MLU590 and MLU370); without it (the default) the whole family moves.
+//!
 //! Format (every field but `provenance` and one of the maps may be left out):
 //!
 //! ```ron
@@ -85,6 +90,13 @@ pub struct FabricPatch {
 #[serde(deny_unknown_fields)]
 pub struct Overlay {
     pub provenance: Provenance,
+    /// `true`: the figures are the measured chip's (`provenance.chip`) alone — applying the overlay
+    /// gives that chip a profile of its own, `<family>@<chip>` (a copy of the family's with the
+    /// overlay's figures), and leaves the family's other chips on the family's profile. `false`
+    /// (default): the whole family moves. Forecast bands of a chip-only profile without its own
+    /// leave-one-out errors use its family's published runs.
+    #[serde(default)]
+    pub chip_only: bool,
     #[serde(default)]
     pub calibrations: BTreeMap<String, CalibrationPatch>,
     #[serde(default)]
@@ -116,8 +128,16 @@ impl Catalog {
     pub fn apply_overlay(&mut self, overlay: &Overlay, file: &str) -> Result<(), WankaError> {
         let p = &overlay.provenance;
         let origin = format!("calibration overlay {file} ({}, {} rows of {})", p.date, p.rows_used, p.files.join(", "));
-        for (id, patch) in &overlay.calibrations {
+        for (family, patch) in &overlay.calibrations {
             let known: Vec<String> = self.calibrations.keys().cloned().collect();
+            if !self.calibrations.contains_key(family) {
+                return Err(WankaError::Invalid {
+                    file: file.into(),
+                    field: format!("calibrations[{family}]"),
+                    msg: crate::hardware::catalog::unknown_msg("calibration family", family, known.iter()),
+                });
+            }
+            let id = if overlay.chip_only { &self.chip_profile(family, &p.chip, file)? } else { family };
             let Some(cal) = self.calibrations.get_mut(id) else {
                 return Err(WankaError::Invalid {
                     file: file.into(),
@@ -181,6 +201,42 @@ impl Catalog {
         // Every figure back in its band, named in the overlay file.
         self.check(file, file)
     }
+
+    /// Give `chip` (of `family`) a profile of its own, `<family>@<chip>`, a copy of the family's; its id.
+    fn chip_profile(&mut self, family: &str, chip: &str, file: &str) -> Result<String, WankaError> {
+        let bad = |field: &str, msg: String| WankaError::Invalid { file: file.into(), field: field.into(), msg };
+        if chip.is_empty() {
+            return Err(bad("provenance.chip", "a chip_only overlay must name its chip".into()));
+        }
+        let known: Vec<String> = self.chips.keys().cloned().collect();
+        let Some(ch) = self.chips.get_mut(chip) else {
+            return Err(bad("provenance.chip", crate::hardware::catalog::unknown_msg("chip", chip, known.iter())));
+        };
+        let id = format!("{family}@{chip}");
+        if ch.calibration != family && ch.calibration != id {
+            return Err(bad(
+                "provenance.chip",
+                format!(
+                    "chip {chip} uses calibration profile {}, not {family}: a chip_only overlay patches the chip's own family",
+                    ch.calibration
+                ),
+            ));
+        }
+        ch.calibration = id.clone();
+        if !self.calibrations.contains_key(&id) {
+            let mut c = self.calibrations[family].clone();
+            c.id = id.clone();
+            c.fitted_on = vec![chip.to_string()];
+            self.calibrations.insert(id.clone(), c);
+        }
+        Ok(id)
+    }
+}
+
+/// The family whose published runs a profile's forecasts are judged by: `<family>@<chip>` (a chip-only
+/// overlay's profile) is judged by its family's.
+pub fn published_family(profile_id: &str) -> &str {
+    profile_id.split('@').next().unwrap_or(profile_id)
 }
 
 #[cfg(test)]
@@ -211,6 +267,21 @@ mod tests {
         bad.calibrations.get_mut("cambricon").unwrap().gemm_max_fraction = Some(1.7);
         let e = Catalog::builtin().clone().apply_overlay(&bad, "bad.ron").unwrap_err().to_string();
         assert!(e.contains("bad.ron") && e.contains("gemm_max_fraction"), "{e}");
+        // chip_only: the measured chip gets its own profile, the family's other chip keeps the family's.
+        let mut only = o.clone();
+        only.chip_only = true;
+        only.provenance.chip = "mlu590".into();
+        let mut c2 = Catalog::builtin().clone();
+        c2.apply_overlay(&Overlay::parse(&only.to_ron(), "only.ron").unwrap(), "only.ron").unwrap();
+        assert_eq!(c2.chips["mlu590"].calibration, "cambricon@mlu590");
+        assert_eq!(c2.calibration(&c2.chips["mlu590"]).gemm_max_fraction, 0.61);
+        assert_eq!(c2.chips["mlu370-x8"].calibration, "cambricon");
+        assert_eq!(c2.calibrations["cambricon"], before);
+        assert_eq!(published_family(&c2.chips["mlu590"].calibration), "cambricon");
+        let mut wrong = only.clone();
+        wrong.provenance.chip = "h100-sxm".into();
+        let e = Catalog::builtin().clone().apply_overlay(&wrong, "w.ron").unwrap_err().to_string();
+        assert!(e.contains("w.ron") && e.contains("provenance.chip") && e.contains("nvidia-hopper"), "{e}");
         let mut unknown = Overlay::default();
         unknown.calibrations.insert("cambricom".into(), CalibrationPatch::default());
         let e = Catalog::builtin().clone().apply_overlay(&unknown, "u.ron").unwrap_err().to_string();

@@ -218,6 +218,12 @@ pub struct PlanFile {
     pub settings: Settings,
     #[serde(default)]
     pub framework: FrameworkSpec,
+    /// A calibration overlay (written by `wanka calibrate … --out FILE`) this plan's candidates are
+    /// priced with: a path relative to the plan file's directory, equivalent to `--calibration FILE`.
+    /// When both are given the command-line flag wins (and a note says the field was not used): one
+    /// overlay at a time, the flag being the way to try another without editing the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
 }
 
 /// Result for one candidate.
@@ -347,6 +353,35 @@ impl PlanFile {
         let p: PlanFile = parse_ron(text, file)?;
         p.check(file)?;
         Ok(p)
+    }
+
+    /// The overlay file the `calibration` field names, resolved against the directory of the plan
+    /// file `plan_path` (the working directory for a plan without a path, e.g. the built-in one).
+    pub fn calibration_path(&self, plan_path: Option<&Path>) -> Option<std::path::PathBuf> {
+        let rel = Path::new(self.calibration.as_deref()?);
+        let dir = plan_path.and_then(Path::parent).unwrap_or(Path::new(""));
+        Some(if rel.is_absolute() { rel.to_path_buf() } else { dir.join(rel) })
+    }
+
+    /// `catalog` with the `calibration` field's overlay applied (a copy), or `None` when the plan has
+    /// none. Errors name the plan file and its `calibration` field (a missing or unreadable overlay), or
+    /// the overlay file and its field (a malformed one, a figure out of band).
+    pub fn calibrated_catalog(&self, catalog: &Catalog, plan_path: Option<&Path>, file: &str) -> Result<Option<Catalog>, WankaError> {
+        let Some(path) = self.calibration_path(plan_path) else { return Ok(None) };
+        if !path.is_file() {
+            return Err(WankaError::Invalid {
+                file: file.into(),
+                field: "calibration".into(),
+                msg: format!(
+                    "{}: no such overlay file (the path is relative to the plan file's directory; write one with `wanka calibrate … --chip ID --out FILE`)",
+                    path.display()
+                ),
+            });
+        }
+        let overlay = crate::hardware::overlay::Overlay::load(&path)?;
+        let mut cat = catalog.clone();
+        cat.apply_overlay(&overlay, &path.display().to_string())?;
+        Ok(Some(cat))
     }
 
     pub fn check(&self, file: &str) -> Result<(), WankaError> {

@@ -72,7 +72,8 @@ pub fn errors_for(calibration: &Calibration, stack: &str, moe: bool) -> ModelErr
             .map(|r| r.loo_error)
             .collect()
     };
-    let fam = calibration.id.as_str();
+    // A chip-only overlay's profile (`family@chip`) carries its family's published errors.
+    let fam = crate::hardware::overlay::published_family(&calibration.id);
     if moe {
         let own = pick(Some(fam), "moe:*");
         if own.len() >= MIN_GROUP_CASES {

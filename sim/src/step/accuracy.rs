@@ -179,7 +179,9 @@ pub fn note(calibration: &Calibration, stack: &str, moe: bool) -> AccuracyNote {
         }
     }
     let rows = builtin_rows();
-    let find = |s: &str| rows.iter().find(|r| r.family == calibration.id && r.stack == s);
+    // A chip-only overlay's profile (`family@chip`) is judged by its family's published runs.
+    let fam = crate::hardware::overlay::published_family(&calibration.id);
+    let find = |s: &str| rows.iter().find(|r| r.family == fam && r.stack == s);
     let pick = find(stack).filter(|r| r.n >= MIN_GROUP_CASES).map(|r| (r, true)).or_else(|| find("*").map(|r| (r, false)));
     match pick {
         Some((r, own_stack)) => {
@@ -206,15 +208,15 @@ fn moe_note(calibration: &Calibration, stack: &str) -> AccuracyNote {
     let rows = builtin_rows();
     let find = |family: &str, s: &str| rows.iter().find(|r| r.family == family && r.stack == s);
     let own = format!("moe:{stack}");
-    let (r, scope) =
-        match (find(&calibration.id, &own).filter(|r| r.n >= MIN_GROUP_CASES), find(&calibration.id, "moe:*"), find("*", "moe:*")) {
-            (Some(r), _, _) => (r, format!("published MoE runs of {} on {stack}", calibration.id)),
-            (None, Some(r), _) => (r, format!("published MoE runs of {} (all stacks)", calibration.id)),
-            (None, None, Some(r)) => (r, format!("published MoE runs of other families (none of {})", calibration.id)),
-            (None, None, None) => {
-                return AccuracyNote::estimate(calibration, stack, "no published MoE runs in the case files: estimate".into());
-            }
-        };
+    let fam = crate::hardware::overlay::published_family(&calibration.id);
+    let (r, scope) = match (find(fam, &own).filter(|r| r.n >= MIN_GROUP_CASES), find(fam, "moe:*"), find("*", "moe:*")) {
+        (Some(r), _, _) => (r, format!("published MoE runs of {} on {stack}", calibration.id)),
+        (None, Some(r), _) => (r, format!("published MoE runs of {} (all stacks)", calibration.id)),
+        (None, None, Some(r)) => (r, format!("published MoE runs of other families (none of {})", calibration.id)),
+        (None, None, None) => {
+            return AccuracyNote::estimate(calibration, stack, "no published MoE runs in the case files: estimate".into());
+        }
+    };
     AccuracyNote::quoted(
         calibration,
         stack,

@@ -392,6 +392,20 @@ pub(super) fn plan_candidate(
 ) -> Result<(Scenario, EconomicsSpec, String), WankaError> {
     let file = path.display().to_string();
     let mut p = PlanFile::load(path)?;
+    // A sweep's points all run on one catalog, the sweep's: a base plan's own overlay would price its
+    // search differently from its points. `--calibration FILE` (already applied to `catalog`) wins.
+    if let Some(c) = p.calibration_path(Some(path))
+        && !catalog.calibrations.values().any(|cal| cal.overlay.is_some())
+    {
+        return Err(invalid(
+            &file,
+            "calibration",
+            format!(
+                "a sweep runs every point on one catalog: give this overlay to the sweep as `wanka --calibration {} sweep …` (the plan's field is used by `compare`)",
+                c.display()
+            ),
+        ));
+    }
     if let Some(name) = candidate {
         let names: Vec<String> = p.candidates.iter().map(|c| c.name.clone()).collect();
         p.candidates.retain(|c| c.name == name);

@@ -154,6 +154,16 @@ const OUTPUTS: &[(&str, ColumnType, &str)] = &[
     ("checkpoint_stall_s", ColumnType::Float, "training stall per checkpoint, seconds"),
     ("restart_s", ColumnType::Float, "restart after a failure without a spare swap, seconds"),
     ("hot_spare_nodes", ColumnType::Int, "hot-spare nodes"),
+    // The bands of `run` and `compare --json` (`crate::run::model_error`), same names.
+    ("days_p10_failures", ColumnType::Float, "wall clock from failures alone, 10th percentile over seeds, days"),
+    ("days_p50_failures", ColumnType::Float, "wall clock from failures alone, median over seeds, days"),
+    ("days_p90_failures", ColumnType::Float, "wall clock from failures alone, 90th percentile over seeds, days"),
+    ("days_p10_with_model_error", ColumnType::Float, "wall clock with the model's own step-time error too, 10th percentile, days"),
+    ("days_p50_with_model_error", ColumnType::Float, "wall clock with the model's own step-time error too, median, days"),
+    ("days_p90_with_model_error", ColumnType::Float, "wall clock with the model's own step-time error too, 90th percentile, days"),
+    ("model_error_cases", ColumnType::Int, "leave-one-out step-time errors behind the band with model error"),
+    ("model_error_mape", ColumnType::Float, "their mean absolute value, fraction"),
+    ("model_error_source", ColumnType::Str, "where those errors come from (a calibration overlay, the family's published runs, …)"),
 ];
 
 /// Cost columns, present when the sweep has money and power (a plan base, or `economics`).
@@ -163,6 +173,10 @@ const COST_OUTPUTS: &[(&str, ColumnType, &str)] = &[
     ("usd_per_mtok", ColumnType::Float, "cost per million tokens trained, USD"),
     ("energy_mwh", ColumnType::Float, "energy of the run at the median wall clock, MWh"),
     ("peak_mw", ColumnType::Float, "facility power with devices at TDP, MW"),
+    ("cost_musd_p10_failures", ColumnType::Float, "total cost at days_p10_failures, million USD"),
+    ("cost_musd_p90_failures", ColumnType::Float, "total cost at days_p90_failures, million USD"),
+    ("cost_musd_p10_with_model_error", ColumnType::Float, "total cost at days_p10_with_model_error, million USD"),
+    ("cost_musd_p90_with_model_error", ColumnType::Float, "total cost at days_p90_with_model_error, million USD"),
 ];
 
 /// The leading columns of every sweep table.
@@ -314,6 +328,18 @@ impl Sweep {
             f(c.restart_s),
             c.hot_spare_nodes.to_string(),
         ];
+        let b = &r.bands;
+        v.extend([
+            f(b.days_p10_failures),
+            f(b.days_p50_failures),
+            f(b.days_p90_failures),
+            f(b.days_p10_with_model_error),
+            f(b.days_p50_with_model_error),
+            f(b.days_p90_with_model_error),
+            b.model_error_cases.to_string(),
+            f(b.model_error_mape),
+            b.model_error_source.replace(['\n', '\r'], " "),
+        ]);
         if let Some(e) = &p.economics {
             let cluster = Cluster::resolve(&s.cluster, catalog, &self.file)?;
             // Capital cost charges whole scale-up domains (a partly used NVL72 rack is bought whole).
@@ -330,6 +356,15 @@ impl Sweep {
                 f(econ.energy_mwh),
                 f(econ.peak_mw),
             ]);
+            // The cost bands: the run priced at each band's days, as `compare` prices them.
+            let price = |d: f64| {
+                economics::economics(&e.money, &e.power, &pools, spare_domains, d, s.training.tokens)
+                    .map(|x| f(x.total_usd / 1e6))
+                    .map_err(|msg| invalid(&self.file, "economics", msg))
+            };
+            for d in [b.days_p10_failures, b.days_p90_failures, b.days_p10_with_model_error, b.days_p90_with_model_error] {
+                v.push(price(d)?);
+            }
         }
         Ok(v)
     }

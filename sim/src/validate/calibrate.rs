@@ -26,10 +26,19 @@
 //!   two-variable box-constrained least squares solved exactly (the unconstrained optimum if inside the
 //!   box, else the best optimum on the box's edges); `h` is searched on a log grid refined by golden
 //!   section. FP8 rows fit `fp8_gemm_max_fraction` with `h` and `c` held.
-//! - **collective rows** (one fabric, `--fabric ID`) → `collective_efficiency`: `t = α + bytes_bus / B`
-//!   (bus bytes = size × busbw/algbw) with `α ≥ 0`, `B > 0`, the same solver; efficiency `= B /` the
+//! - **collective rows** (one fabric, `--fabric ID`; nccl-tests or HCCL Test files) →
+//!   `collective_efficiency`: `t = α + bytes_bus / B` (bus bytes = size × the collective's bus factor:
+//!   busbw/algbw read from an nccl-tests file's rows, or for HCCL Test, which prints algorithm bandwidth
+//!   only, `2(n−1)/n` etc. from the collective and rank count) with `α ≥ 0`, `B > 0`, the same solver; efficiency `= B /` the
 //!   fabric's line rate. `α` (the small-message time) is reported, not written: wanka's latency is per
 //!   hop and the test's rank layout does not say how many hops a row crossed.
+//! - **attention rows** (flash-attention benchmark figures) → `attention_fraction` `f` (bounded to
+//!   [0.05, 1]), from `t = F / (peak · f) + c` with `F` the pass's executed FLOPs in flash-attention's
+//!   convention (what the step model prices: a fused forward is `0.5 · 4·b·h·s²·d / (peak · f)`, the
+//!   backward 2.5× it) and the launch gap `c` held (the GEMM rows' fit, else the catalog's): a
+//!   one-variable bounded least squares, by the same solver. Warned: a single row (no leave-one-out),
+//!   rows where the gap is over half the time, a fit at its bound (not written), and a family whose
+//!   `native_attention_fraction` (not fitted) is what stacks with `native_attention` use.
 //! - **step rows** of the family's chips → `gemm_max_fraction` by [`fit`] (MAPE on step time, with the
 //!   micro-benchmark constants above already in place); it replaces the GEMM rows' ceiling (the step rows
 //!   are what a forecast predicts) and its leave-one-out errors go into the overlay as the family's
@@ -232,7 +241,7 @@ pub fn fit_all(cases: &[StepCase], catalog: &Catalog) -> Vec<Fit> {
 // ---- fits from a planner's own measurements ----
 
 use crate::hardware::overlay::{CalibrationPatch, FabricPatch, Overlay, Provenance};
-use crate::validate::measurements::{BusRow, GemmDtype, GemmRow, Measurements};
+use crate::validate::measurements::{AttentionRow, BusRow, GemmDtype, GemmRow, Measurements};
 
 /// Bounds of the fitted micro-benchmark constants.
 const G_BOUNDS: (f64, f64) = (0.05, 1.0);
@@ -388,6 +397,9 @@ pub struct MeasureRequest<'a> {
     pub date: &'a str,
     /// Writer named in the provenance (`wanka 0.1.0 calibrate`).
     pub tool: &'a str,
+    /// Write a chip-only overlay (the measured chip gets its own profile, see
+    /// [`crate::hardware::overlay`]) instead of one that moves the whole family.
+    pub chip_only: bool,
 }
 
 /// Fit a family's constants to measurement files (see the module docs) and build the overlay.
@@ -533,6 +545,84 @@ pub fn fit_measurements(
         }
     }
 
+    // Attention-kernel rows: `t = F / (peak · f) + gap`, the gap held (the GEMM rows' when fitted, else
+    // the catalog's), one launch gap per timed call.
+    let attn: Vec<&AttentionRow> =
+        files.iter().filter_map(|(_, m)| if let Measurements::Attention(r) = m { Some(r) } else { None }).flatten().collect();
+    if !attn.is_empty() {
+        let peak = chip.bf16_peak_flops();
+        let fit = |rs: &[&AttentionRow]| -> f64 {
+            let u: Vec<f64> = rs.iter().map(|r| r.flops() / peak / r.time_s).collect();
+            let v: Vec<f64> = rs.iter().map(|r| 1.0 / r.time_s).collect();
+            1.0 / box_ls(&u, &v, (1.0 / G_BOUNDS.1, 1.0 / G_BOUNDS.0), GAP_BOUNDS_S, Some(held.gap_s)).0
+        };
+        let pred = |r: &AttentionRow, f: f64| r.flops() / (peak * f) + held.gap_s;
+        let full = fit(&attn);
+        let loo: Vec<f64> = (0..attn.len())
+            .map(|i| {
+                let rest: Vec<&AttentionRow> = attn.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, r)| *r).collect();
+                if rest.is_empty() { full } else { fit(&rest) }
+            })
+            .collect();
+        for (i, r) in attn.iter().enumerate() {
+            rows_out.push(RowError {
+                file: r.file.clone(),
+                line: r.line,
+                what: format!(
+                    "attention {} b{} s{} h{} d{}{}",
+                    r.pass.name(),
+                    r.batch,
+                    r.seq_len,
+                    r.heads,
+                    r.head_dim,
+                    if r.causal { " causal" } else { "" }
+                ),
+                quantity: "time_s".into(),
+                measured: r.time_s,
+                in_sample_error: (pred(r, full) - r.time_s) / r.time_s,
+                loo_error: (attn.len() > 1).then(|| (pred(r, loo[i]) - r.time_s) / r.time_s),
+            });
+        }
+        let se = jackknife(full, &loo);
+        if attn.len() < 2 {
+            warnings.push("one attention row: attention_fraction has no leave-one-out error".into());
+        }
+        let gap_bound = attn.iter().filter(|r| held.gap_s > 0.5 * r.time_s).count();
+        if gap_bound * 2 > attn.len() {
+            warnings.push(format!(
+                "attention_fraction weakly identified: in {gap_bound} of {} attention rows the launch gap ({:.1} us) is over half the time (want longer sequences or larger batches)",
+                attn.len(),
+                held.gap_s * 1e6
+            ));
+        }
+        let at_bound = full <= G_BOUNDS.0 * 1.0001 || full >= G_BOUNDS.1 * 0.9999;
+        if at_bound {
+            warnings.push(format!(
+                "attention_fraction = {full:.4} sits at its bound [{}, {}]: the rows do not fit the model (check the FLOP convention: flash-attention's, causal halved)",
+                G_BOUNDS.0, G_BOUNDS.1
+            ));
+        }
+        if let Some(nat) = cal.native_attention_fraction {
+            warnings.push(format!(
+                "{} also has native_attention_fraction {nat} (the architecture's own fused kernel, used by stacks with `native_attention`): not fitted, it stays",
+                q.family
+            ));
+        }
+        constants.push(FittedConstant {
+            name: "attention_fraction".into(),
+            owner: q.family.into(),
+            value: full,
+            catalog_value: cal.attention_fraction,
+            std_error: se,
+            rows: attn.len(),
+            written: !at_bound,
+        });
+        if !at_bound {
+            patch.attention_fraction = Some(full);
+        }
+        used += attn.len();
+    }
+
     // Collective rows.
     let bus: Vec<&BusRow> =
         files.iter().filter_map(|(_, m)| if let Measurements::Collective { rows, .. } = m { Some(rows) } else { None }).flatten().collect();
@@ -546,8 +636,14 @@ pub fn fit_measurements(
         let fabric = catalog.fabric(fid)?;
         let mut factors = Vec::new();
         for (name, m) in files {
-            if let Measurements::Collective { rows, .. } = m {
-                let f = crate::validate::measurements::bus_factor(rows).ok_or_else(|| WankaError::Invalid {
+            if let Measurements::Collective { rows, bus_factor, unverified_rows, .. } = m {
+                if *unverified_rows > 0 {
+                    warnings.push(format!(
+                        "{name}: {unverified_rows} of {} rows were not checked by the tool (check_result NULL: run with -c 1 to verify them)",
+                        rows.len()
+                    ));
+                }
+                let f = bus_factor.or_else(|| crate::validate::measurements::bus_factor(rows)).ok_or_else(|| WankaError::Invalid {
                     file: name.clone(),
                     field: "algbw".into(),
                     msg: "no row reaches 1 GB/s of algorithm bandwidth: the bus factor (busbw / algbw) cannot be read".into(),
@@ -642,6 +738,9 @@ pub fn fit_measurements(
         if let Some(c) = cat.calibrations.get_mut(q.family) {
             c.gemm_half_dim = held.h;
             c.kernel_overhead_us = held.gap_s * 1e6;
+            if patch.attention_fraction.is_some() {
+                c.attention_fraction = patch.attention_fraction;
+            }
         }
         for (id, f) in &fabrics {
             if let (Some(fab), Some(e)) = (cat.fabrics.get_mut(id), f.collective_efficiency) {
@@ -715,6 +814,7 @@ pub fn fit_measurements(
             rows_used: used,
             rows_skipped: skipped,
         },
+        chip_only: q.chip_only,
         calibrations,
         fabrics,
     };
@@ -801,7 +901,7 @@ mod tests {
     }
 
     fn request<'a>(fabric: Option<&'a str>) -> MeasureRequest<'a> {
-        MeasureRequest { family: "cambricon", chip: "mlu590", fabric, date: "2026-12-01", tool: "test" }
+        MeasureRequest { family: "cambricon", chip: "mlu590", fabric, date: "2026-12-01", tool: "test", chip_only: false }
     }
 
     fn constant(f: &MeasuredFit, name: &str) -> FittedConstant {
@@ -814,7 +914,15 @@ mod tests {
         let truth = GemmConsts { g: 0.62, h: 96.0, gap_s: 12e-6 };
         let files = vec![
             ("gemm.csv".to_string(), Measurements::Gemm(synth_gemm("mlu590", truth, 0.0))),
-            ("ar.txt".to_string(), Measurements::Collective { rows: synth_bus("roce-200g", 0.72, 30e-6, 16.0), ranks: Some(16) }),
+            (
+                "ar.txt".to_string(),
+                Measurements::Collective {
+                    rows: synth_bus("roce-200g", 0.72, 30e-6, 16.0),
+                    ranks: Some(16),
+                    bus_factor: None,
+                    unverified_rows: 0,
+                },
+            ),
         ];
         let f = fit_measurements(&files, Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
         for (name, want) in
@@ -831,6 +939,120 @@ mod tests {
         cat.apply_overlay(&o, "o.ron").unwrap();
         assert!((cat.calibrations["cambricon"].gemm_half_dim - 96.0).abs() < 2.0);
         assert!((cat.fabrics["roce-200g"].collective_efficiency - 0.72).abs() < 0.015);
+    }
+
+    /// HCCL Test output printed from known constants (the tool's layout, its rounding: time to 0.01 µs,
+    /// algorithm bandwidth to 1e-5 GB/s) gives the fabric's collective efficiency back within 2%, for
+    /// an all-reduce (bus factor 2(n−1)/n) and an all-gather (n−1)/n on 16 ranks.
+    #[test]
+    fn hccl_test_output_recovers_the_collective_efficiency() {
+        use crate::validate::measurements::{CollectiveHint, CollectiveKind, parse_hccl};
+        let line_bytes_per_s = Catalog::builtin().fabrics["roce-200g"].gbit_per_s_per_direction / 8.0 * 1e9;
+        let (eff, alpha_s, ranks) = (0.66, 38e-6, 16usize);
+        for (bin, kind) in [("all_reduce_test", CollectiveKind::AllReduce), ("all_gather_test", CollectiveKind::AllGather)] {
+            let factor = kind.bus_factor(ranks);
+            let mut text = format!(
+                "$ mpirun -n {ranks} ./bin/{bin} -b 8K -e 1G -f 2 -p 8\n{:<15} | {:<12} | {:<18} | {}\n",
+                "data_size(Bytes):", "aveg_time(us):", "alg_bandwidth(GB/s):", "check_result:"
+            );
+            for p in 13..=30 {
+                let size = 2f64.powi(p);
+                let t_us = (alpha_s + size * factor / (eff * line_bytes_per_s)) * 1e6;
+                text.push_str(&format!("{:<17} | {:<14.2} | {:<20.5} | success\n", size as u64, t_us, size / t_us / 1e3));
+            }
+            let m = parse_hccl(&text, "hccl.txt", CollectiveHint::default()).unwrap();
+            let f = fit_measurements(&[("hccl.txt".into(), m)], Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
+            let c = constant(&f, "collective_efficiency");
+            let a = constant(&f, "small_message_time_us");
+            println!(
+                "HCCL {bin}: collective_efficiency fitted {:.5} (truth {eff}), small-message time {:.2} us (truth 38)",
+                c.value, a.value
+            );
+            assert!((c.value - eff).abs() <= 0.02 * eff, "{bin}: {} vs {eff}", c.value);
+            assert!((a.value - 38.0).abs() <= 0.02 * 38.0, "{bin}: {} us", a.value);
+            assert!(c.written && f.overlay.fabrics["roce-200g"].collective_efficiency == Some(c.value));
+            assert!(!f.warnings.iter().any(|w| w.contains("not checked")), "{:?}", f.warnings);
+            // Unchecked results (`-c 0`) are fitted and said.
+            let m = parse_hccl(&text.replace("success", "NULL"), "hccl.txt", CollectiveHint::default()).unwrap();
+            let u = fit_measurements(&[("hccl.txt".into(), m)], Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
+            assert!(u.warnings.iter().any(|w| w.starts_with("hccl.txt: 18 of 18 rows were not checked")), "{:?}", u.warnings);
+            // Read with the wrong collective, the efficiency is off by the ratio of bus factors: the
+            // conversion is not a no-op.
+            if kind == CollectiveKind::AllGather {
+                let wrong = text.replace("all_gather_test", "all_reduce_test");
+                let m = parse_hccl(&wrong, "hccl.txt", CollectiveHint::default()).unwrap();
+                let w = fit_measurements(&[("hccl.txt".into(), m)], Catalog::builtin(), &request(Some("roce-200g"))).unwrap();
+                assert!((constant(&w, "collective_efficiency").value / c.value - 2.0).abs() < 0.01);
+            }
+        }
+    }
+
+    /// Attention rows of several shapes and passes printed from a known kernel efficiency (times ×
+    /// `1 + noise·zᵢ`), as `tflops` in flash-attention's convention.
+    fn synth_attention(chip: &str, f: f64, gap_s: f64, noise: f64) -> Vec<AttentionRow> {
+        use crate::validate::measurements::AttentionPass;
+        let peak = Catalog::builtin().chips[chip].bf16_peak_flops();
+        let mut rows = Vec::new();
+        let mut z = 0.53f64;
+        for &(b, s, h, d) in &[
+            (16.0, 512.0, 16.0, 64.0),
+            (8.0, 1024.0, 16.0, 128.0),
+            (4.0, 2048.0, 32.0, 128.0),
+            (2.0, 4096.0, 32.0, 128.0),
+            (1.0, 8192.0, 16.0, 128.0),
+            (1.0, 16384.0, 8.0, 64.0),
+        ] {
+            for (causal, pass) in
+                [(true, AttentionPass::Fwd), (false, AttentionPass::Fwd), (true, AttentionPass::Bwd), (true, AttentionPass::FwdBwd)]
+            {
+                z = (z * 7.13 + 0.29).fract();
+                let mut r = AttentionRow {
+                    file: "attn.csv".into(),
+                    line: rows.len() + 2,
+                    batch: b,
+                    seq_len: s,
+                    heads: h,
+                    head_dim: d,
+                    causal,
+                    pass,
+                    time_s: 0.0,
+                };
+                r.time_s = (r.flops() / (peak * f) + gap_s) * (1.0 + noise * (2.0 * z - 1.0));
+                rows.push(r);
+            }
+        }
+        rows
+    }
+
+    /// Attention rows made from a known efficiency give it back within 2%; noise widens its standard
+    /// error and the rows' leave-one-out errors; one row is said to have no leave-one-out error.
+    #[test]
+    fn attention_rows_recover_the_attention_fraction() {
+        let gap_s = Catalog::builtin().calibrations["cambricon"].kernel_overhead_us * 1e-6;
+        let fit_with = |rows: Vec<AttentionRow>| {
+            fit_measurements(&[("attn.csv".into(), Measurements::Attention(rows))], Catalog::builtin(), &request(None)).unwrap()
+        };
+        let clean = fit_with(synth_attention("mlu590", 0.48, gap_s, 0.0));
+        let c = constant(&clean, "attention_fraction");
+        println!("attention_fraction fitted {:.5} (truth 0.48), std error {:?}", c.value, c.std_error);
+        assert!((c.value - 0.48).abs() <= 0.02 * 0.48 && c.written, "{c:?}");
+        assert_eq!(clean.overlay.calibrations["cambricon"].attention_fraction, Some(c.value));
+        let noisy = fit_with(synth_attention("mlu590", 0.48, gap_s, 0.06));
+        let n = constant(&noisy, "attention_fraction");
+        let loo = |f: &MeasuredFit| f.rows.iter().filter_map(|r| r.loo_error).map(f64::abs).sum::<f64>() / f.rows.len() as f64;
+        println!("  6% noise: fitted {:.5}, std error {:?}; LOO MAPE {:.2e} -> {:.2e}", n.value, n.std_error, loo(&clean), loo(&noisy));
+        assert!((n.value - 0.48).abs() <= 0.05 * 0.48);
+        assert!(n.std_error.unwrap() > 10.0 * c.std_error.unwrap().max(1e-9));
+        assert!(loo(&noisy) > 0.01 && loo(&clean) < 1e-6);
+        let one = fit_with(synth_attention("mlu590", 0.48, gap_s, 0.0).into_iter().take(1).collect());
+        assert!(one.warnings.iter().any(|w| w.starts_with("one attention row")), "{:?}", one.warnings);
+        // A fit at its bound (rows twice as fast as the chip's peak allows) is said and not written.
+        let fast: Vec<AttentionRow> =
+            synth_attention("mlu590", 0.48, 0.0, 0.0).into_iter().map(|r| AttentionRow { time_s: r.time_s / 4.0, ..r }).collect();
+        let f = fit_with(fast);
+        assert!(
+            f.warnings.iter().any(|w| w.contains("sits at its bound")) && f.overlay.calibrations["cambricon"].attention_fraction.is_none()
+        );
     }
 
     /// Noise in the measurements widens the reported uncertainty (standard errors, leave-one-out errors).
@@ -866,7 +1088,10 @@ mod tests {
         assert!(f.warnings.iter().any(|w| w.starts_with("kernel_overhead_us not fitted")), "{:?}", f.warnings);
         assert!(f.overlay.calibrations["cambricon"].gemm_half_dim.is_none());
         // Collective rows without a fabric are refused, naming the flag.
-        let bus = vec![("a.txt".to_string(), Measurements::Collective { rows: synth_bus("roce-200g", 0.7, 3e-5, 8.0), ranks: None })];
+        let bus = vec![(
+            "a.txt".to_string(),
+            Measurements::Collective { rows: synth_bus("roce-200g", 0.7, 3e-5, 8.0), ranks: None, bus_factor: None, unverified_rows: 0 },
+        )];
         let e = fit_measurements(&bus, Catalog::builtin(), &request(None)).unwrap_err().to_string();
         assert!(e.contains("--fabric"), "{e}");
     }
@@ -894,7 +1119,14 @@ mod tests {
             let (train, test): (Vec<StepCase>, Vec<StepCase>) =
                 cases.iter().cloned().enumerate().partition_map_by(|(i, _)| i % 2 == parity);
             let files = vec![("half.csv".to_string(), Measurements::Steps(train.clone()))];
-            let q = MeasureRequest { family: "huawei-ascend", chip: "ascend-910b", fabric: None, date: "2026-12-01", tool: "test" };
+            let q = MeasureRequest {
+                family: "huawei-ascend",
+                chip: "ascend-910b",
+                fabric: None,
+                date: "2026-12-01",
+                tool: "test",
+                chip_only: false,
+            };
             let f = fit_measurements(&files, &uncal, &q).unwrap();
             let mut cal = uncal.clone();
             cal.apply_overlay(&f.overlay, "half.ron").unwrap();

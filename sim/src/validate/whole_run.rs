@@ -290,6 +290,7 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
         candidates,
         settings: Settings { top_k: 1, seeds: WHOLE_RUN_SEEDS, seed: 1 },
         framework: super::case_framework(r)?,
+        calibration: None,
     };
     let published_days = r.opt::<f64>("published_days", "a number of days")?;
     let published_gpu_hours = r.opt::<f64>("published_gpu_hours", "a number of GPU-hours")?;

@@ -138,10 +138,13 @@ enum Command {
     /// Fit calibration constants. Without --chip/--family: each chip family's GEMM ceilings (BF16/FP16,
     /// then FP8) from step cases, with in-sample and leave-one-out errors. With --chip ID (or --family
     /// ID): one family's constants from your own measurements — any mix of step rows (validation layout),
-    /// GEMM rows (CSV `m,n,k,dtype,tflops|time_us`) and nccl-tests/HCCL test output — written as an
-    /// overlay with --out (load it with --calibration FILE).
+    /// GEMM rows (CSV `m,n,k,dtype,tflops|time_us`), attention-kernel rows (CSV
+    /// `batch,seq_len,heads,head_dim,causal,dtype,tflops|time_us`, flash-attention's FLOP convention),
+    /// nccl-tests output and HCCL Test tables — written as an overlay with --out (load it with
+    /// --calibration FILE, or name it in a plan's `calibration:` field).
     Calibrate {
-        /// Measurement files: step cases (CSV, validation layout), GEMM rows (CSV) or nccl-tests output (text).
+        /// Measurement files: step cases (CSV, validation layout), GEMM rows (CSV), attention-kernel rows
+        /// (CSV), nccl-tests or HCCL Test output (text).
         #[arg(required = true)]
         cases: Vec<PathBuf>,
         #[arg(long)]
@@ -153,12 +156,26 @@ enum Command {
         /// its first chip); with --chip, must be that chip's family.
         #[arg(long, conflicts_with = "write_accuracy")]
         family: Option<String>,
-        /// Fabric the collective measurements ran over (catalog id; required with nccl-tests files).
+        /// Fabric the collective measurements ran over (catalog id; required with nccl-tests and HCCL
+        /// Test files).
         #[arg(long)]
         fabric: Option<String>,
+        /// HCCL Test files: the total number of ranks (mpirun's -n) when the log has no `mpirun -n N`
+        /// line (the table does not print it).
+        #[arg(long)]
+        ranks: Option<usize>,
+        /// HCCL Test files: the collective (all-reduce, all-gather, reduce-scatter, alltoall, broadcast,
+        /// reduce) when the log has no `./bin/<name>_test` line.
+        #[arg(long, value_parser = collective_arg)]
+        collective: Option<wanka_sim::validate::measurements::CollectiveKind>,
         /// Write the fitted constants as a calibration overlay (RON) to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The overlay is the measured chip's alone: loading it gives the chip a profile of its own
+        /// (`<family>@<chip>`) and leaves the family's other chips as they are (default: the whole family
+        /// moves).
+        #[arg(long, requires = "chip")]
+        chip_only: bool,
         /// Date written into the overlay's provenance (YYYY-MM-DD; default: today, UTC).
         #[arg(long)]
         date: Option<String>,
@@ -405,12 +422,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(n) = seeds {
                 p.settings.seeds = wanka_sim::limits::seeds("command line", "--seeds", n)?;
             }
+            // The plan's `calibration:` overlay, unless `--calibration` gave one (the flag wins).
+            let plan_catalog = match (&cli.calibration, p.calibration_path(plan.as_deref())) {
+                (Some(flag), Some(field)) => {
+                    errln!(
+                        "note: --calibration {} is used; the plan's `calibration: {}` is not (the flag wins)",
+                        flag.display(),
+                        field.display()
+                    );
+                    None
+                }
+                (None, Some(field)) => {
+                    let cat = p.calibrated_catalog(&catalog, plan.as_deref(), &name)?;
+                    errln!("note: calibration overlay {} (the plan's `calibration` field) over the catalog", field.display());
+                    cat
+                }
+                _ => None,
+            };
+            let catalog = plan_catalog.as_ref().unwrap_or(&catalog);
             if let Some(f) = &csv {
                 check_writable(f)?;
             }
             let t0 = std::time::Instant::now();
             let total = p.candidates.len() as u64 * p.settings.seeds;
-            let c = with_progress("compare", "Monte Carlo runs", total, quiet, |cancel| p.compare_cancellable(&catalog, &name, cancel))?;
+            let c = with_progress("compare", "Monte Carlo runs", total, quiet, |cancel| p.compare_cancellable(catalog, &name, cancel))?;
             let elapsed = t0.elapsed().as_secs_f64();
             if let Some(f) = csv {
                 write_atomic(&f, report::compare_csv(&c)?.as_bytes())?;
@@ -547,12 +582,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calibrate { cases, json, chip, family, fabric, out, date, write_accuracy, write_loo_errors, moe_cases } => {
+        Command::Calibrate {
+            cases,
+            json,
+            chip,
+            family,
+            fabric,
+            ranks,
+            collective,
+            out,
+            chip_only,
+            date,
+            write_accuracy,
+            write_loo_errors,
+            moe_cases,
+        } => {
             if chip.is_some() || family.is_some() {
-                return calibrate_measurements(&catalog, &cases, chip, family, fabric, out, date, json);
+                let hint = wanka_sim::validate::measurements::CollectiveHint { ranks, collective };
+                return calibrate_measurements(&catalog, &cases, chip, family, fabric, hint, (out, chip_only), date, json);
             }
-            if out.is_some() || fabric.is_some() {
-                anyhow::bail!("--out and --fabric fit one family from measurements: name it with --chip ID or --family ID");
+            if out.is_some() || fabric.is_some() || ranks.is_some() || collective.is_some() {
+                anyhow::bail!(
+                    "--out, --fabric, --ranks and --collective fit one family from measurements: name it with --chip ID or --family ID"
+                );
             }
             for f in write_accuracy.iter().chain(&write_loo_errors) {
                 check_writable(f)?;
@@ -644,7 +696,8 @@ fn calibrate_measurements(
     chip: Option<String>,
     family: Option<String>,
     fabric: Option<String>,
-    out: Option<PathBuf>,
+    hint: wanka_sim::validate::measurements::CollectiveHint,
+    (out, chip_only): (Option<PathBuf>, bool),
     date: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
@@ -681,15 +734,19 @@ fn calibrate_measurements(
     };
     let others: Vec<&String> =
         catalog.chips.values().filter(|ch| ch.calibration == family_id && ch.id != chip_id).map(|ch| &ch.id).collect();
-    if !others.is_empty() {
+    if chip_only {
         errln!(
-            "note: family {family_id} is shared: an overlay of it also moves {}",
+            "note: --chip-only: the overlay gives {chip_id} a profile of its own ({family_id}@{chip_id}); the family's other chips keep theirs"
+        );
+    } else if !others.is_empty() {
+        errln!(
+            "note: family {family_id} is shared: an overlay of it also moves {} (--chip-only keeps it to {chip_id})",
             others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         );
     }
     let mut data = Vec::new();
     for f in files {
-        data.push((f.display().to_string(), wanka_sim::validate::measurements::read(f)?));
+        data.push((f.display().to_string(), wanka_sim::validate::measurements::read_with(f, hint)?));
     }
     let date = match date {
         Some(d) => {
@@ -702,7 +759,7 @@ fn calibrate_measurements(
         None => today_utc(),
     };
     let tool = format!("wanka {} calibrate", env!("CARGO_PKG_VERSION"));
-    let q = MeasureRequest { family: &family_id, chip: &chip_id, fabric: fabric.as_deref(), date: &date, tool: &tool };
+    let q = MeasureRequest { family: &family_id, chip: &chip_id, fabric: fabric.as_deref(), date: &date, tool: &tool, chip_only };
     let fit = fit_measurements(&data, catalog, &q)?;
     if let Some(f) = &out {
         write_atomic(f, fit.overlay.to_ron().as_bytes())?;
@@ -719,6 +776,12 @@ fn calibrate_measurements(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--collective NAME`.
+fn collective_arg(s: &str) -> std::result::Result<wanka_sim::validate::measurements::CollectiveKind, String> {
+    wanka_sim::validate::measurements::CollectiveKind::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a collective; allowed: {}", wanka_sim::validate::measurements::CollectiveKind::ALLOWED))
 }
 
 /// Today's date in UTC, `YYYY-MM-DD` (civil-from-days, H. Hinnant's algorithm).

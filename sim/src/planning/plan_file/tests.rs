@@ -165,3 +165,34 @@ fn phases_share_out_the_run_and_a_longer_context_costs_more_per_token() {
     assert_eq!(one.candidates[0].days, plain.candidates[0].days);
     assert_eq!(one.candidates[0].parallelism, plain.candidates[0].parallelism);
 }
+
+/// `calibration:` names an overlay relative to the plan file; a missing one is an error naming the
+/// plan file and the field; a present one prices the candidates (its leave-one-out errors give the
+/// model-error band).
+#[test]
+fn a_plan_names_its_calibration_overlay_relative_to_itself() {
+    let dir = std::env::temp_dir().join(format!("wanka_plan_cal_{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("o")).unwrap();
+    let with = |path: &str| PLAN.replace("settings:", &format!("calibration: Some(\"{path}\"),\n        settings:"));
+    let p = PlanFile::parse(&with("o/h.ron"), "p.ron").unwrap();
+    let plan_path = dir.join("p.ron");
+    assert_eq!(p.calibration_path(Some(&plan_path)), Some(dir.join("o/h.ron")));
+    assert!(PlanFile::parse(PLAN, "p.ron").unwrap().calibrated_catalog(Catalog::builtin(), Some(&plan_path), "p.ron").unwrap().is_none());
+    let e = p.calibrated_catalog(Catalog::builtin(), Some(&plan_path), "p.ron").unwrap_err().to_string();
+    assert!(e.starts_with("p.ron: field `calibration`") && e.contains("o/h.ron") && e.contains("relative"), "{e}");
+    let overlay = r#"(provenance: (tool: "t", date: "2026-12-01", family: "nvidia-hopper", files: [], rows_used: 4),
+        calibrations: {"nvidia-hopper": (gemm_max_fraction: Some(0.5), loo_step_errors: [0.01, -0.02, 0.015, 0.0])})"#;
+    std::fs::write(dir.join("o/h.ron"), overlay).unwrap();
+    let cat = p.calibrated_catalog(Catalog::builtin(), Some(&plan_path), "p.ron").unwrap().unwrap();
+    assert_eq!(cat.calibrations["nvidia-hopper"].gemm_max_fraction, 0.5);
+    let c = p.compare(&cat, "p.ron").unwrap();
+    let b = c.candidates[0].bands.as_ref().unwrap();
+    assert_eq!(b.model_error_cases, 4, "{}", b.model_error_source);
+    let plain = p.compare(Catalog::builtin(), "p.ron").unwrap();
+    assert!(c.candidates[0].step_s > plain.candidates[0].step_s, "a lower ceiling, a slower step");
+    // A bad figure in the overlay names the overlay file and its field.
+    std::fs::write(dir.join("o/h.ron"), overlay.replace("Some(0.5)", "Some(1.5)")).unwrap();
+    let e = p.calibrated_catalog(Catalog::builtin(), Some(&plan_path), "p.ron").unwrap_err().to_string();
+    assert!(e.contains("h.ron") && e.contains("gemm_max_fraction"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
