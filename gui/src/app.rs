@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
 
 use egui::{Align, Layout, RichText, Ui};
 use wanka_sim::Scenario;
@@ -56,7 +57,15 @@ pub struct WankaApp {
     dialog: Option<Receiver<Option<DialogResult>>>,
     /// Edits to type in once the opened file has been simulated (`--set`).
     pending_edits: Vec<NamedEdit>,
+    /// Typing in a field simulates once no key has been pressed for [`DEBOUNCE`] (or the field is
+    /// left, or Enter pressed): when that is.
+    pending_submit: Option<Instant>,
+    /// The user cancelled the job of the latest edit: the figures shown are for earlier values.
+    cancelled: bool,
 }
+
+/// How long typing must pause before an edit is simulated.
+pub const DEBOUNCE: Duration = Duration::from_millis(350);
 
 impl Default for WankaApp {
     fn default() -> Self {
@@ -81,6 +90,8 @@ impl WankaApp {
             status: String::new(),
             dialog: None,
             pending_edits: Vec::new(),
+            pending_submit: None,
+            cancelled: false,
         }
     }
 
@@ -150,8 +161,52 @@ impl WankaApp {
 
     /// Check the edited fields and, when they are all numbers, simulate in the background.
     pub fn submit(&mut self) {
+        self.pending_submit = None;
+        self.cancelled = false;
         let file = self.file_label();
         self.doc.submit(file, &mut self.workers);
+    }
+
+    /// Simulate after the typing pause ([`DEBOUNCE`]); a further keystroke pushes it back.
+    pub fn submit_later(&mut self) {
+        self.pending_submit = Some(Instant::now() + DEBOUNCE);
+    }
+
+    /// An edit is waiting for the typing pause.
+    pub fn edit_pending(&self) -> bool {
+        self.pending_submit.is_some()
+    }
+
+    /// Stop the job of the latest edit (and the training run being simulated): the figures on screen
+    /// stay, marked as being for the values before the edit.
+    pub fn cancel(&mut self) {
+        let waiting = self.pending_submit.take().is_some();
+        let mut stopped = self.workers.step.cancel() | self.workers.plan.cancel();
+        if self.workers.run.cancel() {
+            stopped = true;
+            self.doc.run_cancelled();
+        }
+        if waiting || stopped {
+            self.cancelled = true;
+            self.status = "cancelled: the figures shown are for the values before the latest edit".into();
+        }
+    }
+
+    /// The figures on screen are not for the edited values: an edit waits for the typing pause, its
+    /// job is running, or it was cancelled.
+    pub fn stale(&self) -> bool {
+        self.pending_submit.is_some() || self.workers.step.busy() || self.workers.plan.busy() || self.cancelled
+    }
+
+    /// Jobs started by opening files and by edits (steps of scenarios, comparisons of plans).
+    pub fn jobs_started(&self) -> u64 {
+        self.workers.step.jobs_submitted() + self.workers.plan.jobs_submitted()
+    }
+
+    /// The parallelism searches of this session: how many are held, and how many comparisons took
+    /// from memory instead of searching again.
+    pub fn searches(&self) -> (usize, u64) {
+        (self.workers.searches.len(), self.workers.searches.hits())
     }
 
     /// Start the validation cases in the background (once).
@@ -167,9 +222,10 @@ impl WankaApp {
         }
     }
 
-    /// A simulation is running for the latest edit (step, comparison, run or losses).
+    /// A simulation is running for the latest edit (step, comparison, run or losses), or an edit is
+    /// waiting for the typing pause.
     pub fn busy(&self) -> bool {
-        self.workers.busy()
+        self.pending_submit.is_some() || self.workers.busy()
     }
 
     /// The plan comparison is running.
@@ -204,6 +260,11 @@ impl WankaApp {
         self.doc.plan().map(PlanDoc::field_errors).unwrap_or_default()
     }
 
+    /// Every plan field is a number (in range).
+    fn plan_parse_ok(&self) -> bool {
+        self.doc.plan().is_none_or(PlanDoc::parse_ok)
+    }
+
     /// The edited scenario or plan is currently invalid (so the views show the last valid result).
     pub fn invalid(&self) -> bool {
         self.doc.invalid()
@@ -211,6 +272,9 @@ impl WankaApp {
 
     /// Take finished background results.
     pub fn poll(&mut self) {
+        if self.pending_submit.is_some_and(|t| Instant::now() >= t) {
+            self.submit();
+        }
         self.doc.take_results(&mut self.workers, &mut self.status);
         if !self.pending_edits.is_empty() && !self.busy() {
             for e in std::mem::take(&mut self.pending_edits) {
@@ -364,12 +428,50 @@ impl WankaApp {
                 ui.label("Open a scenario or plan to edit it.");
             }
         });
-        if changed {
+        let typing = crate::widgets::take_typing(ui.ctx());
+        if changed && typing.typed && !typing.committed {
+            self.submit_later();
+        } else if changed || (typing.committed && self.pending_submit.is_some()) {
             self.submit();
         }
     }
 
+    /// Over the figures while they are not for the edited values: what is happening, and Cancel or
+    /// Recompute.
+    fn stale_banner_ui(&mut self, ui: &mut Ui) {
+        if !self.stale() || matches!(self.doc, Document::Empty) || self.view == View::Validation {
+            return;
+        }
+        ui.horizontal(|ui| {
+            let (text, running) = if self.pending_submit.is_some() {
+                ("waiting for typing to pause…", true)
+            } else if self.cancelled {
+                ("cancelled: the figures below are for the values before the latest edit", false)
+            } else {
+                ("recomputing for the latest edit: the figures below are for the values before it", true)
+            };
+            if running {
+                ui.spinner();
+            }
+            ui.label(RichText::new(text).color(ui.visuals().warn_fg_color));
+            if running {
+                if ui.button("Cancel").on_hover_text("stop this job; the figures shown stay").clicked() {
+                    self.cancel();
+                }
+            } else if ui.button("Recompute").on_hover_text("simulate the edited values").clicked() {
+                self.doc.forget_run();
+                self.submit();
+            }
+        });
+        ui.separator();
+    }
+
     fn central_ui(&mut self, ui: &mut Ui) {
+        self.stale_banner_ui(ui);
+        if self.stale() && self.view != View::Validation {
+            // Figures for earlier values are drawn faded.
+            ui.multiply_opacity(0.55);
+        }
         match self.view {
             View::Candidates => return self.candidates_view(ui),
             View::Run => return self.run_view(ui),
@@ -472,6 +574,9 @@ impl WankaApp {
             w.wake_with(ui.ctx());
         }
         self.poll();
+        if let Some(t) = self.pending_submit {
+            ui.ctx().request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
 
         egui::Panel::top("top").show(ui, |ui| {
             ui.add_space(4.0);
@@ -485,14 +590,30 @@ impl WankaApp {
                 }
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                     if self.busy() || (self.view == View::Validation && self.validation_busy()) {
+                        // The edit's own job is cancelled from the banner over the figures.
+                        if self.workers.run.busy() && !self.stale() {
+                            if ui.button("Cancel").on_hover_text("stop the running job; the figures shown stay").clicked() {
+                                self.cancel();
+                            }
+                        }
                         ui.spinner().on_hover_text("simulating");
                     }
-                    if self.invalid() {
+                    let refused = self.doc.refused_candidates();
+                    let whole = self.doc.plan_error().is_some() || !self.plan_parse_ok();
+                    if refused > 0 && !whole && self.doc.scenario().is_none() {
+                        ui.label(
+                            RichText::new(format!("{refused} candidate(s) refused: their rows say why; the others are compared"))
+                                .color(ui.visuals().warn_fg_color),
+                        );
+                    } else if self.invalid() {
                         views::summary::invalid_badge_ui(ui);
                     }
                 });
             });
             ui.separator();
+            if self.stale() {
+                ui.multiply_opacity(0.55);
+            }
             if self.is_plan() {
                 views::summary::plan_summary_ui(ui, self.doc.plan_ok(), self.selected_candidate(), self.plan_busy());
             } else {

@@ -24,6 +24,8 @@ pub struct Workers {
     pub plan: Worker<PlanJob, Result<PlanOutput, WankaError>>,
     pub losses: Worker<PlanOutput, PlanLosses>,
     pub run: Worker<RunJob, Result<RunOutput, WankaError>>,
+    /// The session's parallelism searches, shared by every comparison.
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
 
 impl Workers {
@@ -36,6 +38,7 @@ impl Workers {
             plan: Worker::concurrent("wanka-plan", 2, jobs::run_plan),
             losses: Worker::concurrent("wanka-losses", 2, jobs::run_plan_losses),
             run: Worker::concurrent("wanka-run", 2, jobs::run_training),
+            searches: Default::default(),
         }
     }
 
@@ -157,6 +160,16 @@ impl PlanDoc {
         }
     }
 
+    /// Every field's text is a number (in range).
+    pub fn parse_ok(&self) -> bool {
+        self.parse_errors.is_empty()
+    }
+
+    /// Candidates the latest comparison left out.
+    pub fn refused(&self) -> usize {
+        self.last_ok.as_ref().map_or(0, |o| o.rejected.len())
+    }
+
     /// Select a candidate (as clicking its row does); the first comparison no longer picks one.
     pub fn select(&mut self, i: usize) {
         self.form.select(i);
@@ -172,6 +185,14 @@ impl PlanDoc {
             let (knob, msg) = plan_editor::place_plan_error(err);
             e.push(knob, msg);
         }
+        // Candidates the latest comparison left out: their errors go next to their fields too.
+        if self.parse_errors.is_empty()
+            && let Some(out) = &self.last_ok
+        {
+            for r in &out.rejected {
+                e.push(r.knob, r.msg.clone());
+            }
+        }
         e
     }
 
@@ -180,6 +201,9 @@ impl PlanDoc {
     fn run_target(&self) -> Result<RunJob, String> {
         let Some(out) = &self.last_ok else { return Err("No valid comparison yet.".into()) };
         let i = self.form.selected;
+        if let Some(e) = out.rejection_of(i) {
+            return Err(format!("This candidate was not compared: {}", e.msg));
+        }
         let Some((_, r)) = out.result_of(i) else { return Err("Select a candidate.".into()) };
         if !r.feasible {
             return Err(format!(
@@ -356,8 +380,13 @@ impl Document {
         match self {
             Document::Empty => false,
             Document::Scenario(d) => !d.parse_errors.is_empty() || d.error.is_some(),
-            Document::Plan(d) => !d.parse_errors.is_empty() || d.error.is_some(),
+            Document::Plan(d) => !d.parse_errors.is_empty() || d.error.is_some() || d.refused() > 0,
         }
+    }
+
+    /// Candidates of the plan the latest comparison left out (their rows show why).
+    pub fn refused_candidates(&self) -> usize {
+        self.plan().map_or(0, PlanDoc::refused)
     }
 
     /// Check the edited fields and, when they are all numbers, simulate in the background.
@@ -374,7 +403,7 @@ impl Document {
             Document::Plan(d) => match d.form.build() {
                 Ok(plan) => {
                     d.parse_errors = FieldErrors::default();
-                    workers.plan.submit(PlanJob { plan, file });
+                    workers.plan.submit(PlanJob { plan, file, searches: workers.searches.clone() });
                 }
                 Err(errors) => d.parse_errors = errors,
             },
@@ -388,6 +417,21 @@ impl Document {
             Document::Plan(d) => d.run_target(),
             Document::Scenario(d) => d.run_target(),
             Document::Empty => Err("No valid scenario yet.".into()),
+        }
+    }
+
+    /// The training run being simulated was cancelled: say so in place of its result.
+    pub fn run_cancelled(&mut self) {
+        if let Some(run) = self.run_mut() {
+            run.error = Some("cancelled: press Recompute to simulate the run".into());
+        }
+    }
+
+    /// Forget which training run was submitted, so that the run view simulates its target again.
+    pub fn forget_run(&mut self) {
+        if let Some(run) = self.run_mut() {
+            run.submitted = None;
+            run.error = None;
         }
     }
 

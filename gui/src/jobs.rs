@@ -77,6 +77,9 @@ pub struct PlanJob {
     pub plan: PlanFile,
     /// Names the plan in error messages (file path or `<edited>`).
     pub file: String,
+    /// The session's parallelism searches: an edit that changes only money, power, the deadline or the
+    /// run settings compares again without searching again.
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
 
 /// A compared plan with everything the views draw.
@@ -88,6 +91,19 @@ pub struct PlanOutput {
     pub comparison: Comparison,
     /// Per result, in ranked order: the index of its candidate in `plan.candidates`.
     pub candidate_of: Vec<usize>,
+    /// Candidates left out of the comparison and the error that keeps them out: the others are compared
+    /// without them.
+    pub rejected: Vec<Refused>,
+}
+
+/// A candidate the plan's checks or the comparison refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// Index in `plan.candidates`.
+    pub index: usize,
+    /// The field the error names, and the message (without the file name).
+    pub knob: crate::plan_editor::PlanKnob,
+    pub msg: String,
 }
 
 impl PlanOutput {
@@ -95,6 +111,37 @@ impl PlanOutput {
     pub fn result_of(&self, index: usize) -> Option<(usize, &CandidateResult)> {
         let k = self.candidate_of.iter().position(|&i| i == index)?;
         Some((k, self.comparison.candidates.get(k)?))
+    }
+
+    /// The error that kept candidate `index` out of the comparison, if one did.
+    pub fn rejection_of(&self, index: usize) -> Option<&Refused> {
+        self.rejected.iter().find(|r| r.index == index)
+    }
+}
+
+/// The candidate (index) an error of a plan names: `candidates[3].pools[0].count` → 3.
+pub fn candidate_of_error(e: &WankaError) -> Option<usize> {
+    match e {
+        WankaError::Invalid { field, .. } => {
+            let rest = field.strip_prefix("candidates[")?;
+            rest[..rest.find(']')?].parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// `e` with the candidate index of its field replaced by `index` (errors of a plan without some
+/// candidates name them by their index in the whole plan).
+fn renumber(e: WankaError, index: usize) -> WankaError {
+    match e {
+        WankaError::Invalid { file, field, msg } => {
+            let field = match field.strip_prefix("candidates[").and_then(|r| r.find(']').map(|c| &r[c..])) {
+                Some(tail) => format!("candidates[{index}{tail}"),
+                None => field,
+            };
+            WankaError::Invalid { file, field, msg }
+        }
+        other => other,
     }
 }
 
@@ -125,18 +172,40 @@ pub fn candidate_run_inputs(r: &CandidateResult) -> Result<RunInputs, String> {
     }
 }
 
-/// Compare a plan's candidates (on the worker thread).
+/// Compare a plan's candidates (on the worker thread). A candidate the plan's checks or the comparison
+/// refuse is left out with its error ([`PlanOutput::rejected`]) and the others are compared without
+/// it; an error of the plan itself (its goal, its settings) or of every candidate is the job's error.
 pub fn run_plan(job: PlanJob, cancel: &Cancel) -> Result<PlanOutput, WankaError> {
     let catalog = crate::catalog();
-    // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
-    job.plan.check(&job.file)?;
-    // Searches are remembered across edits: one that changes only money, power, the deadline or the
-    // run settings compares again without searching again.
-    static SEARCHES: std::sync::OnceLock<wanka_sim::planning::search::SearchCache> = std::sync::OnceLock::new();
-    let searches = SEARCHES.get_or_init(Default::default);
-    let comparison = job.plan.compare_cached(catalog, &job.file, cancel, searches)?;
-    let candidate_of = match_candidates(&job.plan, &comparison);
-    Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of })
+    // Indices (into the whole plan) of the candidates still compared.
+    let mut kept: Vec<usize> = (0..job.plan.candidates.len()).collect();
+    let mut rejected: Vec<Refused> = Vec::new();
+    let subset = |kept: &[usize]| {
+        let mut p = job.plan.clone();
+        p.candidates = kept.iter().map(|&i| job.plan.candidates[i].clone()).collect();
+        p
+    };
+    let comparison = loop {
+        let plan = subset(&kept);
+        // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
+        let result = plan.check(&job.file).and_then(|()| plan.compare_cached(catalog, &job.file, cancel, &job.searches));
+        match result {
+            Ok(c) => break c,
+            Err(e) => match candidate_of_error(&e).filter(|&k| k < kept.len()) {
+                Some(k) if kept.len() > 1 => {
+                    let index = kept.remove(k);
+                    let (knob, msg) = crate::plan_editor::place_plan_error(&renumber(e, index));
+                    rejected.push(Refused { index, knob, msg });
+                }
+                Some(k) => return Err(renumber(e, kept[k])),
+                None => return Err(e),
+            },
+        }
+    };
+    rejected.sort_by_key(|r| r.index);
+    let compared = subset(&kept);
+    let candidate_of = match_candidates(&compared, &comparison).into_iter().map(|k| kept[k]).collect();
+    Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of, rejected })
 }
 
 /// Per result of a compared plan (ranked order): mean time by cause over the plan's seeds, or why
@@ -293,7 +362,7 @@ mod plan_tests {
     fn plan_losses_rebuild_the_comparisons_runs() {
         let mut plan = default_plan();
         plan.settings.seeds = 20;
-        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into() }, &Cancel::new()).unwrap();
+        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into(), searches: Default::default() }, &Cancel::new()).unwrap();
         let losses = run_plan_losses(out.clone(), &Cancel::new());
         let c = &out.comparison;
         assert_eq!(out.candidate_of.len(), c.candidates.len());

@@ -12,12 +12,15 @@ use std::collections::BTreeMap;
 use egui::{RichText, Ui};
 use wanka_sim::hardware::catalog::FabricKind;
 use wanka_sim::planning::economics::Money;
-use wanka_sim::planning::plan_file::PlanFile;
+use wanka_sim::planning::plan_file::{Candidate, PlanFile};
 use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::{Catalog, WankaError};
 
-use crate::editor::{FieldErrors, IntervalKind, interval_options, num, parse_f64, parse_opt_f64, parse_opt_u32, parse_u32, policy_options};
+use crate::editor::{
+    FieldErrors, IntervalKind, interval_options, num, parse_f64, parse_in, parse_opt_f64, parse_opt_u32, parse_u32, policy_options,
+};
 use crate::widgets::{combo_row, error_lines, model_options, section, text_field};
+use wanka_sim::limits;
 
 /// An editable setting of a plan (candidate and pool indices count from 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -72,6 +75,29 @@ impl PlanKnob {
             | UsdPerKwh(i) => Some(i),
             Model | Tokens | SeqLen | BatchTokens | Deadline | Budget | Other => None,
         }
+    }
+
+    /// The same knob with its candidate index mapped by `f` (`None` drops it); knobs of the goal stay.
+    pub fn map_candidate(self, f: impl Fn(usize) -> Option<usize>) -> Option<PlanKnob> {
+        use PlanKnob::*;
+        Some(match self {
+            Candidate(i) => Candidate(f(i)?),
+            PoolChip(i, j) => PoolChip(f(i)?, j),
+            PoolCount(i, j) => PoolCount(f(i)?, j),
+            Fabric(i) => Fabric(f(i)?),
+            Nic(i) => Nic(f(i)?),
+            Spares(i) => Spares(f(i)?),
+            FailureMultiplier(i) => FailureMultiplier(f(i)?),
+            CheckpointPolicy(i) => CheckpointPolicy(f(i)?),
+            CheckpointInterval(i) => CheckpointInterval(f(i)?),
+            CheckpointMinutes(i) => CheckpointMinutes(f(i)?),
+            Pricing(i) => Pricing(f(i)?),
+            CardUsd(i) => CardUsd(f(i)?),
+            RentalUsd(i) => RentalUsd(f(i)?),
+            Pue(i) => Pue(f(i)?),
+            UsdPerKwh(i) => UsdPerKwh(f(i)?),
+            Model | Tokens | SeqLen | BatchTokens | Deadline | Budget | Other => self,
+        })
     }
 
     /// Label (and accessible name) and hint of a text knob. Candidate knobs are shown for the selected
@@ -257,7 +283,159 @@ fn purchase_template(plan: &PlanFile, devices: f64) -> Money {
     })
 }
 
+/// The text of candidate `c`'s numeric knobs, as candidate `i`.
+fn candidate_texts(i: usize, c: &Candidate) -> Vec<(PlanKnob, String)> {
+    use PlanKnob::*;
+    let mut text: Vec<(PlanKnob, String)> = c.pools.iter().enumerate().map(|(j, pool)| (PoolCount(i, j), pool.count.to_string())).collect();
+    text.push((Nic(i), num(c.network.nic_gbit_per_s_per_gpu)));
+    text.push((Spares(i), c.run.recovery.hot_spare_nodes.map(|v| v.to_string()).unwrap_or_default()));
+    text.push((FailureMultiplier(i), num(c.run.failures.multiplier)));
+    text.push((CheckpointMinutes(i), IntervalKind::minutes_text(&c.run.checkpoint.interval)));
+    match &c.money {
+        Money::Purchase { card_usd, .. } => {
+            text.push((CardUsd(i), card_usd.map(num).unwrap_or_default()));
+            text.push((RentalUsd(i), "2".into()));
+        }
+        Money::Rental { usd_per_device_hour } => {
+            text.push((RentalUsd(i), num(*usd_per_device_hour)));
+            text.push((CardUsd(i), String::new()));
+        }
+    }
+    text.push((Pue(i), num(c.power.pue)));
+    text.push((UsdPerKwh(i), num(c.power.usd_per_kwh)));
+    text
+}
+
+/// The plan `New plan` starts from: one candidate of 1,024 H800 on RoCE 400G, a 70B dense model on 1T
+/// tokens, the bundled plan's purchase terms (`scenarios/default_plan.ron`).
+pub const NEW_PLAN_RON: &str = r#"(
+    name: "New plan",
+    description: "",
+    goal: (model: Preset("llama3-70b"), tokens: 1e12, seq_len: 8192, batch_tokens: 16e6, deadline_days: None, budget_musd: None),
+    candidates: [
+        (
+            name: "1k H800 (RoCE 400G)",
+            pools: [(chip: "h800-sxm", count: 1024, gpus_per_node: 8)],
+            network: (fabric: "roce-400g", nic_gbit_per_s_per_gpu: 400.0, topology: "generic-fat-tree"),
+            money: Purchase(card_usd: None, node_overhead_usd: 40000.0, network_usd_per_port: 4500.0, storage_usd: 1024000.0, amortisation_years: 4.0),
+            power: (pue: 1.25, usd_per_kwh: 0.09, facility_cap_mw: None),
+        ),
+    ],
+    settings: (top_k: 5, seeds: 100, seed: 1),
+)"#;
+
+/// The plan `New plan` starts from ([`NEW_PLAN_RON`]).
+pub fn new_plan() -> PlanFile {
+    PlanFile::parse(NEW_PLAN_RON, "<new plan>").expect("the built-in new plan is valid")
+}
+
 impl PlanForm {
+    /// A name not used by any candidate: `base`, else `base 2`, `base 3` …
+    fn unique_name(&self, base: &str) -> String {
+        let taken = |n: &str| self.base.candidates.iter().any(|c| c.name == n);
+        if !taken(base) {
+            return base.to_string();
+        }
+        (2..).map(|k| format!("{base} {k}")).find(|n| !taken(n)).unwrap_or_default()
+    }
+
+    /// Rebuild the text map with every knob mapped by `f` (`None` drops it).
+    fn remap(&mut self, f: impl Fn(PlanKnob) -> Option<PlanKnob>) {
+        let old = std::mem::take(&mut self.text);
+        self.text = old.into_iter().filter_map(|(k, v)| f(k).map(|k| (k, v))).collect();
+    }
+
+    /// Insert candidate `c` at `at` with the text of its knobs (`texts` from `candidate_texts(at, …)`,
+    /// or a copy of another candidate's) and select it.
+    fn insert_candidate(&mut self, at: usize, c: Candidate, texts: Vec<(PlanKnob, String)>, interval: IntervalKind, pricing: PricingKind) {
+        self.remap(|k| k.map_candidate(|i| Some(if i >= at { i + 1 } else { i })));
+        self.base.candidates.insert(at, c);
+        self.interval.insert(at.min(self.interval.len()), interval);
+        self.pricing.insert(at.min(self.pricing.len()), pricing);
+        self.text.extend(texts);
+        self.selected = at;
+    }
+
+    /// Add a candidate at the end (the new plan's one cluster, under a name not taken) and select it.
+    pub fn add_candidate(&mut self) -> usize {
+        let mut c = new_plan().candidates.remove(0);
+        c.name = self.unique_name("New candidate");
+        let at = self.base.candidates.len();
+        let texts = candidate_texts(at, &c);
+        let (interval, pricing) = (IntervalKind::of(&c.run.checkpoint.interval), PricingKind::of(&c.money));
+        self.insert_candidate(at, c, texts, interval, pricing);
+        at
+    }
+
+    /// Copy candidate `i`, as edited (its text too, numbers or not), right after it, and select the copy.
+    pub fn duplicate_candidate(&mut self, i: usize) -> Option<usize> {
+        let mut c = self.base.candidates.get(i)?.clone();
+        c.name = self.unique_name(&format!("{} (copy)", c.name));
+        let texts: Vec<(PlanKnob, String)> = self
+            .text
+            .iter()
+            .filter(|(k, _)| k.candidate() == Some(i))
+            .filter_map(|(k, v)| k.map_candidate(|_| Some(i + 1)).map(|k| (k, v.clone())))
+            .collect();
+        let interval = self.interval.get(i).copied().unwrap_or(IntervalKind::Daly);
+        let pricing = self.pricing.get(i).copied().unwrap_or(PricingKind::of(&c.money));
+        self.insert_candidate(i + 1, c, texts, interval, pricing);
+        Some(i + 1)
+    }
+
+    /// Remove candidate `i` (a plan keeps at least one). Returns whether it was removed.
+    pub fn remove_candidate(&mut self, i: usize) -> bool {
+        let n = self.base.candidates.len();
+        if n <= 1 || i >= n {
+            return false;
+        }
+        self.base.candidates.remove(i);
+        if i < self.interval.len() {
+            self.interval.remove(i);
+        }
+        if i < self.pricing.len() {
+            self.pricing.remove(i);
+        }
+        self.remap(|k| {
+            k.map_candidate(|c| match c.cmp(&i) {
+                std::cmp::Ordering::Less => Some(c),
+                std::cmp::Ordering::Equal => None,
+                std::cmp::Ordering::Greater => Some(c - 1),
+            })
+        });
+        if self.selected > i || self.selected >= n - 1 {
+            self.selected = self.selected.saturating_sub(1);
+        }
+        true
+    }
+
+    /// Add a pool to candidate `i`: a copy of its last pool (chip, node size and count text).
+    pub fn add_pool(&mut self, i: usize) -> Option<usize> {
+        let c = self.base.candidates.get_mut(i)?;
+        let last = c.pools.last()?.clone();
+        let j = c.pools.len();
+        let count = self.text.get(&PlanKnob::PoolCount(i, j - 1)).cloned().unwrap_or_else(|| last.count.to_string());
+        c.pools.push(last);
+        self.text.insert(PlanKnob::PoolCount(i, j), count);
+        Some(j)
+    }
+
+    /// Remove pool `j` of candidate `i` (a candidate keeps at least one). Returns whether it was removed.
+    pub fn remove_pool(&mut self, i: usize, j: usize) -> bool {
+        let Some(c) = self.base.candidates.get_mut(i) else { return false };
+        if c.pools.len() <= 1 || j >= c.pools.len() {
+            return false;
+        }
+        c.pools.remove(j);
+        self.remap(|k| match k {
+            PlanKnob::PoolCount(a, b) | PlanKnob::PoolChip(a, b) if a == i && b == j => None,
+            PlanKnob::PoolCount(a, b) if a == i && b > j => Some(PlanKnob::PoolCount(a, b - 1)),
+            PlanKnob::PoolChip(a, b) if a == i && b > j => Some(PlanKnob::PoolChip(a, b - 1)),
+            other => Some(other),
+        });
+        true
+    }
+
     pub fn new(p: &PlanFile) -> PlanForm {
         use PlanKnob::*;
         let mut text = BTreeMap::new();
@@ -268,25 +446,7 @@ impl PlanForm {
         text.insert(Deadline, g.deadline_days.map(num).unwrap_or_default());
         text.insert(Budget, g.budget_musd.map(num).unwrap_or_default());
         for (i, c) in p.candidates.iter().enumerate() {
-            for (j, pool) in c.pools.iter().enumerate() {
-                text.insert(PoolCount(i, j), pool.count.to_string());
-            }
-            text.insert(Nic(i), num(c.network.nic_gbit_per_s_per_gpu));
-            text.insert(Spares(i), c.run.recovery.hot_spare_nodes.map(|v| v.to_string()).unwrap_or_default());
-            text.insert(FailureMultiplier(i), num(c.run.failures.multiplier));
-            text.insert(CheckpointMinutes(i), IntervalKind::minutes_text(&c.run.checkpoint.interval));
-            match &c.money {
-                Money::Purchase { card_usd, .. } => {
-                    text.insert(CardUsd(i), card_usd.map(num).unwrap_or_default());
-                    text.insert(RentalUsd(i), "2".into());
-                }
-                Money::Rental { usd_per_device_hour } => {
-                    text.insert(RentalUsd(i), num(*usd_per_device_hour));
-                    text.insert(CardUsd(i), String::new());
-                }
-            }
-            text.insert(Pue(i), num(c.power.pue));
-            text.insert(UsdPerKwh(i), num(c.power.usd_per_kwh));
+            text.extend(candidate_texts(i, c));
         }
         let custom_model = match &g.model {
             ModelRef::Custom(_) => Some(g.model.clone()),
@@ -343,9 +503,9 @@ impl PlanForm {
             for (j, pool) in c.pools.iter_mut().enumerate() {
                 set!(PoolCount(i, j), parse_u32, pool.count);
             }
-            set!(Nic(i), parse_f64, c.network.nic_gbit_per_s_per_gpu);
+            set!(Nic(i), parse_in(limits::NIC_GBIT.0, limits::NIC_GBIT.1), c.network.nic_gbit_per_s_per_gpu);
             set!(Spares(i), parse_opt_u32, c.run.recovery.hot_spare_nodes);
-            set!(FailureMultiplier(i), parse_f64, c.run.failures.multiplier);
+            set!(FailureMultiplier(i), parse_in(0.0, limits::MAX_FAILURE_MULTIPLIER), c.run.failures.multiplier);
             match self.interval.get(i).copied().unwrap_or(IntervalKind::Daly).build(t(CheckpointMinutes(i))) {
                 Ok(v) => c.run.checkpoint.interval = v,
                 Err(msg) => errors.push(CheckpointMinutes(i), msg),
@@ -360,13 +520,15 @@ impl PlanForm {
                         set!(CardUsd(i), parse_opt_f64, *card_usd);
                     }
                 }
-                PricingKind::Rental => match parse_f64(t(RentalUsd(i))) {
-                    Ok(v) => c.money = Money::Rental { usd_per_device_hour: v },
-                    Err(msg) => errors.push(RentalUsd(i), msg),
-                },
+                PricingKind::Rental => {
+                    match parse_in(limits::RENTAL_USD_PER_DEVICE_HOUR.0, limits::RENTAL_USD_PER_DEVICE_HOUR.1)(t(RentalUsd(i))) {
+                        Ok(v) => c.money = Money::Rental { usd_per_device_hour: v },
+                        Err(msg) => errors.push(RentalUsd(i), msg),
+                    }
+                }
             }
-            set!(Pue(i), parse_f64, c.power.pue);
-            set!(UsdPerKwh(i), parse_f64, c.power.usd_per_kwh);
+            set!(Pue(i), parse_in(limits::PUE.0, limits::PUE.1), c.power.pue);
+            set!(UsdPerKwh(i), parse_in(limits::USD_PER_KWH.0, limits::USD_PER_KWH.1), c.power.usd_per_kwh);
         }
         if errors.is_empty() { Ok(p) } else { Err(errors) }
     }
@@ -407,6 +569,7 @@ pub fn plan_editor_ui(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Pla
 fn goal_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>) -> bool {
     use PlanKnob::*;
     let mut c = false;
+    c |= text_field(ui, "Plan name", "name", &mut form.base.name, false);
     let options = model_options(form.custom_model.as_ref());
     c |= combo_row(ui, "Model", &mut form.base.goal.model, &options, !errors.get(Model).is_empty());
     error_lines(ui, errors.get(Model));
@@ -433,7 +596,24 @@ fn candidate_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Plan
     let options: Vec<(usize, String)> = form.base.candidates.iter().enumerate().map(|(i, c)| (i, candidate_title(i, &c.name))).collect();
     combo_row(ui, "Candidate", &mut form.selected, &options, !elsewhere.is_empty());
     error_lines(ui, &elsewhere);
+    ui.horizontal(|ui| {
+        if ui.button("Add candidate").on_hover_text("add a cluster to compare (1,024 H800 to start from)").clicked() {
+            form.add_candidate();
+            c = true;
+        }
+        if ui.button("Duplicate candidate").on_hover_text("copy the selected candidate, as edited, to vary it").clicked() {
+            form.duplicate_candidate(form.selected);
+            c = true;
+        }
+        let can_remove = form.base.candidates.len() > 1;
+        if ui.add_enabled(can_remove, egui::Button::new("Remove candidate")).on_hover_text("remove the selected candidate").clicked()
+            && form.remove_candidate(form.selected)
+        {
+            c = true;
+        }
+    });
     let i = form.selected;
+    c |= text_field(ui, "Candidate name", "unique name", &mut form.base.candidates[i].name, !errors.get(Candidate(i)).is_empty());
     error_lines(ui, errors.get(Candidate(i)));
 
     let mut chips: Vec<(String, String)> = catalog.chips.keys().map(|id| (id.clone(), id.clone())).collect();
@@ -459,6 +639,14 @@ fn candidate_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Plan
                 .weak(),
             );
         }
+        if pools > 1 && ui.button(format!("Remove pool {}", j + 1)).on_hover_text("remove this chip pool from the candidate").clicked() {
+            form.remove_pool(i, j);
+            return true;
+        }
+    }
+    if ui.button("Add pool").on_hover_text("add a chip pool (mixed hardware pairs at most two chip types)").clicked() {
+        form.add_pool(i);
+        c = true;
     }
     chips.clear();
     let cand = &mut form.base.candidates[i];

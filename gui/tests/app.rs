@@ -377,20 +377,29 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     assert_eq!(h.state().selected_candidate(), 1);
     assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
 
-    // Invalid: zero devices. The plan names the field, the message shows under it, the table stays.
+    // Invalid: zero devices. The plan names the field, the message shows under it; the H800 row says
+    // why it is not compared and the other candidates are compared without it.
+    let a800 = "10k A800 (RoCE 200G)";
+    let a800_before = table_cell(&h, a800, "p50 days");
     set_field(&mut h, "Pool 1 count", "0");
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("field `candidates[1].pools[0].count`") && e.contains("zero devices")), "{errors:?}");
-    assert!(h.query_by_label_contains("Invalid edit: showing the last valid result").is_some());
-    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert!(h.query_by_label_contains("1 candidate(s) refused").is_some());
+    assert!(h.state().invalid());
+    assert_eq!(table_cell(&h, H800, "p50 days"), "not compared");
+    assert_eq!(table_cell(&h, a800, "p50 days"), a800_before);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.comparison.candidates.len(), 4);
+    assert_eq!(out.rejected.iter().map(|r| r.index).collect::<Vec<_>>(), vec![1]);
+    assert!(out.result_of(1).is_none() && out.result_of(0).is_some());
 
-    // Invalid: not a number.
+    // Invalid: not a number (refused before any job: the last comparison stays).
     set_field(&mut h, "Pool 1 count", "half");
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("`half` is not a whole number")), "{errors:?}");
-    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert_eq!(table_cell(&h, a800, "p50 days"), a800_before);
 
     // Half the cards: the comparison reruns and the H800 row takes longer.
     set_field(&mut h, "Pool 1 count", "5120");
@@ -525,7 +534,10 @@ fn plan_garbage_never_panics() {
         wait_idle(&mut h);
         assert!(h.state().invalid(), "{field} = {text} was accepted");
         assert!(!shown_errors(&h).is_empty(), "{field} = {text}: no message");
-        assert_eq!(table_cell(&h, H800, "p50 days"), before, "{field} = {text}");
+        // A refused candidate's row says so; otherwise the last valid table stays.
+        let refused = h.state().doc.plan_ok().unwrap().rejection_of(1).is_some();
+        let want = if refused { "not compared".to_string() } else { before.clone() };
+        assert_eq!(table_cell(&h, H800, "p50 days"), want, "{field} = {text}");
         set_field(&mut h, field, &old.unwrap());
         wait_idle(&mut h);
         assert!(!h.state().invalid(), "{field} restored: {:?}", shown_errors(&h));
@@ -553,4 +565,121 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     wait_idle(&mut h);
     assert!(h.state().is_plan());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responsive edits: typing is debounced, money edits reuse the searches, absurd numbers are refused
+// next to their field, a running job can be cancelled.
+
+/// Focus the field labelled `label`, select its text and type `text` one key at a time with a frame
+/// between keys, as a user types (well within the typing pause).
+fn type_keys(h: &mut Harness<'static, WankaApp>, label: &str, text: &str, mut after_each: impl FnMut(&Harness<'static, WankaApp>)) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(8);
+    h.get_by_label(label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    for c in text.chars() {
+        h.get_by_label(label).type_text(&c.to_string());
+        h.step();
+        after_each(h);
+    }
+}
+
+#[test]
+fn typing_a_pool_count_starts_one_job_and_no_intermediate_error() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    assert_eq!(h.state().selected_candidate(), 1);
+    let jobs = h.state().jobs_started();
+    type_keys(&mut h, "Pool 1 count", "5120", |h| {
+        // "5", "51", "512" are not simulated: no job, no message about whole nodes.
+        assert_eq!(h.state().jobs_started(), jobs, "a job started while typing");
+        assert!(shown_errors(h).is_empty(), "{:?}", shown_errors(h));
+        assert!(h.state().edit_pending());
+        assert!(h.state().stale());
+    });
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("5120"));
+    let t = Instant::now();
+    wait_idle(&mut h);
+    let elapsed = t.elapsed();
+    assert_eq!(h.state().jobs_started(), jobs + 1, "one job for the whole edit");
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    assert!(!h.state().stale());
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].pools[0].count, 5120);
+    assert_eq!(table_cell(&h, H800, "p50 days"), format!("{:.1}", out.result_of(1).unwrap().1.days.p50));
+    eprintln!("pool-count edit to updated table (typing pause included): {:.2} s", elapsed.as_secs_f64());
+}
+
+#[test]
+fn a_money_edit_compares_again_without_searching_again() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.run_steps(2);
+    let cost_before = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.economics.total_usd;
+    let (held, hits) = h.state().searches();
+    assert!(held > 0, "the first comparison searched");
+    let jobs = h.state().jobs_started();
+    let old = h.state().plan_field(PlanKnob::UsdPerKwh(1)).unwrap().to_string();
+    let new = format!("{}", old.parse::<f64>().unwrap() * 2.0 + 0.05);
+    set_field(&mut h, "USD per kWh", &new);
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs + 1);
+    let (held_after, hits_after) = h.state().searches();
+    assert_eq!(held_after, held, "a money edit searched again");
+    assert!(hits_after > hits, "the comparison took its searches from memory");
+    let cost_after = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.economics.total_usd;
+    assert!(cost_after > cost_before, "dearer power costs more: {cost_before} -> {cost_after}");
+}
+
+#[test]
+fn an_absurd_failure_multiplier_is_refused_next_to_the_field() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    let jobs = h.state().jobs_started();
+    set_field(&mut h, "Failure-rate multiplier", "1e308");
+    wait_idle(&mut h);
+    assert!(h.state().invalid());
+    assert_eq!(h.state().jobs_started(), jobs, "refused without starting a job");
+    let max = wanka_sim::limits::MAX_FAILURE_MULTIPLIER;
+    let errors = h.state().plan_field_errors();
+    let i = h.state().selected_candidate();
+    let at_field = errors.get(PlanKnob::FailureMultiplier(i));
+    assert!(at_field.iter().any(|e| e.contains(&format!("must be in [0, {max}]")) && e.contains("1e308")), "{at_field:?}");
+    assert!(shown_errors(&h).iter().any(|e| e.contains(&format!("[0, {max}]"))), "{:?}", shown_errors(&h));
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    // The scenario editor refuses it too.
+    let mut s = harness();
+    let jobs = s.state().jobs_started();
+    set_field(&mut s, "Failure-rate multiplier", "1e308");
+    wait_idle(&mut s);
+    assert!(s.state().invalid());
+    assert_eq!(s.state().jobs_started(), jobs);
+    assert!(shown_errors(&s).iter().any(|e| e.contains(&format!("[0, {max}]"))), "{:?}", shown_errors(&s));
+}
+
+#[test]
+fn cancel_stops_a_comparison_and_keeps_the_figures_marked_stale() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    set_field(&mut h, "Pool 1 count", "6144");
+    // Wait out the typing pause until the comparison runs.
+    let t = Instant::now();
+    while !h.state().plan_busy() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the edit was never compared");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(h.query_by_label_contains("recomputing for the latest edit").is_some());
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.run_steps(2);
+    assert!(!h.state().busy());
+    assert!(h.state().stale());
+    assert!(h.query_by_label_contains("cancelled: the figures below are for the values before").is_some());
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 10240);
 }
