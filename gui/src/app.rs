@@ -39,6 +39,16 @@ enum DialogResult {
     SaveAs(PathBuf),
 }
 
+/// What [`WankaApp::save_to`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved,
+    /// The file exists: the app asks before overwriting it ([`WankaApp::confirm_overwrite`]).
+    AskOverwrite,
+    /// Not written, and why (also in the status bar).
+    Refused(String),
+}
+
 /// The whole GUI state. Drive it with [`WankaApp::show`] (eframe calls it through [`eframe::App`]).
 pub struct WankaApp {
     pub view: View,
@@ -62,6 +72,12 @@ pub struct WankaApp {
     pending_submit: Option<Instant>,
     /// The user cancelled the job of the latest edit: the figures shown are for earlier values.
     cancelled: bool,
+    /// A save waiting for the user to confirm overwriting this existing file.
+    pub overwrite: Option<PathBuf>,
+    /// The path typed in the file panel (for Open and Save where no file dialog works).
+    pub path_text: String,
+    /// The leading `//` comment lines of the opened file, kept at the top when it is saved.
+    header: String,
 }
 
 /// How long typing must pause before an edit is simulated.
@@ -92,6 +108,9 @@ impl WankaApp {
             pending_edits: Vec::new(),
             pending_submit: None,
             cancelled: false,
+            overwrite: None,
+            path_text: String::new(),
+            header: String::new(),
         }
     }
 
@@ -110,9 +129,11 @@ impl WankaApp {
                 return;
             }
         };
+        let header: String = text.lines().take_while(|l| l.trim_start().starts_with("//")).map(|l| format!("{l}\n")).collect();
         match files::file_kind(&text) {
             FileKind::Plan => match PlanFile::parse(&text, &name) {
                 Ok(p) => {
+                    self.header = header;
                     self.replace_document(path, Document::Plan(Box::new(PlanDoc::new(&p))));
                     self.status = "opened plan".into();
                 }
@@ -126,6 +147,7 @@ impl WankaApp {
                     if let Document::Scenario(old) = &mut self.doc {
                         doc.last_ok = old.last_ok.take();
                     }
+                    self.header = header;
                     self.replace_document(path, Document::Scenario(Box::new(doc)));
                     self.status = "opened".into();
                 }
@@ -137,13 +159,26 @@ impl WankaApp {
     /// Close the open document (forgetting its running jobs), open `doc` in its place, show a view that
     /// applies to it and simulate it.
     fn replace_document(&mut self, path: &Path, doc: Document) {
+        self.replace_document_at(Some(path), doc);
+    }
+
+    fn replace_document_at(&mut self, path: Option<&Path>, doc: Document) {
         self.workers.discard_document_jobs();
         self.doc = doc;
-        self.path = Some(path.to_path_buf());
+        self.path = path.map(Path::to_path_buf);
+        self.cancelled = false;
+        self.pending_submit = None;
         if !self.doc.applies(self.view) {
             self.view = self.doc.first_view();
         }
         self.submit();
+    }
+
+    /// Start a new plan (one candidate to start from, [`plan_editor::new_plan`]), not yet saved.
+    pub fn new_plan(&mut self) {
+        self.header = "// A plan made in wanka-gui.\n".into();
+        self.replace_document_at(None, Document::Plan(Box::new(PlanDoc::new(&plan_editor::new_plan()))));
+        self.status = "new plan: edit it, add candidates, then Save as…".into();
     }
 
     /// Open `default.ron` of the scenarios folder, or the first scenario found.
@@ -294,38 +329,99 @@ impl WankaApp {
             self.dialog = None;
             match res {
                 Some(DialogResult::Open(p)) => self.open(&p),
-                Some(DialogResult::SaveAs(p)) => self.save_to(&p),
-                None => {}
+                Some(DialogResult::SaveAs(p)) => {
+                    self.save_to(&p);
+                }
+                None => self.status = "no file chosen (where no file dialog works, type a path under File path)".into(),
             }
         }
     }
 
-    /// Save the edited scenario or plan as RON to `path`.
-    pub fn save_to(&mut self, path: &Path) {
-        let built = match &self.doc {
-            Document::Plan(d) => d.form.build().ok().map(|p| wanka_sim::ron_util::to_ron_pretty(&p)),
-            Document::Scenario(d) => d.form.build().ok().map(|s| wanka_sim::ron_util::to_ron_pretty(&s)),
-            Document::Empty => return,
+    /// The text a save would write, checked as the command line will read it: the edited fields are
+    /// numbers, the text parses back through the simulator's loader (`PlanFile::parse`,
+    /// `Scenario::parse`, which run its checks) to the same plan or scenario, and the latest simulation
+    /// of these very values did not fail (a plan with a refused candidate is refused too).
+    pub fn save_text(&self) -> Result<String, String> {
+        let fields = "some fields are not valid numbers (see the messages next to them)";
+        let (text, name) = match &self.doc {
+            Document::Plan(d) => {
+                let p = d.form.build().map_err(|_| fields.to_string())?;
+                let text = wanka_sim::ron_util::to_ron_pretty(&p).map_err(|e| e.to_string())?;
+                let back = PlanFile::parse(&text, "the plan to save").map_err(|e| e.to_string())?;
+                if back != p {
+                    return Err("the plan does not read back as written".into());
+                }
+                if let Some(out) = &d.last_ok
+                    && out.plan == p
+                    && let Some(r) = out.rejected.first()
+                {
+                    let name = p.candidates.get(r.index).map_or("?", |c| c.name.as_str());
+                    return Err(format!("candidate `{name}` is refused: {}", r.msg));
+                }
+                if d.error.is_some() && d.last_ok.as_ref().is_none_or(|o| o.plan != p) {
+                    return Err(d.error.as_ref().map(|e| e.to_string()).unwrap_or_default());
+                }
+                (text, "plan")
+            }
+            Document::Scenario(d) => {
+                let s = d.form.build().map_err(|_| fields.to_string())?;
+                let text = wanka_sim::ron_util::to_ron_pretty(&s).map_err(|e| e.to_string())?;
+                Scenario::parse(&text, "the scenario to save").map_err(|e| e.to_string())?;
+                if let Some(e) = &d.error
+                    && d.last_ok.as_ref().is_none_or(|o| o.scenario != s)
+                {
+                    return Err(e.to_string());
+                }
+                (text, "scenario")
+            }
+            Document::Empty => return Err("nothing is open".into()),
         };
-        let Some(text) = built else {
-            self.status = "cannot save: some fields are not numbers".into();
-            return;
-        };
-        let text = match text {
+        let header = if self.header.is_empty() { format!("// A {name} saved by wanka-gui.\n") } else { self.header.clone() };
+        Ok(format!("{header}{text}\n"))
+    }
+
+    /// Save the edited scenario or plan as RON to `path`, unless it is invalid ([`WankaApp::save_text`]);
+    /// an existing file is only overwritten once confirmed ([`WankaApp::confirm_overwrite`]).
+    pub fn save_to(&mut self, path: &Path) -> SaveOutcome {
+        if let Err(e) = self.save_text() {
+            self.status = format!("cannot save: {e}");
+            return SaveOutcome::Refused(e);
+        }
+        if path.exists() {
+            self.overwrite = Some(path.to_path_buf());
+            return SaveOutcome::AskOverwrite;
+        }
+        self.write_to(path)
+    }
+
+    /// Overwrite the file a save asked about.
+    pub fn confirm_overwrite(&mut self) -> SaveOutcome {
+        match self.overwrite.take() {
+            Some(p) => self.write_to(&p),
+            None => SaveOutcome::Refused("nothing to overwrite".into()),
+        }
+    }
+
+    fn write_to(&mut self, path: &Path) -> SaveOutcome {
+        let text = match self.save_text() {
             Ok(t) => t,
             Err(e) => {
                 self.status = format!("cannot save: {e}");
-                return;
+                return SaveOutcome::Refused(e);
             }
         };
-        let header = "// Saved by wanka-gui.\n";
-        match std::fs::write(path, format!("{header}{text}\n")) {
+        match std::fs::write(path, text) {
             Ok(()) => {
-                self.status = format!("saved {}", path.display());
+                self.status = format!("saved {} (the file's leading comments are kept; comments inside it are not)", path.display());
                 self.path = Some(path.to_path_buf());
                 self.rescan();
+                SaveOutcome::Saved
             }
-            Err(e) => self.status = format!("cannot save {}: {e}", path.display()),
+            Err(e) => {
+                let msg = format!("cannot save {}: {e}", path.display());
+                self.status = msg.clone();
+                SaveOutcome::Refused(msg)
+            }
         }
     }
 
@@ -380,6 +476,9 @@ impl WankaApp {
             {
                 self.save_to(&p);
             }
+            if ui.button("New plan").on_hover_text("start a plan from one candidate cluster").clicked() {
+                self.new_plan();
+            }
             if ui
                 .add_enabled(can_save, egui::Button::new("Save as…"))
                 .on_hover_text("write the edited scenario or plan to a new file")
@@ -387,6 +486,20 @@ impl WankaApp {
             {
                 self.spawn_dialog(true);
             }
+        });
+        egui::CollapsingHeader::new(RichText::new("File path").strong()).default_open(false).show(ui, |ui| {
+            ui.label(RichText::new("for Open and Save where no file dialog works").small().weak());
+            crate::widgets::path_field(ui, &mut self.path_text);
+            ui.horizontal(|ui| {
+                let typed = PathBuf::from(self.path_text.trim());
+                let has = !self.path_text.trim().is_empty();
+                if ui.add_enabled(has, egui::Button::new("Open path")).clicked() {
+                    self.open(&typed);
+                }
+                if ui.add_enabled(has && !matches!(self.doc, Document::Empty), egui::Button::new("Save to path")).clicked() {
+                    self.save_to(&typed);
+                }
+            });
         });
         let mut open = None;
         egui::CollapsingHeader::new(RichText::new("Scenarios and plans").strong()).default_open(true).show(ui, |ui| {
@@ -634,6 +747,21 @@ impl WankaApp {
         });
         egui::Panel::left("editor panel").default_size(330.0).min_size(260.0).show(ui, |ui| self.side_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+        if let Some(p) = self.overwrite.clone() {
+            egui::Modal::new(egui::Id::unique("wanka overwrite")).show(ui.ctx(), |ui| {
+                ui.label(RichText::new(format!("Overwrite {}?", p.display())).strong());
+                ui.label("The file exists. Its leading comments are kept; comments inside it are lost.");
+                ui.horizontal(|ui| {
+                    if ui.button("Overwrite").clicked() {
+                        self.confirm_overwrite();
+                    }
+                    if ui.button("Keep the file").clicked() {
+                        self.overwrite = None;
+                        self.status = "not saved".into();
+                    }
+                });
+            });
+        }
     }
 
     /// Type these into their fields once the current file's result is in, so that the result of the

@@ -120,3 +120,11 @@ pub(crate) fn model_options(custom: Option<&ModelRef>) -> Vec<(ModelRef, String)
     }
     options
 }
+
+/// The path field of the file panel (no typing debounce: nothing is simulated from it).
+pub(crate) fn path_field(ui: &mut Ui, buf: &mut String) {
+    ui.horizontal(|ui| {
+        let l = label_cell(ui, "Path");
+        ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text("/path/to/plan.ron")).labelled_by(l.id);
+    });
+}

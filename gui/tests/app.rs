@@ -683,3 +683,138 @@ fn cancel_stops_a_comparison_and_keeps_the_figures_marked_stale() {
     assert_eq!(table_cell(&h, H800, "p50 days"), before);
     assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 10240);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Plans built in the app: candidates and pools added, copied and removed; new plans; saving checked.
+
+const H800_COPY: &str = "10k H800 (RoCE 400G) (copy)";
+
+fn candidate_names(h: &Harness<'static, WankaApp>) -> Vec<String> {
+    h.state().doc.plan_form().unwrap().base.candidates.iter().map(|c| c.name.clone()).collect()
+}
+
+#[test]
+fn add_duplicate_and_remove_candidates() {
+    let mut h = plan_harness();
+    let names = candidate_names(&h);
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    let jobs = h.state().jobs_started();
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs + 1);
+    assert_eq!(candidate_names(&h)[2], H800_COPY);
+    assert_eq!(h.state().selected_candidate(), 2);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.comparison.candidates.len(), 6);
+    // A copy is the same cluster with the same seeds: the same figures, in its own row.
+    let (orig, copy) = (out.result_of(1).unwrap().1, out.result_of(2).unwrap().1);
+    assert_eq!(copy.name, H800_COPY);
+    assert_eq!((copy.days.p50, copy.economics.total_usd), (orig.days.p50, orig.economics.total_usd));
+    assert_eq!(table_cell(&h, H800_COPY, "p50 days"), table_cell(&h, H800, "p50 days"));
+    // Vary the copy: half its cards.
+    set_field(&mut h, "Pool 1 count", "5120");
+    wait_idle(&mut h);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].pools[0].count, 10240, "the original is untouched");
+    assert!(out.result_of(2).unwrap().1.days.p50 > 1.5 * out.result_of(1).unwrap().1.days.p50);
+    // Remove the copy: the plan is the original again, its fields where they were.
+    click(&mut h, "Remove candidate");
+    wait_idle(&mut h);
+    assert_eq!(candidate_names(&h), names);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 1)), Some("6144"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().comparison.candidates.len(), 5);
+    // Add one: a new cluster under a new name, compared with the rest.
+    click(&mut h, "Add candidate");
+    wait_idle(&mut h);
+    let names_now = candidate_names(&h);
+    assert_eq!(names_now.len(), 6);
+    assert_eq!(names_now[5], "New candidate");
+    assert_eq!(h.state().selected_candidate(), 5);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert!(out.result_of(5).is_some_and(|(_, r)| r.name == "New candidate" && r.devices == 1024), "{:?}", out.rejected);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+}
+
+#[test]
+fn add_and_remove_pools() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(4);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.plan_form().unwrap().base.candidates[4].pools.len(), 2);
+    click(&mut h, "Remove pool 1");
+    wait_idle(&mut h);
+    let c = &h.state().doc.plan_ok().unwrap().plan.candidates[4];
+    assert_eq!(c.pools.len(), 1);
+    assert_eq!((c.pools[0].chip.as_str(), c.pools[0].count), ("a800-sxm-80gb", 6144));
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 0)), Some("6144"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().result_of(4).unwrap().1.devices, 6144);
+    click(&mut h, "Add pool");
+    wait_idle(&mut h);
+    let c = &h.state().doc.plan_ok().unwrap().plan.candidates[4];
+    assert_eq!(c.pools.len(), 2);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 1)), Some("6144"));
+}
+
+#[test]
+fn a_new_plan_is_compared() {
+    let mut h = harness();
+    click(&mut h, "New plan");
+    wait_idle(&mut h);
+    assert!(h.state().is_plan());
+    assert!(h.state().path.is_none());
+    let out = h.state().doc.plan_ok().expect("the new plan compares");
+    assert_eq!(out.comparison.candidates.len(), 1);
+    assert!(out.comparison.candidates[0].feasible, "{:?}", out.comparison.candidates[0].infeasible_reason);
+    assert!(h.query_all_by_label_contains("Candidates").next().is_some());
+    assert!(h.query_by_label_contains("Plan: New plan").is_some());
+}
+
+#[test]
+fn saving_an_invalid_plan_is_refused_and_overwriting_asks() {
+    let mut h = plan_harness();
+    let dir = std::env::temp_dir().join(format!("wanka-gui-save-refused-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("plan.ron");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    // A pool of zero devices: the command line would refuse the file, so it is not written.
+    set_field(&mut h, "Pool 1 count", "0");
+    wait_idle(&mut h);
+    match h.state_mut().save_to(&path) {
+        wanka_gui::app::SaveOutcome::Refused(e) => assert!(e.contains("zero devices"), "{e}"),
+        other => panic!("saved an invalid plan: {other:?}"),
+    }
+    assert!(!path.exists());
+    h.run_steps(1);
+    assert!(h.query_by_label_contains("cannot save").is_some());
+    // Not a number: refused too.
+    set_field(&mut h, "Pool 1 count", "lots");
+    wait_idle(&mut h);
+    assert!(matches!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Refused(_)));
+    assert!(!path.exists());
+    // Valid again: written, with the file's leading comments, and it loads back.
+    set_field(&mut h, "Pool 1 count", "8192");
+    wait_idle(&mut h);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Saved);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("// The bundled default plan"), "{}", &text[..80.min(text.len())]);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 8192);
+    // Saving again asks first; keeping the file leaves it alone, overwriting writes it.
+    set_field(&mut h, "Pool 1 count", "9216");
+    wait_idle(&mut h);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::AskOverwrite);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains(&format!("Overwrite {}?", path.display())).is_some());
+    h.get_by_role_and_label(Role::Button, "Keep the file").click();
+    h.run_steps(2);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 8192);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::AskOverwrite);
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Overwrite").click();
+    h.run_steps(2);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 9216);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -81,3 +81,39 @@ fn plan_errors_land_on_their_field() {
     assert_eq!(k, PoolCount(1, 0));
     assert!(msg.starts_with("field `candidates[1].pools[0].count`"), "{msg}");
 }
+
+#[test]
+fn removing_and_copying_candidates_moves_their_text_with_them() {
+    let mut f = PlanForm::new(&default_plan());
+    let n = f.base.candidates.len();
+    f.set_text(PlanKnob::Nic(2), "123");
+    f.set_text(PlanKnob::PoolCount(3, 0), "not yet a number");
+    assert!(f.remove_candidate(1));
+    assert_eq!(f.base.candidates.len(), n - 1);
+    assert_eq!(f.text(PlanKnob::Nic(1)), "123");
+    assert_eq!(f.text(PlanKnob::PoolCount(2, 0)), "not yet a number");
+    assert_eq!(f.text(PlanKnob::Nic(n - 1)), "", "nothing left past the end");
+    let copy = f.duplicate_candidate(1).unwrap();
+    assert_eq!(copy, 2);
+    assert_eq!(f.text(PlanKnob::Nic(2)), "123");
+    assert_eq!(f.text(PlanKnob::PoolCount(3, 0)), "not yet a number", "the next candidate moved up one");
+    assert_ne!(f.base.candidates[1].name, f.base.candidates[2].name);
+    let built = f.clone();
+    f.set_text(PlanKnob::PoolCount(3, 0), "1024");
+    let p = f.build().expect("numbers");
+    assert_eq!(p.candidates[2].network.nic_gbit_per_s_per_gpu, 123.0);
+    assert!(built.build().is_err());
+    // A plan keeps one candidate.
+    while f.base.candidates.len() > 1 {
+        assert!(f.remove_candidate(0));
+    }
+    assert!(!f.remove_candidate(0));
+    assert_eq!(f.selected, 0);
+}
+
+#[test]
+fn the_new_plan_is_valid() {
+    let p = new_plan();
+    assert_eq!(p.candidates.len(), 1);
+    p.check("<new plan>").unwrap();
+}
