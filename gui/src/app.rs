@@ -60,6 +60,8 @@ pub struct WankaApp {
     pub doc: Document,
     workers: Workers,
     pub validation: Option<Result<StepReport, String>>,
+    /// The holdout cases (`validation/holdout_cases.csv`: never fitted), when the folder has them.
+    pub holdout: Option<Result<StepReport, String>>,
     /// Order of the candidates table.
     pub sort: Sort,
     /// Message in the status bar (loaded, saved, failed to open …).
@@ -78,7 +80,60 @@ pub struct WankaApp {
     pub path_text: String,
     /// The leading `//` comment lines of the opened file, kept at the top when it is saved.
     header: String,
+    /// Where exports are written (`wanka-exports/` in the working directory unless set).
+    pub export_dir: PathBuf,
+    /// A PNG export waiting for the renderer's screenshot, and the part of the window to keep.
+    png_export: Option<(Receiver<std::sync::Arc<egui::ColorImage>>, egui::Rect, f32)>,
+    /// Where the central panel was drawn last frame (points).
+    central_rect: egui::Rect,
 }
+
+/// What can be exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// The candidates table, CSV.
+    TableCsv,
+    /// The compare view's figures, CSV.
+    CompareCsv,
+    /// The sensitivity sweep of the selected candidate, CSV.
+    SensitivityCsv,
+    /// A Markdown report of the plan.
+    Report,
+    /// The time-versus-cost chart, SVG.
+    ChartSvg,
+    /// The view on screen, PNG (needs a renderer: the app's window).
+    ViewPng,
+}
+
+impl Export {
+    pub const ALL: [Export; 6] =
+        [Export::TableCsv, Export::CompareCsv, Export::SensitivityCsv, Export::Report, Export::ChartSvg, Export::ViewPng];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Export::TableCsv => "Candidates table (CSV)",
+            Export::CompareCsv => "Compare table (CSV)",
+            Export::SensitivityCsv => "Sensitivity (CSV)",
+            Export::Report => "Report (Markdown)",
+            Export::ChartSvg => "Time vs cost chart (SVG)",
+            Export::ViewPng => "This view (PNG)",
+        }
+    }
+
+    fn file_suffix(self) -> &'static str {
+        match self {
+            Export::TableCsv => "candidates.csv",
+            Export::CompareCsv => "compare.csv",
+            Export::SensitivityCsv => "sensitivity.csv",
+            Export::Report => "report.md",
+            Export::ChartSvg => "pareto.svg",
+            Export::ViewPng => "view.png",
+        }
+    }
+}
+
+/// Size of small text (details, legends, the event log), points.
+pub const SMALL_TEXT: f32 = 12.5;
 
 /// How long typing must pause before an edit is simulated.
 pub const DEBOUNCE: Duration = Duration::from_millis(350);
@@ -102,6 +157,7 @@ impl WankaApp {
             doc: Document::Empty,
             workers: Workers::new(),
             validation: None,
+            holdout: None,
             sort: Sort::default(),
             status: String::new(),
             dialog: None,
@@ -111,6 +167,80 @@ impl WankaApp {
             overwrite: None,
             path_text: String::new(),
             header: String::new(),
+            export_dir: std::env::current_dir().unwrap_or_default().join("wanka-exports"),
+            png_export: None,
+            central_rect: egui::Rect::NOTHING,
+        }
+    }
+
+    /// The file an export goes to: `<export_dir>/<file stem>-<what>`.
+    pub fn export_path(&self, what: Export) -> PathBuf {
+        let stem = self.path.as_deref().and_then(Path::file_stem).map_or("untitled".to_string(), |s| s.to_string_lossy().into_owned());
+        let view = if what == Export::ViewPng { format!("{}-", self.view.title().to_lowercase().replace(' ', "-")) } else { String::new() };
+        self.export_dir.join(format!("{stem}-{view}{}", what.file_suffix()))
+    }
+
+    /// The text of a (non-PNG) export, from the latest results.
+    pub fn export_text(&self, what: Export) -> Result<String, String> {
+        let d = self.doc.plan().ok_or("exports of tables, charts and reports are for plans")?;
+        let out = d.last_ok.as_ref().ok_or("no comparison yet")?;
+        let losses = d.losses.as_ref().map(|l| &l.1);
+        let sens = d.sensitivity_now().and_then(|s| s.as_ref().ok());
+        let picks = if d.compare.len() >= 2 { d.compare.clone() } else { views::compare::default_picks(out) };
+        match what {
+            Export::TableCsv => crate::export::candidates_csv(out, losses),
+            Export::CompareCsv => crate::export::compare_csv(out, &picks, losses),
+            Export::SensitivityCsv => crate::export::sensitivity_csv(sens.ok_or("open the Sensitivity view first: no sweep yet")?),
+            Export::Report => Ok(crate::export::report_markdown(out, losses, &picks, sens)),
+            Export::ChartSvg => Ok(crate::export::pareto_svg(out)),
+            Export::ViewPng => Err("a PNG comes from the renderer".into()),
+        }
+    }
+
+    fn write_export(&mut self, what: Export, bytes: &[u8]) -> Result<PathBuf, String> {
+        let path = self.export_path(what);
+        std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("cannot create {}: {e}", self.export_dir.display()))?;
+        std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        self.status = format!("exported {}", path.display());
+        Ok(path)
+    }
+
+    /// Export `what`. A PNG is written once the renderer returns the next frame's pixels (`Ok(None)`
+    /// until then); the others are written at once.
+    pub fn export(&mut self, what: Export, ctx: &egui::Context) -> Result<Option<PathBuf>, String> {
+        let r = if what == Export::ViewPng {
+            let (tx, rx) = channel();
+            let c = ctx.clone();
+            ctx.request_screenshot(move |img| {
+                let _ = tx.send(img);
+                c.request_repaint();
+            });
+            self.png_export = Some((rx, self.central_rect, ctx.pixels_per_point()));
+            self.status = "exporting the view as PNG…".into();
+            Ok(None)
+        } else {
+            self.export_text(what).and_then(|t| self.write_export(what, t.as_bytes())).map(Some)
+        };
+        if let Err(e) = &r {
+            self.status = format!("cannot export: {e}");
+        }
+        r
+    }
+
+    /// Write the PNG export if the renderer's pixels have arrived.
+    fn finish_png_export(&mut self) {
+        let Some((rx, rect, ppp)) = &self.png_export else { return };
+        let Ok(image) = rx.try_recv() else { return };
+        let (rect, ppp) = (*rect, *ppp);
+        self.png_export = None;
+        let cropped = crate::export::crop(&image, rect, ppp);
+        match crate::export::encode_png(&cropped) {
+            Ok(bytes) => {
+                if let Err(e) = self.write_export(Export::ViewPng, &bytes) {
+                    self.status = format!("cannot export: {e}");
+                }
+            }
+            Err(e) => self.status = format!("cannot export: {e}"),
         }
     }
 
@@ -252,6 +382,10 @@ impl WankaApp {
         match &self.scenarios_dir {
             Some(d) => {
                 self.workers.validation.submit(d.join("validation").join("step_cases.csv"));
+                let holdout = d.join("validation").join("holdout_cases.csv");
+                if holdout.exists() {
+                    self.workers.holdout.submit(holdout);
+                }
             }
             None => self.validation = Some(Err("no scenarios/ folder found, so no validation cases".into())),
         }
@@ -282,7 +416,7 @@ impl WankaApp {
 
     /// The validation cases are being simulated.
     pub fn validation_busy(&self) -> bool {
-        self.workers.validation.busy()
+        self.workers.validation.busy() || self.workers.holdout.busy()
     }
 
     /// Messages per scenario field: text that is not a number, then the simulator's error.
@@ -307,6 +441,7 @@ impl WankaApp {
 
     /// Take finished background results.
     pub fn poll(&mut self) {
+        self.finish_png_export();
         if self.pending_submit.is_some_and(|t| Instant::now() >= t) {
             self.submit();
         }
@@ -316,12 +451,16 @@ impl WankaApp {
                 self.set_named(&e.name, &e.value);
             }
         }
+        let report = |r: Result<Result<StepReport, wanka_sim::WankaError>, String>| match r {
+            Ok(Ok(rep)) => Ok(rep),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(p) => Err(p),
+        };
         if let Some(r) = self.workers.validation.poll() {
-            self.validation = Some(match r {
-                Ok(Ok(rep)) => Ok(rep),
-                Ok(Err(e)) => Err(e.to_string()),
-                Err(p) => Err(p),
-            });
+            self.validation = Some(report(r));
+        }
+        if let Some(r) = self.workers.holdout.poll() {
+            self.holdout = Some(report(r));
         }
         if let Some(rx) = &self.dialog
             && let Ok(res) = rx.try_recv()
@@ -587,6 +726,8 @@ impl WankaApp {
         }
         match self.view {
             View::Candidates => return self.candidates_view(ui),
+            View::Compare => return self.compare_view(ui),
+            View::Sensitivity => return self.sensitivity_view(ui),
             View::Run => return self.run_view(ui),
             View::Losses => return self.losses_view(ui),
             _ => {}
@@ -599,7 +740,7 @@ impl WankaApp {
                 None if self.workers.validation.busy() => views::validation::ValidationState::Running,
                 None => views::validation::ValidationState::NotStarted,
             };
-            views::validation::validation_ui(ui, state);
+            views::validation::validation_ui(ui, state, self.holdout.as_ref());
             return;
         }
         let Some(out) = self.doc.last_ok() else {
@@ -616,7 +757,7 @@ impl WankaApp {
             View::Step => views::step::step_ui(ui, out),
             View::Memory => views::memory::memory_ui(ui, out),
             View::Topology => views::topology::topology_ui(ui, out),
-            View::Validation | View::Candidates | View::Run | View::Losses => {}
+            View::Validation | View::Candidates | View::Compare | View::Sensitivity | View::Run | View::Losses => {}
         }
     }
 
@@ -632,6 +773,35 @@ impl WankaApp {
             None => {
                 ui.centered_and_justified(|ui| ui.label("Candidates are compared for plans: open a plan (e.g. default_plan.ron)."));
             }
+        }
+    }
+
+    fn compare_view(&mut self, ui: &mut Ui) {
+        let busy = self.workers.plan.busy();
+        let Some(d) = self.doc.plan_mut() else { return };
+        d.ensure_losses(&mut self.workers);
+        let losses_busy = self.workers.losses.busy();
+        let d = self.doc.plan_mut().expect("a plan");
+        match &d.last_ok {
+            Some(out) => {
+                let losses = d.losses.as_ref().map(|l| &l.1);
+                views::compare::compare_ui(ui, out, &mut d.compare, losses, losses_busy);
+            }
+            None if busy => views::working_ui(ui, "comparing the candidates…"),
+            None => views::no_result_ui(ui),
+        }
+    }
+
+    fn sensitivity_view(&mut self, ui: &mut Ui) {
+        let busy = self.workers.plan.busy();
+        let Some(d) = self.doc.plan_mut() else { return };
+        d.ensure_sensitivity(&mut self.workers);
+        let sweeping = self.workers.sensitivity.busy();
+        let d = self.doc.plan_mut().expect("a plan");
+        match &d.last_ok {
+            Some(out) => views::sensitivity::sensitivity_ui(ui, out, d.form.selected, d.sensitivity_now(), sweeping),
+            None if busy => views::working_ui(ui, "comparing the candidates…"),
+            None => views::no_result_ui(ui),
         }
     }
 
@@ -682,8 +852,14 @@ impl WankaApp {
 
     /// Draw the whole app into `ui` (one frame).
     pub fn show(&mut self, ui: &mut Ui) {
+        // egui's small text is 9 points: too small for details, legends and the event log.
+        if ui.ctx().global_style().text_styles.get(&egui::TextStyle::Small).is_some_and(|f| f.size < SMALL_TEXT) {
+            ui.ctx().all_styles_mut(|s| {
+                s.text_styles.insert(egui::TextStyle::Small, egui::FontId::proportional(SMALL_TEXT));
+            });
+        }
         let w = &self.workers;
-        for w in [&w.step as &dyn Wake, &w.validation, &w.plan, &w.losses, &w.run] {
+        for w in [&w.step as &dyn Wake, &w.validation, &w.holdout, &w.plan, &w.losses, &w.run, &w.sensitivity] {
             w.wake_with(ui.ctx());
         }
         self.poll();
@@ -702,6 +878,20 @@ impl WankaApp {
                     }
                 }
                 ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                    let mut chosen = None;
+                    ui.menu_button("Export", |ui| {
+                        ui.label(RichText::new(format!("to {}", self.export_dir.display())).small().weak());
+                        for what in Export::ALL {
+                            let enabled = self.is_plan() || what == Export::ViewPng;
+                            if ui.add_enabled(enabled, egui::Button::new(what.title())).clicked() {
+                                chosen = Some(what);
+                                ui.close();
+                            }
+                        }
+                    });
+                    if let Some(what) = chosen {
+                        let _ = self.export(what, ui.ctx());
+                    }
                     if self.busy() || (self.view == View::Validation && self.validation_busy()) {
                         // The edit's own job is cancelled from the banner over the figures.
                         if self.workers.run.busy() && !self.stale() {
@@ -746,7 +936,10 @@ impl WankaApp {
             });
         });
         egui::Panel::left("editor panel").default_size(330.0).min_size(260.0).show(ui, |ui| self.side_ui(ui));
-        egui::CentralPanel::default().show(ui, |ui| self.central_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.central_rect = ui.max_rect();
+            self.central_ui(ui);
+        });
         if let Some(p) = self.overwrite.clone() {
             egui::Modal::new(egui::Id::unique("wanka overwrite")).show(ui.ctx(), |ui| {
                 ui.label(RichText::new(format!("Overwrite {}?", p.display())).strong());

@@ -12,7 +12,7 @@ use wanka_sim::validate::StepReport;
 use wanka_sim::{Scenario, WankaError};
 
 use crate::editor::{self, FieldErrors, Form};
-use crate::jobs::{self, PlanJob, PlanLosses, PlanOutput, RunJob, RunOutput, StepJob, StepOutput};
+use crate::jobs::{self, PlanJob, PlanLosses, PlanOutput, RunJob, RunOutput, Sensitivity, SensitivityJob, StepJob, StepOutput};
 use crate::plan_editor::{self, PlanForm, PlanKnob};
 use crate::views::View;
 use crate::worker::Worker;
@@ -21,9 +21,12 @@ use crate::worker::Worker;
 pub struct Workers {
     pub step: Worker<StepJob, Result<StepOutput, WankaError>>,
     pub validation: Worker<PathBuf, Result<StepReport, WankaError>>,
+    /// The holdout cases (never fitted), beside the validation cases.
+    pub holdout: Worker<PathBuf, Result<StepReport, WankaError>>,
     pub plan: Worker<PlanJob, Result<PlanOutput, WankaError>>,
     pub losses: Worker<PlanOutput, PlanLosses>,
     pub run: Worker<RunJob, Result<RunOutput, WankaError>>,
+    pub sensitivity: Worker<SensitivityJob, Result<Sensitivity, String>>,
     /// The session's parallelism searches, shared by every comparison.
     pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
@@ -33,11 +36,13 @@ impl Workers {
         Workers {
             step: Worker::new("wanka-step", jobs::run_step),
             validation: Worker::new("wanka-validate", jobs::run_validation),
+            holdout: Worker::new("wanka-holdout", jobs::run_validation),
             // Comparisons and runs can take long for extreme edits: a newer one cancels the superseded
             // one and starts beside it instead of waiting for it to wind down.
             plan: Worker::concurrent("wanka-plan", 2, jobs::run_plan),
             losses: Worker::concurrent("wanka-losses", 2, jobs::run_plan_losses),
             run: Worker::concurrent("wanka-run", 2, jobs::run_training),
+            sensitivity: Worker::concurrent("wanka-sensitivity", 2, jobs::run_sensitivity),
             searches: Default::default(),
         }
     }
@@ -48,11 +53,12 @@ impl Workers {
         self.plan.discard();
         self.losses.discard();
         self.run.discard();
+        self.sensitivity.discard();
     }
 
     /// A job of the open document is running (step, comparison, run or losses).
     pub fn busy(&self) -> bool {
-        self.step.busy() || self.plan.busy() || self.run.busy() || self.losses.busy()
+        self.step.busy() || self.plan.busy() || self.run.busy() || self.losses.busy() || self.sensitivity.busy()
     }
 }
 
@@ -98,6 +104,11 @@ pub struct PlanDoc {
     /// Select the fastest candidate when the first comparison arrives.
     auto_select: bool,
     pub run: RunState,
+    /// Candidates (indices into the plan) of the compare view, the reference first.
+    pub compare: Vec<usize>,
+    /// The sensitivity sweep of (comparison `seq`, candidate), and the one submitted.
+    pub sensitivity: Option<((u64, usize), Result<Sensitivity, String>)>,
+    sensitivity_for: Option<(u64, usize)>,
 }
 
 /// The open file.
@@ -157,7 +168,33 @@ impl PlanDoc {
             losses_for: None,
             auto_select: true,
             run: RunState::default(),
+            compare: Vec::new(),
+            sensitivity: None,
+            sensitivity_for: None,
         }
+    }
+
+    /// Sweep the selected candidate's knobs for the latest comparison, unless already submitted.
+    pub fn ensure_sensitivity(&mut self, workers: &mut Workers) {
+        let key = (self.seq, self.form.selected);
+        if let Some(out) = &self.last_ok
+            && self.sensitivity_for != Some(key)
+            && out.result_of(key.1).is_some_and(|(_, r)| r.feasible)
+        {
+            workers.sensitivity.submit(SensitivityJob {
+                plan: out.plan.clone(),
+                candidate: key.1,
+                file: out.file.clone(),
+                searches: workers.searches.clone(),
+                seeds: jobs::SENSITIVITY_SEEDS,
+            });
+            self.sensitivity_for = Some(key);
+        }
+    }
+
+    /// The sweep of the selected candidate for the latest comparison, if it is in.
+    pub fn sensitivity_now(&self) -> Option<&Result<Sensitivity, String>> {
+        self.sensitivity.as_ref().filter(|(k, _)| *k == (self.seq, self.form.selected)).map(|(_, s)| s)
     }
 
     /// Every field's text is a number (in range).
@@ -276,7 +313,7 @@ impl Document {
     pub fn applies(&self, view: View) -> bool {
         let plan = self.is_plan();
         match view {
-            View::Candidates => plan,
+            View::Candidates | View::Compare | View::Sensitivity => plan,
             View::Step | View::Memory | View::Topology => !plan,
             View::Run | View::Losses | View::Validation => true,
         }
@@ -472,6 +509,12 @@ impl Document {
                 (Ok(_), None) => {}
                 (Err(panic), _) => *status = format!("cannot compute the losses: {panic}"),
             }
+        }
+        if let Some(r) = workers.sensitivity.poll()
+            && let Some(d) = self.plan_mut()
+            && let Some(key) = d.sensitivity_for
+        {
+            d.sensitivity = Some((key, r.unwrap_or_else(|panic| Err(panic))));
         }
         if let Some(r) = workers.run.poll()
             && let Some(run) = self.run_mut()

@@ -401,3 +401,147 @@ mod plan_tests {
         assert!((down - restart_days).abs() < 1e-6, "{down} vs {restart_days}");
     }
 }
+
+/// A sensitivity sweep request: candidate `candidate` of `plan`, each knob moved down and up.
+#[derive(Debug, Clone)]
+pub struct SensitivityJob {
+    pub plan: PlanFile,
+    pub candidate: usize,
+    pub file: String,
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
+    /// Monte Carlo seeds of every point (few: the sweep is for direction and size, not the last digit).
+    pub seeds: u64,
+}
+
+/// Days and cost of one point of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepPoint {
+    pub days_p50: f64,
+    pub cost_musd: f64,
+}
+
+/// One knob of the sweep: what it was moved to, down and up, and the result (or why there is none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensitivityKnob {
+    pub name: &'static str,
+    pub low_label: String,
+    pub high_label: String,
+    pub low: Result<SweepPoint, String>,
+    pub high: Result<SweepPoint, String>,
+}
+
+impl SensitivityKnob {
+    /// Largest change of p50 days either way (0 when neither side has a result).
+    pub fn days_swing(&self, base: &SweepPoint) -> f64 {
+        [&self.low, &self.high].iter().filter_map(|r| r.as_ref().ok()).map(|p| (p.days_p50 - base.days_p50).abs()).fold(0.0, f64::max)
+    }
+}
+
+/// What moves the days and the cost of one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sensitivity {
+    pub candidate: String,
+    /// The candidate as edited, at the sweep's seeds.
+    pub base: SweepPoint,
+    pub knobs: Vec<SensitivityKnob>,
+    pub seeds: u64,
+}
+
+/// Sweep the knobs that matter for one candidate (on the worker thread): failure rate ×½ and ×2, NIC
+/// speed ×½ and ×2, hot spares none and twice the default, checkpoint interval ×½ and ×2 of the one
+/// used, devices ×¾ and ×1¼ (whole nodes). Each point is a one-candidate plan compared with the
+/// session's searches (so the run-only knobs do not search again) over `seeds` seeds.
+pub fn run_sensitivity(job: SensitivityJob, cancel: &Cancel) -> Result<Sensitivity, String> {
+    use wanka_sim::limits;
+    use wanka_sim::run::checkpoint::Interval;
+    let catalog = crate::catalog();
+    let cand = job.plan.candidates.get(job.candidate).ok_or("no such candidate")?.clone();
+    let point = |c: wanka_sim::planning::plan_file::Candidate| -> Result<(SweepPoint, CandidateResult), String> {
+        let mut p = job.plan.clone();
+        p.candidates = vec![c];
+        p.settings.seeds = job.seeds;
+        p.check(&job.file).map_err(|e| e.to_string())?;
+        let cmp = p.compare_cached(catalog, &job.file, cancel, &job.searches).map_err(|e| e.to_string())?;
+        let r = cmp.candidates.into_iter().next().ok_or("no result")?;
+        if !r.feasible {
+            return Err(r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into()));
+        }
+        Ok((SweepPoint { days_p50: r.days.p50, cost_musd: r.economics.total_usd / 1e6 }, r))
+    };
+    let (base, base_r) = point(cand.clone())?;
+    let inputs = base_r.run_inputs.clone().ok_or("the candidate has no run inputs")?;
+    let just = |r: Result<(SweepPoint, CandidateResult), String>| r.map(|(p, _)| p);
+    let mut knobs = Vec::new();
+    // Failure rate.
+    let m = cand.run.failures.multiplier;
+    let (lo, hi) = (m * 0.5, (m * 2.0).min(limits::MAX_FAILURE_MULTIPLIER));
+    let with = |f: &dyn Fn(&mut wanka_sim::planning::plan_file::Candidate)| {
+        let mut c = cand.clone();
+        f(&mut c);
+        c
+    };
+    knobs.push(SensitivityKnob {
+        name: "failure rate",
+        low_label: format!("×{}", crate::editor::num(lo / m.max(1e-12))),
+        high_label: format!("×{}", crate::editor::num(hi / m.max(1e-12))),
+        low: just(point(with(&|c| c.run.failures.multiplier = lo))),
+        high: just(point(with(&|c| c.run.failures.multiplier = hi))),
+    });
+    // NIC speed.
+    let nic = cand.network.nic_gbit_per_s_per_gpu;
+    let (lo, hi) = ((nic * 0.5).max(limits::NIC_GBIT.0), (nic * 2.0).min(limits::NIC_GBIT.1));
+    knobs.push(SensitivityKnob {
+        name: "NIC speed",
+        low_label: format!("{} Gbit/s", crate::editor::num(lo)),
+        high_label: format!("{} Gbit/s", crate::editor::num(hi)),
+        low: just(point(with(&|c| c.network.nic_gbit_per_s_per_gpu = lo))),
+        high: just(point(with(&|c| c.network.nic_gbit_per_s_per_gpu = hi))),
+    });
+    // Hot spares.
+    let nodes = inputs.devices / u64::from(inputs.gpus_per_node.max(1));
+    let spares_hi = (2 * inputs.hot_spare_nodes).max((nodes / 50).max(1) as u32);
+    knobs.push(SensitivityKnob {
+        name: "hot-spare nodes",
+        low_label: "0 nodes".into(),
+        high_label: format!("{spares_hi} nodes"),
+        low: just(point(with(&|c| c.run.recovery.hot_spare_nodes = Some(0)))),
+        high: just(point(with(&|c| c.run.recovery.hot_spare_nodes = Some(spares_hi)))),
+    });
+    // Checkpoint interval, around the one the run used.
+    let minutes = inputs.interval_s / 60.0;
+    let (lo, hi) = ((minutes * 0.5).max(limits::MIN_CHECKPOINT_INTERVAL_S / 60.0), minutes * 2.0);
+    knobs.push(SensitivityKnob {
+        name: "checkpoint interval",
+        low_label: format!("{lo:.0} min"),
+        high_label: format!("{hi:.0} min"),
+        low: just(point(with(&|c| c.run.checkpoint.interval = Interval::Fixed { minutes: lo }))),
+        high: just(point(with(&|c| c.run.checkpoint.interval = Interval::Fixed { minutes: hi }))),
+    });
+    // Devices, in whole nodes.
+    let scale = |f: f64| {
+        with(&|c| {
+            for p in &mut c.pools {
+                let n = u64::from(p.gpus_per_node.max(1));
+                let nodes = ((f64::from(p.count) * f / n as f64).round() as u64).max(1);
+                p.count = u32::try_from(nodes * n).unwrap_or(u32::MAX);
+            }
+        })
+    };
+    let (lo_c, hi_c) = (scale(0.75), scale(1.25));
+    let total = |c: &wanka_sim::planning::plan_file::Candidate| c.pools.iter().map(|p| u64::from(p.count)).sum::<u64>();
+    knobs.push(SensitivityKnob {
+        name: "devices",
+        low_label: format!("{} (×0.75)", total(&lo_c)),
+        high_label: format!("{} (×1.25)", total(&hi_c)),
+        low: just(point(lo_c.clone())),
+        high: just(point(hi_c.clone())),
+    });
+    if cancel.is_cancelled() {
+        return Err("cancelled".into());
+    }
+    knobs.sort_by(|a, b| b.days_swing(&base).total_cmp(&a.days_swing(&base)));
+    Ok(Sensitivity { candidate: cand.name.clone(), base, knobs, seeds: job.seeds })
+}
+
+/// Seeds of each point of a sensitivity sweep.
+pub const SENSITIVITY_SEEDS: u64 = 20;

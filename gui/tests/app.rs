@@ -203,6 +203,15 @@ fn every_view_draws() {
     };
     assert!(!report.cases.is_empty());
     assert!(h.query_by_label(&report.cases[0].id).is_some());
+    // The holdout set (never fitted) is drawn too, its rows marked.
+    let holdout = match &h.state().holdout {
+        Some(Ok(r)) => r.clone(),
+        other => panic!("holdout: {other:?}"),
+    };
+    assert!(!holdout.cases.is_empty());
+    assert!(h.query_by_label(&holdout.cases[0].id).is_some());
+    assert_eq!(h.query_all_by_label("holdout").count(), holdout.cases.len());
+    assert!(h.query_by_label_contains(&format!("{} cases never fitted", holdout.cases.len())).is_some());
 }
 
 #[test]
@@ -816,5 +825,156 @@ fn saving_an_invalid_plan_is_refused_and_overwriting_asks() {
     h.get_by_role_and_label(Role::Button, "Overwrite").click();
     h.run_steps(2);
     assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 9216);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions: compare candidates side by side; what moves the days and the cost.
+
+#[test]
+fn the_compare_view_shows_two_candidates_with_their_differences() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, "Compare").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let out = h.state().doc.plan_ok().unwrap().clone();
+    // The two fastest by default, the fastest the reference.
+    let (a, b) = (&out.comparison.candidates[0], &out.comparison.candidates[1]);
+    assert_eq!(h.state().doc.plan().unwrap().compare, vec![out.candidate_of[0], out.candidate_of[1]]);
+    let shown = |h: &Harness<'static, WankaApp>, text: &str| h.query_all_by_label(text).next().is_some();
+    assert!(shown(&h, &a.name) && shown(&h, &b.name));
+    assert!(shown(&h, &format!("{:.1}", a.days.p50)) && shown(&h, &format!("{:.1}", b.days.p50)));
+    let d = b.days.p50 - a.days.p50;
+    assert!(shown(&h, &format!("{d:+.1} ({:+.0}%)", 100.0 * d / a.days.p50)), "the p50 difference");
+    let dc = (b.economics.total_usd - a.economics.total_usd) / 1e6;
+    assert!(shown(&h, &format!("{dc:+.2} ({:+.0}%)", 100.0 * dc / (a.economics.total_usd / 1e6))), "the cost difference");
+    // The step breakdown of each chosen layout, and the losses once computed.
+    let ba = &a.top_plans[0].breakdown;
+    assert!(shown(&h, &format!("{:.2}", ba.compute_s)));
+    let (_, losses) = h.state().doc.plan_losses().expect("losses");
+    let la = losses[0].as_ref().unwrap();
+    assert!(shown(&h, &format!("{:.1}", la.lost_total_days())));
+    let money = la.lost_total_days() / la.wall_days * a.economics.total_usd / 1e6;
+    assert!(shown(&h, &format!("{money:.2}")), "lost money {money}");
+    // The layout in words, not the library's shorthand.
+    let words = wanka_gui::views::candidates::parallelism_words(a);
+    assert!(words.contains(", ZeRO-") && !words.contains(" mb") && !words.contains("recompute-"), "{words}");
+    assert!(shown(&h, &words));
+    // Why: the sentence splits the difference into step and losses.
+    assert!(h.query_by_label_contains(&format!("`{}` takes", b.name)).is_some());
+    // A third candidate ticked: its column and differences appear.
+    let c = &out.comparison.candidates[2];
+    h.get_by_role_and_label(Role::CheckBox, &c.name).click();
+    h.run_steps(2);
+    assert_eq!(h.state().doc.plan().unwrap().compare.len(), 3);
+    let dc = c.days.p50 - a.days.p50;
+    assert!(shown(&h, &format!("{dc:+.1} ({:+.0}%)", 100.0 * dc / a.days.p50)));
+}
+
+#[test]
+fn the_sensitivity_view_sweeps_the_selected_candidate() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.get_by_role_and_label(Role::Button, "Sensitivity").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let s = match h.state().doc.plan().unwrap().sensitivity_now() {
+        Some(Ok(s)) => s.clone(),
+        other => panic!("no sweep: {other:?}"),
+    };
+    assert_eq!(s.candidate, H800);
+    assert_eq!(s.knobs.len(), 5);
+    let knob = |name: &str| s.knobs.iter().find(|k| k.name == name).unwrap_or_else(|| panic!("{name}"));
+    let pt = |r: &Result<wanka_gui::jobs::SweepPoint, String>| *r.as_ref().expect("a result");
+    // Directions the model must get right: more failures, fewer devices, a slower NIC take longer.
+    let f = knob("failure rate");
+    assert!(pt(&f.high).days_p50 > s.base.days_p50 && pt(&f.low).days_p50 < s.base.days_p50, "{f:?}");
+    let d = knob("devices");
+    assert!(pt(&d.low).days_p50 > s.base.days_p50 && pt(&d.high).days_p50 < s.base.days_p50, "{d:?}");
+    let n = knob("NIC speed");
+    assert!(pt(&n.low).days_p50 >= s.base.days_p50, "{n:?}");
+    // Ordered by swing; every row is drawn with its numbers.
+    let swings: Vec<f64> = s.knobs.iter().map(|k| k.days_swing(&s.base)).collect();
+    assert!(swings.windows(2).all(|w| w[0] >= w[1]), "{swings:?}");
+    let text = format!(
+        "failure rate p50 days: {}: {}",
+        f.low_label,
+        wanka_gui::views::sensitivity::bar_text(wanka_gui::views::sensitivity::Measure::Days, s.base.days_p50, pt(&f.low).days_p50,)
+    );
+    assert!(h.query_by_label_contains(&text).is_some(), "{text}");
+    assert!(h.query_by_label_contains("failure rate total cost, M USD").is_some());
+    assert!(h.query_by_label_contains(&format!("over {} Monte Carlo seeds", s.seeds)).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports.
+
+fn export_via_menu(h: &mut Harness<'static, WankaApp>, item: &str) {
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, item).click();
+    h.step();
+}
+
+#[test]
+fn exports_write_a_csv_that_parses_back_a_report_and_a_png() {
+    let mut h = plan_harness();
+    let dir = std::env::temp_dir().join(format!("wanka-gui-exports-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.state_mut().export_dir = dir.clone();
+    let out = h.state().doc.plan_ok().unwrap().clone();
+
+    // The candidates table: every result, its figures in full precision under the vocabulary's names.
+    export_via_menu(&mut h, "Candidates table (CSV)");
+    let path = h.state().export_path(wanka_gui::app::Export::TableCsv);
+    let mut rd = csv::Reader::from_path(&path).expect("the CSV is written");
+    let headers = rd.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}: {headers:?}"));
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), out.comparison.candidates.len());
+    for (row, r) in rows.iter().zip(&out.comparison.candidates) {
+        assert_eq!(&row[col("name")], r.name);
+        assert_eq!(row[col("days_p50")].parse::<f64>().unwrap(), r.days.p50);
+        assert_eq!(row[col("cost_musd")].parse::<f64>().unwrap(), r.economics.total_usd / 1e6);
+        assert_eq!(row[col("devices")].parse::<u64>().unwrap(), r.devices);
+    }
+
+    // The report names every candidate and the Pareto front.
+    export_via_menu(&mut h, "Report (Markdown)");
+    let report = std::fs::read_to_string(h.state().export_path(wanka_gui::app::Export::Report)).unwrap();
+    assert!(report.starts_with(&format!("# {}", out.comparison.plan)));
+    assert!(out.comparison.candidates.iter().all(|r| report.contains(&r.name)));
+    assert!(report.contains("Pareto front"));
+
+    // The chart as SVG: one point per feasible candidate.
+    export_via_menu(&mut h, "Time vs cost chart (SVG)");
+    let svg = std::fs::read_to_string(h.state().export_path(wanka_gui::app::Export::ChartSvg)).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"candidate\"").count(), out.comparison.candidates.iter().filter(|r| r.feasible).count());
+
+    // The view as PNG: the app asks the renderer for the frame's pixels; here the harness has no
+    // renderer, so the test answers the request with an image of the window's size.
+    export_via_menu(&mut h, "This view (PNG)");
+    let cmds = h.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default();
+    let shot = cmds
+        .into_iter()
+        .find_map(|c| match c {
+            egui::ViewportCommand::Screenshot(cb) => Some(cb),
+            _ => None,
+        })
+        .expect("the export asked for a screenshot");
+    let ppp = h.ctx.pixels_per_point();
+    let size = [(1280.0 * ppp) as usize, (800.0 * ppp) as usize];
+    let mut pixels = vec![egui::Color32::from_rgb(10, 20, 30); size[0] * size[1]];
+    pixels[0] = egui::Color32::RED;
+    shot.complete(std::sync::Arc::new(egui::ColorImage::new(size, pixels)));
+    h.run_steps(2);
+    let png_path = h.state().export_path(wanka_gui::app::Export::ViewPng);
+    let bytes = std::fs::read(&png_path).expect("the PNG is written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let img = image::load_from_memory(&bytes).unwrap();
+    // Cropped to the central panel: narrower than the window, as tall as the panel.
+    assert!(img.width() > 400 && (img.width() as usize) < size[0], "{}", img.width());
+    assert!(img.height() > 300 && (img.height() as usize) < size[1], "{}", img.height());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -172,6 +172,42 @@ pub fn column_widths(avail: f32, spacing: f32) -> [f32; 14] {
     w
 }
 
+/// The chosen layout in words, as a planner reads it: `TP8 PP16 DP80, interleaved v8, ZeRO-1,
+/// recompute none, SP, micro-batch 1, batch 2048`. Mixed-hardware layouts keep the library's text.
+pub fn parallelism_words(r: &CandidateResult) -> String {
+    let short = short_parallelism(&r.parallelism);
+    match r.top_plans.first() {
+        Some(t) if wanka_sim::planning::plan_file::describe(&t.spec) == short => spec_words(&t.spec),
+        _ => short.to_string(),
+    }
+}
+
+/// A parallelism spec in words (see [`parallelism_words`]).
+pub fn spec_words(s: &wanka_sim::workload::parallelism::ParallelismSpec) -> String {
+    use wanka_sim::workload::parallelism::Schedule;
+    let mut dims = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);
+    if s.cp > 1 {
+        dims.push_str(&format!(" CP{}", s.cp));
+    }
+    if s.ep > 1 {
+        dims.push_str(&format!(" EP{}", s.ep));
+    }
+    let sched = match (s.schedule, s.vpp) {
+        (Some(Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        (Some(Schedule::DualPipe), _) => "DualPipe".into(),
+        _ => "1F1B".into(),
+    };
+    let mut parts = vec![dims, sched, format!("ZeRO-{}", s.zero_stage), format!("recompute {}", s.recompute.label())];
+    if s.sequence_parallel {
+        parts.push("SP".into());
+    }
+    parts.push(format!("micro-batch {}, batch {}", s.micro_batch.unwrap_or(1), s.global_batch));
+    if s.rank_order != wanka_sim::workload::parallelism::RankOrder::default() {
+        parts.push(format!("order {}", s.rank_order.label()));
+    }
+    parts.join(", ")
+}
+
 /// Text of a cell ("—" for the figures of infeasible candidates).
 pub fn cell_text(r: &CandidateResult, c: Column) -> String {
     let e = &r.economics;
@@ -208,7 +244,7 @@ pub fn cell_text(r: &CandidateResult, c: Column) -> String {
         Column::PeakMw => format!("{:.1}", e.peak_mw),
         Column::Parallelism => {
             if r.feasible {
-                short_parallelism(&r.parallelism).to_string()
+                parallelism_words(r)
             } else {
                 r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into())
             }
@@ -373,7 +409,11 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         Column::Flags => child.add(egui::Label::new(RichText::new("–").weak())),
                         Column::Parallelism => {
                             let t = if r.feasible { RichText::new(text) } else { RichText::new(text).color(ui.visuals().error_fg_color) };
-                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible { &r.parallelism } else { "infeasible" })
+                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible {
+                                parallelism_words(r)
+                            } else {
+                                "infeasible".into()
+                            })
                         }
                         Column::P50Days | Column::P90Days if did_not_finish(r) => child
                             .add(egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color)).truncate())
@@ -659,7 +699,7 @@ fn details_ui(ui: &mut Ui, out: &PlanOutput, selected: usize) {
             ui.label(RichText::new(l).small());
         }
         ui.label(RichText::new("Parallelism").small().strong());
-        ui.add(egui::Label::new(RichText::new(&r.parallelism).small()).wrap());
+        ui.add(egui::Label::new(RichText::new(parallelism_words(r)).small()).wrap());
     }
     if !r.flags.is_empty() {
         ui.label(RichText::new("Flags").small().strong());

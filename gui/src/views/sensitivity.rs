@@ -1,0 +1,149 @@
+//! What moves a candidate's days and cost: a tornado of p50 days and of total cost for each knob moved
+//! down and up (failure rate, NIC speed, hot spares, checkpoint interval, devices), swept in the
+//! background over a few Monte Carlo seeds ([`crate::jobs::run_sensitivity`]).
+
+use egui::{Align2, FontId, RichText, Sense, Stroke, Ui, pos2, vec2};
+
+use super::legend_item;
+use super::palette::{BLUE, ORANGE};
+use crate::jobs::{PlanOutput, Sensitivity, SweepPoint};
+
+/// Which figure a tornado shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Days,
+    Cost,
+}
+
+impl Measure {
+    fn of(self, p: &SweepPoint) -> f64 {
+        match self {
+            Measure::Days => p.days_p50,
+            Measure::Cost => p.cost_musd,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Measure::Days => "p50 days",
+            Measure::Cost => "total cost, M USD",
+        }
+    }
+
+    fn unit(self) -> &'static str {
+        match self {
+            Measure::Days => "d",
+            Measure::Cost => "M$",
+        }
+    }
+}
+
+/// The text of a bar end: the change and the value it leads to.
+pub fn bar_text(m: Measure, base: f64, v: f64) -> String {
+    let d = v - base;
+    match m {
+        Measure::Days => format!("{d:+.1} {} ({v:.1})", m.unit()),
+        Measure::Cost => format!("{d:+.2} {} ({v:.2})", m.unit()),
+    }
+}
+
+/// The sensitivity view of candidate `selected`.
+pub fn sensitivity_ui(ui: &mut Ui, out: &PlanOutput, selected: usize, sweep: Option<&Result<Sensitivity, String>>, busy: bool) {
+    let name = out.plan.candidates.get(selected).map_or("?", |c| c.name.as_str());
+    ui.horizontal_wrapped(|ui| {
+        ui.heading("Sensitivity");
+        ui.label(RichText::new(format!("of `{name}` (select another candidate in the table or the editor)")).weak());
+    });
+    match out.result_of(selected) {
+        Some((_, r)) if r.feasible => {}
+        _ => {
+            ui.label("This candidate has no feasible result: nothing to sweep.");
+            return;
+        }
+    }
+    let s = match sweep {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            ui.label(RichText::new(format!("{}{e}", crate::widgets::ERROR_MARK)).color(ui.visuals().error_fg_color));
+            return;
+        }
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(if busy { "sweeping the knobs in the background…" } else { "waiting to sweep…" });
+            });
+            return;
+        }
+    };
+    ui.label(
+        RichText::new(format!(
+            "Each knob is moved down and up with everything else as edited; every point is a comparison of this candidate alone over {} Monte Carlo seeds (the table uses the plan's {}), so its baseline is {:.1} days and {:.2} M USD. Knobs are ordered by their swing of days.",
+            s.seeds, out.plan.settings.seeds, s.base.days_p50, s.base.cost_musd
+        ))
+        .weak(),
+    );
+    ui.horizontal_wrapped(|ui| {
+        legend_item(ui, BLUE, "knob down");
+        legend_item(ui, ORANGE, "knob up");
+    });
+    let w = ui.available_width();
+    for m in [Measure::Days, Measure::Cost] {
+        ui.add_space(6.0);
+        ui.label(RichText::new(m.title()).strong());
+        tornado_ui(ui, s, m, w);
+    }
+}
+
+fn tornado_ui(ui: &mut Ui, s: &Sensitivity, m: Measure, width: f32) {
+    let base = m.of(&s.base);
+    let deltas: Vec<f64> = s.knobs.iter().flat_map(|k| [&k.low, &k.high]).filter_map(|r| r.as_ref().ok()).map(|p| m.of(p) - base).collect();
+    let span = deltas.iter().map(|d| d.abs()).fold(1e-9, f64::max);
+    let label_w = 260.0_f32.min(width * 0.3);
+    let text_w = 150.0;
+    let bar_w = (width - label_w - 2.0 * text_w).max(120.0);
+    let row_h = 26.0;
+    let text = ui.visuals().text_color();
+    let weak = ui.visuals().weak_text_color();
+    for k in &s.knobs {
+        let (rect, _) = ui.allocate_exact_size(vec2(width, row_h), Sense::hover());
+        let p = ui.painter_at(rect);
+        let cy = rect.center().y;
+        p.text(pos2(rect.left(), cy), Align2::LEFT_CENTER, k.name, FontId::proportional(14.0), text);
+        let center = rect.left() + label_w + text_w + bar_w / 2.0;
+        let x_of = |d: f64| center + (d / span) as f32 * (bar_w / 2.0);
+        p.line_segment([pos2(center, rect.top()), pos2(center, rect.bottom())], Stroke::new(1.0, weak));
+        for (side, color, label) in [(&k.low, BLUE, &k.low_label), (&k.high, ORANGE, &k.high_label)] {
+            match side {
+                Ok(pt) => {
+                    let d = m.of(pt) - base;
+                    let x = x_of(d);
+                    let r = egui::Rect::from_min_max(pos2(x.min(center), cy - 8.0), pos2(x.max(center), cy + 8.0));
+                    p.rect_filled(r, 2.0, color);
+                    let (anchor, at) = if d < 0.0 { (Align2::RIGHT_CENTER, x - 4.0) } else { (Align2::LEFT_CENTER, x + 4.0) };
+                    p.text(pos2(at, cy), anchor, format!("{label}: {}", bar_text(m, base, m.of(pt))), FontId::proportional(13.0), text);
+                }
+                Err(e) => {
+                    let x = if std::ptr::eq(side, &k.low) { center - 4.0 } else { center + 4.0 };
+                    let anchor = if std::ptr::eq(side, &k.low) { Align2::RIGHT_CENTER } else { Align2::LEFT_CENTER };
+                    p.text(pos2(x, cy), anchor, format!("{label}: {}", short_error(e)), FontId::proportional(13.0), weak);
+                }
+            }
+        }
+        // The accessible text of the row (the painter's text is not read out).
+        ui.interact(rect, ui.scope_id().with(("tornado", k.name, m.unit())), Sense::hover()).widget_info(|| {
+            let side = |r: &Result<SweepPoint, String>, l: &str| match r {
+                Ok(pt) => format!("{l}: {}", bar_text(m, base, m.of(pt))),
+                Err(e) => format!("{l}: {e}"),
+            };
+            egui::WidgetInfo::labeled(
+                egui::Role::Label,
+                true,
+                format!("{} {}: {}; {}", k.name, m.title(), side(&k.low, &k.low_label), side(&k.high, &k.high_label)),
+            )
+        });
+    }
+}
+
+fn short_error(e: &str) -> String {
+    if e.chars().count() <= 60 { e.to_string() } else { format!("{}…", e.chars().take(59).collect::<String>()) }
+}
