@@ -17,7 +17,7 @@ use wanka_sim::Scenario;
 use wanka_sim::planning::plan_file::PlanFile;
 use wanka_sim::validate::StepReport;
 
-use crate::document::{Document, PlanDoc, ScenarioDoc, Workers};
+use crate::document::{Document, FormSnapshot, PlanDoc, ScenarioDoc, Workers};
 use crate::editor::{self, Knob};
 use crate::files::{self, FileKind};
 use crate::plan_editor::{self, PlanKnob};
@@ -86,7 +86,15 @@ pub struct WankaApp {
     png_export: Option<(Receiver<std::sync::Arc<egui::ColorImage>>, egui::Rect, f32)>,
     /// Where the central panel was drawn last frame (points).
     central_rect: egui::Rect,
+    /// Undo history: the forms submitted before the current one (newest last), the forms undone, and
+    /// the form submitted last.
+    undo: Vec<FormSnapshot>,
+    redo: Vec<FormSnapshot>,
+    submitted: Option<FormSnapshot>,
 }
+
+/// Most edits kept for undo.
+pub const UNDO_DEPTH: usize = 200;
 
 /// What can be exported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +178,41 @@ impl WankaApp {
             export_dir: std::env::current_dir().unwrap_or_default().join("wanka-exports"),
             png_export: None,
             central_rect: egui::Rect::NOTHING,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            submitted: None,
         }
+    }
+
+    /// Edits that can be undone, and redone.
+    pub fn history(&self) -> (usize, usize) {
+        (self.undo.len(), self.redo.len())
+    }
+
+    /// Put the form back as it was before the last edit, and simulate it.
+    pub fn undo(&mut self) -> bool {
+        let Some(prev) = self.undo.pop() else { return false };
+        if let Some(now) = self.doc.snapshot() {
+            self.redo.push(now);
+        }
+        self.doc.restore(prev.clone());
+        self.submitted = Some(prev);
+        self.submit_now();
+        self.status = "undone".into();
+        true
+    }
+
+    /// Redo the last edit undone.
+    pub fn redo(&mut self) -> bool {
+        let Some(next) = self.redo.pop() else { return false };
+        if let Some(now) = self.doc.snapshot() {
+            self.undo.push(now);
+        }
+        self.doc.restore(next.clone());
+        self.submitted = Some(next);
+        self.submit_now();
+        self.status = "redone".into();
+        true
     }
 
     /// The file an export goes to: `<export_dir>/<file stem>-<what>`.
@@ -298,6 +340,9 @@ impl WankaApp {
         self.path = path.map(Path::to_path_buf);
         self.cancelled = false;
         self.pending_submit = None;
+        self.undo.clear();
+        self.redo.clear();
+        self.submitted = self.doc.snapshot();
         if !self.doc.applies(self.view) {
             self.view = self.doc.first_view();
         }
@@ -324,8 +369,24 @@ impl WankaApp {
         self.path.as_deref().map_or_else(|| "<edited>".into(), |p| p.display().to_string())
     }
 
-    /// Check the edited fields and, when they are all numbers, simulate in the background.
+    /// Check the edited fields and, when they are all numbers, simulate in the background. The form
+    /// submitted before goes on the undo history when this one differs.
     pub fn submit(&mut self) {
+        let now = self.doc.snapshot();
+        if let (Some(prev), Some(cur)) = (self.submitted.take(), now.as_ref())
+            && prev != *cur
+        {
+            self.undo.push(prev);
+            if self.undo.len() > UNDO_DEPTH {
+                self.undo.remove(0);
+            }
+            self.redo.clear();
+        }
+        self.submitted = now;
+        self.submit_now();
+    }
+
+    fn submit_now(&mut self) {
         self.pending_submit = None;
         self.cancelled = false;
         let file = self.file_label();
@@ -615,15 +676,25 @@ impl WankaApp {
             {
                 self.save_to(&p);
             }
-            if ui.button("New plan").on_hover_text("start a plan from one candidate cluster").clicked() {
-                self.new_plan();
-            }
             if ui
                 .add_enabled(can_save, egui::Button::new("Save as…"))
                 .on_hover_text("write the edited scenario or plan to a new file")
                 .clicked()
             {
                 self.spawn_dialog(true);
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("New plan").on_hover_text("start a plan from one candidate cluster").clicked() {
+                self.new_plan();
+            }
+            let (u, r) = self.history();
+            if ui.add_enabled(u > 0, egui::Button::new("Undo")).on_hover_text("undo the last edit (ctrl+Z outside a text field)").clicked()
+            {
+                self.undo();
+            }
+            if ui.add_enabled(r > 0, egui::Button::new("Redo")).on_hover_text("redo (ctrl+shift+Z outside a text field)").clicked() {
+                self.redo();
             }
         });
         egui::CollapsingHeader::new(RichText::new("File path").strong()).default_open(false).show(ui, |ui| {
@@ -865,6 +936,16 @@ impl WankaApp {
         self.poll();
         if let Some(t) = self.pending_submit {
             ui.ctx().request_repaint_after(t.saturating_duration_since(Instant::now()));
+        }
+        // Ctrl+Z / Ctrl+Shift+Z undo the app's edits unless a text field has focus (it undoes its own typing).
+        if ui.ctx().memory(|m| m.focused().is_none()) {
+            let redo = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND | egui::Modifiers::SHIFT, egui::Key::Z);
+            let undo = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Z);
+            if ui.ctx().input_mut(|i| i.consume_shortcut(&redo)) {
+                self.redo();
+            } else if ui.ctx().input_mut(|i| i.consume_shortcut(&undo)) {
+                self.undo();
+            }
         }
 
         egui::Panel::top("top").show(ui, |ui| {

@@ -111,6 +111,13 @@ pub struct PlanDoc {
     sensitivity_for: Option<(u64, usize)>,
 }
 
+/// The edited form of a document, as the undo history keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormSnapshot {
+    Scenario(Box<Form>),
+    Plan(Box<PlanForm>),
+}
+
 /// The open file.
 #[derive(Default)]
 pub enum Document {
@@ -306,6 +313,24 @@ impl PlanDoc {
 impl Document {
     pub fn is_plan(&self) -> bool {
         matches!(self, Document::Plan(_))
+    }
+
+    /// The edited form as it is now.
+    pub fn snapshot(&self) -> Option<FormSnapshot> {
+        match self {
+            Document::Empty => None,
+            Document::Scenario(d) => Some(FormSnapshot::Scenario(Box::new(d.form.clone()))),
+            Document::Plan(d) => Some(FormSnapshot::Plan(Box::new(d.form.clone()))),
+        }
+    }
+
+    /// Put an earlier form back (ignored when it is of the other kind of document).
+    pub fn restore(&mut self, snap: FormSnapshot) {
+        match (self, snap) {
+            (Document::Scenario(d), FormSnapshot::Scenario(f)) => d.form = *f,
+            (Document::Plan(d), FormSnapshot::Plan(f)) => d.form = *f,
+            _ => {}
+        }
     }
 
     /// The view applies to this document: the step, memory and topology of a scenario (or of nothing

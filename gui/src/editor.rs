@@ -219,7 +219,7 @@ impl IntervalKind {
 }
 
 /// The scenario being edited: text of the numeric knobs plus everything else in `base`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     /// Scenario holding every non-text setting (combos, check boxes, name, run section …).
     pub base: Scenario,

@@ -256,7 +256,7 @@ impl PricingKind {
 }
 
 /// The plan being edited: text of the numeric knobs plus everything else in `base`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanForm {
     /// Plan holding every non-text setting (chips, fabrics, policies, names, settings …).
     pub base: PlanFile,
@@ -542,6 +542,21 @@ fn text_row(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, kn
     changed
 }
 
+/// A warning when a candidate's name counts devices ("10k H800", "4k H100 + 6k A800") that its pools
+/// no longer have (more than 15% off), so that an edited candidate gets renamed.
+pub fn stale_name_note(name: &str, devices: u64) -> Option<String> {
+    let said: f64 = name
+        .split(|c: char| c.is_whitespace() || c == '+' || c == '(' || c == ',')
+        .filter_map(|w| w.strip_suffix('k').or_else(|| w.strip_suffix('K')))
+        .filter_map(|n| n.parse::<f64>().ok())
+        .sum::<f64>()
+        * 1000.0;
+    let d = devices as f64;
+    (said > 0.0 && d > 0.0 && (said - d).abs() > 0.15 * d).then(|| {
+        format!("the name says about {said:.0} devices, the pools have {devices}: rename the candidate so the tables say what it is")
+    })
+}
+
 /// Short text of a candidate for the picker.
 fn candidate_title(i: usize, name: &str) -> String {
     format!("{}. {name}", i + 1)
@@ -648,6 +663,12 @@ fn candidate_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Plan
         form.add_pool(i);
         c = true;
     }
+    let devices: u64 =
+        (0..form.base.candidates[i].pools.len()).filter_map(|j| parse_u32(form.text(PoolCount(i, j))).ok()).map(u64::from).sum();
+    if let Some(note) = stale_name_note(&form.base.candidates[i].name, devices) {
+        ui.add(egui::Label::new(RichText::new(note).small().color(ui.visuals().warn_fg_color)).wrap());
+    }
+
     chips.clear();
     let cand = &mut form.base.candidates[i];
     let mut fabrics: Vec<(String, String)> =

@@ -64,7 +64,8 @@ pub fn take_typing(ctx: &egui::Context) -> Typing {
 pub(crate) fn text_field(ui: &mut Ui, label: &str, hint: &str, buf: &mut String, bad: bool) -> bool {
     ui.horizontal(|ui| {
         let l = label_cell(ui, label);
-        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
+        // A stable id (the label): a message appearing above the field while typing must not move focus.
+        let r = ui.add(TextEdit::singleline(buf).id_salt(("wanka field", label)).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
         mark(ui, &r, bad);
         if r.changed() || r.lost_focus() {
             let (typed, committed) = (r.changed(), r.lost_focus());

@@ -620,6 +620,8 @@ fn typing_a_pool_count_starts_one_job_and_no_intermediate_error() {
     assert_eq!(out.plan.candidates[1].pools[0].count, 5120);
     assert_eq!(table_cell(&h, H800, "p50 days"), format!("{:.1}", out.result_of(1).unwrap().1.days.p50));
     eprintln!("pool-count edit to updated table (typing pause included): {:.2} s", elapsed.as_secs_f64());
+    // The name still says 10k: the editor suggests renaming it.
+    assert!(h.query_by_label_contains("the name says about 10000 devices, the pools have 5120").is_some());
 }
 
 #[test]
@@ -977,4 +979,36 @@ fn exports_write_a_csv_that_parses_back_a_report_and_a_png() {
     assert!(img.width() > 400 && (img.width() as usize) < size[0], "{}", img.width());
     assert!(img.height() > 300 && (img.height() as usize) < size[1], "{}", img.height());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn undo_and_redo_edits() {
+    let mut h = plan_harness();
+    let p50 = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50;
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    assert_eq!(h.state().history(), (0, 0));
+    set_field(&mut h, "Pool 1 count", "5120");
+    wait_idle(&mut h);
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    assert_eq!(h.state().history(), (2, 0));
+    assert_eq!(candidate_names(&h).len(), 6);
+    // Undo the copy, then the count: the plan and its comparison are as opened.
+    click(&mut h, "Undo");
+    wait_idle(&mut h);
+    assert_eq!(candidate_names(&h).len(), 5);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("5120"));
+    click(&mut h, "Undo");
+    wait_idle(&mut h);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50, p50);
+    assert_eq!(h.state().history(), (0, 2));
+    // Redo brings the count back; a new edit clears what was left to redo.
+    click(&mut h, "Redo");
+    wait_idle(&mut h);
+    assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 5120);
+    set_field(&mut h, "NIC Gbit/s per GPU", "200");
+    wait_idle(&mut h);
+    assert_eq!(h.state().history(), (2, 0));
 }

@@ -117,3 +117,13 @@ fn the_new_plan_is_valid() {
     assert_eq!(p.candidates.len(), 1);
     p.check("<new plan>").unwrap();
 }
+
+#[test]
+fn a_name_that_counts_other_devices_is_noted() {
+    assert!(stale_name_note("10k H800 (RoCE 400G)", 10240).is_none());
+    assert!(stale_name_note("4k H100 + 6k A800 (RoCE 400G)", 4096 + 6144).is_none());
+    let n = stale_name_note("10k H800 (RoCE 400G)", 5120).expect("stale");
+    assert!(n.contains("10000") && n.contains("5120"), "{n}");
+    assert!(stale_name_note("New candidate", 1024).is_none());
+    assert!(stale_name_note("16k Ascend 910B", 8192).is_some());
+}

@@ -472,15 +472,37 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
         ui.label(RichText::new("· click a header to sort, a name to select").small().weak());
     });
     let mut seen: Vec<&str> = Vec::new();
-    for n in out.comparison.candidates.iter().flat_map(|r| &r.accuracy) {
-        if !seen.contains(&n.family.as_str()) {
-            seen.push(&n.family);
-            ui.label(
-                RichText::new(format!("p10–p90 covers failure randomness only; the model's own error is larger: {}: {}", n.family, n.text))
-                    .small()
-                    .weak(),
-            );
-        }
+    let notes: Vec<_> = out
+        .comparison
+        .candidates
+        .iter()
+        .flat_map(|r| &r.accuracy)
+        .filter(|n| {
+            let new = !seen.contains(&n.family.as_str());
+            if new {
+                seen.push(&n.family);
+            }
+            new
+        })
+        .collect();
+    if !notes.is_empty() {
+        // Open when the window is tall enough to leave the chart its room.
+        egui::CollapsingHeader::new(
+            RichText::new(format!(
+                "p10–p90 covers failure randomness only; the model's own error is larger (\"days + model error\"): {} chip famil{}",
+                notes.len(),
+                if notes.len() == 1 { "y" } else { "ies" }
+            ))
+            .small()
+            .weak(),
+        )
+        .id_salt("accuracy notes")
+        .default_open(ui.ctx().content_rect().height() > 1100.0)
+        .show(ui, |ui| {
+            for n in notes {
+                ui.label(RichText::new(format!("{}: {}", n.family, n.text)).small().weak());
+            }
+        });
     }
 }
 
@@ -550,7 +572,7 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
         .include_y(0.0)
         .include_x(max_days * 1.12)
         .include_y(max_cost * 1.12)
-        .x_axis_label("p50 wall-clock days (bars: p10–p90)")
+        .custom_x_axes(vec![egui_plot::AxisHints::new_x().label("p50 wall-clock days (bars: p10–p90)").label_spacing(32.0..=48.0)])
         .y_axis_label("total cost, M USD")
         .label_formatter(|h| match h {
             HoverPosition::NearDataPoint { position, .. } => {
