@@ -25,6 +25,8 @@ suffix=""
 shot() {
     local name=$1 wait=$2 actions=$3
     shift 3
+    # ONLY="compare sensitivity" regenerates just those.
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
     local w=${size%x*} h=${size#*x}
     # The larger window draws slower on the software renderer.
     [ "$w" -gt 1280 ] && wait=$((wait * 3 / 2))

@@ -451,7 +451,7 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                             child.label("–");
                         }
                         Column::P50Days => {
-                            child.add(egui::Label::new(RichText::new("not compared").color(error)).truncate());
+                            child.add(egui::Label::new(RichText::new("refused").color(error)).truncate()).on_hover_text(&msg);
                         }
                         Column::Parallelism => {
                             child.add(egui::Label::new(RichText::new(&msg).color(error)).truncate()).on_hover_text(&msg);
@@ -518,7 +518,10 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
     // times the others') would squeeze the rest into the origin: they are drawn at the right edge.
     let off = off_scale(&feasible.iter().map(|(_, r)| *r).collect::<Vec<_>>());
     let on_scale: Vec<&CandidateResult> = feasible.iter().zip(&off).filter(|(_, o)| !**o).map(|((_, r), _)| *r).collect();
-    let max_days = on_scale.iter().map(|r| r.days.p90).fold(goal.deadline_days.unwrap_or(0.0), f64::max);
+    let max_days = on_scale
+        .iter()
+        .map(|r| r.bands.as_ref().map_or(r.days.p90, |b| b.days_p90_with_model_error.max(r.days.p90)))
+        .fold(goal.deadline_days.unwrap_or(0.0), f64::max);
     let max_cost = on_scale.iter().map(|r| r.economics.total_usd / 1e6).fold(goal.budget_musd.unwrap_or(0.0), f64::max);
     let edge = max_days * 1.08;
     // Where each feasible candidate is drawn: its p50 days (the edge when off scale) and cost.
@@ -557,7 +560,7 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
         if goal.budget_musd.is_some() {
             legend_item(ui, RED.gamma_multiply(0.5), "budget");
         }
-        ui.label(RichText::new("bars: p10–p90 days").small().weak());
+        ui.label(RichText::new("bars: p10–p90 days from failures; faint: with the model's own error").small().weak());
         if n_off > 0 {
             ui.label(
                 RichText::new(format!("off scale: {n_off} candidate(s) drawn at the right edge (runs did not finish, or far slower)"))
@@ -605,6 +608,18 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
             for &(k, r, is_off, [x, y]) in &drawn {
                 let color = if r.pareto { PARETO } else { BLUE };
                 if !is_off {
+                    // The band with the model's own step-time error, wider and faint, under the failures' band.
+                    if let Some(b) = &r.bands {
+                        p.add(
+                            Line::new(
+                                "p10–p90 days with model error",
+                                vec![[b.days_p10_with_model_error, y], [b.days_p90_with_model_error, y]],
+                            )
+                            .color(color.gamma_multiply(0.35))
+                            .width(7.0)
+                            .allow_hover(false),
+                        );
+                    }
                     // Error bar with caps.
                     p.add(Line::new("p10–p90 days", vec![[r.days.p10, y], [r.days.p90, y]]).color(color).width(1.5).allow_hover(false));
                     let cap = max_cost * 0.012;

@@ -208,7 +208,7 @@ pub fn compare_ui(ui: &mut Ui, out: &PlanOutput, picks: &mut Vec<usize>, losses:
         egui::Grid::new("compare grid").striped(true).spacing(egui::vec2(14.0, 4.0)).show(ui, |ui| {
             ui.label(RichText::new("figure").strong());
             for (n, (_, r, _)) in rows.iter().enumerate() {
-                ui.label(RichText::new(&r.name).strong());
+                ui.label(RichText::new(short(&r.name)).strong()).on_hover_text(&r.name);
                 if n > 0 {
                     ui.label(RichText::new(format!("Δ vs {}", short(&base.name))).strong());
                 }
@@ -234,15 +234,11 @@ pub fn compare_ui(ui: &mut Ui, out: &PlanOutput, picks: &mut Vec<usize>, losses:
                 }
                 ui.end_row();
             }
-            ui.label("parallelism");
-            for (n, (_, r, _)) in rows.iter().enumerate() {
-                ui.label(super::candidates::parallelism_words(r));
-                if n > 0 {
-                    ui.label("");
-                }
-            }
-            ui.end_row();
         });
+        // Layouts are long: listed under the table rather than widening its columns.
+        for (_, r, _) in &rows {
+            ui.add(egui::Label::new(RichText::new(format!("{}: {}", r.name, super::candidates::parallelism_words(r)))).wrap());
+        }
         ui.add_space(6.0);
         ui.label(
             RichText::new(format!(

@@ -94,14 +94,27 @@ pub fn sensitivity_ui(ui: &mut Ui, out: &PlanOutput, selected: usize, sweep: Opt
     }
 }
 
+/// The half-width of the scale: the largest change, unless one change dwarfs the rest (a run without
+/// spares that waits weeks for repairs): then 1.5 × the next largest, and the larger bars are clipped.
+pub fn scale_span(deltas: &[f64]) -> f64 {
+    let mut a: Vec<f64> = deltas.iter().map(|d| d.abs()).filter(|d| d.is_finite()).collect();
+    a.sort_by(|x, y| y.total_cmp(x));
+    match a.as_slice() {
+        [] => 1e-9,
+        [one] => one.max(1e-9),
+        [first, second, ..] if *first > 4.0 * second && *second > 0.0 => 1.5 * second,
+        [first, ..] => first.max(1e-9),
+    }
+}
+
 fn tornado_ui(ui: &mut Ui, s: &Sensitivity, m: Measure, width: f32) {
     let base = m.of(&s.base);
     let deltas: Vec<f64> = s.knobs.iter().flat_map(|k| [&k.low, &k.high]).filter_map(|r| r.as_ref().ok()).map(|p| m.of(p) - base).collect();
-    let span = deltas.iter().map(|d| d.abs()).fold(1e-9, f64::max);
-    let label_w = 260.0_f32.min(width * 0.3);
-    let text_w = 150.0;
+    let span = scale_span(&deltas);
+    let label_w = 200.0_f32.min(width * 0.25);
+    let text_w = 230.0;
     let bar_w = (width - label_w - 2.0 * text_w).max(120.0);
-    let row_h = 26.0;
+    let row_h = 40.0;
     let text = ui.visuals().text_color();
     let weak = ui.visuals().weak_text_color();
     for k in &s.knobs {
@@ -110,22 +123,30 @@ fn tornado_ui(ui: &mut Ui, s: &Sensitivity, m: Measure, width: f32) {
         let cy = rect.center().y;
         p.text(pos2(rect.left(), cy), Align2::LEFT_CENTER, k.name, FontId::proportional(14.0), text);
         let center = rect.left() + label_w + text_w + bar_w / 2.0;
-        let x_of = |d: f64| center + (d / span) as f32 * (bar_w / 2.0);
-        p.line_segment([pos2(center, rect.top()), pos2(center, rect.bottom())], Stroke::new(1.0, weak));
-        for (side, color, label) in [(&k.low, BLUE, &k.low_label), (&k.high, ORANGE, &k.high_label)] {
+        let half = bar_w / 2.0;
+        p.line_segment([pos2(center, rect.top() + 2.0), pos2(center, rect.bottom() - 2.0)], Stroke::new(1.0, weak));
+        // Down on the upper line, up on the lower one: their labels never overlap.
+        for (side, color, label, y) in [(&k.low, BLUE, &k.low_label, cy - 9.0), (&k.high, ORANGE, &k.high_label, cy + 9.0)] {
             match side {
                 Ok(pt) => {
                     let d = m.of(pt) - base;
-                    let x = x_of(d);
-                    let r = egui::Rect::from_min_max(pos2(x.min(center), cy - 8.0), pos2(x.max(center), cy + 8.0));
+                    let clipped = d.abs() > span * 1.0001;
+                    let x = center + (d.clamp(-span, span) / span) as f32 * half;
+                    let r = egui::Rect::from_min_max(pos2(x.min(center), y - 6.0), pos2(x.max(center).max(x.min(center) + 1.0), y + 6.0));
                     p.rect_filled(r, 2.0, color);
-                    let (anchor, at) = if d < 0.0 { (Align2::RIGHT_CENTER, x - 4.0) } else { (Align2::LEFT_CENTER, x + 4.0) };
-                    p.text(pos2(at, cy), anchor, format!("{label}: {}", bar_text(m, base, m.of(pt))), FontId::proportional(13.0), text);
+                    let words = format!("{}{label}: {}", if clipped { "» " } else { "" }, bar_text(m, base, m.of(pt)));
+                    let (anchor, at) =
+                        if d < 0.0 { (Align2::RIGHT_CENTER, x.min(center) - 4.0) } else { (Align2::LEFT_CENTER, x.max(center) + 4.0) };
+                    p.text(pos2(at, y), anchor, words, FontId::proportional(13.0), text);
                 }
                 Err(e) => {
-                    let x = if std::ptr::eq(side, &k.low) { center - 4.0 } else { center + 4.0 };
-                    let anchor = if std::ptr::eq(side, &k.low) { Align2::RIGHT_CENTER } else { Align2::LEFT_CENTER };
-                    p.text(pos2(x, cy), anchor, format!("{label}: {}", short_error(e)), FontId::proportional(13.0), weak);
+                    p.text(
+                        pos2(center + 4.0, y),
+                        Align2::LEFT_CENTER,
+                        format!("{label}: {}", short_error(e)),
+                        FontId::proportional(13.0),
+                        weak,
+                    );
                 }
             }
         }
@@ -142,8 +163,24 @@ fn tornado_ui(ui: &mut Ui, s: &Sensitivity, m: Measure, width: f32) {
             )
         });
     }
+    if deltas.iter().any(|d| d.abs() > span * 1.0001) {
+        ui.label(RichText::new("» clipped: that change is off this scale (its figure is in the label)").small().weak());
+    }
 }
 
 fn short_error(e: &str) -> String {
     if e.chars().count() <= 60 { e.to_string() } else { format!("{}…", e.chars().take(59).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_huge_change_does_not_flatten_the_others() {
+        assert_eq!(scale_span(&[831.8, 0.0, 4.9, -1.8]), 1.5 * 4.9);
+        assert_eq!(scale_span(&[5.0, -3.0, 0.5]), 5.0);
+        assert_eq!(scale_span(&[-2.0]), 2.0);
+        assert!(scale_span(&[]) > 0.0 && scale_span(&[0.0, 0.0]) > 0.0);
+    }
 }
