@@ -46,6 +46,11 @@ pub enum PlanKnob {
     /// Purchase or rental (and the money fields without a field here).
     Pricing(usize),
     CardUsd(usize),
+    /// Pins of the parallelism search (empty = searched): TP, PP, virtual stages, micro-batch.
+    PinTp(usize),
+    PinPp(usize),
+    PinVpp(usize),
+    PinMicroBatch(usize),
     RentalUsd(usize),
     Pue(usize),
     UsdPerKwh(usize),
@@ -70,6 +75,10 @@ impl PlanKnob {
             | CheckpointMinutes(i)
             | Pricing(i)
             | CardUsd(i)
+            | PinTp(i)
+            | PinPp(i)
+            | PinVpp(i)
+            | PinMicroBatch(i)
             | RentalUsd(i)
             | Pue(i)
             | UsdPerKwh(i) => Some(i),
@@ -93,6 +102,10 @@ impl PlanKnob {
             CheckpointMinutes(i) => CheckpointMinutes(f(i)?),
             Pricing(i) => Pricing(f(i)?),
             CardUsd(i) => CardUsd(f(i)?),
+            PinTp(i) => PinTp(f(i)?),
+            PinPp(i) => PinPp(f(i)?),
+            PinVpp(i) => PinVpp(f(i)?),
+            PinMicroBatch(i) => PinMicroBatch(f(i)?),
             RentalUsd(i) => RentalUsd(f(i)?),
             Pue(i) => Pue(f(i)?),
             UsdPerKwh(i) => UsdPerKwh(f(i)?),
@@ -117,6 +130,10 @@ impl PlanKnob {
             FailureMultiplier(_) => ("Failure-rate multiplier".into(), "1 = profile"),
             CheckpointMinutes(_) => ("Interval minutes".into(), "minutes"),
             CardUsd(_) => ("Card USD".into(), "catalog price"),
+            PinTp(_) => ("Pin TP".into(), "auto, or 4, 8"),
+            PinPp(_) => ("Pin PP".into(), "auto"),
+            PinVpp(_) => ("Pin VPP".into(), "auto"),
+            PinMicroBatch(_) => ("Pin micro-batch".into(), "auto"),
             RentalUsd(_) => ("USD per device-hour".into(), "USD"),
             Pue(_) => ("PUE".into(), ">= 1"),
             UsdPerKwh(_) => ("USD per kWh".into(), "USD"),
@@ -223,6 +240,10 @@ pub fn plan_knob_of_field(field: &str) -> PlanKnob {
         "run.checkpoint.interval" => CheckpointInterval(i),
         f if f.starts_with("run.checkpoint") => CheckpointPolicy(i),
         "money.card_usd" => CardUsd(i),
+        "parallelism.tp" => PinTp(i),
+        "parallelism.pp" => PinPp(i),
+        "parallelism.vpp" => PinVpp(i),
+        "parallelism.micro_batch" => PinMicroBatch(i),
         "money.usd_per_device_hour" => RentalUsd(i),
         f if f.starts_with("money") => Pricing(i),
         "power.pue" => Pue(i),
@@ -301,6 +322,12 @@ fn candidate_texts(i: usize, c: &Candidate) -> Vec<(PlanKnob, String)> {
             text.push((CardUsd(i), String::new()));
         }
     }
+    let list = |v: &Option<Vec<u32>>| v.as_ref().map_or(String::new(), |v| v.iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
+    let sp = &c.parallelism;
+    text.push((PinTp(i), list(&sp.tp)));
+    text.push((PinPp(i), list(&sp.pp)));
+    text.push((PinVpp(i), list(&sp.vpp)));
+    text.push((PinMicroBatch(i), list(&sp.micro_batch)));
     text.push((Pue(i), num(c.power.pue)));
     text.push((UsdPerKwh(i), num(c.power.usd_per_kwh)));
     text
@@ -527,6 +554,10 @@ impl PlanForm {
                     }
                 }
             }
+            set!(PinTp(i), parse_pins, c.parallelism.tp);
+            set!(PinPp(i), parse_pins, c.parallelism.pp);
+            set!(PinVpp(i), parse_pins, c.parallelism.vpp);
+            set!(PinMicroBatch(i), parse_pins, c.parallelism.micro_batch);
             set!(Pue(i), parse_in(limits::PUE.0, limits::PUE.1), c.power.pue);
             set!(UsdPerKwh(i), parse_in(limits::USD_PER_KWH.0, limits::USD_PER_KWH.1), c.power.usd_per_kwh);
         }
@@ -540,6 +571,24 @@ fn text_row(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanKnob>, kn
     let changed = text_field(ui, &label, hint, form.text.entry(knob).or_default(), bad);
     error_lines(ui, errors.get(knob));
     changed
+}
+
+/// Pins of the parallelism search as typed: empty = searched ("auto"), else whole numbers from 1
+/// separated by commas or spaces (`8` pins TP to 8, `4, 8` lets the search choose between them).
+pub fn parse_pins(s: &str) -> Result<Option<Vec<u32>>, String> {
+    let t = s.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    let v: Result<Vec<u32>, String> = t
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => Err(format!("`{t}`: pins are whole numbers from 1, separated by commas (empty = searched)")),
+        })
+        .collect();
+    v.map(Some)
 }
 
 /// A warning when a candidate's name counts devices ("10k H800", "4k H100 + 6k A800") that its pools
@@ -679,11 +728,17 @@ fn candidate_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<Plan
     c |= combo_row(ui, "Network fabric", &mut cand.network.fabric, &fabrics, !errors.get(Fabric(i)).is_empty());
     error_lines(ui, errors.get(Fabric(i)));
     c |= text_row(ui, form, errors, Nic(i));
-    let pins = &form.base.candidates[i].parallelism;
-    let pinned = *pins != wanka_sim::planning::search::SearchSpace::default();
+    let pinned = (0..4).any(|k| !form.text([PinTp(i), PinPp(i), PinVpp(i), PinMicroBatch(i)][k]).trim().is_empty())
+        || form.base.candidates[i].parallelism.cp.is_some()
+        || form.base.candidates[i].parallelism.ep.is_some();
     ui.label(
-        RichText::new(if pinned { "Parallelism: searched, with the file's pins" } else { "Parallelism: auto (searched)" }).small().weak(),
+        RichText::new(if pinned { "Parallelism: searched within the pins" } else { "Parallelism: auto (searched); pin any of these" })
+            .small()
+            .weak(),
     );
+    for k in [PinTp(i), PinPp(i), PinVpp(i), PinMicroBatch(i)] {
+        c |= text_row(ui, form, errors, k);
+    }
     c
 }
 

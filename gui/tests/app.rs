@@ -1012,3 +1012,26 @@ fn undo_and_redo_edits() {
     wait_idle(&mut h);
     assert_eq!(h.state().history(), (2, 0));
 }
+
+#[test]
+fn pinning_the_parallelism_of_a_candidate() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    let before = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.clone();
+    assert!(!before.parallelism.contains("TP4 "), "{}", before.parallelism);
+    set_field(&mut h, "Pin TP", "4");
+    wait_idle(&mut h);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].parallelism.tp, Some(vec![4]));
+    let r = out.result_of(1).unwrap().1;
+    assert!(r.parallelism.contains(": TP4 "), "{}", r.parallelism);
+    assert!(h.query_by_label_contains("Parallelism: searched within the pins").is_some());
+    // Not a number: refused next to the field, no job.
+    let jobs = h.state().jobs_started();
+    set_field(&mut h, "Pin TP", "four");
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs);
+    assert!(shown_errors(&h).iter().any(|e| e.contains("pins are whole numbers")), "{:?}", shown_errors(&h));
+}

@@ -127,3 +127,20 @@ fn a_name_that_counts_other_devices_is_noted() {
     assert!(stale_name_note("New candidate", 1024).is_none());
     assert!(stale_name_note("16k Ascend 910B", 8192).is_some());
 }
+
+#[test]
+fn pins_are_lists_of_whole_numbers() {
+    assert_eq!(parse_pins(""), Ok(None));
+    assert_eq!(parse_pins(" auto "), Ok(None));
+    assert_eq!(parse_pins("8"), Ok(Some(vec![8])));
+    assert_eq!(parse_pins("4, 8 16"), Ok(Some(vec![4, 8, 16])));
+    assert!(parse_pins("0").is_err() && parse_pins("eight").is_err() && parse_pins("-4").is_err());
+    let mut f = PlanForm::new(&default_plan());
+    f.set_text(PlanKnob::PinTp(1), "4");
+    let p = f.build().unwrap();
+    assert_eq!(p.candidates[1].parallelism.tp, Some(vec![4]));
+    assert_eq!(p.candidates[0].parallelism.tp, None);
+    // Pins follow their candidate when another is removed.
+    assert!(f.remove_candidate(0));
+    assert_eq!(f.text(PlanKnob::PinTp(0)), "4");
+}
