@@ -975,10 +975,11 @@ impl WankaApp {
                     }
                     if self.busy() || (self.view == View::Validation && self.validation_busy()) {
                         // The edit's own job is cancelled from the banner over the figures.
-                        if self.workers.run.busy() && !self.stale() {
-                            if ui.button("Cancel").on_hover_text("stop the running job; the figures shown stay").clicked() {
-                                self.cancel();
-                            }
+                        if self.workers.run.busy()
+                            && !self.stale()
+                            && ui.button("Cancel").on_hover_text("stop the running job; the figures shown stay").clicked()
+                        {
+                            self.cancel();
                         }
                         ui.spinner().on_hover_text("simulating");
                     }

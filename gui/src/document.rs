@@ -539,7 +539,7 @@ impl Document {
             && let Some(d) = self.plan_mut()
             && let Some(key) = d.sensitivity_for
         {
-            d.sensitivity = Some((key, r.unwrap_or_else(|panic| Err(panic))));
+            d.sensitivity = Some((key, r.unwrap_or_else(Err)));
         }
         if let Some(r) = workers.run.poll()
             && let Some(run) = self.run_mut()
