@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of every view of wanka-gui in a real window under Xvfb (no GPU needed: Mesa llvmpipe).
 # Needs: apt-get install -y --no-install-recommends xvfb xauth imagemagick xdotool
-# Writes gui/screenshots/*.png at 1280x800.
+# Writes gui/screenshots/NAME.png at 1280x800 and NAME-2560.png at 2560x1440 (SIZES="1280x800" for one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in xvfb-run import xdotool; do
@@ -10,7 +10,7 @@ for tool in xvfb-run import xdotool; do
         exit 1
     }
 done
-cargo build --release -p wanka_gui
+nice -n 10 cargo build --release -p wanka_gui
 out=gui/screenshots
 mkdir -p "$out"
 bin=./target/release/wanka-gui
@@ -20,19 +20,29 @@ plan=scenarios/default_plan.ron
 # shot NAME WAIT "ACTIONS" ARGS...: start the app, wait WAIT seconds for it to draw (a plan's
 # comparison takes a few seconds), run the xdotool ACTIONS (may be empty), park the pointer in the
 # corner, grab the screen.
+size=1280x800
+suffix=""
 shot() {
     local name=$1 wait=$2 actions=$3
     shift 3
-    xvfb-run -a -s "-screen 0 1280x800x24" sh -c "
-        $bin $* >/dev/null 2>&1 & pid=\$!
+    # ONLY="compare sensitivity" regenerates just those.
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
+    local w=${size%x*} h=${size#*x}
+    # The larger window draws slower on the software renderer.
+    [ "$w" -gt 1280 ] && wait=$((wait * 3 / 2))
+    xvfb-run -a -s "-screen 0 ${size}x24" sh -c "
+        $bin --size $size $* >/dev/null 2>&1 & pid=\$!
         sleep $wait
         $actions
-        xdotool mousemove 1279 799
+        xdotool mousemove $((w - 1)) $((h - 1))
         sleep 1
-        import -window root $out/$name.png
+        import -window root $out/$name$suffix.png
         kill \$pid"
-    echo "wrote $out/$name.png"
+    echo "wrote $out/$name$suffix.png"
 }
+
+for size in ${SIZES:-1280x800 2560x1440}; do
+suffix=$([ "$size" = 1280x800 ] && echo "" || echo "-${size%x*}")
 
 for view in step memory topology validation; do
     shot "$view" 6 "" --view "$view" --scenario "$scenario" --theme dark
@@ -57,3 +67,8 @@ shot run-zoom 9 "xdotool mousemove 462 152 click 1; sleep 1.5" --view run --scen
 shot losses-scenario 9 "" --view losses --scenario "$scenario" --theme dark
 # The selected plan candidate's run (the fastest, built as a one-pool scenario).
 shot run-plan 16 "" --view run --scenario "$plan" --theme dark
+# Decisions: the two fastest candidates side by side with their differences; what moves the
+# selected (fastest) candidate's days and cost.
+shot compare 16 "" --view compare --scenario "$plan" --theme dark
+shot sensitivity 24 "" --view sensitivity --scenario "$plan" --theme dark
+done

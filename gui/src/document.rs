@@ -12,7 +12,7 @@ use wanka_sim::validate::StepReport;
 use wanka_sim::{Scenario, WankaError};
 
 use crate::editor::{self, FieldErrors, Form};
-use crate::jobs::{self, PlanJob, PlanLosses, PlanOutput, RunJob, RunOutput, StepJob, StepOutput};
+use crate::jobs::{self, PlanJob, PlanLosses, PlanOutput, RunJob, RunOutput, Sensitivity, SensitivityJob, StepJob, StepOutput};
 use crate::plan_editor::{self, PlanForm, PlanKnob};
 use crate::views::View;
 use crate::worker::Worker;
@@ -21,9 +21,14 @@ use crate::worker::Worker;
 pub struct Workers {
     pub step: Worker<StepJob, Result<StepOutput, WankaError>>,
     pub validation: Worker<PathBuf, Result<StepReport, WankaError>>,
+    /// The holdout cases (never fitted), beside the validation cases.
+    pub holdout: Worker<PathBuf, Result<StepReport, WankaError>>,
     pub plan: Worker<PlanJob, Result<PlanOutput, WankaError>>,
     pub losses: Worker<PlanOutput, PlanLosses>,
     pub run: Worker<RunJob, Result<RunOutput, WankaError>>,
+    pub sensitivity: Worker<SensitivityJob, Result<Sensitivity, String>>,
+    /// The session's parallelism searches, shared by every comparison.
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
 
 impl Workers {
@@ -31,11 +36,14 @@ impl Workers {
         Workers {
             step: Worker::new("wanka-step", jobs::run_step),
             validation: Worker::new("wanka-validate", jobs::run_validation),
+            holdout: Worker::new("wanka-holdout", jobs::run_validation),
             // Comparisons and runs can take long for extreme edits: a newer one cancels the superseded
             // one and starts beside it instead of waiting for it to wind down.
             plan: Worker::concurrent("wanka-plan", 2, jobs::run_plan),
             losses: Worker::concurrent("wanka-losses", 2, jobs::run_plan_losses),
             run: Worker::concurrent("wanka-run", 2, jobs::run_training),
+            sensitivity: Worker::concurrent("wanka-sensitivity", 2, jobs::run_sensitivity),
+            searches: Default::default(),
         }
     }
 
@@ -45,11 +53,12 @@ impl Workers {
         self.plan.discard();
         self.losses.discard();
         self.run.discard();
+        self.sensitivity.discard();
     }
 
     /// A job of the open document is running (step, comparison, run or losses).
     pub fn busy(&self) -> bool {
-        self.step.busy() || self.plan.busy() || self.run.busy() || self.losses.busy()
+        self.step.busy() || self.plan.busy() || self.run.busy() || self.losses.busy() || self.sensitivity.busy()
     }
 }
 
@@ -95,6 +104,18 @@ pub struct PlanDoc {
     /// Select the fastest candidate when the first comparison arrives.
     auto_select: bool,
     pub run: RunState,
+    /// Candidates (indices into the plan) of the compare view, the reference first.
+    pub compare: Vec<usize>,
+    /// The sensitivity sweep of (comparison `seq`, candidate), and the one submitted.
+    pub sensitivity: Option<((u64, usize), Result<Sensitivity, String>)>,
+    sensitivity_for: Option<(u64, usize)>,
+}
+
+/// The edited form of a document, as the undo history keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormSnapshot {
+    Scenario(Box<Form>),
+    Plan(Box<PlanForm>),
 }
 
 /// The open file.
@@ -154,7 +175,43 @@ impl PlanDoc {
             losses_for: None,
             auto_select: true,
             run: RunState::default(),
+            compare: Vec::new(),
+            sensitivity: None,
+            sensitivity_for: None,
         }
+    }
+
+    /// Sweep the selected candidate's knobs for the latest comparison, unless already submitted.
+    pub fn ensure_sensitivity(&mut self, workers: &mut Workers) {
+        let key = (self.seq, self.form.selected);
+        if let Some(out) = &self.last_ok
+            && self.sensitivity_for != Some(key)
+            && out.result_of(key.1).is_some_and(|(_, r)| r.feasible)
+        {
+            workers.sensitivity.submit(SensitivityJob {
+                plan: out.plan.clone(),
+                candidate: key.1,
+                file: out.file.clone(),
+                searches: workers.searches.clone(),
+                seeds: jobs::SENSITIVITY_SEEDS,
+            });
+            self.sensitivity_for = Some(key);
+        }
+    }
+
+    /// The sweep of the selected candidate for the latest comparison, if it is in.
+    pub fn sensitivity_now(&self) -> Option<&Result<Sensitivity, String>> {
+        self.sensitivity.as_ref().filter(|(k, _)| *k == (self.seq, self.form.selected)).map(|(_, s)| s)
+    }
+
+    /// Every field's text is a number (in range).
+    pub fn parse_ok(&self) -> bool {
+        self.parse_errors.is_empty()
+    }
+
+    /// Candidates the latest comparison left out.
+    pub fn refused(&self) -> usize {
+        self.last_ok.as_ref().map_or(0, |o| o.rejected.len())
     }
 
     /// Select a candidate (as clicking its row does); the first comparison no longer picks one.
@@ -172,6 +229,14 @@ impl PlanDoc {
             let (knob, msg) = plan_editor::place_plan_error(err);
             e.push(knob, msg);
         }
+        // Candidates the latest comparison left out: their errors go next to their fields too.
+        if self.parse_errors.is_empty()
+            && let Some(out) = &self.last_ok
+        {
+            for r in &out.rejected {
+                e.push(r.knob, r.msg.clone());
+            }
+        }
         e
     }
 
@@ -180,6 +245,9 @@ impl PlanDoc {
     fn run_target(&self) -> Result<RunJob, String> {
         let Some(out) = &self.last_ok else { return Err("No valid comparison yet.".into()) };
         let i = self.form.selected;
+        if let Some(e) = out.rejection_of(i) {
+            return Err(format!("This candidate was not compared: {}", e.msg));
+        }
         let Some((_, r)) = out.result_of(i) else { return Err("Select a candidate.".into()) };
         if !r.feasible {
             return Err(format!(
@@ -247,12 +315,30 @@ impl Document {
         matches!(self, Document::Plan(_))
     }
 
+    /// The edited form as it is now.
+    pub fn snapshot(&self) -> Option<FormSnapshot> {
+        match self {
+            Document::Empty => None,
+            Document::Scenario(d) => Some(FormSnapshot::Scenario(Box::new(d.form.clone()))),
+            Document::Plan(d) => Some(FormSnapshot::Plan(Box::new(d.form.clone()))),
+        }
+    }
+
+    /// Put an earlier form back (ignored when it is of the other kind of document).
+    pub fn restore(&mut self, snap: FormSnapshot) {
+        match (self, snap) {
+            (Document::Scenario(d), FormSnapshot::Scenario(f)) => d.form = *f,
+            (Document::Plan(d), FormSnapshot::Plan(f)) => d.form = *f,
+            _ => {}
+        }
+    }
+
     /// The view applies to this document: the step, memory and topology of a scenario (or of nothing
     /// open yet), the candidates of a plan, and the training run, losses and validation of either.
     pub fn applies(&self, view: View) -> bool {
         let plan = self.is_plan();
         match view {
-            View::Candidates => plan,
+            View::Candidates | View::Compare | View::Sensitivity => plan,
             View::Step | View::Memory | View::Topology => !plan,
             View::Run | View::Losses | View::Validation => true,
         }
@@ -356,8 +442,13 @@ impl Document {
         match self {
             Document::Empty => false,
             Document::Scenario(d) => !d.parse_errors.is_empty() || d.error.is_some(),
-            Document::Plan(d) => !d.parse_errors.is_empty() || d.error.is_some(),
+            Document::Plan(d) => !d.parse_errors.is_empty() || d.error.is_some() || d.refused() > 0,
         }
+    }
+
+    /// Candidates of the plan the latest comparison left out (their rows show why).
+    pub fn refused_candidates(&self) -> usize {
+        self.plan().map_or(0, PlanDoc::refused)
     }
 
     /// Check the edited fields and, when they are all numbers, simulate in the background.
@@ -374,7 +465,7 @@ impl Document {
             Document::Plan(d) => match d.form.build() {
                 Ok(plan) => {
                     d.parse_errors = FieldErrors::default();
-                    workers.plan.submit(PlanJob { plan, file });
+                    workers.plan.submit(PlanJob { plan, file, searches: workers.searches.clone() });
                 }
                 Err(errors) => d.parse_errors = errors,
             },
@@ -388,6 +479,21 @@ impl Document {
             Document::Plan(d) => d.run_target(),
             Document::Scenario(d) => d.run_target(),
             Document::Empty => Err("No valid scenario yet.".into()),
+        }
+    }
+
+    /// The training run being simulated was cancelled: say so in place of its result.
+    pub fn run_cancelled(&mut self) {
+        if let Some(run) = self.run_mut() {
+            run.error = Some("cancelled: press Recompute to simulate the run".into());
+        }
+    }
+
+    /// Forget which training run was submitted, so that the run view simulates its target again.
+    pub fn forget_run(&mut self) {
+        if let Some(run) = self.run_mut() {
+            run.submitted = None;
+            run.error = None;
         }
     }
 
@@ -428,6 +534,12 @@ impl Document {
                 (Ok(_), None) => {}
                 (Err(panic), _) => *status = format!("cannot compute the losses: {panic}"),
             }
+        }
+        if let Some(r) = workers.sensitivity.poll()
+            && let Some(d) = self.plan_mut()
+            && let Some(key) = d.sensitivity_for
+        {
+            d.sensitivity = Some((key, r.unwrap_or_else(Err)));
         }
         if let Some(r) = workers.run.poll()
             && let Some(run) = self.run_mut()

@@ -14,7 +14,7 @@ use wanka_sim::run::checkpoint::{Interval, Policy};
 use wanka_sim::step::cost::{MoeDispatcher, Precision};
 use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::workload::parallelism::{RankOrder, Recompute, Schedule};
-use wanka_sim::{Catalog, Scenario, WankaError};
+use wanka_sim::{Catalog, Scenario, WankaError, limits};
 
 pub use crate::widgets::ERROR_MARK;
 use crate::widgets::{combo_row, error_lines, model_options, section, text_field};
@@ -219,7 +219,7 @@ impl IntervalKind {
 }
 
 /// The scenario being edited: text of the numeric knobs plus everything else in `base`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     /// Scenario holding every non-text setting (combos, check boxes, name, run section …).
     pub base: Scenario,
@@ -250,6 +250,15 @@ pub fn parse_f64(s: &str) -> Result<f64, String> {
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         _ => Err(format!("`{}` is not a number", s.trim())),
+    }
+}
+
+/// A number within the simulator's bounds `[lo, hi]` (`wanka_sim::limits`), refused next to its field
+/// before any job starts; the message names the range.
+pub fn parse_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> {
+    move |s: &str| {
+        let v = parse_f64(s)?;
+        if v >= lo && v <= hi { Ok(v) } else { Err(format!("must be in [{}, {}], got {}", num(lo), num(hi), num(v))) }
     }
 }
 
@@ -317,7 +326,7 @@ impl Form {
         set!(Knob::Tokens, parse_f64, s.training.tokens);
         set!(Knob::Gpus, parse_u32, s.cluster.gpus);
         set!(Knob::GpusPerNode, parse_u32, s.cluster.gpus_per_node);
-        set!(Knob::Nic, parse_f64, s.cluster.network.nic_gbit_per_s_per_gpu);
+        set!(Knob::Nic, parse_in(limits::NIC_GBIT.0, limits::NIC_GBIT.1), s.cluster.network.nic_gbit_per_s_per_gpu);
         set!(Knob::Tp, parse_u32, s.parallelism.tp);
         set!(Knob::Pp, parse_u32, s.parallelism.pp);
         set!(Knob::Dp, parse_u32, s.parallelism.dp);
@@ -328,7 +337,7 @@ impl Form {
         set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
         set!(Knob::Overhead, parse_f64, s.framework.iteration_overhead_s);
         set!(Knob::Spares, parse_opt_u32, s.run.recovery.hot_spare_nodes);
-        set!(Knob::FailureMultiplier, parse_f64, s.run.failures.multiplier);
+        set!(Knob::FailureMultiplier, parse_in(0.0, limits::MAX_FAILURE_MULTIPLIER), s.run.failures.multiplier);
         match self.interval.build(t(Knob::CheckpointMinutes)) {
             Ok(i) => s.run.checkpoint.interval = i,
             Err(msg) => errors.push(Knob::CheckpointMinutes, msg),

@@ -77,6 +77,9 @@ pub struct PlanJob {
     pub plan: PlanFile,
     /// Names the plan in error messages (file path or `<edited>`).
     pub file: String,
+    /// The session's parallelism searches: an edit that changes only money, power, the deadline or the
+    /// run settings compares again without searching again.
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
 
 /// A compared plan with everything the views draw.
@@ -88,6 +91,19 @@ pub struct PlanOutput {
     pub comparison: Comparison,
     /// Per result, in ranked order: the index of its candidate in `plan.candidates`.
     pub candidate_of: Vec<usize>,
+    /// Candidates left out of the comparison and the error that keeps them out: the others are compared
+    /// without them.
+    pub rejected: Vec<Refused>,
+}
+
+/// A candidate the plan's checks or the comparison refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    /// Index in `plan.candidates`.
+    pub index: usize,
+    /// The field the error names, and the message (without the file name).
+    pub knob: crate::plan_editor::PlanKnob,
+    pub msg: String,
 }
 
 impl PlanOutput {
@@ -95,6 +111,37 @@ impl PlanOutput {
     pub fn result_of(&self, index: usize) -> Option<(usize, &CandidateResult)> {
         let k = self.candidate_of.iter().position(|&i| i == index)?;
         Some((k, self.comparison.candidates.get(k)?))
+    }
+
+    /// The error that kept candidate `index` out of the comparison, if one did.
+    pub fn rejection_of(&self, index: usize) -> Option<&Refused> {
+        self.rejected.iter().find(|r| r.index == index)
+    }
+}
+
+/// The candidate (index) an error of a plan names: `candidates[3].pools[0].count` → 3.
+pub fn candidate_of_error(e: &WankaError) -> Option<usize> {
+    match e {
+        WankaError::Invalid { field, .. } => {
+            let rest = field.strip_prefix("candidates[")?;
+            rest[..rest.find(']')?].parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// `e` with the candidate index of its field replaced by `index` (errors of a plan without some
+/// candidates name them by their index in the whole plan).
+fn renumber(e: WankaError, index: usize) -> WankaError {
+    match e {
+        WankaError::Invalid { file, field, msg } => {
+            let field = match field.strip_prefix("candidates[").and_then(|r| r.find(']').map(|c| &r[c..])) {
+                Some(tail) => format!("candidates[{index}{tail}"),
+                None => field,
+            };
+            WankaError::Invalid { file, field, msg }
+        }
+        other => other,
     }
 }
 
@@ -125,18 +172,40 @@ pub fn candidate_run_inputs(r: &CandidateResult) -> Result<RunInputs, String> {
     }
 }
 
-/// Compare a plan's candidates (on the worker thread).
+/// Compare a plan's candidates (on the worker thread). A candidate the plan's checks or the comparison
+/// refuse is left out with its error ([`PlanOutput::rejected`]) and the others are compared without
+/// it; an error of the plan itself (its goal, its settings) or of every candidate is the job's error.
 pub fn run_plan(job: PlanJob, cancel: &Cancel) -> Result<PlanOutput, WankaError> {
     let catalog = crate::catalog();
-    // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
-    job.plan.check(&job.file)?;
-    // Searches are remembered across edits: one that changes only money, power, the deadline or the
-    // run settings compares again without searching again.
-    static SEARCHES: std::sync::OnceLock<wanka_sim::planning::search::SearchCache> = std::sync::OnceLock::new();
-    let searches = SEARCHES.get_or_init(Default::default);
-    let comparison = job.plan.compare_cached(catalog, &job.file, cancel, searches)?;
-    let candidate_of = match_candidates(&job.plan, &comparison);
-    Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of })
+    // Indices (into the whole plan) of the candidates still compared.
+    let mut kept: Vec<usize> = (0..job.plan.candidates.len()).collect();
+    let mut rejected: Vec<Refused> = Vec::new();
+    let subset = |kept: &[usize]| {
+        let mut p = job.plan.clone();
+        p.candidates = kept.iter().map(|&i| job.plan.candidates[i].clone()).collect();
+        p
+    };
+    let comparison = loop {
+        let plan = subset(&kept);
+        // `compare` does not repeat the field checks `PlanFile::parse` makes; edits need them.
+        let result = plan.check(&job.file).and_then(|()| plan.compare_cached(catalog, &job.file, cancel, &job.searches));
+        match result {
+            Ok(c) => break c,
+            Err(e) => match candidate_of_error(&e).filter(|&k| k < kept.len()) {
+                Some(k) if kept.len() > 1 => {
+                    let index = kept.remove(k);
+                    let (knob, msg) = crate::plan_editor::place_plan_error(&renumber(e, index));
+                    rejected.push(Refused { index, knob, msg });
+                }
+                Some(k) => return Err(renumber(e, kept[k])),
+                None => return Err(e),
+            },
+        }
+    };
+    rejected.sort_by_key(|r| r.index);
+    let compared = subset(&kept);
+    let candidate_of = match_candidates(&compared, &comparison).into_iter().map(|k| kept[k]).collect();
+    Ok(PlanOutput { plan: job.plan, file: job.file, comparison, candidate_of, rejected })
 }
 
 /// Per result of a compared plan (ranked order): mean time by cause over the plan's seeds, or why
@@ -293,7 +362,7 @@ mod plan_tests {
     fn plan_losses_rebuild_the_comparisons_runs() {
         let mut plan = default_plan();
         plan.settings.seeds = 20;
-        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into() }, &Cancel::new()).unwrap();
+        let out = run_plan(PlanJob { plan, file: "default_plan.ron".into(), searches: Default::default() }, &Cancel::new()).unwrap();
         let losses = run_plan_losses(out.clone(), &Cancel::new());
         let c = &out.comparison;
         assert_eq!(out.candidate_of.len(), c.candidates.len());
@@ -332,3 +401,147 @@ mod plan_tests {
         assert!((down - restart_days).abs() < 1e-6, "{down} vs {restart_days}");
     }
 }
+
+/// A sensitivity sweep request: candidate `candidate` of `plan`, each knob moved down and up.
+#[derive(Debug, Clone)]
+pub struct SensitivityJob {
+    pub plan: PlanFile,
+    pub candidate: usize,
+    pub file: String,
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
+    /// Monte Carlo seeds of every point (few: the sweep is for direction and size, not the last digit).
+    pub seeds: u64,
+}
+
+/// Days and cost of one point of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SweepPoint {
+    pub days_p50: f64,
+    pub cost_musd: f64,
+}
+
+/// One knob of the sweep: what it was moved to, down and up, and the result (or why there is none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensitivityKnob {
+    pub name: &'static str,
+    pub low_label: String,
+    pub high_label: String,
+    pub low: Result<SweepPoint, String>,
+    pub high: Result<SweepPoint, String>,
+}
+
+impl SensitivityKnob {
+    /// Largest change of p50 days either way (0 when neither side has a result).
+    pub fn days_swing(&self, base: &SweepPoint) -> f64 {
+        [&self.low, &self.high].iter().filter_map(|r| r.as_ref().ok()).map(|p| (p.days_p50 - base.days_p50).abs()).fold(0.0, f64::max)
+    }
+}
+
+/// What moves the days and the cost of one candidate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sensitivity {
+    pub candidate: String,
+    /// The candidate as edited, at the sweep's seeds.
+    pub base: SweepPoint,
+    pub knobs: Vec<SensitivityKnob>,
+    pub seeds: u64,
+}
+
+/// Sweep the knobs that matter for one candidate (on the worker thread): failure rate ×½ and ×2, NIC
+/// speed ×½ and ×2, hot spares none and twice the default, checkpoint interval ×½ and ×2 of the one
+/// used, devices ×¾ and ×1¼ (whole nodes). Each point is a one-candidate plan compared with the
+/// session's searches (so the run-only knobs do not search again) over `seeds` seeds.
+pub fn run_sensitivity(job: SensitivityJob, cancel: &Cancel) -> Result<Sensitivity, String> {
+    use wanka_sim::limits;
+    use wanka_sim::run::checkpoint::Interval;
+    let catalog = crate::catalog();
+    let cand = job.plan.candidates.get(job.candidate).ok_or("no such candidate")?.clone();
+    let point = |c: wanka_sim::planning::plan_file::Candidate| -> Result<(SweepPoint, CandidateResult), String> {
+        let mut p = job.plan.clone();
+        p.candidates = vec![c];
+        p.settings.seeds = job.seeds;
+        p.check(&job.file).map_err(|e| e.to_string())?;
+        let cmp = p.compare_cached(catalog, &job.file, cancel, &job.searches).map_err(|e| e.to_string())?;
+        let r = cmp.candidates.into_iter().next().ok_or("no result")?;
+        if !r.feasible {
+            return Err(r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into()));
+        }
+        Ok((SweepPoint { days_p50: r.days.p50, cost_musd: r.economics.total_usd / 1e6 }, r))
+    };
+    let (base, base_r) = point(cand.clone())?;
+    let inputs = base_r.run_inputs.clone().ok_or("the candidate has no run inputs")?;
+    let just = |r: Result<(SweepPoint, CandidateResult), String>| r.map(|(p, _)| p);
+    let mut knobs = Vec::new();
+    // Failure rate.
+    let m = cand.run.failures.multiplier;
+    let (lo, hi) = (m * 0.5, (m * 2.0).min(limits::MAX_FAILURE_MULTIPLIER));
+    let with = |f: &dyn Fn(&mut wanka_sim::planning::plan_file::Candidate)| {
+        let mut c = cand.clone();
+        f(&mut c);
+        c
+    };
+    knobs.push(SensitivityKnob {
+        name: "failure rate",
+        low_label: format!("×{}", crate::editor::num(lo / m.max(1e-12))),
+        high_label: format!("×{}", crate::editor::num(hi / m.max(1e-12))),
+        low: just(point(with(&|c| c.run.failures.multiplier = lo))),
+        high: just(point(with(&|c| c.run.failures.multiplier = hi))),
+    });
+    // NIC speed.
+    let nic = cand.network.nic_gbit_per_s_per_gpu;
+    let (lo, hi) = ((nic * 0.5).max(limits::NIC_GBIT.0), (nic * 2.0).min(limits::NIC_GBIT.1));
+    knobs.push(SensitivityKnob {
+        name: "NIC speed",
+        low_label: format!("{} Gbit/s", crate::editor::num(lo)),
+        high_label: format!("{} Gbit/s", crate::editor::num(hi)),
+        low: just(point(with(&|c| c.network.nic_gbit_per_s_per_gpu = lo))),
+        high: just(point(with(&|c| c.network.nic_gbit_per_s_per_gpu = hi))),
+    });
+    // Hot spares.
+    let nodes = inputs.devices / u64::from(inputs.gpus_per_node.max(1));
+    let spares_hi = (2 * inputs.hot_spare_nodes).max((nodes / 50).max(1) as u32);
+    knobs.push(SensitivityKnob {
+        name: "hot-spare nodes",
+        low_label: "0 nodes".into(),
+        high_label: format!("{spares_hi} nodes"),
+        low: just(point(with(&|c| c.run.recovery.hot_spare_nodes = Some(0)))),
+        high: just(point(with(&|c| c.run.recovery.hot_spare_nodes = Some(spares_hi)))),
+    });
+    // Checkpoint interval, around the one the run used.
+    let minutes = inputs.interval_s / 60.0;
+    let (lo, hi) = ((minutes * 0.5).max(limits::MIN_CHECKPOINT_INTERVAL_S / 60.0), minutes * 2.0);
+    knobs.push(SensitivityKnob {
+        name: "checkpoint interval",
+        low_label: format!("{lo:.0} min"),
+        high_label: format!("{hi:.0} min"),
+        low: just(point(with(&|c| c.run.checkpoint.interval = Interval::Fixed { minutes: lo }))),
+        high: just(point(with(&|c| c.run.checkpoint.interval = Interval::Fixed { minutes: hi }))),
+    });
+    // Devices, in whole nodes.
+    let scale = |f: f64| {
+        with(&|c| {
+            for p in &mut c.pools {
+                let n = u64::from(p.gpus_per_node.max(1));
+                let nodes = ((f64::from(p.count) * f / n as f64).round() as u64).max(1);
+                p.count = u32::try_from(nodes * n).unwrap_or(u32::MAX);
+            }
+        })
+    };
+    let (lo_c, hi_c) = (scale(0.75), scale(1.25));
+    let total = |c: &wanka_sim::planning::plan_file::Candidate| c.pools.iter().map(|p| u64::from(p.count)).sum::<u64>();
+    knobs.push(SensitivityKnob {
+        name: "devices",
+        low_label: format!("{} (×0.75)", total(&lo_c)),
+        high_label: format!("{} (×1.25)", total(&hi_c)),
+        low: just(point(lo_c.clone())),
+        high: just(point(hi_c.clone())),
+    });
+    if cancel.is_cancelled() {
+        return Err("cancelled".into());
+    }
+    knobs.sort_by(|a, b| b.days_swing(&base).total_cmp(&a.days_swing(&base)));
+    Ok(Sensitivity { candidate: cand.name.clone(), base, knobs, seeds: job.seeds })
+}
+
+/// Seeds of each point of a sensitivity sweep.
+pub const SENSITIVITY_SEEDS: u64 = 20;

@@ -9,6 +9,7 @@
 pub mod app;
 pub mod document;
 pub mod editor;
+pub mod export;
 pub mod files;
 pub mod jobs;
 pub mod plan_editor;

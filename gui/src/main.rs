@@ -11,6 +11,10 @@ use wanka_gui::{View, WankaApp};
 enum ViewArg {
     /// Plans: the comparison table and the time-versus-cost chart.
     Candidates,
+    /// Plans: two or more candidates side by side, with the differences.
+    Compare,
+    /// Plans: what moves the selected candidate's days and cost.
+    Sensitivity,
     Step,
     Memory,
     Topology,
@@ -99,6 +103,8 @@ fn main() -> ExitCode {
     };
     let view = match cli.view {
         ViewArg::Candidates => View::Candidates,
+        ViewArg::Compare => View::Compare,
+        ViewArg::Sensitivity => View::Sensitivity,
         ViewArg::Step => View::Step,
         ViewArg::Memory => View::Memory,
         ViewArg::Topology => View::Topology,

@@ -31,7 +31,7 @@ pub(crate) fn mark(ui: &Ui, r: &egui::Response, bad: bool) {
 }
 
 /// The messages of a knob, in red, wrapped to the panel width.
-pub(crate) fn error_lines(ui: &mut Ui, msgs: &[String]) {
+pub fn error_lines(ui: &mut Ui, msgs: &[String]) {
     for m in msgs {
         // Plan errors list several violated constraints separated by "; ": one per line.
         for (i, part) in m.split("; ").enumerate() {
@@ -41,12 +41,40 @@ pub(crate) fn error_lines(ui: &mut Ui, msgs: &[String]) {
     }
 }
 
-/// A labelled single-line text field (framed in red when `bad`). Returns `true` when edited.
+/// What the text fields of a frame did, for the app to debounce typing ([`take_typing`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Typing {
+    /// A text field's text changed (a keystroke, a paste).
+    pub typed: bool,
+    /// A text field lost focus or Enter was pressed in it: the edit is complete.
+    pub committed: bool,
+}
+
+fn typing_id() -> egui::Id {
+    egui::Id::unique("wanka-typing")
+}
+
+/// What the text fields did since the last call (and forget it).
+pub fn take_typing(ctx: &egui::Context) -> Typing {
+    ctx.data_mut(|d| d.remove_temp::<Typing>(typing_id())).unwrap_or_default()
+}
+
+/// A labelled single-line text field (framed in red when `bad`). Returns `true` when edited; the edit
+/// is also noted as typing ([`take_typing`]) so that the app waits for the last keystroke.
 pub(crate) fn text_field(ui: &mut Ui, label: &str, hint: &str, buf: &mut String, bad: bool) -> bool {
     ui.horizontal(|ui| {
         let l = label_cell(ui, label);
-        let r = ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
+        // A stable id (the label): a message appearing above the field while typing must not move focus.
+        let r = ui.add(TextEdit::singleline(buf).id_salt(("wanka field", label)).desired_width(FIELD_W).hint_text(hint)).labelled_by(l.id);
         mark(ui, &r, bad);
+        if r.changed() || r.lost_focus() {
+            let (typed, committed) = (r.changed(), r.lost_focus());
+            ui.ctx().data_mut(|d| {
+                let t = d.get_temp_mut_or_default::<Typing>(typing_id());
+                t.typed |= typed;
+                t.committed |= committed;
+            });
+        }
         r.changed()
     })
     .inner
@@ -92,4 +120,12 @@ pub(crate) fn model_options(custom: Option<&ModelRef>) -> Vec<(ModelRef, String)
         options.push((custom.clone(), name));
     }
     options
+}
+
+/// The path field of the file panel (no typing debounce: nothing is simulated from it).
+pub(crate) fn path_field(ui: &mut Ui, buf: &mut String) {
+    ui.horizontal(|ui| {
+        let l = label_cell(ui, "Path");
+        ui.add(TextEdit::singleline(buf).desired_width(FIELD_W).hint_text("/path/to/plan.ron")).labelled_by(l.id);
+    });
 }

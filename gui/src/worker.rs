@@ -31,6 +31,10 @@ pub struct Worker<I, O> {
     waker: Waker,
     submitted: u64,
     received: u64,
+    /// Flags of the running jobs of a concurrent worker (empty for [`Worker::new`]'s).
+    running: Arc<Mutex<Vec<Cancel>>>,
+    /// Jobs submitted over the worker's life ([`Worker::discard`] does not count).
+    jobs: u64,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
@@ -62,9 +66,9 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
             // Without a thread no job will ever finish; say so on the first poll.
             let (fake_tx, fake_rx) = channel();
             let _ = fake_tx.send((1, Err(format!("cannot start a worker thread: {e}"))));
-            return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0 };
+            return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0, running: Arc::default(), jobs: 0 };
         }
-        Worker { tx, rx, waker, submitted: 0, received: 0 }
+        Worker { tx, rx, waker, submitted: 0, received: 0, running: Arc::default(), jobs: 0 }
     }
 
     /// A worker whose jobs may run long (plan comparisons, Monte Carlo runs): a newer job cancels the
@@ -80,6 +84,8 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         let job = Arc::new(job);
         let name_owned = name.to_string();
         let max_running = max_running.max(1);
+        let running_flags: Arc<Mutex<Vec<Cancel>>> = Arc::default();
+        let shared_flags = Arc::clone(&running_flags);
         let spawned = std::thread::Builder::new().name(name.to_string()).spawn(move || {
             let (done_tx, done_rx) = channel::<()>();
             let mut running = 0usize;
@@ -108,6 +114,10 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
                 }
                 let cancel = Cancel::new();
                 started.push(cancel.clone());
+                if let Ok(mut f) = shared_flags.lock() {
+                    f.clear();
+                    f.push(cancel.clone());
+                }
                 let (job, job_tx, done_tx, waker) = (Arc::clone(&job), out_tx.clone(), done_tx.clone(), Arc::clone(&thread_waker));
                 let run = move || {
                     let pool = rayon::ThreadPoolBuilder::new().thread_name(|i| format!("wanka-job-{i}")).build();
@@ -135,9 +145,9 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
         if let Err(e) = spawned {
             let (fake_tx, fake_rx) = channel();
             let _ = fake_tx.send((1, Err(format!("cannot start a worker thread: {e}"))));
-            return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0 };
+            return Worker { tx, rx: fake_rx, waker, submitted: 0, received: 0, running: Arc::default(), jobs: 0 };
         }
-        Worker { tx, rx, waker, submitted: 0, received: 0 }
+        Worker { tx, rx, waker, submitted: 0, received: 0, running: running_flags, jobs: 0 }
     }
 
     /// Let the worker request a repaint of this context when a result arrives.
@@ -152,8 +162,27 @@ impl<I: Send + 'static, O: Send + 'static> Worker<I, O> {
     /// Queue a job; it supersedes every job submitted before. Returns its generation.
     pub fn submit(&mut self, input: I) -> u64 {
         self.submitted += 1;
+        self.jobs += 1;
         let _ = self.tx.send((self.submitted, input));
         self.submitted
+    }
+
+    /// Jobs submitted so far (each superseding the one before).
+    pub fn jobs_submitted(&self) -> u64 {
+        self.jobs
+    }
+
+    /// Stop the running job (a concurrent worker's job sees its [`Cancel`] flag at its next check) and
+    /// drop its result, as [`Worker::discard`] does. Returns whether a job was running.
+    pub fn cancel(&mut self) -> bool {
+        let was = self.busy();
+        if let Ok(f) = self.running.lock() {
+            for c in f.iter() {
+                c.cancel();
+            }
+        }
+        self.discard();
+        was
     }
 
     /// The latest result if it has arrived since the last poll; stale results are discarded.
@@ -267,6 +296,31 @@ mod tests {
         w.submit(2);
         assert_eq!(wait(&mut w), Ok(2));
         assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(1), "the superseded job was not cancelled");
+    }
+
+    #[test]
+    fn cancel_stops_the_running_job_and_drops_its_result() {
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel::<u64>();
+        let seen_tx = Mutex::new(seen_tx);
+        let mut w = Worker::concurrent("test", 2, move |x: u64, cancel: &Cancel| {
+            let t = Instant::now();
+            while !cancel.is_cancelled() && t.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if cancel.is_cancelled() {
+                let _ = seen_tx.lock().unwrap().send(x);
+            }
+            x
+        });
+        w.submit(7);
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(w.cancel(), "a job was running");
+        assert!(!w.busy());
+        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(7), "the job did not see the cancel");
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(w.poll().is_none(), "the cancelled job's result is dropped");
+        assert!(!w.cancel(), "nothing left to cancel");
+        assert_eq!(w.jobs_submitted(), 1);
     }
 
     #[test]

@@ -203,6 +203,15 @@ fn every_view_draws() {
     };
     assert!(!report.cases.is_empty());
     assert!(h.query_by_label(&report.cases[0].id).is_some());
+    // The holdout set (never fitted) is drawn too, its rows marked.
+    let holdout = match &h.state().holdout {
+        Some(Ok(r)) => r.clone(),
+        other => panic!("holdout: {other:?}"),
+    };
+    assert!(!holdout.cases.is_empty());
+    assert!(h.query_by_label(&holdout.cases[0].id).is_some());
+    assert_eq!(h.query_all_by_label("holdout").count(), holdout.cases.len());
+    assert!(h.query_by_label_contains(&format!("{} cases never fitted", holdout.cases.len())).is_some());
 }
 
 #[test]
@@ -377,20 +386,29 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     assert_eq!(h.state().selected_candidate(), 1);
     assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
 
-    // Invalid: zero devices. The plan names the field, the message shows under it, the table stays.
+    // Invalid: zero devices. The plan names the field, the message shows under it; the H800 row says
+    // why it is not compared and the other candidates are compared without it.
+    let a800 = "10k A800 (RoCE 200G)";
+    let a800_before = table_cell(&h, a800, "p50 days");
     set_field(&mut h, "Pool 1 count", "0");
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("field `candidates[1].pools[0].count`") && e.contains("zero devices")), "{errors:?}");
-    assert!(h.query_by_label_contains("Invalid edit: showing the last valid result").is_some());
-    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert!(h.query_by_label_contains("1 candidate(s) refused").is_some());
+    assert!(h.state().invalid());
+    assert_eq!(table_cell(&h, H800, "p50 days"), "refused");
+    assert_eq!(table_cell(&h, a800, "p50 days"), a800_before);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.comparison.candidates.len(), 4);
+    assert_eq!(out.rejected.iter().map(|r| r.index).collect::<Vec<_>>(), vec![1]);
+    assert!(out.result_of(1).is_none() && out.result_of(0).is_some());
 
-    // Invalid: not a number.
+    // Invalid: not a number (refused before any job: the last comparison stays).
     set_field(&mut h, "Pool 1 count", "half");
     wait_idle(&mut h);
     let errors = shown_errors(&h);
     assert!(errors.iter().any(|e| e.contains("`half` is not a whole number")), "{errors:?}");
-    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert_eq!(table_cell(&h, a800, "p50 days"), a800_before);
 
     // Half the cards: the comparison reruns and the H800 row takes longer.
     set_field(&mut h, "Pool 1 count", "5120");
@@ -525,7 +543,10 @@ fn plan_garbage_never_panics() {
         wait_idle(&mut h);
         assert!(h.state().invalid(), "{field} = {text} was accepted");
         assert!(!shown_errors(&h).is_empty(), "{field} = {text}: no message");
-        assert_eq!(table_cell(&h, H800, "p50 days"), before, "{field} = {text}");
+        // A refused candidate's row says so; otherwise the last valid table stays.
+        let refused = h.state().doc.plan_ok().unwrap().rejection_of(1).is_some();
+        let want = if refused { "refused".to_string() } else { before.clone() };
+        assert_eq!(table_cell(&h, H800, "p50 days"), want, "{field} = {text}");
         set_field(&mut h, field, &old.unwrap());
         wait_idle(&mut h);
         assert!(!h.state().invalid(), "{field} restored: {:?}", shown_errors(&h));
@@ -553,4 +574,464 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     wait_idle(&mut h);
     assert!(h.state().is_plan());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responsive edits: typing is debounced, money edits reuse the searches, absurd numbers are refused
+// next to their field, a running job can be cancelled.
+
+/// Focus the field labelled `label`, select its text and type `text` one key at a time with a frame
+/// between keys, as a user types (well within the typing pause).
+fn type_keys(h: &mut Harness<'static, WankaApp>, label: &str, text: &str, mut after_each: impl FnMut(&Harness<'static, WankaApp>)) {
+    h.get_by_label(label).scroll_to_me();
+    h.run_steps(8);
+    h.get_by_label(label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    for c in text.chars() {
+        h.get_by_label(label).type_text(&c.to_string());
+        h.step();
+        after_each(h);
+    }
+}
+
+#[test]
+fn typing_a_pool_count_starts_one_job_and_no_intermediate_error() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    assert_eq!(h.state().selected_candidate(), 1);
+    let jobs = h.state().jobs_started();
+    type_keys(&mut h, "Pool 1 count", "5120", |h| {
+        // "5", "51", "512" are not simulated: no job, no message about whole nodes.
+        assert_eq!(h.state().jobs_started(), jobs, "a job started while typing");
+        assert!(shown_errors(h).is_empty(), "{:?}", shown_errors(h));
+        assert!(h.state().edit_pending());
+        assert!(h.state().stale());
+    });
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("5120"));
+    let t = Instant::now();
+    wait_idle(&mut h);
+    let elapsed = t.elapsed();
+    assert_eq!(h.state().jobs_started(), jobs + 1, "one job for the whole edit");
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    assert!(!h.state().stale());
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].pools[0].count, 5120);
+    assert_eq!(table_cell(&h, H800, "p50 days"), format!("{:.1}", out.result_of(1).unwrap().1.days.p50));
+    eprintln!("pool-count edit to updated table (typing pause included): {:.2} s", elapsed.as_secs_f64());
+    // The name still says 10k: the editor suggests renaming it.
+    assert!(h.query_by_label_contains("the name says about 10000 devices, the pools have 5120").is_some());
+}
+
+#[test]
+fn a_money_edit_compares_again_without_searching_again() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.run_steps(2);
+    let cost_before = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.economics.total_usd;
+    let (held, hits) = h.state().searches();
+    assert!(held > 0, "the first comparison searched");
+    let jobs = h.state().jobs_started();
+    let old = h.state().plan_field(PlanKnob::UsdPerKwh(1)).unwrap().to_string();
+    let new = format!("{}", old.parse::<f64>().unwrap() * 2.0 + 0.05);
+    set_field(&mut h, "USD per kWh", &new);
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs + 1);
+    let (held_after, hits_after) = h.state().searches();
+    assert_eq!(held_after, held, "a money edit searched again");
+    assert!(hits_after > hits, "the comparison took its searches from memory");
+    let cost_after = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.economics.total_usd;
+    assert!(cost_after > cost_before, "dearer power costs more: {cost_before} -> {cost_after}");
+}
+
+#[test]
+fn an_absurd_failure_multiplier_is_refused_next_to_the_field() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    let jobs = h.state().jobs_started();
+    set_field(&mut h, "Failure-rate multiplier", "1e308");
+    wait_idle(&mut h);
+    assert!(h.state().invalid());
+    assert_eq!(h.state().jobs_started(), jobs, "refused without starting a job");
+    let max = wanka_sim::limits::MAX_FAILURE_MULTIPLIER;
+    let errors = h.state().plan_field_errors();
+    let i = h.state().selected_candidate();
+    let at_field = errors.get(PlanKnob::FailureMultiplier(i));
+    assert!(at_field.iter().any(|e| e.contains(&format!("must be in [0, {max}]")) && e.contains("1e308")), "{at_field:?}");
+    assert!(shown_errors(&h).iter().any(|e| e.contains(&format!("[0, {max}]"))), "{:?}", shown_errors(&h));
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    // The scenario editor refuses it too.
+    let mut s = harness();
+    let jobs = s.state().jobs_started();
+    set_field(&mut s, "Failure-rate multiplier", "1e308");
+    wait_idle(&mut s);
+    assert!(s.state().invalid());
+    assert_eq!(s.state().jobs_started(), jobs);
+    assert!(shown_errors(&s).iter().any(|e| e.contains(&format!("[0, {max}]"))), "{:?}", shown_errors(&s));
+}
+
+#[test]
+fn cancel_stops_a_comparison_and_keeps_the_figures_marked_stale() {
+    let mut h = plan_harness();
+    let before = table_cell(&h, H800, "p50 days");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    set_field(&mut h, "Pool 1 count", "6144");
+    // Wait out the typing pause until the comparison runs.
+    let t = Instant::now();
+    while !h.state().plan_busy() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the edit was never compared");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(h.query_by_label_contains("recomputing for the latest edit").is_some());
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.run_steps(2);
+    assert!(!h.state().busy());
+    assert!(h.state().stale());
+    assert!(h.query_by_label_contains("cancelled: the figures below are for the values before").is_some());
+    assert_eq!(table_cell(&h, H800, "p50 days"), before);
+    assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 10240);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plans built in the app: candidates and pools added, copied and removed; new plans; saving checked.
+
+const H800_COPY: &str = "10k H800 (RoCE 400G) (copy)";
+
+fn candidate_names(h: &Harness<'static, WankaApp>) -> Vec<String> {
+    h.state().doc.plan_form().unwrap().base.candidates.iter().map(|c| c.name.clone()).collect()
+}
+
+#[test]
+fn add_duplicate_and_remove_candidates() {
+    let mut h = plan_harness();
+    let names = candidate_names(&h);
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    let jobs = h.state().jobs_started();
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs + 1);
+    assert_eq!(candidate_names(&h)[2], H800_COPY);
+    assert_eq!(h.state().selected_candidate(), 2);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.comparison.candidates.len(), 6);
+    // A copy is the same cluster with the same seeds: the same figures, in its own row.
+    let (orig, copy) = (out.result_of(1).unwrap().1, out.result_of(2).unwrap().1);
+    assert_eq!(copy.name, H800_COPY);
+    assert_eq!((copy.days.p50, copy.economics.total_usd), (orig.days.p50, orig.economics.total_usd));
+    assert_eq!(table_cell(&h, H800_COPY, "p50 days"), table_cell(&h, H800, "p50 days"));
+    // Vary the copy: half its cards.
+    set_field(&mut h, "Pool 1 count", "5120");
+    wait_idle(&mut h);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].pools[0].count, 10240, "the original is untouched");
+    assert!(out.result_of(2).unwrap().1.days.p50 > 1.5 * out.result_of(1).unwrap().1.days.p50);
+    // Remove the copy: the plan is the original again, its fields where they were.
+    click(&mut h, "Remove candidate");
+    wait_idle(&mut h);
+    assert_eq!(candidate_names(&h), names);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 1)), Some("6144"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().comparison.candidates.len(), 5);
+    // Add one: a new cluster under a new name, compared with the rest.
+    click(&mut h, "Add candidate");
+    wait_idle(&mut h);
+    let names_now = candidate_names(&h);
+    assert_eq!(names_now.len(), 6);
+    assert_eq!(names_now[5], "New candidate");
+    assert_eq!(h.state().selected_candidate(), 5);
+    let out = h.state().doc.plan_ok().unwrap();
+    assert!(out.result_of(5).is_some_and(|(_, r)| r.name == "New candidate" && r.devices == 1024), "{:?}", out.rejected);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+}
+
+#[test]
+fn add_and_remove_pools() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(4);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.plan_form().unwrap().base.candidates[4].pools.len(), 2);
+    click(&mut h, "Remove pool 1");
+    wait_idle(&mut h);
+    let c = &h.state().doc.plan_ok().unwrap().plan.candidates[4];
+    assert_eq!(c.pools.len(), 1);
+    assert_eq!((c.pools[0].chip.as_str(), c.pools[0].count), ("a800-sxm-80gb", 6144));
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 0)), Some("6144"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().result_of(4).unwrap().1.devices, 6144);
+    click(&mut h, "Add pool");
+    wait_idle(&mut h);
+    let c = &h.state().doc.plan_ok().unwrap().plan.candidates[4];
+    assert_eq!(c.pools.len(), 2);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(4, 1)), Some("6144"));
+}
+
+#[test]
+fn a_new_plan_is_compared() {
+    let mut h = harness();
+    click(&mut h, "New plan");
+    wait_idle(&mut h);
+    assert!(h.state().is_plan());
+    assert!(h.state().path.is_none());
+    let out = h.state().doc.plan_ok().expect("the new plan compares");
+    assert_eq!(out.comparison.candidates.len(), 1);
+    assert!(out.comparison.candidates[0].feasible, "{:?}", out.comparison.candidates[0].infeasible_reason);
+    assert!(h.query_all_by_label_contains("Candidates").next().is_some());
+    assert!(h.query_by_label_contains("Plan: New plan").is_some());
+}
+
+#[test]
+fn saving_an_invalid_plan_is_refused_and_overwriting_asks() {
+    let mut h = plan_harness();
+    let dir = std::env::temp_dir().join(format!("wanka-gui-save-refused-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("plan.ron");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    // A pool of zero devices: the command line would refuse the file, so it is not written.
+    set_field(&mut h, "Pool 1 count", "0");
+    wait_idle(&mut h);
+    match h.state_mut().save_to(&path) {
+        wanka_gui::app::SaveOutcome::Refused(e) => assert!(e.contains("zero devices"), "{e}"),
+        other => panic!("saved an invalid plan: {other:?}"),
+    }
+    assert!(!path.exists());
+    h.run_steps(1);
+    assert!(h.query_by_label_contains("cannot save").is_some());
+    // Not a number: refused too.
+    set_field(&mut h, "Pool 1 count", "lots");
+    wait_idle(&mut h);
+    assert!(matches!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Refused(_)));
+    assert!(!path.exists());
+    // Valid again: written, with the file's leading comments, and it loads back.
+    set_field(&mut h, "Pool 1 count", "8192");
+    wait_idle(&mut h);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Saved);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("// The bundled default plan"), "{}", &text[..80.min(text.len())]);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 8192);
+    // Saving again asks first; keeping the file leaves it alone, overwriting writes it.
+    set_field(&mut h, "Pool 1 count", "9216");
+    wait_idle(&mut h);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::AskOverwrite);
+    h.run_steps(2);
+    assert!(h.query_by_label_contains(&format!("Overwrite {}?", path.display())).is_some());
+    h.get_by_role_and_label(Role::Button, "Keep the file").click();
+    h.run_steps(2);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 8192);
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::AskOverwrite);
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, "Overwrite").click();
+    h.run_steps(2);
+    assert_eq!(wanka_sim::planning::plan_file::PlanFile::load(&path).unwrap().candidates[1].pools[0].count, 9216);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions: compare candidates side by side; what moves the days and the cost.
+
+#[test]
+fn the_compare_view_shows_two_candidates_with_their_differences() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, "Compare").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let out = h.state().doc.plan_ok().unwrap().clone();
+    // The two fastest by default, the fastest the reference.
+    let (a, b) = (&out.comparison.candidates[0], &out.comparison.candidates[1]);
+    assert_eq!(h.state().doc.plan().unwrap().compare, vec![out.candidate_of[0], out.candidate_of[1]]);
+    let shown = |h: &Harness<'static, WankaApp>, text: &str| h.query_all_by_label(text).next().is_some();
+    assert!(shown(&h, &a.name) && shown(&h, &b.name));
+    assert!(shown(&h, &format!("{:.1}", a.days.p50)) && shown(&h, &format!("{:.1}", b.days.p50)));
+    let d = b.days.p50 - a.days.p50;
+    assert!(shown(&h, &format!("{d:+.1} ({:+.0}%)", 100.0 * d / a.days.p50)), "the p50 difference");
+    let dc = (b.economics.total_usd - a.economics.total_usd) / 1e6;
+    assert!(shown(&h, &format!("{dc:+.2} ({:+.0}%)", 100.0 * dc / (a.economics.total_usd / 1e6))), "the cost difference");
+    // The step breakdown of each chosen layout, and the losses once computed.
+    let ba = &a.top_plans[0].breakdown;
+    assert!(shown(&h, &format!("{:.2}", ba.compute_s)));
+    let (_, losses) = h.state().doc.plan_losses().expect("losses");
+    let la = losses[0].as_ref().unwrap();
+    assert!(shown(&h, &format!("{:.1}", la.lost_total_days())));
+    let money = la.lost_total_days() / la.wall_days * a.economics.total_usd / 1e6;
+    assert!(shown(&h, &format!("{money:.2}")), "lost money {money}");
+    // The layout in words, not the library's shorthand.
+    let words = wanka_gui::views::candidates::parallelism_words(a);
+    assert!(words.contains(", ZeRO-") && !words.contains(" mb") && !words.contains("recompute-"), "{words}");
+    assert!(h.query_by_label_contains(&words).is_some(), "{words}");
+    // Why: the sentence splits the difference into step and losses.
+    assert!(h.query_by_label_contains(&format!("`{}` takes", b.name)).is_some());
+    // A third candidate ticked: its column and differences appear.
+    let c = &out.comparison.candidates[2];
+    h.get_by_role_and_label(Role::CheckBox, &c.name).click();
+    h.run_steps(2);
+    assert_eq!(h.state().doc.plan().unwrap().compare.len(), 3);
+    let dc = c.days.p50 - a.days.p50;
+    assert!(shown(&h, &format!("{dc:+.1} ({:+.0}%)", 100.0 * dc / a.days.p50)));
+}
+
+#[test]
+fn the_sensitivity_view_sweeps_the_selected_candidate() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.get_by_role_and_label(Role::Button, "Sensitivity").click();
+    h.run_steps(2);
+    wait_idle(&mut h);
+    let s = match h.state().doc.plan().unwrap().sensitivity_now() {
+        Some(Ok(s)) => s.clone(),
+        other => panic!("no sweep: {other:?}"),
+    };
+    assert_eq!(s.candidate, H800);
+    assert_eq!(s.knobs.len(), 5);
+    let knob = |name: &str| s.knobs.iter().find(|k| k.name == name).unwrap_or_else(|| panic!("{name}"));
+    let pt = |r: &Result<wanka_gui::jobs::SweepPoint, String>| *r.as_ref().expect("a result");
+    // Directions the model must get right: more failures, fewer devices, a slower NIC take longer.
+    let f = knob("failure rate");
+    assert!(pt(&f.high).days_p50 > s.base.days_p50 && pt(&f.low).days_p50 < s.base.days_p50, "{f:?}");
+    let d = knob("devices");
+    assert!(pt(&d.low).days_p50 > s.base.days_p50 && pt(&d.high).days_p50 < s.base.days_p50, "{d:?}");
+    let n = knob("NIC speed");
+    assert!(pt(&n.low).days_p50 >= s.base.days_p50, "{n:?}");
+    // Ordered by swing; every row is drawn with its numbers.
+    let swings: Vec<f64> = s.knobs.iter().map(|k| k.days_swing(&s.base)).collect();
+    assert!(swings.windows(2).all(|w| w[0] >= w[1]), "{swings:?}");
+    let text = format!(
+        "failure rate p50 days: {}: {}",
+        f.low_label,
+        wanka_gui::views::sensitivity::bar_text(wanka_gui::views::sensitivity::Measure::Days, s.base.days_p50, pt(&f.low).days_p50,)
+    );
+    assert!(h.query_by_label_contains(&text).is_some(), "{text}");
+    assert!(h.query_by_label_contains("failure rate total cost, M USD").is_some());
+    assert!(h.query_by_label_contains(&format!("over {} Monte Carlo seeds", s.seeds)).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports.
+
+fn export_via_menu(h: &mut Harness<'static, WankaApp>, item: &str) {
+    h.get_by_role_and_label(Role::Button, "Export").click();
+    h.run_steps(2);
+    h.get_by_role_and_label(Role::Button, item).click();
+    h.step();
+}
+
+#[test]
+fn exports_write_a_csv_that_parses_back_a_report_and_a_png() {
+    let mut h = plan_harness();
+    let dir = std::env::temp_dir().join(format!("wanka-gui-exports-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    h.state_mut().export_dir = dir.clone();
+    let out = h.state().doc.plan_ok().unwrap().clone();
+
+    // The candidates table: every result, its figures in full precision under the vocabulary's names.
+    export_via_menu(&mut h, "Candidates table (CSV)");
+    let path = h.state().export_path(wanka_gui::app::Export::TableCsv);
+    let mut rd = csv::Reader::from_path(&path).expect("the CSV is written");
+    let headers = rd.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}: {headers:?}"));
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), out.comparison.candidates.len());
+    for (row, r) in rows.iter().zip(&out.comparison.candidates) {
+        assert_eq!(&row[col("name")], r.name);
+        assert_eq!(row[col("days_p50")].parse::<f64>().unwrap(), r.days.p50);
+        assert_eq!(row[col("cost_musd")].parse::<f64>().unwrap(), r.economics.total_usd / 1e6);
+        assert_eq!(row[col("devices")].parse::<u64>().unwrap(), r.devices);
+    }
+
+    // The report names every candidate and the Pareto front.
+    export_via_menu(&mut h, "Report (Markdown)");
+    let report = std::fs::read_to_string(h.state().export_path(wanka_gui::app::Export::Report)).unwrap();
+    assert!(report.starts_with(&format!("# {}", out.comparison.plan)));
+    assert!(out.comparison.candidates.iter().all(|r| report.contains(&r.name)));
+    assert!(report.contains("Pareto front"));
+
+    // The chart as SVG: one point per feasible candidate.
+    export_via_menu(&mut h, "Time vs cost chart (SVG)");
+    let svg = std::fs::read_to_string(h.state().export_path(wanka_gui::app::Export::ChartSvg)).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"candidate\"").count(), out.comparison.candidates.iter().filter(|r| r.feasible).count());
+
+    // The view as PNG: the app asks the renderer for the frame's pixels; here the harness has no
+    // renderer, so the test answers the request with an image of the window's size.
+    export_via_menu(&mut h, "This view (PNG)");
+    let cmds = h.output().viewport_output.get(&egui::ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default();
+    let shot = cmds
+        .into_iter()
+        .find_map(|c| match c {
+            egui::ViewportCommand::Screenshot(cb) => Some(cb),
+            _ => None,
+        })
+        .expect("the export asked for a screenshot");
+    let ppp = h.ctx.pixels_per_point();
+    let size = [(1280.0 * ppp) as usize, (800.0 * ppp) as usize];
+    let mut pixels = vec![egui::Color32::from_rgb(10, 20, 30); size[0] * size[1]];
+    pixels[0] = egui::Color32::RED;
+    shot.complete(std::sync::Arc::new(egui::ColorImage::new(size, pixels)));
+    h.run_steps(2);
+    let png_path = h.state().export_path(wanka_gui::app::Export::ViewPng);
+    let bytes = std::fs::read(&png_path).expect("the PNG is written");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let img = image::load_from_memory(&bytes).unwrap();
+    // Cropped to the central panel: narrower than the window, as tall as the panel.
+    assert!(img.width() > 400 && (img.width() as usize) < size[0], "{}", img.width());
+    assert!(img.height() > 300 && (img.height() as usize) < size[1], "{}", img.height());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn undo_and_redo_edits() {
+    let mut h = plan_harness();
+    let p50 = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50;
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    assert_eq!(h.state().history(), (0, 0));
+    set_field(&mut h, "Pool 1 count", "5120");
+    wait_idle(&mut h);
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    assert_eq!(h.state().history(), (2, 0));
+    assert_eq!(candidate_names(&h).len(), 6);
+    // Undo the copy, then the count: the plan and its comparison are as opened.
+    click(&mut h, "Undo");
+    wait_idle(&mut h);
+    assert_eq!(candidate_names(&h).len(), 5);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("5120"));
+    click(&mut h, "Undo");
+    wait_idle(&mut h);
+    assert_eq!(h.state().plan_field(PlanKnob::PoolCount(1, 0)), Some("10240"));
+    assert_eq!(h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.days.p50, p50);
+    assert_eq!(h.state().history(), (0, 2));
+    // Redo brings the count back; a new edit clears what was left to redo.
+    click(&mut h, "Redo");
+    wait_idle(&mut h);
+    assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 5120);
+    set_field(&mut h, "NIC Gbit/s per GPU", "200");
+    wait_idle(&mut h);
+    assert_eq!(h.state().history(), (2, 0));
+}
+
+#[test]
+fn pinning_the_parallelism_of_a_candidate() {
+    let mut h = plan_harness();
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    let before = h.state().doc.plan_ok().unwrap().result_of(1).unwrap().1.clone();
+    assert!(!before.parallelism.contains("TP4 "), "{}", before.parallelism);
+    set_field(&mut h, "Pin TP", "4");
+    wait_idle(&mut h);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    let out = h.state().doc.plan_ok().unwrap();
+    assert_eq!(out.plan.candidates[1].parallelism.tp, Some(vec![4]));
+    let r = out.result_of(1).unwrap().1;
+    assert!(r.parallelism.contains(": TP4 "), "{}", r.parallelism);
+    assert!(h.query_by_label_contains("Parallelism: searched within the pins").is_some());
+    // Not a number: refused next to the field, no job.
+    let jobs = h.state().jobs_started();
+    set_field(&mut h, "Pin TP", "four");
+    wait_idle(&mut h);
+    assert_eq!(h.state().jobs_started(), jobs);
+    assert!(shown_errors(&h).iter().any(|e| e.contains("pins are whole numbers")), "{:?}", shown_errors(&h));
 }

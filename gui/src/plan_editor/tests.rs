@@ -81,3 +81,66 @@ fn plan_errors_land_on_their_field() {
     assert_eq!(k, PoolCount(1, 0));
     assert!(msg.starts_with("field `candidates[1].pools[0].count`"), "{msg}");
 }
+
+#[test]
+fn removing_and_copying_candidates_moves_their_text_with_them() {
+    let mut f = PlanForm::new(&default_plan());
+    let n = f.base.candidates.len();
+    f.set_text(PlanKnob::Nic(2), "123");
+    f.set_text(PlanKnob::PoolCount(3, 0), "not yet a number");
+    assert!(f.remove_candidate(1));
+    assert_eq!(f.base.candidates.len(), n - 1);
+    assert_eq!(f.text(PlanKnob::Nic(1)), "123");
+    assert_eq!(f.text(PlanKnob::PoolCount(2, 0)), "not yet a number");
+    assert_eq!(f.text(PlanKnob::Nic(n - 1)), "", "nothing left past the end");
+    let copy = f.duplicate_candidate(1).unwrap();
+    assert_eq!(copy, 2);
+    assert_eq!(f.text(PlanKnob::Nic(2)), "123");
+    assert_eq!(f.text(PlanKnob::PoolCount(3, 0)), "not yet a number", "the next candidate moved up one");
+    assert_ne!(f.base.candidates[1].name, f.base.candidates[2].name);
+    let built = f.clone();
+    f.set_text(PlanKnob::PoolCount(3, 0), "1024");
+    let p = f.build().expect("numbers");
+    assert_eq!(p.candidates[2].network.nic_gbit_per_s_per_gpu, 123.0);
+    assert!(built.build().is_err());
+    // A plan keeps one candidate.
+    while f.base.candidates.len() > 1 {
+        assert!(f.remove_candidate(0));
+    }
+    assert!(!f.remove_candidate(0));
+    assert_eq!(f.selected, 0);
+}
+
+#[test]
+fn the_new_plan_is_valid() {
+    let p = new_plan();
+    assert_eq!(p.candidates.len(), 1);
+    p.check("<new plan>").unwrap();
+}
+
+#[test]
+fn a_name_that_counts_other_devices_is_noted() {
+    assert!(stale_name_note("10k H800 (RoCE 400G)", 10240).is_none());
+    assert!(stale_name_note("4k H100 + 6k A800 (RoCE 400G)", 4096 + 6144).is_none());
+    let n = stale_name_note("10k H800 (RoCE 400G)", 5120).expect("stale");
+    assert!(n.contains("10000") && n.contains("5120"), "{n}");
+    assert!(stale_name_note("New candidate", 1024).is_none());
+    assert!(stale_name_note("16k Ascend 910B", 8192).is_some());
+}
+
+#[test]
+fn pins_are_lists_of_whole_numbers() {
+    assert_eq!(parse_pins(""), Ok(None));
+    assert_eq!(parse_pins(" auto "), Ok(None));
+    assert_eq!(parse_pins("8"), Ok(Some(vec![8])));
+    assert_eq!(parse_pins("4, 8 16"), Ok(Some(vec![4, 8, 16])));
+    assert!(parse_pins("0").is_err() && parse_pins("eight").is_err() && parse_pins("-4").is_err());
+    let mut f = PlanForm::new(&default_plan());
+    f.set_text(PlanKnob::PinTp(1), "4");
+    let p = f.build().unwrap();
+    assert_eq!(p.candidates[1].parallelism.tp, Some(vec![4]));
+    assert_eq!(p.candidates[0].parallelism.tp, None);
+    // Pins follow their candidate when another is removed.
+    assert!(f.remove_candidate(0));
+    assert_eq!(f.text(PlanKnob::PinTp(0)), "4");
+}

@@ -149,6 +149,65 @@ pub fn short_parallelism(p: &str) -> &str {
     }
 }
 
+/// Some of the candidate's Monte Carlo runs hit the run's `max_days` horizon before finishing (their
+/// days are the horizon, not a finish time).
+pub fn did_not_finish(r: &CandidateResult) -> bool {
+    r.feasible && r.flags.iter().any(|f| f.contains("did not finish"))
+}
+
+/// Column widths for a table `avail` points wide: the name and parallelism columns take what is left
+/// over the minimum widths (they hold the long texts).
+pub fn column_widths(avail: f32, spacing: f32) -> [f32; 14] {
+    let mut w = Column::ALL.map(Column::width);
+    let used: f32 = w.iter().sum::<f32>() + spacing * (w.len() as f32 + 1.0);
+    let extra = (avail - used).max(0.0);
+    for (i, c) in Column::ALL.into_iter().enumerate() {
+        w[i] += match c {
+            Column::Name => extra * 0.4,
+            Column::Parallelism => extra * 0.45,
+            Column::Flags => extra * 0.15,
+            _ => 0.0,
+        };
+    }
+    w
+}
+
+/// The chosen layout in words, as a planner reads it: `TP8 PP16 DP80, interleaved v8, ZeRO-1,
+/// recompute none, SP, micro-batch 1, batch 2048`. Mixed-hardware layouts keep the library's text.
+pub fn parallelism_words(r: &CandidateResult) -> String {
+    let short = short_parallelism(&r.parallelism);
+    match r.top_plans.first() {
+        Some(t) if wanka_sim::planning::plan_file::describe(&t.spec) == short => spec_words(&t.spec),
+        _ => short.to_string(),
+    }
+}
+
+/// A parallelism spec in words (see [`parallelism_words`]).
+pub fn spec_words(s: &wanka_sim::workload::parallelism::ParallelismSpec) -> String {
+    use wanka_sim::workload::parallelism::Schedule;
+    let mut dims = format!("TP{} PP{} DP{}", s.tp, s.pp, s.dp);
+    if s.cp > 1 {
+        dims.push_str(&format!(" CP{}", s.cp));
+    }
+    if s.ep > 1 {
+        dims.push_str(&format!(" EP{}", s.ep));
+    }
+    let sched = match (s.schedule, s.vpp) {
+        (Some(Schedule::Interleaved), Some(v)) if v > 1 => format!("interleaved v{v}"),
+        (Some(Schedule::DualPipe), _) => "DualPipe".into(),
+        _ => "1F1B".into(),
+    };
+    let mut parts = vec![dims, sched, format!("ZeRO-{}", s.zero_stage), format!("recompute {}", s.recompute.label())];
+    if s.sequence_parallel {
+        parts.push("SP".into());
+    }
+    parts.push(format!("micro-batch {}, batch {}", s.micro_batch.unwrap_or(1), s.global_batch));
+    if s.rank_order != wanka_sim::workload::parallelism::RankOrder::default() {
+        parts.push(format!("order {}", s.rank_order.label()));
+    }
+    parts.join(", ")
+}
+
 /// Text of a cell ("—" for the figures of infeasible candidates).
 pub fn cell_text(r: &CandidateResult, c: Column) -> String {
     let e = &r.economics;
@@ -164,7 +223,9 @@ pub fn cell_text(r: &CandidateResult, c: Column) -> String {
             }
         }
         Column::Name => r.name.clone(),
+        Column::P50Days if did_not_finish(r) => format!("{:.1} DNF", r.days.p50),
         Column::P50Days => format!("{:.1}", r.days.p50),
+        Column::P90Days if did_not_finish(r) => format!("{:.1} DNF", r.days.p90),
         Column::P90Days => format!("{:.1}", r.days.p90),
         Column::BandFailures => r.bands.as_ref().map_or("—".into(), |b| format!("{:.1}–{:.1}", b.days_p10_failures, b.days_p90_failures)),
         Column::BandModelError => r.bands.as_ref().map_or("—".into(), |b| {
@@ -183,7 +244,7 @@ pub fn cell_text(r: &CandidateResult, c: Column) -> String {
         Column::PeakMw => format!("{:.1}", e.peak_mw),
         Column::Parallelism => {
             if r.feasible {
-                short_parallelism(&r.parallelism).to_string()
+                parallelism_words(r)
             } else {
                 r.infeasible_reason.clone().unwrap_or_else(|| "infeasible".into())
             }
@@ -283,12 +344,14 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
     let row_h = ui.spacing().interact_size.y;
     let strong = ui.visuals().strong_text_color();
     let select_bg = ui.visuals().selection.bg_fill.gamma_multiply(0.35);
+    let widths = column_widths(ui.available_width() - 16.0, 8.0);
+    let width = |col: Column| widths[Column::ALL.iter().position(|&c| c == col).unwrap_or(0)];
     egui::ScrollArea::horizontal().id_salt("candidates table").show(ui, |ui| {
         egui::Grid::new("candidates grid").striped(true).spacing(vec2(8.0, 3.0)).show(ui, |ui| {
             for col in Column::ALL {
                 let text = RichText::new(col.title()).strong().color(strong);
                 let r = ui
-                    .add_sized(vec2(col.width(), row_h), egui::Button::new(text).frame(false))
+                    .add_sized(vec2(width(col), row_h), egui::Button::new(text).frame(false))
                     .on_hover_text(format!("{}; click to sort", col.hover()));
                 if sort.column == col {
                     // The built-in fonts have no arrows: paint the sort direction.
@@ -312,7 +375,7 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                 let is_sel = cand == *selected;
                 for col in Column::ALL {
                     let text = cell_text(r, col);
-                    let (rect, _) = ui.allocate_exact_size(vec2(col.width(), row_h), Sense::hover());
+                    let (rect, _) = ui.allocate_exact_size(vec2(width(col), row_h), Sense::hover());
                     if is_sel {
                         ui.painter().rect_filled(rect.expand2(vec2(5.0, 1.5)), 0.0, select_bg);
                     }
@@ -346,11 +409,57 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         Column::Flags => child.add(egui::Label::new(RichText::new("–").weak())),
                         Column::Parallelism => {
                             let t = if r.feasible { RichText::new(text) } else { RichText::new(text).color(ui.visuals().error_fg_color) };
-                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible { &r.parallelism } else { "infeasible" })
+                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible {
+                                parallelism_words(r)
+                            } else {
+                                "infeasible".into()
+                            })
                         }
+                        Column::P50Days | Column::P90Days if did_not_finish(r) => child
+                            .add(egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color)).truncate())
+                            .on_hover_text("some Monte Carlo runs did not finish within the run's max_days: the figure is the horizon"),
                         _ => child.add(egui::Label::new(text).truncate()),
                     };
                     let _ = resp;
+                }
+                ui.end_row();
+            }
+            // Candidates the plan's checks refused: their row says why, the others are compared without them.
+            for refused in &out.rejected {
+                let cand = &refused.index;
+                let is_sel = *cand == *selected;
+                let name = out.plan.candidates.get(*cand).map_or("?", |c| c.name.as_str());
+                let msg = format!("{}{}", crate::widgets::ERROR_MARK, refused.msg);
+                for col in Column::ALL {
+                    let (rect, _) = ui.allocate_exact_size(vec2(width(col), row_h), Sense::hover());
+                    if is_sel {
+                        ui.painter().rect_filled(rect.expand2(vec2(5.0, 1.5)), 0.0, select_bg);
+                    }
+                    let mut child = ui.new_child(egui::UiBuilder::new().max_rect(rect).layout(if col.right_aligned() {
+                        Layout::right_to_left(Align::Center)
+                    } else {
+                        Layout::left_to_right(Align::Center)
+                    }));
+                    let error = ui.visuals().error_fg_color;
+                    match col {
+                        Column::Name => {
+                            if child.add(egui::Button::selectable(is_sel, RichText::new(name).color(error)).truncate()).clicked() {
+                                *selected = *cand;
+                            }
+                        }
+                        Column::Rank => {
+                            child.label("–");
+                        }
+                        Column::P50Days => {
+                            child.add(egui::Label::new(RichText::new("refused").color(error)).truncate()).on_hover_text(&msg);
+                        }
+                        Column::Parallelism => {
+                            child.add(egui::Label::new(RichText::new(&msg).color(error)).truncate()).on_hover_text(&msg);
+                        }
+                        _ => {
+                            child.add(egui::Label::new(RichText::new("—").weak()));
+                        }
+                    }
                 }
                 ui.end_row();
             }
@@ -363,15 +472,37 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
         ui.label(RichText::new("· click a header to sort, a name to select").small().weak());
     });
     let mut seen: Vec<&str> = Vec::new();
-    for n in out.comparison.candidates.iter().flat_map(|r| &r.accuracy) {
-        if !seen.contains(&n.family.as_str()) {
-            seen.push(&n.family);
-            ui.label(
-                RichText::new(format!("p10–p90 covers failure randomness only; the model's own error is larger: {}: {}", n.family, n.text))
-                    .small()
-                    .weak(),
-            );
-        }
+    let notes: Vec<_> = out
+        .comparison
+        .candidates
+        .iter()
+        .flat_map(|r| &r.accuracy)
+        .filter(|n| {
+            let new = !seen.contains(&n.family.as_str());
+            if new {
+                seen.push(&n.family);
+            }
+            new
+        })
+        .collect();
+    if !notes.is_empty() {
+        // Open when the window is tall enough to leave the chart its room.
+        egui::CollapsingHeader::new(
+            RichText::new(format!(
+                "p10–p90 covers failure randomness only; the model's own error is larger (\"days + model error\"): {} chip famil{}",
+                notes.len(),
+                if notes.len() == 1 { "y" } else { "ies" }
+            ))
+            .small()
+            .weak(),
+        )
+        .id_salt("accuracy notes")
+        .default_open(ui.ctx().content_rect().height() > 1100.0)
+        .show(ui, |ui| {
+            for n in notes {
+                ui.label(RichText::new(format!("{}: {}", n.family, n.text)).small().weak());
+            }
+        });
     }
 }
 
@@ -383,18 +514,41 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
     let feasible: Vec<(usize, &CandidateResult)> = rows.iter().enumerate().filter(|(_, r)| r.feasible).collect();
     let text_color = ui.visuals().text_color();
     let sel_color = ui.visuals().strong_text_color();
-    let mut front: Vec<[f64; 2]> =
-        feasible.iter().filter(|(_, r)| r.pareto).map(|(_, r)| [r.days.p50, r.economics.total_usd / 1e6]).collect();
-    front.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
-    let max_days = feasible.iter().map(|(_, r)| r.days.p90).fold(goal.deadline_days.unwrap_or(0.0), f64::max);
-    let max_cost = feasible.iter().map(|(_, r)| r.economics.total_usd / 1e6).fold(goal.budget_musd.unwrap_or(0.0), f64::max);
-    let points: Vec<(usize, [f64; 2])> = feasible
+    // Candidates far off the others' scale (runs that hit the max_days horizon, or a median many
+    // times the others') would squeeze the rest into the origin: they are drawn at the right edge.
+    let off = off_scale(&feasible.iter().map(|(_, r)| *r).collect::<Vec<_>>());
+    let on_scale: Vec<&CandidateResult> = feasible.iter().zip(&off).filter(|(_, o)| !**o).map(|((_, r), _)| *r).collect();
+    let max_days = on_scale
         .iter()
-        .map(|(k, r)| (out.candidate_of.get(*k).copied().unwrap_or(*k), [r.days.p50, r.economics.total_usd / 1e6]))
+        .map(|r| r.bands.as_ref().map_or(r.days.p90, |b| b.days_p90_with_model_error.max(r.days.p90)))
+        .fold(goal.deadline_days.unwrap_or(0.0), f64::max);
+    let max_cost = on_scale.iter().map(|r| r.economics.total_usd / 1e6).fold(goal.budget_musd.unwrap_or(0.0), f64::max);
+    let edge = max_days * 1.08;
+    // Where each feasible candidate is drawn: its p50 days (the edge when off scale) and cost.
+    let drawn: Vec<(usize, &CandidateResult, bool, [f64; 2])> = feasible
+        .iter()
+        .zip(&off)
+        .map(|((k, r), &o)| {
+            let cost = r.economics.total_usd / 1e6;
+            (*k, *r, o, [if o { edge } else { r.days.p50 }, if o { cost.min(max_cost * 1.08) } else { cost }])
+        })
         .collect();
-    let names: Vec<([f64; 2], String)> =
-        feasible.iter().map(|(_, r)| ([r.days.p50, r.economics.total_usd / 1e6], r.name.clone())).collect();
+    let mut front: Vec<[f64; 2]> = drawn.iter().filter(|d| d.1.pareto && !d.2).map(|d| d.3).collect();
+    front.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
+    let points: Vec<(usize, [f64; 2])> = drawn.iter().map(|d| (out.candidate_of.get(d.0).copied().unwrap_or(d.0), d.3)).collect();
+    let names: Vec<([f64; 2], String)> = drawn
+        .iter()
+        .map(|d| {
+            let name = if d.2 {
+                format!("{} (off scale: p50 {:.0} days, {:.2} M USD)", d.1.name, d.1.days.p50, d.1.economics.total_usd / 1e6)
+            } else {
+                d.1.name.clone()
+            };
+            (d.3, name)
+        })
+        .collect();
     let sel = *selected;
+    let n_off = off.iter().filter(|o| **o).count();
     // The legend goes above the chart, where it cannot hide a point.
     ui.horizontal_wrapped(|ui| {
         legend_item(ui, PARETO, "Pareto front (connected)");
@@ -406,7 +560,14 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
         if goal.budget_musd.is_some() {
             legend_item(ui, RED.gamma_multiply(0.5), "budget");
         }
-        ui.label(RichText::new("bars: p10–p90 days").small().weak());
+        ui.label(RichText::new("bars: p10–p90 days from failures; faint: with the model's own error").small().weak());
+        if n_off > 0 {
+            ui.label(
+                RichText::new(format!("off scale: {n_off} candidate(s) drawn at the right edge (runs did not finish, or far slower)"))
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+            );
+        }
     });
     let resp = Plot::new("pareto")
         .height(height - 26.0)
@@ -414,7 +575,7 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
         .include_y(0.0)
         .include_x(max_days * 1.12)
         .include_y(max_cost * 1.12)
-        .x_axis_label("p50 wall-clock days (bars: p10–p90)")
+        .custom_x_axes(vec![egui_plot::AxisHints::new_x().label("p50 wall-clock days (bars: p10–p90)").label_spacing(32.0..=48.0)])
         .y_axis_label("total cost, M USD")
         .label_formatter(|h| match h {
             HoverPosition::NearDataPoint { position, .. } => {
@@ -422,7 +583,15 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
                     .iter()
                     .find(|(xy, _)| (xy[0] - position.x).abs() < 1e-9 && (xy[1] - position.y).abs() < 1e-9)
                     .map(|(_, n)| n.as_str());
-                Some(format!("{}{:.1} days, {:.2} M USD", name.map(|n| format!("{n}\n")).unwrap_or_default(), position.x, position.y))
+                match name {
+                    Some(n) if n.contains("(off scale") => Some(n.to_string()),
+                    _ => Some(format!(
+                        "{}{:.1} days, {:.2} M USD",
+                        name.map(|n| format!("{n}\n")).unwrap_or_default(),
+                        position.x,
+                        position.y
+                    )),
+                }
             }
             HoverPosition::Elsewhere { .. } => None,
         })
@@ -436,44 +605,65 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
             if front.len() > 1 {
                 p.add(Line::new("Pareto front", front.clone()).color(PARETO).width(2.0));
             }
-            for (k, r) in &feasible {
-                let y = r.economics.total_usd / 1e6;
+            for &(k, r, is_off, [x, y]) in &drawn {
                 let color = if r.pareto { PARETO } else { BLUE };
-                // Error bar with caps.
-                p.add(Line::new("p10–p90 days", vec![[r.days.p10, y], [r.days.p90, y]]).color(color).width(1.5).allow_hover(false));
-                let cap = max_cost * 0.012;
-                for x in [r.days.p10, r.days.p90] {
-                    p.add(Line::new("p10–p90 days", vec![[x, y - cap], [x, y + cap]]).color(color).width(1.5).allow_hover(false));
+                if !is_off {
+                    // The band with the model's own step-time error, wider and faint, under the failures' band.
+                    if let Some(b) = &r.bands {
+                        p.add(
+                            Line::new(
+                                "p10–p90 days with model error",
+                                vec![[b.days_p10_with_model_error, y], [b.days_p90_with_model_error, y]],
+                            )
+                            .color(color.gamma_multiply(0.35))
+                            .width(7.0)
+                            .allow_hover(false),
+                        );
+                    }
+                    // Error bar with caps.
+                    p.add(Line::new("p10–p90 days", vec![[r.days.p10, y], [r.days.p90, y]]).color(color).width(1.5).allow_hover(false));
+                    let cap = max_cost * 0.012;
+                    for x in [r.days.p10, r.days.p90] {
+                        p.add(Line::new("p10–p90 days", vec![[x, y - cap], [x, y + cap]]).color(color).width(1.5).allow_hover(false));
+                    }
                 }
-                let cand = out.candidate_of.get(*k).copied().unwrap_or(*k);
-                let name = if r.pareto { "on the Pareto front" } else { "dominated" };
-                p.add(
-                    Points::new(name, vec![[r.days.p50, y]])
-                        .color(color)
-                        .radius(if r.pareto { 6.0 } else { 4.5 })
-                        .shape(if r.pareto { MarkerShape::Diamond } else { MarkerShape::Circle })
-                        .filled(true),
-                );
+                let cand = out.candidate_of.get(k).copied().unwrap_or(k);
+                let name = if is_off {
+                    "off scale"
+                } else if r.pareto {
+                    "on the Pareto front"
+                } else {
+                    "dominated"
+                };
+                let shape = if is_off {
+                    MarkerShape::Right
+                } else if r.pareto {
+                    MarkerShape::Diamond
+                } else {
+                    MarkerShape::Circle
+                };
+                p.add(Points::new(name, vec![[x, y]]).color(color).radius(if r.pareto { 6.0 } else { 4.5 }).shape(shape).filled(true));
                 if cand == sel {
-                    p.add(Points::new("selected", vec![[r.days.p50, y]]).color(sel_color).radius(10.0).filled(false).allow_hover(false));
+                    p.add(Points::new("selected", vec![[x, y]]).color(sel_color).radius(10.0).filled(false).allow_hover(false));
                 }
                 // Names of points on the right go to their left, so they stay inside the chart.
-                let (label, anchor) = if r.days.p50 > 0.6 * max_days {
-                    (format!("{}  ", r.name), Align2::RIGHT_BOTTOM)
+                let text = if is_off { format!("{} ({:.0} d)", r.name, r.days.p50) } else { r.name.clone() };
+                let (label, anchor) = if x > 0.6 * max_days {
+                    (format!("{text}  "), Align2::RIGHT_BOTTOM)
                 } else {
-                    (format!("  {}", r.name), Align2::LEFT_BOTTOM)
+                    (format!("  {text}"), Align2::LEFT_BOTTOM)
                 };
                 p.add(
-                    Text::new("", PlotPoint::new(r.days.p50, y), RichText::new(label).size(12.0))
+                    Text::new("", PlotPoint::new(x, y), RichText::new(label).size(12.5))
                         .anchor(anchor)
                         .color(text_color)
                         .allow_hover(false),
                 );
             }
         });
-    let infeasible = rows.len() - feasible.len();
+    let infeasible = rows.len() - feasible.len() + out.rejected.len();
     if infeasible > 0 {
-        ui.label(RichText::new(format!("{infeasible} infeasible candidate(s) not drawn")).small().color(GRAY));
+        ui.label(RichText::new(format!("{infeasible} infeasible or refused candidate(s) not drawn")).small().color(GRAY));
     }
     // Click near a point to select its candidate.
     if resp.response.clicked()
@@ -491,8 +681,34 @@ fn pareto_ui(ui: &mut Ui, out: &PlanOutput, selected: &mut usize, height: f32) {
     }
 }
 
+/// Which of these feasible candidates the chart draws off scale: those whose runs did not finish within
+/// the horizon, and those whose p50 is more than five times the median p50 of the others (when there
+/// are at least three). At least one candidate always stays on scale.
+pub fn off_scale(rows: &[&CandidateResult]) -> Vec<bool> {
+    let mut off: Vec<bool> = rows.iter().map(|r| did_not_finish(r)).collect();
+    let mut p50: Vec<f64> = rows.iter().zip(&off).filter(|(_, o)| !**o).map(|(r, _)| r.days.p50).collect();
+    p50.sort_by(f64::total_cmp);
+    if p50.len() >= 3 {
+        let median = p50[p50.len() / 2];
+        for (o, r) in off.iter_mut().zip(rows) {
+            *o |= r.days.p50 > 5.0 * median;
+        }
+    }
+    if off.iter().all(|o| *o) {
+        off.iter_mut().for_each(|o| *o = false);
+    }
+    off
+}
+
 /// What the comparison says about the selected candidate.
 fn details_ui(ui: &mut Ui, out: &PlanOutput, selected: usize) {
+    if let Some(e) = out.rejection_of(selected) {
+        let name = out.plan.candidates.get(selected).map_or("?", |c| c.name.as_str());
+        ui.label(RichText::new(name).strong());
+        ui.label(RichText::new("Not compared: the plan's checks refuse this candidate.").small());
+        crate::widgets::error_lines(ui, std::slice::from_ref(&e.msg));
+        return;
+    }
     let Some((_, r)) = out.result_of(selected) else {
         ui.label("Select a candidate in the table.");
         return;
@@ -520,7 +736,7 @@ fn details_ui(ui: &mut Ui, out: &PlanOutput, selected: usize) {
             ui.label(RichText::new(l).small());
         }
         ui.label(RichText::new("Parallelism").small().strong());
-        ui.add(egui::Label::new(RichText::new(&r.parallelism).small()).wrap());
+        ui.add(egui::Label::new(RichText::new(parallelism_words(r)).small()).wrap());
     }
     if !r.flags.is_empty() {
         ui.label(RichText::new("Flags").small().strong());

@@ -2,9 +2,11 @@
 //! plus a [`View`] variant.
 
 pub mod candidates;
+pub mod compare;
 pub mod losses;
 pub mod memory;
 pub mod run;
+pub mod sensitivity;
 pub mod step;
 pub mod summary;
 pub mod topology;
@@ -16,6 +18,8 @@ use egui::{Color32, Sense, Ui, vec2};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     Candidates,
+    Compare,
+    Sensitivity,
     Step,
     Memory,
     Topology,
@@ -25,11 +29,23 @@ pub enum View {
 }
 
 impl View {
-    pub const ALL: [View; 7] = [View::Candidates, View::Step, View::Memory, View::Topology, View::Run, View::Losses, View::Validation];
+    pub const ALL: [View; 9] = [
+        View::Candidates,
+        View::Compare,
+        View::Sensitivity,
+        View::Step,
+        View::Memory,
+        View::Topology,
+        View::Run,
+        View::Losses,
+        View::Validation,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
             View::Candidates => "Candidates",
+            View::Compare => "Compare",
+            View::Sensitivity => "Sensitivity",
             View::Step => "Step",
             View::Memory => "Memory",
             View::Topology => "Topology",

@@ -177,7 +177,8 @@ fn progress_plot(ui: &mut Ui, out: &RunOutput, height: f32) {
         .allow_scroll([true, false])
         .allow_drag([true, false])
         .allow_boxed_zoom(true)
-        .x_axis_label("wall-clock days")
+        // Day numbers are short: label every grid line 32 points apart (egui_plot waits for 60).
+        .custom_x_axes(vec![egui_plot::AxisHints::new_x().label("wall-clock days").label_spacing(32.0..=48.0)])
         .y_axis_label("work done, %")
         .label_formatter(|h| match h {
             HoverPosition::NearDataPoint { plot_name, position, .. } => {

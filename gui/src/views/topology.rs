@@ -193,7 +193,7 @@ fn draw(ui: &Ui, rect: Rect, t: &TopologySummary) {
             r.center_bottom() - vec2(0.0, 4.0),
             Align2::CENTER_BOTTOM,
             format!("node {}", nodes[i]),
-            FontId::proportional(11.0),
+            FontId::proportional(12.5),
             pt.weak,
         );
         // GPUs in a row, the scale-up switch under them.
@@ -204,7 +204,7 @@ fn draw(ui: &Ui, rect: Rect, t: &TopologySummary) {
         for (k, x) in gx.iter().enumerate() {
             let g = Rect::from_center_size(pos2(*x, gy), vec2(gpu_size, gpu_size));
             if k >= shown_gpus {
-                pt.p.text(g.center(), Align2::CENTER_CENTER, format!("+{}", gpn - shown_gpus), FontId::proportional(10.0), pt.weak);
+                pt.p.text(g.center(), Align2::CENTER_CENTER, format!("+{}", gpn - shown_gpus), FontId::proportional(12.0), pt.weak);
                 continue;
             }
             pt.line(g.center_bottom(), pos2(g.center().x, sw.top()), Tier::ScaleUp);

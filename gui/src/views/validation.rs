@@ -50,7 +50,7 @@ pub enum ValidationState<'a> {
     Failed(&'a str),
 }
 
-pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
+pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>, holdout: Option<&Result<StepReport, String>>) {
     ui.heading("Validation against published runs");
     let report = match state {
         ValidationState::NotStarted => {
@@ -72,8 +72,7 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
     };
     ui.label(
         RichText::new(format!(
-            "{} — {} cases · mean absolute error {:.1}% · worst {:.1}% · mean signed error {:+.1}% · holdout runs: \
-             `wanka validate scenarios/validation/holdout_cases.csv`",
+            "{} — {} cases · mean absolute error {:.1}% · worst {:.1}% · mean signed error {:+.1}%",
             short_path(&report.file),
             report.cases.len(),
             100.0 * report.mape,
@@ -82,19 +81,44 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
         ))
         .weak(),
     );
+    let held = match holdout {
+        Some(Ok(h)) => {
+            ui.label(
+                RichText::new(format!(
+                    "holdout: {} — {} cases never fitted · mean absolute error {:.1}% · worst {:.1}% · mean signed error {:+.1}% (diamonds; rows marked holdout)",
+                    short_path(&h.file),
+                    h.cases.len(),
+                    100.0 * h.mape,
+                    100.0 * h.max_abs_error,
+                    100.0 * h.mean_error
+                ))
+                .weak(),
+            );
+            Some(h)
+        }
+        Some(Err(e)) => {
+            ui.label(RichText::new(format!("holdout cases: {e}")).color(ui.visuals().error_fg_color));
+            None
+        }
+        None => None,
+    };
+    let sets: Vec<(&StepReport, bool)> = std::iter::once((report, false)).chain(held.map(|h| (h, true))).collect();
     ui.horizontal_wrapped(|ui| {
         legend_item(ui, GREEN, "|error| ≤ 10%");
         legend_item(ui, YELLOW, "≤ 20%");
         legend_item(ui, RED, "> 20%");
         legend_item(ui, GRAY, "predicted = published");
+        if held.is_some() {
+            ui.label(RichText::new("circles: cases · diamonds: holdout").small().weak());
+        }
     });
     let avail = ui.available_size();
     let plot_w = (avail.x * 0.42).min(avail.y - 4.0).max(240.0);
     ui.horizontal_top(|ui| {
-        let hi = report.cases.iter().map(|c| c.measured_step_s.max(c.predicted_step_s.unwrap_or(0.0))).fold(1.0_f64, f64::max) * 1.08;
+        let all = || sets.iter().flat_map(|(r, _)| &r.cases);
+        let hi = all().map(|c| c.measured_step_s.max(c.predicted_step_s.unwrap_or(0.0))).fold(1.0_f64, f64::max) * 1.08;
         // log10 axes: step times span more than a decade.
-        let lo =
-            report.cases.iter().map(|c| c.measured_step_s.min(c.predicted_step_s.unwrap_or(c.measured_step_s))).fold(hi, f64::min) / 1.15;
+        let lo = all().map(|c| c.measured_step_s.min(c.predicted_step_s.unwrap_or(c.measured_step_s))).fold(hi, f64::min) / 1.15;
         let (llo, lhi) = (lo.log10(), hi.log10());
         Plot::new("validation scatter")
             .width(plot_w)
@@ -118,29 +142,39 @@ pub fn validation_ui(ui: &mut Ui, state: ValidationState<'_>) {
             })
             .show(ui, |p| {
                 p.line(Line::new("y = x", PlotPoints::new(vec![[llo, llo], [lhi, lhi]])).color(GRAY).style(LineStyle::dashed_loose()));
-                for c in &report.cases {
-                    let (Some(pred), Some(err)) = (c.predicted_step_s, c.error) else { continue };
-                    p.points(
-                        Points::new(
-                            format!("{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)", c.id, c.measured_step_s, pred, 100.0 * err),
-                            vec![[c.measured_step_s.log10(), pred.log10()]],
-                        )
-                        .shape(MarkerShape::Circle)
-                        .filled(true)
-                        .radius(4.5)
-                        .color(error_color(err)),
-                    );
+                for (set, is_holdout) in &sets {
+                    for c in &set.cases {
+                        let (Some(pred), Some(err)) = (c.predicted_step_s, c.error) else { continue };
+                        p.points(
+                            Points::new(
+                                format!(
+                                    "{}{}\npublished {:.2} s, predicted {:.2} s ({:+.1}%)",
+                                    c.id,
+                                    if *is_holdout { " (holdout)" } else { "" },
+                                    c.measured_step_s,
+                                    pred,
+                                    100.0 * err
+                                ),
+                                vec![[c.measured_step_s.log10(), pred.log10()]],
+                            )
+                            .shape(if *is_holdout { MarkerShape::Diamond } else { MarkerShape::Circle })
+                            .filled(true)
+                            .radius(if *is_holdout { 6.0 } else { 4.5 })
+                            .color(error_color(err)),
+                        );
+                    }
                 }
             });
         ui.separator();
         egui::ScrollArea::both().id_salt("validation table").auto_shrink([false, false]).show(ui, |ui| {
-            egui::Grid::new("validation grid").striped(true).num_columns(8).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
-                for h in ["case", "family", "stack", "published s", "predicted s", "error", "MFU", "publ. MFU"] {
+            egui::Grid::new("validation grid").striped(true).num_columns(9).spacing(egui::vec2(10.0, 4.0)).show(ui, |ui| {
+                for h in ["case", "set", "family", "stack", "published s", "predicted s", "error", "MFU", "publ. MFU"] {
                     ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();
-                for c in &report.cases {
+                for (c, is_holdout) in sets.iter().flat_map(|(r, h)| r.cases.iter().map(move |c| (c, *h))) {
                     ui.label(&c.id);
+                    ui.label(if is_holdout { "holdout" } else { "cases" });
                     ui.label(&c.family);
                     ui.label(&c.stack);
                     ui.label(format!("{:.2} s", c.measured_step_s));
