@@ -272,7 +272,7 @@ pub const MAX_BAND_EVENTS: u64 = 2_000_000;
 /// failure + interruption + resume (or waiting + repaired) per interruption, straggler onsets and
 /// maintenance windows.
 pub fn log_events(o: &RunOutcome) -> u64 {
-    2 + o.checkpoints + 4 * o.interruptions + o.stragglers + o.maintenance_windows
+    o.log_events()
 }
 
 /// Simulate a training run (on the worker thread): Monte Carlo first, then, if the logs are of a size
@@ -283,7 +283,7 @@ pub fn run_training(job: RunJob, cancel: &Cancel) -> Result<RunOutput, WankaErro
     let seed = job.scenario.seed;
     let monte_carlo = run::monte_carlo_cancellable(&inputs, seed, job.seeds, cancel)?;
     let mut notes = Vec::new();
-    let first = monte_carlo.runs.first().map_or(0, log_events);
+    let first = log_events(&monte_carlo.first);
     let (outcome, log) = if first <= MAX_LOG_EVENTS {
         let (o, log) = run::simulate_run(&inputs, seed, true);
         (o, log.unwrap_or_default())
@@ -291,8 +291,8 @@ pub fn run_training(job: RunJob, cancel: &Cancel) -> Result<RunOutput, WankaErro
         notes.push(format!("the run logs about {first} events: too many to draw; the summary is the Monte Carlo's"));
         (run::simulate_run(&inputs, seed, false).0, Vec::new())
     };
-    let runs = monte_carlo.runs.len().max(1) as u64;
-    let mean_events = (monte_carlo.runs.iter().map(log_events).sum::<u64>() / runs).max(1);
+    let runs = monte_carlo.seed_runs.len().max(1) as u64;
+    let mean_events = (monte_carlo.log_events_total / runs).max(1);
     let band_seeds = job.band_seeds.min(MAX_BAND_EVENTS / mean_events);
     let band = if band_seeds >= 5 {
         if band_seeds < job.band_seeds {

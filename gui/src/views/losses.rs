@@ -131,12 +131,11 @@ pub fn scenario_losses_ui(ui: &mut Ui, out: &RunOutput, busy: bool) {
     ui.label(RichText::new("Losses of every Monte Carlo seed (days), seeds ordered by their total loss").strong());
     // Per seed, the same parts in days.
     let mut seeds: Vec<(u64, [f64; 6])> = mc
-        .runs
-        .iter()
-        .map(|r| {
+        .per_seed()
+        .map(|(seed, r)| {
             let d = 86400.0;
             let x = &r.lost;
-            (r.seed, [x.rework_s / d, x.restart_s / d, x.checkpoint_s / d, x.spare_wait_s / d, x.straggler_s / d, x.maintenance_s / d])
+            (seed, [x.rework_s / d, x.restart_s / d, x.checkpoint_s / d, x.spare_wait_s / d, x.straggler_s / d, x.maintenance_s / d])
         })
         .collect();
     seeds.sort_by(|a, b| a.1.iter().sum::<f64>().total_cmp(&b.1.iter().sum::<f64>()).then(a.0.cmp(&b.0)));

@@ -818,7 +818,7 @@ impl PlanFile {
             .map(|cl| crate::run::model_error::errors_for(&cl.calibration, &self.framework.stack, model.moe.is_some()))
             .max_by(|a, b| a.mape().total_cmp(&b.mape()))
             .unwrap_or_default();
-        let days: Vec<f64> = mc.runs.iter().map(|r| r.wall_s / 86_400.0).collect();
+        let days: Vec<f64> = mc.seed_runs.iter().map(|r| r.wall_s / 86_400.0).collect();
         let price =
             |d: f64| economics::economics(&c.money, &c.power, &pools, spare_domains, d, self.goal.tokens).ok().map(|e| e.total_usd / 1e6);
         result.bands = Some(crate::run::model_error::Bands::new(&days, &err, Some(&price)));

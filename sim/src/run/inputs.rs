@@ -287,7 +287,7 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn new(context: RunContext, monte_carlo: MonteCarlo) -> RunReport {
-        let days: Vec<f64> = monte_carlo.runs.iter().map(|r| r.wall_s / 86_400.0).collect();
+        let days: Vec<f64> = monte_carlo.seed_runs.iter().map(|r| r.wall_s / 86_400.0).collect();
         let bands = crate::run::model_error::Bands::new(&days, &context.model_error, None);
         RunReport { context, monte_carlo, bands }
     }

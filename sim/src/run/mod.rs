@@ -18,6 +18,6 @@ pub mod sim;
 pub mod spec;
 
 pub use inputs::{RunContext, RunJob, RunReport, build_run_inputs};
-pub use monte_carlo::{MonteCarlo, ProgressBand, Stats, monte_carlo, monte_carlo_cancellable, progress_band, summarize};
+pub use monte_carlo::{MonteCarlo, ProgressBand, SeedRun, Stats, monte_carlo, monte_carlo_cancellable, progress_band, summarize};
 pub use sim::{LogEvent, LostDays, LostTime, RunInputs, RunOutcome, simulate_run};
 pub use spec::{Band, FailureSpec, MaintenanceSpec, RecoverySpec, RunSpec, StragglerSpec};

@@ -1,11 +1,15 @@
 //! Monte Carlo over seeds: independent runs in parallel, summary statistics, progress bands.
+//!
+//! A run's whole [`RunOutcome`] lives only until it is folded, in seed order, into the summary: the
+//! Monte Carlo keeps a fixed-size [`SeedRun`] per seed (what the quantiles and per-seed readers need)
+//! and the first seed's whole outcome, so memory per seed does not grow with what a run records.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancel;
 use crate::error::WankaError;
-use crate::run::sim::{LogEvent, LostDays, RunInputs, RunOutcome, simulate_run};
+use crate::run::sim::{LogEvent, LostDays, LostTime, RunInputs, RunOutcome, simulate_run};
 use std::collections::BTreeMap;
 
 /// Training progress over wall-clock time across Monte Carlo seeds: for each sample time, the
@@ -82,6 +86,34 @@ impl Stats {
     }
 }
 
+/// One seed's run reduced to the numbers the Monte Carlo's readers take per seed: the wall clock
+/// (the model-error bands, the reliability checks' pooled up time), the quantiles' columns, and the
+/// losses by cause (the app's per-seed loss bars). Fixed size, no heap: the full [`RunOutcome`]
+/// (its per-cause map) is kept only for the first seed ([`MonteCarlo::first`]). The seed is
+/// `base_seed + index` ([`MonteCarlo::per_seed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SeedRun {
+    pub wall_s: f64,
+    pub ettr: f64,
+    pub lost: LostTime,
+    pub interruptions: u64,
+    pub failures_while_down: u64,
+    pub spares_used: u64,
+}
+
+impl SeedRun {
+    fn of(r: &RunOutcome) -> SeedRun {
+        SeedRun {
+            wall_s: r.wall_s,
+            ettr: r.ettr,
+            lost: r.lost,
+            interruptions: r.interruptions,
+            failures_while_down: r.failures_while_down,
+            spares_used: r.spares_used,
+        }
+    }
+}
+
 /// Monte Carlo over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonteCarlo {
@@ -101,12 +133,31 @@ pub struct MonteCarlo {
     pub interruptions_by_cause_mean: BTreeMap<String, f64>,
     /// Fraction of runs that reached the token target before `max_days`.
     pub completed_fraction: f64,
-    pub runs: Vec<RunOutcome>,
+    /// Every seed's run, compact, in seed order (not in JSON).
+    #[serde(skip)]
+    pub seed_runs: Vec<SeedRun>,
+    /// The first seed's (`base_seed`'s) whole run (not in JSON).
+    #[serde(skip)]
+    pub first: RunOutcome,
+    /// Events the runs' logs would hold, summed over the seeds ([`RunOutcome::log_events`]; not in JSON).
+    #[serde(skip)]
+    pub log_events_total: u64,
 }
 
+impl MonteCarlo {
+    /// Every seed with its compact run, in seed order.
+    pub fn per_seed(&self) -> impl Iterator<Item = (u64, &SeedRun)> {
+        self.seed_runs.iter().enumerate().map(|(i, r)| (self.base_seed.wrapping_add(i as u64), r))
+    }
+}
+
+/// Seeds simulated at once: their whole outcomes are held until folded, in seed order, into the
+/// summary; memory stays bounded for any number of seeds.
+const CHUNK_SEEDS: u64 = 4096;
+
 /// Run `seeds` independent runs (seeds `base_seed`, `base_seed + 1`, …) in parallel. Results do not
-/// depend on the number of threads: every run owns its random streams and results are kept in seed
-/// order.
+/// depend on the number of threads: every run owns its random streams and runs are folded into the
+/// summary in seed order.
 pub fn monte_carlo(inp: &RunInputs, base_seed: u64, seeds: u64) -> MonteCarlo {
     match monte_carlo_cancellable(inp, base_seed, seeds, &Cancel::new()) {
         Ok(m) => m,
@@ -116,29 +167,68 @@ pub fn monte_carlo(inp: &RunInputs, base_seed: u64, seeds: u64) -> MonteCarlo {
 
 /// [`monte_carlo`] that stops with [`WankaError::Cancelled`] when `cancel` is set (checked per seed).
 pub fn monte_carlo_cancellable(inp: &RunInputs, base_seed: u64, seeds: u64, cancel: &Cancel) -> Result<MonteCarlo, WankaError> {
-    let runs: Vec<Option<RunOutcome>> = (0..seeds.max(1))
-        .into_par_iter()
-        .map(|i| {
-            (!cancel.is_cancelled()).then(|| {
-                let run = simulate_run(inp, base_seed.wrapping_add(i), false).0;
-                cancel.advance();
-                run
+    let total = seeds.max(1);
+    let mut acc = Summary::new(total);
+    let mut start = 0;
+    while start < total {
+        let end = total.min(start + CHUNK_SEEDS);
+        let runs: Vec<Option<RunOutcome>> = (start..end)
+            .into_par_iter()
+            .map(|i| {
+                (!cancel.is_cancelled()).then(|| {
+                    let run = simulate_run(inp, base_seed.wrapping_add(i), false).0;
+                    cancel.advance();
+                    run
+                })
             })
-        })
-        .collect();
-    cancel.check()?;
-    let runs: Vec<RunOutcome> = runs.into_iter().flatten().collect();
-    Ok(summarize(runs, base_seed))
+            .collect();
+        cancel.check()?;
+        for r in runs.into_iter().flatten() {
+            acc.push(r);
+        }
+        start = end;
+    }
+    Ok(acc.finish(base_seed))
 }
 
-/// Aggregate finished runs.
+/// Aggregate finished runs (in seed order, the first `base_seed`'s).
 pub fn summarize(runs: Vec<RunOutcome>, base_seed: u64) -> MonteCarlo {
-    let n = runs.len() as f64;
-    let col = |f: &dyn Fn(&RunOutcome) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
-    let day = 86400.0;
-    let mut lost = LostDays::default();
-    let mut causes: BTreeMap<String, f64> = BTreeMap::new();
-    for r in &runs {
+    let mut acc = Summary::new(runs.len() as u64);
+    for r in runs {
+        acc.push(r);
+    }
+    acc.finish(base_seed)
+}
+
+/// The summary folded one run at a time, in seed order (the sums' order is fixed, so results are
+/// bit-identical for any thread count).
+struct Summary {
+    /// Runs to come, for the means.
+    n: f64,
+    lost: LostDays,
+    causes: BTreeMap<String, f64>,
+    completed: u64,
+    log_events: u64,
+    seed_runs: Vec<SeedRun>,
+    first: Option<RunOutcome>,
+}
+
+impl Summary {
+    fn new(runs: u64) -> Summary {
+        Summary {
+            n: runs as f64,
+            lost: LostDays::default(),
+            causes: BTreeMap::new(),
+            completed: 0,
+            log_events: 0,
+            seed_runs: Vec::with_capacity(runs as usize),
+            first: None,
+        }
+    }
+
+    fn push(&mut self, r: RunOutcome) {
+        let (n, day) = (self.n, 86400.0);
+        let lost = &mut self.lost;
         lost.rework_days += r.lost.rework_s / day / n;
         lost.restart_days += r.lost.restart_s / day / n;
         lost.checkpoint_days += r.lost.checkpoint_s / day / n;
@@ -146,21 +236,34 @@ pub fn summarize(runs: Vec<RunOutcome>, base_seed: u64) -> MonteCarlo {
         lost.straggler_days += r.lost.straggler_s / day / n;
         lost.maintenance_days += r.lost.maintenance_s / day / n;
         for (k, v) in &r.interruptions_by_cause {
-            *causes.entry(k.clone()).or_insert(0.0) += *v as f64 / n;
+            *self.causes.entry(k.clone()).or_insert(0.0) += *v as f64 / n;
+        }
+        self.completed += u64::from(r.completed);
+        self.log_events += r.log_events();
+        self.seed_runs.push(SeedRun::of(&r));
+        if self.first.is_none() {
+            self.first = Some(r);
         }
     }
-    MonteCarlo {
-        seeds: runs.len() as u64,
-        base_seed,
-        wall_days: Stats::of(&col(&|r| r.wall_s / day)),
-        ettr: Stats::of(&col(&|r| r.ettr)),
-        interruptions: Stats::of(&col(&|r| r.interruptions as f64)),
-        failures_while_down: Stats::of(&col(&|r| r.failures_while_down as f64)),
-        spares_used: Stats::of(&col(&|r| r.spares_used as f64)),
-        lost_days_mean: lost,
-        interruptions_by_cause_mean: causes,
-        completed_fraction: runs.iter().filter(|r| r.completed).count() as f64 / n,
-        runs,
+
+    fn finish(self, base_seed: u64) -> MonteCarlo {
+        let runs = &self.seed_runs;
+        let col = |f: &dyn Fn(&SeedRun) -> f64| runs.iter().map(f).collect::<Vec<f64>>();
+        MonteCarlo {
+            seeds: runs.len() as u64,
+            base_seed,
+            wall_days: Stats::of(&col(&|r| r.wall_s / 86400.0)),
+            ettr: Stats::of(&col(&|r| r.ettr)),
+            interruptions: Stats::of(&col(&|r| r.interruptions as f64)),
+            failures_while_down: Stats::of(&col(&|r| r.failures_while_down as f64)),
+            spares_used: Stats::of(&col(&|r| r.spares_used as f64)),
+            lost_days_mean: self.lost,
+            interruptions_by_cause_mean: self.causes,
+            completed_fraction: self.completed as f64 / self.n,
+            log_events_total: self.log_events,
+            first: self.first.unwrap_or_default(),
+            seed_runs: self.seed_runs,
+        }
     }
 }
 
@@ -170,6 +273,67 @@ mod band_tests {
     use crate::run::failure::{Component, Process};
     use crate::run::failure::{FailureLaw, Unit};
     use crate::run::spec::{RecoverySpec, StragglerSpec};
+
+    fn small_job() -> RunInputs {
+        let comp = Component {
+            name: "c".into(),
+            unit: Unit::Device,
+            rate_per_unit_hour: 2e-4,
+            distribution: FailureLaw::Exponential,
+            needs_repair: false,
+            optional: false,
+        };
+        RunInputs {
+            devices: 1000,
+            gpus_per_node: 8,
+            work_s: 5.0 * 86400.0,
+            degraded_speed: vec![1.0],
+            replicas_per_node: 1,
+            checkpoint: crate::run::checkpoint::CheckpointCost { bytes: 1e12, stall_s: 30.0, durable_after_s: 30.0, load_s: 20.0 },
+            interval_s: 1800.0,
+            processes: vec![Process::new(&comp, 1000, 8, 1.0)],
+            recovery: RecoverySpec::default(),
+            hot_spare_nodes: 0,
+            stragglers: StragglerSpec::default(),
+            maintenance: None,
+            max_s: 1e9,
+        }
+    }
+
+    /// Per-seed memory: a fixed-size record without heap (`Copy` cannot own an allocation), at most
+    /// 11 words; the whole outcome (with its per-cause map) only for the first seed.
+    #[test]
+    fn per_seed_memory_is_a_small_fixed_record() {
+        fn no_heap<T: Copy>() {}
+        no_heap::<SeedRun>();
+        assert!(std::mem::size_of::<SeedRun>() <= 88, "{} bytes per seed", std::mem::size_of::<SeedRun>());
+        let seeds = 2000;
+        let mc = monte_carlo(&small_job(), 5, seeds);
+        assert_eq!(mc.seeds, seeds);
+        assert_eq!(mc.seed_runs.len() as u64, seeds);
+        assert!(mc.seed_runs.capacity() as u64 <= seeds, "{}", mc.seed_runs.capacity());
+        assert_eq!(mc.first.seed, 5);
+        assert!(mc.first.interruptions_by_cause.values().sum::<u64>() == mc.first.interruptions);
+        assert_eq!(mc.per_seed().last().map(|(s, _)| s), Some(5 + seeds - 1));
+    }
+
+    /// Folding chunk by chunk gives bit for bit the summary of every whole outcome at once (across a
+    /// chunk boundary), and the same per-seed records.
+    #[test]
+    fn streamed_summary_equals_the_summary_of_all_outcomes() {
+        let inp = small_job();
+        let seeds = CHUNK_SEEDS + 37;
+        let mc = monte_carlo(&inp, 9, seeds);
+        let all: Vec<RunOutcome> = (0..seeds).map(|i| simulate_run(&inp, 9 + i, false).0).collect();
+        for (i, (seed, r)) in mc.per_seed().enumerate() {
+            assert_eq!((seed, *r), (all[i].seed, SeedRun::of(&all[i])));
+        }
+        let events: u64 = all.iter().map(RunOutcome::log_events).sum();
+        let whole = summarize(all, 9);
+        assert_eq!(mc, whole);
+        assert_eq!(mc.log_events_total, events);
+        assert_eq!(serde_json::to_string(&mc).unwrap(), serde_json::to_string(&whole).unwrap());
+    }
 
     #[test]
     fn progress_band_is_monotone_in_quantiles_and_ends_done() {

@@ -101,7 +101,7 @@ impl LostDays {
 }
 
 /// One simulated run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunOutcome {
     pub seed: u64,
     /// The token target was reached before `max_days`.
@@ -123,6 +123,15 @@ pub struct RunOutcome {
     pub spares_used: u64,
     pub stragglers: u64,
     pub maintenance_windows: u64,
+}
+
+impl RunOutcome {
+    /// Events the run's log holds, from its counters: start and end, a save per checkpoint,
+    /// failure + interruption + resume (or waiting + repaired) per interruption, straggler onsets and
+    /// maintenance windows.
+    pub fn log_events(&self) -> u64 {
+        2 + self.checkpoints + 4 * self.interruptions + self.stragglers + self.maintenance_windows
+    }
 }
 
 /// One line of the event log.

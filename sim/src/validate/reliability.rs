@@ -394,8 +394,8 @@ fn judge(case: Case, seeds: u64) -> ReliabilityResult {
     let ettr = mc.ettr.mean;
     let interruptions = mc.interruptions.mean;
     // Time up (training or checkpointing) per interruption, pooled over the seeds.
-    let up_s: f64 = mc.runs.iter().map(|r| r.wall_s - r.lost.restart_s - r.lost.spare_wait_s - r.lost.maintenance_s).sum();
-    let count: u64 = mc.runs.iter().map(|r| r.interruptions).sum();
+    let up_s: f64 = mc.seed_runs.iter().map(|r| r.wall_s - r.lost.restart_s - r.lost.spare_wait_s - r.lost.maintenance_s).sum();
+    let count: u64 = mc.seed_runs.iter().map(|r| r.interruptions).sum();
     let mtti_min = if count > 0 { up_s / count as f64 / 60.0 } else { f64::INFINITY };
     let verdict = |ok: bool| if ok { "ok" } else { "FAIL" };
     let mut checks = Vec::new();

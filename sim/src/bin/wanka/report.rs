@@ -429,11 +429,8 @@ pub fn measured_fit_text(f: &wanka_sim::validate::calibrate::MeasuredFit, out: O
 }
 
 pub fn run_json(r: &RunReport) -> Value {
-    // The per-seed runs are summarised; keep them out of the default JSON to stay readable.
-    let mut mc = serde_json::to_value(&r.monte_carlo).unwrap_or(Value::Null);
-    if let Some(o) = mc.as_object_mut() {
-        o.remove("runs");
-    }
+    // The per-seed runs are summarised (`MonteCarlo` keeps them out of its serialisation).
+    let mc = serde_json::to_value(&r.monte_carlo).unwrap_or(Value::Null);
     json!({ "context": r.context, "monte_carlo": mc, "bands": r.bands })
 }
 

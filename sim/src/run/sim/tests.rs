@@ -140,6 +140,7 @@ fn results_do_not_depend_on_thread_count() {
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| monte_carlo(&inp, 3, 40));
     let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(|| monte_carlo(&inp, 3, 40));
     assert_eq!(serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap());
+    assert_eq!(one, two, "per-seed records and the first outcome too");
 }
 
 #[test]
@@ -304,8 +305,8 @@ fn lemon_nodes_are_replaced_after_their_last_failure() {
     assert_eq!(inp.processes[0].lemons(), Some((2, 3)));
     inp.work_s = 60.0 * 86400.0;
     let mc = monte_carlo(&inp, 3, 64);
-    for r in &mc.runs {
-        assert_eq!(r.interruptions + r.failures_while_down, 6, "seed {}", r.seed);
+    for (seed, r) in mc.per_seed() {
+        assert_eq!(r.interruptions + r.failures_while_down, 6, "seed {seed}");
     }
     // The same rate without retirement keeps failing: about two a day over the 60 days.
     let plain = Component { distribution: FailureLaw::Exponential, unit: Unit::Node, ..lemon };
