@@ -337,29 +337,7 @@ mod band_tests {
 
     #[test]
     fn progress_band_is_monotone_in_quantiles_and_ends_done() {
-        let comp = Component {
-            name: "c".into(),
-            unit: Unit::Device,
-            rate_per_unit_hour: 2e-4,
-            distribution: FailureLaw::Exponential,
-            needs_repair: false,
-            optional: false,
-        };
-        let inp = RunInputs {
-            devices: 1000,
-            gpus_per_node: 8,
-            work_s: 5.0 * 86400.0,
-            degraded_speed: vec![1.0],
-            replicas_per_node: 1,
-            checkpoint: crate::run::checkpoint::CheckpointCost { bytes: 1e12, stall_s: 30.0, durable_after_s: 30.0, load_s: 20.0 },
-            interval_s: 1800.0,
-            processes: vec![Process::new(&comp, 1000, 8, 1.0)],
-            recovery: RecoverySpec::default(),
-            hot_spare_nodes: 0,
-            stragglers: StragglerSpec::default(),
-            maintenance: None,
-            max_s: 1e9,
-        };
+        let inp = small_job();
         let b = progress_band(&inp, 1, 20, 50);
         assert_eq!(b.t_days.len(), 50);
         for k in 0..50 {
