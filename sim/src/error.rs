@@ -103,6 +103,12 @@ pub enum Violation {
         layers: u32,
         chunks: u64,
     },
+    /// A Megatron split with the embedding/loss counted as layers needs the units to divide evenly.
+    PipelineSplitUneven {
+        layers: u32,
+        counted: u32,
+        chunks: u64,
+    },
     /// The step would need more pipeline operations than the simulator accepts.
     OperationLimit {
         ops: u64,
@@ -202,6 +208,12 @@ impl std::fmt::Display for Violation {
                 write!(f, "interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({pp})")
             }
             TooFewLayers { layers, chunks } => write!(f, "{layers} layers cannot fill pp·vpp = {chunks} pipeline chunks"),
+            PipelineSplitUneven { layers, counted, chunks } => write!(
+                f,
+                "pipeline_split counts {counted} of embedding/loss as layers: {layers} + {counted} = {} units do not divide evenly over pp·vpp = {chunks} chunks (Megatron-core requires it); choose pp·vpp dividing {} or pipeline_split Balanced",
+                layers + counted,
+                layers + counted
+            ),
             OperationLimit { ops, micro_batches, chunks, limit } => write!(
                 f,
                 "{ops} pipeline operations per step ({micro_batches} micro-batches x {chunks} chunks x 2) exceed the simulator's limit of {limit}; check global_batch and micro_batch"
@@ -264,6 +276,7 @@ impl Violation {
             ExpertFfnEtp { .. } => "expert FFN not divisible by etp".into(),
             InterleavedMicroBatches { .. } => "micro-batches not divisible by pp".into(),
             TooFewLayers { .. } => "too few layers for pp·vpp".into(),
+            PipelineSplitUneven { .. } => "embedding/loss-counted split uneven".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
             ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),

@@ -38,7 +38,7 @@ use crate::run::RunSpec;
 use crate::step::cost::FrameworkSpec;
 use crate::step::stack::StackSupport;
 use crate::workload::model::ModelRef;
-use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, Schedule};
 
 /// What to train.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -182,6 +182,9 @@ pub struct ParallelismSrc {
     pub zero_stage: Option<u8>,
     #[serde(default)]
     pub rank_order: RankOrder,
+    /// How layers split over the pipeline chunks (default `Balanced`; see [`PipelineSplit`]).
+    #[serde(default)]
+    pub pipeline_split: PipelineSplit,
 }
 
 /// A field that is either written (`Some`) or omitted (`None`, via `#[serde(default)]`), read as the
@@ -411,6 +414,7 @@ fn fill_parallelism(
         sequence_parallel,
         zero_stage,
         rank_order: p.rank_order,
+        pipeline_split: p.pipeline_split,
     })
 }
 

@@ -280,3 +280,29 @@ fn bad_interop_inputs_name_file_and_place() {
         }
     }
 }
+
+#[test]
+fn megatron_counted_pipeline_split_imports_and_simulates() {
+    // The Megatron-MoE model zoo's Qwen3-235B config passes both account-for flags; a dense stand-in
+    // with its 94 layers over PP32 × VPP3 = 96 chunks needs them (94 + 2 = 96 units, an
+    // embedding-only first and a loss-only last chunk); without them the split is refused.
+    let dir = temp_dir("interop-split");
+    let script = dir.join("pretrain.sh");
+    std::fs::write(
+        &script,
+        "torchrun pretrain_gpt.py \\\n  --num-layers 94 --hidden-size 4096 --num-attention-heads 64 \\\n  --group-query-attention --num-query-groups 4 --swiglu --ffn-hidden-size 12288 \\\n  --disable-bias-linear --untie-embeddings-and-output-weights --position-embedding-type rope \\\n  --tokenizer-type NullTokenizer --vocab-size 151935 --seq-length 4096 --max-position-embeddings 4096 \\\n  --tensor-model-parallel-size 2 --pipeline-model-parallel-size 32 --num-virtual-stages-per-pipeline-rank 3 \\\n  --sequence-parallel --use-distributed-optimizer --micro-batch-size 1 --global-batch-size 2048 \\\n  --account-for-embedding-in-pipeline-split --account-for-loss-in-pipeline-split \\\n  --train-iters 10 --bf16\n",
+    )
+    .unwrap();
+    let out = dir.join("imported.ron");
+    wanka(["import", "megatron", script.to_str().unwrap(), "--chip", "h100-sxm", "--gpus", "256", "-o", out.to_str().unwrap()]).success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let s = Scenario::parse(&text, "imported.ron").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(s.parallelism.pipeline_split, wanka_sim::workload::parallelism::PipelineSplit::EmbeddingAndLoss, "{text}");
+    let step = wanka(["step", out.to_str().unwrap()]);
+    assert_eq!(step.code, Some(0), "{step}");
+    let plain = dir.join("plain.ron");
+    std::fs::write(&plain, text.lines().filter(|l| !l.contains("pipeline_split")).collect::<Vec<_>>().join("\n")).unwrap();
+    let refused = wanka(["step", plain.to_str().unwrap()]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(refused.stderr.contains("94 layers cannot fill pp·vpp = 96"), "{refused}");
+}

@@ -15,7 +15,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::{MlaSpec, ModelSpec, MoeSpec};
-use crate::workload::parallelism::{RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, Schedule};
 
 /// One `--name value…` of the launch line, with the 1-based line of the file it was written on.
 #[derive(Debug, Clone, PartialEq)]
@@ -627,6 +627,12 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
     if let Some(from) = a.has("use-tp-pp-dp-mapping") {
         d.rank_order = src(RankOrder::TpCpPpDp, from);
     }
+    d.pipeline_split = match (a.has("account-for-embedding-in-pipeline-split"), a.has("account-for-loss-in-pipeline-split")) {
+        (Some(e), Some(l)) => src(PipelineSplit::EmbeddingAndLoss, format!("{e}, {l}")),
+        (Some(e), None) => src(PipelineSplit::Embedding, e),
+        (None, Some(l)) => src(PipelineSplit::Loss, l),
+        (None, None) => None,
+    };
     // Training length.
     d.seq_len = a.num("seq-length", WHOLE)?;
     let _ = a.num::<u32>("max-position-embeddings", WHOLE)?;

@@ -19,7 +19,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::ModelSpec;
-use crate::workload::parallelism::{RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, Schedule};
 
 /// The tools `wanka import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,7 @@ pub struct Draft {
     pub sequence_parallel: Option<Src<bool>>,
     pub zero_stage: Option<Src<u8>>,
     pub rank_order: Option<Src<RankOrder>>,
+    pub pipeline_split: Option<Src<PipelineSplit>>,
     pub seq_len: Option<Src<u32>>,
     pub tokens: Option<Src<f64>>,
     pub stack: Option<Src<String>>,
@@ -323,6 +324,7 @@ impl Draft {
         field(&mut o, "sequence_parallel", self.sequence_parallel.as_ref().map(|s| (s.value.to_string(), &s.from)));
         field(&mut o, "zero_stage", num(&self.zero_stage));
         field(&mut o, "rank_order", self.rank_order.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
+        field(&mut o, "pipeline_split", self.pipeline_split.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
         o.push_str("    ),\n");
         o.push_str("    training: (\n");
         field(&mut o, "seq_len", num(&self.seq_len));

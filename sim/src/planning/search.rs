@@ -38,7 +38,7 @@ use crate::step::schedule::{Breakdown, StepResult};
 use crate::step::stack::StackSupport;
 use crate::step::{finish, prepare, resolve_plan, screen};
 use crate::workload::model::ModelSpec;
-use crate::workload::parallelism::{ParallelismSpec, Plan, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, Plan, RankOrder, Recompute, Schedule};
 
 /// The values each knob may take; `None` = the default range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -69,6 +69,9 @@ pub struct SearchSpace {
     /// Most devices a layout may leave idle (default 0: every device works, as real runs size their
     /// layout to the cluster; a planner who accepts idle devices, e.g. as extra spares, says how many).
     pub idle_devices: Option<u64>,
+    /// How layers split over the pipeline chunks, one for the whole space (default `Balanced`;
+    /// Megatron-core's embedding/loss-counted splits are pins of a run that used the flags).
+    pub pipeline_split: Option<PipelineSplit>,
 }
 
 /// How far (as a fraction) a plan's global batch may be from the goal's batch: planners accept about a
@@ -237,6 +240,7 @@ pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> Sear
         even_layers: Some(false),
         rank_order: Some(vec![RankOrder::TpCpDpPp, RankOrder::TpCpPpDp]),
         idle_devices: Some(0),
+        pipeline_split: None,
     }
 }
 
@@ -257,6 +261,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
         even_layers: pins.even_layers.or(defaults.even_layers),
         rank_order: pins.rank_order.clone().or(defaults.rank_order),
         idle_devices: pins.idle_devices.or(defaults.idle_devices),
+        pipeline_split: pins.pipeline_split.or(defaults.pipeline_split),
     }
 }
 
@@ -334,6 +339,7 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             sequence_parallel: space.sequence_parallel.unwrap_or(true) && tp > 1,
                                             zero_stage: z,
                                             rank_order: RankOrder::default(),
+                                            pipeline_split: space.pipeline_split.unwrap_or_default(),
                                         };
                                         let made = size_spec(spec, devices, batch, seq_len).and_then(|(spec, idle)| {
                                             let allowed = space.idle_devices.unwrap_or(0);

@@ -289,6 +289,7 @@ mod tests {
             sequence_parallel: false,
             zero_stage,
             rank_order: Default::default(),
+            pipeline_split: Default::default(),
         }
     }
 

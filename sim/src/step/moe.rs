@@ -260,6 +260,7 @@ mod tests {
             sequence_parallel: false,
             zero_stage: 1,
             rank_order: Default::default(),
+            pipeline_split: Default::default(),
         };
         crate::step::resolve_plan(&m, &spec, 4096, u64::from(ep)).unwrap()
     }

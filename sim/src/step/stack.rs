@@ -568,6 +568,7 @@ mod tests {
             sequence_parallel: sp,
             zero_stage: zero,
             rank_order: RankOrder::default(),
+            pipeline_split: Default::default(),
         };
         let plan = |s: &ParallelismSpec| crate::step::resolve_plan(&model, s, 2048, 1024).unwrap();
         let why = |stack: &str, s: &ParallelismSpec| profile(stack).unwrap().supports.unsupported(&plan(s), model.layers).map(|w| w.0);

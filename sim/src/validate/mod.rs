@@ -25,7 +25,7 @@ use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::cost::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 use crate::step::schedule::Breakdown;
 use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
-use crate::workload::parallelism::{ParallelismSpec, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, Schedule};
 
 pub mod calibrate;
 mod csv_rows;
@@ -244,6 +244,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "fabric",
     "topology",
     "rank_order",
+    "pipeline_split",
     "overlap_grad_reduce",
     "stack",
     "precision",
@@ -316,6 +317,14 @@ pub(crate) const SCHEDULES: [(&str, Schedule); 3] =
     [("1f1b", Schedule::OneFOneB), ("interleaved", Schedule::Interleaved), ("dualpipe", Schedule::DualPipe)];
 pub(crate) const RECOMPUTES: [(&str, Recompute); 3] =
     [("none", Recompute::None), ("selective", Recompute::Selective), ("full", Recompute::Full)];
+
+/// The `pipeline_split` column: Megatron-core's `--account-for-embedding/loss-in-pipeline-split`.
+pub(crate) const PIPELINE_SPLITS: [(&str, PipelineSplit); 4] = [
+    ("balanced", PipelineSplit::Balanced),
+    ("embedding", PipelineSplit::Embedding),
+    ("loss", PipelineSplit::Loss),
+    ("embedding+loss", PipelineSplit::EmbeddingAndLoss),
+];
 
 const BOOLS: [(&str, bool); 6] = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
 
@@ -536,6 +545,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             rank_order: r
                 .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
                 .unwrap_or_default(),
+            pipeline_split: r.choice("pipeline_split", &PIPELINE_SPLITS, None)?.unwrap_or_default(),
         },
         training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
         framework: case_framework(r)?,

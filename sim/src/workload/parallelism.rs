@@ -83,6 +83,65 @@ pub enum RankOrder {
     TpCpPpDp,
 }
 
+/// How the layers are split over the pipeline's chunks (`pp × vpp`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+pub enum PipelineSplit {
+    /// wanka's balance: contiguous chunks of at least one layer each, the last chunk's output layer
+    /// counted at its cost so uneven splits take layers from the ends (Llama 3's removed first and
+    /// last layers; Megatron's `--decoder-first/last-pipeline-num-layers`).
+    #[default]
+    Balanced,
+    /// Megatron-core's `--account-for-embedding-in-pipeline-split`: the input embedding counts as one
+    /// layer of the first chunk; `layers + 1` must divide evenly over the chunks.
+    Embedding,
+    /// `--account-for-loss-in-pipeline-split`: the output layer and loss count as one layer of the
+    /// last chunk; `layers + 1` must divide evenly.
+    Loss,
+    /// Both flags (Megatron-MoE model zoo Qwen3-235B config; DeepSpeed's
+    /// `--pp-partition-method type:transformer|embedding` with tied embeddings at both ends, BLOOM):
+    /// `layers + 2` units over the chunks, so the first and last chunks hold one layer fewer and may
+    /// hold none (an embedding-only or loss-only chunk).
+    EmbeddingAndLoss,
+}
+
+impl PipelineSplit {
+    pub fn is_balanced(&self) -> bool {
+        *self == PipelineSplit::Balanced
+    }
+    /// Layer-equivalents the split adds at the first and last chunk.
+    fn ends(self) -> (u32, u32) {
+        match self {
+            PipelineSplit::Balanced => (0, 0),
+            PipelineSplit::Embedding => (1, 0),
+            PipelineSplit::Loss => (0, 1),
+            PipelineSplit::EmbeddingAndLoss => (1, 1),
+        }
+    }
+}
+
+/// Megatron-core's split with the embedding and/or loss counted as layers (`get_num_layers_to_build`):
+/// `layers + first + last` units in equal chunks, the first chunk giving `first` of its units to the
+/// embedding and the last `last` to the loss. `None` when the units do not divide evenly or an end
+/// chunk would need fewer than zero layers.
+pub fn counted_split(layers: u32, chunks: u32, split: PipelineSplit) -> Option<Vec<u32>> {
+    let (first, last) = split.ends();
+    let units = layers + first + last;
+    if chunks == 0 || !units.is_multiple_of(chunks) {
+        return None;
+    }
+    let per = units / chunks;
+    if chunks == 1 {
+        return Some(vec![layers]);
+    }
+    if per < first.max(last) {
+        return None;
+    }
+    let mut out = vec![per; chunks as usize];
+    out[0] -= first;
+    out[chunks as usize - 1] -= last;
+    Some(out)
+}
+
 impl RankOrder {
     pub fn label(self) -> &'static str {
         match self {
@@ -140,6 +199,9 @@ pub struct ParallelismSpec {
     /// Placement of the dimensions over ranks (default Megatron-core's `TpCpDpPp`).
     #[serde(default)]
     pub rank_order: RankOrder,
+    /// How layers split over the pipeline chunks (default wanka's balance; see [`PipelineSplit`]).
+    #[serde(default, skip_serializing_if = "PipelineSplit::is_balanced")]
+    pub pipeline_split: PipelineSplit,
 }
 
 fn one() -> u32 {
@@ -339,7 +401,18 @@ pub fn resolve(
         why.push(Violation::InterleavedMicroBatches { micro_batches, pp: spec.pp });
     }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
-    if u64::from(model.layers) < chunks {
+    let counted = match spec.pipeline_split {
+        PipelineSplit::Balanced => None,
+        split => {
+            let c = u32::try_from(chunks).ok().and_then(|c| counted_split(model.layers, c, split));
+            if c.is_none() {
+                let (first, last) = split.ends();
+                why.push(Violation::PipelineSplitUneven { layers: model.layers, counted: first + last, chunks });
+            }
+            c
+        }
+    };
+    if counted.is_none() && u64::from(model.layers) < chunks {
         why.push(Violation::TooFewLayers { layers: model.layers, chunks });
     }
     if !why.is_empty() {
@@ -361,7 +434,7 @@ pub fn resolve(
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
         rank_order: spec.rank_order,
-        layers_per_chunk: balance_layers_memo(model.layers, chunks as u32, logits_layer_equiv),
+        layers_per_chunk: counted.unwrap_or_else(|| balance_layers_memo(model.layers, chunks as u32, logits_layer_equiv)),
     })
 }
 
@@ -442,6 +515,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
         sequence_parallel: false,
         zero_stage: 1,
         rank_order,
+        pipeline_split: Default::default(),
     }
 }
 
@@ -466,6 +540,7 @@ mod tests {
             sequence_parallel: true,
             zero_stage: 1,
             rank_order: Default::default(),
+            pipeline_split: Default::default(),
         }
     }
 
@@ -482,6 +557,36 @@ mod tests {
         assert_eq!(l.iter().sum::<u32>(), 126);
         assert_eq!(*l.last().unwrap(), 1, "{l:?}");
         assert_eq!(l.iter().filter(|x| **x == 1).count(), 2, "{l:?}");
+    }
+
+    #[test]
+    fn megatron_counted_split_puts_embedding_and_loss_in_the_end_chunks() {
+        // Qwen3-235B (94 layers) as in the Megatron-MoE model zoo config (both account-for flags).
+        let both = PipelineSplit::EmbeddingAndLoss;
+        let pp8v4 = counted_split(94, 32, both).unwrap();
+        assert_eq!((pp8v4[0], pp8v4[1], pp8v4[31]), (2, 3, 2), "{pp8v4:?}");
+        assert_eq!(pp8v4.iter().sum::<u32>(), 94);
+        // PP32 VPP3: 96 units in 96 chunks, an embedding-only first and a loss-only last chunk.
+        let pp32v3 = counted_split(94, 96, both).unwrap();
+        assert_eq!((pp32v3[0], pp32v3[95]), (0, 0));
+        assert!(pp32v3[1..95].iter().all(|l| *l == 1));
+        assert_eq!(counted_split(94, 32, PipelineSplit::Loss), None, "95 units over 32 chunks");
+        assert_eq!(counted_split(63, 16, PipelineSplit::Embedding).unwrap()[0], 3);
+        assert_eq!(counted_split(94, 1, both), Some(vec![94]), "no pipeline: the flags change nothing");
+
+        // Through resolve: the split that wanka's balance refuses (94 layers < 96 chunks) now resolves,
+        // and an uneven count is refused with what to choose.
+        let mut m = preset("llama3-70b").unwrap();
+        m.layers = 94;
+        let mut s = ParallelismSpec { schedule: Some(Schedule::Interleaved), vpp: Some(3), ..spec(8, 32, 4) };
+        let refused = resolve(&s, &m, 8192, 1024, 0.6).unwrap_err();
+        assert!(refused.iter().any(|e| matches!(e, Violation::TooFewLayers { .. })), "{refused:?}");
+        s.pipeline_split = both;
+        let plan = resolve(&s, &m, 8192, 1024, 0.6).unwrap();
+        assert_eq!(plan.layers_per_chunk, pp32v3);
+        s.vpp = Some(2);
+        let uneven = resolve(&s, &m, 8192, 1024, 0.6).unwrap_err();
+        assert!(uneven.iter().any(|e| e.to_string().contains("96 units do not divide evenly over pp·vpp = 64")), "{uneven:?}");
     }
 
     #[test]
