@@ -103,6 +103,8 @@ pub enum Violation {
         layers: u32,
         chunks: u64,
     },
+    /// `recompute_modules` given without `recompute: Selective`.
+    RecomputeModulesNeedSelective,
     /// A Megatron split with the embedding/loss counted as layers needs the units to divide evenly.
     PipelineSplitUneven {
         layers: u32,
@@ -208,6 +210,9 @@ impl std::fmt::Display for Violation {
                 write!(f, "interleaved schedule needs micro-batches per step ({micro_batches}) divisible by pp ({pp})")
             }
             TooFewLayers { layers, chunks } => write!(f, "{layers} layers cannot fill pp·vpp = {chunks} pipeline chunks"),
+            RecomputeModulesNeedSelective => {
+                write!(f, "recompute_modules needs recompute Selective (Megatron-core's --recompute-granularity selective)")
+            }
             PipelineSplitUneven { layers, counted, chunks } => write!(
                 f,
                 "pipeline_split counts {counted} of embedding/loss as layers: {layers} + {counted} = {} units do not divide evenly over pp·vpp = {chunks} chunks (Megatron-core requires it); choose pp·vpp dividing {} or pipeline_split Balanced",
@@ -277,6 +282,7 @@ impl Violation {
             InterleavedMicroBatches { .. } => "micro-batches not divisible by pp".into(),
             TooFewLayers { .. } => "too few layers for pp·vpp".into(),
             PipelineSplitUneven { .. } => "embedding/loss-counted split uneven".into(),
+            RecomputeModulesNeedSelective => "recompute_modules without selective recompute".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
             ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),

@@ -38,7 +38,7 @@ use crate::run::RunSpec;
 use crate::step::cost::FrameworkSpec;
 use crate::step::stack::StackSupport;
 use crate::workload::model::ModelRef;
-use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, RecomputeModule, Schedule};
 
 /// What to train.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -185,6 +185,9 @@ pub struct ParallelismSrc {
     /// How layers split over the pipeline chunks (default `Balanced`; see [`PipelineSplit`]).
     #[serde(default)]
     pub pipeline_split: PipelineSplit,
+    /// Modules a selective recomputation covers (default: the attention core; see [`RecomputeModule`]).
+    #[serde(default)]
+    pub recompute_modules: Option<Vec<RecomputeModule>>,
 }
 
 /// A field that is either written (`Some`) or omitted (`None`, via `#[serde(default)]`), read as the
@@ -415,6 +418,7 @@ fn fill_parallelism(
         zero_stage,
         rank_order: p.rank_order,
         pipeline_split: p.pipeline_split,
+        recompute_modules: p.recompute_modules.clone(),
     })
 }
 

@@ -152,6 +152,8 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
             v_head_dim: need("v_head_dim", uint("v_head_dim", &mut used)?)?,
         }),
     };
+    // DeepSeek-V3's multi-token-prediction modules (trained with the model, dropped at inference).
+    let mtp_layers = uint("num_nextn_predict_layers", &mut used)?.unwrap_or(0);
     let name = obj
         .get("_name_or_path")
         .and_then(|x| x.as_str())
@@ -175,6 +177,7 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
             moe,
             mla,
             head_dim,
+            mtp_layers,
         },
         "num_hidden_layers/hidden_size/num_attention_heads/intermediate_size/vocab_size",
     );

@@ -547,6 +547,7 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         moe,
         mla,
         head_dim,
+        mtp_layers: a.num::<u32>("mtp-num-layers", WHOLE)?.map_or(0, |n| n.value),
     };
     d.model = src(
         model,

@@ -224,6 +224,7 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
             moe,
             mla: None,
             head_dim,
+            mtp_layers: 0,
         },
         format!("model.num_layers/hidden_size/num_attention_heads/ffn_hidden_size (activation {act:?}, position_embedding_type {pos:?})"),
     );

@@ -44,6 +44,7 @@ fn llama3(flavor: &str) -> Option<ModelSpec> {
         moe: None,
         mla: None,
         head_dim: None,
+        mtp_layers: 0,
     })
 }
 

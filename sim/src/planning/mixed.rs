@@ -112,6 +112,7 @@ fn mixed_plan(model: &ModelSpec, seq_len: u32, s: Shape, layers_per_chunk: Vec<u
         zero_stage: 1,
         rank_order: RankOrder::default(),
         pipeline_split: Default::default(),
+        recompute_modules: None,
     };
     let devices = u64::from(s.tp) * u64::from(s.pp) * u64::from(s.dp);
     let mut plan = parallelism::resolve(&spec, model, seq_len, devices, 0.0).ok()?;
@@ -351,6 +352,7 @@ pub fn hetero_data(
                             zero_stage: 1,
                             rank_order: Default::default(),
                             pipeline_split: Default::default(),
+                            recompute_modules: None,
                         };
                         let mut cl = c.clone();
                         cl.gpus = rep * u64::from(dp);

@@ -38,7 +38,7 @@ use crate::step::schedule::{Breakdown, StepResult};
 use crate::step::stack::StackSupport;
 use crate::step::{finish, prepare, resolve_plan, screen};
 use crate::workload::model::ModelSpec;
-use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, Plan, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, Plan, RankOrder, Recompute, RecomputeModule, Schedule};
 
 /// The values each knob may take; `None` = the default range.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -72,6 +72,8 @@ pub struct SearchSpace {
     /// How layers split over the pipeline chunks, one for the whole space (default `Balanced`;
     /// Megatron-core's embedding/loss-counted splits are pins of a run that used the flags).
     pub pipeline_split: Option<PipelineSplit>,
+    /// Modules the plans with selective recomputation recompute (default: the attention core).
+    pub recompute_modules: Option<Vec<RecomputeModule>>,
 }
 
 /// How far (as a fraction) a plan's global batch may be from the goal's batch: planners accept about a
@@ -241,6 +243,7 @@ pub fn default_space(model: &ModelSpec, cluster: &Cluster, seq_len: u32) -> Sear
         rank_order: Some(vec![RankOrder::TpCpDpPp, RankOrder::TpCpPpDp]),
         idle_devices: Some(0),
         pipeline_split: None,
+        recompute_modules: None,
     }
 }
 
@@ -262,6 +265,7 @@ pub fn merge(pins: &SearchSpace, defaults: SearchSpace) -> SearchSpace {
         rank_order: pins.rank_order.clone().or(defaults.rank_order),
         idle_devices: pins.idle_devices.or(defaults.idle_devices),
         pipeline_split: pins.pipeline_split.or(defaults.pipeline_split),
+        recompute_modules: pins.recompute_modules.clone().or(defaults.recompute_modules),
     }
 }
 
@@ -340,6 +344,11 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             zero_stage: z,
                                             rank_order: RankOrder::default(),
                                             pipeline_split: space.pipeline_split.unwrap_or_default(),
+                                            recompute_modules: if rc == Recompute::Selective {
+                                                space.recompute_modules.clone()
+                                            } else {
+                                                None
+                                            },
                                         };
                                         let made = size_spec(spec, devices, batch, seq_len).and_then(|(spec, idle)| {
                                             let allowed = space.idle_devices.unwrap_or(0);

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::hardware::collective::{Algorithm, Collective, time_s};
 use crate::hardware::topology::{Cluster, GroupPath};
 use crate::workload::model::{ModelSpec, TpSplit};
-use crate::workload::parallelism::{Plan, Recompute};
+use crate::workload::parallelism::{Plan, Recompute, RecomputeModule};
 
 pub use crate::step::stack::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
@@ -214,6 +214,9 @@ impl<'a> Ctx<'a> {
         // all-gather or reduce-scatter next to it.
         let mut col_parallel_s = 0.0;
         let mut tp_split_s = 0.0;
+        // MLA's up-projections (column-split GEMMs out of a latent narrower than the hidden state), for
+        // their selective recomputation.
+        let mut up_proj = (0.0, 0.0);
         for p in m.attention_projections() {
             let g = match p.split {
                 TpSplit::Column => self.gemm(tokens, p.output / t, p.input, 1.0),
@@ -226,12 +229,19 @@ impl<'a> Ctx<'a> {
             if p.split != TpSplit::Replicated {
                 tp_split_s += g.0;
             }
+            if m.mla.is_some() && p.split == TpSplit::Column && p.input < h {
+                up_proj = (up_proj.0 + g.0, up_proj.1 + g.1);
+            }
             add(g);
         }
         let (mut moe_comm, mut params_expert, mut moe_elem_s, mut moe_kernels) = ((0.0, 0.0), 0.0, 0.0, 0.0);
         let mut moe_floor = (0.0, 0.0);
         let mats = if m.gated_ffn { 3.0 } else { 2.0 };
         let ffn_params;
+        // The FFN block's forward (GEMMs, FLOPs, dispatch+combine, elementwise) and the routed experts'
+        // activation alone: what recomputing `mlp`, `moe` or `moe_act` repeats.
+        let ffn_fwd: (f64, f64, f64, f64);
+        let mut moe_act_s = 0.0;
         match (&m.moe, moe_layer) {
             (Some(moe), true) => {
                 let c = self.moe_ffn(moe, tokens);
@@ -244,6 +254,8 @@ impl<'a> Ctx<'a> {
                 moe_elem_s = c.elementwise_s;
                 moe_kernels = c.kernels;
                 moe_floor = (c.dispatch_floor_fwd_s, c.dispatch_floor_bwd_s);
+                ffn_fwd = (c.gemm_s + c.dispatch_floor_fwd_s, c.flops, c.comm_fwd_s, c.elementwise_s);
+                moe_act_s = c.activation_s;
             }
             _ => {
                 let f = f64::from(m.ffn_hidden);
@@ -254,6 +266,8 @@ impl<'a> Ctx<'a> {
                 tp_split_s += up.0 + down.0;
                 add(down);
                 ffn_params = mats * h * f / t;
+                let act = self.mem_s(tokens * f / t * if m.gated_ffn { 6.0 } else { 4.0 });
+                ffn_fwd = (up.0 + down.0, up.1 + down.1, 0.0, act);
             }
         }
         let proj_flops = flops;
@@ -330,9 +344,31 @@ impl<'a> Ctx<'a> {
             Recompute::None => (PassCost::default(), 0.0),
             Recompute::Full => (fwd, proj_flops + attn_flops),
             Recompute::Selective => {
+                // Each recomputed module's forward runs again before its backward.
+                let set = pl.recompute_modules;
+                let (mut extra, mut extra_flops, mut extra_ep) = (0.0, 0.0, 0.0);
                 // FlashAttention already recomputes scores in its backward: nothing extra to do.
-                let extra = if self.fw.flash_attention { 0.0 } else { attn_fwd_s + softmax_s };
-                (PassCost { compute_s: extra, ..Default::default() }, if self.fw.flash_attention { 0.0 } else { attn_flops })
+                if set.has(RecomputeModule::CoreAttn) && !self.fw.flash_attention {
+                    extra += attn_fwd_s + softmax_s;
+                    extra_flops += attn_flops;
+                }
+                if set.has(RecomputeModule::LayerNorm) {
+                    // Both norms: read the input, write the output, 16 bits each.
+                    extra += self.mem_s(2.0 * tokens * h * 4.0 / sp);
+                }
+                if set.has(RecomputeModule::MlaUpProj) {
+                    extra += up_proj.0;
+                    extra_flops += up_proj.1;
+                }
+                let whole_ffn = if moe_layer && m.moe.is_some() { set.has(RecomputeModule::Moe) } else { set.has(RecomputeModule::Mlp) };
+                if whole_ffn {
+                    extra += ffn_fwd.0 + ffn_fwd.3;
+                    extra_flops += ffn_fwd.1;
+                    extra_ep += ffn_fwd.2;
+                } else if moe_layer && m.moe.is_some() && set.has(RecomputeModule::MoeAct) {
+                    extra += moe_act_s;
+                }
+                (PassCost { compute_s: extra, ep_comm_s: extra_ep, ..Default::default() }, extra_flops)
             }
         };
         LayerCost {
@@ -465,6 +501,28 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
             fwd.mp_comm_s += small;
             flops += 3.0 * f_logits;
             pd += model.params(seq_len).last_stage_output(model, plan.pp) / t;
+            // Multi-token prediction (DeepSeek-V3 §2.2): per module a block of the last layer's kind,
+            // the 2h → h projection of [norm(h); norm(embedding)] and the shared output head and loss
+            // once more, all on the last stage.
+            let lc = if model.mtp_block_is_moe() { &moe_layer } else { &dense_layer };
+            for _ in 0..model.mtp_layers {
+                let (s_proj, f_proj) = ctx.gemm(tokens, h / t, 2.0 * h, 1.0);
+                let norms = ctx.mem_s(tokens * h * 8.0);
+                fwd.compute_s += lc.fwd.compute_s + s_proj + norms + s_logits + ce;
+                fwd.mp_comm_s += lc.fwd.mp_comm_s + small;
+                fwd.ep_comm_s += lc.fwd.ep_comm_s;
+                bwd.compute_s += lc.bwd.compute_s + lc.recompute.compute_s + 2.0 * s_proj + 2.0 * norms + 2.0 * s_logits + ce;
+                bwd.mp_comm_s += lc.bwd.mp_comm_s + lc.recompute.mp_comm_s;
+                bwd.ep_comm_s += lc.bwd.ep_comm_s + lc.recompute.ep_comm_s;
+                flops += 3.0 * (lc.flops_fwd + f_proj + f_logits) + lc.flops_recompute;
+                weight_grad_s += lc.wgrad_s + s_proj;
+                pd += lc.params_dense + 2.0 * h * h / t;
+                pe += lc.params_expert;
+            }
+            if model.mtp_layers > 0 && !plan.holds_chunk(plan.stage_of_chunk(c as u32), 0) {
+                // Its own copy of the shared embedding for the shifted tokens.
+                pd += model.params(seq_len).embedding / t;
+            }
         }
         let mut grad_reduce_s = 0.0;
         let mut grad_reduce_per_microbatch_s = 0.0;
@@ -610,6 +668,47 @@ mod tests {
         let cluster = crate::hardware::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
         let plan = crate::step::resolve_plan(model, &spec, 2048, 16).unwrap();
         crate::step::simulate(model, &plan, &cluster, 2048, fw).unwrap()
+    }
+
+    /// Mixtral with a multi-token-prediction module: the last chunk (and only it) carries one more MoE
+    /// block, the 2h → h projection and a second output head; selective recomputation of named
+    /// modules costs backward time (`moe` also repeats the dispatch), the attention core under fused
+    /// attention costs nothing.
+    #[test]
+    fn mtp_on_the_last_chunk_and_recompute_modules_cost_their_forward() {
+        use crate::workload::parallelism::{Recompute, RecomputeModule as M};
+        let cluster = crate::hardware::topology::test_cluster("h100-sxm", 16, "ib-ndr", 400.0, "generic-fat-tree");
+        let fw = FrameworkSpec::default();
+        let base = crate::workload::model::preset("mixtral-8x7b").unwrap();
+        // The same split for every variant (MTP would otherwise move a layer off the last chunk).
+        let costs = |m: &ModelSpec, rc: Recompute, mods: Option<Vec<M>>| {
+            let spec = crate::workload::parallelism::ParallelismSpec {
+                recompute: rc,
+                recompute_modules: mods,
+                ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
+            };
+            let plan = crate::step::resolve_plan(&base, &spec, 2048, 16).unwrap();
+            build(m, &plan, &cluster, 2048, &fw).1
+        };
+        let mtp = ModelSpec { mtp_layers: 1, ..base.clone() };
+        let (a, b) = (costs(&base, Recompute::None, None), costs(&mtp, Recompute::None, None));
+        let layer_fwd = a[0].forward.compute_s / f64::from(a[0].layers);
+        assert_eq!(a[0].forward.compute_s, b[0].forward.compute_s, "the first chunk is untouched");
+        let extra = b[1].forward.compute_s - a[1].forward.compute_s;
+        assert!(extra > layer_fwd, "MTP adds more than one block's forward: {extra} vs {layer_fwd}");
+        assert!(b[1].forward.ep_comm_s > a[1].forward.ep_comm_s, "its MoE block dispatches too");
+        assert!(b[1].hardware_flops > a[1].hardware_flops);
+
+        let sel = |mods: Vec<M>| costs(&base, Recompute::Selective, Some(mods));
+        let none = costs(&base, Recompute::None, None);
+        let bwd = |c: &[ChunkCost]| c[0].backward.compute_s;
+        assert_eq!(bwd(&sel(vec![M::CoreAttn])), bwd(&none), "fused attention recomputes its scores anyway");
+        let norm = sel(vec![M::LayerNorm]);
+        let act = sel(vec![M::MoeAct]);
+        let moe = sel(vec![M::Moe]);
+        assert!(bwd(&norm) > bwd(&none) && bwd(&act) > bwd(&none));
+        assert!(bwd(&moe) > bwd(&act), "the whole block costs more than its activation");
+        assert!(moe[0].backward.ep_comm_s > none[0].backward.ep_comm_s, "recomputing the MoE block dispatches again");
     }
 
     #[test]

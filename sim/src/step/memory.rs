@@ -2,7 +2,7 @@
 //! mode, following Korthikanti et al. 2022) and buffers, per pipeline stage.
 //!
 //! Mixed-precision Adam: BF16 weights (2 bytes/param), FP32 gradient accumulation (4), FP32 master
-//! weights and two moments (12): 18 bytes per parameter before sharding. ZeRO-1 shards the 12, ZeRO-2 also the
+//! weights and two moments (12; 8 with BF16 moments, the stack's `adam_moments_dtype`): 18 bytes per parameter before sharding. ZeRO-1 shards the 12, ZeRO-2 also the
 //! gradients, ZeRO-3 also the weights, over the DP·CP ranks that hold the same parameters (expert
 //! parameters over the expert-data-parallel ranks).
 //!
@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::step::stack::FrameworkSpec;
 use crate::workload::model::ModelSpec;
-use crate::workload::parallelism::{Plan, Recompute};
+use crate::workload::parallelism::{Plan, Recompute, RecomputeModule, RecomputeSet};
 
 /// Fixed reserve per device: CUDA/CANN context, NCCL buffers, GEMM workspaces, allocator slack (GB).
 /// An assumption (typical 1–3 GB observed with PyTorch on H100/A100), the same for every chip.
@@ -51,6 +51,8 @@ pub struct ActivationInputs {
     /// Bytes per element of the linear layers' inputs kept for the backward: 2 (BF16/FP16), or 1 with
     /// FP8 GEMMs whose stack caches the FP8 cast ([`FrameworkSpec::fp8_activation_cache`]).
     pub gemm_input_bytes: f64,
+    /// What a selective recomputation covers: those modules' activations are not kept.
+    pub modules: RecomputeSet,
 }
 
 pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bool) -> f64 {
@@ -66,8 +68,15 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
     let kv_ratio = f64::from(m.kv_heads) / f64::from(m.heads);
     let mask = if m.dropout { 1.0 } else { 0.0 };
     let gi = a.gemm_input_bytes;
+    // Selective recomputation of named modules (Megatron-core `--recompute-modules`) drops what only
+    // they need: norm outputs (the QKV and FC1 inputs), MLA's up-projected Q/K/V, the routed experts'
+    // activation output, or a whole FFN block.
+    let has = |x: RecomputeModule| a.recompute == Recompute::Selective && a.modules.has(x);
+    let whole_ffn = if moe_layer { has(RecomputeModule::Moe) } else { has(RecomputeModule::Mlp) };
+    let kept = |dropped: bool| if dropped { 0.0 } else { 1.0 };
     // Replicated across TP ranks unless SP: LN inputs (2+2), QKV input (gi), FC1 input (gi), dropout masks.
-    let replicated = sbh * (4.0 + 2.0 * gi + 2.0 * mask);
+    let norm_out = has(RecomputeModule::LayerNorm);
+    let replicated = sbh * (4.0 + gi * kept(norm_out) + gi * kept(norm_out || whole_ffn) + 2.0 * mask);
     // Projection input: the attention output (2). With FP8 caching the projection keeps its own FP8
     // copy, and fused attention still keeps the 16-bit output for its backward.
     let proj_input = match (gi < 2.0, a.flash_attention) {
@@ -76,16 +85,23 @@ pub fn layer_activation_bytes(m: &ModelSpec, a: &ActivationInputs, moe_layer: bo
         (true, false) => gi,
     };
     // TP-sharded: Q (2), K and V (2 each, scaled for GQA), projection input.
-    let mut sharded = sbh * (2.0 + 4.0 * kv_ratio + proj_input);
+    let up_proj = m.mla.is_some() && has(RecomputeModule::MlaUpProj);
+    let mut sharded = sbh * ((2.0 + 4.0 * kv_ratio) * kept(up_proj) + proj_input);
     // FFN activations per element of f: the FC1 output the activation's backward needs (2, or 4 for
     // gate and up) and the activation output that is FC2's input (gi): GeLU 2+2, gated 4+2 in 16 bits.
-    let f = match (&m.moe, moe_layer) {
-        (Some(moe), true) => f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k + moe.shared_experts),
-        _ => f64::from(m.ffn_hidden),
-    };
-    sharded += s * b * f * (if m.gated_ffn { 4.0 } else { 2.0 } + gi);
+    let fc1_out = if m.gated_ffn { 4.0 } else { 2.0 };
+    match (&m.moe, moe_layer) {
+        (Some(moe), true) => {
+            let routed = f64::from(moe.expert_ffn_hidden) * f64::from(moe.top_k);
+            let shared = f64::from(moe.expert_ffn_hidden) * f64::from(moe.shared_experts);
+            let act_out = kept(has(RecomputeModule::MoeAct));
+            sharded += s * b * (routed * (fc1_out + gi * act_out) * kept(whole_ffn) + shared * (fc1_out + gi));
+        }
+        _ => sharded += s * b * f64::from(m.ffn_hidden) * (fc1_out + gi) * kept(whole_ffn),
+    }
     // Attention scores: softmax output (2), dropout mask (1), dropout output (2) per score element.
-    let keeps_scores = !a.flash_attention && a.recompute == Recompute::None;
+    let core_recomputed = a.recompute == Recompute::Selective && a.modules.has(RecomputeModule::CoreAttn);
+    let keeps_scores = !a.flash_attention && a.recompute != Recompute::Full && !core_recomputed;
     if keeps_scores {
         let score_bytes = if m.dropout { 5.0 } else { 2.0 };
         sharded += score_bytes * f64::from(m.heads) * s * f64::from(a.seq_len) * b;
@@ -104,6 +120,7 @@ pub fn activation_inputs(plan: &Plan, seq_len: u32, fw: &FrameworkSpec) -> Activ
         recompute: plan.recompute,
         flash_attention: fw.flash_attention,
         gemm_input_bytes: if fw.precision == crate::step::stack::Precision::Fp8 && fw.fp8_activation_cache { 1.0 } else { 2.0 },
+        modules: plan.recompute_modules,
     }
 }
 
@@ -168,14 +185,35 @@ pub fn stage_memory(
             }
             if last {
                 dense += params.last_stage_output(m, plan.pp) / t;
+                if m.mtp_layers > 0 {
+                    // MTP modules (block, projection, norms) and their copy of the shared embedding.
+                    let mtp = f64::from(m.mtp_layers);
+                    let h = f64::from(m.hidden);
+                    dense += mtp * (params.attention_per_layer + 2.0 * h * h) / t;
+                    if m.mtp_block_is_moe() {
+                        dense += mtp * params.moe_shared_per_layer / t;
+                        expert += mtp * params.experts_per_moe_layer / (f64::from(plan.ep) * f64::from(plan.etp));
+                    } else {
+                        dense += mtp * params.dense_ffn_per_layer / t;
+                    }
+                    if !plan.holds_chunk(s, 0) {
+                        dense += params.embedding / t;
+                    }
+                }
             }
             let zero = plan.zero_stage;
             let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });
             let grads =
                 grad_bytes * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
-            let optim = 12.0 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
+            let optim = (4.0 + 2.0 * fw.adam_moments_dtype.bytes())
+                * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
             let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
-            let mut activations = mean_act * inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
+            let inflight = inflight_layer_mbs.get(s as usize).copied().unwrap_or(0.0);
+            let mut activations = mean_act * inflight;
+            if last && m.mtp_layers > 0 && layers > 0.0 {
+                // The MTP blocks keep their activations for as many micro-batches as the stage's layers.
+                activations += f64::from(m.mtp_layers) * act_bytes[usize::from(m.mtp_block_is_moe())] * inflight / layers;
+            }
             let offloaded = f64::from(fw.activation_offload_layers).min(layers);
             if offloaded > 0.0 && plan.pp == 1 {
                 // Offloaded layers leave the device, but the one in transit is still on it.
@@ -184,7 +222,7 @@ pub fn stage_memory(
             if last {
                 // FP32 logits/softmax and BF16 logits of the micro-batch in the loss.
                 let tokens = f64::from(seq_len) / f64::from(plan.cp) * f64::from(plan.micro_batch);
-                activations += 6.0 * tokens * f64::from(m.vocab) / t;
+                activations += 6.0 * tokens * f64::from(m.vocab) / t * (1.0 + f64::from(m.mtp_layers));
             }
             // Fragmentation: the allocator reserves activations / (1 − f) to hold them.
             let f = fw.allocator_fragmentation;
@@ -233,6 +271,7 @@ mod tests {
             moe: None,
             mla: None,
             head_dim: None,
+            mtp_layers: 0,
         }
     }
 
@@ -246,6 +285,7 @@ mod tests {
             recompute: rc,
             flash_attention: false,
             gemm_input_bytes: 2.0,
+            modules: Default::default(),
         }
     }
 
@@ -290,6 +330,7 @@ mod tests {
             zero_stage,
             rank_order: Default::default(),
             pipeline_split: Default::default(),
+            recompute_modules: None,
         }
     }
 
@@ -353,6 +394,7 @@ mod tests {
             recompute: Recompute::None,
             flash_attention: true,
             gemm_input_bytes: 2.0,
+            modules: Default::default(),
         };
         let bf16 = layer_activation_bytes(&m, &a, false);
         a.gemm_input_bytes = 1.0;
@@ -394,5 +436,43 @@ mod tests {
         assert!(fits(&s).is_ok(), "70B offloading 40 layers: {:?}", fits(&s));
         s.framework.activation_offload_layers = 0;
         assert!(fits(&s).is_err(), "70B without offload fits: {:?}", fits(&s));
+    }
+
+    /// Selective recomputation of named modules drops exactly those modules' tensors (DeepSeek-V3,
+    /// TP1, 4,096 tokens, BF16): the norm outputs are the QKV and FC1 inputs (2 bytes × h each), MLA's
+    /// up-projected Q/K/V are `2 + 4` bytes × h (counted as multi-head), `moe_act` the routed experts'
+    /// FC2 input (2 bytes × top_k × expert FFN), `moe` the routed experts' whole FFN.
+    #[test]
+    fn recompute_modules_drop_their_own_activations() {
+        use crate::workload::parallelism::RecomputeModule as M;
+        let m = preset("deepseek-v3-like").unwrap();
+        let at = |rc: Recompute, mods: &[M]| {
+            let a = ActivationInputs {
+                seq_len: 4096,
+                micro_batch: 1,
+                tp: 1,
+                cp: 1,
+                sequence_parallel: false,
+                recompute: rc,
+                flash_attention: true,
+                gemm_input_bytes: 2.0,
+                modules: RecomputeSet::of(mods),
+            };
+            layer_activation_bytes(&m, &a, true)
+        };
+        let tokens = 4096.0;
+        let h = f64::from(m.hidden);
+        let routed = f64::from(m.moe.as_ref().unwrap().expert_ffn_hidden) * 8.0;
+        let none = at(Recompute::None, &[]);
+        // The attention core alone (Megatron's default) is free under fused attention.
+        assert_eq!(at(Recompute::Selective, &[M::CoreAttn]), none);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6 * b;
+        assert!(close(none - at(Recompute::Selective, &[M::LayerNorm]), tokens * h * 4.0));
+        assert!(close(none - at(Recompute::Selective, &[M::MlaUpProj]), tokens * h * 6.0));
+        assert!(close(none - at(Recompute::Selective, &[M::MoeAct]), tokens * routed * 2.0));
+        // The whole MoE block: its routed FFN (gate and up outputs 4, activation output 2) and its input.
+        assert!(close(none - at(Recompute::Selective, &[M::Moe]), tokens * routed * 6.0 + tokens * h * 2.0));
+        // Modules are ignored without selective recomputation (resolve refuses that pairing).
+        assert_eq!(at(Recompute::None, &[M::LayerNorm, M::Moe]), none);
     }
 }

@@ -103,7 +103,8 @@ pub fn placement(cluster: &Cluster, plan: &Plan) -> Placement {
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
 pub fn resolve_plan(model: &ModelSpec, spec: &ParallelismSpec, seq_len: u32, gpus: u64) -> Result<Plan, Vec<Violation>> {
     let layer = model.layer_forward_flops_per_token(seq_len, model.moe_layers() == model.layers && model.layers > 0);
-    let logits_equiv = model.logits_flops_per_token() / layer.max(1.0);
+    // The last chunk's extra work in layer-equivalents: the output layer, and the MTP modules there.
+    let logits_equiv = (model.logits_flops_per_token() + model.mtp_forward_flops_per_token(seq_len)) / layer.max(1.0);
     parallelism::resolve(spec, model, seq_len, gpus, logits_equiv)
 }
 

@@ -61,6 +61,8 @@ pub(crate) struct MoeFfnCost {
     pub tp_split_s: f64,
     /// HBM traffic: permutation, router scores, activation function of the routed rows, forward.
     pub elementwise_s: f64,
+    /// The routed experts' activation function alone (part of `elementwise_s`), forward.
+    pub activation_s: f64,
     /// Dispatch + combine of the forward pass (all-to-all and the ETP gather/scatter).
     pub comm_fwd_s: f64,
     /// Dispatch + combine of the backward pass (gradients, BF16 both ways).
@@ -140,6 +142,7 @@ impl Ctx<'_> {
         let router_bytes = ROUTER_PASSES * t_in * e * 4.0;
         let act_bytes = received_rows * fe / etp * if m.gated_ffn { 6.0 } else { 4.0 };
         c.elementwise_s = self.mem_s(permute_bytes + router_bytes + act_bytes);
+        c.activation_s = self.mem_s(act_bytes);
         // Dispatch + combine.
         let (fwd, bwd) = self.moe_dispatch_combine_s(moe, t_in, received_rows);
         c.comm_fwd_s = fwd;
@@ -261,6 +264,7 @@ mod tests {
             zero_stage: 1,
             rank_order: Default::default(),
             pipeline_split: Default::default(),
+            recompute_modules: None,
         };
         crate::step::resolve_plan(&m, &spec, 4096, u64::from(ep)).unwrap()
     }

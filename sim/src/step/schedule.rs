@@ -616,6 +616,7 @@ mod tests {
             micro_batches: m,
             global_batch: m,
             recompute: Recompute::None,
+            recompute_modules: Default::default(),
             sequence_parallel: false,
             zero_stage: 0,
             rank_order: Default::default(),

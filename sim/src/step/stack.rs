@@ -237,6 +237,9 @@ framework_fields! {
     expert_gemm_dispatch_us: f64,
     /// CUDA graphs in force.
     cuda_graphs: CudaGraphs,
+    /// Dtype of Adam's two moments (the FP32 master copy stays FP32): `Fp32` (12 bytes of optimizer
+    /// state per parameter), or `Bf16` (8 bytes; DeepSeek-V3 report §3.3.3).
+    adam_moments_dtype: GradDtype,
 }
 
 /// Id of the profile used when a scenario names none.
@@ -569,6 +572,7 @@ mod tests {
             zero_stage: zero,
             rank_order: RankOrder::default(),
             pipeline_split: Default::default(),
+            recompute_modules: None,
         };
         let plan = |s: &ParallelismSpec| crate::step::resolve_plan(&model, s, 2048, 1024).unwrap();
         let why = |stack: &str, s: &ParallelismSpec| profile(stack).unwrap().supports.unsupported(&plan(s), model.layers).map(|w| w.0);

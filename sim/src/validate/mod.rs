@@ -25,7 +25,7 @@ use crate::scenario::{Scenario, TrainingSpec};
 use crate::step::cost::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 use crate::step::schedule::Breakdown;
 use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
-use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, RecomputeModule, Schedule};
 
 pub mod calibrate;
 mod csv_rows;
@@ -245,6 +245,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "topology",
     "rank_order",
     "pipeline_split",
+    "recompute_modules",
     "overlap_grad_reduce",
     "stack",
     "precision",
@@ -326,6 +327,25 @@ pub(crate) const PIPELINE_SPLITS: [(&str, PipelineSplit); 4] = [
     ("embedding+loss", PipelineSplit::EmbeddingAndLoss),
 ];
 
+/// The `recompute_modules` cell: Megatron-core's `--recompute-modules` names joined by `+`
+/// (`layernorm+moe_act`); blank: the attention core alone.
+pub(crate) fn recompute_modules(r: &Row) -> Result<Option<Vec<RecomputeModule>>, WankaError> {
+    let cell = r.raw("recompute_modules");
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<&str> = RecomputeModule::ALL.iter().map(|m| m.label()).collect();
+    cell.split('+')
+        .map(|w| {
+            let w = w.trim();
+            RecomputeModule::ALL.into_iter().find(|m| m.label() == w).ok_or_else(|| {
+                r.err("recompute_modules", format!("`{w}` is not a module: one or more of {} joined by +", names.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 const BOOLS: [(&str, bool); 6] = [("true", true), ("false", false), ("1", true), ("0", false), ("yes", true), ("no", false)];
 
 /// The model of a row: a preset (`model` column; the shape columns must then agree with it) or the
@@ -385,6 +405,7 @@ fn case_model(r: &Row, id: &str) -> Result<ModelSpec, WankaError> {
         moe,
         mla: None,
         head_dim: r.opt("head_dim", "a whole number")?,
+        mtp_layers: 0,
     };
     model.check(r.file).map_err(parse_err)?;
     Ok(model)
@@ -546,6 +567,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
                 .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
                 .unwrap_or_default(),
             pipeline_split: r.choice("pipeline_split", &PIPELINE_SPLITS, None)?.unwrap_or_default(),
+            recompute_modules: recompute_modules(r)?,
         },
         training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
         framework: case_framework(r)?,

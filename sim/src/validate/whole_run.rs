@@ -160,6 +160,7 @@ fn pins(r: &Row) -> Result<Option<SearchSpace>, WankaError> {
         zero_stage: r.opt("zero_stage", "0, 1, 2 or 3")?.map(|z| vec![z]),
         schedule: r.choice("schedule", &super::SCHEDULES, None)?.map(|s| vec![s]),
         pipeline_split: r.choice("pipeline_split", &super::PIPELINE_SPLITS, None)?,
+        recompute_modules: super::recompute_modules(r)?,
         ..Default::default()
     }))
 }

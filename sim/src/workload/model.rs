@@ -101,6 +101,15 @@ pub struct ModelSpec {
     /// with a narrower or wider hidden state); `None` = `hidden / heads`.
     #[serde(default)]
     pub head_dim: Option<u32>,
+    /// Multi-token-prediction modules (DeepSeek-V3 report §2.2, "MTP depth D"): each is two RMSNorms,
+    /// a `2h → h` projection, one transformer block of the last layer's kind and a second pass through
+    /// the shared output head and loss, all on the last pipeline stage. 0: none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mtp_layers: u32,
+}
+
+fn is_zero(x: &u32) -> bool {
+    *x == 0
 }
 
 /// Parameter counts, split the way parallelism shards them.
@@ -122,6 +131,9 @@ pub struct ParamCounts {
     pub total: f64,
     /// Parameters a token touches (dense part + top-k experts + shared); equals `total` for dense.
     pub active: f64,
+    /// Parameters of the multi-token-prediction modules, not counted in `total` (the DeepSeek-V3 report's
+    /// 671B is the main model; its MTP module adds 11.5B of its own, sharing embedding and output head).
+    pub mtp: f64,
 }
 
 impl ParamCounts {
@@ -283,6 +295,9 @@ impl ModelSpec {
         let l = f64::from(self.layers);
         let total = l * attention + dense_layers * dense_ffn + moe_layers * (experts + shared) + embedding + output + final_norm;
         let active = l * attention + dense_layers * dense_ffn + moe_layers * active_ffn_moe + embedding + output + final_norm;
+        // One MTP module: a block of the last layer's kind, the 2h → h projection and its two norms.
+        let mtp_block = attention + if self.mtp_block_is_moe() { experts + shared } else { dense_ffn };
+        let mtp = f64::from(self.mtp_layers) * (mtp_block + 2.0 * h * h + 2.0 * h);
         ParamCounts {
             attention_per_layer: attention,
             dense_ffn_per_layer: dense_ffn,
@@ -292,7 +307,20 @@ impl ModelSpec {
             output,
             total,
             active,
+            mtp,
         }
+    }
+
+    /// Whether an MTP module's transformer block is an MoE block: it repeats the model's last layer.
+    pub fn mtp_block_is_moe(&self) -> bool {
+        self.moe.as_ref().is_some_and(|m| m.dense_layers < self.layers)
+    }
+
+    /// Forward FLOPs per token of the MTP modules: block, projection and the second output head.
+    pub fn mtp_forward_flops_per_token(&self, seq_len: u32) -> f64 {
+        let h = f64::from(self.hidden);
+        f64::from(self.mtp_layers)
+            * (self.layer_forward_flops_per_token(seq_len, self.mtp_block_is_moe()) + 2.0 * 2.0 * h * h + self.logits_flops_per_token())
     }
 
     /// Forward FLOPs per token of one layer: matmuls with the active FFN, plus attention scores over a
@@ -321,6 +349,7 @@ impl ModelSpec {
         dense * self.layer_forward_flops_per_token(seq_len, false)
             + moe * self.layer_forward_flops_per_token(seq_len, true)
             + self.logits_flops_per_token()
+            + self.mtp_forward_flops_per_token(seq_len)
     }
 
     /// Output-layer forward FLOPs per token.
@@ -391,6 +420,7 @@ fn dense(name: &str, shape: [u32; 6], llama_style: bool) -> ModelSpec {
         moe: None,
         mla: None,
         head_dim: None,
+        mtp_layers: 0,
     }
 }
 
@@ -451,6 +481,9 @@ pub fn preset(id: &str) -> Result<ModelSpec, WankaError> {
                 max_nodes_per_token: Some(4),
             }),
             mla: Some(MlaSpec { q_lora_rank: 1536, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128 }),
+            // V: DeepSeek-V3 report §4.2 "we set the MTP depth D to 1" (HF config num_nextn_predict_layers: 1);
+            // Megatron-Bridge's DeepSeek-V3 recipe trains with mtp_num_layers = 1 too.
+            mtp_layers: 1,
             ..dense("DeepSeek-V3-shaped MoE", [61, 7168, 128, 128, 18432, 129_280], true)
         },
         "qwen3-30b-a3b" => qwen3_moe("Qwen3-30B-A3B", [48, 2048, 32, 4, 151_936], 768),
@@ -530,5 +563,8 @@ mod tests {
         let p = preset("deepseek-v3-like").unwrap().params(4096);
         assert!((p.total / 671e9 - 1.0).abs() < 0.01, "total {:.1}B", p.total / 1e9);
         assert!((p.active / 37e9 - 1.0).abs() < 0.03, "active {:.1}B", p.active / 1e9);
+        // deepseek-ai/DeepSeek-V3 README_WEIGHTS.md: the MTP module has 11.5B unique parameters
+        // (excluding the shared 0.9B embedding and 0.9B output head).
+        assert!((p.mtp / 11.5e9 - 1.0).abs() < 0.03, "mtp {:.2}B", p.mtp / 1e9);
     }
 }

@@ -70,6 +70,86 @@ impl Recompute {
     }
 }
 
+/// A module recomputed in the backward under [`Recompute::Selective`] (Megatron-core
+/// `--recompute-granularity selective --recompute-modules …`): its forward runs again before its
+/// backward, and the activations only it needed are not kept.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+pub enum RecomputeModule {
+    /// The attention core (Korthikanti et al. 2022; Megatron's default `core_attn`): free of cost
+    /// and of memory under fused attention, which recomputes its scores anyway.
+    CoreAttn,
+    /// The layer's RMSNorm/LayerNorm outputs (`layernorm`).
+    LayerNorm,
+    /// MLA's query and key/value up-projections (`mla_up_proj`; DeepSeek-V3 report §3.2.3).
+    MlaUpProj,
+    /// The routed experts' activation function (`moe_act`).
+    MoeAct,
+    /// The dense layers' whole FFN (`mlp`).
+    Mlp,
+    /// The MoE layers' whole routed-expert block, dispatch and combine included (`moe`).
+    Moe,
+}
+
+impl RecomputeModule {
+    pub const ALL: [RecomputeModule; 6] = [
+        RecomputeModule::CoreAttn,
+        RecomputeModule::LayerNorm,
+        RecomputeModule::MlaUpProj,
+        RecomputeModule::MoeAct,
+        RecomputeModule::Mlp,
+        RecomputeModule::Moe,
+    ];
+    /// Megatron-core's name for the module.
+    pub fn label(self) -> &'static str {
+        match self {
+            RecomputeModule::CoreAttn => "core_attn",
+            RecomputeModule::LayerNorm => "layernorm",
+            RecomputeModule::MlaUpProj => "mla_up_proj",
+            RecomputeModule::MoeAct => "moe_act",
+            RecomputeModule::Mlp => "mlp",
+            RecomputeModule::Moe => "moe",
+        }
+    }
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// The set of modules a selective recomputation covers (default: the attention core alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RecomputeSet(u8);
+
+impl Default for RecomputeSet {
+    fn default() -> Self {
+        RecomputeSet(RecomputeModule::CoreAttn.bit())
+    }
+}
+
+impl RecomputeSet {
+    pub fn of(modules: &[RecomputeModule]) -> Self {
+        RecomputeSet(modules.iter().fold(0, |acc, m| acc | m.bit()))
+    }
+    pub fn has(self, m: RecomputeModule) -> bool {
+        self.0 & m.bit() != 0
+    }
+    pub fn is_default(&self) -> bool {
+        *self == RecomputeSet::default()
+    }
+    pub fn modules(self) -> Vec<RecomputeModule> {
+        RecomputeModule::ALL.into_iter().filter(|m| self.has(*m)).collect()
+    }
+    /// `layernorm+mla_up_proj`, Megatron's names joined by `+`.
+    pub fn label(self) -> String {
+        self.modules().iter().map(|m| m.label()).collect::<Vec<_>>().join("+")
+    }
+}
+
+impl Serialize for RecomputeSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.modules().serialize(s)
+    }
+}
+
 /// Order of the parallel dimensions over consecutive ranks, innermost first.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum RankOrder {
@@ -202,6 +282,10 @@ pub struct ParallelismSpec {
     /// How layers split over the pipeline chunks (default wanka's balance; see [`PipelineSplit`]).
     #[serde(default, skip_serializing_if = "PipelineSplit::is_balanced")]
     pub pipeline_split: PipelineSplit,
+    /// Modules a selective recomputation covers (`None`: the attention core alone, Megatron's
+    /// default); only with `recompute: Selective`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recompute_modules: Option<Vec<RecomputeModule>>,
 }
 
 fn one() -> u32 {
@@ -226,6 +310,9 @@ pub struct Plan {
     pub micro_batches: u32,
     pub global_batch: u32,
     pub recompute: Recompute,
+    /// What a selective recomputation covers (see [`RecomputeModule`]).
+    #[serde(skip_serializing_if = "RecomputeSet::is_default")]
+    pub recompute_modules: RecomputeSet,
     pub sequence_parallel: bool,
     pub zero_stage: u8,
     pub rank_order: RankOrder,
@@ -400,6 +487,9 @@ pub fn resolve(
     if schedule == Schedule::Interleaved && spec.pp > 1 && vpp > 1 && !micro_batches.is_multiple_of(spec.pp) {
         why.push(Violation::InterleavedMicroBatches { micro_batches, pp: spec.pp });
     }
+    if spec.recompute_modules.is_some() && spec.recompute != Recompute::Selective {
+        why.push(Violation::RecomputeModulesNeedSelective);
+    }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
     let counted = match spec.pipeline_split {
         PipelineSplit::Balanced => None,
@@ -431,6 +521,7 @@ pub fn resolve(
         micro_batches,
         global_batch: spec.global_batch,
         recompute: spec.recompute,
+        recompute_modules: spec.recompute_modules.as_deref().map(RecomputeSet::of).unwrap_or_default(),
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
         rank_order: spec.rank_order,
@@ -516,6 +607,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
         zero_stage: 1,
         rank_order,
         pipeline_split: Default::default(),
+        recompute_modules: None,
     }
 }
 
@@ -541,6 +633,7 @@ mod tests {
             zero_stage: 1,
             rank_order: Default::default(),
             pipeline_split: Default::default(),
+            recompute_modules: None,
         }
     }
 
@@ -587,6 +680,19 @@ mod tests {
         s.vpp = Some(2);
         let uneven = resolve(&s, &m, 8192, 1024, 0.6).unwrap_err();
         assert!(uneven.iter().any(|e| e.to_string().contains("96 units do not divide evenly over pp·vpp = 64")), "{uneven:?}");
+    }
+
+    #[test]
+    fn recompute_modules_need_selective_recompute() {
+        let m = preset("llama3-70b").unwrap();
+        let mut s = ParallelismSpec { recompute_modules: Some(vec![RecomputeModule::LayerNorm]), ..spec(8, 1, 64) };
+        let err = resolve(&s, &m, 8192, 512, 0.6).unwrap_err();
+        assert!(err.iter().any(|e| matches!(e, Violation::RecomputeModulesNeedSelective)), "{err:?}");
+        s.recompute = Recompute::Selective;
+        let plan = resolve(&s, &m, 8192, 512, 0.6).unwrap();
+        assert!(plan.recompute_modules.has(RecomputeModule::LayerNorm) && !plan.recompute_modules.has(RecomputeModule::CoreAttn));
+        assert_eq!(plan.recompute_modules.label(), "layernorm");
+        assert_eq!(resolve(&spec(8, 1, 64), &m, 8192, 512, 0.6).unwrap().recompute_modules, RecomputeSet::default());
     }
 
     #[test]
