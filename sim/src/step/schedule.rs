@@ -314,6 +314,7 @@ pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
     }
     let (p, m) = (plan.pp, plan.micro_batches);
     let layers = |g: u32| i64::from(plan.layers_per_chunk.get(g as usize).copied().unwrap_or(0));
+    let mut chunk_layers: Vec<i64> = Vec::with_capacity(plan.vpp as usize);
     (0..p)
         .map(|stage| {
             if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
@@ -324,15 +325,39 @@ pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
             let v = plan.vpp;
             let total = m * v;
             let group = p * v;
-            let f_layers = |k: u32| layers(((k % group) / p) * p + stage);
-            let b_layers = |k: u32| layers((v - 1 - (k % group) / p) * p + stage);
+            // Forward `k` runs virtual chunk `(k mod p·v) / p`, backward `k` chunk `v − 1 −` that: the
+            // order is walked run by run (a cursor's chunk changes every `p` operations), not op by op.
+            chunk_layers.clear();
+            chunk_layers.extend((0..v).map(|c| layers(c * p + stage)));
+            // A cursor: (virtual chunk, position among its `p` operations), moved `n` operations that
+            // stay inside the chunk's run.
+            let advance = |(c, at): (u32, u32), n: u32| if at + n < p { (c, at + n) } else { (if c + 1 == v { 0 } else { c + 1 }, 0) };
             let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
-            let mut cur: i64 = (0..warm).map(f_layers).sum();
+            let mut f = (0u32, 0u32);
+            let mut cur: i64 = 0;
+            let mut left = warm;
+            while left > 0 {
+                let n = (p - f.1).min(left);
+                cur += i64::from(n) * chunk_layers[f.0 as usize];
+                f = advance(f, n);
+                left -= n;
+            }
+            // Steady phase, one period: a forward adds its chunk's layers, the peak is taken, the
+            // backward removes its chunk's. Inside a run where neither chunk changes, the count after
+            // `j` pairs' forwards is `cur + j·add − (j − 1)·sub`: largest at the run's last pair when
+            // `add ≥ sub`, else at its first.
+            let mut b = (0u32, 0u32);
             let mut peak = cur;
-            for i in 0..(total - warm).min(group) {
-                cur += f_layers(warm + i);
-                peak = peak.max(cur);
-                cur -= b_layers(i);
+            let mut left = (total - warm).min(group);
+            while left > 0 {
+                let n = (p - f.1).min(p - b.1).min(left);
+                let (add, sub) = (chunk_layers[f.0 as usize], chunk_layers[(v - 1 - b.0) as usize]);
+                let j = i64::from(if add >= sub { n } else { 1 });
+                peak = peak.max(cur + j * add - (j - 1) * sub);
+                cur += i64::from(n) * (add - sub);
+                f = advance(f, n);
+                b = advance(b, n);
+                left -= n;
             }
             peak as f64
         })
