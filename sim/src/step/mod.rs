@@ -14,6 +14,7 @@ pub mod moe;
 pub mod schedule;
 pub mod screen;
 pub mod stack;
+pub mod timelines;
 
 use std::borrow::Cow;
 

@@ -27,6 +27,8 @@ use serde::Serialize;
 use crate::engine::{Ticks, secs, ticks};
 use crate::step::cost::{ChunkCost, CostModel};
 use crate::step::memory::MemoryBreakdown;
+use crate::step::timelines::StageTicks;
+pub use crate::step::timelines::Timelines;
 use crate::workload::parallelism::{Plan, Schedule};
 
 /// What an operation computes.
@@ -113,7 +115,8 @@ pub struct StepResult {
     pub memory: MemoryBreakdown,
     pub memory_per_stage: Vec<MemoryBreakdown>,
     pub memory_capacity_gb: f64,
-    pub timelines: Vec<StageTimeline>,
+    /// Every stage's operations (built in seconds when first read: see [`Timelines`]).
+    pub timelines: Timelines,
     /// Caveats that apply to this result (uncalibrated chip, approximations).
     pub notes: Vec<String>,
     /// How far predictions for this chip family and stack are from published runs (out of sample).
@@ -151,18 +154,48 @@ fn stage_order_and_warm_up(plan: &Plan, stage: u32, ep_overlap: bool) -> (Vec<Op
     }
     let v = plan.vpp;
     let total = m * v;
-    let group = p * v;
-    let mb_of = |k: u32| (k / group) * p + k % p;
-    let f = |k: u32| Op { pass: Pass::Forward, micro_batch: mb_of(k), chunk: (k % group) / p };
-    let b = |k: u32| Op { pass: Pass::Backward, micro_batch: mb_of(k), chunk: v - 1 - (k % group) / p };
+    // The k-th forward runs micro-batch `(k / p·v)·p + k mod p` on virtual chunk `(k mod p·v) / p`, the
+    // k-th backward the same micro-batch on chunk `v − 1 −` that; both sequences are walked with a
+    // cursor instead of dividing for every operation.
+    #[derive(Clone, Copy)]
+    struct Cursor {
+        base: u32,
+        chunk: u32,
+        at: u32,
+    }
+    let advance = |c: &mut Cursor| {
+        if c.at + 1 < p {
+            c.at += 1;
+        } else if c.chunk + 1 < v {
+            (c.at, c.chunk) = (0, c.chunk + 1);
+        } else {
+            (c.at, c.chunk, c.base) = (0, 0, c.base + p);
+        }
+    };
+    let mut fc = Cursor { base: 0, chunk: 0, at: 0 };
+    let mut bc = fc;
+    let mut f = || {
+        let op = Op { pass: Pass::Forward, micro_batch: fc.base + fc.at, chunk: fc.chunk };
+        advance(&mut fc);
+        op
+    };
+    let mut b = || {
+        let op = Op { pass: Pass::Backward, micro_batch: bc.base + bc.at, chunk: v - 1 - bc.chunk };
+        advance(&mut bc);
+        op
+    };
     let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
     let mut ops = Vec::with_capacity(2 * total as usize);
-    ops.extend((0..warm).map(f));
-    for i in 0..total - warm {
-        ops.push(f(warm + i));
-        ops.push(b(i));
+    for _ in 0..warm {
+        ops.push(f());
     }
-    ops.extend((total - warm..total).map(b));
+    for _ in 0..total - warm {
+        ops.push(f());
+        ops.push(b());
+    }
+    for _ in total - warm..total {
+        ops.push(b());
+    }
     (ops, warm as usize)
 }
 
@@ -286,6 +319,10 @@ pub fn stage_programs(plan: &Plan, ep_overlap: bool) -> Vec<(Vec<Op>, Vec<bool>)
             // backward does not wait on the forward beside it (on the last stage a micro-batch's
             // backward follows its own forward directly: those run one after the other).
             let steady_end = ops.len() - warm;
+            if !ep_overlap {
+                let fused = vec![false; ops.len()];
+                return (ops, fused);
+            }
             let fused = (0..ops.len())
                 .map(|i| {
                     ep_overlap
@@ -387,7 +424,7 @@ fn inflight_by_walking(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
 }
 
 /// Simulate one step. `costs` gives the per-chunk operation durations.
-pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
+pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Timelines, Breakdown, u32, f64) {
     let p = plan.pp;
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
@@ -419,7 +456,6 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
     };
-    let fuses = |si: usize, i: usize| -> bool { fused[si].get(i).copied().unwrap_or(false) };
     let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
     // Zero-bubble split: the weight-gradient GEMMs leave the backward and run later on their own.
     let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| ticks(c.weight_grad_s).min(*b)).collect();
@@ -474,12 +510,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         let si = s as usize;
         queued[si] = false;
         let mut advanced = false;
-        while next[si] < orders[si].len() {
+        let (order, fuses) = (&orders[si][..], &fused[si][..]);
+        while next[si] < order.len() {
             let i = next[si];
-            let op = orders[si][i];
+            let op = order[i];
             let g = gc(&op, s);
-            if fuses(si, i) {
-                let op_b = orders[si][i + 1];
+            if fuses[i] {
+                let op_b = order[i + 1];
                 let gb = gc(&op_b, s);
                 let (Some(rf), Some(rb)) = (ready(&op, s, &fwd_done, &bwd_done), ready(&op_b, s, &fwd_done, &bwd_done)) else { break };
                 let start = rf.max(rb).max(free_at[si]);
@@ -519,8 +556,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     // A schedule that stops early would report a step that never ran: an internal error, never a number.
     assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "pipeline schedule deadlocked (a bug in wanka)");
 
-    // Gradient reduction, optimizer and ZeRO all-gather per stage.
-    let mut timelines = Vec::with_capacity(p as usize);
+    // Per chunk, in ticks: ZeRO-2's reduction after every backward, the once-per-step reduction.
+    let red_mb_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.grad_reduce_per_microbatch_s)).collect();
+    let red_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.grad_reduce_s)).collect();
+    let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
+
+    // Gradient reduction, optimizer and ZeRO all-gather per stage: (reductions, optimizer) in ticks.
+    let mut stage_comm: Vec<(Vec<(Ticks, Ticks)>, (Ticks, Ticks))> = Vec::with_capacity(p as usize);
     let mut stage_ends = Vec::with_capacity(p as usize);
     for s in 0..p {
         let si = s as usize;
@@ -539,16 +581,15 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         chunk_order.sort();
         // ZeRO-2: every backward's gradients are reduce-scattered right after it, in order.
         for (op, _, en) in spans[si].iter().filter(|(op, _, _)| grads_done(op)) {
-            let g = gc(op, s);
-            let red = ticks(chunk_costs[g].grad_reduce_per_microbatch_s);
+            let red = red_mb_t[gc(op, s)];
             if red > 0 {
                 let start = (*en).max(comm_free);
                 comm_free = start + red;
-                dp_spans.push((secs(start), secs(comm_free)));
+                dp_spans.push((start, comm_free));
             }
         }
         for (st, en, g) in chunk_order {
-            let red = ticks(chunk_costs[g].grad_reduce_s);
+            let red = red_t[g];
             if red == 0 {
                 continue;
             }
@@ -563,19 +604,12 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
                 (start, start + red)
             };
             comm_free = end;
-            dp_spans.push((secs(start), secs(end)));
+            dp_spans.push((start, end));
         }
         let opt_start = last_op_end.max(comm_free);
         let opt_end = opt_start + ticks(cost.optimizer_s[si]) + ticks(cost.param_gather_s[si]);
         stage_ends.push(opt_end);
-        timelines.push(StageTimeline {
-            stage: s,
-            ops: spans[si].iter().map(|(op, a, b)| OpSpan { op: *op, start_s: secs(*a), end_s: secs(*b) }).collect(),
-            dp_comm: dp_spans,
-            optimizer: (secs(opt_start), secs(opt_end)),
-            end_s: secs(opt_end),
-            busy_s: secs(spans[si].iter().map(|(_, a, b)| b - a).sum()),
-        });
+        stage_comm.push((dp_spans, (opt_start, opt_end)));
     }
     let overhead = ticks(cost.iteration_overhead_s);
     let end = stage_ends.iter().copied().max().unwrap_or(0);
@@ -583,7 +617,6 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     // The bottleneck stage: the most busy compute stream (ties: the later-finishing stage). Taking the
     // breakdown there shows what limits the pipeline; on the last-finishing stage an imbalanced
     // pipeline would show up only as "bubble".
-    let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
     let crit = (0..busy.len()).max_by_key(|&i| (busy[i], stage_ends[i])).unwrap_or(0);
 
     // Breakdown on the bottleneck stage, in integer ticks so the parts sum exactly.
@@ -619,7 +652,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         optimizer_other_s: secs(other),
     };
     debug_assert_eq!(compute + comm + bubble + dp_exposed + other, step);
-    (timelines, breakdown, crit as u32, secs(step))
+    let stages = spans
+        .into_iter()
+        .zip(stage_comm)
+        .zip(&busy)
+        .map(|((spans, (dp_comm, optimizer)), &busy)| StageTicks { spans, dp_comm, optimizer, busy })
+        .collect();
+    (Timelines::new(stages), breakdown, crit as u32, secs(step))
 }
 
 #[cfg(test)]
@@ -645,6 +684,29 @@ mod tests {
             zero_stage: 0,
             rank_order: Default::default(),
             layers_per_chunk: vec![1; (pp * vpp) as usize],
+        }
+    }
+
+    /// The cursor walk of the interleaved order gives Megatron-LM's order as its closed form reads: the
+    /// k-th forward runs micro-batch `(k / p·v)·p + k mod p` on virtual chunk `(k mod p·v) / p`.
+    #[test]
+    fn interleaved_order_matches_its_closed_form() {
+        for (pp, v, m) in [(4, 2, 8), (8, 3, 16), (16, 4, 16), (2, 2, 6), (3, 4, 9)] {
+            let pl = plan(pp, v, m);
+            let (total, group) = (m * v, pp * v);
+            let mb_of = |k: u32| (k / group) * pp + k % pp;
+            let f = |k: u32| Op { pass: Pass::Forward, micro_batch: mb_of(k), chunk: (k % group) / pp };
+            let b = |k: u32| Op { pass: Pass::Backward, micro_batch: mb_of(k), chunk: v - 1 - (k % group) / pp };
+            for s in 0..pp {
+                let warm = ((pp - s - 1) * 2 + (v - 1) * pp).min(total);
+                let mut want: Vec<Op> = (0..warm).map(f).collect();
+                for i in 0..total - warm {
+                    want.push(f(warm + i));
+                    want.push(b(i));
+                }
+                want.extend((total - warm..total).map(b));
+                assert_eq!(stage_order(&pl, s, false), want, "pp {pp} v {v} m {m} stage {s}");
+            }
         }
     }
 
@@ -1149,7 +1211,8 @@ mod tests {
                             iteration_overhead_s: 0.003,
                             ep_overlap_sm_fraction: (variant >= 2).then_some(0.2),
                         };
-                        let new = simulate(&pl, &cost, &chunks);
+                        let (timelines, b, crit, step_s) = simulate(&pl, &cost, &chunks);
+                        let new = (timelines.to_vec(), b, crit, step_s);
                         let reference = simulate_with_event_queue(&pl, &cost, &chunks);
                         assert_eq!(new, reference, "pp {p} vpp {v} m {m} variant {variant}");
                         for overlap in [false, true] {
