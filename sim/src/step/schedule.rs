@@ -423,6 +423,18 @@ fn inflight_by_walking(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
         .collect()
 }
 
+/// [`ticks`] remembering its last conversion: chunks alike (most of a model's) repeat the same
+/// durations, and rounding (a library call) is a large part of placing a step. The same ticks.
+fn ticks_memo() -> impl FnMut(f64) -> Ticks {
+    let (mut last, mut out) = (f64::NAN, 0);
+    move |x: f64| {
+        if x != last {
+            (last, out) = (x, ticks(x));
+        }
+        out
+    }
+}
+
 /// Simulate one step. `costs` gives the per-chunk operation durations.
 pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Timelines, Breakdown, u32, f64) {
     let p = plan.pp;
@@ -433,14 +445,16 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
     let gc = |op: &Op, stage: u32| global_chunk(plan, op, stage);
     // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
     // output to the next chunk, a backward the send of its input gradient to the previous one.
+    let send_t: Vec<Ticks> = cost.p2p_next_s.iter().copied().map(ticks_memo()).collect();
     let sends = |g: usize, pass: Pass| -> Ticks {
         match pass {
-            Pass::Forward if g + 1 < g_count => ticks(cost.p2p_next_s[g]),
-            Pass::Backward | Pass::BackwardInput if g > 0 => ticks(cost.p2p_next_s[g - 1]),
+            Pass::Forward if g + 1 < g_count => send_t[g],
+            Pass::Backward | Pass::BackwardInput if g > 0 => send_t[g - 1],
             _ => 0,
         }
     };
-    let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
+    let mut t = ticks_memo();
+    let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| t(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
     // Overlapped MoE communication: a steady-state forward/backward pair (the forward of one
     // micro-batch followed by the backward of another, as 1F1B orders them) runs as one fused operation
     // whose dispatch/combine hides behind the other's compute (Megatron-core's combined 1F1B, DeepSeek's
@@ -456,9 +470,11 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
     };
-    let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
+    let mut t = ticks_memo();
+    let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| t(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
     // Zero-bubble split: the weight-gradient GEMMs leave the backward and run later on their own.
-    let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| ticks(c.weight_grad_s).min(*b)).collect();
+    let mut t = ticks_memo();
+    let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| t(c.weight_grad_s).min(*b)).collect();
     let dur_of = |op: &Op, g: usize| -> Ticks {
         match op.pass {
             Pass::Forward => fwd_t[g],
@@ -475,9 +491,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
     let mut free_at: Vec<Ticks> = vec![0; p as usize];
     let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> = orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
 
-    // Ready time of an op's input, if known.
-    let ready = |op: &Op, stage: u32, fwd_done: &[Ticks], bwd_done: &[Ticks]| -> Option<Ticks> {
-        let g = gc(op, stage);
+    // Ready time of the input of `op` on global chunk `g`, if known.
+    let ready = |op: &Op, g: usize, fwd_done: &[Ticks], bwd_done: &[Ticks]| -> Option<Ticks> {
         let mb = op.micro_batch as usize;
         let t = match op.pass {
             Pass::Forward if g == 0 => 0,
@@ -489,8 +504,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
         };
         (t != NOT_YET).then_some(t)
     };
-    let mark_done = |op: &Op, stage: u32, at: Ticks, fwd_done: &mut [Ticks], bwd_done: &mut [Ticks]| {
-        let idx = gc(op, stage) * m + op.micro_batch as usize;
+    let mark_done = |op: &Op, g: usize, at: Ticks, fwd_done: &mut [Ticks], bwd_done: &mut [Ticks]| {
+        let idx = g * m + op.micro_batch as usize;
         match op.pass {
             Pass::Forward => fwd_done[idx] = at,
             Pass::Backward | Pass::BackwardInput => bwd_done[idx] = at,
@@ -509,41 +524,43 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
     while let Some(s) = pending.pop() {
         let si = s as usize;
         queued[si] = false;
-        let mut advanced = false;
-        let (order, fuses) = (&orders[si][..], &fused[si][..]);
-        while next[si] < order.len() {
-            let i = next[si];
+        let (order, fuses, placed) = (&orders[si][..], &fused[si][..], &mut spans[si]);
+        // The stage's position in its program and when its compute stream is free, kept local while
+        // it runs.
+        let (first, mut i, mut free) = (next[si], next[si], free_at[si]);
+        while i < order.len() {
             let op = order[i];
             let g = gc(&op, s);
             if fuses[i] {
                 let op_b = order[i + 1];
                 let gb = gc(&op_b, s);
-                let (Some(rf), Some(rb)) = (ready(&op, s, &fwd_done, &bwd_done), ready(&op_b, s, &fwd_done, &bwd_done)) else { break };
-                let start = rf.max(rb).max(free_at[si]);
+                let (Some(rf), Some(rb)) = (ready(&op, g, &fwd_done, &bwd_done), ready(&op_b, gb, &fwd_done, &bwd_done)) else { break };
+                let start = rf.max(rb).max(free);
                 let dur = fused_t(g, gb);
                 // For the Gantt chart and the breakdown: the pair's span split in proportion to the two
                 // passes' compute (each part then holds at least its own full-speed compute).
                 let (tf, tb) = (chunk_costs[g].forward.compute_s, chunk_costs[gb].backward.compute_s);
                 let mid = start + if tf + tb > 0.0 { (dur as f64 * tf / (tf + tb)) as Ticks } else { 0 };
                 let end = start + dur;
-                free_at[si] = end;
-                spans[si].push((op, start, mid));
-                spans[si].push((op_b, mid, end));
+                free = end;
+                placed.push((op, start, mid));
+                placed.push((op_b, mid, end));
                 // A fused pair completes both its operations at its end.
-                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
-                mark_done(&op_b, s, end, &mut fwd_done, &mut bwd_done);
-                next[si] += 2;
+                mark_done(&op, g, end, &mut fwd_done, &mut bwd_done);
+                mark_done(&op_b, gb, end, &mut fwd_done, &mut bwd_done);
+                i += 2;
             } else {
-                let Some(r) = ready(&op, s, &fwd_done, &bwd_done) else { break };
-                let start = r.max(free_at[si]);
+                let Some(r) = ready(&op, g, &fwd_done, &bwd_done) else { break };
+                let start = r.max(free);
                 let end = start + dur_of(&op, g);
-                free_at[si] = end;
-                spans[si].push((op, start, end));
-                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
-                next[si] += 1;
+                free = end;
+                placed.push((op, start, end));
+                mark_done(&op, g, end, &mut fwd_done, &mut bwd_done);
+                i += 1;
             }
-            advanced = true;
         }
+        (next[si], free_at[si]) = (i, free);
+        let advanced = i > first;
         if advanced {
             for n in [(s + 1) % p, (s + p - 1) % p] {
                 if !queued[n as usize] {
@@ -557,8 +574,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
     assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "pipeline schedule deadlocked (a bug in wanka)");
 
     // Per chunk, in ticks: ZeRO-2's reduction after every backward, the once-per-step reduction.
-    let red_mb_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.grad_reduce_per_microbatch_s)).collect();
-    let red_t: Vec<Ticks> = chunk_costs.iter().map(|c| ticks(c.grad_reduce_s)).collect();
+    let red_mb_t: Vec<Ticks> = chunk_costs.iter().map(|c| c.grad_reduce_per_microbatch_s).map(ticks_memo()).collect();
+    let red_t: Vec<Ticks> = chunk_costs.iter().map(|c| c.grad_reduce_s).map(ticks_memo()).collect();
     let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
 
     // Gradient reduction, optimizer and ZeRO all-gather per stage: (reductions, optimizer) in ticks.
@@ -623,6 +640,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
     let mut compute: Ticks = 0;
     let mut comm: Ticks = 0;
     let mut zero3: Ticks = 0;
+    // Per pass kind (forward, backward), as the stage alternates them.
+    let (mut zero_t, mut compute_t) = ([ticks_memo(), ticks_memo()], [ticks_memo(), ticks_memo()]);
     for (op, a, b) in &spans[crit] {
         let g = gc(op, crit as u32);
         let part = match op.pass {
@@ -632,8 +651,9 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ti
         let dur = b - a;
         // Compute at full speed is compute; the rest of the span (blocking or unhidden communication,
         // the slowdown of overlapped compute, sends) is model-parallel communication.
-        let z = ticks(part.zero_exposed_s).min(dur);
-        let c = (dur - z).saturating_sub(ticks(part.compute_s));
+        let k = usize::from(op.pass != Pass::Forward);
+        let z = zero_t[k](part.zero_exposed_s).min(dur);
+        let c = (dur - z).saturating_sub(compute_t[k](part.compute_s));
         comm += c;
         zero3 += z;
         compute += dur - c - z;
