@@ -247,9 +247,7 @@ impl Cluster {
     pub fn place(&self, groups: &[DomainGroup]) -> Placement {
         let usable = u64::from(self.usable_per_domain);
         let fitting: Vec<&DomainGroup> = groups.iter().filter(|g| g.size > 1 && g.span <= usable).collect();
-        let lcm = fitting.iter().fold(1u64, |b, g| b / gcd(b, g.span) * g.span);
-        let block = if lcm <= usable { lcm } else { fitting.iter().map(|g| g.span).max().unwrap_or(1) };
-        let used = (usable / block * block).max(1);
+        let (block, used) = self.packing_block(groups);
         let domains = self.gpus.div_ceil(used).max(1);
         let describe = |g: &DomainGroup| {
             if g.span == g.size { format!("{}{}", g.name, g.size) } else { format!("{}{} (spans {})", g.name, g.size, g.span) }
@@ -269,6 +267,30 @@ impl Cluster {
                 .filter(|g| g.size > 1 && !(g.span <= usable && block.is_multiple_of(g.span)))
                 .map(describe)
                 .collect(),
+        }
+    }
+
+    /// The block of ranks [`Cluster::place`] keeps inside a domain (the packed groups' spans' least
+    /// common multiple, or the largest span when that does not fit) and the devices used per domain
+    /// (the most whole blocks the usable devices hold): the placement without its description, for
+    /// [`Cluster::packed_for`].
+    pub fn packing_block(&self, groups: &[DomainGroup]) -> (u64, u64) {
+        let usable = u64::from(self.usable_per_domain);
+        let fitting = || groups.iter().filter(|g| g.size > 1 && g.span <= usable);
+        let lcm = fitting().fold(1u64, |b, g| b / gcd(b, g.span) * g.span);
+        let block = if lcm <= usable { lcm } else { fitting().map(|g| g.span).max().unwrap_or(1) };
+        (block, (usable / block * block).max(1))
+    }
+
+    /// The cluster packed for `groups` ([`Cluster::packed`] of [`Cluster::place`]), borrowed when the
+    /// packing changes nothing (the usual case: the groups divide the domain), so that the search does
+    /// not copy the cluster for every plan it screens.
+    pub fn packed_for(&self, groups: &[DomainGroup]) -> std::borrow::Cow<'_, Cluster> {
+        let used = self.packing_block(groups).1 as u32;
+        if used == self.gpus_per_node {
+            std::borrow::Cow::Borrowed(self)
+        } else {
+            std::borrow::Cow::Owned(Cluster { gpus_per_node: used, ..self.clone() })
         }
     }
 

@@ -544,10 +544,14 @@ pub fn search_with(q: &Search<'_>, fidelity: Fidelity, cancel: &Cancel) -> Resul
     let even = space.even_layers.unwrap_or(false);
     let specs = enumerate(space, cluster.gpus, batch, seq_len);
     let enumerated = specs.len() as u64;
+    // The cluster a plan leaving `idle` devices runs on (borrowed when it uses every device).
     let on_devices = |idle: u64| {
+        if idle == 0 {
+            return std::borrow::Cow::Borrowed(cluster);
+        }
         let mut c = cluster.clone();
         c.gpus = cluster.gpus - idle;
-        c
+        std::borrow::Cow::Owned(c)
     };
     let infeasible = |e: WankaError| match e {
         WankaError::Infeasible { reasons } => first_violation(reasons),

@@ -156,27 +156,36 @@ pub fn stage_memory(
         next += n;
     }
     let act_bytes = [layer_activation_bytes(m, &acts, false), layer_activation_bytes(m, &acts, true)];
+    // Per stage: parameters on its device (dense part, expert part), the activation bytes of its layers
+    // and their count. Summed chunk by chunk in model order, so each stage sees its layers in the order a
+    // walk over every layer keeping the held ones would (the same sums), without testing every chunk
+    // against every stage.
+    let p = plan.pp as usize;
+    let mut sums = vec![(0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64); p];
+    let dual = plan.schedule == crate::workload::parallelism::Schedule::DualPipe;
+    for (c, (&start, &n)) in chunk_start.iter().zip(&plan.layers_per_chunk).enumerate() {
+        let own = c % p;
+        // DualPipe: the mirrored stage holds the reverse direction's copy of the chunk.
+        let mirrored = if dual { (p - 1).checked_sub(c).filter(|m| *m != own) } else { None };
+        for s in std::iter::once(own).chain(mirrored) {
+            let (dense, expert, act_per_layer_sum, layers) = &mut sums[s];
+            for l in start..start + n {
+                let moe = l >= moe_from;
+                *dense += params.attention_per_layer / t;
+                if moe {
+                    *dense += params.moe_shared_per_layer / t;
+                    *expert += params.experts_per_moe_layer / (f64::from(plan.ep) * f64::from(plan.etp));
+                } else {
+                    *dense += params.dense_ffn_per_layer / t;
+                }
+                *act_per_layer_sum += act_bytes[usize::from(moe)];
+                *layers += 1.0;
+            }
+        }
+    }
     (0..plan.pp)
         .map(|s| {
-            // Parameters on this device: (dense part, expert part).
-            let (mut dense, mut expert) = (0.0, 0.0);
-            let mut act_per_layer_sum = 0.0;
-            let mut layers = 0.0;
-            // The stage's layers in model order (its chunks ascending), as a walk over every layer
-            // keeping the held ones would visit them.
-            let held = (0..plan.layers_per_chunk.len() as u32).filter(|c| plan.holds_chunk(s, *c));
-            for l in held.flat_map(|c| chunk_start[c as usize]..chunk_start[c as usize] + plan.layers_per_chunk[c as usize]) {
-                let moe = l >= moe_from;
-                dense += params.attention_per_layer / t;
-                if moe {
-                    dense += params.moe_shared_per_layer / t;
-                    expert += params.experts_per_moe_layer / (f64::from(plan.ep) * f64::from(plan.etp));
-                } else {
-                    dense += params.dense_ffn_per_layer / t;
-                }
-                act_per_layer_sum += act_bytes[usize::from(moe)];
-                layers += 1.0;
-            }
+            let (mut dense, expert, act_per_layer_sum, layers) = sums[s as usize];
             // The stages holding the first chunk carry the embedding, those holding the last the output
             // layer (both end stages under DualPipe).
             let last = plan.holds_chunk(s, plan.chunks() - 1);

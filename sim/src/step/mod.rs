@@ -14,6 +14,9 @@ pub mod moe;
 pub mod schedule;
 pub mod screen;
 pub mod stack;
+pub mod timelines;
+
+use std::borrow::Cow;
 
 use crate::error::{Violation, WankaError};
 use crate::hardware::catalog::Catalog;
@@ -96,8 +99,12 @@ pub fn uneven_chunks_note(plan: &Plan, layers: u32) -> Option<String> {
 
 /// Where the plan's TP/EP groups sit on the cluster's scale-up domains ([`Cluster::place`]).
 pub fn placement(cluster: &Cluster, plan: &Plan) -> Placement {
-    let groups: Vec<DomainGroup> = plan.domain_groups().into_iter().map(|(name, size, span)| DomainGroup { name, size, span }).collect();
-    cluster.place(&groups)
+    cluster.place(&domain_groups(plan))
+}
+
+/// The plan's groups kept inside a scale-up domain ([`Plan::domain_groups`]).
+fn domain_groups(plan: &Plan) -> Vec<DomainGroup> {
+    plan.domain_groups().into_iter().map(|(name, size, span)| DomainGroup { name, size, span }).collect()
 }
 
 /// Resolve a parallelism spec for a model (balancing the output layer's cost across stages).
@@ -170,11 +177,10 @@ pub fn simulate(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32,
 /// A plan that passed every check of [`simulate`] with its operations priced: what the event
 /// simulation ([`finish`]) and the closed-form screen ([`screen`]) both start from.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    /// The plan's groups on the cluster's domains.
-    pub placement: Placement,
-    /// The cluster with ranks packed that way.
-    pub cluster: Cluster,
+pub struct Prepared<'a> {
+    /// The cluster with ranks packed as [`placement`] places the plan's groups (borrowed when that
+    /// changes nothing: the screen copies no cluster).
+    pub cluster: Cow<'a, Cluster>,
     /// Memory of every stage and of the worst one.
     pub memory_per_stage: Vec<memory::MemoryBreakdown>,
     pub memory: memory::MemoryBreakdown,
@@ -187,11 +193,16 @@ pub struct Prepared {
 /// Every check [`simulate`] makes before scheduling (operation limit, stack, precision, offloading,
 /// memory, serial step-time limit), and the operation costs; a plan refused here is refused with the
 /// same violation by [`simulate`].
-pub fn prepare(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Result<Prepared, WankaError> {
+pub fn prepare<'a>(
+    model: &ModelSpec,
+    plan: &Plan,
+    cluster: &'a Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+) -> Result<Prepared<'a>, WankaError> {
     // Ranks laid out on the scale-up domains with TP/EP groups kept whole (a no-op when they divide it).
-    let placement = placement(cluster, plan);
-    let cluster = cluster.packed(&placement);
-    let cluster = &cluster;
+    let packed = cluster.packed_for(&domain_groups(plan));
+    let cluster = &*packed;
     let ops = operations(plan);
     if ops > MAX_STEP_OPERATIONS {
         return Err(WankaError::Infeasible {
@@ -256,31 +267,16 @@ pub fn prepare(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, 
     if !(serial_s <= crate::limits::MAX_STEP_S) {
         return Err(WankaError::Infeasible { reasons: vec![Violation::StepTimeLimit { serial_s, limit_s: crate::limits::MAX_STEP_S }] });
     }
-    Ok(Prepared {
-        placement,
-        cluster: cluster.clone(),
-        memory_per_stage: mem,
-        memory: worst,
-        memory_capacity_gb: capacity,
-        cost: cost_model,
-        chunks,
-        fp8_peak,
-    })
+    Ok(Prepared { cluster: packed, memory_per_stage: mem, memory: worst, memory_capacity_gb: capacity, cost: cost_model, chunks, fp8_peak })
 }
 
 /// The event simulation of a prepared plan ([`schedule::simulate`]) and the step's report.
-pub fn finish(model: &ModelSpec, plan: &Plan, seq_len: u32, fw: &FrameworkSpec, prepared: Prepared) -> StepResult {
-    let Prepared {
-        placement,
-        cluster,
-        memory_per_stage: mem,
-        memory: worst,
-        memory_capacity_gb: capacity,
-        cost: cost_model,
-        chunks,
-        fp8_peak,
-    } = prepared;
-    let cluster = &cluster;
+pub fn finish(model: &ModelSpec, plan: &Plan, seq_len: u32, fw: &FrameworkSpec, prepared: Prepared<'_>) -> StepResult {
+    let Prepared { cluster, memory_per_stage: mem, memory: worst, memory_capacity_gb: capacity, cost: cost_model, chunks, fp8_peak } =
+        prepared;
+    let cluster = &*cluster;
+    // The packing does not change where the groups sit (`place` reads the domains, not the packing).
+    let placement = placement(cluster, plan);
     let (timelines, breakdown, crit, step_s) = schedule::simulate(plan, &cost_model, &chunks);
     let tokens = f64::from(plan.global_batch) * f64::from(seq_len);
     let model_flops = tokens * model.model_flops_per_token(seq_len);

@@ -27,6 +27,8 @@ use serde::Serialize;
 use crate::engine::{Ticks, secs, ticks};
 use crate::step::cost::{ChunkCost, CostModel};
 use crate::step::memory::MemoryBreakdown;
+use crate::step::timelines::StageTicks;
+pub use crate::step::timelines::Timelines;
 use crate::workload::parallelism::{Plan, Schedule};
 
 /// What an operation computes.
@@ -113,7 +115,8 @@ pub struct StepResult {
     pub memory: MemoryBreakdown,
     pub memory_per_stage: Vec<MemoryBreakdown>,
     pub memory_capacity_gb: f64,
-    pub timelines: Vec<StageTimeline>,
+    /// Every stage's operations (built in seconds when first read: see [`Timelines`]).
+    pub timelines: Timelines,
     /// Caveats that apply to this result (uncalibrated chip, approximations).
     pub notes: Vec<String>,
     /// How far predictions for this chip family and stack are from published runs (out of sample).
@@ -151,18 +154,48 @@ fn stage_order_and_warm_up(plan: &Plan, stage: u32, ep_overlap: bool) -> (Vec<Op
     }
     let v = plan.vpp;
     let total = m * v;
-    let group = p * v;
-    let mb_of = |k: u32| (k / group) * p + k % p;
-    let f = |k: u32| Op { pass: Pass::Forward, micro_batch: mb_of(k), chunk: (k % group) / p };
-    let b = |k: u32| Op { pass: Pass::Backward, micro_batch: mb_of(k), chunk: v - 1 - (k % group) / p };
+    // The k-th forward runs micro-batch `(k / p·v)·p + k mod p` on virtual chunk `(k mod p·v) / p`, the
+    // k-th backward the same micro-batch on chunk `v − 1 −` that; both sequences are walked with a
+    // cursor instead of dividing for every operation.
+    #[derive(Clone, Copy)]
+    struct Cursor {
+        base: u32,
+        chunk: u32,
+        at: u32,
+    }
+    let advance = |c: &mut Cursor| {
+        if c.at + 1 < p {
+            c.at += 1;
+        } else if c.chunk + 1 < v {
+            (c.at, c.chunk) = (0, c.chunk + 1);
+        } else {
+            (c.at, c.chunk, c.base) = (0, 0, c.base + p);
+        }
+    };
+    let mut fc = Cursor { base: 0, chunk: 0, at: 0 };
+    let mut bc = fc;
+    let mut f = || {
+        let op = Op { pass: Pass::Forward, micro_batch: fc.base + fc.at, chunk: fc.chunk };
+        advance(&mut fc);
+        op
+    };
+    let mut b = || {
+        let op = Op { pass: Pass::Backward, micro_batch: bc.base + bc.at, chunk: v - 1 - bc.chunk };
+        advance(&mut bc);
+        op
+    };
     let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
     let mut ops = Vec::with_capacity(2 * total as usize);
-    ops.extend((0..warm).map(f));
-    for i in 0..total - warm {
-        ops.push(f(warm + i));
-        ops.push(b(i));
+    for _ in 0..warm {
+        ops.push(f());
     }
-    ops.extend((total - warm..total).map(b));
+    for _ in 0..total - warm {
+        ops.push(f());
+        ops.push(b());
+    }
+    for _ in total - warm..total {
+        ops.push(b());
+    }
     (ops, warm as usize)
 }
 
@@ -286,6 +319,10 @@ pub fn stage_programs(plan: &Plan, ep_overlap: bool) -> Vec<(Vec<Op>, Vec<bool>)
             // backward does not wait on the forward beside it (on the last stage a micro-batch's
             // backward follows its own forward directly: those run one after the other).
             let steady_end = ops.len() - warm;
+            if !ep_overlap {
+                let fused = vec![false; ops.len()];
+                return (ops, fused);
+            }
             let fused = (0..ops.len())
                 .map(|i| {
                     ep_overlap
@@ -314,6 +351,7 @@ pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
     }
     let (p, m) = (plan.pp, plan.micro_batches);
     let layers = |g: u32| i64::from(plan.layers_per_chunk.get(g as usize).copied().unwrap_or(0));
+    let mut chunk_layers: Vec<i64> = Vec::with_capacity(plan.vpp as usize);
     (0..p)
         .map(|stage| {
             if plan.schedule == Schedule::OneFOneB || plan.vpp == 1 {
@@ -324,15 +362,39 @@ pub fn inflight_layer_microbatches(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
             let v = plan.vpp;
             let total = m * v;
             let group = p * v;
-            let f_layers = |k: u32| layers(((k % group) / p) * p + stage);
-            let b_layers = |k: u32| layers((v - 1 - (k % group) / p) * p + stage);
+            // Forward `k` runs virtual chunk `(k mod p·v) / p`, backward `k` chunk `v − 1 −` that: the
+            // order is walked run by run (a cursor's chunk changes every `p` operations), not op by op.
+            chunk_layers.clear();
+            chunk_layers.extend((0..v).map(|c| layers(c * p + stage)));
+            // A cursor: (virtual chunk, position among its `p` operations), moved `n` operations that
+            // stay inside the chunk's run.
+            let advance = |(c, at): (u32, u32), n: u32| if at + n < p { (c, at + n) } else { (if c + 1 == v { 0 } else { c + 1 }, 0) };
             let warm = ((p - stage - 1) * 2 + (v - 1) * p).min(total);
-            let mut cur: i64 = (0..warm).map(f_layers).sum();
+            let mut f = (0u32, 0u32);
+            let mut cur: i64 = 0;
+            let mut left = warm;
+            while left > 0 {
+                let n = (p - f.1).min(left);
+                cur += i64::from(n) * chunk_layers[f.0 as usize];
+                f = advance(f, n);
+                left -= n;
+            }
+            // Steady phase, one period: a forward adds its chunk's layers, the peak is taken, the
+            // backward removes its chunk's. Inside a run where neither chunk changes, the count after
+            // `j` pairs' forwards is `cur + j·add − (j − 1)·sub`: largest at the run's last pair when
+            // `add ≥ sub`, else at its first.
+            let mut b = (0u32, 0u32);
             let mut peak = cur;
-            for i in 0..(total - warm).min(group) {
-                cur += f_layers(warm + i);
-                peak = peak.max(cur);
-                cur -= b_layers(i);
+            let mut left = (total - warm).min(group);
+            while left > 0 {
+                let n = (p - f.1).min(p - b.1).min(left);
+                let (add, sub) = (chunk_layers[f.0 as usize], chunk_layers[(v - 1 - b.0) as usize]);
+                let j = i64::from(if add >= sub { n } else { 1 });
+                peak = peak.max(cur + j * add - (j - 1) * sub);
+                cur += i64::from(n) * (add - sub);
+                f = advance(f, n);
+                b = advance(b, n);
+                left -= n;
             }
             peak as f64
         })
@@ -361,8 +423,20 @@ fn inflight_by_walking(plan: &Plan, ep_overlap: bool) -> Vec<f64> {
         .collect()
 }
 
+/// [`ticks`] remembering its last conversion: chunks alike (most of a model's) repeat the same
+/// durations, and rounding (a library call) is a large part of placing a step. The same ticks.
+fn ticks_memo() -> impl FnMut(f64) -> Ticks {
+    let (mut last, mut out) = (f64::NAN, 0);
+    move |x: f64| {
+        if x != last {
+            (last, out) = (x, ticks(x));
+        }
+        out
+    }
+}
+
 /// Simulate one step. `costs` gives the per-chunk operation durations.
-pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Vec<StageTimeline>, Breakdown, u32, f64) {
+pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Timelines, Breakdown, u32, f64) {
     let p = plan.pp;
     let m = plan.micro_batches as usize;
     let g_count = plan.chunks() as usize;
@@ -371,14 +445,16 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let gc = |op: &Op, stage: u32| global_chunk(plan, op, stage);
     // Pipeline sends are blocking (Megatron-LM's batched send/recv): a forward pays the send of its
     // output to the next chunk, a backward the send of its input gradient to the previous one.
+    let send_t: Vec<Ticks> = cost.p2p_next_s.iter().copied().map(ticks_memo()).collect();
     let sends = |g: usize, pass: Pass| -> Ticks {
         match pass {
-            Pass::Forward if g + 1 < g_count => ticks(cost.p2p_next_s[g]),
-            Pass::Backward | Pass::BackwardInput if g > 0 => ticks(cost.p2p_next_s[g - 1]),
+            Pass::Forward if g + 1 < g_count => send_t[g],
+            Pass::Backward | Pass::BackwardInput if g > 0 => send_t[g - 1],
             _ => 0,
         }
     };
-    let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
+    let mut t = ticks_memo();
+    let fwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| t(c.forward.total_s()) + sends(g, Pass::Forward)).collect();
     // Overlapped MoE communication: a steady-state forward/backward pair (the forward of one
     // micro-batch followed by the backward of another, as 1F1B orders them) runs as one fused operation
     // whose dispatch/combine hides behind the other's compute (Megatron-core's combined 1F1B, DeepSeek's
@@ -394,10 +470,11 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
             + sends(gf, Pass::Forward)
             + sends(gb, Pass::Backward)
     };
-    let fuses = |si: usize, i: usize| -> bool { fused[si].get(i).copied().unwrap_or(false) };
-    let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| ticks(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
+    let mut t = ticks_memo();
+    let bwd_t: Vec<Ticks> = chunk_costs.iter().enumerate().map(|(g, c)| t(c.backward.total_s()) + sends(g, Pass::Backward)).collect();
     // Zero-bubble split: the weight-gradient GEMMs leave the backward and run later on their own.
-    let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| ticks(c.weight_grad_s).min(*b)).collect();
+    let mut t = ticks_memo();
+    let wgrad_t: Vec<Ticks> = chunk_costs.iter().zip(&bwd_t).map(|(c, b)| t(c.weight_grad_s).min(*b)).collect();
     let dur_of = |op: &Op, g: usize| -> Ticks {
         match op.pass {
             Pass::Forward => fwd_t[g],
@@ -414,9 +491,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     let mut free_at: Vec<Ticks> = vec![0; p as usize];
     let mut spans: Vec<Vec<(Op, Ticks, Ticks)>> = orders.iter().map(|o| Vec::with_capacity(o.len())).collect();
 
-    // Ready time of an op's input, if known.
-    let ready = |op: &Op, stage: u32, fwd_done: &[Ticks], bwd_done: &[Ticks]| -> Option<Ticks> {
-        let g = gc(op, stage);
+    // Ready time of the input of `op` on global chunk `g`, if known.
+    let ready = |op: &Op, g: usize, fwd_done: &[Ticks], bwd_done: &[Ticks]| -> Option<Ticks> {
         let mb = op.micro_batch as usize;
         let t = match op.pass {
             Pass::Forward if g == 0 => 0,
@@ -428,8 +504,8 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         };
         (t != NOT_YET).then_some(t)
     };
-    let mark_done = |op: &Op, stage: u32, at: Ticks, fwd_done: &mut [Ticks], bwd_done: &mut [Ticks]| {
-        let idx = gc(op, stage) * m + op.micro_batch as usize;
+    let mark_done = |op: &Op, g: usize, at: Ticks, fwd_done: &mut [Ticks], bwd_done: &mut [Ticks]| {
+        let idx = g * m + op.micro_batch as usize;
         match op.pass {
             Pass::Forward => fwd_done[idx] = at,
             Pass::Backward | Pass::BackwardInput => bwd_done[idx] = at,
@@ -448,40 +524,43 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     while let Some(s) = pending.pop() {
         let si = s as usize;
         queued[si] = false;
-        let mut advanced = false;
-        while next[si] < orders[si].len() {
-            let i = next[si];
-            let op = orders[si][i];
+        let (order, fuses, placed) = (&orders[si][..], &fused[si][..], &mut spans[si]);
+        // The stage's position in its program and when its compute stream is free, kept local while
+        // it runs.
+        let (first, mut i, mut free) = (next[si], next[si], free_at[si]);
+        while i < order.len() {
+            let op = order[i];
             let g = gc(&op, s);
-            if fuses(si, i) {
-                let op_b = orders[si][i + 1];
+            if fuses[i] {
+                let op_b = order[i + 1];
                 let gb = gc(&op_b, s);
-                let (Some(rf), Some(rb)) = (ready(&op, s, &fwd_done, &bwd_done), ready(&op_b, s, &fwd_done, &bwd_done)) else { break };
-                let start = rf.max(rb).max(free_at[si]);
+                let (Some(rf), Some(rb)) = (ready(&op, g, &fwd_done, &bwd_done), ready(&op_b, gb, &fwd_done, &bwd_done)) else { break };
+                let start = rf.max(rb).max(free);
                 let dur = fused_t(g, gb);
                 // For the Gantt chart and the breakdown: the pair's span split in proportion to the two
                 // passes' compute (each part then holds at least its own full-speed compute).
                 let (tf, tb) = (chunk_costs[g].forward.compute_s, chunk_costs[gb].backward.compute_s);
                 let mid = start + if tf + tb > 0.0 { (dur as f64 * tf / (tf + tb)) as Ticks } else { 0 };
                 let end = start + dur;
-                free_at[si] = end;
-                spans[si].push((op, start, mid));
-                spans[si].push((op_b, mid, end));
+                free = end;
+                placed.push((op, start, mid));
+                placed.push((op_b, mid, end));
                 // A fused pair completes both its operations at its end.
-                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
-                mark_done(&op_b, s, end, &mut fwd_done, &mut bwd_done);
-                next[si] += 2;
+                mark_done(&op, g, end, &mut fwd_done, &mut bwd_done);
+                mark_done(&op_b, gb, end, &mut fwd_done, &mut bwd_done);
+                i += 2;
             } else {
-                let Some(r) = ready(&op, s, &fwd_done, &bwd_done) else { break };
-                let start = r.max(free_at[si]);
+                let Some(r) = ready(&op, g, &fwd_done, &bwd_done) else { break };
+                let start = r.max(free);
                 let end = start + dur_of(&op, g);
-                free_at[si] = end;
-                spans[si].push((op, start, end));
-                mark_done(&op, s, end, &mut fwd_done, &mut bwd_done);
-                next[si] += 1;
+                free = end;
+                placed.push((op, start, end));
+                mark_done(&op, g, end, &mut fwd_done, &mut bwd_done);
+                i += 1;
             }
-            advanced = true;
         }
+        (next[si], free_at[si]) = (i, free);
+        let advanced = i > first;
         if advanced {
             for n in [(s + 1) % p, (s + p - 1) % p] {
                 if !queued[n as usize] {
@@ -494,8 +573,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     // A schedule that stops early would report a step that never ran: an internal error, never a number.
     assert!(next.iter().zip(&orders).all(|(n, o)| *n == o.len()), "pipeline schedule deadlocked (a bug in wanka)");
 
-    // Gradient reduction, optimizer and ZeRO all-gather per stage.
-    let mut timelines = Vec::with_capacity(p as usize);
+    // Per chunk, in ticks: ZeRO-2's reduction after every backward, the once-per-step reduction.
+    let red_mb_t: Vec<Ticks> = chunk_costs.iter().map(|c| c.grad_reduce_per_microbatch_s).map(ticks_memo()).collect();
+    let red_t: Vec<Ticks> = chunk_costs.iter().map(|c| c.grad_reduce_s).map(ticks_memo()).collect();
+    let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
+
+    // Gradient reduction, optimizer and ZeRO all-gather per stage: (reductions, optimizer) in ticks.
+    let mut stage_comm: Vec<(Vec<(Ticks, Ticks)>, (Ticks, Ticks))> = Vec::with_capacity(p as usize);
     let mut stage_ends = Vec::with_capacity(p as usize);
     for s in 0..p {
         let si = s as usize;
@@ -514,16 +598,15 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         chunk_order.sort();
         // ZeRO-2: every backward's gradients are reduce-scattered right after it, in order.
         for (op, _, en) in spans[si].iter().filter(|(op, _, _)| grads_done(op)) {
-            let g = gc(op, s);
-            let red = ticks(chunk_costs[g].grad_reduce_per_microbatch_s);
+            let red = red_mb_t[gc(op, s)];
             if red > 0 {
                 let start = (*en).max(comm_free);
                 comm_free = start + red;
-                dp_spans.push((secs(start), secs(comm_free)));
+                dp_spans.push((start, comm_free));
             }
         }
         for (st, en, g) in chunk_order {
-            let red = ticks(chunk_costs[g].grad_reduce_s);
+            let red = red_t[g];
             if red == 0 {
                 continue;
             }
@@ -538,19 +621,12 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
                 (start, start + red)
             };
             comm_free = end;
-            dp_spans.push((secs(start), secs(end)));
+            dp_spans.push((start, end));
         }
         let opt_start = last_op_end.max(comm_free);
         let opt_end = opt_start + ticks(cost.optimizer_s[si]) + ticks(cost.param_gather_s[si]);
         stage_ends.push(opt_end);
-        timelines.push(StageTimeline {
-            stage: s,
-            ops: spans[si].iter().map(|(op, a, b)| OpSpan { op: *op, start_s: secs(*a), end_s: secs(*b) }).collect(),
-            dp_comm: dp_spans,
-            optimizer: (secs(opt_start), secs(opt_end)),
-            end_s: secs(opt_end),
-            busy_s: secs(spans[si].iter().map(|(_, a, b)| b - a).sum()),
-        });
+        stage_comm.push((dp_spans, (opt_start, opt_end)));
     }
     let overhead = ticks(cost.iteration_overhead_s);
     let end = stage_ends.iter().copied().max().unwrap_or(0);
@@ -558,13 +634,14 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
     // The bottleneck stage: the most busy compute stream (ties: the later-finishing stage). Taking the
     // breakdown there shows what limits the pipeline; on the last-finishing stage an imbalanced
     // pipeline would show up only as "bubble".
-    let busy: Vec<Ticks> = spans.iter().map(|sp| sp.iter().map(|(_, a, b)| b - a).sum()).collect();
     let crit = (0..busy.len()).max_by_key(|&i| (busy[i], stage_ends[i])).unwrap_or(0);
 
     // Breakdown on the bottleneck stage, in integer ticks so the parts sum exactly.
     let mut compute: Ticks = 0;
     let mut comm: Ticks = 0;
     let mut zero3: Ticks = 0;
+    // Per pass kind (forward, backward), as the stage alternates them.
+    let (mut zero_t, mut compute_t) = ([ticks_memo(), ticks_memo()], [ticks_memo(), ticks_memo()]);
     for (op, a, b) in &spans[crit] {
         let g = gc(op, crit as u32);
         let part = match op.pass {
@@ -574,8 +651,9 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         let dur = b - a;
         // Compute at full speed is compute; the rest of the span (blocking or unhidden communication,
         // the slowdown of overlapped compute, sends) is model-parallel communication.
-        let z = ticks(part.zero_exposed_s).min(dur);
-        let c = (dur - z).saturating_sub(ticks(part.compute_s));
+        let k = usize::from(op.pass != Pass::Forward);
+        let z = zero_t[k](part.zero_exposed_s).min(dur);
+        let c = (dur - z).saturating_sub(compute_t[k](part.compute_s));
         comm += c;
         zero3 += z;
         compute += dur - c - z;
@@ -594,7 +672,13 @@ pub fn simulate(plan: &Plan, cost: &CostModel, chunk_costs: &[ChunkCost]) -> (Ve
         optimizer_other_s: secs(other),
     };
     debug_assert_eq!(compute + comm + bubble + dp_exposed + other, step);
-    (timelines, breakdown, crit as u32, secs(step))
+    let stages = spans
+        .into_iter()
+        .zip(stage_comm)
+        .zip(&busy)
+        .map(|((spans, (dp_comm, optimizer)), &busy)| StageTicks { spans, dp_comm, optimizer, busy })
+        .collect();
+    (Timelines::new(stages), breakdown, crit as u32, secs(step))
 }
 
 #[cfg(test)]
@@ -621,6 +705,29 @@ mod tests {
             zero_stage: 0,
             rank_order: Default::default(),
             layers_per_chunk: vec![1; (pp * vpp) as usize],
+        }
+    }
+
+    /// The cursor walk of the interleaved order gives Megatron-LM's order as its closed form reads: the
+    /// k-th forward runs micro-batch `(k / p·v)·p + k mod p` on virtual chunk `(k mod p·v) / p`.
+    #[test]
+    fn interleaved_order_matches_its_closed_form() {
+        for (pp, v, m) in [(4, 2, 8), (8, 3, 16), (16, 4, 16), (2, 2, 6), (3, 4, 9)] {
+            let pl = plan(pp, v, m);
+            let (total, group) = (m * v, pp * v);
+            let mb_of = |k: u32| (k / group) * pp + k % pp;
+            let f = |k: u32| Op { pass: Pass::Forward, micro_batch: mb_of(k), chunk: (k % group) / pp };
+            let b = |k: u32| Op { pass: Pass::Backward, micro_batch: mb_of(k), chunk: v - 1 - (k % group) / pp };
+            for s in 0..pp {
+                let warm = ((pp - s - 1) * 2 + (v - 1) * pp).min(total);
+                let mut want: Vec<Op> = (0..warm).map(f).collect();
+                for i in 0..total - warm {
+                    want.push(f(warm + i));
+                    want.push(b(i));
+                }
+                want.extend((total - warm..total).map(b));
+                assert_eq!(stage_order(&pl, s, false), want, "pp {pp} v {v} m {m} stage {s}");
+            }
         }
     }
 
@@ -1125,7 +1232,8 @@ mod tests {
                             iteration_overhead_s: 0.003,
                             ep_overlap_sm_fraction: (variant >= 2).then_some(0.2),
                         };
-                        let new = simulate(&pl, &cost, &chunks);
+                        let (timelines, b, crit, step_s) = simulate(&pl, &cost, &chunks);
+                        let new = (timelines.to_vec(), b, crit, step_s);
                         let reference = simulate_with_event_queue(&pl, &cost, &chunks);
                         assert_eq!(new, reference, "pp {p} vpp {v} m {m} variant {variant}");
                         for overlap in [false, true] {

@@ -30,6 +30,9 @@ use crate::step::cost::{ChunkCost, CostModel};
 use crate::workload::parallelism::{Plan, Schedule};
 
 /// Closed-form step time (seconds) of a plan with operation costs `cost` and `chunks`.
+///
+/// Each chunk's forward, backward and pair time is computed once (the search calls this for every
+/// plan, so nothing here allocates per stage); every sum runs in the same order as the formulas read.
 pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
     let p = plan.pp.max(1) as usize;
     let g_count = chunks.len();
@@ -37,9 +40,9 @@ pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
     let dual = plan.schedule == Schedule::DualPipe;
     let v = if dual { 1 } else { (g_count / p).max(1) };
     let send = |g: usize| cost.p2p_next_s.get(g).copied().unwrap_or(0.0);
-    let fwd = |g: usize| chunks[g].forward.total_s() + if g + 1 < g_count { send(g) } else { 0.0 };
-    let bwd = |g: usize| chunks[g].backward.total_s() + if g > 0 { send(g - 1) } else { 0.0 };
-    let pair = |g: usize| match cost.ep_overlap_sm_fraction {
+    let fwd_of = |g: usize| chunks[g].forward.total_s() + if g + 1 < g_count { send(g) } else { 0.0 };
+    let bwd_of = |g: usize| chunks[g].backward.total_s() + if g > 0 { send(g - 1) } else { 0.0 };
+    let pair_of = |g: usize| match cost.ep_overlap_sm_fraction {
         Some(frac) => {
             let (f, b) = (&chunks[g].forward, &chunks[g].backward);
             let slow = 1.0 / (1.0 - frac);
@@ -50,27 +53,32 @@ pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
                 + b.zero_exposed_s
                 + f.offload_exposed_s
                 + b.offload_exposed_s
-                + (fwd(g) - f.total_s())
-                + (bwd(g) - b.total_s())
+                + (fwd_of(g) - f.total_s())
+                + (bwd_of(g) - b.total_s())
         }
-        None => fwd(g) + bwd(g),
+        None => fwd_of(g) + bwd_of(g),
     };
-    // The global chunks stage `s` runs.
-    let stage_chunks = |s: usize| -> Vec<usize> {
-        if dual {
-            if s == p - 1 - s { vec![s] } else { vec![s, p - 1 - s] }
-        } else {
-            (0..v).map(|c| c * p + s).filter(|g| *g < g_count).collect()
-        }
+    // Per chunk: (forward, backward, forward/backward pair), each with its sends.
+    let per_chunk: Vec<(f64, f64, f64)> = (0..g_count).map(|g| (fwd_of(g), bwd_of(g), pair_of(g))).collect();
+    let fwd = |g: usize| per_chunk[g].0;
+    let bwd = |g: usize| per_chunk[g].1;
+    let pair = |g: usize| per_chunk[g].2;
+    // The global chunks stage `s` runs, as `(count, s, DualPipe)` for `chunk_at` (DualPipe: its own
+    // chunk, then the mirrored one).
+    let stage_chunks = |s: usize| -> (usize, usize, bool) {
+        if dual { (if s == p - 1 - s { 1 } else { 2 }, s, true) } else { ((0..v).take_while(|c| c * p + s < g_count).count(), s, false) }
     };
+    let chunk_at = |(_, s, is_dual): (usize, usize, bool), i: usize| if is_dual { if i == 0 { s } else { p - 1 - s } } else { i * p + s };
     // Per micro-batch work of each stage (DualPipe: each direction carries half the micro-batches).
-    let work: Vec<f64> = (0..p)
-        .map(|s| {
-            let w: f64 = stage_chunks(s).iter().map(|&g| pair(g)).sum();
-            if dual { w / 2.0 } else { w }
-        })
-        .collect();
-    let max_w = work.iter().copied().fold(0.0, f64::max);
+    let mut max_w = 0.0_f64;
+    let mut sum_w = 0.0_f64;
+    for s in 0..p {
+        let local = stage_chunks(s);
+        let w: f64 = (0..local.0).map(|i| pair(chunk_at(local, i))).sum();
+        let w = if dual { w / 2.0 } else { w };
+        max_w = max_w.max(w);
+        sum_w += w;
+    }
     // Interleaved: each round of `p` micro-batches through chunk `c` is paced by that chunk's slowest
     // stage, so the steady pace is the sum over chunks of the slowest stage (≥ the slowest stage's sum).
     let pace = if dual || v == 1 {
@@ -78,7 +86,6 @@ pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
     } else {
         (0..v).map(|c| (0..p).map(|s| c * p + s).filter(|g| *g < g_count).map(pair).fold(0.0, f64::max)).sum::<f64>()
     };
-    let sum_w: f64 = work.iter().sum();
     let pipeline = if dual {
         let n = g_count.max(1) as f64;
         let mean = |f: &dyn Fn(usize) -> f64| (0..g_count).map(f).sum::<f64>() / n;
@@ -98,20 +105,23 @@ pub fn step_s(plan: &Plan, cost: &CostModel, chunks: &[ChunkCost]) -> f64 {
             behind += bwd(s);
         }
         let local = stage_chunks(s);
+        let n_local = local.0;
         let mut comm_free = 0.0_f64;
         // ZeRO-2: a reduce-scatter after every backward, queued on the communication stream. The queue
         // ends after the last backward's own reduction, or — when reductions outlast the backwards'
         // spacing — after all of them from the first backward on.
-        let reduce_all: f64 = local.iter().map(|&g| chunks[g].grad_reduce_per_microbatch_s).sum::<f64>() * if dual { m / 2.0 } else { m };
+        let reduce_all: f64 =
+            (0..n_local).map(|i| chunks[chunk_at(local, i)].grad_reduce_per_microbatch_s).sum::<f64>() * if dual { m / 2.0 } else { m };
         if reduce_all > 0.0 {
-            let last_red = local.first().map_or(0.0, |&g| chunks[g].grad_reduce_per_microbatch_s);
+            let last_red = if n_local > 0 { chunks[chunk_at(local, 0)].grad_reduce_per_microbatch_s } else { 0.0 };
             let first_chunk = if dual { s } else { (v - 1) * p + s };
             let first_bwd_end = fwd_total + (first_chunk..g_count).map(bwd).sum::<f64>();
             comm_free = (first_bwd_end + reduce_all).max(last_end + last_red);
         }
         // Once-per-step reductions, in the order the chunks' last backwards run (chunk 0 last).
-        let b_mean = if local.is_empty() { 0.0 } else { local.iter().map(|&g| bwd(g)).sum::<f64>() / local.len() as f64 };
-        for (c, &g) in local.iter().enumerate().rev() {
+        let b_mean = if n_local == 0 { 0.0 } else { (0..n_local).map(|i| bwd(chunk_at(local, i))).sum::<f64>() / n_local as f64 };
+        for c in (0..n_local).rev() {
+            let g = chunk_at(local, c);
             let red = chunks[g].grad_reduce_s;
             if red <= 0.0 {
                 continue;
