@@ -537,6 +537,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
                 .choice("rank_order", &[("tp-cp-dp-pp", RankOrder::TpCpDpPp), ("tp-cp-pp-dp", RankOrder::TpCpPpDp)], None)?
                 .unwrap_or_default(),
         },
+        auto: None,
         training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
         framework: case_framework(r)?,
         run: Default::default(),
