@@ -735,9 +735,10 @@ impl WankaApp {
         let mut changed = false;
         egui::ScrollArea::vertical().id_salt("editor").auto_shrink([false, false]).show(ui, |ui| match &mut self.doc {
             Document::Scenario(d) => {
+                let searched = d.last_ok.as_ref().filter(|o| o.simulated.auto.is_some()).map(|o| o.simulated.parallelism.clone());
                 let form = &mut d.form;
                 ui.label(RichText::new(&form.base.name).strong());
-                changed = editor::editor_ui(ui, form, &errors, crate::catalog());
+                changed = editor::editor_ui(ui, form, &errors, crate::catalog(), searched.as_ref());
             }
             Document::Plan(d) => {
                 let pf = &mut d.form;

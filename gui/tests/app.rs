@@ -1035,3 +1035,38 @@ fn pinning_the_parallelism_of_a_candidate() {
     assert_eq!(h.state().jobs_started(), jobs);
     assert!(shown_errors(&h).iter().any(|e| e.contains("pins are whole numbers")), "{:?}", shown_errors(&h));
 }
+
+/// The scenario form toggles between a searched parallelism (auto, the fields pins) and a written one.
+#[test]
+fn toggling_auto_parallelism_searches_and_pins() {
+    let mut h = harness();
+    let written = h.state().doc.last_ok().unwrap().scenario.clone();
+    assert!(written.auto.is_none());
+    assert!(h.query_by_label_contains("Plan (searched)").is_none());
+    click(&mut h, "Search the parallelism (auto)");
+    wait_idle(&mut h);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    let out = h.state().doc.last_ok().unwrap().clone();
+    assert!(out.scenario.auto.is_some(), "the submitted scenario is auto");
+    // The plan is the simulator's search of the same scenario, not the form's.
+    let mut auto = written.clone();
+    auto.auto = Some(Default::default());
+    let want = wanka_sim::planning::auto::search_scenario(&auto, wanka_gui::catalog(), "t", &Default::default(), &wanka_sim::Cancel::new())
+        .unwrap();
+    assert_eq!(out.simulated.parallelism, want.parallelism);
+    assert!(h.query_by_label_contains("Plan (searched)").is_some(), "the summary says the plan was searched");
+    // A pin: TP 4 is kept by the search.
+    set_field(&mut h, "TP", "4");
+    wait_idle(&mut h);
+    let pinned = h.state().doc.last_ok().unwrap().clone();
+    assert_eq!(pinned.simulated.parallelism.tp, 4);
+    assert_eq!(pinned.scenario.auto.as_ref().and_then(|a| a.tp), Some(4));
+    // Off again: the plan the search chose, now written, simulated as it is.
+    click(&mut h, "Search the parallelism (auto)");
+    wait_idle(&mut h);
+    let off = h.state().doc.last_ok().unwrap();
+    assert!(off.scenario.auto.is_none());
+    assert_eq!(off.scenario.parallelism, pinned.simulated.parallelism);
+    assert_eq!(off.result.step_s, pinned.result.step_s);
+    assert!(h.query_by_label_contains("Plan (searched)").is_none());
+}
