@@ -576,6 +576,55 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Saving keeps the comments of the opened file: every comment line of `default_plan.ron` is still
+/// in the saved file after a pool-count edit, beside its field, and no default the file left out is
+/// written; adding a candidate (a structural edit) keeps them too.
+#[test]
+fn saving_a_plan_keeps_every_comment() {
+    let mut h = plan_harness();
+    let orig_path = h.state().path.clone().expect("opened from a file");
+    let orig = std::fs::read_to_string(&orig_path).unwrap();
+    let comments: Vec<String> = orig.lines().filter_map(|l| l.find("//").map(|k| l[k..].trim_end().to_string())).collect();
+    assert!(comments.len() >= 15, "the default plan is commented: {comments:?}");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    set_field(&mut h, "Pool 1 count", "8192");
+    wait_idle(&mut h);
+    assert!(!h.state().invalid());
+    let dir = std::env::temp_dir().join(format!("wanka-gui-plan-comments-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("edited_plan.ron");
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Saved);
+    let saved = std::fs::read_to_string(&path).unwrap();
+    for c in &comments {
+        assert!(saved.contains(c.as_str()), "comment lost: {c}\n{saved}");
+    }
+    // The line comment after a value stays on its line.
+    let budget = orig.lines().find(|l| l.contains("budget_musd:")).unwrap();
+    assert!(saved.lines().any(|l| l == budget), "{budget}\n{saved}");
+    let back = wanka_sim::planning::plan_file::PlanFile::load(&path).expect("saved plan loads");
+    assert_eq!(back.candidates[1].pools[0].count, 8192);
+    assert_eq!(&back, &h.state().doc.plan_ok().unwrap().plan);
+    assert!(saved.contains("count: 8192"));
+    // Only the count changed: the rest of the file is byte for byte the original.
+    assert_eq!(saved.lines().count(), orig.lines().count());
+    let differing: Vec<(&str, &str)> = orig.lines().zip(saved.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(differing.len(), 1, "{differing:?}");
+    // A structural edit: one more candidate. The comments of the others stay.
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    let path2 = dir.join("grown_plan.ron");
+    assert_eq!(h.state_mut().save_to(&path2), wanka_gui::app::SaveOutcome::Saved);
+    let grown = std::fs::read_to_string(&path2).unwrap();
+    for c in &comments {
+        assert!(grown.contains(c.as_str()), "comment lost after adding a candidate: {c}\n{grown}");
+    }
+    let back = wanka_sim::planning::plan_file::PlanFile::load(&path2).expect("saved plan loads");
+    assert_eq!(back.candidates.len(), 6);
+    assert_eq!(&back, &h.state().doc.plan_ok().unwrap().plan);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Responsive edits: typing is debounced, money edits reuse the searches, absurd numbers are refused
 // next to their field, a running job can be cancelled.
