@@ -423,6 +423,30 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 5120);
 }
 
+/// At 1280×800 the default plan's table fits its panel: no heading or cell reaches past the window
+/// (the table would scroll sideways), the main figures are columns, and what is left out is named
+/// and in the details pane.
+#[test]
+fn the_candidates_table_fits_1280_wide() {
+    let h = plan_harness();
+    let headers: Vec<_> = wanka_gui::views::candidates::Column::ALL
+        .iter()
+        .filter_map(|c| h.query_by_role_and_label(Role::Button, c.title()).map(|n| (c.title(), n.rect())))
+        .collect();
+    for must in ["#", "candidate", "p50 days", "days p10–p90", "days + model error", "cost M$"] {
+        assert!(headers.iter().any(|(t, _)| *t == must), "{must} is not a column: {headers:?}");
+    }
+    for (t, r) in &headers {
+        assert!(r.right() <= 1280.0 && r.left() >= 0.0, "heading {t} at {r:?} is outside the 1280-wide window");
+    }
+    let right = headers.iter().map(|(_, r)| r.right()).fold(0.0, f32::max);
+    let name = h.get_by_role_and_label(Role::Button, H800).rect();
+    assert!(name.right() <= right, "the name cell {name:?} stays inside the table");
+    if headers.len() < wanka_gui::views::candidates::Column::ALL.len() {
+        assert!(h.query_by_label_contains("in the details pane").is_some(), "the left-out columns are named");
+    }
+}
+
 #[test]
 fn clicking_headers_sorts_the_table() {
     let mut h = plan_harness();
