@@ -447,6 +447,34 @@ fn the_candidates_table_fits_1280_wide() {
     }
 }
 
+/// A refused candidate's message is elided in its cell: hovering it shows one tooltip with the whole
+/// message, not egui's tooltip of the elided text on top of the view's own (the "tooltip drawn
+/// twice").
+#[test]
+fn an_elided_cell_shows_one_tooltip() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    set_field(&mut h, "Pool 1 count", "0");
+    wait_idle(&mut h);
+    let needle = "pool of `h800-sxm` has zero devices";
+    let count = |h: &Harness<'static, WankaApp>| h.query_all_by_label_contains(needle).count();
+    let before = count(&h);
+    // The table's cell (its row is the H800 one), not the editor's message.
+    let row = h.get_by_role_and_label(Role::Button, H800).rect();
+    let cell = h
+        .query_all_by_label_contains(needle)
+        .find(|n| (n.rect().center().y - row.center().y).abs() < 4.0)
+        .expect("the refused row shows its message")
+        .rect();
+    h.hover_at(cell.center());
+    for _ in 0..40 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(count(&h), before + 1, "hovering the elided message shows it once more, in one tooltip");
+}
+
 #[test]
 fn clicking_headers_sorts_the_table() {
     let mut h = plan_harness();

@@ -452,14 +452,18 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         Column::Flags => child.add(egui::Label::new(RichText::new("–").weak())),
                         Column::Parallelism => {
                             let t = if r.feasible { RichText::new(text) } else { RichText::new(text).color(ui.visuals().error_fg_color) };
-                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible {
+                            child.add(egui::Label::new(t).truncate().show_tooltip_when_elided(false)).on_hover_text(if r.feasible {
                                 parallelism_words(r)
                             } else {
                                 "infeasible".into()
                             })
                         }
                         Column::P50Days | Column::P90Days if did_not_finish(r) => child
-                            .add(egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color)).truncate())
+                            .add(
+                                egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color))
+                                    .truncate()
+                                    .show_tooltip_when_elided(false),
+                            )
                             .on_hover_text("some Monte Carlo runs did not finish within the run's max_days: the figure is the horizon"),
                         _ => child.add(egui::Label::new(text).truncate()),
                     };
@@ -495,13 +499,19 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         }
                         // Without the parallelism column the message goes here (elided, whole on hover).
                         Column::BandModelError if !shown.contains(&Column::Parallelism) => {
-                            child.add(egui::Label::new(RichText::new(&msg).color(error)).truncate()).on_hover_text(&msg);
+                            child
+                                .add(egui::Label::new(RichText::new(&msg).color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
                         }
                         Column::P50Days => {
-                            child.add(egui::Label::new(RichText::new("refused").color(error)).truncate()).on_hover_text(&msg);
+                            child
+                                .add(egui::Label::new(RichText::new("refused").color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
                         }
                         Column::Parallelism => {
-                            child.add(egui::Label::new(RichText::new(&msg).color(error)).truncate()).on_hover_text(&msg);
+                            child
+                                .add(egui::Label::new(RichText::new(&msg).color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
                         }
                         _ => {
                             child.add(egui::Label::new(RichText::new("—").weak()));
