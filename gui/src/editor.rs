@@ -530,7 +530,10 @@ fn parallelism_section(
                 .weak(),
         );
         for k in PIN_KNOBS {
-            c |= text_row(ui, form, errors, k);
+            let label = label_of(k);
+            let bad = errors.marks(k);
+            c |= text_field(ui, label, "searched", form.text.entry(k).or_default(), bad);
+            error_lines(ui, errors.get(k));
         }
         error_lines(ui, errors.get(Knob::Parallelism));
         return c;

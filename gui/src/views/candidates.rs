@@ -168,7 +168,7 @@ const MAX_PARALLELISM_W: f32 = 260.0;
 /// The columns shown in `avail` points and their widths, from each column's natural width (its
 /// heading, with room for the sort arrow, and its widest cell): secondary columns ([`SECONDARY`])
 /// are left out until the rest fits, then the name column is narrowed (elided), and what is left
-/// over widens the name and parallelism columns.
+/// over widens the parallelism column (else the name).
 pub fn fit_columns(avail: f32, spacing: f32, natural: impl Fn(Column) -> f32) -> Vec<(Column, f32)> {
     let mut cols: Vec<(Column, f32)> = Column::ALL
         .into_iter()
@@ -195,11 +195,12 @@ pub fn fit_columns(avail: f32, spacing: f32, natural: impl Fn(Column) -> f32) ->
     {
         n.1 = (n.1 - over).max(MIN_NAME_W);
     }
+    // What is left over goes to the longest texts: the parallelism, else the name.
     let extra = avail - total(&cols);
     if extra > 0.0 {
-        let wide: Vec<Column> = cols.iter().map(|c| c.0).filter(|c| matches!(c, Column::Name | Column::Parallelism)).collect();
-        for c in cols.iter_mut().filter(|c| wide.contains(&c.0)) {
-            c.1 += extra / wide.len() as f32;
+        let wide = if cols.iter().any(|c| c.0 == Column::Parallelism) { Column::Parallelism } else { Column::Name };
+        if let Some(c) = cols.iter_mut().find(|c| c.0 == wide) {
+            c.1 += extra;
         }
     }
     cols
@@ -381,7 +382,9 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
     let font = egui::TextStyle::Button.resolve(ui.style());
     let text_w = |t: &str| ui.painter().layout_no_wrap(t.to_string(), font.clone(), strong).size().x;
     let natural = |col: Column| {
-        let cells = rows.iter().map(|r| text_w(&cell_text(r, col))).fold(0.0, f32::max);
+        // The flags cell draws their count (`2 !`), the list is on hover.
+        let shown_text = |r: &CandidateResult| if col == Column::Flags { format!("{} !", r.flags.len()) } else { cell_text(r, col) };
+        let cells = rows.iter().map(|r| text_w(&shown_text(r))).fold(0.0, f32::max);
         let pad = if col == Column::Name { 16.0 } else { 4.0 };
         (text_w(col.title()) + 12.0).max(cells + pad)
     };
