@@ -49,6 +49,9 @@ for view in step memory topology validation; do
 done
 shot step-light 6 "" --view step --scenario "$scenario" --theme light
 shot memory-light 6 "" --view memory --scenario "$scenario" --theme light
+# A scenario whose parallelism is searched (`parallelism: (auto: true, tp: 8)`): the step view and
+# the summary say the plan was searched, the form shows the auto box and the pins.
+shot step-auto 8 "xdotool mousemove 160 600; for i in 1 2 3; do xdotool click 5; sleep 0.1; done; sleep 1" --view step --scenario scenarios/examples/llama3-70b-auto-512.ron --theme dark
 # An invalid edit (TP 3, typed in after the default loaded): the message appears under the
 # parallelism fields and the last valid result stays on screen.
 shot invalid-tp 6 "" --view step --scenario "$scenario" --theme dark --set tp=3

@@ -80,6 +80,9 @@ pub struct WankaApp {
     pub path_text: String,
     /// The leading `//` comment lines of the opened file, kept at the top when it is saved.
     header: String,
+    /// The text the open file was read from and the canonical RON of what it read: a save patches the
+    /// changed values into that text ([`crate::ron_patch`]), so its comments stay.
+    source: Option<(String, String)>,
     /// Where exports are written (`wanka-exports/` in the working directory unless set).
     pub export_dir: PathBuf,
     /// A PNG export waiting for the renderer's screenshot, and the part of the window to keep.
@@ -175,6 +178,7 @@ impl WankaApp {
             overwrite: None,
             path_text: String::new(),
             header: String::new(),
+            source: None,
             export_dir: std::env::current_dir().unwrap_or_default().join("wanka-exports"),
             png_export: None,
             central_rect: egui::Rect::NOTHING,
@@ -306,6 +310,7 @@ impl WankaApp {
             FileKind::Plan => match PlanFile::parse(&text, &name) {
                 Ok(p) => {
                     self.header = header;
+                    self.source = wanka_sim::ron_util::to_ron_pretty(&p).ok().map(|c| (text.clone(), c));
                     self.replace_document(path, Document::Plan(Box::new(PlanDoc::new(&p))));
                     self.status = "opened plan".into();
                 }
@@ -320,6 +325,7 @@ impl WankaApp {
                         doc.last_ok = old.last_ok.take();
                     }
                     self.header = header;
+                    self.source = wanka_sim::ron_util::to_ron_pretty(&s).ok().map(|c| (text.clone(), c));
                     self.replace_document(path, Document::Scenario(Box::new(doc)));
                     self.status = "opened".into();
                 }
@@ -352,6 +358,7 @@ impl WankaApp {
     /// Start a new plan (one candidate to start from, [`plan_editor::new_plan`]), not yet saved.
     pub fn new_plan(&mut self) {
         self.header = "// A plan made in wanka-gui.\n".into();
+        self.source = None;
         self.replace_document_at(None, Document::Plan(Box::new(PlanDoc::new(&plan_editor::new_plan()))));
         self.status = "new plan: edit it, add candidates, then Save as…".into();
     }
@@ -576,6 +583,23 @@ impl WankaApp {
             }
             Document::Empty => return Err("nothing is open".into()),
         };
+        // The opened text with only the changed values rewritten, when it reads back as the edit.
+        if let Some((orig, canon)) = &self.source
+            && let Some(patched) = crate::ron_patch::patch(orig, canon, &text)
+        {
+            let same = match &self.doc {
+                Document::Plan(d) => {
+                    d.form.build().ok().zip(PlanFile::parse(&patched, "the plan to save").ok()).is_some_and(|(a, b)| a == b)
+                }
+                Document::Scenario(d) => {
+                    d.form.build().ok().zip(Scenario::parse(&patched, "the scenario to save").ok()).is_some_and(|(a, b)| a == b)
+                }
+                Document::Empty => false,
+            };
+            if same {
+                return Ok(patched);
+            }
+        }
         let header = if self.header.is_empty() { format!("// A {name} saved by wanka-gui.\n") } else { self.header.clone() };
         Ok(format!("{header}{text}\n"))
     }
@@ -612,7 +636,7 @@ impl WankaApp {
         };
         match std::fs::write(path, text) {
             Ok(()) => {
-                self.status = format!("saved {} (the file's leading comments are kept; comments inside it are not)", path.display());
+                self.status = format!("saved {} (its comments are kept where their fields still are)", path.display());
                 self.path = Some(path.to_path_buf());
                 self.rescan();
                 SaveOutcome::Saved
@@ -735,9 +759,10 @@ impl WankaApp {
         let mut changed = false;
         egui::ScrollArea::vertical().id_salt("editor").auto_shrink([false, false]).show(ui, |ui| match &mut self.doc {
             Document::Scenario(d) => {
+                let searched = d.last_ok.as_ref().filter(|o| o.simulated.auto.is_some()).map(|o| o.simulated.parallelism.clone());
                 let form = &mut d.form;
                 ui.label(RichText::new(&form.base.name).strong());
-                changed = editor::editor_ui(ui, form, &errors, crate::catalog());
+                changed = editor::editor_ui(ui, form, &errors, crate::catalog(), searched.as_ref());
             }
             Document::Plan(d) => {
                 let pf = &mut d.form;

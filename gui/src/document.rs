@@ -154,7 +154,7 @@ impl ScenarioDoc {
     fn run_target(&self) -> Result<RunJob, String> {
         let Some(out) = &self.last_ok else { return Err("No valid scenario yet.".into()) };
         Ok(RunJob {
-            scenario: out.scenario.clone(),
+            scenario: out.simulated.clone(),
             file: out.file.clone(),
             seeds: jobs::RUN_SEEDS,
             band_seeds: jobs::BAND_SEEDS,
@@ -458,7 +458,7 @@ impl Document {
             Document::Scenario(d) => match d.form.build() {
                 Ok(scenario) => {
                     d.parse_errors = FieldErrors::default();
-                    workers.step.submit(StepJob { scenario, file });
+                    workers.step.submit(StepJob { scenario, file, searches: workers.searches.clone() });
                 }
                 Err(errors) => d.parse_errors = errors,
             },

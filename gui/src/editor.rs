@@ -11,6 +11,7 @@ use egui::{RichText, Ui};
 use wanka_sim::hardware::catalog::FabricKind;
 use wanka_sim::hardware::collective::Algorithm;
 use wanka_sim::run::checkpoint::{Interval, Policy};
+use wanka_sim::scenario::AutoParallelism;
 use wanka_sim::step::cost::{MoeDispatcher, Precision};
 use wanka_sim::workload::model::{ModelRef, PRESET_IDS};
 use wanka_sim::workload::parallelism::{RankOrder, Recompute, Schedule};
@@ -267,7 +268,59 @@ pub fn parse_opt_f64(s: &str) -> Result<Option<f64>, String> {
     if s.trim().is_empty() { Ok(None) } else { parse_f64(s).map(Some) }
 }
 
+/// The pin knobs of an auto scenario (empty text = searched).
+const PIN_KNOBS: [Knob; 7] = [Knob::Tp, Knob::Pp, Knob::Cp, Knob::Ep, Knob::Vpp, Knob::MicroBatch, Knob::GlobalBatch];
+
+fn put_pins(put: &mut impl FnMut(Knob, String), a: &AutoParallelism) {
+    let t = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+    put(Knob::Tp, t(a.tp));
+    put(Knob::Pp, t(a.pp));
+    put(Knob::Dp, String::new());
+    put(Knob::Cp, t(a.cp));
+    put(Knob::Ep, t(a.ep));
+    put(Knob::Vpp, t(a.vpp));
+    put(Knob::MicroBatch, t(a.micro_batch));
+    put(Knob::GlobalBatch, t(a.global_batch));
+}
+
 impl Form {
+    /// Search the parallelism (`auto`, with the pins of the text fields, all empty: every knob
+    /// searched) or give it (`searched`: the plan the last search chose, else the stand-in).
+    pub fn set_auto(&mut self, on: bool, searched: Option<&wanka_sim::workload::parallelism::ParallelismSpec>) {
+        if on == self.base.auto.is_some() {
+            return;
+        }
+        if on {
+            let a = AutoParallelism::default();
+            let text = &mut self.text;
+            put_pins(
+                &mut |k, v| {
+                    text.insert(k, v);
+                },
+                &a,
+            );
+            self.base.auto = Some(a);
+        } else {
+            self.base.auto = None;
+            if let Some(p) = searched {
+                self.base.parallelism = p.clone();
+            }
+            let p = self.base.parallelism.clone();
+            for (k, v) in [
+                (Knob::Tp, p.tp.to_string()),
+                (Knob::Pp, p.pp.to_string()),
+                (Knob::Dp, p.dp.to_string()),
+                (Knob::Cp, p.cp.to_string()),
+                (Knob::Ep, p.ep.to_string()),
+                (Knob::Vpp, p.vpp.map(|v| v.to_string()).unwrap_or_default()),
+                (Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default()),
+                (Knob::GlobalBatch, p.global_batch.to_string()),
+            ] {
+                self.text.insert(k, v);
+            }
+        }
+    }
+
     pub fn new(s: &Scenario) -> Form {
         let p = &s.parallelism;
         let mut text = BTreeMap::new();
@@ -287,6 +340,9 @@ impl Form {
         put(Knob::Vpp, p.vpp.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::GlobalBatch, p.global_batch.to_string());
+        if let Some(a) = &s.auto {
+            put_pins(&mut put, a);
+        }
         put(Knob::Overhead, num(s.framework.iteration_overhead_s));
         put(Knob::Spares, s.run.recovery.hot_spare_nodes.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::FailureMultiplier, num(s.run.failures.multiplier));
@@ -327,14 +383,24 @@ impl Form {
         set!(Knob::Gpus, parse_u32, s.cluster.gpus);
         set!(Knob::GpusPerNode, parse_u32, s.cluster.gpus_per_node);
         set!(Knob::Nic, parse_in(limits::NIC_GBIT.0, limits::NIC_GBIT.1), s.cluster.network.nic_gbit_per_s_per_gpu);
-        set!(Knob::Tp, parse_u32, s.parallelism.tp);
-        set!(Knob::Pp, parse_u32, s.parallelism.pp);
-        set!(Knob::Dp, parse_u32, s.parallelism.dp);
-        set!(Knob::Cp, parse_u32, s.parallelism.cp);
-        set!(Knob::Ep, parse_u32, s.parallelism.ep);
-        set!(Knob::Vpp, parse_opt_u32, s.parallelism.vpp);
-        set!(Knob::MicroBatch, parse_opt_u32, s.parallelism.micro_batch);
-        set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
+        if let Some(a) = &mut s.auto {
+            set!(Knob::Tp, parse_opt_u32, a.tp);
+            set!(Knob::Pp, parse_opt_u32, a.pp);
+            set!(Knob::Cp, parse_opt_u32, a.cp);
+            set!(Knob::Ep, parse_opt_u32, a.ep);
+            set!(Knob::Vpp, parse_opt_u32, a.vpp);
+            set!(Knob::MicroBatch, parse_opt_u32, a.micro_batch);
+            set!(Knob::GlobalBatch, parse_opt_u32, a.global_batch);
+        } else {
+            set!(Knob::Tp, parse_u32, s.parallelism.tp);
+            set!(Knob::Pp, parse_u32, s.parallelism.pp);
+            set!(Knob::Dp, parse_u32, s.parallelism.dp);
+            set!(Knob::Cp, parse_u32, s.parallelism.cp);
+            set!(Knob::Ep, parse_u32, s.parallelism.ep);
+            set!(Knob::Vpp, parse_opt_u32, s.parallelism.vpp);
+            set!(Knob::MicroBatch, parse_opt_u32, s.parallelism.micro_batch);
+            set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
+        }
         set!(Knob::Overhead, parse_f64, s.framework.iteration_overhead_s);
         set!(Knob::Spares, parse_opt_u32, s.run.recovery.hot_spare_nodes);
         set!(Knob::FailureMultiplier, parse_in(0.0, limits::MAX_FAILURE_MULTIPLIER), s.run.failures.multiplier);
@@ -365,14 +431,21 @@ pub(crate) fn interval_options() -> [(IntervalKind, String); 3] {
 }
 
 /// The editor. Returns `true` when any setting changed.
-pub fn editor_ui(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: &Catalog) -> bool {
+/// `searched`: the plan the last search of an auto scenario chose (unpinning starts from it).
+pub fn editor_ui(
+    ui: &mut Ui,
+    form: &mut Form,
+    errors: &FieldErrors,
+    catalog: &Catalog,
+    searched: Option<&wanka_sim::workload::parallelism::ParallelismSpec>,
+) -> bool {
     if !errors.get(Knob::Other).is_empty() {
         error_lines(ui, errors.get(Knob::Other));
     }
     let mut changed = false;
     changed |= section(ui, "Model & training", |ui| model_section(ui, form, errors));
     changed |= section(ui, "Cluster", |ui| cluster_section(ui, form, errors, catalog));
-    changed |= section(ui, "Parallelism", |ui| parallelism_section(ui, form, errors));
+    changed |= section(ui, "Parallelism", |ui| parallelism_section(ui, form, errors, searched));
     changed |= section(ui, "Framework", |ui| framework_section(ui, form, errors));
     changed |= section(ui, "Training run (failures, recovery)", |ui| run_section(ui, form, errors));
     changed
@@ -431,8 +504,40 @@ fn cluster_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors, catalog: 
 }
 
 /// The parallelism plan; its plan-wide errors go under the sizes.
-fn parallelism_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
+fn parallelism_section(
+    ui: &mut Ui,
+    form: &mut Form,
+    errors: &FieldErrors,
+    searched: Option<&wanka_sim::workload::parallelism::ParallelismSpec>,
+) -> bool {
     let mut c = false;
+    let mut auto = form.base.auto.is_some();
+    if ui
+        .checkbox(&mut auto, "Search the parallelism (auto)")
+        .on_hover_text(
+            "On: wanka searches the plan (the planner's search); the fields below are pins, empty = searched. \
+             Off: the plan is as written (unpinning starts from the plan the search chose).",
+        )
+        .changed()
+    {
+        form.set_auto(auto, searched);
+        c = true;
+    }
+    if form.base.auto.is_some() {
+        ui.label(
+            RichText::new("Pins (empty = searched; DP is what is left; schedule, recompute, ZeRO, SP and rank order are searched)")
+                .small()
+                .weak(),
+        );
+        for k in PIN_KNOBS {
+            let label = label_of(k);
+            let bad = errors.marks(k);
+            c |= text_field(ui, label, "searched", form.text.entry(k).or_default(), bad);
+            error_lines(ui, errors.get(k));
+        }
+        error_lines(ui, errors.get(Knob::Parallelism));
+        return c;
+    }
     for k in [Knob::Tp, Knob::Pp, Knob::Dp, Knob::Cp, Knob::Ep] {
         c |= text_row(ui, form, errors, k);
     }

@@ -20,12 +20,17 @@ pub struct StepJob {
     pub scenario: Scenario,
     /// Names the scenario in error messages (file path or `<edited>`).
     pub file: String,
+    /// The session's parallelism searches (an auto scenario's search is remembered with the plans').
+    pub searches: std::sync::Arc<wanka_sim::planning::search::SearchCache>,
 }
 
 /// A valid scenario with everything the views draw.
 #[derive(Debug, Clone)]
 pub struct StepOutput {
+    /// The scenario as submitted (under `auto`, with its pins and the stand-in plan).
     pub scenario: Scenario,
+    /// The scenario as simulated: under `auto`, with the searched plan and its summary.
+    pub simulated: Scenario,
     pub file: String,
     pub result: StepResult,
     pub plan: Plan,
@@ -44,7 +49,8 @@ pub fn run_step(job: StepJob) -> Result<StepOutput, WankaError> {
     let catalog = crate::catalog();
     // `simulate_step` does not repeat the field checks `Scenario::parse` makes; edits need them.
     job.scenario.check(&job.file)?;
-    let resolved = job.scenario.resolve(catalog, &job.file)?;
+    let simulated = wanka_sim::planning::auto::search_scenario(&job.scenario, catalog, &job.file, &job.searches, &Cancel::new())?;
+    let resolved = simulated.resolve(catalog, &job.file)?;
     // The step simulator keeps every operation of the step: refuse sizes that would exhaust memory
     // (a typo such as an extra zero in the global batch) instead of letting the app be killed.
     let ops = u64::from(resolved.plan.micro_batches) * u64::from(resolved.plan.chunks()) * 2;
@@ -59,12 +65,13 @@ pub fn run_step(job: StepJob) -> Result<StepOutput, WankaError> {
             ),
         });
     }
-    let result = job.scenario.simulate_step(catalog, &job.file)?;
+    let result = simulated.simulate_step(catalog, &job.file)?;
     let topology = (resolved.cluster.gpus <= MAX_GRAPH_DEVICES).then(|| TopologySummary::of(&resolved.cluster));
     Ok(StepOutput {
         chip_name: resolved.cluster.chip.name.clone(),
         plan: resolved.plan,
         scenario: job.scenario,
+        simulated,
         file: job.file,
         result,
         topology,
@@ -322,7 +329,7 @@ mod tests {
     fn default_scenario_summary_matches_the_cluster() {
         let dir = crate::files::find_scenarios_dir(None).unwrap();
         let s = Scenario::load(&dir.join("default.ron")).unwrap();
-        let out = run_step(StepJob { scenario: s, file: "default.ron".into() }).unwrap();
+        let out = run_step(StepJob { scenario: s, file: "default.ron".into(), searches: Default::default() }).unwrap();
         let t = out.topology.as_ref().unwrap();
         assert_eq!(t.devices, 10240);
         assert_eq!(t.nodes, 1280);
@@ -344,7 +351,7 @@ mod guard_tests {
         let dir = crate::files::find_scenarios_dir(None).unwrap();
         let mut s = Scenario::load(&dir.join("default.ron")).unwrap();
         s.parallelism.global_batch = 2560 * 100_000;
-        let e = run_step(StepJob { scenario: s, file: "x.ron".into() }).unwrap_err().to_string();
+        let e = run_step(StepJob { scenario: s, file: "x.ron".into(), searches: Default::default() }).unwrap_err().to_string();
         assert!(e.contains("field `parallelism`") && e.contains("interactively"), "{e}");
     }
 }

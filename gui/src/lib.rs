@@ -13,6 +13,7 @@ pub mod export;
 pub mod files;
 pub mod jobs;
 pub mod plan_editor;
+pub mod ron_patch;
 pub mod view_data;
 pub mod views;
 pub mod widgets;

@@ -423,6 +423,58 @@ fn halving_the_h800_pool_makes_it_slower_and_bad_counts_keep_the_table() {
     assert_eq!(h.state().doc.plan_ok().unwrap().plan.candidates[1].pools[0].count, 5120);
 }
 
+/// At 1280×800 the default plan's table fits its panel: no heading or cell reaches past the window
+/// (the table would scroll sideways), the main figures are columns, and what is left out is named
+/// and in the details pane.
+#[test]
+fn the_candidates_table_fits_1280_wide() {
+    let h = plan_harness();
+    let headers: Vec<_> = wanka_gui::views::candidates::Column::ALL
+        .iter()
+        .filter_map(|c| h.query_by_role_and_label(Role::Button, c.title()).map(|n| (c.title(), n.rect())))
+        .collect();
+    for must in ["#", "candidate", "p50 days", "days p10–p90", "days + model error", "cost M$"] {
+        assert!(headers.iter().any(|(t, _)| *t == must), "{must} is not a column: {headers:?}");
+    }
+    for (t, r) in &headers {
+        assert!(r.right() <= 1280.0 && r.left() >= 0.0, "heading {t} at {r:?} is outside the 1280-wide window");
+    }
+    let right = headers.iter().map(|(_, r)| r.right()).fold(0.0, f32::max);
+    let name = h.get_by_role_and_label(Role::Button, H800).rect();
+    assert!(name.right() <= right, "the name cell {name:?} stays inside the table");
+    if headers.len() < wanka_gui::views::candidates::Column::ALL.len() {
+        assert!(h.query_by_label_contains("in the details pane").is_some(), "the left-out columns are named");
+    }
+}
+
+/// A refused candidate's message is elided in its cell: hovering it shows one tooltip with the whole
+/// message, not egui's tooltip of the elided text on top of the view's own (the "tooltip drawn
+/// twice").
+#[test]
+fn an_elided_cell_shows_one_tooltip() {
+    let mut h = plan_harness();
+    h.get_by_role_and_label(Role::Button, H800).click();
+    h.run_steps(2);
+    set_field(&mut h, "Pool 1 count", "0");
+    wait_idle(&mut h);
+    let needle = "pool of `h800-sxm` has zero devices";
+    let count = |h: &Harness<'static, WankaApp>| h.query_all_by_label_contains(needle).count();
+    let before = count(&h);
+    // The table's cell (its row is the H800 one), not the editor's message.
+    let row = h.get_by_role_and_label(Role::Button, H800).rect();
+    let cell = h
+        .query_all_by_label_contains(needle)
+        .find(|n| (n.rect().center().y - row.center().y).abs() < 4.0)
+        .expect("the refused row shows its message")
+        .rect();
+    h.hover_at(cell.center());
+    for _ in 0..40 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(count(&h), before + 1, "hovering the elided message shows it once more, in one tooltip");
+}
+
 #[test]
 fn clicking_headers_sorts_the_table() {
     let mut h = plan_harness();
@@ -573,6 +625,55 @@ fn saving_a_plan_writes_ron_that_loads_back() {
     h.run_steps(2);
     wait_idle(&mut h);
     assert!(h.state().is_plan());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Saving keeps the comments of the opened file: every comment line of `default_plan.ron` is still
+/// in the saved file after a pool-count edit, beside its field, and no default the file left out is
+/// written; adding a candidate (a structural edit) keeps them too.
+#[test]
+fn saving_a_plan_keeps_every_comment() {
+    let mut h = plan_harness();
+    let orig_path = h.state().path.clone().expect("opened from a file");
+    let orig = std::fs::read_to_string(&orig_path).unwrap();
+    let comments: Vec<String> = orig.lines().filter_map(|l| l.find("//").map(|k| l[k..].trim_end().to_string())).collect();
+    assert!(comments.len() >= 15, "the default plan is commented: {comments:?}");
+    h.state_mut().select_candidate(1);
+    h.run_steps(1);
+    set_field(&mut h, "Pool 1 count", "8192");
+    wait_idle(&mut h);
+    assert!(!h.state().invalid());
+    let dir = std::env::temp_dir().join(format!("wanka-gui-plan-comments-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("edited_plan.ron");
+    assert_eq!(h.state_mut().save_to(&path), wanka_gui::app::SaveOutcome::Saved);
+    let saved = std::fs::read_to_string(&path).unwrap();
+    for c in &comments {
+        assert!(saved.contains(c.as_str()), "comment lost: {c}\n{saved}");
+    }
+    // The line comment after a value stays on its line.
+    let budget = orig.lines().find(|l| l.contains("budget_musd:")).unwrap();
+    assert!(saved.lines().any(|l| l == budget), "{budget}\n{saved}");
+    let back = wanka_sim::planning::plan_file::PlanFile::load(&path).expect("saved plan loads");
+    assert_eq!(back.candidates[1].pools[0].count, 8192);
+    assert_eq!(&back, &h.state().doc.plan_ok().unwrap().plan);
+    assert!(saved.contains("count: 8192"));
+    // Only the count changed: the rest of the file is byte for byte the original.
+    assert_eq!(saved.lines().count(), orig.lines().count());
+    let differing: Vec<(&str, &str)> = orig.lines().zip(saved.lines()).filter(|(a, b)| a != b).collect();
+    assert_eq!(differing.len(), 1, "{differing:?}");
+    // A structural edit: one more candidate. The comments of the others stay.
+    click(&mut h, "Duplicate candidate");
+    wait_idle(&mut h);
+    let path2 = dir.join("grown_plan.ron");
+    assert_eq!(h.state_mut().save_to(&path2), wanka_gui::app::SaveOutcome::Saved);
+    let grown = std::fs::read_to_string(&path2).unwrap();
+    for c in &comments {
+        assert!(grown.contains(c.as_str()), "comment lost after adding a candidate: {c}\n{grown}");
+    }
+    let back = wanka_sim::planning::plan_file::PlanFile::load(&path2).expect("saved plan loads");
+    assert_eq!(back.candidates.len(), 6);
+    assert_eq!(&back, &h.state().doc.plan_ok().unwrap().plan);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1034,4 +1135,39 @@ fn pinning_the_parallelism_of_a_candidate() {
     wait_idle(&mut h);
     assert_eq!(h.state().jobs_started(), jobs);
     assert!(shown_errors(&h).iter().any(|e| e.contains("pins are whole numbers")), "{:?}", shown_errors(&h));
+}
+
+/// The scenario form toggles between a searched parallelism (auto, the fields pins) and a written one.
+#[test]
+fn toggling_auto_parallelism_searches_and_pins() {
+    let mut h = harness();
+    let written = h.state().doc.last_ok().unwrap().scenario.clone();
+    assert!(written.auto.is_none());
+    assert!(h.query_by_label_contains("Plan (searched)").is_none());
+    click(&mut h, "Search the parallelism (auto)");
+    wait_idle(&mut h);
+    assert!(shown_errors(&h).is_empty(), "{:?}", shown_errors(&h));
+    let out = h.state().doc.last_ok().unwrap().clone();
+    assert!(out.scenario.auto.is_some(), "the submitted scenario is auto");
+    // The plan is the simulator's search of the same scenario, not the form's.
+    let mut auto = written.clone();
+    auto.auto = Some(Default::default());
+    let want = wanka_sim::planning::auto::search_scenario(&auto, wanka_gui::catalog(), "t", &Default::default(), &wanka_sim::Cancel::new())
+        .unwrap();
+    assert_eq!(out.simulated.parallelism, want.parallelism);
+    assert!(h.query_by_label_contains("Plan (searched)").is_some(), "the summary says the plan was searched");
+    // A pin: TP 4 is kept by the search.
+    set_field(&mut h, "TP", "4");
+    wait_idle(&mut h);
+    let pinned = h.state().doc.last_ok().unwrap().clone();
+    assert_eq!(pinned.simulated.parallelism.tp, 4);
+    assert_eq!(pinned.scenario.auto.as_ref().and_then(|a| a.tp), Some(4));
+    // Off again: the plan the search chose, now written, simulated as it is.
+    click(&mut h, "Search the parallelism (auto)");
+    wait_idle(&mut h);
+    let off = h.state().doc.last_ok().unwrap();
+    assert!(off.scenario.auto.is_none());
+    assert_eq!(off.scenario.parallelism, pinned.simulated.parallelism);
+    assert_eq!(off.result.step_s, pinned.result.step_s);
+    assert!(h.query_by_label_contains("Plan (searched)").is_none());
 }

@@ -20,6 +20,9 @@
 //! | `parallelism.zero_stage` | 1 (optimizer states sharded over DP: Megatron's distributed optimizer); under a stack without ZeRO-1, its largest stage |
 //! | `parallelism.schedule` | interleaved when `pp > 1` (see `parallelism::resolve`); `OneFOneB` under a stack without interleaving |
 //!
+//! `parallelism: (auto: true, tp: 8, …)` searches the parallelism instead ([`AutoParallelism`]: the
+//! knobs written are pins, `dp` is refused, the rest is searched by `planning::auto`).
+//!
 //! The stack's defaults come from its `supports` in `scenarios/catalog/stacks.ron` ([`StackSupport`]).
 //! | `training.seq_len` | 4096 |
 //!
@@ -52,7 +55,7 @@ pub struct TrainingSpec {
 
 /// A complete scenario: every default filled (it is read through [`ScenarioSrc`], so a file may omit
 /// what has a default; it is written out complete).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(try_from = "ScenarioSrc")]
 pub struct Scenario {
     pub name: String,
@@ -60,7 +63,12 @@ pub struct Scenario {
     pub description: String,
     pub model: ModelRef,
     pub cluster: ClusterSpec,
+    /// The plan simulated. Under `auto` it is a stand-in (the pins over the file defaults) until
+    /// `planning::auto::search_scenario` puts the searched plan here.
     pub parallelism: ParallelismSpec,
+    /// `parallelism: (auto: true, …)`: the parallelism is searched, with the knobs the file wrote as
+    /// pins; `None`: `parallelism` is the plan as written (with its defaults).
+    pub auto: Option<AutoParallelism>,
     pub training: TrainingSpec,
     /// Software stack; omitted = [`FrameworkSpec::default`].
     #[serde(default)]
@@ -90,6 +98,101 @@ impl PartialEq for DefaultsFilled {
 
 fn default_seed() -> u64 {
     1
+}
+
+/// A scenario whose parallelism is searched (`parallelism: (auto: true, …)`): the knobs the file
+/// wrote are pins (one value each, as a plan file's `parallelism: (tp: Some([8]))` pins), every other
+/// knob is searched over the planner's default range (`planning::search::default_space`); DP is what
+/// is left. `global_batch` written: exactly that many sequences; omitted: about
+/// [`DEFAULT_BATCH_TOKENS`] tokens (within `planning::search::BATCH_TOLERANCE`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AutoParallelism {
+    pub tp: Option<u32>,
+    pub pp: Option<u32>,
+    pub cp: Option<u32>,
+    pub ep: Option<u32>,
+    pub etp: Option<u32>,
+    pub schedule: Option<Schedule>,
+    pub vpp: Option<u32>,
+    pub micro_batch: Option<u32>,
+    pub global_batch: Option<u32>,
+    pub recompute: Option<Recompute>,
+    pub sequence_parallel: Option<bool>,
+    pub zero_stage: Option<u8>,
+    pub rank_order: Option<RankOrder>,
+    /// What the search found, once searched (not part of the file; ignored by `==`).
+    pub searched: Searched,
+}
+
+/// The outcome of an auto scenario's search: `None` until searched.
+#[derive(Debug, Clone, Default)]
+pub struct Searched(pub Option<SearchSummary>);
+
+impl PartialEq for Searched {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// How an auto scenario's plan was chosen (the `parallelism_search` of `wanka step --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchSummary {
+    /// The chosen plan in words.
+    pub parallelism: String,
+    pub search_enumerated: u64,
+    pub search_feasible: u64,
+    pub search_simulated: u64,
+    /// The chosen plan's rank by the closed-form screen (1 = the screen's best).
+    pub screen_rank: u64,
+}
+
+/// The file form of `parallelism`: the plan, or `auto: true` with the pins.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ParallelismOut<'a> {
+    Spec(&'a ParallelismSpec),
+    Auto(&'a AutoParallelism),
+}
+
+/// Written as the file says it: `(auto: true, tp: 8, …)`, only the pins.
+impl Serialize for AutoParallelism {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = ser.serialize_struct("ParallelismSpec", 14)?;
+        st.serialize_field("auto", &true)?;
+        macro_rules! pin {
+            ($($f:ident),*) => {$(
+                match &self.$f {
+                    Some(v) => st.serialize_field(stringify!($f), v)?,
+                    None => st.skip_field(stringify!($f))?,
+                }
+            )*};
+        }
+        pin!(tp, pp, cp, ep, etp, schedule, vpp, micro_batch, global_batch, recompute, sequence_parallel, zero_stage, rank_order);
+        st.end()
+    }
+}
+
+/// Written out complete, as the file reads back (`parallelism` as the plan, or as `auto: true` and
+/// its pins).
+impl Serialize for Scenario {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = ser.serialize_struct("Scenario", 9)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("description", &self.description)?;
+        st.serialize_field("model", &self.model)?;
+        st.serialize_field("cluster", &self.cluster)?;
+        match &self.auto {
+            None => st.serialize_field("parallelism", &ParallelismOut::Spec(&self.parallelism))?,
+            Some(a) => st.serialize_field("parallelism", &ParallelismOut::Auto(a))?,
+        }
+        st.serialize_field("training", &self.training)?;
+        st.serialize_field("framework", &self.framework)?;
+        st.serialize_field("run", &self.run)?;
+        st.serialize_field("seed", &self.seed)?;
+        st.end()
+    }
 }
 
 /// Tokens per step the default global batch aims at (4 Mi: GPT-3 and Llama 2 scale batches).
@@ -152,6 +255,9 @@ pub struct NetworkSrc {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename = "ParallelismSpec")]
 pub struct ParallelismSrc {
+    /// Search the parallelism ([`AutoParallelism`]); the other fields written are its pins.
+    #[serde(default)]
+    pub auto: bool,
     #[serde(default)]
     pub tp: Option<u32>,
     #[serde(default)]
@@ -181,7 +287,7 @@ pub struct ParallelismSrc {
     #[serde(default)]
     pub zero_stage: Option<u8>,
     #[serde(default)]
-    pub rank_order: RankOrder,
+    pub rank_order: Option<RankOrder>,
     /// How layers split over the pipeline chunks (default `Balanced`; see [`PipelineSplit`]).
     #[serde(default)]
     pub pipeline_split: PipelineSplit,
@@ -279,7 +385,35 @@ impl TryFrom<ScenarioSrc> for Scenario {
         };
         let training = TrainingSpec { seq_len, tokens: src.training.tokens };
         let supports = crate::step::stack::profile(&src.framework.stack).map(|p| p.supports.clone()).map_err(|e| e.to_string())?;
-        let parallelism = fill_parallelism(&src.parallelism, &cluster, seq_len, &supports, &mut note)?;
+        let (parallelism, auto) = if src.parallelism.auto {
+            let a = auto_pins(&src.parallelism)?;
+            note("parallelism", "searched (auto: true): the knobs not written are searched".into());
+            // A stand-in until searched: the pins over the defaults (never simulated as it is).
+            let mut quiet = |_: &str, _: String| {};
+            let stand_in = fill_parallelism(&src.parallelism, &cluster, seq_len, &supports, &mut quiet)
+                .or_else(|_| fill_parallelism(&ParallelismSrc::default(), &cluster, seq_len, &supports, &mut quiet))
+                .unwrap_or(ParallelismSpec {
+                    tp: 1,
+                    pp: 1,
+                    dp: cluster.gpus,
+                    cp: 1,
+                    ep: 1,
+                    etp: None,
+                    schedule: None,
+                    vpp: None,
+                    micro_batch: None,
+                    global_batch: cluster.gpus,
+                    recompute: Recompute::Selective,
+                    sequence_parallel: false,
+                    zero_stage: 1,
+                    rank_order: RankOrder::default(),
+                    pipeline_split: Default::default(),
+                    recompute_modules: None,
+                });
+            (stand_in, Some(a))
+        } else {
+            (fill_parallelism(&src.parallelism, &cluster, seq_len, &supports, &mut note)?, None)
+        };
         let name = match src.name {
             Some(n) => n,
             None => {
@@ -298,6 +432,7 @@ impl TryFrom<ScenarioSrc> for Scenario {
             model: src.model,
             cluster,
             parallelism,
+            auto,
             training,
             framework: src.framework,
             run: src.run,
@@ -305,6 +440,39 @@ impl TryFrom<ScenarioSrc> for Scenario {
             defaults: DefaultsFilled(notes),
         })
     }
+}
+
+/// The pins of `parallelism: (auto: true, …)`: every knob written; `dp` is what the search leaves.
+fn auto_pins(p: &ParallelismSrc) -> Result<AutoParallelism, String> {
+    if let Some(d) = p.dp {
+        return Err(format!(
+            "field `parallelism.dp`: {d} is written with `auto: true`, where DP is what the search leaves \
+             (devices / (tp·pp·cp)): remove dp, or remove `auto: true` to give the whole plan"
+        ));
+    }
+    if !p.pipeline_split.is_balanced() || p.recompute_modules.is_some() {
+        let f = if p.recompute_modules.is_some() { "recompute_modules" } else { "pipeline_split" };
+        return Err(format!(
+            "field `parallelism.{f}`: not a pin the search takes yet (with `auto: true` every plan uses the \
+             balanced split and the attention-core selective recompute): remove it, or remove `auto: true` and give the whole plan"
+        ));
+    }
+    Ok(AutoParallelism {
+        tp: p.tp,
+        pp: p.pp,
+        cp: p.cp,
+        ep: p.ep,
+        etp: p.etp,
+        schedule: p.schedule,
+        vpp: p.vpp,
+        micro_batch: p.micro_batch,
+        global_batch: p.global_batch,
+        recompute: p.recompute.0,
+        sequence_parallel: p.sequence_parallel,
+        zero_stage: p.zero_stage,
+        rank_order: p.rank_order,
+        searched: Searched(None),
+    })
 }
 
 /// The parallelism section with its defaults filled (module docs); errors name the field.
@@ -416,7 +584,7 @@ fn fill_parallelism(
         recompute,
         sequence_parallel,
         zero_stage,
-        rank_order: p.rank_order,
+        rank_order: p.rank_order.unwrap_or_default(),
         pipeline_split: p.pipeline_split,
         recompute_modules: p.recompute_modules.clone(),
     })

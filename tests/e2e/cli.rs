@@ -509,3 +509,36 @@ fn static_musl_build_runs() {
     let v: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
     assert_eq!(v["schema"], "wanka.step");
 }
+
+/// `parallelism: (auto: true, …)`: `wanka step` searches the plan, says so (text and JSON), and the
+/// plan is the one `wanka compare` chooses for a one-candidate plan of the same cluster and pins.
+#[test]
+fn auto_scenario_step_prints_the_searched_plan() {
+    let f = "scenarios/examples/llama3-70b-auto-512.ron";
+    let text = wanka(["step", f]).success();
+    let line = text.stdout.lines().find(|l| l.starts_with("searched  parallelism: (auto: true): ")).unwrap_or_else(|| panic!("{text}"));
+    let json = wanka(["step", f, "--json"]).success().json();
+    let search = &json["parallelism_search"];
+    let chosen = search["parallelism"].as_str().unwrap_or_else(|| panic!("{json}"));
+    assert!(line.contains(chosen) && chosen.starts_with("TP8 "), "the pin tp: 8 holds: {line}");
+    assert!(search["search_feasible"].as_u64() > Some(1) && search["search_enumerated"].as_u64() >= search["search_feasible"].as_u64());
+    // The planner's answer for the same cluster, pins and batch target.
+    let dir = temp_dir("auto");
+    let plan = write_file(
+        &dir,
+        "p.ron",
+        r#"(name: "p", goal: (model: Preset("llama3-70b"), tokens: 2e12, seq_len: 4096, batch_tokens: 4194304.0),
+         candidates: [(name: "c", pools: [(chip: "a100-sxm-80gb", count: 512, gpus_per_node: 8)],
+           network: (fabric: "ib-hdr", nic_gbit_per_s_per_gpu: 200.0, topology: "generic-fat-tree"),
+           parallelism: (tp: Some([8])),
+           money: Purchase(card_usd: None, node_overhead_usd: 40000.0, network_usd_per_port: 4500.0, storage_usd: 1e6, amortisation_years: 4.0),
+           power: (pue: 1.25, usd_per_kwh: 0.09))])"#,
+    );
+    let c = wanka(["-q", "compare", plan.to_str().unwrap(), "--json", "--seeds", "2"]).success().json();
+    let cand = &c["candidates"][0];
+    assert_eq!(cand["parallelism"].as_str(), Some(format!("single-pool:a100-sxm-80gb: {chosen}").as_str()), "{cand}");
+    assert_eq!(json["result"]["step_s"], cand["top_plans"][0]["step_s"]);
+    // A written plan says nothing of a search.
+    let pinned = wanka(["step", "scenarios/default.ron", "--json"]).success().json();
+    assert!(pinned.get("parallelism_search").is_none(), "{pinned}");
+}

@@ -105,6 +105,7 @@ fn real_outputs_match_their_schemas() {
         "scenarios/examples/deepseek-v3-2048-h800.ron",
         "scenarios/examples/gb200-nvl72-128.ron",
         "scenarios/examples/cloudmatrix384-1536.ron",
+        "scenarios/examples/llama3-70b-auto-512.ron",
         &min,
     ] {
         assert_valid("step", &step, &wanka(["step", f, "--json"]).success().json(), f);

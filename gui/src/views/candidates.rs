@@ -155,21 +155,55 @@ pub fn did_not_finish(r: &CandidateResult) -> bool {
     r.feasible && r.flags.iter().any(|f| f.contains("did not finish"))
 }
 
-/// Column widths for a table `avail` points wide: the name and parallelism columns take what is left
-/// over the minimum widths (they hold the long texts).
-pub fn column_widths(avail: f32, spacing: f32) -> [f32; 14] {
-    let mut w = Column::ALL.map(Column::width);
-    let used: f32 = w.iter().sum::<f32>() + spacing * (w.len() as f32 + 1.0);
-    let extra = (avail - used).max(0.0);
-    for (i, c) in Column::ALL.into_iter().enumerate() {
-        w[i] += match c {
-            Column::Name => extra * 0.4,
-            Column::Parallelism => extra * 0.45,
-            Column::Flags => extra * 0.15,
-            _ => 0.0,
-        };
+/// Columns left out first when the table is wider than its space, in order: each is also in the
+/// details pane of the selected candidate (parallelism, peak MW and MWh, p90, flags and $/1M tok).
+pub const SECONDARY: [Column; 6] = [Column::Parallelism, Column::PeakMw, Column::Mwh, Column::P90Days, Column::Flags, Column::UsdPerMTok];
+
+/// Narrowest the candidate name column gets (longer names are elided, the full name on hover).
+const MIN_NAME_W: f32 = 120.0;
+/// Widest the name and parallelism columns get before their text is elided.
+const MAX_NAME_W: f32 = 200.0;
+const MAX_PARALLELISM_W: f32 = 260.0;
+
+/// The columns shown in `avail` points and their widths, from each column's natural width (its
+/// heading, with room for the sort arrow, and its widest cell): secondary columns ([`SECONDARY`])
+/// are left out until the rest fits, then the name column is narrowed (elided), and what is left
+/// over widens the parallelism column (else the name).
+pub fn fit_columns(avail: f32, spacing: f32, natural: impl Fn(Column) -> f32) -> Vec<(Column, f32)> {
+    let mut cols: Vec<(Column, f32)> = Column::ALL
+        .into_iter()
+        .map(|c| {
+            let w = natural(c).max(Column::width(c).min(54.0));
+            let w = match c {
+                Column::Name => w.min(MAX_NAME_W),
+                Column::Parallelism => w.min(MAX_PARALLELISM_W),
+                _ => w,
+            };
+            (c, w)
+        })
+        .collect();
+    let total = |cols: &[(Column, f32)]| cols.iter().map(|c| c.1).sum::<f32>() + spacing * (cols.len() as f32 + 1.0);
+    for drop in SECONDARY {
+        if total(&cols) <= avail {
+            break;
+        }
+        cols.retain(|c| c.0 != drop);
     }
-    w
+    let over = total(&cols) - avail;
+    if over > 0.0
+        && let Some(n) = cols.iter_mut().find(|c| c.0 == Column::Name)
+    {
+        n.1 = (n.1 - over).max(MIN_NAME_W);
+    }
+    // What is left over goes to the longest texts: the parallelism, else the name.
+    let extra = avail - total(&cols);
+    if extra > 0.0 {
+        let wide = if cols.iter().any(|c| c.0 == Column::Parallelism) { Column::Parallelism } else { Column::Name };
+        if let Some(c) = cols.iter_mut().find(|c| c.0 == wide) {
+            c.1 += extra;
+        }
+    }
+    cols
 }
 
 /// The chosen layout in words, as a planner reads it: `TP8 PP16 DP80, interleaved v8, ZeRO-1,
@@ -344,11 +378,23 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
     let row_h = ui.spacing().interact_size.y;
     let strong = ui.visuals().strong_text_color();
     let select_bg = ui.visuals().selection.bg_fill.gamma_multiply(0.35);
-    let widths = column_widths(ui.available_width() - 16.0, 8.0);
-    let width = |col: Column| widths[Column::ALL.iter().position(|&c| c == col).unwrap_or(0)];
+    // Natural widths: the heading (with the sort arrow) and the widest cell, in the button font.
+    let font = egui::TextStyle::Button.resolve(ui.style());
+    let text_w = |t: &str| ui.painter().layout_no_wrap(t.to_string(), font.clone(), strong).size().x;
+    let natural = |col: Column| {
+        // The flags cell draws their count (`2 !`), the list is on hover.
+        let shown_text = |r: &CandidateResult| if col == Column::Flags { format!("{} !", r.flags.len()) } else { cell_text(r, col) };
+        let cells = rows.iter().map(|r| text_w(&shown_text(r))).fold(0.0, f32::max);
+        let pad = if col == Column::Name { 16.0 } else { 4.0 };
+        (text_w(col.title()) + 12.0).max(cells + pad)
+    };
+    let fitted = fit_columns(ui.available_width() - 4.0, 8.0, natural);
+    let shown: Vec<Column> = fitted.iter().map(|c| c.0).collect();
+    let width = |col: Column| fitted.iter().find(|c| c.0 == col).map_or(0.0, |c| c.1);
+    let hidden: Vec<&str> = Column::ALL.iter().filter(|c| !shown.contains(c)).map(|c| c.title()).collect();
     egui::ScrollArea::horizontal().id_salt("candidates table").show(ui, |ui| {
         egui::Grid::new("candidates grid").striped(true).spacing(vec2(8.0, 3.0)).show(ui, |ui| {
-            for col in Column::ALL {
+            for col in shown.iter().copied() {
                 let text = RichText::new(col.title()).strong().color(strong);
                 let r = ui
                     .add_sized(vec2(width(col), row_h), egui::Button::new(text).frame(false))
@@ -373,7 +419,7 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                 let r = &rows[k];
                 let cand = out.candidate_of.get(k).copied().unwrap_or(k);
                 let is_sel = cand == *selected;
-                for col in Column::ALL {
+                for col in shown.iter().copied() {
                     let text = cell_text(r, col);
                     let (rect, _) = ui.allocate_exact_size(vec2(width(col), row_h), Sense::hover());
                     if is_sel {
@@ -409,14 +455,18 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         Column::Flags => child.add(egui::Label::new(RichText::new("–").weak())),
                         Column::Parallelism => {
                             let t = if r.feasible { RichText::new(text) } else { RichText::new(text).color(ui.visuals().error_fg_color) };
-                            child.add(egui::Label::new(t).truncate()).on_hover_text(if r.feasible {
+                            child.add(egui::Label::new(t).truncate().show_tooltip_when_elided(false)).on_hover_text(if r.feasible {
                                 parallelism_words(r)
                             } else {
                                 "infeasible".into()
                             })
                         }
                         Column::P50Days | Column::P90Days if did_not_finish(r) => child
-                            .add(egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color)).truncate())
+                            .add(
+                                egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color))
+                                    .truncate()
+                                    .show_tooltip_when_elided(false),
+                            )
                             .on_hover_text("some Monte Carlo runs did not finish within the run's max_days: the figure is the horizon"),
                         _ => child.add(egui::Label::new(text).truncate()),
                     };
@@ -430,7 +480,7 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                 let is_sel = *cand == *selected;
                 let name = out.plan.candidates.get(*cand).map_or("?", |c| c.name.as_str());
                 let msg = format!("{}{}", crate::widgets::ERROR_MARK, refused.msg);
-                for col in Column::ALL {
+                for col in shown.iter().copied() {
                     let (rect, _) = ui.allocate_exact_size(vec2(width(col), row_h), Sense::hover());
                     if is_sel {
                         ui.painter().rect_filled(rect.expand2(vec2(5.0, 1.5)), 0.0, select_bg);
@@ -450,11 +500,21 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
                         Column::Rank => {
                             child.label("–");
                         }
+                        // Without the parallelism column the message goes here (elided, whole on hover).
+                        Column::BandModelError if !shown.contains(&Column::Parallelism) => {
+                            child
+                                .add(egui::Label::new(RichText::new(&msg).color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
+                        }
                         Column::P50Days => {
-                            child.add(egui::Label::new(RichText::new("refused").color(error)).truncate()).on_hover_text(&msg);
+                            child
+                                .add(egui::Label::new(RichText::new("refused").color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
                         }
                         Column::Parallelism => {
-                            child.add(egui::Label::new(RichText::new(&msg).color(error)).truncate()).on_hover_text(&msg);
+                            child
+                                .add(egui::Label::new(RichText::new(&msg).color(error)).truncate().show_tooltip_when_elided(false))
+                                .on_hover_text(&msg);
                         }
                         _ => {
                             child.add(egui::Label::new(RichText::new("—").weak()));
@@ -465,6 +525,16 @@ fn table_ui(ui: &mut Ui, out: &PlanOutput, sort: &mut Sort, selected: &mut usize
             }
         });
     });
+    if !hidden.is_empty() {
+        ui.label(
+            RichText::new(format!(
+                "{} of the selected candidate: in the details pane (a wider window shows them as columns)",
+                hidden.join(", ")
+            ))
+            .small()
+            .weak(),
+        );
+    }
     let front = &out.comparison.pareto_front;
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Pareto front (time vs cost):").small().weak());

@@ -174,6 +174,25 @@ pub fn gantt_ui(ui: &mut Ui, r: &StepResult, height: f32) {
         });
 }
 
+/// How the plan was chosen: searched (auto, with what the search saw) or written in the scenario.
+pub fn parallelism_line(out: &StepOutput) -> String {
+    let s = &out.simulated;
+    match s.auto.as_ref().and_then(|a| a.searched.0.as_ref()) {
+        Some(sum) => format!(
+            "Parallelism searched (auto): {}, the best of {} feasible plans ({} enumerated, {} simulated exactly)",
+            sum.parallelism, sum.search_feasible, sum.search_enumerated, sum.search_simulated
+        ),
+        None => {
+            // The knobs the scenario left to their defaults, as resolved (schedule, vpp, micro-batch).
+            let mut spec = s.parallelism.clone();
+            spec.schedule = Some(out.plan.schedule);
+            spec.vpp = Some(out.plan.vpp);
+            spec.micro_batch = Some(out.plan.micro_batch);
+            format!("Parallelism pinned (as written): {}", wanka_sim::planning::plan_file::describe(&spec))
+        }
+    }
+}
+
 /// The step view.
 pub fn step_ui(ui: &mut Ui, out: &StepOutput) {
     let r = &out.result;
@@ -187,6 +206,7 @@ pub fn step_ui(ui: &mut Ui, out: &StepOutput) {
             .weak(),
         );
     });
+    ui.label(RichText::new(parallelism_line(out)));
     ui.label(RichText::new("Where the step time goes (bottleneck stage: the busiest)").strong());
     breakdown_ui(ui, r);
     ui.add_space(6.0);

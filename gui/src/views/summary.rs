@@ -44,7 +44,7 @@ pub fn summary_ui(ui: &mut Ui, out: Option<&StepOutput>, busy: bool) {
         let p = &o.plan;
         figure(
             ui,
-            "Plan",
+            if o.simulated.auto.is_some() { "Plan (searched)" } else { "Plan" },
             format!("TP{} PP{} DP{} CP{} · vpp {} · {} micro-batches", p.tp, p.pp, p.dp, p.cp, p.vpp, p.micro_batches),
             None,
         );

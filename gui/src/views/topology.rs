@@ -65,7 +65,7 @@ pub fn topology_ui(ui: &mut Ui, out: &StepOutput) {
         ui.heading("Cluster topology");
         ui.label(format!(
             "{} devices: too many to build the cluster graph here (limit {}).",
-            fmt_count(u64::from(out.scenario.cluster.gpus)),
+            fmt_count(u64::from(out.simulated.cluster.gpus)),
             fmt_count(crate::jobs::MAX_GRAPH_DEVICES)
         ));
         return;

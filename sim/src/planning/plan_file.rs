@@ -1131,6 +1131,7 @@ pub fn candidate_scenario(plan: &PlanFile, c: &CandidateResult, cand: &Candidate
             network: cand.network.clone(),
         },
         parallelism: best.spec.clone(),
+        auto: None,
         training: TrainingSpec { seq_len: plan.goal.seq_len, tokens: plan.goal.tokens },
         framework: plan.framework.clone(),
         run: cand.run.clone(),

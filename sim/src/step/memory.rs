@@ -185,7 +185,7 @@ pub fn stage_memory(
     }
     (0..plan.pp)
         .map(|s| {
-            let (mut dense, expert, act_per_layer_sum, layers) = sums[s as usize];
+            let (mut dense, mut expert, act_per_layer_sum, layers) = sums[s as usize];
             // The stages holding the first chunk carry the embedding, those holding the last the output
             // layer (both end stages under DualPipe).
             let last = plan.holds_chunk(s, plan.chunks() - 1);

@@ -38,6 +38,17 @@ pub struct Resolved {
 impl Scenario {
     /// Resolve model, cluster and plan against a catalog.
     pub fn resolve(&self, catalog: &Catalog, file: &str) -> Result<Resolved, WankaError> {
+        if let Some(a) = &self.auto
+            && a.searched.0.is_none()
+        {
+            return Err(WankaError::Invalid {
+                file: file.to_string(),
+                field: "parallelism.auto".into(),
+                msg: "the parallelism is to be searched (auto: true) and has not been: search it first \
+                      (`planning::auto::search_scenario`, which `wanka step` and `wanka run` call)"
+                    .into(),
+            });
+        }
         let model = self.model.resolve().map_err(|e| e.in_field(file, "model"))?;
         let cluster = Cluster::resolve(&self.cluster, catalog, file)?;
         let plan =

@@ -569,6 +569,7 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
             pipeline_split: r.choice("pipeline_split", &PIPELINE_SPLITS, None)?.unwrap_or_default(),
             recompute_modules: recompute_modules(r)?,
         },
+        auto: None,
         training: TrainingSpec { seq_len: r.req("seq_len", "a whole number")?, tokens: 1e12 },
         framework: case_framework(r)?,
         run: Default::default(),

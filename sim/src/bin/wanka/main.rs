@@ -393,6 +393,16 @@ fn load_scenario(path: Option<&PathBuf>) -> Result<(wanka_sim::Scenario, String)
     })
 }
 
+/// A scenario with `parallelism: (auto: true, …)` with its plan searched (the planner's search);
+/// any other scenario as it is.
+fn searched(s: wanka_sim::Scenario, catalog: &Catalog, name: &str) -> Result<wanka_sim::Scenario> {
+    if s.auto.is_none() {
+        return Ok(s);
+    }
+    let cache = wanka_sim::planning::search::SearchCache::new();
+    Ok(wanka_sim::planning::auto::search_scenario(&s, catalog, name, &cache, &wanka_sim::cancel::Cancel::new())?)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut catalog = load_catalog(&cli.catalog_dir)?;
     if let Some(f) = &cli.calibration {
@@ -462,6 +472,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Step { scenario, json, versus_stack } => {
             let (s, name) = load_scenario(Some(&scenario))?;
+            let s = searched(s, &catalog, &name)?;
             let r = s.simulate_step(&catalog, &name)?;
             let versus = versus_stack.map(|id| s.compare_stack(&catalog, &name, &id)).transpose()?;
             if json {
@@ -485,6 +496,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 check_writable(ev)?;
             }
             let (s, name) = load_scenario(scenario.as_ref())?;
+            let s = searched(s, &catalog, &name)?;
+            if !quiet {
+                let t = report::searched_text(&s);
+                if !t.is_empty() {
+                    errln!("{}", t.trim_end());
+                }
+            }
             let r = with_progress("run", "seeds", seeds, quiet, |cancel| s.simulate_run_cancellable(&catalog, &name, seeds, cancel))?;
             if let Some(ev) = events {
                 let log = s.run_event_log(&catalog, &name)?;

@@ -11,7 +11,22 @@ use wanka_sim::step::schedule::StepResult;
 use wanka_sim::validate::{CaseRole, ReliabilityReport, StepReport};
 
 pub fn step_json(s: &Scenario, r: &StepResult) -> Value {
-    json!({ "scenario": s.name, "result": r })
+    let mut v = json!({ "scenario": s.name, "result": r });
+    if let Some(sum) = s.auto.as_ref().and_then(|a| a.searched.0.as_ref()) {
+        v["parallelism_search"] = json!(sum);
+    }
+    v
+}
+
+/// How an auto scenario's plan was chosen: one line under `plan`, empty for a written plan.
+pub fn searched_text(s: &Scenario) -> String {
+    match s.auto.as_ref().and_then(|a| a.searched.0.as_ref()) {
+        Some(sum) => format!(
+            "searched  parallelism: (auto: true): {}, the best of {} feasible plans ({} enumerated, {} simulated exactly; screen rank {})\n",
+            sum.parallelism, sum.search_feasible, sum.search_enumerated, sum.search_simulated, sum.screen_rank
+        ),
+        None => String::new(),
+    }
 }
 
 /// The step against another stack's settings, one re-simulated row per differing setting.
@@ -130,6 +145,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
         p.recompute.label(),
         p.sequence_parallel
     );
+    o.push_str(&searched_text(s));
     let _ = writeln!(o);
     let _ = writeln!(o, "step time        {:>10.3} s", r.step_s);
     let _ = writeln!(o, "throughput       {:>10.0} tokens/s", r.tokens_per_s);
