@@ -791,6 +791,9 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
             arg(format!("--moe-router-group-topk {n}"));
         }
     }
+    if m.mtp_layers > 0 {
+        arg(format!("--mtp-num-layers {}", m.mtp_layers));
+    }
     if let Some(a) = &m.mla {
         arg("--multi-latent-attention".into());
         arg(format!("--q-lora-rank {}", a.q_lora_rank));

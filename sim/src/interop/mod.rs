@@ -298,6 +298,9 @@ impl Draft {
                 )),
             }
             o.push_str(&format!("        head_dim: {},\n", s.head_dim.map_or("None".to_string(), |n| format!("Some({n})"))));
+            if s.mtp_layers > 0 {
+                o.push_str(&format!("        mtp_layers: {},\n", s.mtp_layers));
+            }
             o.push_str("    )),\n");
         }
         o.push_str("    cluster: (\n");
