@@ -15,13 +15,19 @@ use crate::error::WankaError;
 
 /// A cancellation flag shared between the caller and the computation (clones share it), with the
 /// count of finished pieces of work.
+/// An optional budget of pieces sets the flag itself once that many are done.
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>, Arc<AtomicU64>);
+pub struct Cancel(Arc<AtomicBool>, Arc<AtomicU64>, Option<u64>);
 
 impl Cancel {
     /// A flag nobody has set.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// A flag that sets itself once `pieces` pieces of work are done: a work budget, and the way to
+    /// cancel a computation at a known point (tests) rather than after a wall-clock delay.
+    pub fn after(pieces: u64) -> Self {
+        Self(Arc::default(), Arc::default(), Some(pieces))
     }
     /// Ask the computation to stop.
     pub fn cancel(&self) {
@@ -36,7 +42,10 @@ impl Cancel {
     }
     /// Count one finished piece of work.
     pub fn advance(&self) {
-        self.1.fetch_add(1, Ordering::Relaxed);
+        let done = self.1.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.2.is_some_and(|budget| done >= budget) {
+            self.cancel();
+        }
     }
     /// `Err(Cancelled)` once the flag is set.
     pub fn check(&self) -> Result<(), WankaError> {
