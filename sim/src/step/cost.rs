@@ -528,7 +528,8 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         let mut grad_reduce_per_microbatch_s = 0.0;
         if zero >= 3 {
             // Gather BF16 weights before forward and again before backward (twice with full
-            // recompute: the recomputed forward releases them again); reduce-scatter gradients in the
+            // recompute where the stack's recomputed forward frees them again:
+            // `zero3_regather_in_recompute`); reduce-scatter gradients in the
             // stack's gradient dtype (DeepSpeed ZeRO-3 FP16: 2 bytes; FSDP2 reduce_dtype FP32: 4) after
             // each layer's backward; all per micro-batch, prefetched one layer ahead.
             let nl = f64::from(n_layers.max(1));
@@ -542,7 +543,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
                 // HSDP: the domain's reduced shard is all-reduced across domains once per step.
                 grad_reduce_s = coll(Collective::AllReduce, gb * pd / shard as f64, replicas, &replica_path);
             }
-            let bwd_gathers = if plan.recompute == Recompute::Full { 2.0 } else { 1.0 };
+            let bwd_gathers = if plan.recompute == Recompute::Full && fw.zero3_regather_in_recompute { 2.0 } else { 1.0 };
             let cf = compute_f.iter().sum::<f64>() / nl;
             let cb = compute_b.iter().sum::<f64>() / nl;
             let f_total = prefetched(nl, cf, gather, gather, 0.0);

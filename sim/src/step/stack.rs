@@ -240,6 +240,13 @@ framework_fields! {
     /// Dtype of Adam's two moments (the FP32 master copy stays FP32): `Fp32` (12 bytes of optimizer
     /// state per parameter), or `Bf16` (8 bytes; DeepSeek-V3 report §3.3.3).
     adam_moments_dtype: GradDtype,
+    /// ZeRO-3 under full recomputation: the recomputed forward all-gathers a layer's weights again and
+    /// frees them, so its backward gathers them a second time (DeepSpeed's ZeRO-3 hooks treat the
+    /// recompute as a forward). `false` where the recomputed forward keeps the backward's gather
+    /// (PyTorch FSDP1/FSDP2 skip the pre-forward unshard in the backward; Megatron-FSDP releases the
+    /// recompute's weights lazily, "delaying avoids an unnecessary all-gather"; XLA rematerialises
+    /// the gather once for both).
+    zero3_regather_in_recompute: bool,
 }
 
 /// Id of the profile used when a scenario names none.
