@@ -111,6 +111,11 @@ pub enum Violation {
         counted: u32,
         chunks: u64,
     },
+    /// A Megatron `--pipeline-model-parallel-layout` string that cannot be used as written.
+    PipelineLayout {
+        layout: String,
+        why: String,
+    },
     /// The step would need more pipeline operations than the simulator accepts.
     OperationLimit {
         ops: u64,
@@ -219,6 +224,10 @@ impl std::fmt::Display for Violation {
                 layers + counted,
                 layers + counted
             ),
+            PipelineLayout { layout, why } => write!(
+                f,
+                "pipeline_layout \"{layout}\": {why} (Megatron-core layout syntax: `E` embedding, `t` transformer layer, `m` MTP module, `L` loss, `|` between chunks, `x*n` and `(…)*n` repeat)"
+            ),
             OperationLimit { ops, micro_batches, chunks, limit } => write!(
                 f,
                 "{ops} pipeline operations per step ({micro_batches} micro-batches x {chunks} chunks x 2) exceed the simulator's limit of {limit}; check global_batch and micro_batch"
@@ -282,6 +291,7 @@ impl Violation {
             InterleavedMicroBatches { .. } => "micro-batches not divisible by pp".into(),
             TooFewLayers { .. } => "too few layers for pp·vpp".into(),
             PipelineSplitUneven { .. } => "embedding/loss-counted split uneven".into(),
+            PipelineLayout { .. } => "pipeline layout unusable".into(),
             RecomputeModulesNeedSelective => "recompute_modules without selective recompute".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),

@@ -294,6 +294,10 @@ pub struct ParallelismSrc {
     /// Modules a selective recomputation covers (default: the attention core; see [`RecomputeModule`]).
     #[serde(default)]
     pub recompute_modules: Option<Vec<RecomputeModule>>,
+    /// An explicit split in Megatron-core's `--pipeline-model-parallel-layout` syntax (instead of
+    /// `pipeline_split`; see [`crate::workload::parallelism::parse_pipeline_layout`]).
+    #[serde(default)]
+    pub pipeline_layout: Option<String>,
 }
 
 /// A field that is either written (`Some`) or omitted (`None`, via `#[serde(default)]`), read as the
@@ -409,6 +413,7 @@ impl TryFrom<ScenarioSrc> for Scenario {
                     rank_order: RankOrder::default(),
                     pipeline_split: Default::default(),
                     recompute_modules: None,
+                    pipeline_layout: None,
                 });
             (stand_in, Some(a))
         } else {
@@ -450,8 +455,14 @@ fn auto_pins(p: &ParallelismSrc) -> Result<AutoParallelism, String> {
              (devices / (tp·pp·cp)): remove dp, or remove `auto: true` to give the whole plan"
         ));
     }
-    if !p.pipeline_split.is_balanced() || p.recompute_modules.is_some() {
-        let f = if p.recompute_modules.is_some() { "recompute_modules" } else { "pipeline_split" };
+    if !p.pipeline_split.is_balanced() || p.recompute_modules.is_some() || p.pipeline_layout.is_some() {
+        let f = if p.recompute_modules.is_some() {
+            "recompute_modules"
+        } else if p.pipeline_layout.is_some() {
+            "pipeline_layout"
+        } else {
+            "pipeline_split"
+        };
         return Err(format!(
             "field `parallelism.{f}`: not a pin the search takes yet (with `auto: true` every plan uses the \
              balanced split and the attention-core selective recompute): remove it, or remove `auto: true` and give the whole plan"
@@ -587,6 +598,7 @@ fn fill_parallelism(
         rank_order: p.rank_order.unwrap_or_default(),
         pipeline_split: p.pipeline_split,
         recompute_modules: p.recompute_modules.clone(),
+        pipeline_layout: p.pipeline_layout.clone(),
     })
 }
 

@@ -306,3 +306,36 @@ fn megatron_counted_pipeline_split_imports_and_simulates() {
     assert_eq!(refused.code, Some(2), "{refused}");
     assert!(refused.stderr.contains("94 layers cannot fill pp·vpp = 96"), "{refused}");
 }
+
+#[test]
+fn megatron_layout_and_recompute_modules_round_trip() {
+    // The DeepSeek-V3 example's split (wanka's balance puts one layer with MTP and loss in the last of
+    // 16 stages) is not Megatron's even split, so the export writes it as a layout; its selective
+    // recompute modules go out as --recompute-modules. Imported back, both come in as written and the
+    // scenario resolves to the same split.
+    let dir = temp_dir("interop-layout");
+    let example = repo_root().join("scenarios/examples/deepseek-v3-2048-h800.ron");
+    let script = dir.join("pretrain.sh");
+    wanka(["export", "megatron", example.to_str().unwrap(), "-o", script.to_str().unwrap()]).success();
+    let args = std::fs::read_to_string(&script).unwrap();
+    assert!(args.contains("--recompute-modules layernorm mla_up_proj"), "{args}");
+    let layout = "Et*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|tmL";
+    assert!(args.contains(&format!("--pipeline-model-parallel-layout \"{layout}\"")), "{args}");
+    let out = dir.join("imported.ron");
+    wanka(["import", "megatron", script.to_str().unwrap(), "--chip", "h800-sxm", "--gpus", "2048", "-o", out.to_str().unwrap()]).success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let s = Scenario::parse(&text, "imported.ron").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(s.parallelism.pipeline_layout.as_deref(), Some(layout), "{text}");
+    use wanka_sim::workload::parallelism::RecomputeModule::{LayerNorm, MlaUpProj};
+    assert_eq!(s.parallelism.recompute_modules, Some(vec![LayerNorm, MlaUpProj]), "{text}");
+    let original = Scenario::parse(&std::fs::read_to_string(&example).unwrap(), "example").unwrap();
+    let catalog = wanka_sim::Catalog::builtin();
+    let (a, b) = (original.resolve(catalog, "example").unwrap(), s.resolve(catalog, "imported").unwrap());
+    assert_eq!(a.plan.layers_per_chunk, b.plan.layers_per_chunk);
+    // A layout that does not add up is refused, naming what is wrong.
+    let bad = dir.join("bad.ron");
+    std::fs::write(&bad, text.replace(layout, "Et*3|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|t*4|tmL")).unwrap();
+    let refused = wanka(["step", bad.to_str().unwrap()]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(refused.stderr.contains("60 transformer layers written, the model has 61"), "{refused}");
+}

@@ -15,7 +15,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::{MlaSpec, ModelSpec, MoeSpec};
-use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, RecomputeModule, Schedule};
 
 /// One `--name value…` of the launch line, with the 1-based line of the file it was written on.
 #[derive(Debug, Clone, PartialEq)]
@@ -593,6 +593,20 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         (None, Some(from)) => src(Recompute::Selective, from),
         (None, None) => src(Recompute::None, "no --recompute-granularity: Megatron recomputes nothing"),
     };
+    if let Some((_, arg)) = a.find("recompute-modules") {
+        let from = format!("--recompute-modules {} (line {})", arg.values.join(" "), arg.line);
+        let mut modules = Vec::with_capacity(arg.values.len());
+        for v in &arg.values {
+            match RecomputeModule::ALL.into_iter().find(|m| m.label() == v.as_str()) {
+                Some(m) => modules.push(m),
+                None => {
+                    let known: Vec<&str> = RecomputeModule::ALL.iter().map(|m| m.label()).collect();
+                    return Err(invalid(file, &from, format!("`{v}`: wanka models {}", known.join(", "))));
+                }
+            }
+        }
+        d.recompute_modules = src(modules, from);
+    }
     // `full` with `uniform` over 1 layer at a time is wanka's full recompute (every layer, its input
     // kept); any other method or count recomputes part of the layers, which wanka does not model.
     let method = a.find("recompute-method").map(|(_, x)| x);
@@ -634,6 +648,9 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         (None, Some(l)) => src(PipelineSplit::Loss, l),
         (None, None) => None,
     };
+    if let Some((layout, from)) = a.str("pipeline-model-parallel-layout")? {
+        d.pipeline_layout = src(layout.trim_matches(|c| c == '"' || c == '\'').to_string(), from);
+    }
     // Training length.
     d.seq_len = a.num("seq-length", WHOLE)?;
     let _ = a.num::<u32>("max-position-embeddings", WHOLE)?;
@@ -825,7 +842,13 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
     }
     match p.recompute {
         Recompute::None => {}
-        Recompute::Selective => arg("--recompute-granularity selective".into()),
+        Recompute::Selective => {
+            arg("--recompute-granularity selective".into());
+            if !p.recompute_modules.is_default() {
+                let names: Vec<&str> = p.recompute_modules.modules().into_iter().map(|m| m.label()).collect();
+                arg(format!("--recompute-modules {}", names.join(" ")));
+            }
+        }
         Recompute::Full => {
             arg("--recompute-granularity full".into());
             arg("--recompute-method uniform".into());
@@ -842,6 +865,11 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
     }
     if p.rank_order == RankOrder::TpCpPpDp {
         arg("--use-tp-pp-dp-mapping".into());
+    }
+    // Megatron splits layers evenly unless told: any other split is written out as a layout.
+    let chunks = p.layers_per_chunk.len();
+    if chunks > 1 && p.layers_per_chunk.iter().any(|n| *n != p.layers_per_chunk[0]) {
+        arg(format!("--pipeline-model-parallel-layout \"{}\"", megatron_layout(&p.layers_per_chunk, m.mtp_layers)));
     }
     arg(format!("--micro-batch-size {}", p.micro_batch));
     arg(format!("--global-batch-size {}", p.global_batch));
@@ -896,6 +924,30 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         o.push_str(&format!("    {a}{}\n", if i + 1 < args.len() { " \\" } else { "" }));
     }
     Ok(o)
+}
+
+/// Layers per chunk as a Megatron `--pipeline-model-parallel-layout` string: the embedding opens the
+/// first chunk, MTP modules and the loss close the last; runs of layers written `t*n`.
+fn megatron_layout(layers_per_chunk: &[u32], mtp_layers: u32) -> String {
+    let layers = |n: u32| match n {
+        0 => String::new(),
+        1 => "t".to_string(),
+        n => format!("t*{n}"),
+    };
+    let last = layers_per_chunk.len().saturating_sub(1);
+    let chunks: Vec<String> = layers_per_chunk
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut c = if i == 0 { format!("E{}", layers(*n)) } else { layers(*n) };
+            if i == last {
+                c.push_str(&"m".repeat(mtp_layers as usize));
+                c.push('L');
+            }
+            c
+        })
+        .collect();
+    chunks.join("|")
 }
 
 #[cfg(test)]

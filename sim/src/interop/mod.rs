@@ -19,7 +19,7 @@ use crate::error::WankaError;
 use crate::scenario::Scenario;
 use crate::step::stack::Precision;
 use crate::workload::model::ModelSpec;
-use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, Schedule};
+use crate::workload::parallelism::{PipelineSplit, RankOrder, Recompute, RecomputeModule, Schedule};
 
 /// The tools `wanka import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,10 @@ pub struct Draft {
     pub zero_stage: Option<Src<u8>>,
     pub rank_order: Option<Src<RankOrder>>,
     pub pipeline_split: Option<Src<PipelineSplit>>,
+    /// Megatron `--recompute-modules`.
+    pub recompute_modules: Option<Src<Vec<RecomputeModule>>>,
+    /// Megatron `--pipeline-model-parallel-layout`, as written.
+    pub pipeline_layout: Option<Src<String>>,
     pub seq_len: Option<Src<u32>>,
     pub tokens: Option<Src<f64>>,
     pub stack: Option<Src<String>>,
@@ -328,6 +332,8 @@ impl Draft {
         field(&mut o, "zero_stage", num(&self.zero_stage));
         field(&mut o, "rank_order", self.rank_order.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
         field(&mut o, "pipeline_split", self.pipeline_split.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
+        field(&mut o, "recompute_modules", self.recompute_modules.as_ref().map(|s| (format!("Some({:?})", s.value), &s.from)));
+        field(&mut o, "pipeline_layout", self.pipeline_layout.as_ref().map(|s| (format!("Some({})", ron_str(&s.value)), &s.from)));
         o.push_str("    ),\n");
         o.push_str("    training: (\n");
         field(&mut o, "seq_len", num(&self.seq_len));

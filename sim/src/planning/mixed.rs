@@ -113,6 +113,7 @@ fn mixed_plan(model: &ModelSpec, seq_len: u32, s: Shape, layers_per_chunk: Vec<u
         rank_order: RankOrder::default(),
         pipeline_split: Default::default(),
         recompute_modules: None,
+        pipeline_layout: None,
     };
     let devices = u64::from(s.tp) * u64::from(s.pp) * u64::from(s.dp);
     let mut plan = parallelism::resolve(&spec, model, seq_len, devices, 0.0).ok()?;
@@ -353,6 +354,7 @@ pub fn hetero_data(
                             rank_order: Default::default(),
                             pipeline_split: Default::default(),
                             recompute_modules: None,
+                            pipeline_layout: None,
                         };
                         let mut cl = c.clone();
                         cl.gpus = rep * u64::from(dp);

@@ -349,6 +349,7 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             } else {
                                                 None
                                             },
+                                            pipeline_layout: None,
                                         };
                                         let made = size_spec(spec, devices, batch, seq_len).and_then(|(spec, idle)| {
                                             let allowed = space.idle_devices.unwrap_or(0);

@@ -340,6 +340,7 @@ mod tests {
             rank_order: Default::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            pipeline_layout: None,
         }
     }
 

@@ -580,6 +580,7 @@ mod tests {
             rank_order: RankOrder::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            pipeline_layout: None,
         };
         let plan = |s: &ParallelismSpec| crate::step::resolve_plan(&model, s, 2048, 1024).unwrap();
         let why = |stack: &str, s: &ParallelismSpec| profile(stack).unwrap().supports.unsupported(&plan(s), model.layers).map(|w| w.0);

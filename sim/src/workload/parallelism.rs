@@ -222,6 +222,110 @@ pub fn counted_split(layers: u32, chunks: u32, split: PipelineSplit) -> Option<V
     Some(out)
 }
 
+/// Layers per chunk of a Megatron-core `--pipeline-model-parallel-layout` string
+/// (`megatron/core/transformer/pipeline_parallel_layer_layout.py`): `E` the embedding, `t` a
+/// transformer layer, `m` an MTP module, `L` the loss, `|` between consecutive chunks (`pp × vpp` of
+/// them, in model order), `x*n` and `(…)*n` repetition, commas ignored. Checked as Megatron checks it:
+/// one `E` opening the first chunk, one `L` closing the last, `layers` transformer layers, no layer
+/// after an MTP module. wanka runs MTP modules with the loss, so they must sit in the last chunk
+/// (Megatron also allows them on the last virtual chunk of another stage; not modelled).
+pub fn parse_pipeline_layout(layout: &str, layers: u32, mtp_layers: u32, chunks: u64) -> Result<Vec<u32>, String> {
+    let text: String = layout.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    let expanded = expand_layout_repeats(&text)?;
+    let stages: Vec<&str> = expanded.split('|').collect();
+    if stages.len() as u64 != chunks {
+        return Err(format!("{} chunks written, the plan has pp·vpp = {chunks}", stages.len()));
+    }
+    let mut out = Vec::with_capacity(stages.len());
+    let (mut embeddings, mut losses, mut mtp, mut decoder) = (0u32, 0u32, 0u32, 0u32);
+    for (i, stage) in stages.iter().enumerate() {
+        let mut n = 0u32;
+        for (j, c) in stage.chars().enumerate() {
+            match c {
+                'E' => {
+                    if i != 0 || j != 0 {
+                        return Err("the embedding `E` must open the first chunk".into());
+                    }
+                    embeddings += 1;
+                }
+                'L' => {
+                    if i + 1 != stages.len() || j + 1 != stage.chars().count() {
+                        return Err("the loss `L` must close the last chunk".into());
+                    }
+                    losses += 1;
+                }
+                'm' => {
+                    if i + 1 != stages.len() {
+                        return Err("MTP modules `m` must be in the last chunk (wanka runs them with the loss)".into());
+                    }
+                    mtp += 1;
+                }
+                't' => {
+                    if mtp > 0 {
+                        return Err("transformer layers must come before the MTP modules".into());
+                    }
+                    n += 1;
+                    decoder += 1;
+                }
+                other => return Err(format!("`{other}` is not a layer character")),
+            }
+        }
+        out.push(n);
+    }
+    if embeddings != 1 || losses != 1 {
+        return Err("it needs exactly one `E` and one `L`".into());
+    }
+    if decoder != layers {
+        return Err(format!("{decoder} transformer layers written, the model has {layers}"));
+    }
+    if mtp != mtp_layers {
+        return Err(format!("{mtp} MTP modules written, the model has {mtp_layers}"));
+    }
+    Ok(out)
+}
+
+/// Unrolls `(…)*n` (innermost first) and then `x*n`, as Megatron's `parse_str_to_list` does.
+fn expand_layout_repeats(text: &str) -> Result<String, String> {
+    let mut s = text.to_string();
+    let count = |s: &str, at: usize| -> Result<(u32, usize), String> {
+        let digits: String = s[at..].chars().take_while(char::is_ascii_digit).collect();
+        let n = digits.parse::<u32>().map_err(|_| "`*` must be followed by a count".to_string())?;
+        if n > 10_000 {
+            return Err(format!("repeat count {n} is too large"));
+        }
+        Ok((n, at + digits.len()))
+    };
+    // Parenthesised groups: the first `)` closes the innermost group.
+    while let Some(close) = s.find(')') {
+        let open = s[..close].rfind('(').ok_or("unbalanced `)`")?;
+        let group = s[open + 1..close].to_string();
+        let (n, end) = if s[close + 1..].starts_with('*') { count(&s, close + 2)? } else { (1, close + 1) };
+        s = format!("{}{}{}", &s[..open], group.repeat(n as usize), &s[end..]);
+        if s.len() > 1_000_000 {
+            return Err("the layout expands to more than a million characters".into());
+        }
+    }
+    if s.contains('(') {
+        return Err("unbalanced `(`".into());
+    }
+    let mut out = String::with_capacity(s.len());
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '*' {
+            let prev = out.pop().ok_or("`*` must follow a layer character")?;
+            let rest: String = chars[i + 1..].iter().collect();
+            let (n, used) = count(&rest, 0)?;
+            out.extend(std::iter::repeat_n(prev, n as usize));
+            i += 1 + used;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 impl RankOrder {
     pub fn label(self) -> &'static str {
         match self {
@@ -286,6 +390,11 @@ pub struct ParallelismSpec {
     /// default); only with `recompute: Selective`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recompute_modules: Option<Vec<RecomputeModule>>,
+    /// An explicit split in Megatron-core's `--pipeline-model-parallel-layout` syntax (e.g. DeepSeek-V3's
+    /// `"Et*4|(t*4|)*14tmL"`): layers per chunk as written, instead of `pipeline_split`. See
+    /// [`parse_pipeline_layout`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_layout: Option<String>,
 }
 
 fn one() -> u32 {
@@ -491,9 +600,23 @@ pub fn resolve(
         why.push(Violation::RecomputeModulesNeedSelective);
     }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
-    let counted = match spec.pipeline_split {
-        PipelineSplit::Balanced => None,
-        split => {
+    let counted = match (&spec.pipeline_layout, spec.pipeline_split) {
+        (Some(layout), split) => {
+            let parsed = if split.is_balanced() {
+                parse_pipeline_layout(layout, model.layers, model.mtp_layers, chunks)
+            } else {
+                Err("give either pipeline_layout or pipeline_split, not both".into())
+            };
+            match parsed {
+                Ok(c) => Some(c),
+                Err(reason) => {
+                    why.push(Violation::PipelineLayout { layout: layout.clone(), why: reason });
+                    None
+                }
+            }
+        }
+        (None, PipelineSplit::Balanced) => None,
+        (None, split) => {
             let c = u32::try_from(chunks).ok().and_then(|c| counted_split(model.layers, c, split));
             if c.is_none() {
                 let (first, last) = split.ends();
@@ -608,6 +731,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
         rank_order,
         pipeline_split: Default::default(),
         recompute_modules: None,
+        pipeline_layout: None,
     }
 }
 
@@ -634,6 +758,7 @@ mod tests {
             rank_order: Default::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            pipeline_layout: None,
         }
     }
 
@@ -680,6 +805,46 @@ mod tests {
         s.vpp = Some(2);
         let uneven = resolve(&s, &m, 8192, 1024, 0.6).unwrap_err();
         assert!(uneven.iter().any(|e| e.to_string().contains("96 units do not divide evenly over pp·vpp = 64")), "{uneven:?}");
+    }
+
+    #[test]
+    fn megatron_pipeline_layouts_parse_as_megatron_reads_them() {
+        // DeepSeek-V3 in Megatron-Bridge (recipes/deepseek/deepseek_v3.py layout_map, pp 8 · vpp 2):
+        // embedding + 4 layers, 14 chunks of 4, then the last layer with MTP and loss.
+        let dsv3 = parse_pipeline_layout("Et*4|(t*4|)*14tmL", 61, 1, 16).unwrap();
+        assert_eq!(dsv3.len(), 16);
+        assert_eq!((dsv3[0], dsv3[1], dsv3[14], dsv3[15]), (4, 4, 4, 1), "{dsv3:?}");
+        // The H100 layout of later releases: a chunk holding only MTP and loss.
+        let h100 = parse_pipeline_layout("Et|(tt|)*30mL", 61, 1, 32).unwrap();
+        assert_eq!((h100[0], h100[1], h100[30], h100[31]), (1, 2, 2, 0), "{h100:?}");
+        // Megatron's own docstring example, commas and all.
+        let doc = parse_pipeline_layout("Ettt|(tt|)*29,m|L", 61, 1, 32);
+        assert!(doc.unwrap_err().contains("last chunk"), "wanka keeps MTP with the loss");
+        assert_eq!(parse_pipeline_layout("Ettt|(tt|)*29,|mL", 61, 1, 32).unwrap()[31], 0);
+        // What Megatron refuses, wanka refuses with the reason.
+        for (bad, why) in [
+            ("Et*4|(t*4|)*14tmL", "pp·vpp = 8"),
+            ("t*4E|(t*4|)*14tmL", "must open the first chunk"),
+            ("Et*4|(t*4|)*14tLm", "must close the last chunk"),
+            ("Et*3|(t*4|)*14tmL", "60 transformer layers"),
+            ("Et*4|(t*4|)*14tL", "0 MTP modules"),
+            ("Et*4|(t*4|)*14tmtL", "before the MTP"),
+            ("Et*4|(t*4|*14tmL", "unbalanced"),
+            ("Ex*4|(t*4|)*14tmL", "not a layer character"),
+            ("Et*|(t*4|)*14tmL", "followed by a count"),
+        ] {
+            let chunks = if why == "pp·vpp = 8" { 8 } else { 16 };
+            let e = parse_pipeline_layout(bad, 61, 1, chunks).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        // Through resolve: the layout is the plan's split, and both knobs at once are refused.
+        let m = preset("deepseek-v3-like").unwrap();
+        let mut s = ParallelismSpec { schedule: Some(Schedule::Interleaved), vpp: Some(2), ep: 32, ..spec(1, 8, 32) };
+        s.pipeline_layout = Some("Et*4|(t*4|)*14tmL".into());
+        assert_eq!(resolve(&s, &m, 4096, 256, 0.6).unwrap().layers_per_chunk, dsv3);
+        s.pipeline_split = PipelineSplit::Loss;
+        let both = resolve(&s, &m, 4096, 256, 0.6).unwrap_err();
+        assert!(both.iter().any(|e| e.to_string().contains("not both")), "{both:?}");
     }
 
     #[test]
