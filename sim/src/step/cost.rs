@@ -26,7 +26,7 @@ use crate::hardware::topology::{Cluster, GroupPath};
 use crate::workload::model::{ModelSpec, TpSplit};
 use crate::workload::parallelism::{Plan, Recompute, RecomputeModule};
 
-pub use crate::step::stack::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
+pub use crate::step::stack::{AttentionSoftmax, CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
 /// Time of one pass of one chunk for one micro-batch, split for the breakdown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -295,9 +295,15 @@ impl<'a> Ctx<'a> {
             (false, _) => qk_s + av_s,
         };
         let attn_bwd_factor = if self.fw.flash_attention { 2.5 } else { 2.0 };
-        // Unfused softmax: scale+mask, softmax, dropout over the score matrix (≈10 bytes per element).
+        // Unfused attention: scale+mask, softmax and dropout are passes over the score matrix, at the
+        // bytes per element of the stack's softmax path (fused kernel, or FP32 PyTorch ops).
         let scores = b * heads_local * s_local * s_full;
-        let softmax_s = if self.fw.flash_attention { 0.0 } else { self.mem_s(10.0 * scores) };
+        let (softmax_fwd_bytes, softmax_bwd_bytes) = self.fw.attention_softmax.bytes_per_score();
+        let unfused = !self.fw.flash_attention;
+        let softmax_s = if unfused { self.mem_s(softmax_fwd_bytes * scores) } else { 0.0 };
+        // Backward beyond twice the forward's traffic (0 for the fused kernel).
+        let softmax_bwd_extra_s = if unfused { self.mem_s(softmax_bwd_bytes * scores) - 2.0 * softmax_s } else { 0.0 };
+        let softmax_kernels = if unfused && self.fw.attention_softmax == AttentionSoftmax::Fp32Unfused { 4.0 } else { 0.0 };
 
         // Elementwise traffic. Replicated (÷ TP only with SP): the fused norm and bias-dropout-residual
         // kernels, REPLICATED_BYTES_PER_ELEMENT per pass. Sharded: activation function, rotary/bias.
@@ -310,7 +316,7 @@ impl<'a> Ctx<'a> {
         let act_bytes = tokens * f_local * if m.gated_ffn { 6.0 } else { 4.0 };
         let qkv_post = tokens * (q_width + k_width + v_width) / t * 4.0; // rotary or bias add on Q/K/V
         let elem_fwd_s = self.mem_s(replicated + act_bytes + qkv_post) + softmax_s + moe_elem_s;
-        let kernels_fwd = 14.0 + moe_kernels;
+        let kernels_fwd = 14.0 + moe_kernels + softmax_kernels;
 
         // TP: two all-reduces (or RS+AG with SP, same cost) per pass of b·s·h BF16 activations.
         let tp_bytes = tokens * h * 2.0;
@@ -326,7 +332,12 @@ impl<'a> Ctx<'a> {
         let cp_exposed_bwd = (2.0 * cp_comm - attn_bwd_factor * attn_fwd_s).max(0.0);
 
         let fwd_compute = proj_s + attn_fwd_s + elem_fwd_s + self.launch_s(kernels_fwd) + moe_floor.0;
-        let bwd_compute = 2.0 * proj_s + attn_bwd_factor * attn_fwd_s + 2.0 * elem_fwd_s + self.launch_s(2.0 * kernels_fwd) + moe_floor.1;
+        let bwd_compute = 2.0 * proj_s
+            + attn_bwd_factor * attn_fwd_s
+            + 2.0 * elem_fwd_s
+            + softmax_bwd_extra_s
+            + self.launch_s(2.0 * kernels_fwd)
+            + moe_floor.1;
         // MoE dispatch/combine, once per pass: blocking here; the schedule overlaps them with another
         // micro-batch's compute when the stack says so (see `schedule`).
         let (tp_exposed_fwd, tp_exposed_bwd) = if self.fw.tp_comm_overlap && pl.tp > 1 {
@@ -710,6 +721,53 @@ mod tests {
         assert!(bwd(&norm) > bwd(&none) && bwd(&act) > bwd(&none));
         assert!(bwd(&moe) > bwd(&act), "the whole block costs more than its activation");
         assert!(moe[0].backward.ep_comm_s > none[0].backward.ep_comm_s, "recomputing the MoE block dispatches again");
+    }
+
+    /// An unfused attention with FP32 PyTorch softmax ops (GLM-130B) moves 33 bytes per score element
+    /// forward and 33 backward, against the fused kernel's 10 and 20, plus four more kernels each way:
+    /// the chunk's compute grows by exactly that traffic at the chip's HBM rate, and nothing else moves.
+    #[test]
+    fn fp32_unfused_softmax_costs_its_extra_passes_over_the_scores() {
+        use crate::workload::parallelism::{ParallelismSpec, Recompute, Schedule};
+        let cluster = crate::hardware::topology::test_cluster("a100-sxm-40gb", 16, "ib-hdr", 200.0, "generic-fat-tree");
+        let model = crate::workload::model::preset("gpt3-175b").unwrap();
+        let spec = ParallelismSpec {
+            tp: 8,
+            pp: 2,
+            dp: 1,
+            ep: 1,
+            schedule: Some(Schedule::OneFOneB),
+            micro_batch: Some(1),
+            global_batch: 8,
+            recompute: Recompute::None,
+            rank_order: RankOrder::TpCpDpPp,
+            ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
+        };
+        let plan = crate::step::resolve_plan(&model, &spec, 2048, 16).unwrap();
+        let fused = FrameworkSpec { flash_attention: false, attention_softmax: AttentionSoftmax::Fused, ..FrameworkSpec::default() };
+        let fp32 = FrameworkSpec { attention_softmax: AttentionSoftmax::Fp32Unfused, ..fused.clone() };
+        let (a, b) = (build(&model, &plan, &cluster, 2048, &fused).1, build(&model, &plan, &cluster, 2048, &fp32).1);
+        // Per layer: 96 heads / TP8 = 12 local heads over a 2,048 x 2,048 score matrix, micro-batch 1.
+        let scores = 12.0 * 2048.0 * 2048.0;
+        let hbm = cluster.chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction;
+        let launch = cluster.calibration.kernel_overhead_us * 1e-6;
+        let layers = f64::from(a[0].layers);
+        let want_fwd = layers * ((33.0 - 10.0) * scores / hbm + 4.0 * launch);
+        let want_bwd = layers * ((33.0 - 20.0) * scores / hbm + 8.0 * launch);
+        let got_fwd = b[0].forward.compute_s - a[0].forward.compute_s;
+        let got_bwd = b[0].backward.compute_s - a[0].backward.compute_s;
+        assert!((got_fwd - want_fwd).abs() < 1e-9 * want_fwd.max(1.0), "forward +{got_fwd} s, want +{want_fwd} s");
+        assert!((got_bwd - want_bwd).abs() < 1e-9 * want_bwd.max(1.0), "backward +{got_bwd} s, want +{want_bwd} s");
+        assert_eq!(a[0].forward.mp_comm_s, b[0].forward.mp_comm_s, "communication does not change");
+        assert_eq!(a[0].hardware_flops, b[0].hardware_flops, "nor do the FLOPs");
+        // With FlashAttention the setting is unused.
+        let flash = |sm| FrameworkSpec { flash_attention: true, attention_softmax: sm, ..FrameworkSpec::default() };
+        let (c, d) = (
+            build(&model, &plan, &cluster, 2048, &flash(AttentionSoftmax::Fused)).1,
+            build(&model, &plan, &cluster, 2048, &flash(AttentionSoftmax::Fp32Unfused)).1,
+        );
+        assert_eq!(c[0].forward.compute_s, d[0].forward.compute_s);
+        assert_eq!(c[0].backward.compute_s, d[0].backward.compute_s);
     }
 
     #[test]

@@ -74,6 +74,32 @@ pub enum CudaGraphs {
     Full,
 }
 
+/// How an unfused attention (no FlashAttention) runs its softmax over the materialised score matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum AttentionSoftmax {
+    /// One fused scale-mask-softmax kernel in 16 bits (FP32 inside the kernel), then dropout:
+    /// Megatron's `FusedScaleMaskSoftmax`, also under `--attention-softmax-in-fp32`.
+    #[default]
+    Fused,
+    /// Separate PyTorch kernels with the softmax in FP32: mask (mul, sub), cast up, softmax, cast down,
+    /// dropout, each a pass over the score matrix (GLM-130B, "FP32 softmax", SwissArmyTransformer's
+    /// `standard_attention`: `F.softmax(scores.float())`).
+    Fp32Unfused,
+}
+
+impl AttentionSoftmax {
+    /// HBM bytes per score element (forward, backward): fused: scale+mask+softmax r2 w2, dropout r2 w2
+    /// + mask w1, ≈10 forward, twice that backward (the model's long-standing figure); FP32 unfused:
+    /// mask mul r2 w2 and sub r2 w2, cast r2 w4, softmax r4 w4, cast r4 w2, dropout r2 w2 + mask w1 = 33
+    /// forward; backward dropout r3 w2, cast r2 w4, softmax r8 w4, cast r4 w2, mask mul r2 w2 = 33.
+    pub fn bytes_per_score(self) -> (f64, f64) {
+        match self {
+            AttentionSoftmax::Fused => (10.0, 20.0),
+            AttentionSoftmax::Fp32Unfused => (33.0, 33.0),
+        }
+    }
+}
+
 /// Dtype in which gradients are accumulated and reduced over data parallelism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum GradDtype {
@@ -247,6 +273,8 @@ framework_fields! {
     /// recompute's weights lazily, "delaying avoids an unnecessary all-gather"; XLA rematerialises
     /// the gather once for both).
     zero3_regather_in_recompute: bool,
+    /// Softmax of an unfused attention (`flash_attention: false`); unused with FlashAttention.
+    attention_softmax: AttentionSoftmax,
 }
 
 /// Id of the profile used when a scenario names none.

@@ -22,7 +22,7 @@ use crate::error::WankaError;
 use crate::hardware::catalog::Catalog;
 use crate::hardware::topology::{ClusterSpec, NetworkSpec};
 use crate::scenario::{Scenario, TrainingSpec};
-use crate::step::cost::{CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
+use crate::step::cost::{AttentionSoftmax, CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 use crate::step::schedule::Breakdown;
 use crate::workload::model::{ModelRef, ModelSpec, MoeSpec};
 use crate::workload::parallelism::{ParallelismSpec, PipelineSplit, RankOrder, Recompute, RecomputeModule, Schedule};
@@ -250,6 +250,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "overlap_grad_reduce",
     "stack",
     "precision",
+    "attention_softmax",
     "head_dim",
     "gated_ffn",
     "grad_dtype",
@@ -425,6 +426,11 @@ fn case_framework(r: &Row) -> Result<FrameworkSpec, WankaError> {
     }
     if let Some(v) = r.choice("flash_attention", &BOOLS, None)? {
         fw.flash_attention = v;
+    }
+    // The softmax path of an unfused attention, as the run's code had it.
+    let softmax = [("fused", AttentionSoftmax::Fused), ("fp32-unfused", AttentionSoftmax::Fp32Unfused)];
+    if let Some(v) = r.choice("attention_softmax", &softmax, None)? {
+        fw.attention_softmax = v;
     }
     if let Some(p) = r.choice("precision", &[("bf16", Precision::Bf16), ("fp16", Precision::Fp16), ("fp8", Precision::Fp8)], None)? {
         fw.precision = p;
