@@ -78,7 +78,7 @@ const TEXT_KNOBS: &[(Knob, &str, &str)] = &[
     (Knob::Overhead, "Iteration overhead s", "seconds"),
     (Knob::Spares, "Hot-spare nodes", "auto (1%)"),
     (Knob::FailureMultiplier, "Failure-rate multiplier", "1 = profile"),
-    (Knob::CheckpointMinutes, "Interval minutes", "minutes"),
+    (Knob::CheckpointMinutes, "Interval (minutes, or steps)", "min / steps"),
 ];
 
 /// Names of the text knobs for the command line (`--set tp=3`).
@@ -190,6 +190,8 @@ pub enum IntervalKind {
     Fixed,
     Young,
     Daly,
+    /// Every N optimizer steps (the text field holds N).
+    Steps,
 }
 
 impl IntervalKind {
@@ -198,22 +200,30 @@ impl IntervalKind {
             Interval::Fixed { .. } => IntervalKind::Fixed,
             Interval::Young => IntervalKind::Young,
             Interval::Daly => IntervalKind::Daly,
+            Interval::Steps { .. } => IntervalKind::Steps,
         }
     }
 
-    /// The interval, with `minutes` parsed from the text field when fixed.
-    pub fn build(self, minutes: &str) -> Result<Interval, String> {
+    /// The interval, with the text field parsed as minutes when fixed, as steps when in steps.
+    pub fn build(self, text: &str) -> Result<Interval, String> {
         Ok(match self {
-            IntervalKind::Fixed => Interval::Fixed { minutes: parse_f64(minutes)? },
+            IntervalKind::Fixed => Interval::Fixed { minutes: parse_f64(text)? },
             IntervalKind::Young => Interval::Young,
             IntervalKind::Daly => Interval::Daly,
+            IntervalKind::Steps => Interval::Steps { steps: parse_u32(text)? },
         })
+    }
+
+    /// Whether the interval's number is typed in (minutes or steps).
+    pub fn has_number(self) -> bool {
+        matches!(self, IntervalKind::Fixed | IntervalKind::Steps)
     }
 
     /// Text of the minutes field for an interval (a starting value when it is not fixed).
     pub fn minutes_text(i: &Interval) -> String {
         match i {
             Interval::Fixed { minutes } => num(*minutes),
+            Interval::Steps { steps } => steps.to_string(),
             _ => "60".into(),
         }
     }
@@ -426,8 +436,13 @@ pub(crate) fn policy_options() -> [(Policy, String); 3] {
 }
 
 /// Choices of the checkpoint interval combo.
-pub(crate) fn interval_options() -> [(IntervalKind, String); 3] {
-    [(IntervalKind::Fixed, "fixed".to_string()), (IntervalKind::Young, "Young".to_string()), (IntervalKind::Daly, "Daly".to_string())]
+pub(crate) fn interval_options() -> [(IntervalKind, String); 4] {
+    [
+        (IntervalKind::Fixed, "fixed".to_string()),
+        (IntervalKind::Young, "Young".to_string()),
+        (IntervalKind::Daly, "Daly".to_string()),
+        (IntervalKind::Steps, "every N steps".to_string()),
+    ]
 }
 
 /// The editor. Returns `true` when any setting changed.
@@ -638,7 +653,7 @@ fn run_section(ui: &mut Ui, form: &mut Form, errors: &FieldErrors) -> bool {
     let bad = !errors.get(Knob::CheckpointInterval).is_empty();
     c |= combo_row(ui, "Checkpoint interval", &mut form.interval, &interval_options(), bad);
     error_lines(ui, errors.get(Knob::CheckpointInterval));
-    if form.interval == IntervalKind::Fixed {
+    if form.interval.has_number() {
         c |= text_row(ui, form, errors, Knob::CheckpointMinutes);
     }
     c

@@ -128,7 +128,7 @@ impl PlanKnob {
             Nic(_) => ("NIC Gbit/s per GPU".into(), "Gbit/s"),
             Spares(_) => ("Hot-spare nodes".into(), "auto (1%)"),
             FailureMultiplier(_) => ("Failure-rate multiplier".into(), "1 = profile"),
-            CheckpointMinutes(_) => ("Interval minutes".into(), "minutes"),
+            CheckpointMinutes(_) => ("Interval (minutes, or steps)".into(), "min / steps"),
             CardUsd(_) => ("Card USD".into(), "catalog price"),
             PinTp(_) => ("Pin TP".into(), "auto, or 4, 8"),
             PinPp(_) => ("Pin PP".into(), "auto"),
@@ -758,7 +758,7 @@ fn failures_section(ui: &mut Ui, form: &mut PlanForm, errors: &FieldErrors<PlanK
         c |= combo_row(ui, "Checkpoint interval", kind, &interval_options(), bad);
     }
     error_lines(ui, errors.get(CheckpointInterval(i)));
-    if form.interval.get(i) == Some(&IntervalKind::Fixed) {
+    if form.interval.get(i).is_some_and(|k| k.has_number()) {
         c |= text_row(ui, form, errors, CheckpointMinutes(i));
     }
     c

@@ -790,6 +790,8 @@ impl PlanFile {
             run: &c.run,
             tokens: self.goal.tokens,
             tokens_per_s: result.tokens_per_s,
+            // The mean step over the phases (their useful seconds over their steps).
+            step_s: total_work_s / phases.iter().map(|ph| ph.tokens / ph.batch_tokens).sum::<f64>(),
             devices: best.devices_used,
             gpus_per_node: first.gpus_per_node.min(crate::run::inputs::FAILURE_NODE_DEVICES),
             params: model.params(seq).total,

@@ -36,6 +36,11 @@ pub enum Interval {
     },
     Young,
     Daly,
+    /// Every `steps` optimizer steps, as training scripts set it (Megatron `--save-interval`, DeepSpeed
+    /// and metaseq `save_interval_updates`); the run's mean step time turns it into seconds.
+    Steps {
+        steps: u32,
+    },
 }
 
 /// Checkpoint section of a scenario's run.
@@ -123,6 +128,11 @@ impl CheckpointSpec {
             let (lo, hi) = (crate::limits::MIN_CHECKPOINT_INTERVAL_S / 60.0, crate::limits::MAX_DURATION_S / 60.0);
             crate::limits::in_range(file, "run.checkpoint.interval", minutes, lo, hi, "minutes")?;
         }
+        if let Interval::Steps { steps } = self.interval
+            && steps == 0
+        {
+            return bad("interval", "Steps must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -145,12 +155,14 @@ impl CheckpointSpec {
         }
     }
 
-    /// Work time between checkpoints, seconds, for mean time to interruption `mtti_s` and stall `delta_s`.
-    pub fn interval_s(&self, delta_s: f64, mtti_s: f64) -> f64 {
+    /// Work time between checkpoints, seconds, for mean time to interruption `mtti_s`, stall `delta_s`
+    /// and mean step time `step_s`.
+    pub fn interval_s(&self, delta_s: f64, mtti_s: f64, step_s: f64) -> f64 {
         match self.interval {
             Interval::Fixed { minutes } => minutes * 60.0,
             Interval::Young => young_s(delta_s, mtti_s),
             Interval::Daly => daly_s(delta_s, mtti_s),
+            Interval::Steps { steps } => f64::from(steps) * step_s,
         }
     }
 }
@@ -206,5 +218,19 @@ mod tests {
         assert!(asy.durable_after_s > asy.stall_s);
         // 405B x 14 bytes = 5.67 TB at 2 TB/s.
         assert!((sync.stall_s - 5.0 - 5.67e12 / 2.0e12).abs() < 0.1, "{}", sync.stall_s);
+    }
+
+    /// An interval in steps is that many steps of the run's mean step, whatever the failure rate and
+    /// stall (BLOOM's `SAVE_INTERVAL=100` at 105.2 s a step: 2.92 h); zero steps are refused.
+    #[test]
+    fn an_interval_in_steps_follows_the_step_time() {
+        let spec = CheckpointSpec { interval: Interval::Steps { steps: 100 }, ..Default::default() };
+        assert_eq!(spec.interval_s(57.0, 400_000.0, 105.2), 10_520.0);
+        assert_eq!(spec.interval_s(1.0, 3_600.0, 105.2), 10_520.0, "not re-optimised for the failure rate");
+        assert!(CheckpointSpec { interval: Interval::Daly, ..Default::default() }.interval_s(57.0, 400_000.0, 105.2) < 10_520.0);
+        let zero = CheckpointSpec { interval: Interval::Steps { steps: 0 }, ..Default::default() };
+        let err = zero.check("plan.ron").unwrap_err().to_string();
+        assert!(err.contains("run.checkpoint.interval") && err.contains("at least 1"), "{err}");
+        assert!(spec.check("plan.ron").is_ok());
     }
 }

@@ -35,6 +35,7 @@ impl Scenario {
             run: &self.run,
             tokens: self.training.tokens,
             tokens_per_s: step.tokens_per_s,
+            step_s: step.step_s,
             devices: r.cluster.gpus,
             gpus_per_node: gpn,
             params: r.model.params(self.training.seq_len).total,
@@ -115,6 +116,8 @@ pub struct RunJob<'a> {
     pub tokens: f64,
     /// Throughput of the job at full size.
     pub tokens_per_s: f64,
+    /// Mean duration of one optimizer step, seconds (a checkpoint interval given in steps).
+    pub step_s: f64,
     /// Devices doing work (the failure processes' population).
     pub devices: u64,
     pub gpus_per_node: u32,
@@ -129,7 +132,7 @@ pub struct RunJob<'a> {
 
 /// Run inputs for a job (the context's scenario name, step time and MFU are left for the caller).
 pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunContext), WankaError> {
-    let RunJob { run, tokens, tokens_per_s, devices, gpus_per_node, params, nic_gb_per_s, degraded_speed, replicas_per_node } = job;
+    let RunJob { run, tokens, tokens_per_s, step_s, devices, gpus_per_node, params, nic_gb_per_s, degraded_speed, replicas_per_node } = job;
     let profile = crate::run::failure::profile(&run.failures.profile).map_err(|e| e.in_field(file, "run.failures.profile"))?;
     if let Some(name) = run.unknown_includes(profile).first() {
         let optional: Vec<&str> = profile.components.iter().filter(|c| c.optional).map(|c| c.name.as_str()).collect();
@@ -159,7 +162,21 @@ pub fn build_run_inputs(job: RunJob<'_>, file: &str) -> Result<(RunInputs, RunCo
     let rate_h: f64 = processes.iter().map(|p| p.mean_rate_per_hour(horizon_h)).sum();
     let mtti_s = if rate_h > 0.0 { 3600.0 / rate_h } else { f64::INFINITY };
     let ckpt = run.checkpoint.cost(params, devices, nic_gb_per_s);
-    let interval_s = run.checkpoint.interval_s(ckpt.stall_s, mtti_s).min(work_s.max(1.0));
+    let interval_s = run.checkpoint.interval_s(ckpt.stall_s, mtti_s, step_s);
+    let in_steps = matches!(run.checkpoint.interval, crate::run::checkpoint::Interval::Steps { .. });
+    if in_steps && !(interval_s >= crate::limits::MIN_CHECKPOINT_INTERVAL_S && interval_s.is_finite()) {
+        return Err(WankaError::Invalid {
+            file: file.into(),
+            field: "run.checkpoint.interval".into(),
+            msg: format!(
+                "{} s of training between checkpoints ({:?} at a {step_s:.3} s step) is below the {} s a checkpoint interval may be",
+                crate::limits::num(interval_s),
+                run.checkpoint.interval,
+                crate::limits::MIN_CHECKPOINT_INTERVAL_S
+            ),
+        });
+    }
+    let interval_s = interval_s.min(work_s.max(1.0));
     let hot_spare_nodes = run.recovery.hot_spare_nodes_for(devices.div_ceil(u64::from(gpus_per_node)));
     let inputs = RunInputs {
         devices,

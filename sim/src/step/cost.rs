@@ -26,6 +26,11 @@ use crate::hardware::topology::{Cluster, GroupPath};
 use crate::workload::model::{ModelSpec, TpSplit};
 use crate::workload::parallelism::{Plan, Recompute, RecomputeModule};
 
+/// Bytes per parameter of DeepSpeed's `update_hp_grads` after each micro-batch:
+/// `hp_grad.add_(lp.grad.to(fp32))` reads the BF16 gradient (2) and writes an FP32 copy (4), then
+/// reads the copy and the accumulator (4 + 4) and writes the accumulator (4).
+pub const HP_GRAD_UPDATE_BYTES_PER_PARAM: f64 = 18.0;
+
 pub use crate::step::stack::{AttentionSoftmax, CudaGraphs, FrameworkSpec, GradDtype, MoeDispatcher, Precision};
 
 /// Time of one pass of one chunk for one micro-batch, split for the breakdown.
@@ -535,6 +540,12 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
                 pd += model.params(seq_len).embedding / t;
             }
         }
+        // BF16 with a separate FP32 accumulation pass (DeepSpeed's BF16_Optimizer, which the pipeline
+        // engine calls after every micro-batch's backward): each local gradient is cast to FP32 and
+        // added to its accumulator, `HP_GRAD_UPDATE_BYTES_PER_PARAM` of HBM traffic per parameter.
+        if fw.hp_grad_accumulation_pass && fw.precision == Precision::Bf16 {
+            bwd.compute_s += ctx.mem_s(HP_GRAD_UPDATE_BYTES_PER_PARAM * (pd + pe));
+        }
         let mut grad_reduce_s = 0.0;
         let mut grad_reduce_per_microbatch_s = 0.0;
         if zero >= 3 {
@@ -768,6 +779,44 @@ mod tests {
         );
         assert_eq!(c[0].forward.compute_s, d[0].forward.compute_s);
         assert_eq!(c[0].backward.compute_s, d[0].backward.compute_s);
+    }
+
+    /// DeepSpeed's BF16 optimizer casts and adds every local gradient into its FP32 accumulator after
+    /// each micro-batch's backward: 18 bytes per parameter of the chunk at the chip's HBM rate, added
+    /// to the backward and nowhere else; FP16 runs (no BF16 optimizer) pay nothing.
+    #[test]
+    fn bf16_hp_gradient_pass_costs_18_bytes_per_parameter_per_micro_batch() {
+        use crate::workload::parallelism::{ParallelismSpec, Recompute, Schedule};
+        let cluster = crate::hardware::topology::test_cluster("a100-sxm-80gb", 16, "ib-hdr", 200.0, "generic-fat-tree");
+        let model = crate::workload::model::preset("gpt3-175b").unwrap();
+        let spec = ParallelismSpec {
+            tp: 8,
+            pp: 2,
+            dp: 1,
+            ep: 1,
+            schedule: Some(Schedule::OneFOneB),
+            micro_batch: Some(1),
+            global_batch: 8,
+            recompute: Recompute::Full,
+            ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
+        };
+        let plan = crate::step::resolve_plan(&model, &spec, 2048, 16).unwrap();
+        let base = FrameworkSpec::for_stack("megatron-deepspeed").unwrap();
+        assert!(base.hp_grad_accumulation_pass, "the BLOOM stack has it");
+        let off = FrameworkSpec { hp_grad_accumulation_pass: false, ..base.clone() };
+        let (with, without) = (build(&model, &plan, &cluster, 2048, &base).1, build(&model, &plan, &cluster, 2048, &off).1);
+        // Chunk 0: its layers' parameters over TP8 plus the embedding (ZeRO-1 shards no gradient).
+        let p = model.params(2048);
+        let layers = f64::from(with[0].layers);
+        let local = layers * (p.attention_per_layer + p.dense_ffn_per_layer) / 8.0 + p.embedding / 8.0;
+        let hbm = cluster.chip.hbm_gb_per_s * 1e9 * cluster.calibration.hbm_fraction;
+        let got = with[0].backward.compute_s - without[0].backward.compute_s;
+        let want = 18.0 * local / hbm;
+        assert!((got - want).abs() <= 1e-3 * want, "+{got} s per micro-batch, want +{want} s");
+        assert_eq!(with[0].forward.compute_s, without[0].forward.compute_s, "the forward is untouched");
+        let fp16 = |fw: &FrameworkSpec| FrameworkSpec { precision: Precision::Fp16, ..fw.clone() };
+        let (a, b) = (build(&model, &plan, &cluster, 2048, &fp16(&base)).1, build(&model, &plan, &cluster, 2048, &fp16(&off)).1);
+        assert_eq!(a[0].backward.compute_s, b[0].backward.compute_s, "FP16 has no BF16 optimizer pass");
     }
 
     #[test]

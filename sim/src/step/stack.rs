@@ -275,6 +275,11 @@ framework_fields! {
     zero3_regather_in_recompute: bool,
     /// Softmax of an unfused attention (`flash_attention: false`); unused with FlashAttention.
     attention_softmax: AttentionSoftmax,
+    /// BF16 training whose FP32 gradient accumulators are updated in a separate pass after every
+    /// micro-batch's backward (DeepSpeed's `BF16_Optimizer.update_hp_grads`, called per micro-batch by
+    /// the pipeline engine), instead of inside the weight-gradient GEMMs (Megatron-core's
+    /// `gradient_accumulation_fusion`) or by autograd. Unused in FP16 and FP8.
+    hp_grad_accumulation_pass: bool,
 }
 
 /// Id of the profile used when a scenario names none.

@@ -256,6 +256,22 @@ fn whole_run_case(r: &Row) -> Result<WholeRunCase, WankaError> {
         }
         run.failures.failures_per_1000_node_days = Some(rate);
     }
+    // Checkpointing as the run's scripts set it: synchronous saves (every 2021-23 stack: the job waits
+    // while each rank writes) every N steps; blank = wanka's defaults (asynchronous, Daly's interval).
+    let policies = [
+        ("sync", crate::run::checkpoint::Policy::Sync),
+        ("async", crate::run::checkpoint::Policy::Async),
+        ("in-memory", crate::run::checkpoint::Policy::InMemory),
+    ];
+    if let Some(p) = r.choice("checkpoint_policy", &policies, None)? {
+        run.checkpoint.policy = p;
+    }
+    if let Some(steps) = r.opt::<u32>("checkpoint_interval_steps", "a whole number of steps (the script's save interval)")? {
+        if steps == 0 {
+            return Err(r.err("checkpoint_interval_steps", "must be at least 1 step".into()));
+        }
+        run.checkpoint.interval = crate::run::checkpoint::Interval::Steps { steps };
+    }
     let candidate = |name: &str, parallelism: SearchSpace| Candidate {
         name: name.into(),
         pools: vec![Pool { chip: r.raw("chip").to_string(), count: gpus, gpus_per_node, usable_per_domain: None }],
