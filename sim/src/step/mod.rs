@@ -65,7 +65,8 @@ impl Scenario {
         let r = self.resolve(catalog, file)?;
         let mut result =
             simulate(&r.model, &r.plan, &r.cluster, self.training.seq_len, &self.framework).map_err(|e| e.in_field(file, "parallelism"))?;
-        if let Some(n) = uneven_chunks_note(&r.plan, r.model.layers) {
+        // A written layout is the split itself: nothing to warn about.
+        if let Some(n) = uneven_chunks_note(&r.plan, r.model.layers).filter(|_| self.parallelism.pipeline_layout.is_none()) {
             result.notes.insert(0, n);
         }
         // A knob left open that memory decided is said, never silent.
@@ -139,7 +140,8 @@ pub fn resolve_plan_fitting(
     let plan = resolve_plan(model, spec, seq_len, cluster.gpus)?;
     // Past the operation limit the schedule is not built here either ([`simulate`] refuses the plan
     // with the limit): building it to measure its memory would take minutes and gigabytes.
-    if spec.vpp.is_some() || plan.vpp <= 1 || operations(&plan) > MAX_STEP_OPERATIONS {
+    // A pinned vpp, or a layout (it fixes the chunks), is never changed.
+    if spec.vpp.is_some() || spec.pipeline_layout.is_some() || plan.vpp <= 1 || operations(&plan) > MAX_STEP_OPERATIONS {
         return Ok(plan);
     }
     for v in (1..=plan.vpp).rev() {

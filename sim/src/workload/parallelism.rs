@@ -284,6 +284,14 @@ pub fn parse_pipeline_layout(layout: &str, layers: u32, mtp_layers: u32, chunks:
     Ok(out)
 }
 
+/// Virtual stages per pipeline rank a layout writes (its chunks over `pp`), when they divide evenly:
+/// Megatron-core takes the virtual pipeline size from the layout when it is not given.
+pub fn layout_vpp(layout: &str, pp: u32) -> Option<u32> {
+    let text: String = layout.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    let chunks = expand_layout_repeats(&text).ok()?.split('|').count() as u32;
+    (pp > 0 && chunks.is_multiple_of(pp)).then(|| chunks / pp)
+}
+
 /// Unrolls `(…)*n` (innermost first) and then `x*n`, as Megatron's `parse_str_to_list` does.
 fn expand_layout_repeats(text: &str) -> Result<String, String> {
     let mut s = text.to_string();
@@ -579,7 +587,11 @@ pub fn resolve(
             }
             1
         }
-        Schedule::Interleaved => spec.vpp.unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
+        // A layout fixes the chunks (Megatron derives the virtual size from it); else the default.
+        Schedule::Interleaved => spec
+            .vpp
+            .or_else(|| spec.pipeline_layout.as_deref().and_then(|l| layout_vpp(l, spec.pp)))
+            .unwrap_or_else(|| default_vpp(model.layers, spec.pp)),
         Schedule::DualPipe => {
             if spec.vpp.is_some_and(|v| v != 1) {
                 why.push(Violation::VppNeedsInterleaved);
@@ -809,6 +821,11 @@ mod tests {
 
     #[test]
     fn megatron_pipeline_layouts_parse_as_megatron_reads_them() {
+        // The virtual size follows from the layout (Llama 3: one layer per chunk, 128 over PP16).
+        let llama3 = format!("E|{}L", "t|".repeat(126));
+        assert_eq!(layout_vpp(&llama3, 16), Some(8));
+        assert_eq!(layout_vpp("Et*4|(t*4|)*14tmL", 16), Some(1));
+        assert_eq!(layout_vpp("Et|tL", 4), None, "2 chunks over 4 stages do not divide");
         // DeepSeek-V3 in Megatron-Bridge (recipes/deepseek/deepseek_v3.py layout_map, pp 8 · vpp 2):
         // embedding + 4 layers, 14 chunks of 4, then the last layer with MTP and loss.
         let dsv3 = parse_pipeline_layout("Et*4|(t*4|)*14tmL", 61, 1, 16).unwrap();
