@@ -671,7 +671,7 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport, explai
             let _ = writeln!(o, "      searched layout:  {}  step {:.2} s, MFU {:.1}%", p.parallelism, p.step_s, 100.0 * p.mfu);
         }
         if !c.search_reason.is_empty() {
-            let _ = writeln!(o, "      why the published layout is slower: {}", c.search_reason);
+            let _ = writeln!(o, "      why the search's speed-up (sourced): {}", c.search_reason);
         }
         if let Some(e) = c.explanation.as_ref().filter(|_| explain_all || c.search_flagged) {
             o.push_str(&explain_text(e, "searched", "published", "      "));
