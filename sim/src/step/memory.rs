@@ -2,7 +2,8 @@
 //! mode, following Korthikanti et al. 2022) and buffers, per pipeline stage.
 //!
 //! Mixed-precision Adam: BF16 weights (2 bytes/param), FP32 gradient accumulation (4), FP32 master
-//! weights and two moments (12; 8 with BF16 moments, the stack's `adam_moments_dtype`): 18 bytes per parameter before sharding. ZeRO-1 shards the 12, ZeRO-2 also the
+//! weights and two moments (12; 8 with BF16 moments, the stack's `adam_moments_dtype`): 18 bytes per parameter before sharding
+//! (20 under DeepSpeed's BF16 optimizer, which also keeps the backward's BF16 gradients). ZeRO-1 shards the 12, ZeRO-2 also the
 //! gradients, ZeRO-3 also the weights, over the DP·CP ranks that hold the same parameters (expert
 //! parameters over the expert-data-parallel ranks).
 //!
@@ -212,8 +213,14 @@ pub fn stage_memory(
             }
             let zero = plan.zero_stage;
             let weights = 2.0 * (dense / if zero >= 3 { dense_shard } else { 1.0 } + expert / if zero >= 3 { expert_shard } else { 1.0 });
-            let grads =
+            let mut grads =
                 grad_bytes * (dense / if zero >= 2 { dense_shard } else { 1.0 } + expert / if zero >= 2 { expert_shard } else { 1.0 });
+            // DeepSpeed's BF16 optimizer keeps the backward's BF16 gradients beside the FP32
+            // accumulators it adds them into (BigScience: "accumulate gradients in fp32, so it is more
+            // memory heavy ... 4bytes x params and it's not sharded across gpus").
+            if fw.hp_grad_accumulation_pass && fw.precision == crate::step::stack::Precision::Bf16 {
+                grads += 2.0 * (dense + expert);
+            }
             let optim = (4.0 + 2.0 * fw.adam_moments_dtype.bytes())
                 * (dense / if zero >= 1 { dense_shard } else { 1.0 } + expert / if zero >= 1 { expert_shard } else { 1.0 });
             let mean_act = if layers > 0.0 { act_per_layer_sum / layers } else { 0.0 };
@@ -354,6 +361,25 @@ mod tests {
         // 18 bytes/param x 175B = 3.1 TB.
         assert!(mem[0].total_gb > 3000.0, "{:?}", mem[0]);
         assert!((mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb - 18.0 * m.params(2048).total / 1e9).abs() < 1.0);
+    }
+
+    /// DeepSpeed's BF16 optimizer holds the BF16 gradients beside the FP32 accumulators: 20 bytes per
+    /// parameter unsharded (BigScience's "4bytes x params ... not sharded" over FP16's accumulation in
+    /// the 16-bit gradients); FP16 runs on the same stack and other stacks keep 18.
+    #[test]
+    fn deepspeed_bf16_optimizer_keeps_both_gradient_copies() {
+        use crate::workload::parallelism::*;
+        let m = preset("gpt3-175b").unwrap();
+        let plan = resolve(&dp_only(8, 8, 0), &m, 2048, 8, 0.0).unwrap();
+        let bytes = |fw: &FrameworkSpec| {
+            let mem = stage_memory(&m, &plan, 2048, fw, 8, &[96.0]);
+            (mem[0].weights_gb + mem[0].gradients_gb + mem[0].optimizer_gb) * 1e9 / m.params(2048).total
+        };
+        let ds = FrameworkSpec::for_stack("megatron-deepspeed").unwrap();
+        assert!((bytes(&ds) - 20.0).abs() < 0.01, "{}", bytes(&ds));
+        let fp16 = FrameworkSpec { precision: crate::step::stack::Precision::Fp16, ..ds.clone() };
+        assert!((bytes(&fp16) - 18.0).abs() < 0.01, "{}", bytes(&fp16));
+        assert!((bytes(&FrameworkSpec::default()) - 18.0).abs() < 0.01);
     }
 
     #[test]
