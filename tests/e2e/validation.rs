@@ -477,8 +477,8 @@ fn opt_175b_interruptions_within_a_factor_1_5() {
 /// whole-runs issue asks for at least 8 runs and the pinned prediction within each case's tolerance
 /// for at least 75% of them: 7 of 9 on 2026-12-02, once each run's checkpoint interval and policy
 /// came from its scripts, DeepSpeed's per-micro-batch FP32 gradient pass and GLM's FP32 softmax were
-/// modelled. The two misses are Llama 3.1 (pessimistic step, +22%) and Falcon (+324%: "up to" 4,096
-/// GPUs and a stand-in stack). The output prints every case.
+/// modelled. The two misses are Llama 3.1 (pessimistic step, +18%) and Falcon (+181%: "up to" 4,096
+/// GPUs, a stand-in stack, the cloud failure profile). The output prints every case.
 #[test]
 fn whole_runs_are_reported_pinned_and_searched() {
     let run = wanka(["validate", "scenarios/validation/whole_runs.csv", "--json"]).success();
@@ -503,7 +503,7 @@ fn whole_runs_are_reported_pinned_and_searched() {
     assert_eq!(v["pinned_within_tolerance"].as_u64().unwrap() as usize, within);
     assert!(pinned >= 7, "{pinned} runs with a published layout planned");
     assert!(4 * within >= 3 * pinned, "{within} of {pinned} pinned runs within tolerance: the issue asks for 75%");
-    assert!(v["pinned_mape"].as_f64().unwrap() <= 0.60, "pinned MAPE {:.1}%", 100.0 * v["pinned_mape"].as_f64().unwrap());
+    assert!(v["pinned_mape"].as_f64().unwrap() <= 0.40, "pinned MAPE {:.1}%", 100.0 * v["pinned_mape"].as_f64().unwrap());
     // A searched plan far faster than the published one is flagged unless a sourced reason is given.
     for c in cases {
         if let Some(s) = c["search_speedup"].as_f64() {
