@@ -254,7 +254,13 @@ fn deepseek_export_names_what_the_target_cannot_say() {
     // Node-limited routing (4 nodes) as group-limited routing.
     assert!(r.stdout.contains("--moe-router-group-topk 4"), "{r}");
     let r = wanka(["export", "nemo", "scenarios/examples/deepseek-v3-2048-h800.ron"]).success();
-    for want in ["not expressible in the recipe: shared experts", "moe.dense_layers", "multi-head latent attention", "DualPipe"] {
+    for want in [
+        "not expressible in the recipe: shared experts",
+        "moe.dense_layers",
+        "multi-head latent attention",
+        "DualPipe",
+        "uneven pipeline split (1 to 4 layers per chunk over 16 chunks)",
+    ] {
         assert!(r.stdout.contains(want), "{want}: {r}");
     }
 }

@@ -378,7 +378,7 @@ fn flatten(prefix: &str, m: &serde_yaml::Mapping, out: &mut Vec<(String, String)
 pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<String, WankaError> {
     let r = s.resolve(catalog, file)?;
     let (m, p) = (&r.model, &r.plan);
-    let mut lost = Vec::new();
+    let mut lost: Vec<String> = Vec::new();
     let mut o = String::new();
     o.push_str(&format!("# NeMo (1.x Megatron GPT recipe) override exported by `wanka export nemo` from {file} ({}).\n", s.name));
     o.push_str(&format!(
@@ -409,11 +409,21 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
             Schedule::Interleaved => p.vpp.to_string(),
             Schedule::OneFOneB => "null".into(),
             Schedule::DualPipe => {
-                lost.push("schedule DualPipe: NeMo has no DualPipe; exported as 1F1B");
+                lost.push("schedule DualPipe: NeMo has no DualPipe; exported as 1F1B".into());
                 "null".into()
             }
         },
     );
+    // A NeMo 1.x recipe splits the layers evenly: an uneven split (a layout, or wanka's balance with
+    // the embedding and output layer) is said, not silently flattened.
+    let per_chunk = &p.layers_per_chunk;
+    if per_chunk.len() > 1 && per_chunk.iter().any(|n| *n != per_chunk[0]) {
+        let (lo, hi) = (per_chunk.iter().min().copied().unwrap_or(0), per_chunk.iter().max().copied().unwrap_or(0));
+        lost.push(format!(
+            "uneven pipeline split ({lo} to {hi} layers per chunk over {} chunks): a NeMo 1.x recipe splits layers evenly (`wanka export megatron` writes it as --pipeline-model-parallel-layout)",
+            per_chunk.len()
+        ));
+    }
     kv("context_parallel_size", p.cp.to_string());
     kv("expert_model_parallel_size", p.ep.to_string());
     if m.moe.is_some() {
@@ -441,14 +451,14 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         kv("moe_router_topk", e.top_k.to_string());
         kv("moe_ffn_hidden_size", e.expert_ffn_hidden.to_string());
         if e.shared_experts > 0 {
-            lost.push("shared experts: NeMo 1.x recipes have no key for them");
+            lost.push("shared experts: NeMo 1.x recipes have no key for them".into());
         }
         if e.dense_layers > 0 {
-            lost.push("moe.dense_layers: NeMo 1.x recipes have no key for leading dense layers");
+            lost.push("moe.dense_layers: NeMo 1.x recipes have no key for leading dense layers".into());
         }
     }
     if m.mla.is_some() {
-        lost.push("multi-head latent attention: not a NeMo 1.x GPT recipe key");
+        lost.push("multi-head latent attention: not a NeMo 1.x GPT recipe key".into());
     }
     kv(
         "activations_checkpoint_granularity",
