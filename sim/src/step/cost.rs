@@ -734,27 +734,32 @@ mod tests {
         assert!(moe[0].backward.ep_comm_s > none[0].backward.ep_comm_s, "recomputing the MoE block dispatches again");
     }
 
+    /// GPT-3 175B at TP8 PP2 on 16 devices, 1F1B, micro-batch 1, 8 micro-batches: the dense plan of
+    /// the softmax and gradient-pass tests.
+    fn gpt3_tp8_pp2(model: &ModelSpec, recompute: crate::workload::parallelism::Recompute) -> Plan {
+        let spec = crate::workload::parallelism::ParallelismSpec {
+            tp: 8,
+            pp: 2,
+            dp: 1,
+            ep: 1,
+            schedule: Some(crate::workload::parallelism::Schedule::OneFOneB),
+            micro_batch: Some(1),
+            global_batch: 8,
+            recompute,
+            ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
+        };
+        crate::step::resolve_plan(model, &spec, 2048, 16).unwrap()
+    }
+
     /// An unfused attention with FP32 PyTorch softmax ops (GLM-130B) moves 33 bytes per score element
     /// forward and 33 backward, against the fused kernel's 10 and 20, plus four more kernels each way:
     /// the chunk's compute grows by exactly that traffic at the chip's HBM rate, and nothing else moves.
     #[test]
     fn fp32_unfused_softmax_costs_its_extra_passes_over_the_scores() {
-        use crate::workload::parallelism::{ParallelismSpec, Recompute, Schedule};
+        use crate::workload::parallelism::Recompute;
         let cluster = crate::hardware::topology::test_cluster("a100-sxm-40gb", 16, "ib-hdr", 200.0, "generic-fat-tree");
         let model = crate::workload::model::preset("gpt3-175b").unwrap();
-        let spec = ParallelismSpec {
-            tp: 8,
-            pp: 2,
-            dp: 1,
-            ep: 1,
-            schedule: Some(Schedule::OneFOneB),
-            micro_batch: Some(1),
-            global_batch: 8,
-            recompute: Recompute::None,
-            rank_order: RankOrder::TpCpDpPp,
-            ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
-        };
-        let plan = crate::step::resolve_plan(&model, &spec, 2048, 16).unwrap();
+        let plan = gpt3_tp8_pp2(&model, Recompute::None);
         let fused = FrameworkSpec { flash_attention: false, attention_softmax: AttentionSoftmax::Fused, ..FrameworkSpec::default() };
         let fp32 = FrameworkSpec { attention_softmax: AttentionSoftmax::Fp32Unfused, ..fused.clone() };
         let (a, b) = (build(&model, &plan, &cluster, 2048, &fused).1, build(&model, &plan, &cluster, 2048, &fp32).1);
@@ -786,21 +791,10 @@ mod tests {
     /// to the backward and nowhere else; FP16 runs (no BF16 optimizer) pay nothing.
     #[test]
     fn bf16_hp_gradient_pass_costs_18_bytes_per_parameter_per_micro_batch() {
-        use crate::workload::parallelism::{ParallelismSpec, Recompute, Schedule};
+        use crate::workload::parallelism::Recompute;
         let cluster = crate::hardware::topology::test_cluster("a100-sxm-80gb", 16, "ib-hdr", 200.0, "generic-fat-tree");
         let model = crate::workload::model::preset("gpt3-175b").unwrap();
-        let spec = ParallelismSpec {
-            tp: 8,
-            pp: 2,
-            dp: 1,
-            ep: 1,
-            schedule: Some(Schedule::OneFOneB),
-            micro_batch: Some(1),
-            global_batch: 8,
-            recompute: Recompute::Full,
-            ..crate::workload::parallelism::moe_test_spec(RankOrder::TpCpDpPp)
-        };
-        let plan = crate::step::resolve_plan(&model, &spec, 2048, 16).unwrap();
+        let plan = gpt3_tp8_pp2(&model, Recompute::Full);
         let base = FrameworkSpec::for_stack("megatron-deepspeed").unwrap();
         assert!(base.hp_grad_accumulation_pass, "the BLOOM stack has it");
         let off = FrameworkSpec { hp_grad_accumulation_pass: false, ..base.clone() };
