@@ -308,7 +308,7 @@ impl<'a> Ctx<'a> {
         let softmax_s = if unfused { self.mem_s(softmax_fwd_bytes * scores) } else { 0.0 };
         // Backward beyond twice the forward's traffic (0 for the fused kernel).
         let softmax_bwd_extra_s = if unfused { self.mem_s(softmax_bwd_bytes * scores) - 2.0 * softmax_s } else { 0.0 };
-        let softmax_kernels = if unfused && self.fw.attention_softmax == AttentionSoftmax::Fp32Unfused { 4.0 } else { 0.0 };
+        let softmax_kernels = if unfused { self.fw.attention_softmax.extra_kernels() } else { 0.0 };
 
         // Elementwise traffic. Replicated (÷ TP only with SP): the fused norm and bias-dropout-residual
         // kernels, REPLICATED_BYTES_PER_ELEMENT per pass. Sharded: activation function, rotary/bias.
@@ -543,7 +543,7 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         // BF16 with a separate FP32 accumulation pass (DeepSpeed's BF16_Optimizer, which the pipeline
         // engine calls after every micro-batch's backward): each local gradient is cast to FP32 and
         // added to its accumulator, `HP_GRAD_UPDATE_BYTES_PER_PARAM` of HBM traffic per parameter.
-        if fw.hp_grad_accumulation_pass && fw.precision == Precision::Bf16 {
+        if fw.bf16_optimizer_pass() {
             bwd.compute_s += ctx.mem_s(HP_GRAD_UPDATE_BYTES_PER_PARAM * (pd + pe));
         }
         let mut grad_reduce_s = 0.0;

@@ -218,7 +218,7 @@ pub fn stage_memory(
             // DeepSpeed's BF16 optimizer keeps the backward's BF16 gradients beside the FP32
             // accumulators it adds them into (BigScience: "accumulate gradients in fp32, so it is more
             // memory heavy ... 4bytes x params and it's not sharded across gpus").
-            if fw.hp_grad_accumulation_pass && fw.precision == crate::step::stack::Precision::Bf16 {
+            if fw.bf16_optimizer_pass() {
                 grads += 2.0 * (dense + expert);
             }
             let optim = (4.0 + 2.0 * fw.adam_moments_dtype.bytes())

@@ -98,6 +98,13 @@ impl AttentionSoftmax {
             AttentionSoftmax::Fp32Unfused => (33.0, 33.0),
         }
     }
+    /// Kernels per pass beyond the fused path (mask mul and sub, the two casts).
+    pub fn extra_kernels(self) -> f64 {
+        match self {
+            AttentionSoftmax::Fused => 0.0,
+            AttentionSoftmax::Fp32Unfused => 4.0,
+        }
+    }
 }
 
 /// Dtype in which gradients are accumulated and reduced over data parallelism.
@@ -302,6 +309,11 @@ impl Default for FrameworkSpec {
 }
 
 impl FrameworkSpec {
+    /// Whether DeepSpeed's BF16 optimizer pass is in force: the stack has it and the run is BF16 (its
+    /// FP16 optimizer accumulates in the 16-bit gradients; FP8 runs do not use it).
+    pub fn bf16_optimizer_pass(&self) -> bool {
+        self.hp_grad_accumulation_pass && self.precision == Precision::Bf16
+    }
     /// The settings of a named stack profile.
     pub fn for_stack(id: &str) -> Result<FrameworkSpec, WankaError> {
         Ok(profile(id)?.framework.clone())

@@ -230,8 +230,7 @@ pub fn counted_split(layers: u32, chunks: u32, split: PipelineSplit) -> Option<V
 /// after an MTP module. wanka runs MTP modules with the loss, so they must sit in the last chunk
 /// (Megatron also allows them on the last virtual chunk of another stage; not modelled).
 pub fn parse_pipeline_layout(layout: &str, layers: u32, mtp_layers: u32, chunks: u64) -> Result<Vec<u32>, String> {
-    let text: String = layout.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
-    let expanded = expand_layout_repeats(&text)?;
+    let expanded = expand_layout(layout)?;
     let stages: Vec<&str> = expanded.split('|').collect();
     if stages.len() as u64 != chunks {
         return Err(format!("{} chunks written, the plan has pp·vpp = {chunks}", stages.len()));
@@ -287,9 +286,14 @@ pub fn parse_pipeline_layout(layout: &str, layers: u32, mtp_layers: u32, chunks:
 /// Virtual stages per pipeline rank a layout writes (its chunks over `pp`), when they divide evenly:
 /// Megatron-core takes the virtual pipeline size from the layout when it is not given.
 pub fn layout_vpp(layout: &str, pp: u32) -> Option<u32> {
-    let text: String = layout.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
-    let chunks = expand_layout_repeats(&text).ok()?.split('|').count() as u32;
+    let chunks = expand_layout(layout).ok()?.split('|').count() as u32;
     (pp > 0 && chunks.is_multiple_of(pp)).then(|| chunks / pp)
+}
+
+/// A layout with commas and whitespace dropped and its repeats unrolled.
+fn expand_layout(layout: &str) -> Result<String, String> {
+    let text: String = layout.chars().filter(|c| *c != ',' && !c.is_whitespace()).collect();
+    expand_layout_repeats(&text)
 }
 
 /// Unrolls `(…)*n` (innermost first) and then `x*n`, as Megatron's `parse_str_to_list` does.
