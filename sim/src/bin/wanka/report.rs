@@ -682,7 +682,7 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport, explai
     }
     let _ = writeln!(
         o,
-        "\n  pinned: {} of {} within tolerance (MAPE {:.1}%); searched: {} of {} within tolerance; {} searched plans more than {:.0}% faster than the published one without a stated reason (!); {} failed",
+        "\n  pinned: {} of {} within tolerance (MAPE {:.1}%); searched: {} of {} within tolerance; {} searched plans more than {:.0}% faster than the published one without a stated reason{}; {} failed",
         r.pinned_within_tolerance,
         r.pinned_cases,
         100.0 * r.pinned_mape,
@@ -690,6 +690,7 @@ pub fn whole_run_text(r: &wanka_sim::validate::whole_run::WholeRunReport, explai
         r.searched_cases,
         r.search_flagged,
         100.0 * SEARCH_SPEEDUP_LIMIT,
+        if r.search_flagged > 0 { " (!)" } else { "" },
         r.failed
     );
     o
