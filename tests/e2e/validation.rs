@@ -23,8 +23,9 @@ failures_per_1000_node_days,mtti_min,checkpoint_interval_min,checkpoint_save_min
 expected_interruptions,expected_ettr,expected_tau_opt_min,tolerance,notes";
 
 /// Accuracy the simulator must keep on the published step cases (fractions). The worst step case is
-/// DeepSpeed 2021's ZeRO-3 530B on 640 A100 (-18%); the worst holdout case BigScience's TP8 PP12 BLOOM
-/// layout (-16%: TP8 on Jean Zay is under-priced).
+/// DeepSpeed 2021's ZeRO-3 530B on 640 A100 (-18%); the worst holdout case GPT-3 175B on 256 TPU v6e
+/// (-25%: the uncalibrated Trillium profile is optimistic on large models), then BigScience's TP8 PP12
+/// BLOOM layout (-16%: TP8 on Jean Zay is under-priced).
 const MAX_MAPE: f64 = 0.10;
 const MAX_WORST: f64 = 0.25;
 

@@ -250,6 +250,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "overlap_grad_reduce",
     "stack",
     "precision",
+    "flash_attention",
     "attention_softmax",
     "head_dim",
     "gated_ffn",
