@@ -177,6 +177,8 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
     args.extend(files.iter().map(|f| f.into()));
     args.push("--moe-cases".into());
     args.push(wanka_sim::step::accuracy::MOE_FILE.into());
+    args.push("--holdout-cases".into());
+    args.push(wanka_sim::step::accuracy::HOLDOUT_FILE.into());
     let dir = temp_dir("calibrate");
     let table = dir.join("accuracy.csv");
     args.push("--write-accuracy".into());
@@ -198,9 +200,10 @@ fn catalog_ceilings_and_accuracy_table_follow_from_the_case_files() {
     assert_eq!(
         fresh,
         bundled,
-        "scenarios/validation/accuracy.csv is stale: regenerate with `wanka calibrate {} --moe-cases {} --write-accuracy scenarios/validation/accuracy.csv`",
+        "scenarios/validation/accuracy.csv is stale: regenerate with `wanka calibrate {} --moe-cases {} --holdout-cases {} --write-accuracy scenarios/validation/accuracy.csv`",
         files.join(" "),
-        wanka_sim::step::accuracy::MOE_FILE
+        wanka_sim::step::accuracy::MOE_FILE,
+        wanka_sim::step::accuracy::HOLDOUT_FILE
     );
     // The per-case errors behind it (which the forecasts' model-error bands use) too.
     let fresh = std::fs::read_to_string(&errors).expect("written errors");

@@ -16,7 +16,9 @@
 //! 2. MoE models: the MoE runs' errors (the family's when it has at least 3, else all families');
 //! 3. the family's published runs on the stack (at least [`MIN_GROUP_CASES`]), else on every stack
 //!    (`scenarios/validation/accuracy_errors.csv`, the rows behind `accuracy.csv`);
-//! 4. a family with no published runs: every dense family's errors pooled and doubled
+//! 4. a family without fitted runs but with at least [`MIN_GROUP_CASES`] in the holdout file: those
+//!    runs' plain errors (stack `holdout:*` in `accuracy_errors.csv`);
+//! 5. a family with no published runs: every dense family's errors pooled and doubled
 //!    ([`UNCALIBRATED_WIDENING`]) — an assumption, said in `source`: a profile carried from a parent has
 //!    not been measured, so it is taken to be twice as uncertain as a fitted one.
 //!
@@ -27,7 +29,7 @@ use serde::Serialize;
 
 use crate::hardware::catalog::Calibration;
 use crate::run::monte_carlo::Stats;
-use crate::step::accuracy::{MIN_GROUP_CASES, builtin_case_errors};
+use crate::step::accuracy::{CaseError, HOLDOUT_PREFIX, MIN_GROUP_CASES, builtin_case_errors};
 
 /// How much wider an uncalibrated family's errors are taken to be than the pooled fitted ones.
 pub const UNCALIBRATED_WIDENING: f64 = 2.0;
@@ -91,11 +93,19 @@ pub fn errors_for(calibration: &Calibration, stack: &str, moe: bool) -> ModelErr
             errors: on_stack,
         };
     }
-    let dense: Vec<f64> = all.iter().filter(|r| r.family == fam && !r.stack.starts_with("moe:")).map(|r| r.loo_error).collect();
+    let fitted_dense = |r: &&CaseError| !r.stack.starts_with("moe:") && !r.stack.starts_with(HOLDOUT_PREFIX);
+    let dense: Vec<f64> = all.iter().filter(|r| r.family == fam).filter(fitted_dense).map(|r| r.loo_error).collect();
     if !dense.is_empty() {
         return ModelError { source: format!("leave-one-out errors of {} published {fam} runs (all stacks)", dense.len()), errors: dense };
     }
-    let pooled: Vec<f64> = all.iter().filter(|r| !r.stack.starts_with("moe:")).map(|r| UNCALIBRATED_WIDENING * r.loo_error).collect();
+    let holdout = pick(Some(fam), &format!("{HOLDOUT_PREFIX}*"));
+    if holdout.len() >= MIN_GROUP_CASES {
+        return ModelError {
+            source: format!("errors of {} published {fam} holdout runs (none fitted on)", holdout.len()),
+            errors: holdout,
+        };
+    }
+    let pooled: Vec<f64> = all.iter().filter(fitted_dense).map(|r| UNCALIBRATED_WIDENING * r.loo_error).collect();
     ModelError {
         source: format!("no published runs of {fam}: {} runs of the fitted families pooled, errors doubled (assumption)", pooled.len()),
         errors: pooled,
@@ -195,6 +205,15 @@ mod tests {
             narrow.days_p90_with_model_error - narrow.days_p10_with_model_error
                 < wide.days_p90_with_model_error - wide.days_p10_with_model_error
         );
+        // A family without fitted runs but with holdout runs carries those runs' plain errors, not
+        // the pooled ones (its holdout rows in accuracy_errors.csv are the source).
+        let amd = errors_for(&cat.calibrations["amd-cdna3"], "megatron-core", false);
+        let rows: Vec<f64> = builtin_case_errors()
+            .iter()
+            .filter(|r| r.family == "amd-cdna3" && r.stack.starts_with(HOLDOUT_PREFIX))
+            .map(|r| r.loo_error)
+            .collect();
+        assert!(rows.len() >= MIN_GROUP_CASES && amd.errors == rows && amd.source.contains("holdout"), "{}", amd.source);
         // Overlap rule.
         let shifted: Vec<f64> = days.iter().map(|d| d * 1.02).collect();
         assert!(indistinguishable(&b, &Bands::new(&shifted, &ascend, None)));

@@ -3,8 +3,8 @@
 //!
 //! The figures are leave-one-out errors of [`crate::validate::calibrate::fit_all`] on the calibration case files
 //! ([`CALIBRATION_FILES`]): each case predicted with its family's ceiling fitted without it. They are
-//! computed by `wanka calibrate step_cases.csv public_cases.csv --moe-cases moe_cases.csv --write-accuracy
-//! scenarios/validation/accuracy.csv` from the case files
+//! computed by `wanka calibrate step_cases.csv public_cases.csv --moe-cases moe_cases.csv --holdout-cases
+//! holdout_cases.csv --write-accuracy scenarios/validation/accuracy.csv` from the case files
 //! and compiled in; a test re-runs the fit and fails when the file no longer matches the cases or the
 //! catalog (regenerate it with that command). Nothing here is typed by hand.
 //!
@@ -14,6 +14,11 @@
 //! Mixture-of-experts models are quoted from the MoE case file ([`MOE_FILE`]) instead, whose runs no
 //! constant is fitted on (so their plain errors are out of sample): rows with stack `moe:<stack>` and
 //! `moe:*`, and family `*` for all MoE runs together.
+//!
+//! A family no constant is fitted for (its profile carries a parent's figures) is quoted from its runs
+//! in the holdout file ([`HOLDOUT_FILE`]) when it has at least [`MIN_GROUP_CASES`] there: rows with
+//! stack `holdout:<stack>` and `holdout:*`, the plain errors of a profile never fitted on them. Only
+//! with none there is a prediction an unmeasured estimate.
 
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -25,6 +30,12 @@ pub const CALIBRATION_FILES: [&str; 2] = ["scenarios/validation/step_cases.csv",
 
 /// MoE runs the accuracy of MoE predictions is quoted from (never fitted).
 pub const MOE_FILE: &str = "scenarios/validation/moe_cases.csv";
+
+/// Runs never fitted on; they give the accuracy of families without fitted runs.
+pub const HOLDOUT_FILE: &str = "scenarios/validation/holdout_cases.csv";
+
+/// Stack prefix of the accuracy rows and case errors taken from [`HOLDOUT_FILE`].
+pub const HOLDOUT_PREFIX: &str = "holdout:";
 
 const ACCURACY_CSV: &str = include_str!("../../../scenarios/validation/accuracy.csv");
 const ERRORS_CSV: &str = include_str!("../../../scenarios/validation/accuracy_errors.csv");
@@ -130,6 +141,17 @@ pub fn moe_rows_from_errors<'a>(errors: impl IntoIterator<Item = (&'a str, &'a s
     rows
 }
 
+/// Rows for the holdout runs of families that have no fitted runs (`fitted` lists the families that
+/// do): stacks as `holdout:<stack>` / `holdout:*`. Fitted families are quoted from their leave-one-out
+/// errors, so their holdout runs add no row.
+pub fn holdout_rows_from_errors<'a>(errors: impl IntoIterator<Item = (&'a str, &'a str, f64)>, fitted: &[&str]) -> Vec<AccuracyRow> {
+    let mut rows = rows_from_errors(errors.into_iter().filter(|(f, _, _)| !fitted.contains(f)));
+    for r in &mut rows {
+        r.stack = format!("{HOLDOUT_PREFIX}{}", r.stack);
+    }
+    rows
+}
+
 /// The CSV text of accuracy rows (what `wanka calibrate --write-accuracy` writes).
 pub fn to_csv(rows: &[AccuracyRow]) -> String {
     let mut s = String::from("family,stack,n,loo_mape,loo_worst,loo_bias\n");
@@ -192,16 +214,39 @@ pub fn note(calibration: &Calibration, stack: &str, moe: bool) -> AccuracyNote {
             };
             AccuracyNote::quoted(calibration, stack, r, "step time", &scope, "leave-one-out; `wanka validate`")
         }
-        None => AccuracyNote::estimate(
-            calibration,
-            stack,
-            format!(
-                "no published runs for this family ({}): estimate{}",
-                calibration.id,
-                calibration.parent.as_ref().map_or(String::new(), |p| format!(", carrying {p}'s calibrated figures"))
-            ),
-        ),
+        None => holdout_note(calibration, stack, fam).unwrap_or_else(|| {
+            AccuracyNote::estimate(
+                calibration,
+                stack,
+                format!(
+                    "no published runs for this family ({}): estimate{}",
+                    calibration.id,
+                    calibration.parent.as_ref().map_or(String::new(), |p| format!(", carrying {p}'s calibrated figures"))
+                ),
+            )
+        }),
     }
+}
+
+/// A family without fitted runs, quoted from its holdout runs (the stack's when it has enough, else
+/// all of them); `None` when it has fewer than [`MIN_GROUP_CASES`] there.
+fn holdout_note(calibration: &Calibration, stack: &str, fam: &str) -> Option<AccuracyNote> {
+    let rows = builtin_rows();
+    let find = |s: &str| rows.iter().find(|r| r.family == fam && r.stack == s && r.n >= MIN_GROUP_CASES);
+    let (r, scope) = match (find(&format!("{HOLDOUT_PREFIX}{stack}")), find(&format!("{HOLDOUT_PREFIX}*"))) {
+        (Some(r), _) => (r, format!("published {fam} runs on {stack} in the holdout set")),
+        (None, Some(r)) => (r, format!("published {fam} runs in the holdout set (all stacks)")),
+        (None, None) => return None,
+    };
+    let carried = calibration.parent.as_ref().map_or(String::new(), |p| format!(", the profile carries {p}'s figures"));
+    Some(AccuracyNote::quoted(
+        calibration,
+        stack,
+        r,
+        "step time",
+        &scope,
+        &format!("none fitted on{carried}; `wanka validate {HOLDOUT_FILE}`"),
+    ))
 }
 
 fn moe_note(calibration: &Calibration, stack: &str) -> AccuracyNote {
@@ -279,5 +324,20 @@ mod tests {
         let tpu = &Catalog::builtin().calibrations["google-tpu"];
         let t = note(tpu, "maxtext", true);
         assert!(t.text.contains("other families"), "{}", t.text);
+    }
+
+    /// A family no constant is fitted for is quoted from its holdout runs when it has enough there (the
+    /// row's own figures), and is an estimate when it has none.
+    #[test]
+    fn unfitted_families_quote_their_holdout_runs() {
+        let cat = Catalog::builtin();
+        let amd = note(&cat.calibrations["amd-cdna3"], "megatron-core", false);
+        let row = builtin_rows().iter().find(|r| r.family == "amd-cdna3" && r.stack == "holdout:*").expect("holdout row");
+        assert!(row.n >= MIN_GROUP_CASES && amd.cases == row.n && amd.loo_mape == Some(row.loo_mape), "{}", amd.text);
+        assert!(amd.text.contains("holdout") && amd.text.contains("none fitted on"), "{}", amd.text);
+        // Fitted families never quote holdout rows (they have none: their leave-one-out errors speak).
+        assert!(builtin_rows().iter().filter(|r| r.stack.starts_with(HOLDOUT_PREFIX)).all(|r| !cat.calibrations[&r.family].calibrated));
+        let cam = note(&cat.calibrations["cambricon"], "mindspeed", false);
+        assert!(cam.cases == 0 && cam.text.contains("estimate"), "{}", cam.text);
     }
 }

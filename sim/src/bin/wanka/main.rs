@@ -191,6 +191,10 @@ enum Command {
         /// table written by --write-accuracy.
         #[arg(long, requires = "write_accuracy")]
         moe_cases: Option<PathBuf>,
+        /// Holdout case file (never fitted) whose runs give the accuracy rows of the families no
+        /// constant is fitted for, in the table written by --write-accuracy.
+        #[arg(long, requires = "write_accuracy")]
+        holdout_cases: Option<PathBuf>,
     },
 }
 
@@ -614,6 +618,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write_accuracy,
             write_loo_errors,
             moe_cases,
+            holdout_cases,
         } => {
             if chip.is_some() || family.is_some() {
                 let hint = wanka_sim::validate::measurements::CollectiveHint { ranks, collective };
@@ -654,6 +659,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         c.error.map(|e| wanka_sim::step::accuracy::CaseError {
                             family: c.family.clone(),
                             stack: format!("moe:{}", c.stack),
+                            case: c.id.clone(),
+                            loo_error: e,
+                        })
+                    }));
+                }
+                if let Some(h) = &holdout_cases {
+                    let r = wanka_sim::validate::validate_steps(h, &catalog)?;
+                    let fitted: Vec<&str> = fits.iter().map(|f| f.family.as_str()).collect();
+                    let errors: Vec<(&str, &str, f64)> =
+                        r.cases.iter().filter_map(|c| c.error.map(|e| (c.family.as_str(), c.stack.as_str(), e))).collect();
+                    rows.extend(wanka_sim::step::accuracy::holdout_rows_from_errors(errors.iter().copied(), &fitted));
+                    case_errors.extend(r.cases.iter().filter(|c| !fitted.contains(&c.family.as_str())).filter_map(|c| {
+                        c.error.map(|e| wanka_sim::step::accuracy::CaseError {
+                            family: c.family.clone(),
+                            stack: format!("{}{}", wanka_sim::step::accuracy::HOLDOUT_PREFIX, c.stack),
                             case: c.id.clone(),
                             loo_error: e,
                         })
