@@ -105,6 +105,10 @@ pub enum Violation {
     },
     /// `recompute_modules` given without `recompute: Selective`.
     RecomputeModulesNeedSelective,
+    /// `recompute_layers` given without `recompute: Full`, or zero.
+    RecomputeLayers {
+        layers: u32,
+    },
     /// A Megatron split with the embedding/loss counted as layers needs the units to divide evenly.
     PipelineSplitUneven {
         layers: u32,
@@ -218,6 +222,10 @@ impl std::fmt::Display for Violation {
             RecomputeModulesNeedSelective => {
                 write!(f, "recompute_modules needs recompute Selective (Megatron-core's --recompute-granularity selective)")
             }
+            RecomputeLayers { layers } => write!(
+                f,
+                "recompute_layers {layers} needs recompute Full and at least 1 (the first N layers of every model chunk are recomputed: Megatron-core's --recompute-granularity full --recompute-method block --recompute-num-layers N)"
+            ),
             PipelineSplitUneven { layers, counted, chunks } => write!(
                 f,
                 "pipeline_split counts {counted} of embedding/loss as layers: {layers} + {counted} = {} units do not divide evenly over pp·vpp = {chunks} chunks (Megatron-core requires it); choose pp·vpp dividing {} or pipeline_split Balanced",
@@ -293,6 +301,7 @@ impl Violation {
             PipelineSplitUneven { .. } => "embedding/loss-counted split uneven".into(),
             PipelineLayout { .. } => "pipeline layout unusable".into(),
             RecomputeModulesNeedSelective => "recompute_modules without selective recompute".into(),
+            RecomputeLayers { .. } => "recompute_layers without full recompute".into(),
             GlobalBatchDp { .. } => "global batch not divisible".into(),
             Memory { .. } => "does not fit in device memory".into(),
             ActivationOffload { .. } => "activation offload needs pp 1 and no recompute".into(),

@@ -294,6 +294,10 @@ pub struct ParallelismSrc {
     /// Modules a selective recomputation covers (default: the attention core; see [`RecomputeModule`]).
     #[serde(default)]
     pub recompute_modules: Option<Vec<RecomputeModule>>,
+    /// With `recompute: Full`, the first this-many layers of every model chunk are recomputed (Megatron
+    /// `--recompute-method block --recompute-num-layers N`); omitted: every layer.
+    #[serde(default)]
+    pub recompute_layers: Option<u32>,
     /// An explicit split in Megatron-core's `--pipeline-model-parallel-layout` syntax (instead of
     /// `pipeline_split`; see [`crate::workload::parallelism::parse_pipeline_layout`]).
     #[serde(default)]
@@ -413,6 +417,7 @@ impl TryFrom<ScenarioSrc> for Scenario {
                     rank_order: RankOrder::default(),
                     pipeline_split: Default::default(),
                     recompute_modules: None,
+                    recompute_layers: None,
                     pipeline_layout: None,
                 });
             (stand_in, Some(a))
@@ -598,6 +603,7 @@ fn fill_parallelism(
         rank_order: p.rank_order.unwrap_or_default(),
         pipeline_split: p.pipeline_split,
         recompute_modules: p.recompute_modules.clone(),
+        recompute_layers: p.recompute_layers,
         pipeline_layout: p.pipeline_layout.clone(),
     })
 }

@@ -345,3 +345,41 @@ fn megatron_layout_and_recompute_modules_round_trip() {
     assert_eq!(refused.code, Some(2), "{refused}");
     assert!(refused.stderr.contains("60 transformer layers written, the model has 61"), "{refused}");
 }
+
+#[test]
+fn megatron_partial_recompute_imports_exports_and_prices() {
+    // `--recompute-method block --recompute-num-layers 12` (AMD's Primus Llama 3.1 70B BF16 recipe)
+    // recomputes the first 12 layers of every chunk: imported as `recompute_layers`, priced between no
+    // and full recomputation, exported back as written; `uniform` over groups of layers stays unmapped.
+    let dir = temp_dir("interop-partial-recompute");
+    let script = dir.join("pretrain.sh");
+    let args = |method: &str, n: u32| {
+        format!(
+            "torchrun pretrain_gpt.py \\\n  --num-layers 80 --hidden-size 8192 --num-attention-heads 64 \\\n  --group-query-attention --num-query-groups 8 --swiglu --ffn-hidden-size 28672 \\\n  --disable-bias-linear --untie-embeddings-and-output-weights --position-embedding-type rope \\\n  --tokenizer-type NullTokenizer --vocab-size 128256 --seq-length 8192 --max-position-embeddings 8192 \\\n  --tensor-model-parallel-size 8 --pipeline-model-parallel-size 4 --sequence-parallel --use-distributed-optimizer \\\n  --micro-batch-size 1 --global-batch-size 256 --recompute-granularity full --recompute-method {method} --recompute-num-layers {n} \\\n  --train-iters 10 --bf16\n"
+        )
+    };
+    std::fs::write(&script, args("block", 12)).unwrap();
+    let out = dir.join("imported.ron");
+    wanka(["import", "megatron", script.to_str().unwrap(), "--chip", "h100-sxm", "--gpus", "64", "-o", out.to_str().unwrap()]).success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let s = Scenario::parse(&text, "imported.ron").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(s.parallelism.recompute, wanka_sim::workload::parallelism::Recompute::Full, "{text}");
+    assert_eq!(s.parallelism.recompute_layers, Some(12), "{text}");
+    let step =
+        |path: &std::path::Path| wanka(["step", path.to_str().unwrap(), "--json"]).success().json()["result"]["step_s"].as_f64().unwrap();
+    let partial = step(&out);
+    let full = dir.join("full.ron");
+    std::fs::write(&full, text.lines().filter(|l| !l.contains("recompute_layers")).collect::<Vec<_>>().join("\n")).unwrap();
+    assert!(partial < step(&full), "12 of 80 layers recomputed costs less than all 80");
+    let exported = dir.join("exported.sh");
+    wanka(["export", "megatron", out.to_str().unwrap(), "-o", exported.to_str().unwrap()]).success();
+    let back = std::fs::read_to_string(&exported).unwrap();
+    assert!(back.contains("--recompute-method block") && back.contains("--recompute-num-layers 12"), "{back}");
+    // Uniform over groups of 4 (every layer recomputed, one input kept per group) is not modelled: said.
+    std::fs::write(&script, args("uniform", 4)).unwrap();
+    let run = wanka(["import", "megatron", script.to_str().unwrap(), "--chip", "h100-sxm", "--gpus", "64", "-o", out.to_str().unwrap()])
+        .success();
+    assert!(run.stderr.contains("uniform recomputation over groups of layers"), "{run}");
+    let s = Scenario::parse(&std::fs::read_to_string(&out).unwrap(), "imported.ron").unwrap();
+    assert_eq!(s.parallelism.recompute_layers, None);
+}

@@ -231,7 +231,12 @@ pub fn spec_words(s: &wanka_sim::workload::parallelism::ParallelismSpec) -> Stri
         (Some(Schedule::DualPipe), _) => "DualPipe".into(),
         _ => "1F1B".into(),
     };
-    let mut parts = vec![dims, sched, format!("ZeRO-{}", s.zero_stage), format!("recompute {}", s.recompute.label())];
+    let mut parts = vec![
+        dims,
+        sched,
+        format!("ZeRO-{}", s.zero_stage),
+        format!("recompute {}", wanka_sim::workload::parallelism::recompute_label(s.recompute, s.recompute_layers)),
+    ];
     if s.sequence_parallel {
         parts.push("SP".into());
     }

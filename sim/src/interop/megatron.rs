@@ -608,13 +608,22 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         d.recompute_modules = src(modules, from);
     }
     // `full` with `uniform` over 1 layer at a time is wanka's full recompute (every layer, its input
-    // kept); any other method or count recomputes part of the layers, which wanka does not model.
+    // kept); `block` over N layers recomputes the first N of every chunk (`recompute_layers`); `uniform`
+    // over groups of N layers (every layer recomputed, one input per group kept) is not modelled.
     let method = a.find("recompute-method").map(|(_, x)| x);
     let count = a.find("recompute-num-layers").map(|(_, x)| x);
+    let first = |x: &Option<Arg>| x.as_ref().and_then(|x| x.values.first().cloned());
     let whole = |x: &Option<Arg>, v: &str| x.as_ref().is_none_or(|x| x.values.first().is_some_and(|s| s == v));
-    if !(whole(&method, "uniform") && whole(&count, "1")) {
+    let block_layers = (first(&method).as_deref() == Some("block")).then(|| first(&count).and_then(|c| c.parse::<u32>().ok())).flatten();
+    if let (Some(n), Some(c)) = (block_layers, &count) {
+        d.recompute_layers = src(n, format!("--recompute-method block --recompute-num-layers {n} (line {})", c.line));
+    } else if !(whole(&method, "uniform") && whole(&count, "1")) {
         for x in [method, count].into_iter().flatten() {
-            d.unmapped(a_label(&x), x.values.join(" "), "partial recomputation: wanka's full recompute covers every layer");
+            d.unmapped(
+                a_label(&x),
+                x.values.join(" "),
+                "uniform recomputation over groups of layers: wanka's full recompute keeps every layer's input",
+            );
         }
     }
     // Grouped expert GEMMs are how wanka costs the experts (step::moe) whether or not the flag is given.
@@ -851,8 +860,16 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         }
         Recompute::Full => {
             arg("--recompute-granularity full".into());
-            arg("--recompute-method uniform".into());
-            arg("--recompute-num-layers 1".into());
+            match p.recompute_layers {
+                Some(n) => {
+                    arg("--recompute-method block".into());
+                    arg(format!("--recompute-num-layers {n}"));
+                }
+                None => {
+                    arg("--recompute-method uniform".into());
+                    arg("--recompute-num-layers 1".into());
+                }
+            }
         }
     }
     match p.zero_stage {

@@ -100,6 +100,8 @@ pub struct Draft {
     pub pipeline_split: Option<Src<PipelineSplit>>,
     /// Megatron `--recompute-modules`.
     pub recompute_modules: Option<Src<Vec<RecomputeModule>>>,
+    /// Megatron `--recompute-method block --recompute-num-layers N`: the first N layers of every chunk.
+    pub recompute_layers: Option<Src<u32>>,
     /// Megatron `--pipeline-model-parallel-layout`, as written.
     pub pipeline_layout: Option<Src<String>>,
     pub seq_len: Option<Src<u32>>,
@@ -333,6 +335,7 @@ impl Draft {
         field(&mut o, "rank_order", self.rank_order.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
         field(&mut o, "pipeline_split", self.pipeline_split.as_ref().map(|s| (format!("{:?}", s.value), &s.from)));
         field(&mut o, "recompute_modules", self.recompute_modules.as_ref().map(|s| (format!("Some({:?})", s.value), &s.from)));
+        field(&mut o, "recompute_layers", self.recompute_layers.as_ref().map(|s| (format!("Some({})", s.value), &s.from)));
         field(&mut o, "pipeline_layout", self.pipeline_layout.as_ref().map(|s| (format!("Some({})", ron_str(&s.value)), &s.from)));
         o.push_str("    ),\n");
         o.push_str("    training: (\n");

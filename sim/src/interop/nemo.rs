@@ -262,13 +262,17 @@ pub fn draft(text: &str, file: &str) -> Result<Draft, WankaError> {
         Some("full") => src(Recompute::Full, "model.activations_checkpoint_granularity: full"),
         Some(o) => return Err(invalid(file, "model.activations_checkpoint_granularity", format!("`{o}`: selective, full or null"))),
     };
-    // `full` with `uniform` over 1 layer is wanka's full recompute; other methods recompute part of the layers.
+    // `full` with `uniform` over 1 layer is wanka's full recompute; `block` over N layers recomputes the
+    // first N of every chunk (`recompute_layers`); `uniform` over groups of N is not modelled.
     let method = y.get("model.activations_checkpoint_method")?.map(|v| show(&v));
     let count = y.get("model.activations_checkpoint_num_layers")?.map(|v| show(&v));
-    if !(method.as_deref().is_none_or(|m| m == "uniform") && count.as_deref().is_none_or(|c| c == "1")) {
+    let block_layers = (method.as_deref() == Some("block")).then(|| count.as_deref().and_then(|c| c.parse::<u32>().ok())).flatten();
+    if let Some(n) = block_layers {
+        d.recompute_layers = src(n, format!("model.activations_checkpoint_method: block, model.activations_checkpoint_num_layers: {n}"));
+    } else if !(method.as_deref().is_none_or(|m| m == "uniform") && count.as_deref().is_none_or(|c| c == "1")) {
         for (k, v) in [("model.activations_checkpoint_method", method), ("model.activations_checkpoint_num_layers", count)] {
             if let Some(v) = v {
-                d.unmapped(k, v, "partial recomputation: wanka's full recompute covers every layer");
+                d.unmapped(k, v, "uniform recomputation over groups of layers: wanka's full recompute keeps every layer's input");
             }
         }
     }
@@ -469,8 +473,9 @@ pub fn export(s: &Scenario, catalog: &crate::Catalog, file: &str) -> Result<Stri
         },
     );
     if p.recompute == Recompute::Full {
-        kv("activations_checkpoint_method", "uniform".into());
-        kv("activations_checkpoint_num_layers", "1".into());
+        let (method, layers) = p.recompute_layers.map_or(("uniform", 1), |n| ("block", n));
+        kv("activations_checkpoint_method", method.into());
+        kv("activations_checkpoint_num_layers", layers.to_string());
     }
     if p.rank_order == RankOrder::TpCpPpDp {
         kv("use_tp_pp_dp_mapping", "True".into());

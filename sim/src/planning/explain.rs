@@ -73,7 +73,7 @@ pub fn explain(first: &Ranked, second: &Ranked, seq_len: u32) -> Explanation {
     knob("vpp", a.vpp.to_string(), b.vpp.to_string());
     knob("micro_batch", a.micro_batch.to_string(), b.micro_batch.to_string());
     knob("global_batch", a.global_batch.to_string(), b.global_batch.to_string());
-    knob("recompute", a.recompute.label().into(), b.recompute.label().into());
+    knob("recompute", a.recompute_label(), b.recompute_label());
     knob("zero_stage", a.zero_stage.to_string(), b.zero_stage.to_string());
     knob("sequence_parallel", a.sequence_parallel.to_string(), b.sequence_parallel.to_string());
     knob("rank_order", a.rank_order.label().into(), b.rank_order.label().into());

@@ -113,6 +113,7 @@ fn mixed_plan(model: &ModelSpec, seq_len: u32, s: Shape, layers_per_chunk: Vec<u
         rank_order: RankOrder::default(),
         pipeline_split: Default::default(),
         recompute_modules: None,
+        recompute_layers: None,
         pipeline_layout: None,
     };
     let devices = u64::from(s.tp) * u64::from(s.pp) * u64::from(s.dp);
@@ -354,6 +355,7 @@ pub fn hetero_data(
                             rank_order: Default::default(),
                             pipeline_split: Default::default(),
                             recompute_modules: None,
+                            recompute_layers: None,
                             pipeline_layout: None,
                         };
                         let mut cl = c.clone();

@@ -1093,7 +1093,7 @@ pub fn describe(s: &crate::workload::parallelism::ParallelismSpec) -> String {
         " mb{} gb{} {sched} recompute-{} ZeRO-{}{}",
         s.micro_batch.unwrap_or(1),
         s.global_batch,
-        s.recompute.label(),
+        crate::workload::parallelism::recompute_label(s.recompute, s.recompute_layers),
         s.zero_stage,
         if s.sequence_parallel { " SP" } else { "" }
     ));

@@ -349,6 +349,7 @@ pub fn enumerate(space: &SearchSpace, devices: u64, batch: BatchTarget, seq_len:
                                             } else {
                                                 None
                                             },
+                                            recompute_layers: None,
                                             pipeline_layout: None,
                                         };
                                         let made = size_spec(spec, devices, batch, seq_len).and_then(|(spec, idle)| {

@@ -471,20 +471,25 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         let (mut pd, mut pe) = (0.0, 0.0);
         let mut compute_f = Vec::with_capacity(n_layers as usize);
         let mut compute_b = Vec::with_capacity(n_layers as usize);
+        let mut recomputed_layers = 0u32;
         for l in first_layer..first_layer + n_layers {
             let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
+            // A partial full recompute (`recompute_layers`) covers the chunk's first layers only.
+            let (rc, rc_flops) =
+                if plan.recomputes(l - first_layer) { (lc.recompute, lc.flops_recompute) } else { (PassCost::default(), 0.0) };
+            recomputed_layers += u32::from(plan.recomputes(l - first_layer));
             fwd.compute_s += lc.fwd.compute_s;
             fwd.mp_comm_s += lc.fwd.mp_comm_s;
             fwd.ep_comm_s += lc.fwd.ep_comm_s;
-            bwd.compute_s += lc.bwd.compute_s + lc.recompute.compute_s;
-            bwd.mp_comm_s += lc.bwd.mp_comm_s + lc.recompute.mp_comm_s;
-            bwd.ep_comm_s += lc.bwd.ep_comm_s + lc.recompute.ep_comm_s;
-            flops += 3.0 * lc.flops_fwd + lc.flops_recompute;
+            bwd.compute_s += lc.bwd.compute_s + rc.compute_s;
+            bwd.mp_comm_s += lc.bwd.mp_comm_s + rc.mp_comm_s;
+            bwd.ep_comm_s += lc.bwd.ep_comm_s + rc.ep_comm_s;
+            flops += 3.0 * lc.flops_fwd + rc_flops;
             weight_grad_s += lc.wgrad_s;
             pd += lc.params_dense;
             pe += lc.params_expert;
             compute_f.push(lc.fwd.total_s());
-            compute_b.push(lc.bwd.total_s() + lc.recompute.total_s());
+            compute_b.push(lc.bwd.total_s() + rc.total_s());
         }
         if fw.activation_offload_layers > 0 {
             // Offloaded layers' activations stream to the host during the forward and back during the
@@ -565,7 +570,11 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
                 // HSDP: the domain's reduced shard is all-reduced across domains once per step.
                 grad_reduce_s = coll(Collective::AllReduce, gb * pd / shard as f64, replicas, &replica_path);
             }
-            let bwd_gathers = if plan.recompute == Recompute::Full && fw.zero3_regather_in_recompute { 2.0 } else { 1.0 };
+            let bwd_gathers = if plan.recompute == Recompute::Full && fw.zero3_regather_in_recompute {
+                1.0 + f64::from(recomputed_layers) / f64::from(n_layers.max(1))
+            } else {
+                1.0
+            };
             let cf = compute_f.iter().sum::<f64>() / nl;
             let cb = compute_b.iter().sum::<f64>() / nl;
             let f_total = prefetched(nl, cf, gather, gather, 0.0);

@@ -157,6 +157,9 @@ pub fn stage_memory(
         next += n;
     }
     let act_bytes = [layer_activation_bytes(m, &acts, false), layer_activation_bytes(m, &acts, true)];
+    // Layers a partial full recompute (`recompute_layers`) leaves out keep everything, as without one.
+    let kept = ActivationInputs { recompute: Recompute::None, ..acts };
+    let kept_bytes = [layer_activation_bytes(m, &kept, false), layer_activation_bytes(m, &kept, true)];
     // Per stage: parameters on its device (dense part, expert part), the activation bytes of its layers
     // and their count. Summed chunk by chunk in model order, so each stage sees its layers in the order a
     // walk over every layer keeping the held ones would (the same sums), without testing every chunk
@@ -179,7 +182,11 @@ pub fn stage_memory(
                 } else {
                     *dense += params.dense_ffn_per_layer / t;
                 }
-                *act_per_layer_sum += act_bytes[usize::from(moe)];
+                *act_per_layer_sum += if plan.recomputes(l - start) || plan.recompute != Recompute::Full {
+                    act_bytes[usize::from(moe)]
+                } else {
+                    kept_bytes[usize::from(moe)]
+                };
                 *layers += 1.0;
             }
         }
@@ -347,6 +354,7 @@ mod tests {
             rank_order: Default::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            recompute_layers: None,
             pipeline_layout: None,
         }
     }
@@ -472,6 +480,47 @@ mod tests {
         assert!(fits(&s).is_ok(), "70B offloading 40 layers: {:?}", fits(&s));
         s.framework.activation_offload_layers = 0;
         assert!(fits(&s).is_err(), "70B without offload fits: {:?}", fits(&s));
+    }
+
+    /// A partial full recompute (`recompute_layers`, Megatron's `--recompute-method block`) recomputes
+    /// the first N layers of every chunk: its compute and activation memory lie between none and full,
+    /// move monotonically with N, and N at or beyond a chunk's layers is full recompute (Llama 3 8B, PP2
+    /// 1F1B, about 16 layers per chunk, sequence 2,048).
+    #[test]
+    fn partial_recompute_lies_between_none_and_full() {
+        let text = r#"(
+            name: "partial", model: Preset("llama3-8b"),
+            cluster: (chip: "h100-sxm", gpus: 16, gpus_per_node: 8),
+            parallelism: (tp: 1, pp: 2, dp: 8, schedule: Some(OneFOneB), micro_batch: Some(1), global_batch: 128, recompute: Full, sequence_parallel: false, zero_stage: 1),
+            training: (seq_len: 2048, tokens: 1e12),
+        )"#;
+        let base = crate::scenario::Scenario::parse(text, "t.ron").unwrap();
+        let cat = crate::hardware::catalog::Catalog::builtin();
+        let run = |rc: Recompute, n: Option<u32>| {
+            let mut s = base.clone();
+            s.parallelism.recompute = rc;
+            s.parallelism.recompute_layers = n;
+            let r = s.simulate_step(cat, "t.ron").unwrap();
+            (r.breakdown.compute_s, r.memory.activations_gb)
+        };
+        let (none, full) = (run(Recompute::None, None), run(Recompute::Full, None));
+        let (four, eight) = (run(Recompute::Full, Some(4)), run(Recompute::Full, Some(8)));
+        assert!(none.0 < four.0 && four.0 < eight.0 && eight.0 < full.0, "compute {none:?} {four:?} {eight:?} {full:?}");
+        assert!(none.1 > four.1 && four.1 > eight.1 && eight.1 > full.1, "activations {none:?} {four:?} {eight:?} {full:?}");
+        // Half the layers recomputed costs half of full recomputation's extra forward.
+        let half = (eight.0 - none.0) / (full.0 - none.0);
+        assert!((half - 0.5).abs() < 0.02, "{half}");
+        // No chunk holds more than the model's 32 layers.
+        assert_eq!(run(Recompute::Full, Some(32)), full);
+        assert_eq!(run(Recompute::Full, Some(40)), full);
+        // Only with full recompute, and at least one layer.
+        for (rc, n) in [(Recompute::Selective, 4), (Recompute::None, 4), (Recompute::Full, 0)] {
+            let mut s = base.clone();
+            s.parallelism.recompute = rc;
+            s.parallelism.recompute_layers = Some(n);
+            let e = s.simulate_step(cat, "t.ron").unwrap_err().to_string();
+            assert!(e.contains("recompute_layers") && e.contains("--recompute-method block"), "{e}");
+        }
     }
 
     /// Selective recomputation of named modules drops exactly those modules' tensors (DeepSeek-V3,

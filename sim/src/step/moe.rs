@@ -265,6 +265,7 @@ mod tests {
             rank_order: Default::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            recompute_layers: None,
             pipeline_layout: None,
         };
         crate::step::resolve_plan(&m, &spec, 4096, u64::from(ep)).unwrap()

@@ -701,6 +701,7 @@ mod tests {
             global_batch: m,
             recompute: Recompute::None,
             recompute_modules: Default::default(),
+            recompute_layers: None,
             sequence_parallel: false,
             zero_stage: 0,
             rank_order: Default::default(),

@@ -625,6 +625,7 @@ mod tests {
             rank_order: RankOrder::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            recompute_layers: None,
             pipeline_layout: None,
         };
         let plan = |s: &ParallelismSpec| crate::step::resolve_plan(&model, s, 2048, 1024).unwrap();

@@ -247,6 +247,7 @@ pub const SETTING_COLUMNS: &[&str] = &[
     "pipeline_split",
     "pipeline_layout",
     "recompute_modules",
+    "recompute_layers",
     "overlap_grad_reduce",
     "stack",
     "precision",
@@ -576,6 +577,8 @@ fn step_case(r: &Row, id: String) -> Result<StepCase, WankaError> {
                 .unwrap_or_default(),
             pipeline_split: r.choice("pipeline_split", &PIPELINE_SPLITS, None)?.unwrap_or_default(),
             recompute_modules: recompute_modules(r)?,
+            recompute_layers: r
+                .opt("recompute_layers", "a whole number (with recompute full: the first N layers of every model chunk recomputed)")?,
             pipeline_layout: Some(r.raw("pipeline_layout")).filter(|s| !s.is_empty()).map(str::to_string),
         },
         auto: None,

@@ -402,6 +402,11 @@ pub struct ParallelismSpec {
     /// default); only with `recompute: Selective`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recompute_modules: Option<Vec<RecomputeModule>>,
+    /// With `recompute: Full`, recompute only the first this-many layers of every model chunk and keep
+    /// the other layers' activations (Megatron-core `--recompute-method block --recompute-num-layers N`,
+    /// per virtual pipeline chunk); `None`: every layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recompute_layers: Option<u32>,
     /// An explicit split in Megatron-core's `--pipeline-model-parallel-layout` syntax (e.g. DeepSeek-V3's
     /// `"Et*4|(t*4|)*14tmL"`): layers per chunk as written, instead of `pipeline_split`. See
     /// [`parse_pipeline_layout`].
@@ -434,6 +439,9 @@ pub struct Plan {
     /// What a selective recomputation covers (see [`RecomputeModule`]).
     #[serde(skip_serializing_if = "RecomputeSet::is_default")]
     pub recompute_modules: RecomputeSet,
+    /// Under full recompute, the layers of every chunk recomputed (the first ones); `None`: all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recompute_layers: Option<u32>,
     pub sequence_parallel: bool,
     pub zero_stage: u8,
     pub rank_order: RankOrder,
@@ -442,7 +450,25 @@ pub struct Plan {
     pub layers_per_chunk: Vec<u32>,
 }
 
+/// A recomputation as reports print it: `none`, `selective`, `full`, or `full×N` (the first N layers
+/// of every chunk).
+pub fn recompute_label(recompute: Recompute, layers: Option<u32>) -> String {
+    match layers {
+        Some(n) if recompute == Recompute::Full => format!("full×{n}"),
+        _ => recompute.label().to_string(),
+    }
+}
+
 impl Plan {
+    /// Whether the layer at position `index` of its model chunk is recomputed in the backward: every
+    /// layer under selective or full recompute, the first `recompute_layers` under a partial one.
+    pub fn recomputes(&self, index: u32) -> bool {
+        self.recompute != Recompute::None && self.recompute_layers.is_none_or(|n| index < n)
+    }
+    /// The recomputation as reports print it (see [`recompute_label`]).
+    pub fn recompute_label(&self) -> String {
+        recompute_label(self.recompute, self.recompute_layers)
+    }
     pub fn gpus(&self) -> u64 {
         u64::from(self.tp) * u64::from(self.pp) * u64::from(self.dp) * u64::from(self.cp)
     }
@@ -615,6 +641,9 @@ pub fn resolve(
     if spec.recompute_modules.is_some() && spec.recompute != Recompute::Selective {
         why.push(Violation::RecomputeModulesNeedSelective);
     }
+    if let Some(n) = spec.recompute_layers.filter(|&n| n == 0 || spec.recompute != Recompute::Full) {
+        why.push(Violation::RecomputeLayers { layers: n });
+    }
     let chunks = u64::from(spec.pp) * u64::from(vpp.max(1));
     let counted = match (&spec.pipeline_layout, spec.pipeline_split) {
         (Some(layout), split) => {
@@ -661,6 +690,7 @@ pub fn resolve(
         global_batch: spec.global_batch,
         recompute: spec.recompute,
         recompute_modules: spec.recompute_modules.as_deref().map(RecomputeSet::of).unwrap_or_default(),
+        recompute_layers: spec.recompute_layers,
         sequence_parallel: spec.sequence_parallel,
         zero_stage: spec.zero_stage,
         rank_order: spec.rank_order,
@@ -747,6 +777,7 @@ pub(crate) fn moe_test_spec(rank_order: RankOrder) -> ParallelismSpec {
         rank_order,
         pipeline_split: Default::default(),
         recompute_modules: None,
+        recompute_layers: None,
         pipeline_layout: None,
     }
 }
@@ -774,6 +805,7 @@ mod tests {
             rank_order: Default::default(),
             pipeline_split: Default::default(),
             recompute_modules: None,
+            recompute_layers: None,
             pipeline_layout: None,
         }
     }

@@ -142,7 +142,7 @@ pub fn step_text(s: &Scenario, r: &StepResult, catalog: &Catalog) -> String {
         p.cp,
         p.ep,
         p.zero_stage,
-        p.recompute.label(),
+        wanka_sim::workload::parallelism::recompute_label(p.recompute, p.recompute_layers),
         p.sequence_parallel
     );
     o.push_str(&searched_text(s));
