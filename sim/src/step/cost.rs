@@ -475,9 +475,9 @@ pub fn build(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw
         for l in first_layer..first_layer + n_layers {
             let lc = if l >= moe_from { &moe_layer } else { &dense_layer };
             // A partial full recompute (`recompute_layers`) covers the chunk's first layers only.
-            let (rc, rc_flops) =
-                if plan.recomputes(l - first_layer) { (lc.recompute, lc.flops_recompute) } else { (PassCost::default(), 0.0) };
-            recomputed_layers += u32::from(plan.recomputes(l - first_layer));
+            let recomputed = plan.recomputes(l - first_layer);
+            let (rc, rc_flops) = if recomputed { (lc.recompute, lc.flops_recompute) } else { (PassCost::default(), 0.0) };
+            recomputed_layers += u32::from(recomputed);
             fwd.compute_s += lc.fwd.compute_s;
             fwd.mp_comm_s += lc.fwd.mp_comm_s;
             fwd.ep_comm_s += lc.fwd.ep_comm_s;
