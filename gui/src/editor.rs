@@ -44,6 +44,8 @@ pub enum Knob {
     MicroBatch,
     GlobalBatch,
     Recompute,
+    /// `parallelism.recompute_layers` under full recompute (empty = every layer).
+    RecomputeLayers,
     Zero,
     Overhead,
     /// `run.recovery.hot_spare_nodes` (empty = the simulator's default, 1% of the nodes).
@@ -75,6 +77,7 @@ const TEXT_KNOBS: &[(Knob, &str, &str)] = &[
     (Knob::Vpp, "VPP", "auto"),
     (Knob::MicroBatch, "Micro-batch", "auto (1)"),
     (Knob::GlobalBatch, "Global batch", "sequences"),
+    (Knob::RecomputeLayers, "Recomputed layers", "all (per chunk)"),
     (Knob::Overhead, "Iteration overhead s", "seconds"),
     (Knob::Spares, "Hot-spare nodes", "auto (1%)"),
     (Knob::FailureMultiplier, "Failure-rate multiplier", "1 = profile"),
@@ -96,6 +99,7 @@ pub const KNOB_NAMES: &[(&str, Knob)] = &[
     ("vpp", Knob::Vpp),
     ("micro_batch", Knob::MicroBatch),
     ("global_batch", Knob::GlobalBatch),
+    ("recompute_layers", Knob::RecomputeLayers),
     ("overhead", Knob::Overhead),
     ("spares", Knob::Spares),
     ("failure_multiplier", Knob::FailureMultiplier),
@@ -177,7 +181,10 @@ impl FieldErrors<Knob> {
         let Some(name) = KNOB_NAMES.iter().find(|(_, k)| *k == knob).map(|(n, _)| *n) else {
             return false;
         };
-        if !matches!(knob, Knob::Tp | Knob::Pp | Knob::Dp | Knob::Cp | Knob::Ep | Knob::Vpp | Knob::MicroBatch | Knob::GlobalBatch) {
+        if !matches!(
+            knob,
+            Knob::Tp | Knob::Pp | Knob::Dp | Knob::Cp | Knob::Ep | Knob::Vpp | Knob::MicroBatch | Knob::GlobalBatch | Knob::RecomputeLayers
+        ) {
             return false;
         }
         self.get(Knob::Parallelism).iter().any(|m| m.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name))
@@ -325,6 +332,7 @@ impl Form {
                 (Knob::Vpp, p.vpp.map(|v| v.to_string()).unwrap_or_default()),
                 (Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default()),
                 (Knob::GlobalBatch, p.global_batch.to_string()),
+                (Knob::RecomputeLayers, p.recompute_layers.map(|v| v.to_string()).unwrap_or_default()),
             ] {
                 self.text.insert(k, v);
             }
@@ -350,6 +358,7 @@ impl Form {
         put(Knob::Vpp, p.vpp.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::MicroBatch, p.micro_batch.map(|v| v.to_string()).unwrap_or_default());
         put(Knob::GlobalBatch, p.global_batch.to_string());
+        put(Knob::RecomputeLayers, p.recompute_layers.map(|v| v.to_string()).unwrap_or_default());
         if let Some(a) = &s.auto {
             put_pins(&mut put, a);
         }
@@ -410,6 +419,12 @@ impl Form {
             set!(Knob::Vpp, parse_opt_u32, s.parallelism.vpp);
             set!(Knob::MicroBatch, parse_opt_u32, s.parallelism.micro_batch);
             set!(Knob::GlobalBatch, parse_u32, s.parallelism.global_batch);
+            // Only full recomputation takes a layer count; other modes leave the field unused.
+            if s.parallelism.recompute == Recompute::Full {
+                set!(Knob::RecomputeLayers, parse_opt_u32, s.parallelism.recompute_layers);
+            } else {
+                s.parallelism.recompute_layers = None;
+            }
         }
         set!(Knob::Overhead, parse_f64, s.framework.iteration_overhead_s);
         set!(Knob::Spares, parse_opt_u32, s.run.recovery.hot_spare_nodes);
@@ -580,6 +595,10 @@ fn parallelism_section(
         &[(Recompute::None, "none".to_string()), (Recompute::Selective, "selective".to_string()), (Recompute::Full, "full".to_string())],
         false,
     );
+    // Megatron's block method: the first N layers of every chunk recomputed (empty = all of them).
+    if form.base.parallelism.recompute == Recompute::Full {
+        c |= text_row(ui, form, errors, Knob::RecomputeLayers);
+    }
     c |= combo_row(
         ui,
         "ZeRO stage",
@@ -684,6 +703,30 @@ mod tests {
         assert!(e.get(Knob::Tp)[0].contains("`three` is not a whole number"));
         assert!(e.get(Knob::Tokens)[0].contains("not a number"));
         assert!(e.get(Knob::Vpp).is_empty());
+    }
+
+    /// The recomputed-layers field applies to full recomputation only (Megatron's block method), and a
+    /// count the simulator refuses frames the field.
+    #[test]
+    fn recomputed_layers_apply_to_full_recompute() {
+        let mut s = default_scenario();
+        s.parallelism.recompute = Recompute::Full;
+        let mut f = Form::new(&s);
+        assert_eq!(f.text(Knob::RecomputeLayers), "");
+        f.set_text(Knob::RecomputeLayers, "12");
+        assert_eq!(f.build().unwrap().parallelism.recompute_layers, Some(12));
+        f.set_text(Knob::RecomputeLayers, "some");
+        assert!(f.build().unwrap_err().get(Knob::RecomputeLayers)[0].contains("not a whole number"));
+        f.set_text(Knob::RecomputeLayers, "12");
+        f.base.parallelism.recompute = Recompute::Selective;
+        assert_eq!(f.build().unwrap().parallelism.recompute_layers, None);
+        // Zero layers is refused by the plan check, naming the field.
+        s.parallelism.recompute_layers = Some(0);
+        let e = s.simulate_step(Catalog::builtin(), "x.ron").unwrap_err();
+        let (k, msg) = place_error(&e);
+        let mut errors = FieldErrors::default();
+        errors.push(k, msg);
+        assert!(errors.marks(Knob::RecomputeLayers), "{errors:?}");
     }
 
     #[test]
