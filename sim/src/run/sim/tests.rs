@@ -35,7 +35,7 @@ fn inputs(rate_per_hour: f64, repair: bool, spares: u32) -> RunInputs {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 48, rng_seed: proptest::test_runner::RngSeed::Fixed(38), .. ProptestConfig::default() })]
 
     /// The outcome against the event log's own timestamps, not against the accumulators it is summed
     /// from: the wall clock is the last event's time; rework is the work each failure rolled back
@@ -345,7 +345,7 @@ fn optional_entries_only_when_included() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, rng_seed: proptest::test_runner::RngSeed::Fixed(335), .. ProptestConfig::default() })]
 
     /// Quiet stretches are advanced in closed form only when no event log is kept; with the log every
     /// checkpoint is an event. Both must give the same outcome to the tick, whatever the mix of
