@@ -51,6 +51,13 @@ pub struct CaseError {
     pub loo_error: f64,
 }
 
+impl CaseError {
+    /// (family, stack, error), the form the accuracy rows are built from.
+    pub fn as_error(&self) -> (&str, &str, f64) {
+        (self.family.as_str(), self.stack.as_str(), self.loo_error)
+    }
+}
+
 /// The CSV text of per-case errors (what `--write-loo-errors` writes).
 pub fn errors_to_csv(rows: &[CaseError]) -> String {
     let mut s = String::from("family,stack,case,loo_error\n");

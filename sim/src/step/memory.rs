@@ -157,7 +157,8 @@ pub fn stage_memory(
         next += n;
     }
     let act_bytes = [layer_activation_bytes(m, &acts, false), layer_activation_bytes(m, &acts, true)];
-    // Layers a partial full recompute (`recompute_layers`) leaves out keep everything, as without one.
+    // Layers no recomputation covers (all of them without one, the rest of a chunk after
+    // `recompute_layers` under a partial one) keep everything.
     let kept = ActivationInputs { recompute: Recompute::None, ..acts };
     let kept_bytes = [layer_activation_bytes(m, &kept, false), layer_activation_bytes(m, &kept, true)];
     // Per stage: parameters on its device (dense part, expert part), the activation bytes of its layers
@@ -182,11 +183,7 @@ pub fn stage_memory(
                 } else {
                     *dense += params.dense_ffn_per_layer / t;
                 }
-                *act_per_layer_sum += if plan.recomputes(l - start) || plan.recompute != Recompute::Full {
-                    act_bytes[usize::from(moe)]
-                } else {
-                    kept_bytes[usize::from(moe)]
-                };
+                *act_per_layer_sum += if plan.recomputes(l - start) { act_bytes[usize::from(moe)] } else { kept_bytes[usize::from(moe)] };
                 *layers += 1.0;
             }
         }

@@ -407,6 +407,33 @@ fn searched(s: wanka_sim::Scenario, catalog: &Catalog, name: &str) -> Result<wan
     Ok(wanka_sim::planning::auto::search_scenario(&s, catalog, name, &cache, &wanka_sim::cancel::Cancel::new())?)
 }
 
+/// The errors of a never-fitted case file's simulated cases (their plain errors are out of sample).
+fn plain_case_errors(file: &std::path::Path, catalog: &wanka_sim::Catalog) -> Result<Vec<wanka_sim::step::accuracy::CaseError>> {
+    let r = wanka_sim::validate::validate_steps(file, catalog)?;
+    Ok(r.cases
+        .iter()
+        .filter_map(|c| {
+            c.error.map(|e| wanka_sim::step::accuracy::CaseError {
+                family: c.family.clone(),
+                stack: c.stack.clone(),
+                case: c.id.clone(),
+                loo_error: e,
+            })
+        })
+        .collect())
+}
+
+/// Case errors with their stack marked as coming from a never-fitted file (`moe:`, `holdout:`).
+fn with_stack_prefix(
+    errors: Vec<wanka_sim::step::accuracy::CaseError>,
+    prefix: &str,
+) -> impl Iterator<Item = wanka_sim::step::accuracy::CaseError> + '_ {
+    errors.into_iter().map(move |mut c| {
+        c.stack = format!("{prefix}{}", c.stack);
+        c
+    })
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let mut catalog = load_catalog(&cli.catalog_dir)?;
     if let Some(f) = &cli.calibration {
@@ -650,34 +677,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         })
                     })
                     .collect();
+                use wanka_sim::step::accuracy::{CaseError, HOLDOUT_PREFIX, holdout_rows_from_errors, moe_rows_from_errors};
                 if let Some(m) = &moe_cases {
-                    let r = wanka_sim::validate::validate_steps(m, &catalog)?;
-                    let errors: Vec<(&str, &str, f64)> =
-                        r.cases.iter().filter_map(|c| c.error.map(|e| (c.family.as_str(), c.stack.as_str(), e))).collect();
-                    rows.extend(wanka_sim::step::accuracy::moe_rows_from_errors(errors.iter().copied()));
-                    case_errors.extend(r.cases.iter().filter_map(|c| {
-                        c.error.map(|e| wanka_sim::step::accuracy::CaseError {
-                            family: c.family.clone(),
-                            stack: format!("moe:{}", c.stack),
-                            case: c.id.clone(),
-                            loo_error: e,
-                        })
-                    }));
+                    let e = plain_case_errors(m, &catalog)?;
+                    rows.extend(moe_rows_from_errors(e.iter().map(CaseError::as_error)));
+                    case_errors.extend(with_stack_prefix(e, "moe:"));
                 }
                 if let Some(h) = &holdout_cases {
-                    let r = wanka_sim::validate::validate_steps(h, &catalog)?;
                     let fitted: Vec<&str> = fits.iter().map(|f| f.family.as_str()).collect();
-                    let errors: Vec<(&str, &str, f64)> =
-                        r.cases.iter().filter_map(|c| c.error.map(|e| (c.family.as_str(), c.stack.as_str(), e))).collect();
-                    rows.extend(wanka_sim::step::accuracy::holdout_rows_from_errors(errors.iter().copied(), &fitted));
-                    case_errors.extend(r.cases.iter().filter(|c| !fitted.contains(&c.family.as_str())).filter_map(|c| {
-                        c.error.map(|e| wanka_sim::step::accuracy::CaseError {
-                            family: c.family.clone(),
-                            stack: format!("{}{}", wanka_sim::step::accuracy::HOLDOUT_PREFIX, c.stack),
-                            case: c.id.clone(),
-                            loo_error: e,
-                        })
-                    }));
+                    let mut e = plain_case_errors(h, &catalog)?;
+                    e.retain(|c| !fitted.contains(&c.family.as_str()));
+                    rows.extend(holdout_rows_from_errors(e.iter().map(CaseError::as_error), &fitted));
+                    case_errors.extend(with_stack_prefix(e, HOLDOUT_PREFIX));
                 }
                 write_atomic(&f, wanka_sim::step::accuracy::to_csv(&rows).as_bytes())?;
                 if let Some(e) = write_loo_errors {
