@@ -203,6 +203,31 @@ pub struct Prepared<'a> {
     fp8_peak: f64,
 }
 
+/// Memory of every stage of `plan` on the (packed) `cluster`, the worst stage's index and breakdown, and
+/// the device's usable capacity (GB).
+fn stage_memory_on(
+    model: &ModelSpec,
+    plan: &Plan,
+    cluster: &Cluster,
+    seq_len: u32,
+    fw: &FrameworkSpec,
+) -> (Vec<memory::MemoryBreakdown>, usize, memory::MemoryBreakdown, f64) {
+    let inflight = schedule::inflight_layer_microbatches(plan, cost::ep_overlapped(model, plan, fw));
+    let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
+    let capacity = cluster.chip.hbm_capacity_gb();
+    let (worst_stage, worst) =
+        mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| if m.total_gb > best.1.total_gb { (i, *m) } else { best });
+    (mem, worst_stage, worst, capacity)
+}
+
+/// Whether every stage of `plan` fits in device memory: [`prepare`]'s memory check alone (what the
+/// search asks while it sizes a partial recomputation).
+pub fn fits_memory(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> bool {
+    let packed = cluster.packed_for(&domain_groups(plan));
+    let (_, _, worst, capacity) = stage_memory_on(model, plan, &packed, seq_len, fw);
+    worst.total_gb <= capacity
+}
+
 /// Every check [`simulate`] makes before scheduling (operation limit, stack, precision, offloading,
 /// memory, serial step-time limit), and the operation costs; a plan refused here is refused with the
 /// same violation by [`simulate`].
@@ -244,11 +269,7 @@ pub fn prepare<'a>(
             }],
         });
     }
-    let inflight = schedule::inflight_layer_microbatches(plan, cost::ep_overlapped(model, plan, fw));
-    let mem = memory::stage_memory(model, plan, seq_len, fw, cost::zero_shard_ranks(plan, cluster, fw), &inflight);
-    let capacity = cluster.chip.hbm_capacity_gb();
-    let (worst_stage, worst) =
-        mem.iter().enumerate().fold((0, mem[0]), |best, (i, m)| if m.total_gb > best.1.total_gb { (i, *m) } else { best });
+    let (mem, worst_stage, worst, capacity) = stage_memory_on(model, plan, cluster, seq_len, fw);
     if worst.total_gb > capacity {
         return Err(WankaError::Infeasible {
             reasons: vec![Violation::Memory {

@@ -376,6 +376,9 @@ pub struct StackSupport {
     pub expert_parallel: bool,
     /// Layers may split unevenly over the pipeline's chunks (`pp × vpp`).
     pub uneven_layers: bool,
+    /// Full recomputation of only the first N layers of every model chunk (`recompute_layers`;
+    /// Megatron's `--recompute-method block --recompute-num-layers N`).
+    pub partial_recompute: bool,
 }
 
 impl StackSupport {
@@ -406,6 +409,9 @@ impl StackSupport {
                 format!("{} activation recomputation", plan.recompute.label()),
                 list(self.recompute.iter().map(|r| r.label()).collect()),
             ));
+        }
+        if let (Some(n), false) = (plan.recompute_layers, self.partial_recompute) {
+            return Some((format!("partial recomputation (recompute_layers {n})"), "every layer or none of a chunk recomputed".into()));
         }
         if plan.sequence_parallel && plan.tp > 1 && !self.sequence_parallel {
             return Some(("sequence parallelism".into(), "no sequence parallelism".into()));
@@ -583,7 +589,7 @@ mod tests {
         assert!(e.contains("unknown stack `megatron-9000`") && e.contains("megatron-core"), "{e}");
         let supports = "supports: (schedules: [OneFOneB], recompute: [Full], zero_stages: [0], max_zero_stage_with_pp: 0, \
             tensor_parallel: true, pipeline_parallel: true, sequence_parallel: false, context_parallel: false, expert_parallel: false, \
-            uneven_layers: true)";
+            uneven_layers: true, partial_recompute: false)";
         let text =
             format!("(stacks: [(id: \"x\", name: \"x\", period: \"2024\", basis: \"b\", settings: (flash_attention: true), {supports})])");
         let e = parse_stacks(&text, "s.ron").unwrap_err().to_string();
@@ -641,6 +647,12 @@ mod tests {
         assert_eq!(why("megatron-lm-2021", &spec(Schedule::Interleaved, Recompute::Full, false, 0)), None);
         assert!(why("megatron-lm-2021", &spec(Schedule::Interleaved, Recompute::Selective, false, 0)).unwrap().contains("selective"));
         assert_eq!(why("megatron-lm-2022", &spec(Schedule::Interleaved, Recompute::Selective, true, 1)), None);
+        // Partial recomputation (the first N layers of each chunk) only where Megatron's block method exists.
+        let partial = ParallelismSpec { recompute_layers: Some(2), ..spec(Schedule::OneFOneB, Recompute::Full, false, 1) };
+        assert_eq!(why("megatron-core", &partial), None);
+        assert_eq!(why("nemo", &partial), None);
+        assert!(why("megatron-deepspeed", &partial).unwrap().contains("partial recomputation (recompute_layers 2)"));
+        assert!(why("torchtitan", &partial).unwrap().contains("partial recomputation"));
         // DualPipe only where DeepSeek's stack runs it.
         let dualpipe = spec(Schedule::DualPipe, Recompute::Selective, true, 1);
         assert!(why("megatron-core", &dualpipe).unwrap().contains("dualpipe"));
