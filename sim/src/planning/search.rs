@@ -646,11 +646,16 @@ pub fn search_with(q: &Search<'_>, fidelity: Fidelity, cancel: &Cancel) -> Resul
 }
 
 /// The fewest layers per chunk a full-recompute `plan` must recompute to fit in memory (the first N of
-/// every chunk; memory falls as N grows), or `None` when only every layer fits (or nothing does).
+/// every chunk; memory falls as N grows), or `None` when only every layer fits (or nothing does), and
+/// when the layout fits without recomputation (its plan without recompute, searched beside it, is faster
+/// than any partial one).
 fn fewest_recomputed_layers(model: &ModelSpec, plan: &Plan, cluster: &Cluster, seq_len: u32, fw: &FrameworkSpec) -> Option<u32> {
     let most = plan.layers_per_chunk.iter().copied().max().unwrap_or(0);
     let fits = |n: u32| crate::step::fits_memory(model, &Plan { recompute_layers: Some(n), ..plan.clone() }, cluster, seq_len, fw);
-    if most < 2 || !fits(most - 1) {
+    let fits_without = || {
+        crate::step::fits_memory(model, &Plan { recompute: Recompute::None, recompute_layers: None, ..plan.clone() }, cluster, seq_len, fw)
+    };
+    if most < 2 || !fits(most - 1) || fits_without() {
         return None;
     }
     // Smallest fitting N in [1, most - 1]: fits(hi) holds throughout.
